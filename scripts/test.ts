@@ -1,0 +1,106 @@
+/**
+ * The test command (`npm test`): lint and type-check, then the unit tests, then the end-to-end
+ * tests against one private dockerd started for the whole run (BERTH_TEST_DOCKER_HOST overrides).
+ * Under CI=true a dockerd that cannot start fails the run.
+ *
+ *   npm test               everything
+ *   npm test -- --unit     unit tests only (no dockerd, no lint)
+ *   npm test -- FILE...    just these test files (dockerd started when one is under test/)
+ */
+import { spawnSync, spawn } from 'node:child_process';
+import { readdirSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { startDockerd, type DockerEnv } from '../test/harness/dockerd.ts';
+
+const root = path.resolve(import.meta.dirname, '..');
+const args = process.argv.slice(2);
+const unitOnly = args.includes('--unit');
+const files = args.filter((a) => !a.startsWith('--'));
+
+function find(dir: string): string[] {
+  const out: string[] = [];
+  for (const name of readdirSync(dir)) {
+    const p = path.join(dir, name);
+    if (name === 'node_modules') continue;
+    if (statSync(p).isDirectory()) out.push(...find(p));
+    else if (name.endsWith('.test.ts')) out.push(path.relative(root, p));
+  }
+  return out.sort();
+}
+
+function step(name: string, cmd: string, cmdArgs: string[]): void {
+  const started = Date.now();
+  process.stdout.write(`\n== ${name}\n`);
+  const r = spawnSync(cmd, cmdArgs, { cwd: root, stdio: 'inherit' });
+  if (r.status !== 0) {
+    process.stdout.write(`\n== ${name} FAILED (exit ${r.status})\n`);
+    process.exit(1);
+  }
+  process.stdout.write(`== ${name} ok (${((Date.now() - started) / 1000).toFixed(1)}s)\n`);
+}
+
+/** Run node's test runner on files; resolves with its exit code. */
+function runTests(testFiles: string[], env: NodeJS.ProcessEnv, concurrency: number): Promise<number> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...testFiles], {
+      cwd: root,
+      stdio: 'inherit',
+      env,
+    });
+    child.on('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0)));
+  });
+}
+
+const unit = files.length ? files.filter((f) => f.startsWith('src/')) : find(path.join(root, 'src'));
+const e2e = unitOnly ? [] : files.length ? files.filter((f) => !f.startsWith('src/')) : find(path.join(root, 'test'));
+
+if (!unitOnly && files.length === 0) {
+  step('lint (eslint: layers and style)', process.execPath, [path.join(root, 'node_modules/eslint/bin/eslint.js'), '.']);
+  step('import cycles (madge)', process.execPath, [
+    path.join(root, 'node_modules/madge/bin/cli.js'),
+    '--circular',
+    '--extensions',
+    'ts',
+    '--ts-config',
+    'tsconfig.json',
+    '--no-spinner',
+    'src',
+  ]);
+  step('typecheck (tsc)', process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '--noEmit', '-p', '.']);
+}
+
+let docker: DockerEnv | undefined;
+const env: NodeJS.ProcessEnv = { ...process.env };
+const needsDocker = !unitOnly && (e2e.length > 0 || unit.some((f) => f.includes('docker')));
+if (needsDocker) {
+  process.stdout.write('\n== starting a private dockerd for the run\n');
+  try {
+    docker = await startDockerd();
+    env.BERTH_TEST_DOCKER_HOST = docker.host;
+    env.BERTH_TEST_IMAGE = docker.image;
+    process.stdout.write(`== dockerd at ${docker.host}, image ${docker.image}\n`);
+  } catch (err) {
+    const msg = `Cannot start dockerd for the tests: ${(err as Error).message}`;
+    if (process.env.CI === 'true') {
+      process.stdout.write(`\n${msg}\nUnder CI a missing Docker engine fails the run (install docker.io; see .ci/run).\n`);
+      process.exit(1);
+    }
+    process.stdout.write(`\n${msg}\nDocker tests will be skipped (they fail under CI=true).\n`);
+  }
+}
+
+let failed = false;
+const stopDocker = async (): Promise<void> => {
+  await docker?.stop().catch((err: unknown) => process.stdout.write(`cannot stop dockerd: ${(err as Error).message}\n`));
+  docker = undefined;
+};
+process.on('SIGINT', () => void stopDocker().then(() => process.exit(130)));
+try {
+  // Unit tests are many and quick, so they share the cores; end-to-end tests each start
+  // servers, agents and containers and run one file at a time.
+  if (unit.length) failed = (await runTests([...unit], env, 2)) !== 0 || failed;
+  if (e2e.length) failed = (await runTests(e2e, env, 1)) !== 0 || failed;
+} finally {
+  await stopDocker();
+}
+process.exit(failed ? 1 : 0);

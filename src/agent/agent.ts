@@ -1,0 +1,305 @@
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { BerthClient, type NodeRegisterRequest } from '../api/index.ts';
+import { isBerthError, isClientTerminal, type Allocation, type DriverName, type Job } from '../model/index.ts';
+import { DockerDriver, ProcessDriver, type TaskDriver } from '../drivers/index.ts';
+import { systemClock, type Clock } from '../lib/index.ts';
+import { backoffDelay } from '../lib/index.ts';
+import { newId } from '../lib/index.ts';
+import type { Logger } from '../lib/index.ts';
+import { AllocRunner } from './alloc-runner.ts';
+import { fingerprint } from './fingerprint.ts';
+import { buildAgentApp } from './http.ts';
+import { LocalState, type AllocRecord } from './local-state.ts';
+import { StatusReporter } from './reporter.ts';
+
+/** Agent settings. */
+export interface AgentOptions {
+  /** The server's URL. */
+  serverUrl: string;
+  /** Where the agent keeps its node id, allocation records and task files. */
+  dataDir: string;
+  logger: Logger;
+  /** Default: the host name. Must be unique in the cluster. */
+  nodeName?: string;
+  /** Default dc1. */
+  datacenter?: string;
+  /** Address other hosts reach this node's task ports at. Default 127.0.0.1. */
+  address?: string;
+  /** Where the agent's own endpoint (logs) listens. Default 127.0.0.1, port 0 (any free). */
+  httpHost?: string;
+  httpPort?: number;
+  /** Driver for tasks that name none: docker when an engine answers, else process ('auto', the default). */
+  defaultDriver?: DriverName | 'auto';
+  /** Docker engine address (DOCKER_HOST form). Default env DOCKER_HOST or the local socket. */
+  dockerHost?: string;
+  /** The drivers to load; default docker and process. Tests inject the mock. */
+  drivers?: TaskDriver[];
+  /** Host ports for dynamic ports. Default 20000-32000. */
+  portRange?: { min: number; max: number };
+  clock?: Clock;
+}
+
+/**
+ * A host: fingerprint, register, heartbeat, watch the allocations placed here and run them.
+ * On stop it leaves its tasks running; the next start reattaches to them from local state.
+ */
+export class Agent {
+  readonly #o: AgentOptions;
+  readonly #clock: Clock;
+  readonly #log: Logger;
+  readonly #client: BerthClient;
+  readonly #localState: LocalState;
+  readonly #runners = new Map<string, AllocRunner>();
+  readonly #drivers = new Map<DriverName, TaskDriver>();
+  readonly #jobs = new Map<string, Promise<Job>>();
+  readonly #stop = new AbortController();
+  readonly #loops: Promise<void>[] = [];
+  #reporter!: StatusReporter;
+  #http: FastifyInstance | undefined;
+  #registration!: NodeRegisterRequest;
+  #ttlMs = 10_000;
+  readonly #retiring = new Set<string>();
+  nodeId = '';
+
+  private constructor(options: AgentOptions) {
+    this.#o = options;
+    this.#clock = options.clock ?? systemClock;
+    this.#log = options.logger.child({ component: 'agent' });
+    this.#client = new BerthClient({ address: options.serverUrl });
+    this.#localState = new LocalState(options.dataDir);
+  }
+
+  /** Start the agent: recover local tasks, register, and begin the loops. Resolves once registered. */
+  static async start(options: AgentOptions): Promise<Agent> {
+    const agent = new Agent(options);
+    await agent.#start();
+    return agent;
+  }
+
+  get nodeName(): string {
+    return this.#registration.name;
+  }
+
+  /** The default driver this node resolved to. */
+  get defaultDriver(): DriverName {
+    return this.#registration.defaultDriver;
+  }
+
+  async #start(): Promise<void> {
+    const o = this.#o;
+    await fs.mkdir(o.dataDir, { recursive: true });
+    await this.#localState.open();
+    this.nodeId = await this.#loadNodeId();
+    const drivers = o.drivers ?? [new DockerDriver({ host: o.dockerHost }), new ProcessDriver()];
+    for (const d of drivers) if (d.name !== 'mock') this.#drivers.set(d.name, d);
+    const facts = await fingerprint(drivers);
+    const mock = drivers.find((d) => d.name === 'mock');
+    // Tests load the mock as every driver name, so specs need no change to run on it.
+    if (mock) for (const n of ['docker', 'process'] as const) if (!this.#drivers.has(n)) this.#drivers.set(n, mock);
+    if (mock) for (const n of ['docker', 'process'] as const) facts.drivers[n] ??= { detected: true, healthy: true, version: 'mock' };
+    const defaultDriver = this.#resolveDefaultDriver(facts.drivers);
+    this.#http = await buildAgentApp(this.#runners, this.#drivers, this.#log);
+    const httpUrl = await this.#http.listen({ host: o.httpHost ?? '127.0.0.1', port: o.httpPort ?? 0 });
+    this.#registration = {
+      id: this.nodeId,
+      name: o.nodeName ?? os.hostname(),
+      datacenter: o.datacenter ?? 'dc1',
+      address: o.address ?? '127.0.0.1',
+      httpAddr: httpUrl.replace('[::1]', '127.0.0.1'),
+      attributes: facts.attributes,
+      drivers: facts.drivers,
+      defaultDriver,
+      resources: facts.resources,
+      portRange: o.portRange ?? { min: 20000, max: 32000 },
+    };
+    this.#reporter = new StatusReporter((updates) => this.#client.updateAllocations(this.nodeId, updates), this.#log);
+    await this.#recover();
+    await this.#register();
+    this.#loops.push(this.#heartbeatLoop(), this.#watchLoop());
+    this.#log.info({ nodeId: this.nodeId, name: this.#registration.name, defaultDriver, http: this.#registration.httpAddr }, 'agent started');
+  }
+
+  /** Stop the agent's loops. Tasks keep running unless `stopTasks`. */
+  async stop(options: { stopTasks?: boolean } = {}): Promise<void> {
+    this.#stop.abort();
+    if (options.stopTasks) await Promise.all([...this.#runners.values()].map((r) => r.destroy()));
+    await Promise.race([this.#reporter.flush(), this.#clock.sleep(2000)]);
+    this.#reporter.close();
+    await Promise.all([...this.#runners.values()].map((r) => r.save()));
+    await this.#http?.close();
+    await Promise.allSettled(this.#loops);
+  }
+
+  /** The allocation runners, by allocation id (for tests and the agent endpoint). */
+  get runners(): ReadonlyMap<string, AllocRunner> {
+    return this.#runners;
+  }
+
+  #resolveDefaultDriver(infos: NodeRegisterRequest['drivers']): DriverName {
+    const wanted = this.#o.defaultDriver ?? 'auto';
+    if (wanted !== 'auto') return wanted;
+    return infos.docker?.detected && infos.docker.healthy ? 'docker' : 'process';
+  }
+
+  async #loadNodeId(): Promise<string> {
+    const file = path.join(this.#o.dataDir, 'node-id');
+    try {
+      const id = (await fs.readFile(file, 'utf8')).trim();
+      if (id) return id;
+    } catch {
+      // First start: make one below.
+    }
+    const id = newId();
+    await fs.writeFile(file, id);
+    return id;
+  }
+
+  /** Reattach to the tasks recorded before the last stop. */
+  async #recover(): Promise<void> {
+    const records = await this.#localState.load((file, err) => this.#log.warn({ file, err: err.message }, 'skipping unreadable allocation record'));
+    for (const record of records) {
+      const handles: AllocRecord['handles'] = {};
+      for (const [task, handle] of Object.entries(record.handles)) {
+        const driver = this.#drivers.get(handle.driver);
+        if (driver && (await driver.recover(handle).catch(() => false))) handles[task] = handle;
+      }
+      const runner = this.#newRunner(record.alloc, record.job);
+      this.#runners.set(record.alloc.id, runner);
+      // A task whose handle is gone is started again by its runner, as after a crash.
+      runner.start({ handles, taskStates: record.taskStates });
+      this.#log.info({ allocId: record.alloc.id, reattached: Object.keys(handles).length }, 'recovered allocation');
+    }
+  }
+
+  async #register(): Promise<void> {
+    for (let attempt = 0; !this.#stop.signal.aborted; attempt++) {
+      try {
+        const res = await this.#client.registerNode(this.#registration);
+        this.#ttlMs = res.heartbeatTtlMs;
+        return;
+      } catch (err) {
+        const delay = backoffDelay(attempt, { baseMs: 250, maxMs: 5000 });
+        this.#log.warn({ err: (err as Error).message, retryInMs: delay }, 'cannot register with the server');
+        await this.#clock.sleep(delay, this.#stop.signal).catch(() => undefined);
+      }
+    }
+  }
+
+  async #heartbeatLoop(): Promise<void> {
+    let failures = 0;
+    while (!this.#stop.signal.aborted) {
+      // Half the TTL leaves room for one lost heartbeat; jitter keeps agents from beating in step.
+      const wait = failures > 0 ? backoffDelay(failures, { baseMs: 500, maxMs: this.#ttlMs / 3 }) : this.#ttlMs / 2 - Math.random() * (this.#ttlMs / 10);
+      try {
+        await this.#clock.sleep(wait, this.#stop.signal);
+      } catch {
+        return;
+      }
+      try {
+        this.#ttlMs = (await this.#client.heartbeat(this.nodeId)).heartbeatTtlMs;
+        failures = 0;
+      } catch (err) {
+        failures++;
+        if (isBerthError(err, 'not_found')) await this.#register();
+        else this.#log.warn({ err: (err as Error).message }, 'heartbeat failed');
+      }
+    }
+  }
+
+  /** Blocking query on this node's allocations; every answer is reconciled against the runners. */
+  async #watchLoop(): Promise<void> {
+    let index = 0;
+    let failures = 0;
+    while (!this.#stop.signal.aborted) {
+      try {
+        const res = await this.#client.nodeAllocations(this.nodeId, { index, waitMs: 30_000, signal: this.#stop.signal });
+        // An index that went backwards means the state was reset: start over.
+        index = res.index < index ? 0 : res.index;
+        failures = 0;
+        this.#reconcile(res.value);
+      } catch (err) {
+        if (this.#stop.signal.aborted) return;
+        if (isBerthError(err, 'not_found')) await this.#register();
+        const delay = backoffDelay(failures++, { baseMs: 250, maxMs: 5000 });
+        this.#log.warn({ err: (err as Error).message, retryInMs: delay }, 'cannot read allocations from the server');
+        await this.#clock.sleep(delay, this.#stop.signal).catch(() => undefined);
+      }
+    }
+  }
+
+  #reconcile(allocs: Allocation[]): void {
+    const seen = new Set<string>();
+    for (const alloc of allocs) {
+      seen.add(alloc.id);
+      const runner = this.#runners.get(alloc.id);
+      if (runner) {
+        runner.update(alloc);
+        if (alloc.desiredStatus === 'stop') void this.#retire(runner);
+        continue;
+      }
+      if (alloc.desiredStatus !== 'run' || isClientTerminal(alloc)) continue;
+      void this.#startAlloc(alloc);
+    }
+    // Gone from the server (garbage-collected): nothing should run.
+    for (const [id, runner] of this.#runners) if (!seen.has(id)) void this.#retire(runner);
+  }
+
+  async #startAlloc(alloc: Allocation): Promise<void> {
+    const placeholder = { alloc } as AllocRunner;
+    this.#runners.set(alloc.id, placeholder);
+    try {
+      const job = await this.#jobVersion(alloc.jobId, alloc.jobVersion);
+      const runner = this.#newRunner(this.#runners.get(alloc.id)?.alloc ?? alloc, job);
+      if (this.#runners.get(alloc.id) !== placeholder) return;
+      this.#runners.set(alloc.id, runner);
+      runner.start();
+      if (runner.alloc.desiredStatus === 'stop') void this.#retire(runner);
+    } catch (err) {
+      this.#log.error({ err, allocId: alloc.id }, 'cannot start allocation');
+      this.#runners.delete(alloc.id);
+      this.#reporter.push({ id: alloc.id, clientStatus: 'failed', clientDescription: `cannot start: ${(err as Error).message}`, taskStates: {} });
+    }
+  }
+
+  /** Stop an allocation's tasks, remove them, and forget it once the server knows. */
+  async #retire(runner: AllocRunner): Promise<void> {
+    const id = runner.alloc.id;
+    if (!(runner instanceof AllocRunner) || this.#retiring.has(id)) return;
+    this.#retiring.add(id);
+    try {
+      await runner.destroy();
+      await this.#reporter.flush();
+    } finally {
+      this.#runners.delete(id);
+      this.#retiring.delete(id);
+    }
+  }
+
+  #newRunner(alloc: Allocation, job: Job): AllocRunner {
+    return new AllocRunner(alloc, job, {
+      nodeName: this.#registration?.name ?? this.#o.nodeName ?? os.hostname(),
+      nodeAddress: this.#registration?.address ?? this.#o.address ?? '127.0.0.1',
+      drivers: this.#drivers,
+      defaultDriver: this.#registration?.defaultDriver ?? 'process',
+      localState: this.#localState,
+      clock: this.#clock,
+      logger: this.#log.child({ allocId: alloc.id }),
+      onChange: (u) => this.#reporter.push(u),
+    });
+  }
+
+  /** The job version an allocation runs, fetched once per version. */
+  #jobVersion(jobId: string, version: number): Promise<Job> {
+    const key = `${jobId}@${version}`;
+    let p = this.#jobs.get(key);
+    if (!p) {
+      p = this.#client.getJobVersion(jobId, version);
+      this.#jobs.set(key, p);
+      p.catch(() => this.#jobs.delete(key));
+    }
+    return p;
+  }
+}

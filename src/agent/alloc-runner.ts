@@ -1,0 +1,154 @@
+import type { Allocation, ClientStatus, DriverName, Job, TaskState } from '../model/index.ts';
+import type { TaskDriver, TaskHandle } from '../drivers/index.ts';
+import type { Clock } from '../lib/index.ts';
+import type { Logger } from '../lib/index.ts';
+import type { AllocUpdate } from '../api/index.ts';
+import type { LocalState } from './local-state.ts';
+import { TaskRunner } from './task-runner.ts';
+import { interpolate, taskEnv } from './task-env.ts';
+
+/** What every alloc runner of an agent shares. */
+export interface AllocRunnerDeps {
+  nodeName: string;
+  nodeAddress: string;
+  drivers: Map<DriverName, TaskDriver>;
+  defaultDriver: DriverName;
+  localState: LocalState;
+  clock: Clock;
+  logger: Logger;
+  /** Called whenever the allocation's state changes, to report it. */
+  onChange: (update: AllocUpdate) => void;
+}
+
+/**
+ * Runs the tasks of one allocation and derives the allocation's client status from theirs.
+ */
+export class AllocRunner {
+  alloc: Allocation;
+  readonly job: Job;
+  readonly #deps: AllocRunnerDeps;
+  readonly #tasks = new Map<string, TaskRunner>();
+  readonly #handles: Record<string, TaskHandle> = {};
+  #description: string | undefined;
+  #stopped: Promise<void> | undefined;
+  #done: Promise<void> | undefined;
+
+  constructor(alloc: Allocation, job: Job, deps: AllocRunnerDeps) {
+    this.alloc = alloc;
+    this.job = job;
+    this.#deps = deps;
+  }
+
+  /** Start every task; reattach those with a recovered handle. */
+  start(recovered: { handles: Record<string, TaskHandle>; taskStates: Record<string, TaskState> } = { handles: {}, taskStates: {} }): void {
+    const group = this.job.groups.find((g) => g.name === this.alloc.group);
+    if (!group) {
+      this.#description = `job version ${this.job.version} has no group "${this.alloc.group}"`;
+      this.#report();
+      return;
+    }
+    const runs: Promise<void>[] = [];
+    for (const task of group.tasks) {
+      const driverName = recovered.handles[task.name]?.driver ?? task.driver ?? this.#deps.defaultDriver;
+      const driver = this.#deps.drivers.get(driverName);
+      if (!driver) {
+        this.#description = `task "${task.name}" needs driver ${driverName}, which this node does not have`;
+        continue;
+      }
+      const env = taskEnv(this.job, this.alloc, task, this.#deps.nodeAddress, driverName);
+      const runner = new TaskRunner({
+        driver,
+        request: {
+          allocId: this.alloc.id,
+          taskName: task.name,
+          nodeName: this.#deps.nodeName,
+          config: task.config,
+          env,
+          args: (task.config.args ?? []).map((a) => interpolate(a, env)),
+          resources: task.resources,
+          ports: this.alloc.ports.map((p) => ({ hostPort: p.value, containerPort: driverName === 'docker' ? p.to : p.value })),
+          taskDir: this.#deps.localState.taskDir(this.alloc.id, task.name),
+        },
+        restart: group.restart,
+        batch: this.job.type === 'batch',
+        killTimeoutMs: task.killTimeoutMs,
+        clock: this.#deps.clock,
+        logger: this.#deps.logger,
+        initialState: recovered.taskStates[task.name],
+        onChange: () => this.#report(),
+        onHandle: (h) => {
+          if (h) this.#handles[task.name] = h;
+          else delete this.#handles[task.name];
+          return this.save();
+        },
+      });
+      this.#tasks.set(task.name, runner);
+      const handle = recovered.handles[task.name];
+      if (handle) this.#handles[task.name] = handle;
+      runs.push(runner.run(handle));
+    }
+    this.#done = Promise.all(runs).then(() => undefined);
+    this.#report();
+    void this.save();
+  }
+
+  /** The server changed the allocation (e.g. wants it stopped). */
+  update(alloc: Allocation): void {
+    this.alloc = alloc;
+    if (alloc.desiredStatus === 'stop') void this.stop();
+  }
+
+  /** Stop every task; idempotent. */
+  stop(): Promise<void> {
+    this.#stopped ??= Promise.all([...this.#tasks.values()].map((t) => t.stop())).then(() => undefined);
+    return this.#stopped;
+  }
+
+  /** Stop, then remove containers, task files and the local record. */
+  async destroy(): Promise<void> {
+    await this.stop();
+    await Promise.all([...this.#tasks.values()].map((t) => t.destroy()));
+    await this.#deps.localState.remove(this.alloc.id);
+    await this.#deps.localState.removeTaskDirs(this.alloc.id);
+  }
+
+  /** Resolves when every task has finished for good. */
+  get done(): Promise<void> {
+    return this.#done ?? Promise.resolve();
+  }
+
+  /** The task's handle, for logs. */
+  handle(taskName: string): TaskHandle | undefined {
+    return this.#tasks.get(taskName)?.handle ?? this.#handles[taskName];
+  }
+
+  taskNames(): string[] {
+    return [...this.#tasks.keys()];
+  }
+
+  taskStates(): Record<string, TaskState> {
+    const out: Record<string, TaskState> = {};
+    for (const [name, t] of this.#tasks) out[name] = t.state;
+    return out;
+  }
+
+  /** pending until every task runs; complete when all ended well; failed when one failed. */
+  clientStatus(): ClientStatus {
+    const states = Object.values(this.taskStates());
+    if (states.length === 0) return this.#description ? 'failed' : 'pending';
+    if (states.some((s) => s.state === 'dead' && s.failed)) return 'failed';
+    if (states.every((s) => s.state === 'dead')) return 'complete';
+    if (states.every((s) => s.state === 'running')) return 'running';
+    return 'pending';
+  }
+
+  save(): Promise<void> {
+    return this.#deps.localState
+      .save({ alloc: this.alloc, job: this.job, handles: { ...this.#handles }, taskStates: this.taskStates() })
+      .catch((err: unknown) => this.#deps.logger.error({ err, allocId: this.alloc.id }, 'cannot save allocation state'));
+  }
+
+  #report(): void {
+    this.#deps.onChange({ id: this.alloc.id, clientStatus: this.clientStatus(), clientDescription: this.#description, taskStates: this.taskStates() });
+  }
+}

@@ -1,0 +1,3 @@
+/** A host's runtime: fingerprint, registration, heartbeats, allocation and task runners. */
+export { Agent } from './agent.ts';
+export type { AgentOptions } from './agent.ts';

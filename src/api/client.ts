@@ -1,0 +1,190 @@
+import { BerthError, type ErrorDetail } from '../model/index.ts';
+import type { Allocation, Evaluation, Job, Node } from '../model/index.ts';
+import { codeOfHttpStatus } from './status.ts';
+import type {
+  AllocUpdate,
+  HeartbeatResponse,
+  Indexed,
+  JobListItem,
+  JobRegisterResponse,
+  JobStopResponse,
+  JobSummary,
+  NodeRegisterRequest,
+} from './types.ts';
+
+/** Client settings. */
+export interface ClientOptions {
+  /** Server URL. Default env BERTH_ADDR, else http://127.0.0.1:7460. */
+  address?: string;
+  /** Sent as a bearer token. Default env BERTH_TOKEN. */
+  token?: string;
+  /** Per-request timeout for non-blocking calls. Default 30 s. */
+  timeoutMs?: number;
+}
+
+/** Options of a blocking read. */
+export interface BlockingOptions {
+  /** Return only once the result's index is past this one (or `waitMs` passes). */
+  index?: number;
+  /** Longest wait. Default 30 s on the server. */
+  waitMs?: number;
+  signal?: AbortSignal;
+}
+
+/** The typed client of berth's HTTP API, used by the CLI, the agent and tests. */
+export class BerthClient {
+  readonly address: string;
+  readonly #token: string | undefined;
+  readonly #timeoutMs: number;
+
+  constructor(options: ClientOptions = {}) {
+    this.address = (options.address ?? process.env.BERTH_ADDR ?? 'http://127.0.0.1:7460').replace(/\/+$/, '');
+    if (!/^https?:\/\//.test(this.address)) this.address = `http://${this.address}`;
+    this.#token = options.token ?? process.env.BERTH_TOKEN;
+    this.#timeoutMs = options.timeoutMs ?? 30_000;
+  }
+
+  /** Register a job from a YAML or JSON spec text, or a spec object. */
+  registerJob(spec: string | object, format: 'yaml' | 'json' = 'yaml'): Promise<JobRegisterResponse> {
+    if (typeof spec === 'string') {
+      const type = format === 'yaml' ? 'application/yaml' : 'application/json';
+      return this.#json('POST', '/v1/jobs', { body: spec, contentType: type });
+    }
+    return this.#json('POST', '/v1/jobs', { body: JSON.stringify(spec), contentType: 'application/json' });
+  }
+
+  listJobs(opts?: BlockingOptions): Promise<Indexed<JobListItem[]>> {
+    return this.#blocking('/v1/jobs', opts);
+  }
+
+  getJob(id: string): Promise<Job> {
+    return this.#json('GET', `/v1/jobs/${enc(id)}`);
+  }
+
+  jobSummary(id: string, opts?: BlockingOptions): Promise<Indexed<JobSummary>> {
+    return this.#blocking(`/v1/jobs/${enc(id)}/summary`, opts);
+  }
+
+  jobAllocations(id: string, opts?: BlockingOptions): Promise<Indexed<Allocation[]>> {
+    return this.#blocking(`/v1/jobs/${enc(id)}/allocations`, opts);
+  }
+
+  /** One stored version of a job (agents fetch the version an allocation runs). */
+  getJobVersion(id: string, version: number): Promise<Job> {
+    return this.#json('GET', `/v1/jobs/${enc(id)}/versions/${version}`);
+  }
+
+  jobEvaluations(id: string): Promise<Evaluation[]> {
+    return this.#json('GET', `/v1/jobs/${enc(id)}/evaluations`);
+  }
+
+  stopJob(id: string, purge = false): Promise<JobStopResponse> {
+    return this.#json('DELETE', `/v1/jobs/${enc(id)}${purge ? '?purge=true' : ''}`);
+  }
+
+  getAllocation(id: string, opts?: BlockingOptions): Promise<Indexed<Allocation>> {
+    return this.#blocking(`/v1/allocations/${enc(id)}`, opts);
+  }
+
+  getEvaluation(id: string): Promise<Evaluation> {
+    return this.#json('GET', `/v1/evaluations/${enc(id)}`);
+  }
+
+  /** A task's output as a byte stream; with `follow` it stays open until the task stops. */
+  async allocLogs(
+    id: string,
+    options: { task?: string; follow?: boolean; stream?: 'stdout' | 'stderr'; tail?: number; signal?: AbortSignal } = {},
+  ): Promise<AsyncIterable<Uint8Array>> {
+    const q = new URLSearchParams();
+    if (options.task) q.set('task', options.task);
+    if (options.follow) q.set('follow', 'true');
+    if (options.stream) q.set('type', options.stream);
+    if (options.tail !== undefined) q.set('tail', String(options.tail));
+    const res = await this.#fetch('GET', `/v1/allocations/${enc(id)}/logs?${q}`, { signal: options.signal, noTimeout: true });
+    if (!res.body) return (async function* () {})();
+    return res.body as unknown as AsyncIterable<Uint8Array>;
+  }
+
+  listNodes(opts?: BlockingOptions): Promise<Indexed<Node[]>> {
+    return this.#blocking('/v1/nodes', opts);
+  }
+
+  getNode(id: string): Promise<Node> {
+    return this.#json('GET', `/v1/nodes/${enc(id)}`);
+  }
+
+  /** Agent: register (or re-register) this node. */
+  registerNode(node: NodeRegisterRequest): Promise<HeartbeatResponse> {
+    return this.#json('PUT', '/v1/nodes/register', { body: JSON.stringify(node), contentType: 'application/json' });
+  }
+
+  /** Agent: say the node is alive. */
+  heartbeat(nodeId: string): Promise<HeartbeatResponse> {
+    return this.#json('PUT', `/v1/nodes/${enc(nodeId)}/heartbeat`);
+  }
+
+  /** Agent: the allocations placed on a node (blocking). */
+  nodeAllocations(nodeId: string, opts?: BlockingOptions): Promise<Indexed<Allocation[]>> {
+    return this.#blocking(`/v1/nodes/${enc(nodeId)}/allocations`, opts);
+  }
+
+  /** Agent: report allocation states. */
+  updateAllocations(nodeId: string, allocs: AllocUpdate[]): Promise<{ index: number }> {
+    return this.#json('PUT', `/v1/nodes/${enc(nodeId)}/allocations`, { body: JSON.stringify({ allocs }), contentType: 'application/json' });
+  }
+
+  /** Raw GET of a path, for routes without a typed method (metrics). */
+  async text(path: string): Promise<string> {
+    const res = await this.#fetch('GET', path, {});
+    return res.text();
+  }
+
+  async #blocking<T>(path: string, opts: BlockingOptions = {}): Promise<Indexed<T>> {
+    const q = new URLSearchParams();
+    if (opts.index !== undefined) q.set('index', String(opts.index));
+    if (opts.waitMs !== undefined) q.set('wait', `${Math.max(1, Math.round(opts.waitMs))}ms`);
+    const sep = path.includes('?') ? '&' : '?';
+    const res = await this.#fetch('GET', q.size ? `${path}${sep}${q}` : path, { signal: opts.signal, noTimeout: opts.index !== undefined });
+    const index = Number(res.headers.get('x-berth-index') ?? 0);
+    return { index, value: (await res.json()) as T };
+  }
+
+  async #json<T>(method: string, path: string, init: { body?: string; contentType?: string } = {}): Promise<T> {
+    const res = await this.#fetch(method, path, init);
+    return (await res.json()) as T;
+  }
+
+  async #fetch(
+    method: string,
+    path: string,
+    init: { body?: string; contentType?: string; signal?: AbortSignal; noTimeout?: boolean },
+  ): Promise<Response> {
+    const headers: Record<string, string> = {};
+    if (init.contentType) headers['content-type'] = init.contentType;
+    if (this.#token) headers.authorization = `Bearer ${this.#token}`;
+    const signals = [init.signal, init.noTimeout ? undefined : AbortSignal.timeout(this.#timeoutMs)].filter((s): s is AbortSignal => !!s);
+    let res: Response;
+    try {
+      res = await fetch(this.address + path, { method, headers, body: init.body, signal: signals.length ? AbortSignal.any(signals) : undefined });
+    } catch (err) {
+      if (init.signal?.aborted) throw err;
+      const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+      const detail = cause?.code ?? cause?.message ?? (err as Error).message;
+      throw new BerthError('unavailable', `Cannot reach the berth server at ${this.address}: ${detail} (is it running? set BERTH_ADDR to its address)`);
+    }
+    if (res.ok) return res;
+    const text = await res.text();
+    let parsed: { error?: { code?: string; message?: string; details?: ErrorDetail[] } } | undefined;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      parsed = undefined;
+    }
+    const code = codeOfHttpStatus(res.status);
+    throw new BerthError(code, parsed?.error?.message ?? `${method} ${path}: HTTP ${res.status} ${text.slice(0, 200)}`, parsed?.error?.details ?? []);
+  }
+}
+
+function enc(s: string): string {
+  return encodeURIComponent(s);
+}

@@ -1,0 +1,70 @@
+/**
+ * JSON schemas (TypeBox) for the request bodies the server validates with fastify's ajv. Job specs
+ * are not here: jobspec/ validates them, with a path for every problem.
+ */
+import { Type, type Static } from '@sinclair/typebox';
+
+const DriverInfo = Type.Object(
+  { detected: Type.Boolean(), healthy: Type.Boolean(), version: Type.Optional(Type.String()), detail: Type.Optional(Type.String()) },
+  { additionalProperties: false },
+);
+
+const Driver = Type.Union([Type.Literal('docker'), Type.Literal('process')]);
+
+export const NodeRegisterSchema = Type.Object(
+  {
+    id: Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_.-]+$' }),
+    name: Type.String({ minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9_.-]+$' }),
+    datacenter: Type.String({ minLength: 1, maxLength: 64 }),
+    address: Type.String({ minLength: 1, maxLength: 256 }),
+    httpAddr: Type.String({ maxLength: 256 }),
+    attributes: Type.Record(Type.String(), Type.String()),
+    drivers: Type.Object({ docker: Type.Optional(DriverInfo), process: Type.Optional(DriverInfo) }, { additionalProperties: false }),
+    defaultDriver: Driver,
+    resources: Type.Object({ cpu: Type.Number({ exclusiveMinimum: 0 }), memoryMiB: Type.Number({ exclusiveMinimum: 0 }) }, { additionalProperties: false }),
+    portRange: Type.Object({ min: Type.Integer({ minimum: 1, maximum: 65535 }), max: Type.Integer({ minimum: 1, maximum: 65535 }) }, { additionalProperties: false }),
+  },
+  { additionalProperties: false },
+);
+export type NodeRegisterBody = Static<typeof NodeRegisterSchema>;
+
+const TaskEvent = Type.Object({ time: Type.Number(), type: Type.String(), message: Type.String() }, { additionalProperties: false });
+
+const TaskState = Type.Object(
+  {
+    state: Type.Union([Type.Literal('pending'), Type.Literal('running'), Type.Literal('dead')]),
+    failed: Type.Boolean(),
+    restarts: Type.Integer({ minimum: 0 }),
+    startedAt: Type.Optional(Type.Number()),
+    finishedAt: Type.Optional(Type.Number()),
+    exitCode: Type.Optional(Type.Integer()),
+    driver: Type.Optional(Driver),
+    events: Type.Array(TaskEvent, { maxItems: 100 }),
+  },
+  { additionalProperties: false },
+);
+
+export const AllocUpdateSchema = Type.Object(
+  {
+    allocs: Type.Array(
+      Type.Object(
+        {
+          id: Type.String({ minLength: 1 }),
+          clientStatus: Type.Union([Type.Literal('pending'), Type.Literal('running'), Type.Literal('complete'), Type.Literal('failed'), Type.Literal('lost')]),
+          clientDescription: Type.Optional(Type.String({ maxLength: 4096 })),
+          taskStates: Type.Record(Type.String(), TaskState),
+        },
+        { additionalProperties: false },
+      ),
+      { maxItems: 10_000 },
+    ),
+  },
+  { additionalProperties: false },
+);
+export type AllocUpdateBody = Static<typeof AllocUpdateSchema>;
+
+/** `?index=&wait=` of blocking queries. */
+export const BlockingQuerySchema = Type.Object({
+  index: Type.Optional(Type.Integer({ minimum: 0 })),
+  wait: Type.Optional(Type.String({ pattern: '^[0-9]+(ms|s|m)?$' })),
+});

@@ -1,0 +1,97 @@
+/**
+ * The wire contract of the HTTP API: what each route takes and returns. Domain objects (Job,
+ * Allocation, Node, Evaluation) travel as the model types.
+ */
+import type { Allocation, ClientStatus, DriverInfo, DriverName, Evaluation, Job, JobStatus, JobType, TaskState } from '../model/index.ts';
+
+/** `POST /v1/jobs` answers with this. */
+export interface JobRegisterResponse {
+  jobId: string;
+  version: number;
+  evalId: string;
+  /** True when the spec differed from the registered version. */
+  changed: boolean;
+  index: number;
+}
+
+/** `DELETE /v1/jobs/:id` answers with this. */
+export interface JobStopResponse {
+  jobId: string;
+  evalId: string;
+  purged: boolean;
+  index: number;
+}
+
+/** Allocation counts of one group, by client status, for allocations of the job. */
+export interface GroupSummary {
+  desired: number;
+  pending: number;
+  running: number;
+  complete: number;
+  failed: number;
+  lost: number;
+}
+
+/** One row of `GET /v1/jobs`. */
+export interface JobListItem {
+  id: string;
+  type: JobType;
+  priority: number;
+  version: number;
+  stop: boolean;
+  status: JobStatus;
+  summary: Record<string, GroupSummary>;
+  submitTime: number;
+}
+
+/** `GET /v1/jobs/:id/summary`. */
+export interface JobSummary {
+  jobId: string;
+  status: JobStatus;
+  version: number;
+  groups: Record<string, GroupSummary>;
+  /** Placement failures of the latest evaluation, if any. */
+  latestEval?: Evaluation;
+}
+
+/** What an agent sends to register its node. */
+export interface NodeRegisterRequest {
+  id: string;
+  name: string;
+  datacenter: string;
+  address: string;
+  httpAddr: string;
+  attributes: Record<string, string>;
+  drivers: Partial<Record<DriverName, DriverInfo>>;
+  defaultDriver: DriverName;
+  resources: { cpu: number; memoryMiB: number };
+  portRange: { min: number; max: number };
+}
+
+/** What the server answers to a registration or heartbeat. */
+export interface HeartbeatResponse {
+  /** Heartbeat again before this many ms have passed, or be marked down. */
+  heartbeatTtlMs: number;
+  index: number;
+}
+
+/** An agent's report of one allocation. */
+export interface AllocUpdate {
+  id: string;
+  clientStatus: ClientStatus;
+  clientDescription?: string;
+  taskStates: Record<string, TaskState>;
+}
+
+/** `PUT /v1/nodes/:id/allocations` body. */
+export interface AllocUpdateRequest {
+  allocs: AllocUpdate[];
+}
+
+/** A list with the index it was read at, for blocking queries. */
+export interface Indexed<T> {
+  index: number;
+  value: T;
+}
+
+export type { Allocation, Evaluation, Job };

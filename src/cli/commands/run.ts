@@ -1,0 +1,174 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { Server, openSqliteState } from '../../server/index.ts';
+import { Agent } from '../../agent/index.ts';
+import { BerthClient } from '../../api/index.ts';
+import { createLogger, type Logger } from '../../lib/index.ts';
+import type { DriverName } from '../../model/index.ts';
+import { applyConfigFile } from '../config.ts';
+import { CliError } from '../errors.ts';
+import { watchRollout } from '../progress.ts';
+
+/** `host:port`, as the address flags take it. */
+export interface HostPort {
+  host: string;
+  port: number;
+}
+
+function hostPort(value: string): HostPort {
+  const m = /^(.*):(\d{1,5})$/.exec(value);
+  const port = m ? Number(m[2]) : NaN;
+  if (!m || !m[1] || port > 65535) throw new InvalidArgumentError(`expected host:port (e.g. 127.0.0.1:7460), got "${value}"`);
+  return { host: m[1].replace(/^\[(.*)\]$/, '$1'), port };
+}
+
+function driverChoice(value: string): DriverName | 'auto' {
+  if (value !== 'docker' && value !== 'process' && value !== 'auto') throw new InvalidArgumentError(`expected docker, process or auto, got "${value}"`);
+  return value;
+}
+
+function common(cmd: Command): Command {
+  return cmd
+    .addOption(new Option('--config <file>', 'read settings from a YAML file (flags and BERTH_* variables win)').env('BERTH_CONFIG'))
+    .addOption(new Option('--log-level <level>', 'trace, debug, info, warn, error or silent').env('BERTH_LOG_LEVEL').default('info').choices(['trace', 'debug', 'info', 'warn', 'error', 'silent']))
+    .addOption(new Option('--log-format <format>', 'json, or text for people (default: text on a terminal)').env('BERTH_LOG_FORMAT').choices(['json', 'text']))
+    .hook('preAction', (thisCommand) => applyConfigFile(thisCommand));
+}
+
+interface RunOpts {
+  dataDir: string;
+  httpAddr: HostPort;
+  dnsAddr?: HostPort;
+  driver?: DriverName | 'auto';
+  logLevel: string;
+  logFormat?: 'json' | 'text';
+  server?: string;
+  nodeName?: string;
+  datacenter?: string;
+  address?: string;
+  dockerHost?: string;
+  run?: string[];
+}
+
+/** `berth dev`, `berth server`, `berth agent`: the long-running processes. */
+export function runCommands(): Command[] {
+  const dev = common(new Command('dev'))
+    .description('Server and agent in one process on embedded SQLite: the zero-configuration start')
+    .addOption(new Option('--data-dir <dir>', 'where state and task files live').env('BERTH_DATA_DIR').default('.berth/dev'))
+    .addOption(new Option('--http-addr <host:port>', 'HTTP API and UI address').env('BERTH_HTTP_ADDR').argParser(hostPort).default(hostPort('127.0.0.1:7460')))
+    .addOption(new Option('--dns-addr <host:port>', 'DNS address (UDP and TCP); served once discovery lands').env('BERTH_DNS_ADDR').argParser(hostPort))
+    .addOption(new Option('--driver <driver>', 'driver for tasks that name none: docker, process or auto').env('BERTH_DRIVER').argParser(driverChoice).default('auto'))
+    .addOption(new Option('--docker-host <addr>', 'Docker engine address').env('DOCKER_HOST'))
+    .addOption(new Option('--run <file...>', 'job files to run once the node is ready'))
+    .action(async (opts: RunOpts) => {
+      const logger = createLogger({ level: opts.logLevel, format: opts.logFormat });
+      const server = await startServer(opts, logger);
+      const agent = await Agent.start({
+        serverUrl: server.url,
+        dataDir: path.join(opts.dataDir, 'agent'),
+        logger,
+        nodeName: opts.nodeName ?? 'dev',
+        defaultDriver: opts.driver,
+        dockerHost: opts.dockerHost,
+      });
+      onSignals(logger, async () => {
+        await agent.stop();
+        await server.stop();
+      });
+      process.stderr.write(
+        `\nberth dev is running: API ${server.url}, node "${agent.nodeName}" (driver ${agent.defaultDriver}), data in ${opts.dataDir}\n` +
+          `Try: BERTH_ADDR=${server.url} npx berth job run examples/web.yaml\n\n`,
+      );
+      for (const file of opts.run ?? []) await runExample(server.url, file, logger);
+    });
+
+  const server = common(new Command('server'))
+    .description('The control plane: state, scheduler, HTTP API')
+    .addOption(new Option('--data-dir <dir>', 'where the state lives').env('BERTH_DATA_DIR').default('/var/lib/berth/server'))
+    .addOption(new Option('--http-addr <host:port>', 'HTTP API address').env('BERTH_HTTP_ADDR').argParser(hostPort).default(hostPort('127.0.0.1:7460')))
+    .addOption(new Option('--dns-addr <host:port>', 'DNS address (UDP and TCP); served once discovery lands').env('BERTH_DNS_ADDR').argParser(hostPort))
+    .action(async (opts: RunOpts) => {
+      const logger = createLogger({ level: opts.logLevel, format: opts.logFormat });
+      const s = await startServer(opts, logger);
+      onSignals(logger, () => s.stop());
+    });
+
+  const agent = common(new Command('agent'))
+    .description('Run tasks on this host for a berth server')
+    .addOption(new Option('--server <url>', 'the server to join').env('BERTH_SERVER').default('http://127.0.0.1:7460'))
+    .addOption(new Option('--data-dir <dir>', 'where the node id, allocation records and task files live').env('BERTH_DATA_DIR').default('/var/lib/berth/agent'))
+    .addOption(new Option('--node-name <name>', 'unique name of this node (default: host name)').env('BERTH_NODE_NAME'))
+    .addOption(new Option('--datacenter <dc>', 'datacenter of this node').env('BERTH_DATACENTER').default('dc1'))
+    .addOption(new Option('--address <ip>', 'address where this node\'s task ports are reachable').env('BERTH_ADVERTISE').default('127.0.0.1'))
+    .addOption(new Option('--http-addr <host:port>', "the agent's own endpoint (logs); port 0 picks one").env('BERTH_AGENT_HTTP_ADDR').argParser(hostPort).default(hostPort('127.0.0.1:0')))
+    .addOption(new Option('--driver <driver>', 'driver for tasks that name none: docker, process or auto').env('BERTH_DRIVER').argParser(driverChoice).default('auto'))
+    .addOption(new Option('--docker-host <addr>', 'Docker engine address').env('DOCKER_HOST'))
+    .action(async (opts: RunOpts) => {
+      const logger = createLogger({ level: opts.logLevel, format: opts.logFormat });
+      const a = await Agent.start({
+        serverUrl: opts.server!,
+        dataDir: opts.dataDir,
+        logger,
+        nodeName: opts.nodeName,
+        datacenter: opts.datacenter,
+        address: opts.address,
+        httpHost: opts.httpAddr.host,
+        httpPort: opts.httpAddr.port,
+        defaultDriver: opts.driver,
+        dockerHost: opts.dockerHost,
+      });
+      onSignals(logger, () => a.stop());
+    });
+
+  return [dev, server, agent];
+}
+
+async function startServer(opts: RunOpts, logger: Logger): Promise<Server> {
+  await fs.mkdir(opts.dataDir, { recursive: true }).catch((err: Error) => {
+    throw new CliError(`Cannot create data dir ${opts.dataDir}: ${err.message}`);
+  });
+  if (opts.dnsAddr) logger.warn({ dnsAddr: opts.dnsAddr }, 'DNS is not served yet: it comes with service discovery');
+  const backend = await openSqliteState(opts.dataDir);
+  try {
+    return await Server.start({ backend, logger, host: opts.httpAddr.host, port: opts.httpAddr.port });
+  } catch (err) {
+    await backend.close();
+    const e = err as NodeJS.ErrnoException;
+    if (e.code === 'EADDRINUSE') throw new CliError(`Cannot listen on ${opts.httpAddr.host}:${opts.httpAddr.port}: the address is in use (is another berth running? pick another with --http-addr)`);
+    throw err;
+  }
+}
+
+/** Register a job file and follow it, logging instead of failing the process. */
+async function runExample(url: string, file: string, logger: Logger): Promise<void> {
+  try {
+    const client = new BerthClient({ address: url });
+    const text = await fs.readFile(file, 'utf8');
+    const result = await client.registerJob(text, path.extname(file) === '.json' ? 'json' : 'yaml');
+    const job = await client.getJob(result.jobId);
+    const outcome = await watchRollout(client, job, result.evalId);
+    if (outcome.ok) process.stderr.write(`Job "${job.id}" from ${file} is ${job.type === 'batch' ? 'complete' : 'running'}: npx berth job status ${job.id}\n`);
+    else logger.error({ file }, outcome.reason);
+  } catch (err) {
+    logger.error({ err: (err as Error).message, file }, 'cannot run example job');
+  }
+}
+
+/** SIGINT/SIGTERM: shut down cleanly once; a second signal exits at once. */
+function onSignals(logger: Logger, shutdown: () => Promise<void>): void {
+  let stopping = false;
+  const handler = (signal: string): void => {
+    if (stopping) process.exit(1);
+    stopping = true;
+    logger.info({ signal }, 'shutting down (tasks keep running)');
+    shutdown()
+      .then(() => process.exit(0))
+      .catch((err: unknown) => {
+        logger.error({ err }, 'shutdown failed');
+        process.exit(1);
+      });
+  };
+  process.on('SIGINT', handler);
+  process.on('SIGTERM', handler);
+}

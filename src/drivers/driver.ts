@@ -1,0 +1,100 @@
+import type { DriverInfo, DriverName, TaskConfig } from '../model/index.ts';
+
+/** Everything a driver needs to start one task of one allocation. */
+export interface TaskStartRequest {
+  allocId: string;
+  taskName: string;
+  /** Name of the node, used to keep names and labels unique when agents share a dockerd. */
+  nodeName: string;
+  config: TaskConfig;
+  /** Final environment, `${...}` already interpolated. */
+  env: Record<string, string>;
+  /** Resolved args, `${...}` already interpolated. */
+  args: string[];
+  resources: { cpu: number; memoryMiB: number };
+  /** Host port -> container port. Processes listen on the host port directly. */
+  ports: { hostPort: number; containerPort: number }[];
+  /** Directory the agent gives this task (logs, scratch). */
+  taskDir: string;
+}
+
+/**
+ * What a driver returns from `start` and needs to find the task again, also after the agent
+ * restarted. The agent persists it as JSON, so it holds only plain data.
+ */
+export interface TaskHandle {
+  /**
+   * The driver that made it, which the agent routes by. The mock driver's handles say 'mock'
+   * through a cast: the agent keys its drivers by `name`, so they still find their way back.
+   */
+  driver: DriverName;
+  allocId: string;
+  taskName: string;
+  /** Container id, or process id as a string. */
+  id: string;
+  startedAt: number;
+  /** Driver-private data (e.g. log file paths, process start time). */
+  state: Record<string, string | number>;
+}
+
+export interface ExitResult {
+  /** The task's exit status; 128+n when signal n ended it; -1 when it cannot be known (see `error`). */
+  exitCode: number;
+  /** Signal that ended the task, when one did. */
+  signal?: string;
+  /** True when the task was killed for using too much memory. */
+  oomKilled: boolean;
+  /** Set when the driver could not tell how the task ended. */
+  error?: string;
+}
+
+export interface LogOptions {
+  /** Keep the stream open and deliver new output. Default false. */
+  follow?: boolean;
+  /** Start with the last N lines. Default: everything. */
+  tail?: number;
+  /** stdout, stderr or both (default). */
+  stream?: 'stdout' | 'stderr' | 'both';
+  /** Stops a followed stream. */
+  signal?: AbortSignal;
+}
+
+/**
+ * The logger drivers take: the subset of pino's interface they use, so the agent's pino logger fits.
+ */
+export interface DriverLogger {
+  debug(objOrMsg: object | string, msg?: string): void;
+  info(objOrMsg: object | string, msg?: string): void;
+  warn(objOrMsg: object | string, msg?: string): void;
+  error(objOrMsg: object | string, msg?: string): void;
+}
+
+/** A chunk of task output. */
+export interface LogChunk {
+  stream: 'stdout' | 'stderr';
+  data: Buffer;
+}
+
+/**
+ * A way to run tasks: Docker containers, plain processes, or the mock used by unit tests.
+ * Every implementation passes the one contract suite in `contract.test-suite.ts`.
+ */
+export interface TaskDriver {
+  readonly name: DriverName | 'mock';
+  /** Whether this driver can run tasks on this host, and its version. */
+  fingerprint(): Promise<DriverInfo>;
+  /** Start the task; resolves once it is running (or throws with the reason it could not). */
+  start(request: TaskStartRequest): Promise<TaskHandle>;
+  /** Find a task again after an agent restart; false when it is gone. */
+  recover(handle: TaskHandle): Promise<boolean>;
+  /** Resolves when the task exits, however it exits. */
+  wait(handle: TaskHandle): Promise<ExitResult>;
+  /** Ask the task to stop (SIGTERM), then force it after `timeoutMs`. Idempotent. */
+  stop(handle: TaskHandle, timeoutMs: number): Promise<void>;
+  /** Remove what the task left behind (the container). Idempotent. */
+  destroy(handle: TaskHandle): Promise<void>;
+  /** The task's output. */
+  logs(handle: TaskHandle, options?: LogOptions): AsyncIterable<LogChunk>;
+  /** Handles of the tasks this driver runs for `nodeName` (containers by label), for clean-up. */
+  list(nodeName: string): Promise<TaskHandle[]>;
+}

@@ -1,0 +1,19 @@
+/**
+ * The drivers layer: the TaskDriver interface the agent runs tasks through, and its three
+ * implementations. The contract suite every driver passes is in `contract.test-suite.ts`,
+ * imported by tests directly.
+ */
+export type {
+  DriverLogger,
+  ExitResult,
+  LogChunk,
+  LogOptions,
+  TaskDriver,
+  TaskHandle,
+  TaskStartRequest,
+} from './driver.ts';
+export { DockerDriver, type DockerDriverOptions } from './docker/docker-driver.ts';
+export { DEFAULT_DOCKER_HOST, defaultDockerHost } from './docker/docker-host.ts';
+export { ProcessDriver, type ProcessDriverOptions } from './process/process-driver.ts';
+export { MockDriver, type MockDriverOptions } from './mock/mock-driver.ts';
+export { MockMachine, type MockTask } from './mock/mock-machine.ts';

@@ -1,0 +1,291 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
+import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { constants } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { DriverInfo } from '../../model/index.ts';
+import type { ExitResult, LogChunk, LogOptions, TaskDriver, TaskHandle, TaskStartRequest } from '../driver.ts';
+import { readLogFiles } from './log-files.ts';
+import { isRunning, processStartTime, resolveCommand } from './proc.ts';
+
+/** Options of `ProcessDriver`. None yet: the task's directory comes with each request. */
+export type ProcessDriverOptions = Record<string, never>;
+
+/**
+ * Runs the task under `/bin/sh` so its exit status outlives the agent: the shell traps the stop
+ * signals (a trap, unlike an ignore, is reset in the child, so the command still gets them), runs
+ * the command in the foreground (a trapped signal waits for the foreground command to finish),
+ * then writes "<its pid> <status>" to the exit file. $1 is the exit file, the rest the command.
+ */
+const WRAPPER = 'f=$1; shift; trap : TERM INT HUP QUIT; "$@"; s=$?; printf \'%s %s\\n\' "$$" "$s" > "$f"; exit "$s"';
+
+/** How often a recovered task, which is not our child, is checked for having exited. */
+const POLL_MS = 250;
+
+/** What the driver knows of a process it spawned itself (not of recovered ones). */
+interface Child {
+  process: ChildProcess;
+  startTime: number;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  waiters: number;
+}
+
+/** A handle's pid and driver-private state, as `start` writes them. */
+interface ProcessState {
+  pid: number;
+  startTime: number;
+  exitFile: string;
+  stdoutFile: string;
+  stderrFile: string;
+}
+
+/**
+ * Runs tasks as plain processes on the host. Each task gets its own session and process group
+ * and writes its output straight to `<taskDir>/<task>.stdout` and `.stderr`, so it keeps running
+ * and logging when the agent stops; its exit status goes to `<taskDir>/<task>.exit`, so a restarted
+ * agent still learns how it ended. Resources are not enforced (no cgroups); ports are the host's.
+ */
+export class ProcessDriver implements TaskDriver {
+  readonly name = 'process' as const;
+  readonly #children = new Map<number, Child>();
+
+  constructor(_options: ProcessDriverOptions = {}) {}
+
+  /** Always available: it needs only `/bin/sh`. The version is Node's. */
+  async fingerprint(): Promise<DriverInfo> {
+    return { detected: true, healthy: true, version: process.versions.node ?? 'builtin' };
+  }
+
+  /** Spawns the task; resolves once it runs. A missing command or directory rejects. */
+  async start(request: TaskStartRequest): Promise<TaskHandle> {
+    const fail = (detail: string): Error => new Error(`Cannot start task "${request.taskName}": ${detail}`);
+    const command = request.config.command;
+    if (!command) throw fail('the process driver needs config.command');
+    const cwd = request.config.workdir ?? request.taskDir;
+    await mkdir(request.taskDir, { recursive: true });
+    if (!(await isDirectory(cwd))) throw fail(`working directory "${cwd}" does not exist`);
+    const env = { ...baseEnv(), ...request.env };
+    const resolved = await resolveCommand(command, env.PATH ?? '', cwd);
+    if (!resolved.ok) throw fail(resolved.reason);
+
+    const base = join(request.taskDir, request.taskName.replace(/[/\\]/g, '_'));
+    const state = { exitFile: `${base}.exit`, stdoutFile: `${base}.stdout`, stderrFile: `${base}.stderr` };
+    // An exit file of an earlier run of this task would answer for this one.
+    await rm(state.exitFile, { force: true });
+    const out = openSync(state.stdoutFile, 'a');
+    const err = openSync(state.stderrFile, 'a');
+    let child: ChildProcess;
+    try {
+      child = spawn('/bin/sh', ['-c', WRAPPER, 'berth-task', state.exitFile, resolved.path, ...request.args], {
+        cwd,
+        env,
+        // Its own session and process group: the agent's terminal signals do not reach it,
+        // and stop signals the whole group.
+        detached: true,
+        stdio: ['ignore', out, err],
+      });
+    } catch (error) {
+      throw fail((error as Error).message);
+    } finally {
+      closeSync(out);
+      closeSync(err);
+    }
+    const pid = child.pid;
+    if (pid === undefined) {
+      const error = await new Promise<Error>((resolve) => child.once('error', resolve));
+      throw fail(`spawning it failed: ${error.message}`);
+    }
+    // Read before the event loop turns, so even a task that exits at once is still there (a zombie).
+    const startTime = processStartTime(pid);
+    child.unref();
+    const entry: Child = {
+      process: child,
+      startTime,
+      exited: new Promise((resolve) =>
+        child.once('exit', (code, signal) => {
+          // Later calls find the status on disk; the entry would only keep the process object alive.
+          if (this.#children.get(pid) === entry) this.#children.delete(pid);
+          resolve({ code, signal });
+        }),
+      ),
+      waiters: 0,
+    };
+    this.#children.set(pid, entry);
+    return {
+      driver: 'process',
+      allocId: request.allocId,
+      taskName: request.taskName,
+      id: String(pid),
+      startedAt: Date.now(),
+      state: { startTime, ...state },
+    };
+  }
+
+  /** True while the process runs, and after it ended as long as its exit status is on disk. */
+  async recover(handle: TaskHandle): Promise<boolean> {
+    const state = stateOf(handle);
+    if (isRunning(state.pid, state.startTime)) return true;
+    return (await readExitFile(state)) !== null;
+  }
+
+  /** The task's exit status: from the child's exit when the driver spawned it, else by polling. */
+  async wait(handle: TaskHandle): Promise<ExitResult> {
+    const state = stateOf(handle);
+    const child = this.#child(state);
+    if (child) {
+      // Keep the event loop alive while someone waits, though the task itself must not.
+      child.waiters++;
+      child.process.ref();
+      try {
+        const { signal } = await child.exited;
+        return (await readExitFile(state)) ?? killedBy(signal);
+      } finally {
+        if (--child.waiters === 0) child.process.unref();
+      }
+    }
+    while (isRunning(state.pid, state.startTime)) await sleep(POLL_MS);
+    return (
+      (await readExitFile(state)) ?? {
+        exitCode: -1,
+        oomKilled: false,
+        error: `Cannot tell how task "${handle.taskName}" ended: process ${state.pid} is gone and left no exit status`,
+      }
+    );
+  }
+
+  /** SIGTERM to the task's process group, SIGKILL to it after `timeoutMs`. */
+  async stop(handle: TaskHandle, timeoutMs: number): Promise<void> {
+    const state = stateOf(handle);
+    if (!isRunning(state.pid, state.startTime)) return;
+    signalGroup(state.pid, 'SIGTERM');
+    if (await this.#gone(state, timeoutMs)) return;
+    await this.#kill(state);
+  }
+
+  /** Kills the task if it still runs and forgets its exit status; the log files stay with the task dir. */
+  async destroy(handle: TaskHandle): Promise<void> {
+    const state = stateOf(handle);
+    if (isRunning(state.pid, state.startTime)) await this.#kill(state);
+    await rm(state.exitFile, { force: true });
+  }
+
+  /** The task's log files; see `readLogFiles` for how tail and follow behave. */
+  logs(handle: TaskHandle, options: LogOptions = {}): AsyncIterable<LogChunk> {
+    const state = stateOf(handle);
+    return readLogFiles({ stdout: state.stdoutFile, stderr: state.stderrFile }, options, () =>
+      isRunning(state.pid, state.startTime),
+    );
+  }
+
+  /**
+   * Always empty: processes carry no labels to find them by. The agent lists its process tasks
+   * from its own persisted handles.
+   */
+  async list(_nodeName: string): Promise<TaskHandle[]> {
+    return [];
+  }
+
+  /** The child behind a handle, if this driver spawned it; a handle with another start time is not it. */
+  #child(state: ProcessState): Child | undefined {
+    const child = this.#children.get(state.pid);
+    return child?.startTime === state.startTime ? child : undefined;
+  }
+
+  /** SIGKILL to the group, with the exit status recorded first since the wrapper dies too. */
+  async #kill(state: ProcessState): Promise<void> {
+    // 'wx': a status the wrapper wrote itself is the truer one.
+    await writeFile(state.exitFile, `${state.pid} 137 SIGKILL\n`, { flag: 'wx' }).catch(() => {});
+    signalGroup(state.pid, 'SIGKILL');
+    await this.#gone(state, 5000);
+  }
+
+  /** Whether the process is gone within `timeoutMs`. */
+  async #gone(state: ProcessState, timeoutMs: number): Promise<boolean> {
+    const child = this.#child(state);
+    if (child) {
+      const timer = new AbortController();
+      const exited = child.exited.then(() => true);
+      const late = sleep(timeoutMs, false, { signal: timer.signal }).catch(() => false);
+      const gone = await Promise.race([exited, late]);
+      timer.abort();
+      return gone;
+    }
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      if (!isRunning(state.pid, state.startTime)) return true;
+      if (Date.now() >= deadline) return false;
+      await sleep(Math.min(100, Math.max(1, deadline - Date.now())));
+    }
+  }
+}
+
+/** The environment every task starts from; the request's env goes on top. */
+function baseEnv(): Record<string, string> {
+  const env: Record<string, string> = {
+    PATH: process.env.PATH || '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+    HOME: process.env.HOME || '/',
+  };
+  for (const key of ['USER', 'LOGNAME', 'LANG', 'LC_ALL', 'TZ', 'TMPDIR']) {
+    const value = process.env[key];
+    if (value) env[key] = value;
+  }
+  return env;
+}
+
+function stateOf(handle: TaskHandle): ProcessState {
+  const s = handle.state;
+  // The id is the pid: the one place it is kept, so a handle cannot disagree with itself.
+  const pid = Number(handle.id);
+  const text = (key: string): string => {
+    const value = s[key];
+    if (typeof value !== 'string') throw new Error(`Cannot use the handle of task "${handle.taskName}": state.${key} is missing`);
+    return value;
+  };
+  return {
+    pid,
+    startTime: Number(s.startTime ?? 0),
+    exitFile: text('exitFile'),
+    stdoutFile: text('stdoutFile'),
+    stderrFile: text('stderrFile'),
+  };
+}
+
+/** The status the wrapper (or `#kill`) recorded for this very process, or null. */
+async function readExitFile(state: ProcessState): Promise<ExitResult | null> {
+  let text: string;
+  try {
+    text = await readFile(state.exitFile, 'utf8');
+  } catch {
+    return null;
+  }
+  const [pid, code, signal] = text.trim().split(' ');
+  if (Number(pid) !== state.pid || code === undefined || !/^\d+$/.test(code)) return null;
+  const result: ExitResult = { exitCode: Number(code), oomKilled: false };
+  if (signal) result.signal = signal;
+  return result;
+}
+
+/** The result for a wrapper that died by a signal before it could record anything. */
+function killedBy(signal: NodeJS.Signals | null): ExitResult {
+  if (signal === null) {
+    return { exitCode: -1, oomKilled: false, error: 'Cannot tell how the task ended: it left no exit status' };
+  }
+  return { exitCode: 128 + (constants.signals[signal] ?? 0), signal, oomKilled: false };
+}
+
+function signalGroup(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    // ESRCH: the group is already gone.
+  }
+}
+
+async function isDirectory(path: string): Promise<boolean> {
+  try {
+    return (await stat(path)).isDirectory();
+  } catch {
+    return false;
+  }
+}

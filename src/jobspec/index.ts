@@ -1,0 +1,7 @@
+/** Job specs: parsing (YAML, JSON), defaults, and validation with a path for every problem. */
+export { parseJobSpec, type ParseOptions } from './parse.ts';
+export { validateJob, type ParseResult } from './validate.ts';
+export { toJob, type JobInput, type JobStamp } from './to-job.ts';
+export { formatErrors } from './format.ts';
+export { parseCpu, parseDuration, parseSize, type Parsed } from './units.ts';
+export { DEFAULTS, RESTART_DEFAULTS, LIMITS } from './defaults.ts';

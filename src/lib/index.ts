@@ -1,0 +1,8 @@
+/** Generic helpers with no domain knowledge. */
+export { systemClock } from './clock.ts';
+export type { Clock } from './clock.ts';
+export { backoffDelay } from './backoff.ts';
+export type { BackoffOptions } from './backoff.ts';
+export { newId, shortId } from './ids.ts';
+export { createLogger, silentLogger } from './logger.ts';
+export type { Logger, LoggerOptions } from './logger.ts';

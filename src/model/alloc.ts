@@ -1,0 +1,75 @@
+import type { DriverName, Resources } from './job.ts';
+
+/** What the server wants of an allocation. */
+export type DesiredStatus = 'run' | 'stop';
+
+/** What the agent reports of an allocation. */
+export type ClientStatus = 'pending' | 'running' | 'complete' | 'failed' | 'lost';
+
+export type TaskStateName = 'pending' | 'running' | 'dead';
+
+/** One line of a task's history, as `alloc status` shows it. */
+export interface TaskEvent {
+  time: number;
+  type: string;
+  message: string;
+}
+
+export interface TaskState {
+  state: TaskStateName;
+  failed: boolean;
+  restarts: number;
+  startedAt?: number;
+  finishedAt?: number;
+  exitCode?: number;
+  /** The driver that runs it, once resolved on the node. */
+  driver?: DriverName;
+  events: TaskEvent[];
+}
+
+/** A port given to an allocation on its node. */
+export interface AllocatedPort {
+  label: string;
+  /** The port on the node. */
+  value: number;
+  /** The port inside the container (docker), equal to `value` for processes. */
+  to: number;
+}
+
+/** One instance of a group placed on a node. */
+export interface Allocation {
+  id: string;
+  /** `<job>.<group>[<index>]`, stable across replacements. */
+  name: string;
+  jobId: string;
+  jobVersion: number;
+  group: string;
+  /** The slot in the group, 0..count-1. */
+  index: number;
+  nodeId: string;
+  evalId: string;
+  desiredStatus: DesiredStatus;
+  desiredDescription?: string;
+  clientStatus: ClientStatus;
+  clientDescription?: string;
+  taskStates: Record<string, TaskState>;
+  resources: Resources;
+  ports: AllocatedPort[];
+  createTime: number;
+  modifyTime: number;
+}
+
+/** True when an allocation will never run again on its node. */
+export function isTerminal(alloc: Pick<Allocation, 'desiredStatus' | 'clientStatus'>): boolean {
+  return (
+    alloc.desiredStatus === 'stop' ||
+    alloc.clientStatus === 'complete' ||
+    alloc.clientStatus === 'failed' ||
+    alloc.clientStatus === 'lost'
+  );
+}
+
+/** True when the agent has finished with an allocation (its tasks are gone). */
+export function isClientTerminal(alloc: Pick<Allocation, 'clientStatus'>): boolean {
+  return alloc.clientStatus === 'complete' || alloc.clientStatus === 'failed' || alloc.clientStatus === 'lost';
+}

@@ -1,0 +1,10 @@
+/** Domain types shared by every layer. No I/O. */
+export type * from './job.ts';
+export type * from './node.ts';
+export type * from './alloc.ts';
+export type * from './eval.ts';
+export { isTerminal, isClientTerminal } from './alloc.ts';
+export { allocsFit } from './fit.ts';
+export type { FitResult } from './fit.ts';
+export { BerthError, isBerthError } from './errors.ts';
+export type { ErrorCode, ErrorDetail } from './errors.ts';

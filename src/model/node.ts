@@ -1,0 +1,35 @@
+import type { DriverName } from './job.ts';
+
+/** What a driver reports about itself on a node. */
+export interface DriverInfo {
+  detected: boolean;
+  healthy: boolean;
+  version?: string;
+  /** Why it is not healthy, when it is not. */
+  detail?: string;
+}
+
+export type NodeStatus = 'initializing' | 'ready' | 'down';
+
+/** A host running `berth agent`. */
+export interface Node {
+  id: string;
+  name: string;
+  datacenter: string;
+  /** Address tasks' host ports are reachable at. */
+  address: string;
+  /** The agent's own HTTP endpoint, used by the server to proxy logs. */
+  httpAddr: string;
+  status: NodeStatus;
+  eligible: boolean;
+  /** Fingerprinted facts: os, arch, cores, memory, docker version. */
+  attributes: Record<string, string>;
+  drivers: Partial<Record<DriverName, DriverInfo>>;
+  /** The driver for tasks that name none. */
+  defaultDriver: DriverName;
+  resources: { cpu: number; memoryMiB: number };
+  /** Host ports tasks may get when they ask for a dynamic one. */
+  portRange: { min: number; max: number };
+  /** Milliseconds since the epoch of the last heartbeat the server saw. */
+  lastHeartbeat: number;
+}

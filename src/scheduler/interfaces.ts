@@ -1,0 +1,45 @@
+import type { Allocation, Evaluation, Job, Node, Plan, PlanResult } from '../model/index.ts';
+
+/**
+ * The scheduler's read-only view of the world: an immutable snapshot. `server/` passes the state
+ * view's snapshot; tests pass the harness's.
+ */
+export interface State {
+  /** The job as currently registered, undefined once purged. */
+  job(id: string): Job | undefined;
+  /** Every node, whatever its status. */
+  nodes(): Node[];
+  node(id: string): Node | undefined;
+  /** Every allocation of a job, terminal ones included. */
+  allocsByJob(jobId: string): Allocation[];
+  /** Every allocation on a node, terminal ones included. */
+  allocsByNode(nodeId: string): Allocation[];
+}
+
+/** Where a scheduler sends its results. `server/` commits them; the test harness records them. */
+export interface Planner {
+  /**
+   * Submit a plan. The applier re-checks it against the latest state and commits what still fits;
+   * `rejected` lists the allocations that no longer did.
+   */
+  submitPlan(plan: Plan): Promise<PlanResult>;
+  /** Record the evaluation's outcome (status, failures). */
+  updateEval(evaluation: Evaluation): Promise<void>;
+  /**
+   * A fresh snapshot that includes at least the write at `minIndex` (a `PlanResult.index`). The
+   * scheduler asks for one before it retries a plan that was partly rejected, so that the retry sees
+   * what took the room. Optional: without it the retry reads the old snapshot with its own
+   * committed plan laid over it.
+   */
+  refreshState?(minIndex: number): Promise<State>;
+}
+
+/** What a scheduler pass is given besides the state. */
+export interface ScheduleContext {
+  state: State;
+  planner: Planner;
+  /** Milliseconds since the epoch; logic never reads the wall clock. */
+  now: number;
+  /** Makes new allocation ids; deterministic in tests. */
+  newId: () => string;
+}

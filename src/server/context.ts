@@ -1,0 +1,15 @@
+import type { StateStore, StateView } from '../state/index.ts';
+import type { Clock } from '../lib/index.ts';
+import type { JobService } from './jobs.ts';
+import type { NodeService } from './nodes.ts';
+import type { ServerMetrics } from './metrics.ts';
+
+/** What the HTTP routes may call. */
+export interface ServerContext {
+  view: StateView;
+  store: StateStore;
+  clock: Clock;
+  jobs: JobService;
+  nodes: NodeService;
+  metrics: ServerMetrics;
+}

@@ -1,0 +1,84 @@
+import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import { BerthError, isBerthError, type ErrorDetail } from '../../model/index.ts';
+import { httpStatusOf } from '../../api/index.ts';
+import type { Logger } from '../../lib/index.ts';
+import type { ServerContext } from '../context.ts';
+import { jobRoutes } from './routes-jobs.ts';
+import { nodeRoutes } from './routes-nodes.ts';
+import { allocRoutes } from './routes-allocs.ts';
+import { metricsRoutes } from './routes-metrics.ts';
+
+/**
+ * Build the HTTP app without listening, so tests can call it with `app.inject()`. Routes validate,
+ * call one service and render; errors become `{error: {code, message, details}}` here and only here.
+ */
+export async function buildApp(ctx: ServerContext, logger: Logger): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: logger.child({ component: 'http' }) as FastifyBaseLogger,
+    disableRequestLogging: true,
+    // Blocking queries may be open for minutes; shutting down must not wait for them.
+    forceCloseConnections: true,
+    bodyLimit: 4 * 1024 * 1024,
+    ajv: { customOptions: { allErrors: true, coerceTypes: 'array', removeAdditional: false } },
+  });
+
+  // Job specs may be posted as YAML; the route parses them with jobspec/ so errors carry paths.
+  app.addContentTypeParser(['application/yaml', 'application/x-yaml', 'text/yaml', 'text/plain'], { parseAs: 'string' }, (_req, body, done) =>
+    done(null, body),
+  );
+
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unknown';
+    ctx.metrics.httpRequests.observe({ method: request.method, route, status: String(reply.statusCode) }, reply.elapsedTime / 1000);
+  });
+
+  app.setErrorHandler((err: FastifyError | BerthError | Error, request, reply) => {
+    const berthErr = toBerthError(err);
+    if (berthErr.code === 'internal') request.log.error({ err, url: request.url }, 'internal error');
+    void reply.status(httpStatusOf[berthErr.code]).send(berthErr.toJSON());
+  });
+
+  app.setNotFoundHandler((request, reply) => {
+    const err = new BerthError('not_found', `Cannot ${request.method} ${request.url.split('?')[0]}: no such route (see the API reference in README.md)`);
+    void reply.status(404).send(err.toJSON());
+  });
+
+  await app.register(jobRoutes(ctx));
+  await app.register(nodeRoutes(ctx));
+  await app.register(allocRoutes(ctx));
+  await app.register(metricsRoutes(ctx));
+  return app;
+}
+
+/** Every error the boundary can see, as a BerthError: fastify's own 4xx included. */
+function toBerthError(err: FastifyError | BerthError | Error): BerthError {
+  if (isBerthError(err)) return err;
+  const fe = err as FastifyError;
+  if (fe.validation) {
+    const details: ErrorDetail[] = fe.validation.map((v) => {
+      const missing = (v.params as { missingProperty?: string }).missingProperty;
+      const extra = (v.params as { additionalProperty?: string }).additionalProperty;
+      const base = pathOf(v.instancePath, fe.validationContext);
+      if (missing) return { path: join(base, missing), message: 'is required' };
+      if (extra) return { path: join(base, extra), message: 'unknown field' };
+      return { path: base, message: v.message ?? 'is invalid' };
+    });
+    const first = details[0];
+    return new BerthError('invalid_input', `Invalid request ${fe.validationContext ?? 'body'}: ${first.path ? `${first.path}: ` : ''}${first.message}`, details);
+  }
+  if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
+    const code = fe.statusCode === 404 ? 'not_found' : 'invalid_input';
+    return new BerthError(code, `Invalid request: ${fe.message}`);
+  }
+  return new BerthError('internal', `Internal error: ${err.message}`);
+}
+
+function pathOf(instancePath: string, context?: string): string {
+  const parts = instancePath.split('/').filter(Boolean);
+  const path = parts.map((p) => (/^\d+$/.test(p) ? `[${p}]` : `.${p}`)).join('').replace(/^\./, '');
+  return context && context !== 'body' ? join(context, path) : path;
+}
+
+function join(a: string, b: string): string {
+  return a ? `${a}.${b}` : b;
+}

@@ -1,0 +1,95 @@
+import type { FastifyPluginAsync } from 'fastify';
+import { Type } from '@sinclair/typebox';
+import { BerthError } from '../../model/index.ts';
+import { BlockingQuerySchema } from '../../api/index.ts';
+import { parseJobSpec, validateJob } from '../../jobspec/index.ts';
+import type { ServerContext } from '../context.ts';
+import { blockingQuery } from './blocking.ts';
+
+const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 256 }) });
+
+/** `/v1/jobs`: register, read, stop. */
+export function jobRoutes(ctx: ServerContext): FastifyPluginAsync {
+  return async (app) => {
+    app.post('/v1/jobs', async (request, reply) => {
+      const body = request.body;
+      const parsed =
+        typeof body === 'string'
+          ? parseJobSpec(body, { source: 'request body' })
+          : body === undefined || body === null
+            ? { ok: false as const, errors: [{ path: '', message: 'a job spec (JSON or YAML) is required' }] }
+            : validateJob(body);
+      if (!parsed.ok) {
+        const first = parsed.errors[0];
+        throw new BerthError('invalid_input', `Invalid job spec: ${first.path ? `${first.path}: ` : ''}${first.message}`, parsed.errors);
+      }
+      const result = await ctx.jobs.register(parsed.job);
+      reply.header('x-berth-index', String(result.index));
+      return result;
+    });
+
+    app.get('/v1/jobs', { schema: { querystring: BlockingQuerySchema } }, async (request, reply) => {
+      await blockingQuery(ctx.view, request, reply, () => Math.max(ctx.view.tableIndex('jobs'), ctx.view.tableIndex('allocs')));
+      return ctx.jobs.list();
+    });
+
+    app.get('/v1/jobs/:id', { schema: { params: IdParams } }, async (request, reply) => {
+      const { id } = request.params as { id: string };
+      const job = ctx.jobs.get(id);
+      reply.header('x-berth-index', String(ctx.view.modRevision('jobs', id)));
+      return job;
+    });
+
+    app.get('/v1/jobs/:id/summary', { schema: { params: IdParams, querystring: BlockingQuerySchema } }, async (request, reply) => {
+      const { id } = request.params as { id: string };
+      ctx.jobs.get(id);
+      await blockingQuery(ctx.view, request, reply, () =>
+        Math.max(ctx.view.modRevision('jobs', id), ctx.view.jobAllocsIndex(id), ctx.view.tableIndex('evals')),
+      );
+      return ctx.jobs.summary(id);
+    });
+
+    app.get('/v1/jobs/:id/allocations', { schema: { params: IdParams, querystring: BlockingQuerySchema } }, async (request, reply) => {
+      const { id } = request.params as { id: string };
+      // A purged job's allocations stay readable until they are collected, so a stop can be followed.
+      if (ctx.view.allocsByJob(id).length === 0) ctx.jobs.get(id);
+      await blockingQuery(ctx.view, request, reply, () => ctx.view.jobAllocsIndex(id));
+      return ctx.view.allocsByJob(id);
+    });
+
+    app.get('/v1/jobs/:id/evaluations', { schema: { params: IdParams } }, async (request) => {
+      const { id } = request.params as { id: string };
+      ctx.jobs.get(id);
+      return ctx.jobs.evaluations(id);
+    });
+
+    app.get('/v1/jobs/:id/versions', { schema: { params: IdParams } }, async (request) => {
+      const { id } = request.params as { id: string };
+      ctx.jobs.get(id);
+      return ctx.view.jobVersions(id);
+    });
+
+    app.get(
+      '/v1/jobs/:id/versions/:version',
+      { schema: { params: Type.Object({ id: Type.String({ minLength: 1 }), version: Type.Integer({ minimum: 0 }) }) } },
+      async (request) => {
+        const { id, version } = request.params as { id: string; version: number };
+        const job = ctx.view.jobVersion(id, version);
+        if (!job) throw new BerthError('not_found', `Cannot find version ${version} of job "${id}": no such version (see \`berth job history ${id}\`)`);
+        return job;
+      },
+    );
+
+    app.delete(
+      '/v1/jobs/:id',
+      { schema: { params: IdParams, querystring: Type.Object({ purge: Type.Optional(Type.Boolean()) }) } },
+      async (request, reply) => {
+        const { id } = request.params as { id: string };
+        const { purge } = request.query as { purge?: boolean };
+        const result = await ctx.jobs.stop(id, purge ?? false);
+        reply.header('x-berth-index', String(result.index));
+        return result;
+      },
+    );
+  };
+}

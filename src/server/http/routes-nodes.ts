@@ -1,0 +1,51 @@
+import type { FastifyPluginAsync } from 'fastify';
+import { Type } from '@sinclair/typebox';
+import { BerthError } from '../../model/index.ts';
+import { AllocUpdateSchema, BlockingQuerySchema, NodeRegisterSchema, type AllocUpdateBody, type NodeRegisterBody } from '../../api/index.ts';
+import type { ServerContext } from '../context.ts';
+import { blockingQuery } from './blocking.ts';
+
+const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 256 }) });
+
+/** `/v1/nodes`: what agents call (register, heartbeat, allocations) and what people read. */
+export function nodeRoutes(ctx: ServerContext): FastifyPluginAsync {
+  return async (app) => {
+    app.get('/v1/nodes', { schema: { querystring: BlockingQuerySchema } }, async (request, reply) => {
+      await blockingQuery(ctx.view, request, reply, () => ctx.view.tableIndex('nodes'));
+      return [...ctx.view.nodes()].sort((a, b) => a.name.localeCompare(b.name));
+    });
+
+    app.put('/v1/nodes/register', { schema: { body: NodeRegisterSchema } }, async (request, reply) => {
+      const result = await ctx.nodes.register(request.body as NodeRegisterBody);
+      reply.header('x-berth-index', String(result.index));
+      return result;
+    });
+
+    app.get('/v1/nodes/:id', { schema: { params: IdParams } }, async (request, reply) => {
+      const { id } = request.params as { id: string };
+      const node = ctx.view.node(id);
+      if (!node) throw new BerthError('not_found', `Cannot find node "${id}": no such node (see \`berth node status\`)`);
+      reply.header('x-berth-index', String(ctx.view.modRevision('nodes', id)));
+      return node;
+    });
+
+    app.put('/v1/nodes/:id/heartbeat', { schema: { params: IdParams } }, async (request) => {
+      const { id } = request.params as { id: string };
+      return ctx.nodes.heartbeat(id);
+    });
+
+    app.get('/v1/nodes/:id/allocations', { schema: { params: IdParams, querystring: BlockingQuerySchema } }, async (request, reply) => {
+      const { id } = request.params as { id: string };
+      if (!ctx.view.node(id)) throw new BerthError('not_found', `Cannot list allocations of node "${id}": no such node`);
+      await blockingQuery(ctx.view, request, reply, () => ctx.view.nodeAllocsIndex(id));
+      return ctx.view.allocsByNode(id);
+    });
+
+    app.put('/v1/nodes/:id/allocations', { schema: { params: IdParams, body: AllocUpdateSchema } }, async (request, reply) => {
+      const { id } = request.params as { id: string };
+      const index = await ctx.nodes.updateAllocs(id, (request.body as AllocUpdateBody).allocs);
+      reply.header('x-berth-index', String(index));
+      return { index };
+    });
+  };
+}

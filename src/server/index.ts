@@ -1,0 +1,6 @@
+/** The control plane runtime. */
+export { Server } from './server.ts';
+export type { ServerOptions } from './server.ts';
+export { buildApp } from './http/app.ts';
+export { openSqliteState } from './open-state.ts';
+export type { StateBackend } from '../state/index.ts';

@@ -1,0 +1,144 @@
+import { BerthError, isTerminal, type Allocation, type Evaluation, type Job, type JobStatus } from '../model/index.ts';
+import type { GroupSummary, JobListItem, JobRegisterResponse, JobStopResponse, JobSummary } from '../api/index.ts';
+import type { StateStore, StateView, Write } from '../state/index.ts';
+import type { Clock } from '../lib/index.ts';
+import { latestEval, newEvalWrite } from './evals.ts';
+
+/** A job as the user specified it: everything but the fields berth owns. */
+export type JobSpec = Omit<Job, 'version' | 'stop' | 'submitTime'>;
+
+/** Job registration, stop and read models. Routes call it; it holds no HTTP knowledge. */
+export class JobService {
+  readonly #view: StateView;
+  readonly #store: StateStore;
+  readonly #clock: Clock;
+
+  constructor(deps: { view: StateView; store: StateStore; clock: Clock }) {
+    this.#view = deps.view;
+    this.#store = deps.store;
+    this.#clock = deps.clock;
+  }
+
+  /**
+   * Register a job: store version N+1 (or keep N when the spec is unchanged) and an evaluation,
+   * in one txn that fails if the job changed since it was read.
+   */
+  async register(spec: JobSpec): Promise<JobRegisterResponse> {
+    let out: Omit<JobRegisterResponse, 'index'> | undefined;
+    const index = await this.#commit((view) => {
+      const prev = view.job(spec.id);
+      const changed = !prev || prev.stop || specKey(prev) !== specKey(spec);
+      const version = prev ? (changed ? prev.version + 1 : prev.version) : 0;
+      const now = this.#clock.now();
+      const job: Job = { ...spec, version, stop: false, submitTime: changed || !prev ? now : prev.submitTime };
+      const { evaluation, write } = newEvalWrite(job, 'job-register', now);
+      out = { jobId: job.id, version, evalId: evaluation.id, changed };
+      const writes: Write[] = [{ table: 'jobs', id: job.id, value: job, ifModRevision: view.modRevision('jobs', job.id) }, write];
+      if (changed) writes.push({ table: 'jobVersions', id: `${job.id}/${version}`, value: job });
+      return writes;
+    });
+    return { ...out!, index };
+  }
+
+  /** Stop a job (its allocations are stopped by the scheduler); with `purge`, forget it too. */
+  async stop(jobId: string, purge: boolean): Promise<JobStopResponse> {
+    let evalId = '';
+    const index = await this.#commit((view) => {
+      const prev = view.job(jobId);
+      if (!prev) throw new BerthError('not_found', `Cannot stop job "${jobId}": no such job (see \`berth job status\`)`);
+      const { evaluation, write } = newEvalWrite(prev, 'job-deregister', this.#clock.now());
+      evalId = evaluation.id;
+      const writes: Write[] = [write];
+      if (purge) {
+        writes.push({ table: 'jobs', id: jobId, value: null, ifModRevision: view.modRevision('jobs', jobId) });
+        for (const v of view.jobVersions(jobId)) writes.push({ table: 'jobVersions', id: `${jobId}/${v.version}`, value: null });
+      } else if (!prev.stop) {
+        const job: Job = { ...prev, stop: true, version: prev.version + 1, submitTime: this.#clock.now() };
+        writes.push({ table: 'jobs', id: jobId, value: job, ifModRevision: view.modRevision('jobs', jobId) });
+        writes.push({ table: 'jobVersions', id: `${jobId}/${job.version}`, value: job });
+      }
+      return writes;
+    });
+    return { jobId, evalId, purged: purge, index };
+  }
+
+  /** The job, or a not_found error naming it. */
+  get(jobId: string): Job {
+    const job = this.#view.job(jobId);
+    if (!job) throw new BerthError('not_found', `Cannot find job "${jobId}": no such job (see \`berth job status\`)`);
+    return job;
+  }
+
+  list(): JobListItem[] {
+    return this.#view
+      .jobs()
+      .map((job) => {
+        const groups = summarize(job, this.#view.allocsByJob(job.id));
+        return {
+          id: job.id,
+          type: job.type,
+          priority: job.priority,
+          version: job.version,
+          stop: job.stop,
+          status: jobStatus(job, groups),
+          summary: groups,
+          submitTime: job.submitTime,
+        };
+      })
+      .sort((a, b) => a.id.localeCompare(b.id));
+  }
+
+  summary(jobId: string): JobSummary {
+    const job = this.get(jobId);
+    const groups = summarize(job, this.#view.allocsByJob(jobId));
+    return { jobId, status: jobStatus(job, groups), version: job.version, groups, latestEval: latestEval(this.#view.evalsByJob(jobId)) };
+  }
+
+  /** Evaluations of a job, newest first. */
+  evaluations(jobId: string): Evaluation[] {
+    return [...this.#view.evalsByJob(jobId)].sort((a, b) => b.createTime - a.createTime);
+  }
+
+  async #commit(build: (view: StateView) => Write[]): Promise<number> {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const result = await this.#store.commit(build(this.#view));
+      if (result.ok) return result.index;
+    }
+    throw new BerthError('conflict', 'Cannot write the job: it kept changing concurrently; try again');
+  }
+}
+
+/** The user-owned part of a job, to tell whether a registration changes anything. */
+function specKey(job: JobSpec): string {
+  const { id, type, priority, datacenters, groups, meta } = job;
+  return JSON.stringify({ id, type, priority, datacenters, groups, meta });
+}
+
+/** Counts of the job's allocations by group and client status. Stopped allocations count once stopped. */
+export function summarize(job: Job, allocs: Allocation[]): Record<string, GroupSummary> {
+  const out: Record<string, GroupSummary> = {};
+  for (const g of job.groups) out[g.name] = { desired: job.stop ? 0 : g.count, pending: 0, running: 0, complete: 0, failed: 0, lost: 0 };
+  for (const a of allocs) {
+    const s = out[a.group];
+    if (!s) continue;
+    if (a.desiredStatus === 'stop' && a.clientStatus !== 'running' && a.clientStatus !== 'pending') continue;
+    if (a.desiredStatus === 'stop' && a.clientStatus === 'pending') continue;
+    s[a.clientStatus] += 1;
+  }
+  return out;
+}
+
+/** pending: something wanted is not running yet; running: it runs; dead: nothing will run. */
+export function jobStatus(job: Job, groups: Record<string, GroupSummary>): JobStatus {
+  const all = Object.values(groups);
+  const active = all.reduce((n, g) => n + g.running + g.pending, 0);
+  if (job.stop) return active > 0 ? 'running' : 'dead';
+  if (job.type === 'batch' && all.every((g) => g.complete + g.failed >= g.desired)) return 'dead';
+  if (all.some((g) => g.running > 0)) return 'running';
+  return 'pending';
+}
+
+/** Allocations that are wanted and not finished, for views that hide history. */
+export function liveAllocs(allocs: Allocation[]): Allocation[] {
+  return allocs.filter((a) => !isTerminal(a));
+}

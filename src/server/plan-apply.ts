@@ -1,0 +1,94 @@
+import { allocsFit, type Allocation, type Plan, type PlanResult } from '../model/index.ts';
+import type { StateStore, StateView, Write } from '../state/index.ts';
+import type { Clock } from '../lib/index.ts';
+import type { ServerMetrics } from './metrics.ts';
+
+/** What the plan applier needs. */
+export interface PlanApplierDeps {
+  view: StateView;
+  store: StateStore;
+  clock: Clock;
+  metrics?: ServerMetrics;
+}
+
+/**
+ * The plan applier: the one place where placements become state. Plans from all workers pass
+ * through it one at a time; each is re-checked against the latest state (a worker planned on a
+ * snapshot that may be stale) and what still fits is committed in one txn. Partial commits are
+ * allowed: the scheduler retries what was rejected on a fresh snapshot.
+ */
+export class PlanApplier {
+  readonly #deps: PlanApplierDeps;
+  #tail: Promise<unknown> = Promise.resolve();
+
+  constructor(deps: PlanApplierDeps) {
+    this.#deps = deps;
+  }
+
+  /** Check and commit a plan. Plans are applied in the order they are submitted. */
+  apply(plan: Plan): Promise<PlanResult> {
+    const run = this.#tail.then(() => this.#applyWithRetry(plan));
+    this.#tail = run.catch(() => undefined);
+    return run;
+  }
+
+  async #applyWithRetry(plan: Plan): Promise<PlanResult> {
+    for (let attempt = 0; ; attempt++) {
+      const { writes, result } = this.#check(plan);
+      if (writes.length === 0) return { ...result, index: this.#deps.view.index };
+      const committed = await this.#deps.store.commit(writes);
+      if (committed.ok) {
+        this.#deps.metrics?.plansApplied.inc();
+        this.#deps.metrics?.allocsPlaced.inc(result.placed.length);
+        this.#deps.metrics?.allocsRejected.inc(result.rejected.length);
+        return { ...result, index: committed.index };
+      }
+      // An allocation we stop was changed meanwhile (an agent reported on it): check again.
+      if (attempt >= 10) throw new Error(`Cannot apply plan for eval ${plan.evalId}: state kept changing under it`);
+    }
+  }
+
+  /** Decide, against the latest view, which parts of the plan still hold. */
+  #check(plan: Plan): { writes: Write[]; result: Omit<PlanResult, 'index'> } {
+    const { view, clock } = this.#deps;
+    const now = clock.now();
+    const writes: Write[] = [];
+    const stopped: string[] = [];
+    const stopping = new Set<string>();
+    for (const s of plan.stop) {
+      const alloc = view.alloc(s.allocId);
+      if (!alloc || alloc.desiredStatus === 'stop') continue;
+      stopping.add(alloc.id);
+      stopped.push(alloc.id);
+      const value: Allocation = { ...alloc, desiredStatus: 'stop', desiredDescription: s.description, modifyTime: now };
+      writes.push({ table: 'allocs', id: alloc.id, value, ifModRevision: view.modRevision('allocs', alloc.id) });
+    }
+
+    const placed: string[] = [];
+    const rejected: string[] = [];
+    const byNode = new Map<string, Allocation[]>();
+    for (const a of plan.place) {
+      const list = byNode.get(a.nodeId);
+      if (list) list.push(a);
+      else byNode.set(a.nodeId, [a]);
+    }
+    for (const [nodeId, allocs] of byNode) {
+      const node = view.node(nodeId);
+      if (!node || node.status !== 'ready' || !node.eligible) {
+        rejected.push(...allocs.map((a) => a.id));
+        continue;
+      }
+      const onNode = view.allocsByNode(nodeId).filter((a) => !stopping.has(a.id));
+      for (const alloc of allocs) {
+        if (allocsFit(node, [...onNode, alloc]).fits) {
+          onNode.push(alloc);
+          placed.push(alloc.id);
+          writes.push({ table: 'allocs', id: alloc.id, value: { ...alloc, createTime: now, modifyTime: now }, ifModRevision: 0 });
+        } else {
+          rejected.push(alloc.id);
+        }
+      }
+    }
+    return { writes, result: { placed, stopped, rejected } };
+  }
+}

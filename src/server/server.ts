@@ -1,0 +1,110 @@
+import type { FastifyInstance } from 'fastify';
+import { StateStore, StateView, type StateBackend } from '../state/index.ts';
+import { systemClock, type Clock } from '../lib/index.ts';
+import type { Logger } from '../lib/index.ts';
+import { EvalBroker } from './broker.ts';
+import { PlanApplier } from './plan-apply.ts';
+import { Worker } from './worker.ts';
+import { JobService } from './jobs.ts';
+import { NodeService, type NodeServiceOptions } from './nodes.ts';
+import { ServerMetrics } from './metrics.ts';
+import { buildApp } from './http/app.ts';
+import type { ServerContext } from './context.ts';
+
+/** Server settings. */
+export interface ServerOptions {
+  /** The state backend; the server closes it on stop. */
+  backend: StateBackend;
+  logger: Logger;
+  /** Address to listen on. Default 127.0.0.1. */
+  host?: string;
+  /** Port to listen on; 0 picks a free one. Default 7460. */
+  port?: number;
+  /** Eval workers. Default 2. */
+  workers?: number;
+  clock?: Clock;
+  heartbeat?: NodeServiceOptions;
+}
+
+/**
+ * The control plane: the typed state view over a backend, the eval broker, workers and plan
+ * applier, the node heartbeat monitor, and the HTTP API.
+ */
+export class Server {
+  readonly view: StateView;
+  readonly store: StateStore;
+  readonly app: FastifyInstance;
+  readonly broker: EvalBroker;
+  readonly metrics: ServerMetrics;
+  /** The URL the API listens on, once started. */
+  url = '';
+  readonly #options: ServerOptions;
+  readonly #stopWorkers = new AbortController();
+  readonly #workers: Promise<void>[] = [];
+  readonly #nodes: NodeService;
+  readonly #unsubscribe: () => void;
+
+  private constructor(options: ServerOptions, view: StateView, store: StateStore, ctx: ServerContext, app: FastifyInstance, broker: EvalBroker) {
+    this.#options = options;
+    this.view = view;
+    this.store = store;
+    this.app = app;
+    this.broker = broker;
+    this.metrics = ctx.metrics;
+    this.#nodes = ctx.nodes;
+    // Level-triggered: any pending evaluation the view sees goes to the broker, whoever wrote it.
+    this.#unsubscribe = view.onChange((_rev, changes) => {
+      for (const c of changes) {
+        if (c.table !== 'evals' || c.type !== 'put') continue;
+        const evaluation = view.eval(c.id);
+        if (evaluation?.status === 'pending') broker.enqueue(evaluation);
+      }
+      ctx.metrics.brokerReady.set(broker.readyCount);
+    });
+  }
+
+  /** Open the state, start the control loops and listen. */
+  static async start(options: ServerOptions): Promise<Server> {
+    const clock = options.clock ?? systemClock;
+    const logger = options.logger;
+    const view = await StateView.open(options.backend);
+    const store = new StateStore(options.backend, view);
+    const metrics = new ServerMetrics();
+    const jobs = new JobService({ view, store, clock });
+    const nodes = new NodeService({ view, store, clock, logger: logger.child({ component: 'nodes' }) }, options.heartbeat);
+    const ctx: ServerContext = { view, store, clock, jobs, nodes, metrics };
+    const app = await buildApp(ctx, logger);
+    const broker = new EvalBroker();
+    const server = new Server(options, view, store, ctx, app, broker);
+    server.#startLoops(clock, logger);
+    const address = await app.listen({ host: options.host ?? '127.0.0.1', port: options.port ?? 7460 });
+    server.url = address.replace('[::1]', '127.0.0.1');
+    logger.info({ url: server.url, backend: options.backend.name, index: view.index }, 'server listening');
+    return server;
+  }
+
+  /** This server leads (there is one server until HA): it runs the broker, workers and heartbeat monitor. */
+  #startLoops(clock: Clock, logger: Logger): void {
+    const planApplier = new PlanApplier({ view: this.view, store: this.store, clock, metrics: this.metrics });
+    this.broker.enable();
+    for (const e of this.view.evals()) if (e.status === 'pending') this.broker.enqueue(e);
+    const workerLogger = logger.child({ component: 'worker' });
+    for (let i = 0; i < (this.#options.workers ?? 2); i++) {
+      const worker = new Worker({ broker: this.broker, view: this.view, store: this.store, planApplier, clock, logger: workerLogger, metrics: this.metrics });
+      this.#workers.push(worker.run(this.#stopWorkers.signal));
+    }
+    this.#nodes.start();
+  }
+
+  /** Stop serving and close the state. Agents keep their tasks running. */
+  async stop(): Promise<void> {
+    this.#unsubscribe();
+    this.#nodes.stop();
+    this.#stopWorkers.abort();
+    this.broker.disable();
+    await this.app.close();
+    await Promise.allSettled(this.#workers);
+    this.view.close();
+    await this.#options.backend.close();
+  }
+}

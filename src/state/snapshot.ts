@@ -1,0 +1,102 @@
+/**
+ * Reads over the typed tables, shared by the live view and its snapshots. Rows handed out are
+ * shared and (by default) deep-frozen: treat them as immutable. Lists are fresh arrays sorted by
+ * id, so the same state reads the same on every server.
+ */
+import type { Allocation, Evaluation, Job, Node } from '../model/index.ts';
+import { sortedIds, type IdSet, type TablesData } from './tables-data.ts';
+import { versionRowId } from './tables.ts';
+import type { CowMap } from './cow-map.ts';
+
+/** Read access to the tables at one revision (`index`), or at the latest (the view). */
+export class StateReader {
+  protected tables: TablesData;
+  protected current: number;
+
+  protected constructor(tables: TablesData, index: number) {
+    this.tables = tables;
+    this.current = index;
+  }
+
+  /** The backend revision the reads reflect. */
+  get index(): number {
+    return this.current;
+  }
+
+  /** The job as currently registered, undefined once purged. */
+  job(id: string): Job | undefined {
+    return this.tables.rows.jobs.get(id);
+  }
+
+  /** Every job, by id. */
+  jobs(): Job[] {
+    return this.tables.rows.jobs.sortedValues().slice();
+  }
+
+  /** One stored version of a job. */
+  jobVersion(jobId: string, version: number): Job | undefined {
+    return this.tables.rows.jobVersions.get(versionRowId(jobId, version));
+  }
+
+  /** Every stored version of a job, newest first. */
+  jobVersions(jobId: string): Job[] {
+    return this.lookup(this.tables.rows.jobVersions, this.tables.versionsByJob.get(jobId)).reverse();
+  }
+
+  alloc(id: string): Allocation | undefined {
+    return this.tables.rows.allocs.get(id);
+  }
+
+  /** Every allocation, by id. */
+  allocs(): Allocation[] {
+    return this.tables.rows.allocs.sortedValues().slice();
+  }
+
+  /** Every allocation of a job, terminal ones included, by id. */
+  allocsByJob(jobId: string): Allocation[] {
+    return this.lookup(this.tables.rows.allocs, this.tables.allocsByJob.get(jobId));
+  }
+
+  /** Every allocation on a node, terminal ones included, by id. */
+  allocsByNode(nodeId: string): Allocation[] {
+    return this.lookup(this.tables.rows.allocs, this.tables.allocsByNode.get(nodeId));
+  }
+
+  node(id: string): Node | undefined {
+    return this.tables.rows.nodes.get(id);
+  }
+
+  /** Every node, whatever its status, by id. */
+  nodes(): Node[] {
+    return this.tables.rows.nodes.sortedValues().slice();
+  }
+
+  eval(id: string): Evaluation | undefined {
+    return this.tables.rows.evals.get(id);
+  }
+
+  /** Every evaluation, by id. */
+  evals(): Evaluation[] {
+    return this.tables.rows.evals.sortedValues().slice();
+  }
+
+  /** Every evaluation of a job, by id. */
+  evalsByJob(jobId: string): Evaluation[] {
+    return this.lookup(this.tables.rows.evals, this.tables.evalsByJob.get(jobId));
+  }
+
+  private lookup<V>(rows: CowMap<V>, set: IdSet | undefined): V[] {
+    return sortedIds(set).map((id) => rows.get(id)!);
+  }
+}
+
+/**
+ * The state at one revision. It never changes, however far the view moves on; taking one is
+ * cheap (the view copies only what it writes next). Implements the scheduler's `State`.
+ */
+export class StateSnapshot extends StateReader {
+  /** @internal Snapshots come from `StateView.snapshot()`. */
+  constructor(tables: TablesData, index: number) {
+    super(tables, index);
+  }
+}

@@ -1,0 +1,82 @@
+/**
+ * The typed tables over the key space: which key holds which row, and the JSON type of each.
+ */
+import { BerthError } from '../model/index.ts';
+import type { Allocation, Evaluation, Job, Node } from '../model/index.ts';
+
+/** The tables of the state view. */
+export type Table = 'jobs' | 'jobVersions' | 'allocs' | 'nodes' | 'evals';
+
+/** The row type of each table. A job version is the Job as it was at that version. */
+export interface TableRow {
+  jobs: Job;
+  jobVersions: Job;
+  allocs: Allocation;
+  nodes: Node;
+  evals: Evaluation;
+}
+
+/** Every table, in a fixed order. */
+export const TABLES: readonly Table[] = ['jobs', 'jobVersions', 'allocs', 'nodes', 'evals'];
+
+/**
+ * The root of every key berth writes. The view watches all of it, so its index follows every
+ * berth revision; other modules (kv, sessions) keep their keys under it too.
+ */
+export const STATE_PREFIX = '/berth/';
+
+const PREFIXES: Record<Table, string> = {
+  jobs: '/berth/jobs/',
+  jobVersions: '/berth/job_versions/',
+  allocs: '/berth/allocs/',
+  nodes: '/berth/nodes/',
+  evals: '/berth/evals/',
+};
+
+/** Zero-padded so that versions sort numerically as keys. */
+const VERSION_DIGITS = 10;
+
+/** The key prefix of a table's rows. */
+export function tablePrefix(table: Table): string {
+  return PREFIXES[table];
+}
+
+/**
+ * The stored row id: the id itself, except for jobVersions where `<jobId>/<version>` becomes
+ * `<jobId>/<version zero-padded to 10>`. Throws `invalid_input` for a malformed version id.
+ */
+export function rowId(table: Table, id: string): string {
+  if (table !== 'jobVersions') return id;
+  const slash = id.lastIndexOf('/');
+  const version = slash > 0 ? id.slice(slash + 1) : '';
+  if (!/^\d{1,10}$/.test(version)) {
+    throw new BerthError('invalid_input', `Cannot address job version "${id}": expected <jobId>/<version>, version a non-negative integer`);
+  }
+  return versionRowId(id.slice(0, slash), Number(version));
+}
+
+/** The stored row id of a job's version. */
+export function versionRowId(jobId: string, version: number): string {
+  return `${jobId}/${String(version).padStart(VERSION_DIGITS, '0')}`;
+}
+
+/** The id callers use for a stored row id: job versions lose their padding. */
+export function publicId(table: Table, row: string): string {
+  if (table !== 'jobVersions') return row;
+  const slash = row.lastIndexOf('/');
+  return `${row.slice(0, slash)}/${Number(row.slice(slash + 1))}`;
+}
+
+/** The key of a row, from its public or stored id. */
+export function keyOf(table: Table, id: string): string {
+  return PREFIXES[table] + rowId(table, id);
+}
+
+/** The table and stored row id a key holds, or undefined for a key outside the tables. */
+export function parseKey(key: string): { table: Table; row: string } | undefined {
+  for (const table of TABLES) {
+    const prefix = PREFIXES[table];
+    if (key.startsWith(prefix) && key.length > prefix.length) return { table, row: key.slice(prefix.length) };
+  }
+  return undefined;
+}

@@ -1,0 +1,238 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, openSync, readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { TestContext } from 'node:test';
+import { connectDocker, dockerMessage, dockerStatus, readProgress } from '../../src/drivers/docker/docker-host.ts';
+import { busyboxRootfsTar } from './busybox-rootfs.ts';
+
+/** The image tests run: a busybox root filesystem imported locally (there is no registry here). */
+export const TEST_IMAGE = 'berth-test/busybox:latest';
+
+/** A Docker engine for a test run. */
+export interface DockerEnv {
+  /** Its address in `DOCKER_HOST` form, e.g. `unix:///tmp/berth-dockerd-x/docker.sock`. */
+  host: string;
+  /** The test image, present in the engine. */
+  image: string;
+  /** Removes the containers and stops the engine it started; does nothing to an engine it was given. */
+  stop(): Promise<void>;
+}
+
+/** Options of `startDockerd`. */
+export interface StartDockerdOptions {
+  /** Name of the test image to make. Default `berth-test/busybox:latest`. */
+  image?: string;
+  /** The dockerd binary. Default `dockerd` on PATH, with /usr/sbin and /sbin added. */
+  dockerdPath?: string;
+  /** A static busybox to build the image from. Default `/bin/busybox`. */
+  busyboxPath?: string;
+  /** How long the engine may take to answer `/_ping`. Default 30 000 ms. */
+  readyTimeoutMs?: number;
+}
+
+/**
+ * Gives a test run a Docker engine with the test image in it. When `BERTH_TEST_DOCKER_HOST` is
+ * set, that engine is used as it is (never started or stopped here). Otherwise a private dockerd
+ * starts under a temp dir with its own socket, data root, exec root and pidfile. Only one such
+ * dockerd can run per machine, since each creates the `docker0` bridge.
+ */
+export async function startDockerd(options: StartDockerdOptions = {}): Promise<DockerEnv> {
+  const image = options.image ?? TEST_IMAGE;
+  const given = process.env.BERTH_TEST_DOCKER_HOST;
+  if (given) {
+    await ensureTestImage(given, image, options.busyboxPath);
+    return { host: given, image, stop: async () => {} };
+  }
+
+  const dir = await mkdtemp(join(tmpdir(), 'berth-dockerd-'));
+  const host = `unix://${join(dir, 'docker.sock')}`;
+  const logPath = join(dir, 'dockerd.log');
+  let child: ChildProcess;
+  try {
+    child = await spawnDockerd(options.dockerdPath ?? 'dockerd', dir, host, logPath);
+  } catch (error) {
+    await rm(dir, { recursive: true, force: true });
+    throw error;
+  }
+  // If the test process dies without calling stop(), dockerd still shuts down cleanly.
+  const onExit = (): void => {
+    signal(child, 'SIGTERM');
+  };
+  process.on('exit', onExit);
+
+  const stop = async (): Promise<void> => {
+    process.off('exit', onExit);
+    await stopDockerd(child, host);
+    await rm(dir, { recursive: true, force: true, maxRetries: 5 });
+  };
+  try {
+    await waitForEngine(child, host, logPath, options.readyTimeoutMs ?? 30_000);
+    await ensureTestImage(host, image, options.busyboxPath);
+  } catch (error) {
+    await stop().catch(() => {});
+    throw error;
+  }
+  return { host, image, stop };
+}
+
+/** Imports the test image into the engine at `host` unless it is there already. */
+export async function ensureTestImage(host: string, image = TEST_IMAGE, busyboxPath?: string): Promise<void> {
+  const docker = connectDocker(host);
+  try {
+    await docker.getImage(image).inspect();
+    return;
+  } catch (error) {
+    if (dockerStatus(error) !== 404) throw new Error(`Cannot check for the test image "${image}" at ${host}: ${dockerMessage(error)}`);
+  }
+  const { repo, tag } = splitImage(image);
+  try {
+    const progress = await docker.importImage(Readable.from([busyboxRootfsTar(busyboxPath)]), {
+      repo,
+      tag,
+      changes: ['CMD ["/bin/sh"]'],
+    });
+    await readProgress(progress);
+  } catch (error) {
+    throw new Error(`Cannot import the test image "${image}" at ${host}: ${dockerMessage(error)}`);
+  }
+}
+
+/** The engine tests should use, from `BERTH_TEST_DOCKER_HOST` and `BERTH_TEST_IMAGE`. */
+export interface DockerTestEngine {
+  host: string;
+  image: string;
+}
+
+const MISSING_ENGINE =
+  'BERTH_TEST_DOCKER_HOST is not set: run the tests through the test runner, which starts a private dockerd, ' +
+  'or start one with `node --import tsx test/harness/start-dockerd.ts` and export the host and image it prints ' +
+  'as BERTH_TEST_DOCKER_HOST and BERTH_TEST_IMAGE';
+
+/**
+ * The engine for Docker tests, or null when there is none and the tests should be skipped.
+ * Under CI (`CI=true`) a missing engine is an error instead, so Docker tests never silently vanish.
+ */
+export function dockerTestEngine(): DockerTestEngine | null {
+  const host = process.env.BERTH_TEST_DOCKER_HOST;
+  if (host) return { host, image: process.env.BERTH_TEST_IMAGE || TEST_IMAGE };
+  if (process.env.CI === 'true') throw new Error(`Cannot run the Docker tests: ${MISSING_ENGINE}`);
+  return null;
+}
+
+/**
+ * For a test that needs Docker: the engine, or undefined after marking the test skipped (the
+ * test should then return). Fails the test under CI, see `dockerTestEngine`.
+ */
+export function requireDocker(t: TestContext): DockerTestEngine | undefined {
+  const engine = dockerTestEngine();
+  if (engine) return engine;
+  t.skip(`no Docker engine: ${MISSING_ENGINE}`);
+  return undefined;
+}
+
+async function spawnDockerd(binary: string, dir: string, host: string, logPath: string): Promise<ChildProcess> {
+  const logFd = openSync(logPath, 'a');
+  try {
+    const child = spawn(
+      binary,
+      [
+        '--host', host,
+        '--data-root', join(dir, 'root'),
+        '--exec-root', join(dir, 'exec'),
+        '--pidfile', join(dir, 'docker.pid'),
+        // No iptables: published ports go through docker-proxy, which is enough for tests.
+        '--iptables=false',
+        '--ip6tables=false',
+      ],
+      {
+        // Its own process group, so a Ctrl-C meant for the test runner reaches it through stop().
+        detached: true,
+        stdio: ['ignore', logFd, logFd],
+        env: { ...process.env, PATH: `${process.env.PATH ?? ''}:/usr/sbin:/sbin:/usr/bin:/bin` },
+      },
+    );
+    await new Promise<void>((resolve, reject) => {
+      child.once('spawn', resolve);
+      child.once('error', (error) => reject(new Error(`Cannot start dockerd "${binary}": ${error.message}`)));
+    });
+    child.unref();
+    return child;
+  } finally {
+    closeSync(logFd);
+  }
+}
+
+async function waitForEngine(child: ChildProcess, host: string, logPath: string, timeoutMs: number): Promise<void> {
+  const docker = connectDocker(host, { timeoutMs: 1000 });
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (exited(child)) {
+      throw new Error(`Cannot start dockerd: it exited with ${child.exitCode ?? child.signalCode}; the end of its log:\n${logTail(logPath)}`);
+    }
+    try {
+      await docker.ping();
+      return;
+    } catch {
+      // Not listening yet.
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`Cannot start dockerd: ${host} did not answer /_ping within ${timeoutMs} ms; the end of its log:\n${logTail(logPath)}`);
+    }
+    await sleep(100);
+  }
+}
+
+async function stopDockerd(child: ChildProcess, host: string): Promise<void> {
+  if (exited(child)) return;
+  // Containers first: a dockerd stopped with running containers leaves shims and mounts behind.
+  const docker = connectDocker(host, { timeoutMs: 30_000 });
+  try {
+    const containers = await docker.listContainers({ all: true });
+    await Promise.all(containers.map((c) => docker.getContainer(c.Id).remove({ force: true }).catch(() => {})));
+  } catch {
+    // The engine is already gone or broken; stopping it is all that is left.
+  }
+  const exit = new Promise<void>((resolve) => {
+    if (exited(child)) resolve();
+    else child.once('exit', () => resolve());
+  });
+  signal(child, 'SIGTERM');
+  const timedOut = await Promise.race([exit.then(() => false), sleep(20_000).then(() => true)]);
+  if (timedOut) {
+    // The whole group, so containerd goes with it.
+    if (child.pid !== undefined) {
+      try {
+        process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        // Already gone.
+      }
+    }
+    await exit;
+  }
+}
+
+function signal(child: ChildProcess, name: NodeJS.Signals): void {
+  if (!exited(child)) child.kill(name);
+}
+
+function exited(child: ChildProcess): boolean {
+  return child.exitCode !== null || child.signalCode !== null;
+}
+
+function logTail(logPath: string, lines = 20): string {
+  try {
+    return readFileSync(logPath, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '(no log)';
+  }
+}
+
+function splitImage(image: string): { repo: string; tag: string } {
+  const colon = image.lastIndexOf(':');
+  if (colon > image.lastIndexOf('/')) return { repo: image.slice(0, colon), tag: image.slice(colon + 1) };
+  return { repo: image, tag: 'latest' };
+}
