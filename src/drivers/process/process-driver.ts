@@ -99,6 +99,8 @@ export class ProcessDriver implements TaskDriver {
     // Read before the event loop turns, so even a task that exits at once is still there (a zombie).
     const startTime = processStartTime(pid);
     child.unref();
+    // A ChildProcess with no 'error' listener throws from the event loop; nothing later needs one.
+    child.on('error', () => {});
     const entry: Child = {
       process: child,
       startTime,
