@@ -62,6 +62,8 @@ export class Agent {
   #registration!: NodeRegisterRequest;
   #ttlMs = 10_000;
   readonly #retiring = new Set<string>();
+  /** Allocations whose job is being fetched before they start, with the latest the server said of them. */
+  readonly #starting = new Map<string, Allocation>();
   nodeId = '';
 
   private constructor(options: AgentOptions) {
@@ -99,6 +101,8 @@ export class Agent {
     const mock = drivers.find((d) => d.name === 'mock');
     // Tests load the mock as every driver name, so specs need no change to run on it.
     if (mock) for (const n of ['docker', 'process'] as const) if (!this.#drivers.has(n)) this.#drivers.set(n, mock);
+    // The mock's handles say 'mock' (see TaskHandle.driver): recovery and logs find it by that name.
+    if (mock) this.#drivers.set(mock.name as unknown as DriverName, mock);
     if (mock) for (const n of ['docker', 'process'] as const) facts.drivers[n] ??= { detected: true, healthy: true, version: 'mock' };
     const defaultDriver = this.#resolveDefaultDriver(facts.drivers);
     this.#http = await buildAgentApp(this.#runners, this.#drivers, this.#log);
@@ -125,12 +129,23 @@ export class Agent {
   /** Stop the agent's loops. Tasks keep running unless `stopTasks`. */
   async stop(options: { stopTasks?: boolean } = {}): Promise<void> {
     this.#stop.abort();
-    if (options.stopTasks) await Promise.all([...this.#runners.values()].map((r) => r.destroy()));
-    await Promise.race([this.#reporter.flush(), this.#clock.sleep(2000)]);
+    const runners = [...this.#runners.values()];
+    if (options.stopTasks) await Promise.all(runners.map((r) => r.destroy()));
+    // Otherwise the runners only let go of their tasks, which run on for the next agent. A start
+    // in progress (an image pull) is not waited for past the budget.
+    else await this.#within(Promise.all(runners.map((r) => r.detach())), 2000);
+    await this.#within(this.#reporter.flush(), 2000);
     this.#reporter.close();
-    await Promise.all([...this.#runners.values()].map((r) => r.save()));
+    await Promise.all(runners.map((r) => r.save()));
     await this.#http?.close();
     await Promise.allSettled(this.#loops);
+  }
+
+  /** Wait for `work`, but no longer than `ms`. */
+  async #within(work: Promise<unknown>, ms: number): Promise<void> {
+    const timer = new AbortController();
+    await Promise.race([work, this.#clock.sleep(ms, timer.signal).catch(() => undefined)]);
+    timer.abort();
   }
 
   /** The allocation runners, by allocation id (for tests and the agent endpoint). */
@@ -235,6 +250,11 @@ export class Agent {
     for (const alloc of allocs) {
       seen.add(alloc.id);
       const runner = this.#runners.get(alloc.id);
+      if (this.#starting.has(alloc.id)) {
+        // Its job is still being fetched: #startAlloc starts the latest version of it.
+        this.#starting.set(alloc.id, alloc);
+        continue;
+      }
       if (runner) {
         runner.update(alloc);
         if (alloc.desiredStatus === 'stop') void this.#retire(runner);
@@ -245,29 +265,32 @@ export class Agent {
     }
     // Gone from the server (garbage-collected): nothing should run.
     for (const [id, runner] of this.#runners) if (!seen.has(id)) void this.#retire(runner);
+    for (const id of this.#starting.keys()) if (!seen.has(id)) this.#starting.delete(id);
   }
 
   async #startAlloc(alloc: Allocation): Promise<void> {
-    const placeholder = { alloc } as AllocRunner;
-    this.#runners.set(alloc.id, placeholder);
+    this.#starting.set(alloc.id, alloc);
     try {
       const job = await this.#jobVersion(alloc.jobId, alloc.jobVersion);
-      const runner = this.#newRunner(this.#runners.get(alloc.id)?.alloc ?? alloc, job);
-      if (this.#runners.get(alloc.id) !== placeholder) return;
+      // The latest the server said of it meanwhile; none when it is gone or the agent stopped.
+      const latest = this.#starting.get(alloc.id);
+      if (!latest || this.#stop.signal.aborted) return;
+      const runner = this.#newRunner(latest, job);
       this.#runners.set(alloc.id, runner);
       runner.start();
-      if (runner.alloc.desiredStatus === 'stop') void this.#retire(runner);
+      if (latest.desiredStatus === 'stop') void this.#retire(runner);
     } catch (err) {
       this.#log.error({ err, allocId: alloc.id }, 'cannot start allocation');
-      this.#runners.delete(alloc.id);
       this.#reporter.push({ id: alloc.id, clientStatus: 'failed', clientDescription: `cannot start: ${(err as Error).message}`, taskStates: {} });
+    } finally {
+      this.#starting.delete(alloc.id);
     }
   }
 
   /** Stop an allocation's tasks, remove them, and forget it once the server knows. */
   async #retire(runner: AllocRunner): Promise<void> {
     const id = runner.alloc.id;
-    if (!(runner instanceof AllocRunner) || this.#retiring.has(id)) return;
+    if (this.#retiring.has(id)) return;
     this.#retiring.add(id);
     try {
       await runner.destroy();

@@ -47,17 +47,25 @@ export class AllocRunner {
       this.#report();
       return;
     }
+    // A recovered task goes back to the driver that started it; a new one to its spec's or the node's.
+    const driverNameOf = (taskName: string, driver: DriverName | undefined): DriverName => recovered.handles[taskName]?.driver ?? driver ?? this.#deps.defaultDriver;
+    // Start nothing unless every task can run: half an allocation would report itself running.
+    const missing = group.tasks.find((t) => !this.#deps.drivers.has(driverNameOf(t.name, t.driver)));
+    if (missing) {
+      this.#description = `task "${missing.name}" needs driver ${driverNameOf(missing.name, missing.driver)}, which this node does not have`;
+      this.#report();
+      void this.save();
+      return;
+    }
     const runs: Promise<void>[] = [];
     for (const task of group.tasks) {
-      const driverName = recovered.handles[task.name]?.driver ?? task.driver ?? this.#deps.defaultDriver;
-      const driver = this.#deps.drivers.get(driverName);
-      if (!driver) {
-        this.#description = `task "${task.name}" needs driver ${driverName}, which this node does not have`;
-        continue;
-      }
+      const driver = this.#deps.drivers.get(driverNameOf(task.name, task.driver))!;
+      // The mock driver stands in for docker and process in tests: it gets the env of the one it replaces.
+      const driverName = driver.name === 'mock' ? (task.driver ?? this.#deps.defaultDriver) : driver.name;
       const env = taskEnv(this.job, this.alloc, task, this.#deps.nodeAddress, driverName);
       const runner = new TaskRunner({
         driver,
+        driverName,
         request: {
           allocId: this.alloc.id,
           taskName: task.name,
@@ -75,7 +83,11 @@ export class AllocRunner {
         clock: this.#deps.clock,
         logger: this.#deps.logger,
         initialState: recovered.taskStates[task.name],
-        onChange: () => this.#report(),
+        onChange: () => {
+          this.#report();
+          // One task failed for good: the allocation has failed, so its other tasks stop too.
+          if (runner.state.state === 'dead' && runner.state.failed && !this.#stopped) void this.stop(`sibling task "${task.name}" failed`);
+        },
         onHandle: (h) => {
           if (h) this.#handles[task.name] = h;
           else delete this.#handles[task.name];
@@ -85,7 +97,8 @@ export class AllocRunner {
       this.#tasks.set(task.name, runner);
       const handle = recovered.handles[task.name];
       if (handle) this.#handles[task.name] = handle;
-      runs.push(runner.run(handle));
+      // Persist how each task ended, so that a restarted agent does not run it again.
+      runs.push(runner.run(handle).then(() => this.save()));
     }
     this.#done = Promise.all(runs).then(() => undefined);
     this.#report();
@@ -99,9 +112,14 @@ export class AllocRunner {
   }
 
   /** Stop every task; idempotent. */
-  stop(): Promise<void> {
-    this.#stopped ??= Promise.all([...this.#tasks.values()].map((t) => t.stop())).then(() => undefined);
+  stop(reason?: string): Promise<void> {
+    this.#stopped ??= Promise.all([...this.#tasks.values()].map((t) => t.stop(reason))).then(() => undefined);
     return this.#stopped;
+  }
+
+  /** Stop watching the tasks and leave them running (the agent shuts down). */
+  async detach(): Promise<void> {
+    await Promise.all([...this.#tasks.values()].map((t) => t.detach()));
   }
 
   /** Stop, then remove containers, task files and the local record. */
@@ -135,7 +153,8 @@ export class AllocRunner {
   /** pending until every task runs; complete when all ended well; failed when one failed. */
   clientStatus(): ClientStatus {
     const states = Object.values(this.taskStates());
-    if (states.length === 0) return this.#description ? 'failed' : 'pending';
+    if (this.#description) return 'failed';
+    if (states.length === 0) return 'pending';
     if (states.some((s) => s.state === 'dead' && s.failed)) return 'failed';
     if (states.every((s) => s.state === 'dead')) return 'complete';
     if (states.every((s) => s.state === 'running')) return 'running';

@@ -1,4 +1,5 @@
 import type { AllocUpdate } from '../api/index.ts';
+import { isBerthError } from '../model/index.ts';
 import { backoffDelay } from '../lib/index.ts';
 import type { Logger } from '../lib/index.ts';
 
@@ -53,6 +54,12 @@ export class StatusReporter {
       await this.#send(batch);
       this.#failures = 0;
     } catch (err) {
+      // The server refused the batch as invalid: sending it again cannot succeed, so drop it
+      // loudly rather than retry forever and hold back every later report.
+      if (isBerthError(err, 'invalid_input')) {
+        this.#logger.error({ err: err.message, allocs: batch.map((u) => u.id) }, 'server refused allocation status; dropping it');
+        return;
+      }
       // Put back what was not superseded meanwhile, then wait before the next try.
       for (const u of batch) if (!this.#pending.has(u.id)) this.#pending.set(u.id, u);
       const delay = backoffDelay(this.#failures++, { baseMs: 200, maxMs: 5000 });

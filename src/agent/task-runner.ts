@@ -11,6 +11,8 @@ const MAX_EVENTS = 20;
 /** What a task runner is given. */
 export interface TaskRunnerOptions {
   driver: TaskDriver;
+  /** The driver name the task state reports. Default the driver's own; the mock reports the one it stands in for. */
+  driverName?: DriverName;
   request: TaskStartRequest;
   restart: RestartPolicy;
   /** Batch tasks that exit 0 are done; service tasks are restarted whatever their exit. */
@@ -34,6 +36,8 @@ export class TaskRunner {
   readonly #o: TaskRunnerOptions;
   readonly #tracker: RestartTracker;
   readonly #stopping = new AbortController();
+  readonly #detaching = new AbortController();
+  #stopReason = 'stopped by berth';
   #handle: TaskHandle | undefined;
   #done: Promise<void> | undefined;
   state: TaskState;
@@ -41,16 +45,22 @@ export class TaskRunner {
   constructor(options: TaskRunnerOptions) {
     this.#o = options;
     this.#tracker = new RestartTracker(options.restart);
-    this.state = options.initialState ?? { state: 'pending', failed: false, restarts: 0, events: [] };
-    this.state.driver = options.driver.name as DriverName;
+    this.state = { ...(options.initialState ?? { state: 'pending', failed: false, restarts: 0, events: [] }), driver: options.driverName ?? (options.driver.name as DriverName) };
   }
 
   get handle(): TaskHandle | undefined {
     return this.#handle;
   }
 
-  /** Start the loop; with a recovered handle it first reattaches to the running task. */
+  /**
+   * Start the loop; with a recovered handle it first reattaches to the running task. A task that
+   * had ended for good before the agent restarted stays ended: its handle is kept for its logs.
+   */
   run(recovered?: TaskHandle): Promise<void> {
+    if (this.state.state === 'dead') {
+      this.#handle = recovered;
+      this.#done ??= Promise.resolve();
+    }
     this.#done ??= this.#loop(recovered).catch((err: unknown) => {
       this.#o.logger.error({ err, task: this.#o.request.taskName }, 'task runner failed');
       this.#finish(true, `task runner failed: ${(err as Error).message}`);
@@ -59,9 +69,19 @@ export class TaskRunner {
   }
 
   /** Stop the task (SIGTERM, then kill after the timeout) and wait for the loop to end. */
-  async stop(): Promise<void> {
+  async stop(reason?: string): Promise<void> {
+    if (reason && !this.#stopping.signal.aborted) this.#stopReason = reason;
     this.#stopping.abort();
     if (this.#handle) await this.#o.driver.stop(this.#handle, this.#o.killTimeoutMs).catch((err: unknown) => this.#warn('stop failed', err));
+    await this.#done;
+  }
+
+  /**
+   * Stop watching the task but leave it running (the agent is shutting down); the next agent
+   * reattaches to it from the handle it saved.
+   */
+  async detach(): Promise<void> {
+    this.#detaching.abort();
     await this.#done;
   }
 
@@ -74,6 +94,11 @@ export class TaskRunner {
   async #loop(recovered?: TaskHandle): Promise<void> {
     const { driver, clock } = this.#o;
     const signal = this.#stopping.signal;
+    const detaching = this.#detaching.signal;
+    const detached = new Promise<undefined>((resolve) => {
+      if (detaching.aborted) resolve(undefined);
+      else detaching.addEventListener('abort', () => resolve(undefined), { once: true });
+    });
     let handle = recovered;
     if (handle) this.#event('Reattached', `reattached to ${handle.id}`);
     for (;;) {
@@ -84,11 +109,13 @@ export class TaskRunner {
           handle = await driver.start(this.#o.request);
         } catch (err) {
           this.#event('Driver Failure', (err as Error).message);
+          if (signal.aborted) return this.#finish(false, 'stopped before it started');
           if (!(await this.#afterExit(undefined))) return;
           continue;
         }
         this.#handle = handle;
         await this.#o.onHandle(handle);
+        if (detaching.aborted && !signal.aborted) return;
         if (signal.aborted) {
           // A stop raced with the start: stop() found no handle, so stop it here.
           await driver.stop(handle, this.#o.killTimeoutMs).catch((err: unknown) => this.#warn('stop failed', err));
@@ -99,37 +126,45 @@ export class TaskRunner {
         this.#handle = handle;
         this.#set({ state: 'running' });
       }
-      const exit = await driver.wait(handle);
+      const exit = await Promise.race([driver.wait(handle), detached]);
+      // Detached: the task runs on without us; state stays as it is for the next agent.
+      if (!exit) return;
       this.#set({ exitCode: exit.exitCode, finishedAt: clock.now() });
       const how = exit.error ?? `exit code ${exit.exitCode}${exit.signal ? `, signal ${exit.signal}` : ''}${exit.oomKilled ? ', out of memory' : ''}`;
       if (signal.aborted) {
-        this.#event('Killed', `stopped by berth (${how})`);
+        this.#event('Killed', `${this.#stopReason} (${how})`);
         return this.#finish(false);
       }
       this.#event('Terminated', how);
-      // The next attempt is a new container or process; the old one goes now.
-      await driver.destroy(handle).catch((err: unknown) => this.#warn('destroy failed', err));
+      const ended = handle;
+      // The next attempt is a new container or process, and the old one goes then. The last one
+      // stays (for its logs) until the allocation is destroyed.
+      const restart = await this.#afterExit(exit.exitCode, async () => {
+        await driver.destroy(ended).catch((err: unknown) => this.#warn('destroy failed', err));
+        this.#handle = undefined;
+        await this.#o.onHandle(undefined);
+      });
+      if (!restart) return;
       handle = undefined;
-      this.#handle = undefined;
-      await this.#o.onHandle(undefined);
-      if (!(await this.#afterExit(exit.exitCode))) return;
     }
   }
 
-  /** Apply the restart policy; false when the task is finished. */
-  async #afterExit(exitCode: number | undefined): Promise<boolean> {
+  /** Apply the restart policy; false when the task is finished. `beforeRestart` runs before the delay. */
+  async #afterExit(exitCode: number | undefined, beforeRestart?: () => Promise<void>): Promise<boolean> {
     const decision = this.#tracker.next(this.#o.clock.now(), exitCode, this.#o.batch);
     if (!decision.restart) {
       const failed = !(this.#o.batch && exitCode === 0);
       this.#finish(failed, decision.reason);
       return false;
     }
+    await beforeRestart?.();
     this.#set({ state: 'pending' });
     this.#event('Restarting', `${decision.reason}; in ${Math.round(decision.delayMs / 100) / 10}s`);
     try {
-      await this.#o.clock.sleep(decision.delayMs, this.#stopping.signal);
+      await this.#o.clock.sleep(decision.delayMs, AbortSignal.any([this.#stopping.signal, this.#detaching.signal]));
     } catch {
-      this.#finish(false, 'stopped while waiting to restart');
+      // Detached: the next agent finds no handle and starts the task.
+      if (this.#stopping.signal.aborted) this.#finish(false, 'stopped while waiting to restart');
       return false;
     }
     this.#set({ restarts: this.state.restarts + 1 });

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import { parse as parseYaml } from 'yaml';
-import type { Command } from 'commander';
+import type { Command, Option } from 'commander';
 import { CliError, EXIT_USAGE } from './errors.ts';
 
 /**
@@ -29,8 +29,26 @@ export function applyConfigFile(cmd: Command): void {
     const attr = option.attributeName();
     const source = cmd.getOptionValueSource(attr);
     if (source === 'cli' || source === 'env') continue;
-    const text = Array.isArray(value) ? value.map(String) : String(value);
-    const parsed = option.parseArg && !Array.isArray(text) ? option.parseArg(text, undefined) : text;
-    cmd.setOptionValueWithSource(attr, parsed, 'config');
+    cmd.setOptionValueWithSource(attr, settingValue(option, value, `Cannot use config file ${file}: setting "${key}"`), 'config');
+  }
+}
+
+/** A file setting as the option's flag would have given it: parsed and checked the same way. */
+function settingValue(option: Option, value: unknown, context: string): unknown {
+  if (value === null || (typeof value === 'object' && !Array.isArray(value))) throw new CliError(`${context} needs a value, got ${JSON.stringify(value)}`, EXIT_USAGE);
+  if (option.isBoolean()) {
+    if (typeof value !== 'boolean') throw new CliError(`${context} must be true or false, got ${JSON.stringify(value)}`, EXIT_USAGE);
+    return value;
+  }
+  if (Array.isArray(value) && !option.variadic) throw new CliError(`${context} takes one value, got a list`, EXIT_USAGE);
+  const texts = (Array.isArray(value) ? value : [value]).map(String);
+  try {
+    const parsed = option.parseArg ? texts.map((t) => option.parseArg!(t, undefined)) : texts;
+    // A variadic option is a list even when the file gives one value (`run: web.yaml`).
+    return option.variadic ? parsed : parsed[0];
+  } catch (err) {
+    // The option's parser or choices refused it (commander's InvalidArgumentError).
+    const message = (err as Error).message;
+    throw new CliError(`${context}: ${message.includes(texts.join(' ')) ? message : `${message} (got ${JSON.stringify(value)})`}`, EXIT_USAGE);
   }
 }

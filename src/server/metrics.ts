@@ -36,6 +36,7 @@ export class ServerMetrics {
   readonly stateIndex = new Gauge({ name: 'berth_state_index', help: 'The revision of the state the server has applied', registers: [this.registry] });
 
   constructor() {
-    collectDefaultMetrics({ register: this.registry, prefix: 'berth_process_' });
+    // prom-client's names already start with process_ or nodejs_: `berth_process_cpu_seconds_total`.
+    collectDefaultMetrics({ register: this.registry, prefix: 'berth_' });
   }
 }

@@ -1,4 +1,4 @@
-import { BerthError, isClientTerminal, type Allocation, type Node } from '../model/index.ts';
+import { BerthError, isClientTerminal, type Allocation, type EvalTrigger, type Node } from '../model/index.ts';
 import type { AllocUpdate, HeartbeatResponse, NodeRegisterRequest } from '../api/index.ts';
 import type { StateStore, StateView, Write } from '../state/index.ts';
 import type { Clock } from '../lib/index.ts';
@@ -92,10 +92,21 @@ export class NodeService {
     return { heartbeatTtlMs: this.heartbeatTtlMs(), index };
   }
 
-  /** Store what an agent reports of its allocations. Reports on allocations of other nodes are refused. */
+  /**
+   * Store what an agent reports of its allocations. Reports on allocations of other nodes are refused.
+   * A report the scheduler must act on (a wanted allocation that ended, or one marked lost that runs
+   * again after its node came back) comes with an evaluation of its job, in the same txn.
+   */
   async updateAllocs(nodeId: string, updates: AllocUpdate[]): Promise<number> {
     if (!this.#view.node(nodeId)) throw new BerthError('not_found', `Cannot update allocations of node "${nodeId}": not registered`);
+    const seen = new Set<string>();
     for (const [i, u] of updates.entries()) {
+      if (seen.has(u.id)) {
+        throw new BerthError('invalid_input', `Cannot update allocation ${u.id}: it is reported twice in one request; send its latest state once`, [
+          { path: `allocs[${i}].id`, message: 'reported twice' },
+        ]);
+      }
+      seen.add(u.id);
       const alloc = this.#view.alloc(u.id);
       if (alloc && alloc.nodeId !== nodeId) {
         throw new BerthError('invalid_input', `Cannot update allocation ${u.id}: it belongs to node ${alloc.nodeId}, not ${nodeId}`, [
@@ -106,13 +117,18 @@ export class NodeService {
     return this.#commit((view) => {
       const now = this.#clock.now();
       const writes: Write[] = [];
+      const triggers = new Map<string, EvalTrigger>();
       for (const u of updates) {
         const alloc = view.alloc(u.id);
         // A report on an allocation that was garbage-collected meanwhile has nothing to update.
         if (!alloc) continue;
         const value: Allocation = { ...alloc, clientStatus: u.clientStatus, clientDescription: u.clientDescription, taskStates: u.taskStates, modifyTime: now };
         writes.push({ table: 'allocs', id: alloc.id, value, ifModRevision: view.modRevision('allocs', alloc.id) });
+        if (needsEval(alloc, value) && triggers.get(alloc.jobId) !== 'alloc-failure') {
+          triggers.set(alloc.jobId, value.clientStatus === 'failed' ? 'alloc-failure' : 'node-update');
+        }
       }
+      for (const [jobId, trigger] of triggers) writes.push(newEvalWrite(view.job(jobId) ?? { id: jobId, priority: 50 }, trigger, now).write);
       return writes;
     });
   }
@@ -171,4 +187,13 @@ export class NodeService {
     }
     throw new BerthError('conflict', 'Cannot update node state: it kept changing concurrently; try again');
   }
+}
+
+/**
+ * Whether an agent's report changes what the scheduler would decide: an allocation still wanted
+ * that ended (its slot may need a replacement), or one that ended (lost with its node) and runs
+ * again (its slot may now be held twice).
+ */
+function needsEval(before: Allocation, after: Allocation): boolean {
+  return before.desiredStatus === 'run' && isClientTerminal(before) !== isClientTerminal(after);
 }

@@ -35,7 +35,11 @@ export class PlanApplier {
   async #applyWithRetry(plan: Plan): Promise<PlanResult> {
     for (let attempt = 0; ; attempt++) {
       const { writes, result } = this.#check(plan);
-      if (writes.length === 0) return { ...result, index: this.#deps.view.index };
+      if (writes.length === 0) {
+        // Nothing held (every placement rejected): the rejections still count.
+        this.#deps.metrics?.allocsRejected.inc(result.rejected.length);
+        return { ...result, index: this.#deps.view.index };
+      }
       const committed = await this.#deps.store.commit(writes);
       if (committed.ok) {
         this.#deps.metrics?.plansApplied.inc();

@@ -56,7 +56,7 @@ export function runCommands(): Command[] {
   const dev = common(new Command('dev'))
     .description('Server and agent in one process on embedded SQLite: the zero-configuration start')
     .addOption(new Option('--data-dir <dir>', 'where state and task files live').env('BERTH_DATA_DIR').default('.berth/dev'))
-    .addOption(new Option('--http-addr <host:port>', 'HTTP API and UI address').env('BERTH_HTTP_ADDR').argParser(hostPort).default(hostPort('127.0.0.1:7460')))
+    .addOption(new Option('--http-addr <host:port>', 'HTTP API and UI address').env('BERTH_HTTP_ADDR').argParser(hostPort).default(hostPort('127.0.0.1:7460'), '127.0.0.1:7460'))
     .addOption(new Option('--dns-addr <host:port>', 'DNS address (UDP and TCP); served once discovery lands').env('BERTH_DNS_ADDR').argParser(hostPort))
     .addOption(new Option('--driver <driver>', 'driver for tasks that name none: docker, process or auto').env('BERTH_DRIVER').argParser(driverChoice).default('auto'))
     .addOption(new Option('--docker-host <addr>', 'Docker engine address').env('DOCKER_HOST'))
@@ -86,7 +86,7 @@ export function runCommands(): Command[] {
   const server = common(new Command('server'))
     .description('The control plane: state, scheduler, HTTP API')
     .addOption(new Option('--data-dir <dir>', 'where the state lives').env('BERTH_DATA_DIR').default('/var/lib/berth/server'))
-    .addOption(new Option('--http-addr <host:port>', 'HTTP API address').env('BERTH_HTTP_ADDR').argParser(hostPort).default(hostPort('127.0.0.1:7460')))
+    .addOption(new Option('--http-addr <host:port>', 'HTTP API address').env('BERTH_HTTP_ADDR').argParser(hostPort).default(hostPort('127.0.0.1:7460'), '127.0.0.1:7460'))
     .addOption(new Option('--dns-addr <host:port>', 'DNS address (UDP and TCP); served once discovery lands').env('BERTH_DNS_ADDR').argParser(hostPort))
     .action(async (opts: RunOpts) => {
       const logger = createLogger({ level: opts.logLevel, format: opts.logFormat });
@@ -101,7 +101,7 @@ export function runCommands(): Command[] {
     .addOption(new Option('--node-name <name>', 'unique name of this node (default: host name)').env('BERTH_NODE_NAME'))
     .addOption(new Option('--datacenter <dc>', 'datacenter of this node').env('BERTH_DATACENTER').default('dc1'))
     .addOption(new Option('--address <ip>', 'address where this node\'s task ports are reachable').env('BERTH_ADVERTISE').default('127.0.0.1'))
-    .addOption(new Option('--http-addr <host:port>', "the agent's own endpoint (logs); port 0 picks one").env('BERTH_AGENT_HTTP_ADDR').argParser(hostPort).default(hostPort('127.0.0.1:0')))
+    .addOption(new Option('--http-addr <host:port>', "the agent's own endpoint (logs); port 0 picks one").env('BERTH_AGENT_HTTP_ADDR').argParser(hostPort).default(hostPort('127.0.0.1:0'), '127.0.0.1:0'))
     .addOption(new Option('--driver <driver>', 'driver for tasks that name none: docker, process or auto').env('BERTH_DRIVER').argParser(driverChoice).default('auto'))
     .addOption(new Option('--docker-host <addr>', 'Docker engine address').env('DOCKER_HOST'))
     .action(async (opts: RunOpts) => {

@@ -1,4 +1,4 @@
-import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
 import { BerthError, isBerthError, type ErrorDetail } from '../../model/index.ts';
 import { httpStatusOf } from '../../api/index.ts';
 import type { Logger } from '../../lib/index.ts';
@@ -15,11 +15,18 @@ import { metricsRoutes } from './routes-metrics.ts';
 export async function buildApp(ctx: ServerContext, logger: Logger): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: logger.child({ component: 'http' }) as FastifyBaseLogger,
-    disableRequestLogging: true,
+    // Request lines would drown the log (agents poll); the onResponse hook feeds metrics instead.
+    logController: new LogController({ disableRequestLogging: true }),
     // Blocking queries may be open for minutes; shutting down must not wait for them.
     forceCloseConnections: true,
     bodyLimit: 4 * 1024 * 1024,
     ajv: { customOptions: { allErrors: true, coerceTypes: 'array', removeAdditional: false } },
+    // A malformed URL (`/v1/jobs/%ZZ`) or an over-long path parameter is refused by the router
+    // before any route runs; it must still answer in berth's error shape.
+    frameworkErrors: (err, _request, reply) => {
+      const berthErr = toBerthError(err);
+      void (reply as FastifyReply).status(httpStatusOf[berthErr.code]).send(berthErr.toJSON());
+    },
   });
 
   // Job specs may be posted as YAML; the route parses them with jobspec/ so errors carry paths.

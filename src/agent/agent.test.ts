@@ -1,0 +1,133 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { BerthClient } from '../api/index.ts';
+import { MockDriver, MockMachine } from '../drivers/index.ts';
+import { silentLogger } from '../lib/index.ts';
+import type { Allocation } from '../model/index.ts';
+// An in-process cluster: the agent against a real server, which the layer table keeps agent/ code from importing.
+import { Server } from '../server/index.ts';
+import { MemoryBackend } from '../state/index.ts';
+import { Agent } from './agent.ts';
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-agent-'));
+after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+/** Resolves with the first truthy value of `probe`, polling; fails after `ms`. */
+async function eventually<T>(what: string, probe: () => T | undefined | false, ms = 5_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const value = probe();
+    if (value) return value;
+    if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+const webJob = {
+  id: 'web',
+  type: 'service',
+  groups: [{ name: 'web', count: 2, tasks: [{ name: 'web', driver: 'process', config: { command: 'run', args: ['env:BERTH_ALLOC_NAME'] }, kill_timeout: '100ms' }] }],
+};
+
+describe('Agent against an in-process server', () => {
+  let server: Server;
+  let agent: Agent | undefined;
+  const machine = new MockMachine();
+  const dataDir = path.join(tmp, 'a1');
+  const client = (): BerthClient => new BerthClient({ address: server.url });
+  const start = (): Promise<Agent> => Agent.start({ serverUrl: server.url, dataDir, logger: silentLogger(), drivers: [new MockDriver({ machine })], nodeName: 'a1' });
+  const webAllocs = (): Allocation[] => server.view.allocsByJob('web').filter((a) => a.desiredStatus === 'run');
+  const running = (): Allocation[] | false => {
+    const allocs = webAllocs();
+    return allocs.length === 2 && allocs.every((a) => a.clientStatus === 'running') && allocs;
+  };
+
+  before(async () => {
+    server = await Server.start({ backend: new MemoryBackend(), logger: silentLogger(), port: 0 });
+  });
+  after(async () => {
+    await agent?.stop({ stopTasks: true });
+    machine.crash();
+    await server.stop();
+  });
+
+  it('registers its node, which the server sees ready with the drivers the mock stands in for', async () => {
+    agent = await start();
+    const node = await eventually('the node', () => server.view.nodes().find((n) => n.name === 'a1'));
+    assert.equal(node.id, agent.nodeId);
+    assert.equal(node.status, 'ready');
+    assert.deepEqual(Object.keys(node.drivers).sort(), ['docker', 'process']);
+  });
+
+  it('runs a registered job of count 2 as two running allocations', async () => {
+    await client().registerJob(webJob);
+    const allocs = await eventually('2 running allocations', running);
+    assert.deepEqual(allocs.map((a) => a.nodeId), [agent!.nodeId, agent!.nodeId]);
+    const tasks = machine.tasks().filter((t) => !t.exit);
+    assert.equal(tasks.length, 2);
+    const printed = tasks.map((t) => t.output.map((c) => c.data.toString()).join('')).sort();
+    assert.deepEqual(printed, allocs.map((a) => `BERTH_ALLOC_NAME=${a.name}\n`).sort(), 'each task got its own env');
+  });
+
+  it('leaves the tasks running when it stops, and a new agent on the same data dir reattaches to them', async () => {
+    const before = machine.tasks().map((t) => t.handle.id).sort();
+    await agent!.stop();
+    agent = undefined;
+    assert.ok(machine.tasks().every((t) => !t.exit), 'still running');
+    agent = await start();
+    // The next report from the new agent carries the reattach event.
+    const allocs = await eventually('reattached allocations', () => {
+      const list = running();
+      return list && list.every((a) => a.taskStates.web?.events.some((e) => e.type === 'Reattached')) && list;
+    });
+    assert.equal(allocs.length, 2);
+    assert.deepEqual(machine.tasks().map((t) => t.handle.id).sort(), before, 'the same tasks, none started anew');
+    assert.ok(allocs.every((a) => a.taskStates.web.restarts === 0));
+  });
+
+  it('stops the tasks of a stopped job and reports its allocations complete', async () => {
+    await client().stopJob('web');
+    await eventually('complete allocations', () => {
+      const allocs = server.view.allocsByJob('web');
+      return allocs.length === 2 && allocs.every((a) => a.desiredStatus === 'stop' && a.clientStatus === 'complete');
+    });
+    await eventually('the tasks to be removed', () => machine.tasks().length === 0);
+    await eventually('the agent to forget them', () => agent!.runners.size === 0);
+    assert.deepEqual(fs.readdirSync(path.join(dataDir, 'allocs')), [], 'no local records left');
+  });
+});
+
+describe('Agent heartbeats', () => {
+  let server: Server;
+  const agents: Agent[] = [];
+
+  before(async () => {
+    server = await Server.start({ backend: new MemoryBackend(), logger: silentLogger(), port: 0, heartbeat: { minHeartbeatTtlMs: 300, heartbeatGraceMs: 200 } });
+  });
+  after(async () => {
+    for (const a of agents) await a.stop();
+    await server.stop();
+  });
+
+  it('keep the node ready; a stopped agent has its node marked down, and a restarted one makes it ready again', async () => {
+    const dataDir = path.join(tmp, 'hb');
+    const start = async (): Promise<Agent> => {
+      const a = await Agent.start({ serverUrl: server.url, dataDir, logger: silentLogger(), drivers: [new MockDriver()], nodeName: 'hb' });
+      agents.push(a);
+      return a;
+    };
+    const first = await start();
+    const status = (): string | undefined => server.view.node(first.nodeId)?.status;
+    // Well past TTL + grace (500 ms): only heartbeats keep it ready.
+    await new Promise((r) => setTimeout(r, 900));
+    assert.equal(status(), 'ready');
+    await first.stop();
+    await eventually('the node marked down', () => status() === 'down', 3_000);
+    const second = await start();
+    assert.equal(second.nodeId, first.nodeId, 'the same node, from its data dir');
+    await eventually('the node ready again', () => status() === 'ready', 3_000);
+  });
+});
