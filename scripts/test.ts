@@ -9,6 +9,8 @@
  */
 import { spawnSync, spawn } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startDockerd, type DockerEnv } from '../test/harness/dockerd.ts';
 
@@ -39,16 +41,38 @@ function step(name: string, cmd: string, cmdArgs: string[]): void {
   process.stdout.write(`== ${name} ok (${((Date.now() - started) / 1000).toFixed(1)}s)\n`);
 }
 
-/** Run node's test runner on files; resolves with its exit code. */
-function runTests(testFiles: string[], env: NodeJS.ProcessEnv, concurrency: number): Promise<number> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...testFiles], {
-      cwd: root,
-      stdio: 'inherit',
-      env,
-    });
-    child.on('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0)));
+/** Totals over every test run, for the closing line. */
+const totals = { passed: 0, failed: 0, skipped: 0 };
+
+/** Run node's test runner on files (spec output for people, TAP to a file for the totals). */
+async function runTests(testFiles: string[], env: NodeJS.ProcessEnv, concurrency: number): Promise<number> {
+  const tapDir = await mkdtemp(path.join(tmpdir(), 'berth-tap-'));
+  const tap = path.join(tapDir, 'results.tap');
+  const code = await new Promise<number>((resolve) => {
+    const child = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        '--test',
+        `--test-concurrency=${concurrency}`,
+        '--test-reporter=spec',
+        '--test-reporter-destination=stdout',
+        '--test-reporter=tap',
+        `--test-reporter-destination=${tap}`,
+        ...testFiles,
+      ],
+      { cwd: root, stdio: 'inherit', env },
+    );
+    child.on('exit', (c, signal) => resolve(c ?? (signal ? 1 : 0)));
   });
+  const text = await readFile(tap, 'utf8').catch(() => '');
+  const count = (name: string): number => Number(new RegExp(`^# ${name} (\\d+)$`, 'm').exec(text)?.[1] ?? 0);
+  totals.passed += count('pass');
+  totals.failed += count('fail') + count('cancelled');
+  totals.skipped += count('skipped') + count('todo');
+  await rm(tapDir, { recursive: true, force: true });
+  return code;
 }
 
 const unit = files.length ? files.filter((f) => f.startsWith('src/')) : find(path.join(root, 'src'));
@@ -103,4 +127,5 @@ try {
 } finally {
   await stopDocker();
 }
+process.stdout.write(`\ntests: ${totals.passed} passed, ${totals.failed} failed, ${totals.skipped} skipped\n`);
 process.exit(failed ? 1 : 0);
