@@ -11,6 +11,7 @@ import type { Allocation } from '../model/index.ts';
 import { Server } from '../server/index.ts';
 import { MemoryBackend } from '../state/index.ts';
 import { Agent } from './agent.ts';
+import { LocalState } from './local-state.ts';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-agent-'));
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -88,6 +89,24 @@ describe('Agent against an in-process server', () => {
     assert.ok(allocs.every((a) => a.taskStates.web.restarts === 0));
   });
 
+  it('adopts a task it finds by its labels when it died before saving the task\'s handle', async () => {
+    const before = machine.tasks().map((t) => t.handle.id).sort();
+    await agent!.stop();
+    agent = undefined;
+    // As after a kill -9 between the driver's start and the save: the records lack their handles.
+    const local = new LocalState(dataDir);
+    await local.open();
+    for (const record of await local.load(() => undefined)) await local.save({ ...record, handles: {} });
+    local.close();
+    agent = await start();
+    await eventually('the allocations running again', () => {
+      const list = running();
+      return list && list.every((a) => (a.taskStates.web?.events.filter((e) => e.type === 'Reattached').length ?? 0) >= 2) && list;
+    });
+    assert.deepEqual(machine.tasks().map((t) => t.handle.id).sort(), before, 'adopted, none started anew');
+    assert.equal(machine.tasks().filter((t) => !t.exit).length, 2);
+  });
+
   it('stops the tasks of a stopped job and reports its allocations complete', async () => {
     await client().stopJob('web');
     await eventually('complete allocations', () => {
@@ -96,7 +115,10 @@ describe('Agent against an in-process server', () => {
     });
     await eventually('the tasks to be removed', () => machine.tasks().length === 0);
     await eventually('the agent to forget them', () => agent!.runners.size === 0);
-    assert.deepEqual(fs.readdirSync(path.join(dataDir, 'allocs')), [], 'no local records left');
+    const local = new LocalState(dataDir);
+    await local.open();
+    assert.deepEqual(await local.load(() => undefined), [], 'no local records left');
+    local.close();
   });
 });
 
@@ -129,5 +151,22 @@ describe('Agent heartbeats', () => {
     const second = await start();
     assert.equal(second.nodeId, first.nodeId, 'the same node, from its data dir');
     await eventually('the node ready again', () => status() === 'ready', 3_000);
+  });
+});
+
+describe('Agent with several servers', () => {
+  it('registers through the next server when the first does not answer', async () => {
+    const server = await Server.start({ backend: new MemoryBackend(), logger: silentLogger(), port: 0 });
+    // A port nothing listens on: the closed port of a server that just stopped.
+    const gone = await Server.start({ backend: new MemoryBackend(), logger: silentLogger(), port: 0 });
+    const deadUrl = gone.url;
+    await gone.stop();
+    const agent = await Agent.start({ serverUrl: deadUrl, servers: [deadUrl, server.url], dataDir: path.join(tmp, 'multi'), logger: silentLogger(), drivers: [new MockDriver()], nodeName: 'multi' });
+    try {
+      await eventually('the node registered with the live server', () => server.view.nodes().find((n) => n.name === 'multi'), 10_000);
+    } finally {
+      await agent.stop();
+      await server.stop();
+    }
   });
 });

@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { BerthClient, type NodeRegisterRequest } from '../api/index.ts';
 import { isBerthError, isClientTerminal, type Allocation, type DriverName, type Job } from '../model/index.ts';
-import { DockerDriver, ProcessDriver, type TaskDriver } from '../drivers/index.ts';
+import { DockerDriver, ProcessDriver, type TaskDriver, type TaskHandle } from '../drivers/index.ts';
 import { systemClock, type Clock } from '../lib/index.ts';
 import { backoffDelay } from '../lib/index.ts';
 import { newId } from '../lib/index.ts';
@@ -14,11 +14,14 @@ import { fingerprint } from './fingerprint.ts';
 import { buildAgentApp } from './http.ts';
 import { LocalState, type AllocRecord } from './local-state.ts';
 import { StatusReporter } from './reporter.ts';
+import { isReplaced, labelledTasks } from './recovery.ts';
 
 /** Agent settings. */
 export interface AgentOptions {
   /** The server's URL. */
   serverUrl: string;
+  /** Every server the agent may talk to (`serverUrl` first when both are given); it fails over between them. */
+  servers?: string[];
   /** Where the agent keeps its node id, allocation records and task files. */
   dataDir: string;
   logger: Logger;
@@ -37,6 +40,8 @@ export interface AgentOptions {
   dockerHost?: string;
   /** The drivers to load; default docker and process. Tests inject the mock. */
   drivers?: TaskDriver[];
+  /** DNS servers given to docker tasks that name none: berth's DNS on the bridge. Default: Docker's. */
+  dnsServers?: string[];
   /** Host ports for dynamic ports. Default 20000-32000. */
   portRange?: { min: number; max: number };
   clock?: Clock;
@@ -50,7 +55,9 @@ export class Agent {
   readonly #o: AgentOptions;
   readonly #clock: Clock;
   readonly #log: Logger;
-  readonly #client: BerthClient;
+  readonly #clients: BerthClient[];
+  /** The server talked to now; moves on to the next on a failure to reach it. */
+  #current = 0;
   readonly #localState: LocalState;
   readonly #runners = new Map<string, AllocRunner>();
   readonly #drivers = new Map<DriverName, TaskDriver>();
@@ -64,13 +71,18 @@ export class Agent {
   readonly #retiring = new Set<string>();
   /** Allocations whose job is being fetched before they start, with the latest the server said of them. */
   readonly #starting = new Map<string, Allocation>();
+  /** Labelled tasks found at start whose allocation had no local record, by allocation id. */
+  readonly #orphans = new Map<string, TaskHandle[]>();
+  /** Lost allocations being checked for a replacement. */
+  readonly #settling = new Set<string>();
   nodeId = '';
 
   private constructor(options: AgentOptions) {
     this.#o = options;
     this.#clock = options.clock ?? systemClock;
     this.#log = options.logger.child({ component: 'agent' });
-    this.#client = new BerthClient({ address: options.serverUrl });
+    const urls = [...new Set([options.serverUrl, ...(options.servers ?? [])].filter(Boolean))];
+    this.#clients = urls.map((address) => new BerthClient({ address }));
     this.#localState = new LocalState(options.dataDir);
   }
 
@@ -105,7 +117,7 @@ export class Agent {
     if (mock) this.#drivers.set(mock.name as unknown as DriverName, mock);
     if (mock) for (const n of ['docker', 'process'] as const) facts.drivers[n] ??= { detected: true, healthy: true, version: 'mock' };
     const defaultDriver = this.#resolveDefaultDriver(facts.drivers);
-    this.#http = await buildAgentApp(this.#runners, this.#drivers, this.#log);
+    this.#http = await buildAgentApp(this.#runners, this.#drivers, this.#log, () => this.nodeId);
     const httpUrl = await this.#http.listen({ host: o.httpHost ?? '127.0.0.1', port: o.httpPort ?? 0 });
     this.#registration = {
       id: this.nodeId,
@@ -119,7 +131,7 @@ export class Agent {
       resources: facts.resources,
       portRange: o.portRange ?? { min: 20000, max: 32000 },
     };
-    this.#reporter = new StatusReporter((updates) => this.#client.updateAllocations(this.nodeId, updates), this.#log);
+    this.#reporter = new StatusReporter((updates) => this.#api((c) => c.updateAllocations(this.nodeId, updates)), this.#log);
     await this.#recover();
     await this.#register();
     this.#loops.push(this.#heartbeatLoop(), this.#watchLoop());
@@ -137,6 +149,7 @@ export class Agent {
     await this.#within(this.#reporter.flush(), 2000);
     this.#reporter.close();
     await Promise.all(runners.map((r) => r.save()));
+    this.#localState.close();
     await this.#http?.close();
     await Promise.allSettled(this.#loops);
   }
@@ -172,27 +185,39 @@ export class Agent {
     return id;
   }
 
-  /** Reattach to the tasks recorded before the last stop. */
+  /**
+   * Reattach to the tasks recorded before the last stop or crash. A task with a saved handle is
+   * found by it (container id; pid and start time). A container this node labelled for a task
+   * whose handle was never saved (the agent died between start and save) is adopted rather than
+   * started twice; labelled containers of allocations with no record wait in `#orphans` for the
+   * server to name their allocation again.
+   */
   async #recover(): Promise<void> {
-    const records = await this.#localState.load((file, err) => this.#log.warn({ file, err: err.message }, 'skipping unreadable allocation record'));
+    const records = await this.#localState.load((what, err) => this.#log.warn({ what, err: err.message }, 'skipping unreadable allocation record'));
+    const labelled = await labelledTasks(new Set(this.#drivers.values()), this.#registration.name, this.#log);
     for (const record of records) {
       const handles: AllocRecord['handles'] = {};
       for (const [task, handle] of Object.entries(record.handles)) {
         const driver = this.#drivers.get(handle.driver);
         if (driver && (await driver.recover(handle).catch(() => false))) handles[task] = handle;
       }
+      for (const h of labelled.get(record.alloc.id) ?? []) {
+        if (!handles[h.taskName] && record.taskStates[h.taskName]?.state !== 'dead') handles[h.taskName] = h;
+      }
+      labelled.delete(record.alloc.id);
       const runner = this.#newRunner(record.alloc, record.job);
       this.#runners.set(record.alloc.id, runner);
       // A task whose handle is gone is started again by its runner, as after a crash.
       runner.start({ handles, taskStates: record.taskStates });
       this.#log.info({ allocId: record.alloc.id, reattached: Object.keys(handles).length }, 'recovered allocation');
     }
+    for (const [allocId, handles] of labelled) this.#orphans.set(allocId, handles);
   }
 
   async #register(): Promise<void> {
     for (let attempt = 0; !this.#stop.signal.aborted; attempt++) {
       try {
-        const res = await this.#client.registerNode(this.#registration);
+        const res = await this.#api((c) => c.registerNode(this.#registration));
         this.#ttlMs = res.heartbeatTtlMs;
         return;
       } catch (err) {
@@ -214,7 +239,7 @@ export class Agent {
         return;
       }
       try {
-        this.#ttlMs = (await this.#client.heartbeat(this.nodeId)).heartbeatTtlMs;
+        this.#ttlMs = (await this.#api((c) => c.heartbeat(this.nodeId))).heartbeatTtlMs;
         failures = 0;
       } catch (err) {
         failures++;
@@ -230,7 +255,7 @@ export class Agent {
     let failures = 0;
     while (!this.#stop.signal.aborted) {
       try {
-        const res = await this.#client.nodeAllocations(this.nodeId, { index, waitMs: 30_000, signal: this.#stop.signal });
+        const res = await this.#api((c) => c.nodeAllocations(this.nodeId, { index, waitMs: 30_000, signal: this.#stop.signal }));
         // An index that went backwards means the state was reset: start over.
         index = res.index < index ? 0 : res.index;
         failures = 0;
@@ -256,6 +281,11 @@ export class Agent {
         continue;
       }
       if (runner) {
+        // Marked lost while this node was cut off: see whether it was replaced meanwhile.
+        if (alloc.clientStatus === 'lost' && alloc.desiredStatus === 'run') {
+          void this.#settleLost(runner, alloc);
+          continue;
+        }
         runner.update(alloc);
         if (alloc.desiredStatus === 'stop') void this.#retire(runner);
         continue;
@@ -268,6 +298,32 @@ export class Agent {
     for (const id of this.#starting.keys()) if (!seen.has(id)) this.#starting.delete(id);
   }
 
+  /**
+   * An allocation the server marked lost while this node was away. When the server has placed a
+   * replacement (same name, wanted, not ended), this copy is stale and is stopped, so that exactly
+   * `count` run. Otherwise it carries on, and reporting it again tells the server it is not lost.
+   */
+  async #settleLost(runner: AllocRunner, alloc: Allocation): Promise<void> {
+    if (this.#settling.has(alloc.id) || this.#retiring.has(alloc.id)) return;
+    this.#settling.add(alloc.id);
+    try {
+      const { value: siblings } = await this.#api((c) => c.jobAllocations(alloc.jobId));
+      if (isReplaced(alloc, siblings)) {
+        this.#log.warn({ allocId: alloc.id, name: alloc.name }, 'the server replaced this allocation while the node was away: stopping it');
+        runner.update({ ...alloc, desiredStatus: 'stop', desiredDescription: 'replaced while the node was away' });
+        await this.#retire(runner);
+      } else {
+        runner.update(alloc);
+        this.#reporter.push({ id: alloc.id, clientStatus: runner.clientStatus(), taskStates: runner.taskStates() });
+      }
+    } catch (err) {
+      // The next answer of the watch loop tries again.
+      this.#log.warn({ allocId: alloc.id, err: (err as Error).message }, 'cannot tell whether a lost allocation was replaced');
+    } finally {
+      this.#settling.delete(alloc.id);
+    }
+  }
+
   async #startAlloc(alloc: Allocation): Promise<void> {
     this.#starting.set(alloc.id, alloc);
     try {
@@ -277,7 +333,10 @@ export class Agent {
       if (!latest || this.#stop.signal.aborted) return;
       const runner = this.#newRunner(latest, job);
       this.#runners.set(alloc.id, runner);
-      runner.start();
+      // Containers started for it before a crash that lost its record: adopt, do not start again.
+      const adopted = Object.fromEntries((this.#orphans.get(alloc.id) ?? []).map((h) => [h.taskName, h]));
+      this.#orphans.delete(alloc.id);
+      runner.start({ handles: adopted, taskStates: {} });
       if (latest.desiredStatus === 'stop') void this.#retire(runner);
     } catch (err) {
       this.#log.error({ err, allocId: alloc.id }, 'cannot start allocation');
@@ -311,7 +370,23 @@ export class Agent {
       clock: this.#clock,
       logger: this.#log.child({ allocId: alloc.id }),
       onChange: (u) => this.#reporter.push(u),
+      serverUrl: this.#o.serverUrl,
+      dnsServers: this.#o.dnsServers,
     });
+  }
+
+  /**
+   * Call the current server; when it cannot be reached, the next call goes to the next server
+   * known. The callers' loops retry with backoff, so every server is tried in turn.
+   */
+  async #api<T>(call: (client: BerthClient) => Promise<T>): Promise<T> {
+    const at = this.#current;
+    try {
+      return await call(this.#clients[at]);
+    } catch (err) {
+      if (isBerthError(err, 'unavailable') && this.#current === at) this.#current = (at + 1) % this.#clients.length;
+      throw err;
+    }
   }
 
   /** The job version an allocation runs, fetched once per version. */
@@ -319,7 +394,7 @@ export class Agent {
     const key = `${jobId}@${version}`;
     let p = this.#jobs.get(key);
     if (!p) {
-      p = this.#client.getJobVersion(jobId, version);
+      p = this.#api((c) => c.getJobVersion(jobId, version));
       this.#jobs.set(key, p);
       p.catch(() => this.#jobs.delete(key));
     }

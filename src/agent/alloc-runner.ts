@@ -1,11 +1,13 @@
-import type { Allocation, ClientStatus, DriverName, Job, TaskState } from '../model/index.ts';
+import type { Allocation, ClientStatus, DriverName, Job, Task, TaskState } from '../model/index.ts';
 import type { TaskDriver, TaskHandle } from '../drivers/index.ts';
 import type { Clock } from '../lib/index.ts';
 import type { Logger } from '../lib/index.ts';
 import type { AllocUpdate } from '../api/index.ts';
 import type { LocalState } from './local-state.ts';
 import { TaskRunner } from './task-runner.ts';
+import { allRunning, phaseOf, runPhases, runsToCompletion, type PhasedTask } from './lifecycle.ts';
 import { interpolate, taskEnv } from './task-env.ts';
+import { startServiceChecks, withDns, type ServiceChecks } from './service-checks.ts';
 
 /** What every alloc runner of an agent shares. */
 export interface AllocRunnerDeps {
@@ -18,6 +20,10 @@ export interface AllocRunnerDeps {
   logger: Logger;
   /** Called whenever the allocation's state changes, to report it. */
   onChange: (update: AllocUpdate) => void;
+  /** Where service checks report; without it they do not run. */
+  serverUrl?: string;
+  /** DNS servers for docker tasks that set none (berth's DNS on the bridge), so containers resolve services. */
+  dnsServers?: string[];
 }
 
 /**
@@ -32,6 +38,10 @@ export class AllocRunner {
   #description: string | undefined;
   #stopped: Promise<void> | undefined;
   #done: Promise<void> | undefined;
+  /** The group's tasks as the job specifies them (their lifecycle). */
+  #tasksSpec: Task[] = [];
+  #detaching = false;
+  #checks: ServiceChecks | undefined;
 
   constructor(alloc: Allocation, job: Job, deps: AllocRunnerDeps) {
     this.alloc = alloc;
@@ -57,7 +67,7 @@ export class AllocRunner {
       void this.save();
       return;
     }
-    const runs: Promise<void>[] = [];
+    const entries: PhasedTask[] = [];
     for (const task of group.tasks) {
       const driver = this.#deps.drivers.get(driverNameOf(task.name, task.driver))!;
       // The mock driver stands in for docker and process in tests: it gets the env of the one it replaces.
@@ -70,21 +80,25 @@ export class AllocRunner {
           allocId: this.alloc.id,
           taskName: task.name,
           nodeName: this.#deps.nodeName,
-          config: task.config,
+          config: withDns(task.config, driverName, this.#deps.dnsServers),
           env,
           args: (task.config.args ?? []).map((a) => interpolate(a, env)),
           resources: task.resources,
           ports: this.alloc.ports.map((p) => ({ hostPort: p.value, containerPort: driverName === 'docker' ? p.to : p.value })),
           taskDir: this.#deps.localState.taskDir(this.alloc.id, task.name),
+          ...(task.logs ? { logs: task.logs } : {}),
         },
         restart: group.restart,
-        batch: this.job.type === 'batch',
+        batch: this.job.type === 'batch' || runsToCompletion(task),
         killTimeoutMs: task.killTimeoutMs,
+        ...(task.maxRunDurationMs ? { maxRunDurationMs: task.maxRunDurationMs } : {}),
         clock: this.#deps.clock,
         logger: this.#deps.logger,
         initialState: recovered.taskStates[task.name],
         onChange: () => {
           this.#report();
+          // Kept on disk at every change, so that an agent killed now comes back knowing it.
+          void this.save();
           // One task failed for good: the allocation has failed, so its other tasks stop too.
           if (runner.state.state === 'dead' && runner.state.failed && !this.#stopped) void this.stop(`sibling task "${task.name}" failed`);
         },
@@ -97,10 +111,13 @@ export class AllocRunner {
       this.#tasks.set(task.name, runner);
       const handle = recovered.handles[task.name];
       if (handle) this.#handles[task.name] = handle;
-      // Persist how each task ended, so that a restarted agent does not run it again.
-      runs.push(runner.run(handle).then(() => this.save()));
+      entries.push({ task, runner, handle });
     }
-    this.#done = Promise.all(runs).then(() => undefined);
+    this.#tasksSpec = group.tasks;
+    // Prestart, main, poststop in turn (lifecycle.ts). Each task's end is persisted, so that a
+    // restarted agent does not run it again.
+    this.#done = runPhases(entries, { run: (e) => e.runner.run(e.handle).then(() => this.save()), detaching: () => this.#detaching });
+    this.#checks = startServiceChecks(this, this.#deps);
     this.#report();
     void this.save();
   }
@@ -111,14 +128,19 @@ export class AllocRunner {
     if (alloc.desiredStatus === 'stop') void this.stop();
   }
 
-  /** Stop every task; idempotent. */
+  /** Stop every task, then run the poststop tasks; idempotent. */
   stop(reason?: string): Promise<void> {
-    this.#stopped ??= Promise.all([...this.#tasks.values()].map((t) => t.stop(reason))).then(() => undefined);
+    this.#checks?.stop();
+    const poststop = new Set(this.#tasksSpec.filter((t) => phaseOf(t) === 'poststop').map((t) => t.name));
+    const stopping = [...this.#tasks].filter(([name]) => !poststop.has(name)).map(([, t]) => t.stop(reason));
+    this.#stopped ??= Promise.all(stopping).then(() => this.done);
     return this.#stopped;
   }
 
   /** Stop watching the tasks and leave them running (the agent shuts down). */
   async detach(): Promise<void> {
+    this.#detaching = true;
+    this.#checks?.stop();
     await Promise.all([...this.#tasks.values()].map((t) => t.detach()));
   }
 
@@ -157,7 +179,7 @@ export class AllocRunner {
     if (states.length === 0) return 'pending';
     if (states.some((s) => s.state === 'dead' && s.failed)) return 'failed';
     if (states.every((s) => s.state === 'dead')) return 'complete';
-    if (states.every((s) => s.state === 'running')) return 'running';
+    if (allRunning(this.#tasksSpec, this.taskStates())) return 'running';
     return 'pending';
   }
 

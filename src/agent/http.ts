@@ -1,20 +1,28 @@
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { Readable } from 'node:stream';
 import type { Logger } from '../lib/index.ts';
 import type { AllocRunner } from './alloc-runner.ts';
 import type { TaskDriver } from '../drivers/index.ts';
 import type { DriverName } from '../model/index.ts';
+import { allocUsage, nodeUsage } from './usage.ts';
+import { registerExec } from './exec-http.ts';
 
 /**
- * The agent's own small HTTP endpoint: what only the host that runs a task can answer (its logs).
- * The server proxies `GET /v1/allocations/:id/logs` here.
+ * The agent's own small HTTP endpoint: what only the host that runs a task can answer (its logs,
+ * its usage, a command run inside it). The server proxies the `/v1/allocations/:id/logs|stats|exec`
+ * and `/v1/nodes/:id/stats` routes here.
  */
 export async function buildAgentApp(
   runners: Map<string, AllocRunner>,
   drivers: Map<DriverName, TaskDriver>,
   logger: Logger,
+  nodeId: () => string = () => '',
 ): Promise<FastifyInstance> {
-  const app = Fastify({ loggerInstance: logger.child({ component: 'agent-http' }) as FastifyBaseLogger, disableRequestLogging: true, forceCloseConnections: true });
+  const app = Fastify({
+    loggerInstance: logger.child({ component: 'agent-http' }) as FastifyBaseLogger,
+    logController: new LogController({ disableRequestLogging: true }),
+    forceCloseConnections: true,
+  });
   const fail = (code: number, message: string): { error: { code: string; message: string; details: [] } } => ({
     error: { code: code === 404 ? 'not_found' : 'invalid_input', message, details: [] },
   });
@@ -43,5 +51,13 @@ export async function buildAgentApp(
     reply.header('content-type', 'text/plain; charset=utf-8');
     return reply.send(Readable.from(bytes()));
   });
+  app.get('/v1/client/allocations/:id/stats', async (request, reply) => {
+    const { id } = request.params as { id: string };
+    const runner = runners.get(id);
+    if (!runner) return reply.status(404).send(fail(404, `Cannot show usage of allocation ${id}: this agent does not run it`));
+    return allocUsage(runner, drivers);
+  });
+  app.get('/v1/client/stats', async () => nodeUsage(nodeId(), runners.values(), drivers));
+  registerExec(app, runners, drivers);
   return app;
 }

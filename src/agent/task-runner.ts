@@ -18,6 +18,8 @@ export interface TaskRunnerOptions {
   /** Batch tasks that exit 0 are done; service tasks are restarted whatever their exit. */
   batch: boolean;
   killTimeoutMs: number;
+  /** Kill and fail the task once it has run this long (batch `max_run_duration`); no restart follows. */
+  maxRunDurationMs?: number;
   clock: Clock;
   logger: Logger;
   /** State before this runner (after an agent restart). */
@@ -126,9 +128,19 @@ export class TaskRunner {
         this.#handle = handle;
         this.#set({ state: 'running' });
       }
-      const exit = await Promise.race([driver.wait(handle), detached]);
+      const overran = this.#overrun(handle);
+      const exit = await Promise.race([driver.wait(handle), detached, overran.promise]);
+      overran.cancel();
       // Detached: the task runs on without us; state stays as it is for the next agent.
       if (!exit) return;
+      if (exit === 'overran') {
+        const limit = `${this.#o.maxRunDurationMs! / 1000}s`;
+        await driver.stop(handle, this.#o.killTimeoutMs).catch((err: unknown) => this.#warn('stop failed', err));
+        const how = await driver.wait(handle);
+        this.#set({ exitCode: how.exitCode, finishedAt: clock.now() });
+        this.#event('Killed', `ran longer than its max_run_duration of ${limit}`);
+        return this.#finish(true, `exceeded max_run_duration (${limit})`);
+      }
       this.#set({ exitCode: exit.exitCode, finishedAt: clock.now() });
       const how = exit.error ?? `exit code ${exit.exitCode}${exit.signal ? `, signal ${exit.signal}` : ''}${exit.oomKilled ? ', out of memory' : ''}`;
       if (signal.aborted) {
@@ -147,6 +159,23 @@ export class TaskRunner {
       if (!restart) return;
       handle = undefined;
     }
+  }
+
+  /**
+   * Resolves with 'overran' once the task has run past its max_run_duration, counted from when it
+   * started (so an agent restart does not give it more time); never without a limit.
+   */
+  #overrun(handle: TaskHandle): { promise: Promise<'overran'>; cancel: () => void } {
+    const abort = new AbortController();
+    const limit = this.#o.maxRunDurationMs;
+    if (!limit) return { promise: new Promise(() => {}), cancel: () => {} };
+    const startedAt = this.state.startedAt ?? handle.startedAt;
+    const left = Math.max(0, startedAt + limit - this.#o.clock.now());
+    const promise = this.#o.clock.sleep(left, abort.signal).then(
+      () => 'overran' as const,
+      () => new Promise<'overran'>(() => {}),
+    );
+    return { promise, cancel: () => abort.abort() };
   }
 
   /** Apply the restart policy; false when the task is finished. `beforeRestart` runs before the delay. */

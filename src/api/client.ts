@@ -1,11 +1,12 @@
 import { BerthError, type ErrorDetail } from '../model/index.ts';
-import type { Allocation, Evaluation, Job, Node } from '../model/index.ts';
+import type { AllocStats, Allocation, Evaluation, Job, Node, NodeStats } from '../model/index.ts';
 import { codeOfHttpStatus } from './status.ts';
 import type {
   AllocUpdate,
   HeartbeatResponse,
   Indexed,
   JobListItem,
+  JobPlanResponse,
   JobRegisterResponse,
   JobStopResponse,
   JobSummary,
@@ -57,6 +58,25 @@ export class BerthClient {
     return this.#blocking('/v1/jobs', opts);
   }
 
+  /** Dry run: what registering the spec would place, stop and fail to place, committing nothing. */
+  planJob(id: string, spec: string | object, format: 'yaml' | 'json' = 'yaml'): Promise<JobPlanResponse> {
+    if (typeof spec === 'string') return this.#json('POST', `/v1/jobs/${enc(id)}/plan`, { body: spec, contentType: format === 'yaml' ? 'application/yaml' : 'application/json' });
+    return this.#json('POST', `/v1/jobs/${enc(id)}/plan`, { body: JSON.stringify(spec), contentType: 'application/json' });
+  }
+
+  listEvaluations(): Promise<Evaluation[]> {
+    return this.#json('GET', '/v1/evaluations');
+  }
+
+  /** Start (`enable`) or cancel a node drain. */
+  drainNode(id: string, body: { enable: boolean; deadlineMs?: number; ignoreSystem?: boolean }): Promise<{ index: number; node: Node }> {
+    return this.#json('PUT', `/v1/nodes/${enc(id)}/drain`, { body: JSON.stringify(body), contentType: 'application/json' });
+  }
+
+  setNodeEligibility(id: string, eligible: boolean): Promise<{ index: number; node: Node }> {
+    return this.#json('PUT', `/v1/nodes/${enc(id)}/eligibility`, { body: JSON.stringify({ eligible }), contentType: 'application/json' });
+  }
+
   getJob(id: string): Promise<Job> {
     return this.#json('GET', `/v1/jobs/${enc(id)}`);
   }
@@ -103,6 +123,23 @@ export class BerthClient {
     const res = await this.#fetch('GET', `/v1/allocations/${enc(id)}/logs?${q}`, { signal: options.signal, noTimeout: true });
     if (!res.body) return (async function* () {})();
     return res.body as unknown as AsyncIterable<Uint8Array>;
+  }
+
+  /** CPU and memory of each running task of an allocation, measured by its agent. */
+  allocStats(id: string): Promise<AllocStats> {
+    return this.#json('GET', `/v1/allocations/${enc(id)}/stats`);
+  }
+
+  /** A node's totals and what its tasks use, measured by its agent. */
+  nodeStats(id: string): Promise<NodeStats> {
+    return this.#json('GET', `/v1/nodes/${enc(id)}/stats`);
+  }
+
+  /** The WebSocket URL of an exec session (protocol: see the agent's exec-http.ts). */
+  allocExecUrl(id: string, options: { task?: string; command: string[]; tty: boolean }): string {
+    const q = new URLSearchParams({ command: JSON.stringify(options.command), tty: String(options.tty) });
+    if (options.task) q.set('task', options.task);
+    return `${this.address.replace(/^http/, 'ws')}/v1/allocations/${enc(id)}/exec?${q}`;
   }
 
   listNodes(opts?: BlockingOptions): Promise<Indexed<Node[]>> {

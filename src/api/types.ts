@@ -2,7 +2,7 @@
  * The wire contract of the HTTP API: what each route takes and returns. Domain objects (Job,
  * Allocation, Node, Evaluation) travel as the model types.
  */
-import type { Allocation, ClientStatus, DriverInfo, DriverName, Evaluation, Job, JobStatus, JobType, TaskState } from '../model/index.ts';
+import type { Allocation, ClientStatus, DriverInfo, DriverName, Evaluation, Job, JobStatus, JobType, PlacementFailure, TaskState } from '../model/index.ts';
 
 /** `POST /v1/jobs` answers with this. */
 export interface JobRegisterResponse {
@@ -12,6 +12,32 @@ export interface JobRegisterResponse {
   /** True when the spec differed from the registered version. */
   changed: boolean;
   index: number;
+}
+
+/** What a dry run would do to one group, by reconciler bucket. */
+export interface GroupPlanCounts {
+  place: number;
+  stop: number;
+  inplace: number;
+  destructive: number;
+  migrate: number;
+  lost: number;
+  reschedule: number;
+}
+
+/** `POST /v1/jobs/:id/plan` answers with this: what registering the spec would do, committing nothing. */
+export interface JobPlanResponse {
+  jobId: string;
+  /** The version the spec would become. */
+  version: number;
+  changed: boolean;
+  groups: Record<string, GroupPlanCounts>;
+  /** Where each new allocation would go, with the best scores among the nodes it was weighed on. */
+  placements: { name: string; nodeId: string; nodeName: string; topScores: { nodeId: string; score: number }[] }[];
+  /** What could not be placed, with the metrics that say why. */
+  failures: PlacementFailure[];
+  /** One line per failure, as `eval status` prints it. */
+  explanation: string[];
 }
 
 /** `DELETE /v1/jobs/:id` answers with this. */

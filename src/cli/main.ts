@@ -2,7 +2,10 @@ import { Command, CommanderError } from 'commander';
 import { jobCommand } from './commands/job.ts';
 import { allocCommand } from './commands/alloc.ts';
 import { nodeCommand } from './commands/node.ts';
+import { evalCommand } from './commands/eval.ts';
 import { runCommands } from './commands/run.ts';
+import { serviceCommand } from './commands/service.ts';
+import { dnsCommand } from './commands/dns.ts';
 import { EXIT_USAGE, reportError } from './errors.ts';
 
 const program = new Command('berth')
@@ -11,7 +14,7 @@ const program = new Command('berth')
   .showHelpAfterError('(add --help for usage)')
   .exitOverride();
 
-for (const cmd of [...runCommands(), jobCommand(), allocCommand(), nodeCommand()]) program.addCommand(cmd);
+for (const cmd of [...runCommands(), jobCommand(), allocCommand(), nodeCommand(), evalCommand(), serviceCommand(), dnsCommand()]) program.addCommand(cmd);
 // Subcommands inherit the exit override so misuse anywhere exits 2.
 for (const cmd of program.commands) {
   cmd.exitOverride();

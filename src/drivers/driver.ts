@@ -1,4 +1,4 @@
-import type { DriverInfo, DriverName, TaskConfig } from '../model/index.ts';
+import type { DriverInfo, DriverName, LogPolicy, TaskConfig, TaskUsage } from '../model/index.ts';
 
 /** Everything a driver needs to start one task of one allocation. */
 export interface TaskStartRequest {
@@ -11,11 +11,13 @@ export interface TaskStartRequest {
   env: Record<string, string>;
   /** Resolved args, `${...}` already interpolated. */
   args: string[];
-  resources: { cpu: number; memoryMiB: number };
+  resources: { cpu: number; memoryMiB: number; memoryMaxMiB?: number };
   /** Host port -> container port. Processes listen on the host port directly. */
   ports: { hostPort: number; containerPort: number }[];
   /** Directory the agent gives this task (logs, scratch). */
   taskDir: string;
+  /** Log rotation; default 10 files of 10 MiB. */
+  logs?: LogPolicy;
 }
 
 /**
@@ -97,4 +99,30 @@ export interface TaskDriver {
   logs(handle: TaskHandle, options?: LogOptions): AsyncIterable<LogChunk>;
   /** Handles of the tasks this driver runs for `nodeName` (containers by label), for clean-up. */
   list(nodeName: string): Promise<TaskHandle[]>;
+  /** What the running task uses now (CPU, memory); the mock has none. */
+  stats?(handle: TaskHandle): Promise<TaskUsage>;
+  /** Run a command inside the task (its container; its cwd and env for a process). */
+  exec?(handle: TaskHandle, request: ExecRequest): Promise<ExecSession>;
+}
+
+/** A command to run inside a task. */
+export interface ExecRequest {
+  command: string[];
+  /** A terminal: stdout and stderr come as one stream, and the size can change. */
+  tty: boolean;
+  /** Extra environment on top of the task's. */
+  env?: Record<string, string>;
+}
+
+/** A running exec: write to `stdin`, read `output`, wait for `exit`. */
+export interface ExecSession {
+  stdin: NodeJS.WritableStream;
+  /** stdout and stderr chunks (with a TTY everything is stdout). */
+  output: AsyncIterable<LogChunk>;
+  /** The exit code. */
+  exit: Promise<number>;
+  /** Change the terminal size (TTY only). */
+  resize(cols: number, rows: number): Promise<void>;
+  /** End it (kills the command). */
+  kill(): void;
 }

@@ -5,6 +5,8 @@
  */
 export type {
   DriverLogger,
+  ExecRequest,
+  ExecSession,
   ExitResult,
   LogChunk,
   LogOptions,

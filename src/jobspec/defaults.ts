@@ -1,4 +1,4 @@
-import type { JobType, Resources, RestartPolicy } from '../model/index.ts';
+import type { JobType, ReschedulePolicy, Resources, RestartPolicy } from '../model/index.ts';
 
 /** What a spec gets for each field it leaves out, in one place so docs and code agree. */
 export const DEFAULTS = {
@@ -17,6 +17,17 @@ export const DEFAULTS = {
 export const RESTART_DEFAULTS: Record<JobType, RestartPolicy> = {
   service: { attempts: 2, intervalMs: 30 * 60_000, delayMs: 15_000, mode: 'fail' },
   batch: { attempts: 3, intervalMs: 24 * 3_600_000, delayMs: 15_000, mode: 'fail' },
+  system: { attempts: 2, intervalMs: 30 * 60_000, delayMs: 15_000, mode: 'delay' },
+};
+
+/**
+ * The reschedule policy by job type (Nomad's): a service keeps trying with a growing delay; a
+ * batch job gets one more try a day; a system job is never moved (it belongs to its node).
+ */
+export const RESCHEDULE_DEFAULTS: Record<JobType, ReschedulePolicy> = {
+  service: { attempts: 0, intervalMs: 0, delayMs: 30_000, delayFunction: 'exponential', maxDelayMs: 3_600_000, unlimited: true },
+  batch: { attempts: 1, intervalMs: 24 * 3_600_000, delayMs: 5_000, delayFunction: 'constant', maxDelayMs: 0, unlimited: false },
+  system: { attempts: 0, intervalMs: 0, delayMs: 0, delayFunction: 'constant', maxDelayMs: 0, unlimited: false },
 };
 
 /** Limits that keep a typo (`count: 10000000`) from turning into a scheduler storm. */

@@ -2,10 +2,12 @@ import type { DriverName, Resources, Task, TaskConfig } from '../model/index.ts'
 import { DEFAULTS, IDENTIFIER, NAME } from './defaults.ts';
 import { MapReader, indexPath, isMap, type Problems } from './reader.ts';
 import { describeValue, parseCpu, parseDuration, parseSize } from './units.ts';
+import { readServices } from './services.ts';
+import { DRIVER_OPTION_KEYS, TASK_OPTION_KEYS, readDriverOptions, readTaskOptions } from './task-options.ts';
 
-const TASK_KEYS = ['name', 'driver', 'config', 'env', 'resources', 'kill_timeout'] as const;
-const CONFIG_KEYS = ['image', 'command', 'args', 'workdir'] as const;
-const RESOURCE_KEYS = ['cpu', 'memory'] as const;
+const TASK_KEYS = ['name', 'driver', 'config', 'env', 'resources', 'kill_timeout', 'services', ...TASK_OPTION_KEYS] as const;
+const CONFIG_KEYS = ['image', 'command', 'args', 'workdir', ...DRIVER_OPTION_KEYS] as const;
+const RESOURCE_KEYS = ['cpu', 'memory', 'memory_max'] as const;
 const DRIVERS: readonly DriverName[] = ['docker', 'process'];
 
 /** Reads one task of a group; records every problem in `problems`. */
@@ -26,6 +28,9 @@ export function readTask(value: unknown, path: string, problems: Problems): Task
     resources: readResources(r),
     killTimeoutMs: r.quantity('kill_timeout', parseDuration, DEFAULTS.killTimeoutMs),
   };
+  const services = readServices(r, undefined);
+  if (services) task.services = services;
+  readTaskOptions(r, task);
   const driver = r.oneOf('driver', DRIVERS, undefined);
   if (driver !== undefined) task.driver = driver;
   // A config that is not a map has its own problem already; "needs an image" on top would be noise.
@@ -42,6 +47,7 @@ function readConfig(task: MapReader): TaskConfig {
   if (r.has('command')) config.command = r.string('command', '');
   if (r.has('workdir')) config.workdir = r.string('workdir', '');
   if (r.has('args')) config.args = readArgs(r);
+  readDriverOptions(r, config);
   return config;
 }
 
@@ -63,10 +69,15 @@ function readResources(task: MapReader): Resources {
   if (!task.has('resources')) return { ...DEFAULTS.resources };
   const r = MapReader.open(task.get('resources'), task.pathOf('resources'), task.problems, RESOURCE_KEYS);
   if (r === undefined) return { ...DEFAULTS.resources };
-  return {
+  const resources: Resources = {
     cpu: r.quantity('cpu', parseCpu, DEFAULTS.resources.cpu),
     memoryMiB: r.quantity('memory', parseSize, DEFAULTS.resources.memoryMiB),
   };
+  if (r.has('memory_max')) {
+    resources.memoryMaxMiB = r.quantity('memory_max', parseSize, resources.memoryMiB);
+    if (resources.memoryMaxMiB < resources.memoryMiB) r.problem('memory_max', `must be at least memory (${resources.memoryMiB} MiB)`);
+  }
+  return resources;
 }
 
 /**

@@ -143,7 +143,7 @@ describe('validateJob rules', () => {
 
   test('checks type, priority and datacenters', () => {
     assert.deepEqual(errors(spec({ job: { type: 'servce', priority: 0, datacenters: [] } })), [
-      'type: must be one of service, batch, got "servce"; did you mean "service"?',
+      'type: must be one of service, batch, system, got "servce"; did you mean "service"?',
       'priority: must be between 1 and 100, got 0',
       'datacenters: must name at least one datacenter',
     ]);
@@ -177,7 +177,7 @@ describe('validateJob rules', () => {
       'groups[0].tasks[0].killTimeout: unknown field; did you mean "kill_timeout"?',
     ]);
     assert.deepEqual(errors(spec({ task: { config: { image: 'x', zzz: 1 } } })), [
-      'groups[0].tasks[0].config.zzz: unknown field; known fields are image, command, args, workdir',
+      'groups[0].tasks[0].config.zzz: unknown field; known fields are image, command, args, workdir, entrypoint, user, stop_signal, pull, hostname, extra_hosts, dns_servers, network_mode, volumes, labels, privileged, cap_add, cap_drop, devices',
     ]);
   });
 
@@ -257,7 +257,7 @@ describe('validateJob task rules', () => {
 
   test('checks resources and kill_timeout', () => {
     assert.deepEqual(errors(spec({ task: { resources: { cpu: 'lots', memory: -5, disk: 1 }, kill_timeout: 5 } })), [
-      'groups[0].tasks[0].resources.disk: unknown field; known fields are cpu, memory',
+      'groups[0].tasks[0].resources.disk: unknown field; known fields are cpu, memory, memory_max',
       'groups[0].tasks[0].resources.cpu: must be cores (0.5) or millicores ("500m"), got "lots"',
       'groups[0].tasks[0].resources.memory: must be a positive number of MiB, got -5',
       'groups[0].tasks[0].kill_timeout: must be a duration with a unit, such as "5s" or "5ms", got 5',

@@ -4,15 +4,17 @@ import { MapReader, Problems, indexPath, isMap } from './reader.ts';
 import type { JobInput } from './to-job.ts';
 import { describeValue, parseDuration } from './units.ts';
 import { readTask } from './validate-task.ts';
+import { readServices } from './services.ts';
+import { GROUP_PLACEMENT_KEYS, JOB_PLACEMENT_KEYS, readGroupPlacement, readJobPlacement } from './placement-blocks.ts';
 
 /** The outcome of reading a spec: the job with every default applied, or every problem found. */
 export type ParseResult = { ok: true; job: JobInput } | { ok: false; errors: ErrorDetail[] };
 
-const JOB_KEYS = ['id', 'type', 'priority', 'datacenters', 'meta', 'groups'] as const;
-const GROUP_KEYS = ['name', 'count', 'ports', 'restart', 'tasks'] as const;
+const JOB_KEYS = ['id', 'type', 'priority', 'datacenters', 'meta', 'groups', ...JOB_PLACEMENT_KEYS] as const;
+const GROUP_KEYS = ['name', 'count', 'ports', 'restart', 'tasks', 'services', ...GROUP_PLACEMENT_KEYS] as const;
 const PORT_KEYS = ['label', 'static', 'to'] as const;
 const RESTART_KEYS = ['attempts', 'interval', 'delay', 'mode'] as const;
-const JOB_TYPES: readonly JobType[] = ['service', 'batch'];
+const JOB_TYPES: readonly JobType[] = ['service', 'batch', 'system'];
 const PORT_RANGE = { min: 1, max: 65_535 };
 
 /**
@@ -41,6 +43,7 @@ function readJob(input: unknown, problems: Problems): JobInput | undefined {
     datacenters: readDatacenters(r),
     meta: r.stringMap('meta', { pattern: /^\S+$/, help: 'non-empty, without spaces' }),
     groups: readGroups(r, type),
+    ...readJobPlacement(r, type),
   };
 }
 
@@ -87,6 +90,9 @@ function readGroup(value: unknown, path: string, problems: Problems, type: JobTy
   if (Array.isArray(r.get('tasks')) && items.length === 0) r.problem('tasks', 'must have at least one task');
   group.tasks = items.map((item, i) => readTask(item, indexPath(r.pathOf('tasks'), i), problems));
   flagDuplicateNames(group.tasks, r.pathOf('tasks'), problems);
+  const services = readServices(r, group.ports.map((p) => p.label));
+  if (services) group.services = services;
+  Object.assign(group, readGroupPlacement(r, type));
   return group;
 }
 

@@ -57,6 +57,24 @@ export interface Allocation {
   ports: AllocatedPort[];
   createTime: number;
   modifyTime: number;
+  /** The allocation this one replaces (rescheduled, migrated or lost). */
+  previousAllocation?: string;
+  /** Reschedules so far in this slot's chain, newest last. */
+  rescheduleEvents?: RescheduleEvent[];
+  /** Set by the drainer: the scheduler should move this allocation. */
+  migrate?: boolean;
+  /** Hash of the group spec it was placed for: equal hashes allow an in-place update. */
+  specHash?: string;
+  /** The delayed evaluation that will act on this allocation (reschedule, lost_after, max run). */
+  followupEvalId?: string;
+}
+
+/** One reschedule of a slot. */
+export interface RescheduleEvent {
+  time: number;
+  prevAllocId: string;
+  prevNodeId: string;
+  delayMs: number;
 }
 
 /** True when an allocation will never run again on its node. */

@@ -3,7 +3,17 @@ import type { Allocation } from './alloc.ts';
 export type EvalStatus = 'pending' | 'complete' | 'failed' | 'blocked' | 'canceled';
 
 /** Why an evaluation was created. */
-export type EvalTrigger = 'job-register' | 'job-deregister' | 'node-update' | 'alloc-failure' | 'retry';
+export type EvalTrigger =
+  | 'job-register'
+  | 'job-deregister'
+  | 'node-update'
+  | 'node-drain'
+  | 'alloc-failure'
+  | 'retry'
+  | 'queued-allocs'
+  | 'reschedule'
+  | 'max-plan-attempts'
+  | 'plan-dry-run';
 
 /** Why a group could not be placed, as `job status` and `job plan` show it. */
 export interface PlacementFailure {
@@ -13,6 +23,10 @@ export interface PlacementFailure {
   nodesEvaluated: number;
   /** Nodes rejected, counted by reason ("memory exhausted", "missing driver docker"). */
   filtered: Record<string, number>;
+  /** Of those, the ones rejected for lack of room, by dimension ("memory", "cpu", "ports"). */
+  exhausted?: Record<string, number>;
+  /** The best scores seen, for `job plan`. */
+  topScores?: { nodeId: string; score: number }[];
 }
 
 /** A request to the scheduler to reconcile one job. */
@@ -26,6 +40,16 @@ export interface Evaluation {
   failures: PlacementFailure[];
   createTime: number;
   modifyTime: number;
+  /** Not to be processed before this time (a reschedule delay, a `lost_after`). */
+  waitUntil?: number;
+  /** The evaluation that made this one (follow-up, blocked). */
+  previousEval?: string;
+  /** The blocked evaluation made for what this one could not place. */
+  blockedEval?: string;
+  /** Groups with allocations that could not be placed, and how many. */
+  queuedAllocs?: Record<string, number>;
+  /** The node whose change triggered this evaluation. */
+  nodeId?: string;
 }
 
 /** What a scheduler pass wants done. The plan applier checks it against the latest state. */
@@ -35,8 +59,12 @@ export interface Plan {
   /** Allocations to create, by node. */
   place: Allocation[];
   /** Allocations to stop, with the reason. */
-  stop: { allocId: string; description: string }[];
+  stop: { allocId: string; description: string; clientStatus?: 'lost' }[];
   failures: PlacementFailure[];
+  /** Allocations updated in place (new job version, same tasks). */
+  update?: Allocation[];
+  /** Evaluations to create with the plan: delayed follow-ups (reschedule, lost_after). */
+  followups?: Evaluation[];
 }
 
 /** What the plan applier committed. */

@@ -1,5 +1,7 @@
+import type { ServiceSpec } from './service.ts';
+
 /** The kinds of job berth runs. */
-export type JobType = 'service' | 'batch';
+export type JobType = 'service' | 'batch' | 'system';
 
 /** Which driver runs a task. Absent in a spec: the node's default driver. */
 export type DriverName = 'docker' | 'process';
@@ -20,6 +22,10 @@ export interface Resources {
   cpu: number;
   /** Memory in MiB. */
   memoryMiB: number;
+  /** A hard memory limit above `memoryMiB` that the task may burst to (placement reserves `memoryMiB`). */
+  memoryMaxMiB?: number;
+  /** Disk in MiB; absent: none asked. */
+  diskMiB?: number;
 }
 
 /** What the agent does when a task exits (Nomad's restart block). */
@@ -40,6 +46,52 @@ export interface TaskConfig {
   args?: string[];
   /** Working directory (process driver) or container workdir (docker). */
   workdir?: string;
+  /** Docker: replaces the image's entrypoint. */
+  entrypoint?: string[];
+  /** User to run as: `name`, `uid` or `uid:gid` (process driver: only when the agent runs as root). */
+  user?: string;
+  /** Signal that asks the task to stop (default SIGTERM); SIGKILL follows after the kill timeout. */
+  stopSignal?: string;
+  /** Docker: when to pull the image. Default `missing`. */
+  pull?: ImagePullPolicy;
+  /** Docker: the container's host name. */
+  hostname?: string;
+  /** Docker: extra /etc/hosts lines, `name:ip`. */
+  extraHosts?: string[];
+  /** Docker: DNS servers of the container (berth's DNS once discovery serves it). */
+  dnsServers?: string[];
+  /** Docker: `bridge` (default) or `host`; any other value is a Docker network's name. */
+  networkMode?: string;
+  /** Docker: `/host/path:/ctr/path[:ro]` binds a host path; `name:/ctr/path[:ro]` mounts a named volume. */
+  volumes?: string[];
+  /** Docker: labels added to the container, beside berth's own. */
+  labels?: Record<string, string>;
+  /** Docker: opt-in privileged mode. */
+  privileged?: boolean;
+  /** Docker: capabilities to add and drop. */
+  capAdd?: string[];
+  capDrop?: string[];
+  /** Docker: host devices, `/dev/x[:/dev/y[:rwm]]`. */
+  devices?: string[];
+}
+
+/** When the docker driver pulls: `always`, only when the image is `missing` locally, or `never`. */
+export type ImagePullPolicy = 'always' | 'missing' | 'never';
+
+/** How much output a task keeps: files of at most `maxFileSizeMiB`, the oldest dropped past `maxFiles`. */
+export interface LogPolicy {
+  maxFiles: number;
+  maxFileSizeMiB: number;
+}
+
+/**
+ * When a task runs within its allocation (Nomad's lifecycle block): `prestart` tasks run before
+ * the main tasks (to completion, or on beside them when `sidecar`); `poststop` tasks run after the
+ * main tasks have stopped.
+ */
+export interface TaskLifecycle {
+  hook: 'prestart' | 'poststop';
+  sidecar: boolean;
 }
 
 export interface Task {
@@ -51,6 +103,14 @@ export interface Task {
   resources: Resources;
   /** Time between the stop signal and a forced kill. */
   killTimeoutMs: number;
+  /** Absent: a main task. */
+  lifecycle?: TaskLifecycle;
+  /** Batch tasks: killed and failed once they have run this long. */
+  maxRunDurationMs?: number;
+  /** Log rotation; absent: the agent's default (10 files of 10 MiB). */
+  logs?: LogPolicy;
+  /** Services registered while the task runs; absent when none. */
+  services?: ServiceSpec[];
 }
 
 export interface Group {
@@ -59,6 +119,18 @@ export interface Group {
   tasks: Task[];
   ports: PortSpec[];
   restart: RestartPolicy;
+  /** Placement rules for this group, added to the job's. */
+  constraints?: Constraint[];
+  affinities?: Affinity[];
+  spreads?: Spread[];
+  /** Where a failed allocation is placed again, and when (server side; restarts are the agent's). */
+  reschedule?: ReschedulePolicy;
+  /** What happens to allocations whose node stops answering. */
+  disconnect?: DisconnectPolicy;
+  /** How a drain moves this group's allocations: at most `maxParallel` at a time (default 1). */
+  migrate?: { maxParallel: number };
+  /** Services registered while the allocation runs; absent when none. */
+  services?: ServiceSpec[];
 }
 
 /** A job as stored: the user's spec after defaults, plus the fields berth owns. */
@@ -75,6 +147,82 @@ export interface Job {
   stop: boolean;
   /** State index of the write that produced this version. */
   submitTime: number;
+  /** Placement rules for every group. */
+  constraints?: Constraint[];
+  affinities?: Affinity[];
+  spreads?: Spread[];
+  /** Batch jobs: an allocation running longer than this is stopped and not replaced. */
+  maxRunDurationMs?: number;
+}
+
+/** The operators a constraint or affinity may use (Nomad's). */
+export type ConstraintOperator =
+  | '='
+  | '!='
+  | '>'
+  | '>='
+  | '<'
+  | '<='
+  | 'regexp'
+  | 'set_contains'
+  | 'set_contains_any'
+  | 'version'
+  | 'semver'
+  | 'is_set'
+  | 'is_not_set'
+  | 'distinct_hosts'
+  | 'distinct_property';
+
+/**
+ * A hard placement rule. `attribute` names a node property: `${node.datacenter}`, `${node.class}`,
+ * `${node.unique.name}`, `${node.unique.id}`, `${attr.<name>}`, `${meta.<name>}`.
+ */
+export interface Constraint {
+  attribute: string;
+  operator: ConstraintOperator;
+  /** The right-hand side; for `distinct_property` the allowed count per value (default 1). */
+  value?: string;
+}
+
+/** A soft placement preference: nodes that match score higher (or lower, for a negative weight). */
+export interface Affinity {
+  attribute: string;
+  operator: ConstraintOperator;
+  value?: string;
+  /** -100..100. */
+  weight: number;
+}
+
+/** Spread a group's allocations over the values of a node attribute. */
+export interface Spread {
+  attribute: string;
+  /** 0..100: how much the spread counts against bin-packing. */
+  weight: number;
+  /** Wanted share per value; values not listed share what is left evenly. Empty: even over all values. */
+  targets: { value: string; percent: number }[];
+}
+
+/** When and how often the server places a failed allocation again (Nomad's reschedule block). */
+export interface ReschedulePolicy {
+  /** Reschedules allowed within `intervalMs` (ignored when unlimited). */
+  attempts: number;
+  intervalMs: number;
+  /** Wait before the first reschedule. */
+  delayMs: number;
+  delayFunction: 'constant' | 'exponential' | 'fibonacci';
+  /** Cap of the growing delay. */
+  maxDelayMs: number;
+  unlimited: boolean;
+}
+
+/** What happens to allocations on a node that stopped heartbeating (Nomad's disconnect block). */
+export interface DisconnectPolicy {
+  /** How long after the node went down its allocations are given up as lost; absent: at once. */
+  lostAfterMs?: number;
+  /** Place a replacement while the node is out (default true). */
+  replace: boolean;
+  /** Which one stays when the node comes back and both run. */
+  reconcile: 'keep_original' | 'keep_replacement' | 'best_score' | 'longest_running';
 }
 
 /** The summary status shown by `job status`. */

@@ -27,9 +27,28 @@ export interface Node {
   drivers: Partial<Record<DriverName, DriverInfo>>;
   /** The driver for tasks that name none. */
   defaultDriver: DriverName;
-  resources: { cpu: number; memoryMiB: number };
+  resources: { cpu: number; memoryMiB: number; diskMiB?: number };
+  /** Most allocations the node takes, whatever their size; absent: no limit. */
+  maxAllocs?: number;
   /** Host ports tasks may get when they ask for a dynamic one. */
   portRange: { min: number; max: number };
   /** Milliseconds since the epoch of the last heartbeat the server saw. */
   lastHeartbeat: number;
+  /** A class of node (`${node.class}` in constraints). */
+  nodeClass?: string;
+  /** Operator-set metadata (`${meta.<name>}` in constraints). */
+  meta?: Record<string, string>;
+  /** Set while the node is being drained: its allocations move elsewhere. */
+  drain?: DrainStrategy;
+  /** Milliseconds since the epoch when the node went down (for `disconnect.lost_after`). */
+  downSince?: number;
+}
+
+/** How a node is drained. */
+export interface DrainStrategy {
+  /** Epoch ms after which what is left is stopped at once; 0: no deadline. */
+  deadline: number;
+  /** Leave system jobs' allocations running. */
+  ignoreSystem: boolean;
+  startedAt: number;
 }

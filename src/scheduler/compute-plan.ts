@@ -1,74 +1,193 @@
 import type { Allocation, Evaluation, Group, Job, Node, Plan, PlacementFailure } from '../model/index.ts';
-import { groupDemand, type Demand } from './feasible.ts';
+import { groupConstraints, groupDemand, type Demand, type PlacementAsk } from './feasible.ts';
 import type { State } from './interfaces.ts';
 import { assignPorts } from './ports.ts';
+import { JobPresence } from './presence.ts';
 import { randomFor, shuffle, type Random } from './random.ts';
-import { reconcile, type PlaceRequest } from './reconcile.ts';
-import { selectNode } from './stack.ts';
+import type { SchedulerAlgorithm } from './rank.ts';
+import { reconcile, type PlaceRequest, type ReconcileResult } from './reconcile.ts';
+import { nextRescheduleEvents, reschedulePolicy } from './reschedule.ts';
+import { specHash } from './spec-hash.ts';
+import { candidateLimit, selectNode } from './stack.ts';
+import { reconcileSystem } from './system.ts';
 import { PlanUsage } from './usage.ts';
+import { resolveAttribute } from './constraints.ts';
 
 /** What a pass needs besides the state: the time and the id maker of the schedule context. */
 export interface PassOptions {
   now: number;
   newId: () => string;
+  /** Bin-pack (default) or spread: a cluster setting. */
+  algorithm?: SchedulerAlgorithm;
+  /** Keep the best scores of each placement in `scores` (for `job plan`); default false. */
+  explain?: boolean;
 }
 
+/** A pass's plan with what the reconciler decided, and with `explain`, the scores per placed allocation. */
+export type ComputedPlan = Plan & { diff: ReconcileResult; scores: Record<string, { nodeId: string; score: number }[]> };
+
 /** Everything one placement pass shares. */
-interface Pass {
+export interface Pass {
   evaluation: Evaluation;
   job: Job;
   options: PassOptions;
   usage: PlanUsage;
+  presence: JobPresence;
   nodes: Node[];
   random: Random;
-  plan: Plan;
+  plan: ComputedPlan;
+  /** Where the next candidate search starts in `nodes`: successive placements look further on. */
+  cursor: number;
+  limit: number;
+  values: Map<string, Set<string>>;
+}
+
+/** Down or draining nodes that hold allocations of the job, by id; missing nodes count as down. */
+function taintedNodes(state: State, allocs: readonly Allocation[]): Map<string, Node> {
+  const tainted = new Map<string, Node>();
+  for (const alloc of allocs) {
+    if (tainted.has(alloc.nodeId)) continue;
+    const node = state.node(alloc.nodeId);
+    if (node === undefined) tainted.set(alloc.nodeId, { id: alloc.nodeId, status: 'down' } as Node);
+    else if (node.status === 'down' || node.drain !== undefined) tainted.set(node.id, node);
+  }
+  return tainted;
 }
 
 /**
  * One scheduler pass over a snapshot, touching nothing: reconcile the job with its allocations,
  * then find a node for each slot to fill. Slots that fit nowhere become placement failures.
  */
-export function computePlan(evaluation: Evaluation, state: State, options: PassOptions): Plan {
+export function computePlan(evaluation: Evaluation, state: State, options: PassOptions): ComputedPlan {
   const job = state.job(evaluation.jobId);
-  const diff = reconcile(job, state.allocsByJob(evaluation.jobId), options.now);
-  const plan: Plan = {
+  const allocs = state.allocsByJob(evaluation.jobId);
+  const tainted = taintedNodes(state, allocs);
+  const diff =
+    job?.type === 'system' && !job.stop ? reconcileSystem(job, allocs, state, options.now, tainted) : reconcile(job, allocs, options.now, { tainted });
+  const plan: ComputedPlan = {
     evalId: evaluation.id,
     jobId: evaluation.jobId,
     place: [],
-    stop: diff.stop.map(({ alloc, reason }) => ({ allocId: alloc.id, description: reason })),
+    stop: diff.stop.map(({ alloc, reason, clientStatus }) => (clientStatus ? { allocId: alloc.id, description: reason, clientStatus } : { allocId: alloc.id, description: reason })),
     failures: [],
+    update: [],
+    followups: [],
+    diff,
+    scores: {},
   };
+  if (job !== undefined) {
+    for (const alloc of diff.inplace) plan.update!.push({ ...alloc, jobVersion: job.version, modifyTime: options.now });
+    addFollowups(plan, diff, evaluation, options);
+  }
   if (job === undefined || diff.place.length === 0) return plan;
   const random = randomFor(evaluation.id);
-  // Sorted first so that the shuffle, not the order the state keeps nodes in, decides.
-  const nodes = shuffle([...state.nodes()].sort((a, b) => a.id.localeCompare(b.id)), random);
-  const usage = new PlanUsage(state, new Set(plan.stop.map((s) => s.allocId)));
-  const pass: Pass = { evaluation, job, options, usage, nodes, random, plan };
-  const demands = new Map(job.groups.map((g) => [g.name, groupDemand(g)]));
+  // Sorted first so that the shuffle, not the order the state keeps nodes in, decides (the
+  // server's state lists them by id already: the check is cheaper than a sort).
+  const nodes = shuffle(byId(state.nodes()), random);
+  const stopping = new Map(diff.stop.map((s) => [s.alloc.id, s.alloc]));
+  const usage = new PlanUsage(state, stopping);
+  const presence = new JobPresence(state, allocs, new Set(stopping.keys()));
+  const limit = candidateLimit(job.type, nodes.length);
+  const pass: Pass = { evaluation, job, options, usage, presence, nodes, random, plan, cursor: 0, limit, values: new Map() };
+  const asks = new Map<string, PlacementAsk>();
+  for (const g of job.groups) {
+    asks.set(g.name, { job, group: g, demand: groupDemand(g), usage, presence, constraints: groupConstraints(job, g), staticVerdicts: new Map() });
+  }
   for (const request of diff.place) {
-    const group = job.groups.find((g) => g.name === request.group);
-    const demand = demands.get(request.group);
-    if (group !== undefined && demand !== undefined) place(pass, request, group, demand);
+    const ask = asks.get(request.group);
+    if (ask !== undefined) place(pass, request, ask);
   }
   return plan;
 }
 
+/**
+ * Delayed evaluations for what must be looked at later, one per distinct time; each allocation
+ * it covers is marked with it, so that later passes do not make another.
+ */
+function addFollowups(plan: Plan, diff: ReconcileResult, evaluation: Evaluation, options: PassOptions): void {
+  const byTime = new Map<number, Evaluation>();
+  for (const f of diff.followups) {
+    let followup = byTime.get(f.at);
+    if (followup === undefined) {
+      followup = {
+        id: options.newId(),
+        jobId: evaluation.jobId,
+        priority: evaluation.priority,
+        triggeredBy: 'reschedule',
+        status: 'pending',
+        statusDescription: `follow-up: ${f.reason}`,
+        failures: [],
+        createTime: options.now,
+        modifyTime: options.now,
+        waitUntil: f.at,
+        previousEval: evaluation.id,
+      };
+      byTime.set(f.at, followup);
+      plan.followups!.push(followup);
+    }
+    const updated = plan.update!.find((a) => a.id === f.alloc.id);
+    if (updated !== undefined) updated.followupEvalId = followup.id;
+    else plan.update!.push({ ...f.alloc, followupEvalId: followup.id });
+  }
+}
+
+/** The distinct values of an attribute over every node, for even spreads. */
+function valuesOf(pass: Pass, attribute: string): Set<string> {
+  let values = pass.values.get(attribute);
+  if (values === undefined) {
+    values = new Set();
+    for (const node of pass.nodes) {
+      const v = resolveAttribute(node, attribute);
+      if (v !== undefined) values.add(v);
+    }
+    pass.values.set(attribute, values);
+  }
+  return values;
+}
+
 /** Places one slot, or counts it as missing in its group's failure. */
-function place(pass: Pass, request: PlaceRequest, group: Group, demand: Demand): void {
+function place(pass: Pass, request: PlaceRequest, base: PlacementAsk): void {
+  const group = base.group;
   const failed = pass.plan.failures.find((f) => f.group === group.name);
   // Within a pass nodes only fill up, so once a group found no node, later slots will not either.
-  if (failed !== undefined) {
+  if (failed !== undefined && request.nodeId === undefined) {
     failed.missing++;
     return;
   }
-  const selection = selectNode(pass.nodes, { job: pass.job, group, demand, usage: pass.usage });
+  const candidates = request.nodeId === undefined ? pass.nodes : pass.nodes.filter((n) => n.id === request.nodeId);
+  const penaltyNodes = request.previous === undefined ? undefined : new Set([request.previous.nodeId, ...(request.previous.rescheduleEvents ?? []).map((e) => e.prevNodeId)]);
+  const ask: PlacementAsk = penaltyNodes === undefined ? base : { ...base, penaltyNodes };
+  // Affinities and spreads are about the whole cluster: every feasible node is scored (as Nomad does).
+  const soft = (pass.job.affinities?.length ?? 0) + (pass.job.spreads?.length ?? 0) + (group.affinities?.length ?? 0) + (group.spreads?.length ?? 0) > 0;
+  const selection = selectNode(candidates, ask, {
+    limit: request.nodeId === undefined && !soft ? pass.limit : Infinity,
+    start: request.nodeId === undefined ? pass.cursor : 0,
+    preferUsed: (pass.options.algorithm ?? 'binpack') === 'binpack',
+    rank: { algorithm: pass.options.algorithm ?? 'binpack', allValues: (a) => valuesOf(pass, a) },
+    scores: pass.options.explain === true,
+  });
   const node = selection.ok ? selection.node : undefined;
   const ports = node && assignPorts(group, node, pass.usage.used(node.id).ports, pass.random);
   if (node === undefined || ports === undefined) {
+    if (request.nodeId !== undefined) {
+      // A system job: the node suits it but has no room; say so in the group's failure.
+      if (failed !== undefined) mergeMetrics(failed, selection.metrics);
+      else pass.plan.failures.push({ group: group.name, missing: 1, ...selection.metrics });
+      return;
+    }
     const failure: PlacementFailure = { group: group.name, missing: 1, ...selection.metrics };
     pass.plan.failures.push(failure);
     return;
   }
+  const alloc = newAlloc(pass, request, group, base.demand, node, ports);
+  pass.plan.place.push(alloc);
+  if (pass.options.explain === true) pass.plan.scores[alloc.id] = selection.metrics.topScores;
+  // The next placement starts its search at this node: it fills up before the search moves on,
+  // which packs well, while the seeded shuffle keeps different jobs on different nodes.
+  if (request.nodeId === undefined && selection.ok) pass.cursor = selection.position;
+}
+
+function newAlloc(pass: Pass, request: PlaceRequest, group: Group, demand: Demand, node: Node, ports: Allocation['ports']): Allocation {
   const { now, newId } = pass.options;
   const alloc: Allocation = {
     id: newId(),
@@ -82,11 +201,35 @@ function place(pass: Pass, request: PlaceRequest, group: Group, demand: Demand):
     desiredStatus: 'run',
     clientStatus: 'pending',
     taskStates: {},
-    resources: { cpu: demand.cpuMilli / 1000, memoryMiB: demand.memoryMiB },
+    resources: demand.diskMiB > 0 ? { cpu: demand.cpuMilli / 1000, memoryMiB: demand.memoryMiB, diskMiB: demand.diskMiB } : { cpu: demand.cpuMilli / 1000, memoryMiB: demand.memoryMiB },
     ports,
     createTime: now,
     modifyTime: now,
+    specHash: specHash(group),
   };
+  const prev = request.previous;
+  if (prev !== undefined) {
+    alloc.previousAllocation = prev.id;
+    if (request.rescheduleDelayMs !== undefined) {
+      alloc.rescheduleEvents = nextRescheduleEvents(prev, now, request.rescheduleDelayMs, reschedulePolicy(pass.job.type, group));
+    } else if (prev.rescheduleEvents !== undefined) alloc.rescheduleEvents = prev.rescheduleEvents;
+  }
   pass.usage.add(alloc);
-  pass.plan.place.push(alloc);
+  pass.presence.add(alloc);
+  return alloc;
+}
+
+function mergeMetrics(failure: PlacementFailure, metrics: { nodesEvaluated: number; filtered: Record<string, number>; exhausted: Record<string, number> }): void {
+  failure.missing++;
+  failure.nodesEvaluated += metrics.nodesEvaluated;
+  for (const [k, v] of Object.entries(metrics.filtered)) failure.filtered[k] = (failure.filtered[k] ?? 0) + v;
+  failure.exhausted ??= {};
+  for (const [k, v] of Object.entries(metrics.exhausted)) failure.exhausted[k] = (failure.exhausted[k] ?? 0) + v;
+}
+
+function byId(nodes: Node[]): Node[] {
+  for (let i = 1; i < nodes.length; i++) {
+    if (nodes[i - 1].id > nodes[i].id) return [...nodes].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
+  return nodes;
 }

@@ -14,6 +14,20 @@ export interface State {
   allocsByJob(jobId: string): Allocation[];
   /** Every allocation on a node, terminal ones included. */
   allocsByNode(nodeId: string): Allocation[];
+  /**
+   * What the node's live allocations take, if the state keeps it at hand; the scheduler sums
+   * `allocsByNode` otherwise. An optimization for large clusters: it must agree with that sum.
+   */
+  nodeUsage?(nodeId: string): NodeUsage | undefined;
+}
+
+/** What a node's live (not terminal) allocations take. */
+export interface NodeUsage {
+  cpuMilli: number;
+  memoryMiB: number;
+  diskMiB: number;
+  count: number;
+  ports: ReadonlySet<number>;
 }
 
 /** Where a scheduler sends its results. `server/` commits them; the test harness records them. */
@@ -32,6 +46,11 @@ export interface Planner {
    * committed plan laid over it.
    */
   refreshState?(minIndex: number): Promise<State>;
+  /**
+   * Store a new evaluation: a blocked one that waits for capacity, or a follow-up. Optional: without
+   * it, what could not be placed is only reported.
+   */
+  createEval?(evaluation: Evaluation): Promise<void>;
 }
 
 /** What a scheduler pass is given besides the state. */
@@ -42,4 +61,6 @@ export interface ScheduleContext {
   now: number;
   /** Makes new allocation ids; deterministic in tests. */
   newId: () => string;
+  /** Bin-pack (default) or spread: a cluster setting. */
+  algorithm?: 'binpack' | 'spread';
 }

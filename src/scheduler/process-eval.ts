@@ -15,12 +15,11 @@ interface Outcome {
 }
 
 /**
- * Schedules one evaluation of a service or batch job: computes a plan from the snapshot, submits it,
- * and records the outcome on the evaluation. When the applier rejects part of a plan (the room was
- * taken meanwhile), the pass runs again on a fresher state, up to `MAX_ATTEMPTS` passes in all.
- *
- * Groups that could not be fully placed leave the evaluation `complete` with `failures` filled;
- * running out of attempts leaves it `failed`.
+ * Schedules one evaluation: computes a plan from the snapshot, submits it, and records the outcome
+ * on the evaluation. When the applier rejects part of a plan (the room was taken meanwhile), the
+ * pass runs again on a fresher state, up to `MAX_ATTEMPTS` passes in all; past that a follow-up
+ * evaluation takes over. What fits nowhere leaves the evaluation `complete` with `failures` filled
+ * and a `blocked` evaluation that the server wakes when capacity appears.
  */
 export async function processEval(evaluation: Evaluation, ctx: ScheduleContext): Promise<void> {
   const outcome: Outcome = { placed: 0, stopped: 0, rejected: 0, failures: [] };
@@ -29,15 +28,23 @@ export async function processEval(evaluation: Evaluation, ctx: ScheduleContext):
     const plan = computePlan(evaluation, state, ctx);
     outcome.failures = plan.failures;
     // A plan that changes nothing is not worth a write.
-    if (plan.place.length === 0 && plan.stop.length === 0) return finish(evaluation, ctx, 'complete', outcome);
-    const result = await ctx.planner.submitPlan(plan);
+    if (isEmpty(plan)) return finish(evaluation, ctx, 'complete', outcome);
+    const { diff: _diff, scores: _scores, ...submitted } = plan;
+    const result = await ctx.planner.submitPlan(submitted);
     outcome.placed += result.placed.length;
     outcome.stopped += result.stopped.length;
     outcome.rejected = result.rejected.length;
     if (result.rejected.length === 0) return finish(evaluation, ctx, 'complete', outcome);
-    if (attempt === MAX_ATTEMPTS) return finish(evaluation, ctx, 'failed', outcome);
+    if (attempt === MAX_ATTEMPTS) {
+      await createEval(ctx, evaluation, 'pending', 'max-plan-attempts', `follow-up: ${result.rejected.length} placements did not fit when applied`);
+      return finish(evaluation, ctx, 'failed', outcome);
+    }
     state = await nextState(ctx, state, plan, result);
   }
+}
+
+function isEmpty(plan: Plan): boolean {
+  return plan.place.length === 0 && plan.stop.length === 0 && (plan.update?.length ?? 0) === 0 && (plan.followups?.length ?? 0) === 0;
 }
 
 async function nextState(ctx: ScheduleContext, state: State, plan: Plan, result: PlanResult): Promise<State> {
@@ -45,14 +52,35 @@ async function nextState(ctx: ScheduleContext, state: State, plan: Plan, result:
   return withPlanApplied(state, plan, result);
 }
 
-async function finish(evaluation: Evaluation, ctx: ScheduleContext, status: EvalStatus, outcome: Outcome): Promise<void> {
-  await ctx.planner.updateEval({
-    ...evaluation,
+/** A new evaluation of the same job, made by this one. */
+async function createEval(ctx: ScheduleContext, from: Evaluation, status: EvalStatus, trigger: Evaluation['triggeredBy'], description: string, extra: Partial<Evaluation> = {}): Promise<string | undefined> {
+  if (ctx.planner.createEval === undefined) return undefined;
+  const evaluation: Evaluation = {
+    id: ctx.newId(),
+    jobId: from.jobId,
+    priority: from.priority,
+    triggeredBy: trigger,
     status,
-    statusDescription: describe(status, outcome),
-    failures: outcome.failures,
+    statusDescription: description,
+    failures: [],
+    createTime: ctx.now,
     modifyTime: ctx.now,
-  });
+    previousEval: from.id,
+    ...extra,
+  };
+  await ctx.planner.createEval(evaluation);
+  return evaluation.id;
+}
+
+async function finish(evaluation: Evaluation, ctx: ScheduleContext, status: EvalStatus, outcome: Outcome): Promise<void> {
+  const done: Evaluation = { ...evaluation, status, statusDescription: describe(status, outcome), failures: outcome.failures, modifyTime: ctx.now };
+  if (status === 'complete' && outcome.failures.length > 0) {
+    const queuedAllocs = Object.fromEntries(outcome.failures.map((f) => [f.group, f.missing]));
+    done.queuedAllocs = queuedAllocs;
+    const blocked = await createEval(ctx, evaluation, 'blocked', 'queued-allocs', 'waiting for capacity', { queuedAllocs, failures: outcome.failures });
+    if (blocked !== undefined) done.blockedEval = blocked;
+  }
+  await ctx.planner.updateEval(done);
 }
 
 /** One line for `eval status`: what was done, then what could not be, and why. */
@@ -69,7 +97,7 @@ export function describe(status: EvalStatus, outcome: Outcome): string {
 }
 
 /** The reasons nodes were rejected, most frequent first: `memory exhausted on 2 of 3 nodes`. */
-function explain(failure: PlacementFailure): string {
+export function explain(failure: PlacementFailure): string {
   const reasons = Object.entries(failure.filtered).sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
   if (failure.nodesEvaluated === 0) return 'no nodes';
   if (reasons.length === 0) return `no node fits (${failure.nodesEvaluated} evaluated)`;

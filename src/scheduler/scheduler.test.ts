@@ -41,6 +41,7 @@ describe('processEval placements', () => {
       ports: [],
       createTime: 5_000,
       modifyTime: 5_000,
+      specHash: plans[0].place[0].specHash,
     });
   });
 
@@ -82,7 +83,7 @@ describe('processEval ports', () => {
     const harness = world(job, [mockNode({ id: 'n1' }), mockNode({ id: 'n2' })]);
     const { plans, eval: result } = await harness.run(mockEval());
     assert.deepEqual(plans[0].place.map((a) => a.nodeId).sort(), ['n1', 'n2']);
-    assert.deepEqual(result.failures, [{ group: 'web', missing: 1, nodesEvaluated: 2, filtered: { 'port 80 in use': 2 } }]);
+    assert.deepEqual(result.failures.map((f) => ({ ...f, exhausted: undefined, topScores: undefined })), [{ group: 'web', missing: 1, nodesEvaluated: 2, filtered: { 'port 80 in use': 2 }, exhausted: undefined, topScores: undefined }]);
   });
 });
 
@@ -129,11 +130,23 @@ describe('processEval updates', () => {
     assert.deepEqual(harness.liveAllocs('web'), []);
   });
 
-  test('replaces every allocation when the version changes', async () => {
+  test('updates allocations in place when only the count or meta changed', async () => {
+    const harness = world(mockJob());
+    await harness.run(mockEval());
+    const before = harness.liveAllocs('web').map((a) => a.id).sort();
+    harness.upsertJob(mockJob({ version: 1, meta: { owner: 'ops' } }));
+    const { plans } = await harness.run(mockEval());
+    assert.equal(plans[0].stop.length, 0);
+    assert.equal(plans[0].place.length, 0);
+    assert.deepEqual(harness.liveAllocs('web').map((a) => a.id).sort(), before);
+    assert.ok(harness.liveAllocs('web').every((a) => a.jobVersion === 1));
+  });
+
+  test('replaces every allocation when the tasks change', async () => {
     const harness = world(mockJob());
     await harness.run(mockEval());
     const before = harness.liveAllocs('web').map((a) => a.id);
-    harness.upsertJob(mockJob({ version: 1 }));
+    harness.upsertJob(mockJob({ version: 1, groups: [mockGroup({ tasks: [mockTask({ env: { V: '2' } })] })] }));
     const { plans } = await harness.run(mockEval());
     assert.deepEqual(plans[0].stop.map((s) => s.allocId).sort(), before.sort());
     assert.ok(plans[0].stop.every((s) => s.description === 'replaced by job version 1'));
@@ -145,7 +158,7 @@ describe('processEval updates', () => {
     const node = mockNode({ id: 'n1', resources: { cpu: 1.5, memoryMiB: 768 } });
     const harness = world(mockJob(), [node]);
     await harness.run(mockEval());
-    harness.upsertJob(mockJob({ version: 1 }));
+    harness.upsertJob(mockJob({ version: 1, groups: [mockGroup({ tasks: [mockTask({ env: { V: '2' } })] })] }));
     const { plans, eval: result } = await harness.run(mockEval());
     assert.equal(plans[0].place.length, 3);
     assert.deepEqual(result.failures, []);

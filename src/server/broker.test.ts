@@ -161,3 +161,18 @@ describe('eval broker', () => {
     assert.equal((await other)?.evaluation.id, e.id);
   });
 });
+
+describe('eval broker: delayed evaluations', () => {
+  it('holds an evaluation until its waitUntil, then hands it out', async () => {
+    let now = 1_000;
+    const broker = new EvalBroker({ now: () => now });
+    broker.enable();
+    broker.enqueue(mockEval({ id: 'later', jobId: 'j', waitUntil: 1_040 }));
+    assert.equal(broker.readyCount, 0);
+    assert.equal(broker.delayedCount, 1);
+    now = 1_040;
+    const delivery = await broker.dequeue(after(1_000));
+    assert.equal(delivery?.evaluation.id, 'later');
+    broker.disable();
+  });
+});

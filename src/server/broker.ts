@@ -13,6 +13,8 @@ export interface Delivery {
 export interface BrokerOptions {
   /** Deliveries before an evaluation is given up on. Default 3. */
   deliveryLimit?: number;
+  /** The time, for evaluations that wait (`waitUntil`). Default `Date.now`. */
+  now?: () => number;
 }
 
 /**
@@ -28,10 +30,14 @@ export class EvalBroker {
   readonly #inFlight = new Map<string, Delivery>();
   readonly #attempts = new Map<string, number>();
   readonly #waiters: ((d: Delivery | null) => void)[] = [];
+  /** Evaluations that wait for their `waitUntil`, by id. */
+  readonly #delayed = new Map<string, NodeJS.Timeout>();
+  readonly #now: () => number;
   #enabled = false;
 
   constructor(options: BrokerOptions = {}) {
     this.#deliveryLimit = options.deliveryLimit ?? 3;
+    this.#now = options.now ?? Date.now;
   }
 
   /** Start handing out work (on the leader). */
@@ -43,6 +49,8 @@ export class EvalBroker {
   /** Stop handing out work; waiting workers get null. */
   disable(): void {
     this.#enabled = false;
+    for (const t of this.#delayed.values()) clearTimeout(t);
+    this.#delayed.clear();
     this.#pending.clear();
     this.#inFlight.clear();
     for (const w of this.#waiters.splice(0)) w(null);
@@ -51,6 +59,18 @@ export class EvalBroker {
   /** Add (or refresh) a pending evaluation. Idempotent per eval id. */
   enqueue(evaluation: Evaluation): void {
     if (!this.#enabled) return;
+    const wait = (evaluation.waitUntil ?? 0) - this.#now();
+    if (wait > 0) {
+      // A delayed evaluation (reschedule delay, lost_after) is held until its time.
+      if (this.#delayed.has(evaluation.id)) return;
+      const timer = setTimeout(() => {
+        this.#delayed.delete(evaluation.id);
+        this.enqueue({ ...evaluation, waitUntil: undefined });
+      }, wait);
+      timer.unref();
+      this.#delayed.set(evaluation.id, timer);
+      return;
+    }
     if (this.#inFlight.get(evaluation.jobId)?.evaluation.id === evaluation.id) return;
     let byJob = this.#pending.get(evaluation.jobId);
     if (!byJob) this.#pending.set(evaluation.jobId, (byJob = new Map()));
@@ -107,6 +127,11 @@ export class EvalBroker {
     let n = 0;
     for (const byJob of this.#pending.values()) n += byJob.size;
     return n;
+  }
+
+  /** Evaluations waiting for their time. */
+  get delayedCount(): number {
+    return this.#delayed.size;
   }
 
   /** Jobs with an evaluation at a worker. */

@@ -3,6 +3,7 @@ import type { Clock } from '../lib/index.ts';
 import type { JobService } from './jobs.ts';
 import type { NodeService } from './nodes.ts';
 import type { ServerMetrics } from './metrics.ts';
+import type { Catalog, CatalogRegistry } from '../discovery/index.ts';
 
 /** What the HTTP routes may call. */
 export interface ServerContext {
@@ -12,4 +13,6 @@ export interface ServerContext {
   jobs: JobService;
   nodes: NodeService;
   metrics: ServerMetrics;
+  /** The service catalog; absent in apps built without a server (routes then make one). */
+  discovery?: { catalog: Catalog; registry: CatalogRegistry };
 }

@@ -8,7 +8,12 @@ export function newEvalWrite(job: { id: string; priority: number }, triggeredBy:
   return { evaluation, write: { table: 'evals', id: evaluation.id, value: evaluation, ifModRevision: 0 } };
 }
 
-/** The newest evaluation of a list, or undefined. */
+/**
+ * The newest evaluation of a list that was or will be run, or undefined. Blocked and canceled
+ * ones are left out: the evaluation that blocked says why, with its failures.
+ */
 export function latestEval(evals: Evaluation[]): Evaluation | undefined {
-  return evals.reduce<Evaluation | undefined>((a, e) => (!a || e.createTime >= a.createTime ? e : a), undefined);
+  return evals
+    .filter((e) => e.status !== 'blocked' && e.status !== 'canceled')
+    .reduce<Evaluation | undefined>((a, e) => (!a || e.createTime > a.createTime || (e.createTime === a.createTime && e.modifyTime >= a.modifyTime) ? e : a), undefined);
 }

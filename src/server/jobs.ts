@@ -27,7 +27,7 @@ export class JobService {
     let out: Omit<JobRegisterResponse, 'index'> | undefined;
     const index = await this.#commit((view) => {
       const prev = view.job(spec.id);
-      const changed = !prev || prev.stop || specKey(prev) !== specKey(spec);
+      const changed = specChanged(prev, spec);
       const version = prev ? (changed ? prev.version + 1 : prev.version) : 0;
       const now = this.#clock.now();
       const job: Job = { ...spec, version, stop: false, submitTime: changed || !prev ? now : prev.submitTime };
@@ -110,8 +110,13 @@ export class JobService {
 
 /** The user-owned part of a job, to tell whether a registration changes anything. */
 function specKey(job: JobSpec): string {
-  const { id, type, priority, datacenters, groups, meta } = job;
-  return JSON.stringify({ id, type, priority, datacenters, groups, meta });
+  const { id, type, priority, datacenters, groups, meta, constraints, affinities, spreads, maxRunDurationMs } = job;
+  return JSON.stringify({ id, type, priority, datacenters, groups, meta, constraints, affinities, spreads, maxRunDurationMs });
+}
+
+/** Whether a spec differs from the job as registered (a new version). */
+export function specChanged(prev: Job | undefined, spec: JobSpec): boolean {
+  return !prev || prev.stop || specKey(prev) !== specKey(spec);
 }
 
 /** Counts of the job's allocations by group and client status. Stopped allocations count once stopped. */
@@ -121,7 +126,8 @@ export function summarize(job: Job, allocs: Allocation[]): Record<string, GroupS
   for (const a of allocs) {
     const s = out[a.group];
     if (!s) continue;
-    if (a.desiredStatus === 'stop' && a.clientStatus !== 'running' && a.clientStatus !== 'pending') continue;
+    // A lost allocation is stopped by the scheduler as it is replaced, and still counts as lost.
+    if (a.desiredStatus === 'stop' && a.clientStatus !== 'running' && a.clientStatus !== 'pending' && a.clientStatus !== 'lost') continue;
     if (a.desiredStatus === 'stop' && a.clientStatus === 'pending') continue;
     s[a.clientStatus] += 1;
   }

@@ -20,7 +20,8 @@ describe('node service', () => {
     const s = await startServer(t, { heartbeat });
     const registered = await s.ok<HeartbeatResponse>('PUT', '/v1/nodes/register', nodeBody());
     const beat = await s.ok<HeartbeatResponse>('PUT', '/v1/nodes/node-a/heartbeat');
-    assert.deepEqual([registered.heartbeatTtlMs, beat.heartbeatTtlMs], [200, 200]);
+    // The floor, plus up to 10% jitter so that agents do not heartbeat in step.
+    for (const ttl of [registered.heartbeatTtlMs, beat.heartbeatTtlMs]) assert.ok(ttl >= 200 && ttl < 220, `TTL ${ttl}`);
     assert.equal((await s.node('node-a')).status, 'ready');
     assert.equal((await s.request('PUT', '/v1/nodes/ghost/heartbeat')).status, 404);
   });
@@ -41,9 +42,11 @@ describe('node service', () => {
     stopA();
     await waitForStatus(s, 'node-a', 'down');
 
-    const lost = await s.nodeAllocs('node-a');
-    assert.deepEqual(lost.map((a) => a.clientStatus), ['lost', 'lost']);
-    assert.ok(lost.every((a) => /missed its heartbeat/.test(a.clientDescription ?? '')));
+    const lost = await eventually('the allocations on node-a to be lost', async () => {
+      const allocs = await s.nodeAllocs('node-a');
+      return allocs.every((a) => a.clientStatus === 'lost') ? allocs : undefined;
+    });
+    assert.ok(lost.every((a) => /missed its heartbeat/.test(a.clientDescription ?? '') && a.desiredStatus === 'stop'));
     const onB = await eventually('2 replacements on node-b', async () => {
       const allocs = await s.nodeAllocs('node-b');
       return allocs.length === 2 ? allocs : undefined;
@@ -128,12 +131,10 @@ describe('node service', () => {
     s.keepAlive('node-a');
     await s.report('node-a', onA, 'running');
 
-    const stopped = await eventually('the duplicates to be stopped', async () => {
-      const allocs = [...(await s.nodeAllocs('node-a')), ...(await s.nodeAllocs('node-b'))].filter((a) => a.desiredStatus === 'stop');
-      return allocs.length === 2 ? allocs : undefined;
-    });
+    // The originals were given up as lost when node-a went down: they stay stopped.
+    const stopped = (await s.nodeAllocs('node-a')).filter((a) => a.desiredStatus === 'stop');
     assert.deepEqual(stopped.map((a) => a.name).sort(), ['web.web[0]', 'web.web[1]']);
-    assert.ok(stopped.every((a) => a.desiredDescription === 'duplicate index'));
+    assert.ok(stopped.every((a) => a.desiredDescription === 'node down'));
     const wanted = [...(await s.nodeAllocs('node-a')), ...(await s.nodeAllocs('node-b'))].filter((a) => a.desiredStatus === 'run');
     assert.deepEqual(wanted.map((a) => a.name).sort(), ['web.web[0]', 'web.web[1]']);
   });

@@ -3,7 +3,7 @@ import type { AllocUpdate, HeartbeatResponse, NodeRegisterRequest } from '../api
 import type { StateStore, StateView, Write } from '../state/index.ts';
 import type { Clock } from '../lib/index.ts';
 import type { Logger } from '../lib/index.ts';
-import { latestEval, newEvalWrite } from './evals.ts';
+import { newEvalWrite } from './evals.ts';
 
 /** Node service settings. */
 export interface NodeServiceOptions {
@@ -11,6 +11,8 @@ export interface NodeServiceOptions {
   minHeartbeatTtlMs?: number;
   /** Extra time before a node that missed its TTL is marked down. Default 5 s... */
   heartbeatGraceMs?: number;
+  /** Heartbeats per second the TTL is sized for. Default 50. */
+  maxHeartbeatsPerSecond?: number;
 }
 
 /**
@@ -25,6 +27,7 @@ export class NodeService {
   readonly #logger: Logger;
   readonly #minTtl: number;
   readonly #grace: number;
+  readonly #rate: number;
   readonly #timers = new Map<string, NodeJS.Timeout>();
   #active = false;
 
@@ -35,11 +38,17 @@ export class NodeService {
     this.#logger = deps.logger;
     this.#minTtl = options.minHeartbeatTtlMs ?? 10_000;
     this.#grace = options.heartbeatGraceMs ?? 5_000;
+    this.#rate = options.maxHeartbeatsPerSecond ?? 50;
   }
 
-  /** The TTL agents are told: at least the floor, longer as the cluster grows (~50 heartbeats/s). */
+  /**
+   * The TTL agents are told: at least the floor, longer as the cluster grows so that heartbeats
+   * arrive at about `maxHeartbeatsPerSecond` (50), plus up to 10% jitter so that agents that
+   * registered together do not stay in step.
+   */
   heartbeatTtlMs(): number {
-    return Math.max(this.#minTtl, Math.ceil((this.#view.nodes().length / 50) * 1000));
+    const base = Math.max(this.#minTtl, Math.ceil((this.#view.nodes().length / this.#rate) * 1000));
+    return base + Math.floor(Math.random() * base * 0.1);
   }
 
   /** Begin watching heartbeats (leader). Known ready nodes get a full TTL plus grace to check in. */
@@ -67,7 +76,7 @@ export class NodeService {
       becameReady = prev?.status !== 'ready';
       const node: Node = { ...req, status: 'ready', eligible: prev?.eligible ?? true, lastHeartbeat: this.#clock.now() };
       const writes: Write[] = [{ table: 'nodes', id: node.id, value: node, ifModRevision: view.modRevision('nodes', node.id) }];
-      if (becameReady) writes.push(...this.#evalsForCapacity(view));
+      if (becameReady) writes.push(...this.#systemJobEvals(view, node.id));
       return writes;
     });
     if (becameReady) this.#logger.info({ nodeId: req.id, name: req.name }, 'node ready');
@@ -85,11 +94,59 @@ export class NodeService {
         const cur = view.node(nodeId);
         if (!cur) return [];
         const value: Node = { ...cur, status: 'ready', lastHeartbeat: this.#clock.now() };
-        return [{ table: 'nodes', id: nodeId, value, ifModRevision: view.modRevision('nodes', nodeId) }, ...this.#evalsForCapacity(view)];
+        delete value.downSince;
+        return [{ table: 'nodes', id: nodeId, value, ifModRevision: view.modRevision('nodes', nodeId) }, ...this.#nodeEvals(view, nodeId)];
       });
     }
     this.#arm(nodeId);
     return { heartbeatTtlMs: this.heartbeatTtlMs(), index };
+  }
+
+  /**
+   * Start or cancel a drain. Draining makes the node ineligible; the drainer moves its allocations.
+   * Canceling leaves what moved where it is and makes the node eligible again.
+   */
+  async setDrain(nodeId: string, req: { enable: boolean; deadlineMs?: number; ignoreSystem?: boolean }): Promise<{ index: number; node: Node }> {
+    const now = this.#clock.now();
+    const index = await this.#commit((view) => {
+      const node = view.node(nodeId);
+      if (!node) throw new BerthError('not_found', `Cannot drain node "${nodeId}": no such node (see \`berth node status\`)`);
+      const value: Node = { ...node };
+      if (req.enable) {
+        const deadlineMs = req.deadlineMs ?? 3_600_000;
+        value.drain = { deadline: deadlineMs > 0 ? now + deadlineMs : 0, ignoreSystem: req.ignoreSystem ?? false, startedAt: now };
+        value.eligible = false;
+      } else {
+        delete value.drain;
+        value.eligible = true;
+      }
+      const writes: Write[] = [{ table: 'nodes', id: nodeId, value, ifModRevision: view.modRevision('nodes', nodeId) }];
+      if (!req.enable) {
+        // What was marked to move and has not moved yet stays.
+        for (const a of view.allocsByNode(nodeId)) {
+          if (a.migrate !== true || a.desiredStatus !== 'run') continue;
+          const rest: Allocation = { ...a, modifyTime: now };
+          delete rest.migrate;
+          writes.push({ table: 'allocs', id: a.id, value: rest, ifModRevision: view.modRevision('allocs', a.id) });
+        }
+      }
+      return writes;
+    });
+    return { index, node: this.#view.node(nodeId)! };
+  }
+
+  /** Mark a node eligible for new placements or not; what runs there stays. */
+  async setEligibility(nodeId: string, eligible: boolean): Promise<{ index: number; node: Node }> {
+    const index = await this.#commit((view) => {
+      const node = view.node(nodeId);
+      if (!node) throw new BerthError('not_found', `Cannot set the eligibility of node "${nodeId}": no such node (see \`berth node status\`)`);
+      if (node.drain !== undefined && eligible) {
+        throw new BerthError('invalid_input', `Cannot make node "${nodeId}" eligible: it is draining; cancel the drain first (berth node drain ${nodeId} --disable)`);
+      }
+      if (node.eligible === eligible) return [];
+      return [{ table: 'nodes', id: nodeId, value: { ...node, eligible }, ifModRevision: view.modRevision('nodes', nodeId) }];
+    });
+    return { index, node: this.#view.node(nodeId)! };
   }
 
   /**
@@ -144,38 +201,33 @@ export class NodeService {
     this.#timers.set(nodeId, timer);
   }
 
-  /** A node missed its TTL: it is down and its allocations are lost, to be replaced elsewhere. */
+  /**
+   * A node missed its TTL: it is down. The scheduler decides what that means for each allocation
+   * (lost and replaced, or waited for under `disconnect.lost_after`), through an evaluation of
+   * every job with work there.
+   */
   async #markDown(nodeId: string): Promise<void> {
     await this.#commit((view) => {
       const node = view.node(nodeId);
       if (!node || node.status === 'down') return [];
-      const now = this.#clock.now();
-      const writes: Write[] = [{ table: 'nodes', id: nodeId, value: { ...node, status: 'down' }, ifModRevision: view.modRevision('nodes', nodeId) }];
-      const jobs = new Set<string>();
-      for (const a of view.allocsByNode(nodeId)) {
-        if (isClientTerminal(a) || a.desiredStatus === 'stop') continue;
-        const value: Allocation = { ...a, clientStatus: 'lost', clientDescription: `node ${node.name} missed its heartbeat`, modifyTime: now };
-        writes.push({ table: 'allocs', id: a.id, value, ifModRevision: view.modRevision('allocs', a.id) });
-        jobs.add(a.jobId);
-      }
-      for (const jobId of jobs) writes.push(newEvalWrite(view.job(jobId) ?? { id: jobId, priority: 50 }, 'node-update', now).write);
-      return writes;
+      const value: Node = { ...node, status: 'down', downSince: this.#clock.now() };
+      return [{ table: 'nodes', id: nodeId, value, ifModRevision: view.modRevision('nodes', nodeId) }, ...this.#nodeEvals(view, nodeId)];
     });
     this.#logger.warn({ nodeId }, 'node missed its heartbeat: marked down');
   }
 
-  /**
-   * New capacity: re-evaluate jobs whose latest evaluation could not place everything. (The
-   * scheduler issue replaces this with blocked evaluations.)
-   */
-  #evalsForCapacity(view: StateView): Write[] {
-    const writes: Write[] = [];
-    for (const job of view.jobs()) {
-      if (job.stop) continue;
-      const latest = latestEval(view.evalsByJob(job.id));
-      if (latest && latest.status === 'complete' && latest.failures.length > 0) writes.push(newEvalWrite(job, 'node-update', this.#clock.now()).write);
-    }
-    return writes;
+  /** Evaluations of every job with live allocations on a node, and of every system job. */
+  #nodeEvals(view: StateView, nodeId: string): Write[] {
+    const now = this.#clock.now();
+    const jobs = new Set<string>();
+    for (const a of view.allocsByNode(nodeId)) if (!isClientTerminal(a) && a.desiredStatus === 'run') jobs.add(a.jobId);
+    for (const job of view.jobs()) if (job.type === 'system' && !job.stop) jobs.add(job.id);
+    return [...jobs].map((jobId) => ({ ...newEvalWrite(view.job(jobId) ?? { id: jobId, priority: 50 }, 'node-update', now).write }));
+  }
+
+  /** A node joined or came back: every system job gets an evaluation, to place on it. */
+  #systemJobEvals(view: StateView, nodeId: string): Write[] {
+    return this.#nodeEvals(view, nodeId);
   }
 
   async #commit(build: (view: StateView) => Write[]): Promise<number> {

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { SqliteBackend, type StateBackend } from '../state/index.ts';
+import { EtcdBackend, SqliteBackend, type StateBackend } from '../state/index.ts';
 
 /**
  * Revisions of history kept for watches and blocking queries; older ones are compacted away, as
@@ -10,4 +10,14 @@ const RETAIN_REVISIONS = 10_000;
 /** Open the embedded SQLite state in `dataDir` (created if missing): the default backend. */
 export async function openSqliteState(dataDir: string): Promise<StateBackend> {
   return SqliteBackend.open(path.join(dataDir, 'state.db'), { retainRevisions: RETAIN_REVISIONS });
+}
+
+/**
+ * Connect to the etcd cluster at `endpoints` (client URLs such as `http://10.0.0.1:2379`): the
+ * backend of servers that share state. History is compacted by etcd itself; run it with
+ * `--auto-compaction-mode revision --auto-compaction-retention 10000` to keep what sqlite keeps, and
+ * with `--max-txn-ops 10000`, since berth commits a whole plan in one txn (etcd's default is 128).
+ */
+export async function openEtcdState(endpoints: string[]): Promise<StateBackend> {
+  return EtcdBackend.open(endpoints);
 }

@@ -1,4 +1,4 @@
-import { allocsFit, type Allocation, type Plan, type PlanResult } from '../model/index.ts';
+import { allocsFit, isClientTerminal, type Allocation, type Plan, type PlanResult } from '../model/index.ts';
 import type { StateStore, StateView, Write } from '../state/index.ts';
 import type { Clock } from '../lib/index.ts';
 import type { ServerMetrics } from './metrics.ts';
@@ -65,6 +65,11 @@ export class PlanApplier {
       stopping.add(alloc.id);
       stopped.push(alloc.id);
       const value: Allocation = { ...alloc, desiredStatus: 'stop', desiredDescription: s.description, modifyTime: now };
+      // Given up with its node: the agent cannot report, so the server says it is lost.
+      if (s.clientStatus === 'lost' && !isClientTerminal(alloc)) {
+        value.clientStatus = 'lost';
+        value.clientDescription = `node ${view.node(alloc.nodeId)?.name ?? alloc.nodeId} missed its heartbeat`;
+      }
       writes.push({ table: 'allocs', id: alloc.id, value, ifModRevision: view.modRevision('allocs', alloc.id) });
     }
 
@@ -78,7 +83,7 @@ export class PlanApplier {
     }
     for (const [nodeId, allocs] of byNode) {
       const node = view.node(nodeId);
-      if (!node || node.status !== 'ready' || !node.eligible) {
+      if (!node || node.status !== 'ready' || !node.eligible || node.drain !== undefined) {
         rejected.push(...allocs.map((a) => a.id));
         continue;
       }
@@ -93,6 +98,22 @@ export class PlanApplier {
         }
       }
     }
+    writes.push(...this.#updates(plan, stopping, now));
     return { writes, result: { placed, stopped, rejected } };
+  }
+
+  /** In-place updates and follow-up marks on live allocations, and the plan's delayed evaluations. */
+  #updates(plan: Plan, stopping: ReadonlySet<string>, now: number): Write[] {
+    const { view } = this.#deps;
+    const writes: Write[] = [];
+    for (const u of plan.update ?? []) {
+      const alloc = view.alloc(u.id);
+      if (!alloc || stopping.has(u.id)) continue;
+      const value: Allocation = { ...alloc, jobVersion: u.jobVersion, modifyTime: now };
+      if (u.followupEvalId !== undefined) value.followupEvalId = u.followupEvalId;
+      writes.push({ table: 'allocs', id: alloc.id, value, ifModRevision: view.modRevision('allocs', alloc.id) });
+    }
+    for (const e of plan.followups ?? []) writes.push({ table: 'evals', id: e.id, value: e, ifModRevision: 0 });
+    return writes;
   }
 }

@@ -7,9 +7,13 @@ import { PlanApplier } from './plan-apply.ts';
 import { Worker } from './worker.ts';
 import { JobService } from './jobs.ts';
 import { NodeService, type NodeServiceOptions } from './nodes.ts';
+import { BlockedEvals } from './blocked-evals.ts';
+import { Drainer } from './drainer.ts';
+import { NodeUsageCache } from './node-usage.ts';
 import { ServerMetrics } from './metrics.ts';
 import { buildApp } from './http/app.ts';
 import type { ServerContext } from './context.ts';
+import { ServerDiscovery, type DiscoveryOptions } from './discovery.ts';
 
 /** Server settings. */
 export interface ServerOptions {
@@ -24,6 +28,12 @@ export interface ServerOptions {
   workers?: number;
   clock?: Clock;
   heartbeat?: NodeServiceOptions;
+  /** How the scheduler ranks nodes: `binpack` (default) or `spread`. */
+  schedulerAlgorithm?: 'binpack' | 'spread';
+  /** How often the drainer looks at draining nodes besides on changes. Default 1 s. */
+  drainIntervalMs?: number;
+  /** The service catalog and DNS. */
+  discovery?: DiscoveryOptions;
 }
 
 /**
@@ -36,6 +46,8 @@ export class Server {
   readonly app: FastifyInstance;
   readonly broker: EvalBroker;
   readonly metrics: ServerMetrics;
+  /** The catalog, its sync loop and DNS. */
+  discovery!: ServerDiscovery;
   /** The URL the API listens on, once started. */
   url = '';
   readonly #options: ServerOptions;
@@ -43,6 +55,9 @@ export class Server {
   readonly #workers: Promise<void>[] = [];
   readonly #nodes: NodeService;
   readonly #unsubscribe: () => void;
+  /** Evaluations waiting for capacity. */
+  readonly blockedEvals: BlockedEvals;
+  readonly #drainer: Drainer;
 
   private constructor(options: ServerOptions, view: StateView, store: StateStore, ctx: ServerContext, app: FastifyInstance, broker: EvalBroker) {
     this.#options = options;
@@ -52,9 +67,13 @@ export class Server {
     this.broker = broker;
     this.metrics = ctx.metrics;
     this.#nodes = ctx.nodes;
+    this.blockedEvals = new BlockedEvals({ view, store, clock: ctx.clock, logger: options.logger.child({ component: 'blocked-evals' }) });
+    this.#drainer = new Drainer({ view, store, clock: ctx.clock, logger: options.logger.child({ component: 'drainer' }) }, { intervalMs: options.drainIntervalMs });
     // Level-triggered: any pending evaluation the view sees goes to the broker, whoever wrote it.
     this.#unsubscribe = view.onChange((_rev, changes) => {
       for (const c of changes) {
+        if (c.table === 'evals' || c.table === 'nodes' || c.table === 'allocs') this.blockedEvals.observe(c.table, c.id);
+        if (c.table === 'nodes' || c.table === 'allocs') this.#drainer.poke();
         if (c.table !== 'evals' || c.type !== 'put') continue;
         const evaluation = view.eval(c.id);
         if (evaluation?.status === 'pending') broker.enqueue(evaluation);
@@ -72,11 +91,14 @@ export class Server {
     const metrics = new ServerMetrics();
     const jobs = new JobService({ view, store, clock });
     const nodes = new NodeService({ view, store, clock, logger: logger.child({ component: 'nodes' }) }, options.heartbeat);
-    const ctx: ServerContext = { view, store, clock, jobs, nodes, metrics };
+    const discovery = new ServerDiscovery(view, store, logger, options.discovery);
+    const ctx: ServerContext = { view, store, clock, jobs, nodes, metrics, discovery };
     const app = await buildApp(ctx, logger);
-    const broker = new EvalBroker();
+    const broker = new EvalBroker({ now: () => clock.now() });
     const server = new Server(options, view, store, ctx, app, broker);
     server.#startLoops(clock, logger);
+    server.discovery = discovery;
+    await discovery.start();
     const address = await app.listen({ host: options.host ?? '127.0.0.1', port: options.port ?? 7460 });
     server.url = address.replace('[::1]', '127.0.0.1');
     logger.info({ url: server.url, backend: options.backend.name, index: view.index }, 'server listening');
@@ -89,16 +111,30 @@ export class Server {
     this.broker.enable();
     for (const e of this.view.evals()) if (e.status === 'pending') this.broker.enqueue(e);
     const workerLogger = logger.child({ component: 'worker' });
+    const usage = new NodeUsageCache(this.view);
     for (let i = 0; i < (this.#options.workers ?? 2); i++) {
-      const worker = new Worker({ broker: this.broker, view: this.view, store: this.store, planApplier, clock, logger: workerLogger, metrics: this.metrics });
+      const worker = new Worker({
+        broker: this.broker,
+        view: this.view,
+        store: this.store,
+        planApplier,
+        clock,
+        logger: workerLogger,
+        metrics: this.metrics,
+        algorithm: this.#options.schedulerAlgorithm,
+        usage,
+      });
       this.#workers.push(worker.run(this.#stopWorkers.signal));
     }
     this.#nodes.start();
+    this.blockedEvals.start();
+    this.#drainer.start();
   }
 
   /** Stop serving and close the state. Agents keep their tasks running. */
   async stop(): Promise<void> {
     this.#unsubscribe();
+    await this.discovery.stop();
     this.#nodes.stop();
     this.#stopWorkers.abort();
     this.broker.disable();

@@ -7,6 +7,7 @@ import { newId } from '../lib/index.ts';
 import type { EvalBroker, Delivery } from './broker.ts';
 import type { PlanApplier } from './plan-apply.ts';
 import type { ServerMetrics } from './metrics.ts';
+import type { NodeUsageCache } from './node-usage.ts';
 
 /** What a worker needs. */
 export interface WorkerDeps {
@@ -17,6 +18,10 @@ export interface WorkerDeps {
   clock: Clock;
   logger: Logger;
   metrics?: ServerMetrics;
+  /** Bin-pack (default) or spread. */
+  algorithm?: 'binpack' | 'spread';
+  /** Per-node usage kept across passes (shared by the workers); absent: each pass sums its own. */
+  usage?: NodeUsageCache;
 }
 
 /**
@@ -41,12 +46,12 @@ export class Worker {
   }
 
   async #process(delivery: Delivery): Promise<void> {
-    const { broker, view, clock, logger, metrics } = this.#deps;
+    const { broker, clock, logger, metrics } = this.#deps;
     const started = performance.now();
     const evaluation = delivery.evaluation;
     try {
       const planner = this.#planner(delivery);
-      await processEval(evaluation, { state: view.snapshot(), planner, now: clock.now(), newId });
+      await processEval(evaluation, { state: this.#state(), planner, now: clock.now(), newId, algorithm: this.#deps.algorithm });
       broker.ack(delivery);
       metrics?.evalsProcessed.inc({ outcome: 'complete' });
     } catch (err) {
@@ -62,13 +67,22 @@ export class Worker {
     }
   }
 
+  /** What the scheduler reads: the live view through the usage cache (see `NodeUsageCache.live`), or a snapshot. */
+  #state(): State {
+    return this.#deps.usage?.live() ?? this.#deps.view.snapshot();
+  }
+
   #planner(delivery: Delivery): Planner {
     return {
       submitPlan: (plan: Plan): Promise<PlanResult> => this.#deps.planApplier.apply(plan),
       updateEval: (evaluation: Evaluation): Promise<void> => this.#saveEvals(delivery, evaluation),
+      createEval: async (evaluation: Evaluation): Promise<void> => {
+        const result = await this.#deps.store.commit([{ table: 'evals', id: evaluation.id, value: evaluation, ifModRevision: 0 }]);
+        if (!result.ok) throw new Error(`Cannot create evaluation ${evaluation.id}: conflicting write`);
+      },
       refreshState: async (minIndex: number): Promise<State> => {
         await this.#deps.view.waitForIndex(minIndex, 5_000);
-        return this.#deps.view.snapshot();
+        return this.#state();
       },
     };
   }

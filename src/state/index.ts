@@ -1,6 +1,6 @@
 /**
- * The state layer: the StateBackend contract and its in-process backends, the typed view every
- * server keeps, its snapshots, and typed writes.
+ * The state layer: the StateBackend contract and its backends (memory, sqlite, etcd), the typed
+ * view every server keeps, its snapshots, and typed writes.
  */
 export type {
   Compare,
@@ -22,6 +22,8 @@ export type {
 export { CompactedError, compareKeys, prefixEnd, selects } from './backend.ts';
 export type { BackendClock } from './clock.ts';
 export { ManualClock, systemClock } from './clock.ts';
+export { EtcdBackend } from './etcd-backend.ts';
+export type { EtcdBackendOptions } from './etcd-backend.ts';
 export type { LocalBackendOptions } from './local-backend.ts';
 export { MemoryBackend } from './memory-backend.ts';
 export type { MemoryBackendOptions } from './memory-backend.ts';

@@ -3,7 +3,7 @@
  * shared and (by default) deep-frozen: treat them as immutable. Lists are fresh arrays sorted by
  * id, so the same state reads the same on every server.
  */
-import type { Allocation, Evaluation, Job, Node } from '../model/index.ts';
+import type { Allocation, Evaluation, Job, Node, ServiceInstance } from '../model/index.ts';
 import { sortedIds, type IdSet, type TablesData } from './tables-data.ts';
 import { versionRowId } from './tables.ts';
 import type { CowMap } from './cow-map.ts';
@@ -83,6 +83,31 @@ export class StateReader {
   /** Every evaluation of a job, by id. */
   evalsByJob(jobId: string): Evaluation[] {
     return this.lookup(this.tables.rows.evals, this.tables.evalsByJob.get(jobId));
+  }
+
+  /** One service instance of the catalog. */
+  serviceInstance(id: string): ServiceInstance | undefined {
+    return this.tables.rows.services.get(id);
+  }
+
+  /** Every service instance, by id. */
+  serviceInstances(): ServiceInstance[] {
+    return this.tables.rows.services.sortedValues().slice();
+  }
+
+  /** The instances of one service, by id. */
+  instancesOf(name: string): ServiceInstance[] {
+    return this.lookup(this.tables.rows.services, this.tables.servicesByName.get(name));
+  }
+
+  /** The instances on one node, by id. */
+  instancesOnNode(nodeId: string): ServiceInstance[] {
+    return this.lookup(this.tables.rows.services, this.tables.servicesByNode.get(nodeId));
+  }
+
+  /** The names of every service with at least one instance, sorted. */
+  serviceNames(): string[] {
+    return [...this.tables.servicesByName.keys()].sort();
   }
 
   private lookup<V>(rows: CowMap<V>, set: IdSet | undefined): V[] {

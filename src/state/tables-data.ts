@@ -2,7 +2,7 @@
  * The view's rows and secondary indexes, held in copy-on-write maps so that a snapshot is a fork
  * of a few arrays, plus the mutations that keep the indexes right.
  */
-import type { Allocation, Evaluation } from '../model/index.ts';
+import type { Allocation, Evaluation, ServiceInstance } from '../model/index.ts';
 import { CowMap } from './cow-map.ts';
 import type { Table, TableRow } from './tables.ts';
 
@@ -22,6 +22,9 @@ export interface TablesData {
   allocsByNode: CowMap<IdSet>;
   evalsByJob: CowMap<IdSet>;
   versionsByJob: CowMap<IdSet>;
+  /** Service instances by service name and by node id. */
+  servicesByName: CowMap<IdSet>;
+  servicesByNode: CowMap<IdSet>;
 }
 
 /** The sorted ids of an index entry (cached on the entry: entries held by forks never change). */
@@ -34,11 +37,13 @@ export function sortedIds(set: IdSet | undefined): readonly string[] {
 /** The live tables of a view. */
 export class MutableTables {
   readonly data: TablesData = {
-    rows: { jobs: new CowMap(), jobVersions: new CowMap(), allocs: new CowMap(), nodes: new CowMap(), evals: new CowMap() },
+    rows: { jobs: new CowMap(), jobVersions: new CowMap(), allocs: new CowMap(), nodes: new CowMap(), evals: new CowMap(), services: new CowMap() },
     allocsByJob: new CowMap(),
     allocsByNode: new CowMap(),
     evalsByJob: new CowMap(),
     versionsByJob: new CowMap(),
+    servicesByName: new CowMap(),
+    servicesByNode: new CowMap(),
   };
   private gen = 0;
 
@@ -53,11 +58,14 @@ export class MutableTables {
         allocs: d.rows.allocs.fork(),
         nodes: d.rows.nodes.fork(),
         evals: d.rows.evals.fork(),
+        services: d.rows.services.fork(),
       },
       allocsByJob: d.allocsByJob.fork(),
       allocsByNode: d.allocsByNode.fork(),
       evalsByJob: d.evalsByJob.fork(),
       versionsByJob: d.versionsByJob.fork(),
+      servicesByName: d.servicesByName.fork(),
+      servicesByNode: d.servicesByNode.fork(),
     };
   }
 
@@ -97,6 +105,13 @@ export class MutableTables {
         // The job id is part of the row id, so a version never moves between jobs.
         const jobId = row.slice(0, row.lastIndexOf('/'));
         this.move(d.versionsByJob, row, old ? jobId : undefined, value ? jobId : undefined);
+        break;
+      }
+      case 'services': {
+        const before = old as ServiceInstance | undefined;
+        const after = value as ServiceInstance | undefined;
+        this.move(d.servicesByName, row, before?.name, after?.name);
+        this.move(d.servicesByNode, row, before?.nodeId, after?.nodeId);
         break;
       }
       case 'jobs':

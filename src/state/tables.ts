@@ -2,10 +2,10 @@
  * The typed tables over the key space: which key holds which row, and the JSON type of each.
  */
 import { BerthError } from '../model/index.ts';
-import type { Allocation, Evaluation, Job, Node } from '../model/index.ts';
+import type { Allocation, Evaluation, Job, Node, ServiceInstance } from '../model/index.ts';
 
 /** The tables of the state view. */
-export type Table = 'jobs' | 'jobVersions' | 'allocs' | 'nodes' | 'evals';
+export type Table = 'jobs' | 'jobVersions' | 'allocs' | 'nodes' | 'evals' | 'services';
 
 /** The row type of each table. A job version is the Job as it was at that version. */
 export interface TableRow {
@@ -14,10 +14,12 @@ export interface TableRow {
   allocs: Allocation;
   nodes: Node;
   evals: Evaluation;
+  /** The service catalog: one row per service instance, by instance id. */
+  services: ServiceInstance;
 }
 
 /** Every table, in a fixed order. */
-export const TABLES: readonly Table[] = ['jobs', 'jobVersions', 'allocs', 'nodes', 'evals'];
+export const TABLES: readonly Table[] = ['jobs', 'jobVersions', 'allocs', 'nodes', 'evals', 'services'];
 
 /**
  * The root of every key berth writes. The view watches all of it, so its index follows every
@@ -31,6 +33,7 @@ const PREFIXES: Record<Table, string> = {
   allocs: '/berth/allocs/',
   nodes: '/berth/nodes/',
   evals: '/berth/evals/',
+  services: '/berth/services/',
 };
 
 /** Zero-padded so that versions sort numerically as keys. */

@@ -51,6 +51,7 @@ export class StateView extends StateReader {
   private readonly tableIndexes = new Map<Table, number>();
   private readonly nodeAllocIndexes = new Map<string, number>();
   private readonly jobAllocIndexes = new Map<string, number>();
+  private readonly serviceIndexes = new Map<string, number>();
   /** The revision of the last full load: nothing older is tracked at a finer grain. */
   private floor = 0;
   private readonly listeners = new Set<ChangeListener>();
@@ -95,6 +96,11 @@ export class StateView extends StateReader {
   /** The last revision at which an allocation of the job was put or deleted. */
   jobAllocsIndex(jobId: string): number {
     return Math.max(this.jobAllocIndexes.get(jobId) ?? 0, this.floor);
+  }
+
+  /** The last revision at which an instance of the service was put or deleted: its X-Consul-Index. */
+  serviceIndex(name: string): number {
+    return Math.max(this.serviceIndexes.get(name) ?? 0, this.floor);
   }
 
   /** Listen to applied changes; returns the unsubscribe function. */
@@ -227,6 +233,7 @@ export class StateView extends StateReader {
       if (value === undefined) this.modRevisions.get(table)!.delete(row);
       else this.modRevisions.get(table)!.set(row, event.kv.modRevision);
       this.tableIndexes.set(table, revision);
+      if (table === 'services') for (const s of [old, value] as (TableRow['services'] | undefined)[]) if (s) this.serviceIndexes.set(s.name, revision);
       if (table === 'allocs') this.touchAllocIndexes(revision, old as TableRow['allocs'] | undefined, value as TableRow['allocs'] | undefined);
       changes.push({ table, id: publicId(table, row), type: value === undefined ? 'delete' : 'put' });
     }

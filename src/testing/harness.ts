@@ -41,6 +41,8 @@ export class SchedulerHarness {
   readonly results: PlanResult[] = [];
   /** Every evaluation update, in order. */
   readonly evalUpdates: Evaluation[] = [];
+  /** Evaluations the scheduler created (blocked, follow-ups), plan follow-ups included, in order. */
+  readonly createdEvals: Evaluation[] = [];
   now: number;
   /** The state index; each applied plan advances it. */
   index = 1;
@@ -107,12 +109,14 @@ export class SchedulerHarness {
       placed.push(alloc.id);
     }
     const stopped: string[] = [];
-    for (const { allocId, description } of plan.stop) {
+    for (const { allocId, description, clientStatus } of plan.stop) {
       const alloc = this.allocs.get(allocId);
       if (alloc === undefined) continue;
-      this.allocs.set(allocId, { ...alloc, desiredStatus: 'stop', desiredDescription: description, modifyTime: this.now });
+      this.allocs.set(allocId, { ...alloc, desiredStatus: 'stop', desiredDescription: description, modifyTime: this.now, ...(clientStatus ? { clientStatus } : {}) });
       stopped.push(allocId);
     }
+    for (const alloc of plan.update ?? []) if (this.allocs.has(alloc.id)) this.allocs.set(alloc.id, structuredClone(alloc));
+    for (const e of plan.followups ?? []) this.createdEvals.push(structuredClone(e));
     const result: PlanResult = { placed, stopped, rejected, index: ++this.index };
     this.results.push(result);
     return result;
@@ -130,6 +134,9 @@ export class SchedulerHarness {
     const planner: Planner = {
       submitPlan: (plan) => this.submitPlan(plan),
       updateEval: (evaluation) => this.updateEval(evaluation),
+      createEval: async (evaluation) => {
+        this.createdEvals.push(structuredClone(evaluation));
+      },
     };
     if (this.refresh) planner.refreshState = async () => this.snapshot();
     return planner;

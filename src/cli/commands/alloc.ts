@@ -1,8 +1,11 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { BerthClient } from '../../api/index.ts';
 import { fields, printJson, table, when } from '../output.ts';
+import type { TaskUsage } from '../../model/index.ts';
+import { execSession } from '../exec.ts';
+import { CliError, EXIT_USAGE } from '../errors.ts';
 
-/** `berth alloc status|logs`. */
+/** `berth alloc status|logs|exec`. */
 export function allocCommand(): Command {
   const alloc = new Command('alloc').description('Inspect allocations');
 
@@ -12,8 +15,11 @@ export function allocCommand(): Command {
     .argument('<id>', 'allocation id or a unique prefix (at least 4 characters)')
     .option('--json', 'print JSON')
     .action(async (id: string, opts: { json?: boolean }) => {
-      const { value: a } = await new BerthClient().getAllocation(id);
-      if (opts.json) return printJson(a);
+      const client = new BerthClient();
+      const { value: a } = await client.getAllocation(id);
+      // Usage comes from the agent; a node that does not answer leaves it out, not the status.
+      const usage = a.clientStatus === 'running' ? await client.allocStats(a.id).catch(() => undefined) : undefined;
+      if (opts.json) return printJson(usage ? { ...a, stats: usage } : a);
       const lines = [
         fields([
           ['ID', a.id],
@@ -31,7 +37,7 @@ export function allocCommand(): Command {
       for (const [name, t] of Object.entries(a.taskStates)) {
         lines.push(
           '',
-          `Task "${name}": ${t.state}${t.failed ? ' (failed)' : ''}, ${t.restarts} restart${t.restarts === 1 ? '' : 's'}, driver ${t.driver ?? '-'}`,
+          `Task "${name}": ${t.state}${t.failed ? ' (failed)' : ''}, ${t.restarts} restart${t.restarts === 1 ? '' : 's'}, driver ${t.driver ?? '-'}${usageText(usage?.tasks[name])}`,
           table(
             ['Time', 'Type', 'Message'],
             t.events.map((e) => [new Date(e.time).toISOString(), e.type, e.message]),
@@ -63,5 +69,29 @@ export function allocCommand(): Command {
       }
     });
 
+  alloc
+    .command('exec')
+    .description('Run a command inside a running task: `berth alloc exec ID [TASK] -- CMD ARGS...`')
+    .argument('<id>', 'allocation id or a unique prefix')
+    .argument('[task-and-command...]', 'task name (needed when the allocation has several), then -- and the command')
+    .option('-t, --tty', 'give the command a terminal (default: when stdin is a terminal)')
+    .option('-T, --no-tty', 'no terminal, even when stdin is one')
+    .action(async (id: string, rest: string[], opts: { tty?: boolean }) => {
+      // Everything after `--` is the command (commander hands it over with the task name, if any).
+      const dash = process.argv.indexOf('--');
+      const command = dash >= 0 ? process.argv.slice(dash + 1) : [];
+      const task = rest.length > command.length ? rest[0] : undefined;
+      if (command.length === 0) throw new CliError('Cannot exec: give the command after --, e.g. berth alloc exec 1a2b -- ls -l', EXIT_USAGE);
+      const tty = opts.tty ?? Boolean(process.stdin.isTTY);
+      process.exitCode = await execSession(new BerthClient().allocExecUrl(id, { task, command, tty }), tty);
+    });
+
   return alloc;
+}
+
+/** ` | cpu 1.5%, memory 12.3 MiB of 64 MiB` for a task with usage. */
+function usageText(u: TaskUsage | undefined): string {
+  if (!u) return '';
+  const mib = (b: number): string => `${(b / 1024 / 1024).toFixed(1)} MiB`;
+  return ` | cpu ${u.cpuPercent.toFixed(1)}%, memory ${mib(u.memoryBytes)}${u.memoryLimitBytes ? ` of ${mib(u.memoryLimitBytes)}` : ''}`;
 }

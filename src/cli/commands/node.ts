@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { BerthClient } from '../../api/index.ts';
 import { fields, printJson, table, when } from '../output.ts';
 import { allocTable } from './job.ts';
+import { addDrainCommands } from './node-drain.ts';
 
 /** `berth node status`. */
 export function nodeCommand(): Command {
@@ -52,5 +53,6 @@ export function nodeCommand(): Command {
       ];
       process.stdout.write(lines.join('\n') + '\n');
     });
+  addDrainCommands(node);
   return node;
 }

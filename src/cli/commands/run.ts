@@ -1,14 +1,16 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { Server, openSqliteState } from '../../server/index.ts';
+import { Server, openSqliteState, type ServerOptions } from '../../server/index.ts';
+import { parseDuration } from '../../jobspec/index.ts';
 import { Agent } from '../../agent/index.ts';
 import { BerthClient } from '../../api/index.ts';
 import { createLogger, type Logger } from '../../lib/index.ts';
 import type { DriverName } from '../../model/index.ts';
 import { applyConfigFile } from '../config.ts';
-import { CliError } from '../errors.ts';
+import { CliError, EXIT_USAGE } from '../errors.ts';
 import { watchRollout } from '../progress.ts';
+import { addDnsFlags, discoveryOptions, type DnsFlags } from './dns-flags.ts';
 
 /** `host:port`, as the address flags take it. */
 export interface HostPort {
@@ -21,6 +23,11 @@ function hostPort(value: string): HostPort {
   const port = m ? Number(m[2]) : NaN;
   if (!m || !m[1] || port > 65535) throw new InvalidArgumentError(`expected host:port (e.g. 127.0.0.1:7460), got "${value}"`);
   return { host: m[1].replace(/^\[(.*)\]$/, '$1'), port };
+}
+
+/** `--server` may be repeated, and BERTH_SERVER may list several, comma-separated. */
+function collectServers(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), ...value.split(',').map((v) => v.trim()).filter(Boolean)];
 }
 
 function driverChoice(value: string): DriverName | 'auto' {
@@ -43,12 +50,15 @@ interface RunOpts {
   driver?: DriverName | 'auto';
   logLevel: string;
   logFormat?: 'json' | 'text';
-  server?: string;
+  server?: string[];
   nodeName?: string;
   datacenter?: string;
   address?: string;
   dockerHost?: string;
   run?: string[];
+  heartbeatTtl?: string;
+  heartbeatGrace?: string;
+  schedulerAlgorithm?: 'binpack' | 'spread';
 }
 
 /** `berth dev`, `berth server`, `berth agent`: the long-running processes. */
@@ -57,12 +67,14 @@ export function runCommands(): Command[] {
     .description('Server and agent in one process on embedded SQLite: the zero-configuration start')
     .addOption(new Option('--data-dir <dir>', 'where state and task files live').env('BERTH_DATA_DIR').default('.berth/dev'))
     .addOption(new Option('--http-addr <host:port>', 'HTTP API and UI address').env('BERTH_HTTP_ADDR').argParser(hostPort).default(hostPort('127.0.0.1:7460'), '127.0.0.1:7460'))
-    .addOption(new Option('--dns-addr <host:port>', 'DNS address (UDP and TCP); served once discovery lands').env('BERTH_DNS_ADDR').argParser(hostPort))
+    .addOption(new Option('--dns-addr <host:port>', 'DNS address (UDP and TCP)').env('BERTH_DNS_ADDR').argParser(hostPort).default(undefined, '127.0.0.1:7453'))
     .addOption(new Option('--driver <driver>', 'driver for tasks that name none: docker, process or auto').env('BERTH_DRIVER').argParser(driverChoice).default('auto'))
     .addOption(new Option('--docker-host <addr>', 'Docker engine address').env('DOCKER_HOST'))
     .addOption(new Option('--run <file...>', 'job files to run once the node is ready'))
     .action(async (opts: RunOpts) => {
       const logger = createLogger({ level: opts.logLevel, format: opts.logFormat });
+      // External services registered with the dev server live on its one node.
+      opts.nodeName ??= 'dev';
       const server = await startServer(opts, logger);
       const agent = await Agent.start({
         serverUrl: server.url,
@@ -71,6 +83,9 @@ export function runCommands(): Command[] {
         nodeName: opts.nodeName ?? 'dev',
         defaultDriver: opts.driver,
         dockerHost: opts.dockerHost,
+        dnsServers: server.discovery.bridgeAddress ? [server.discovery.bridgeAddress] : undefined,
+        // Containers reach services at the bridge address, not at 127.0.0.1 (their own loopback).
+        address: server.discovery.bridgeAddress,
       });
       onSignals(logger, async () => {
         await agent.stop();
@@ -87,7 +102,10 @@ export function runCommands(): Command[] {
     .description('The control plane: state, scheduler, HTTP API')
     .addOption(new Option('--data-dir <dir>', 'where the state lives').env('BERTH_DATA_DIR').default('/var/lib/berth/server'))
     .addOption(new Option('--http-addr <host:port>', 'HTTP API address').env('BERTH_HTTP_ADDR').argParser(hostPort).default(hostPort('127.0.0.1:7460'), '127.0.0.1:7460'))
-    .addOption(new Option('--dns-addr <host:port>', 'DNS address (UDP and TCP); served once discovery lands').env('BERTH_DNS_ADDR').argParser(hostPort))
+    .addOption(new Option('--dns-addr <host:port>', 'DNS address (UDP and TCP)').env('BERTH_DNS_ADDR').argParser(hostPort).default(undefined, '127.0.0.1:7453'))
+    .addOption(new Option('--heartbeat-ttl <duration>', 'least heartbeat TTL agents are given (grows with the cluster)').env('BERTH_HEARTBEAT_TTL').default('10s'))
+    .addOption(new Option('--heartbeat-grace <duration>', 'extra time before a silent node is marked down').env('BERTH_HEARTBEAT_GRACE').default('5s'))
+    .addOption(new Option('--scheduler-algorithm <name>', 'rank nodes by packing work tight or spreading it').env('BERTH_SCHEDULER_ALGORITHM').choices(['binpack', 'spread']).default('binpack'))
     .action(async (opts: RunOpts) => {
       const logger = createLogger({ level: opts.logLevel, format: opts.logFormat });
       const s = await startServer(opts, logger);
@@ -96,7 +114,7 @@ export function runCommands(): Command[] {
 
   const agent = common(new Command('agent'))
     .description('Run tasks on this host for a berth server')
-    .addOption(new Option('--server <url>', 'the server to join').env('BERTH_SERVER').default('http://127.0.0.1:7460'))
+    .addOption(new Option('--server <url>', 'a server to join; repeat for several (the agent fails over between them)').env('BERTH_SERVER').argParser(collectServers))
     .addOption(new Option('--data-dir <dir>', 'where the node id, allocation records and task files live').env('BERTH_DATA_DIR').default('/var/lib/berth/agent'))
     .addOption(new Option('--node-name <name>', 'unique name of this node (default: host name)').env('BERTH_NODE_NAME'))
     .addOption(new Option('--datacenter <dc>', 'datacenter of this node').env('BERTH_DATACENTER').default('dc1'))
@@ -106,8 +124,10 @@ export function runCommands(): Command[] {
     .addOption(new Option('--docker-host <addr>', 'Docker engine address').env('DOCKER_HOST'))
     .action(async (opts: RunOpts) => {
       const logger = createLogger({ level: opts.logLevel, format: opts.logFormat });
+      const servers = opts.server?.length ? opts.server : ['http://127.0.0.1:7460'];
       const a = await Agent.start({
-        serverUrl: opts.server!,
+        serverUrl: servers[0],
+        servers,
         dataDir: opts.dataDir,
         logger,
         nodeName: opts.nodeName,
@@ -121,23 +141,37 @@ export function runCommands(): Command[] {
       onSignals(logger, () => a.stop());
     });
 
-  return [dev, server, agent];
+  return [addDnsFlags(dev), addDnsFlags(server), agent];
 }
 
 async function startServer(opts: RunOpts, logger: Logger): Promise<Server> {
   await fs.mkdir(opts.dataDir, { recursive: true }).catch((err: Error) => {
     throw new CliError(`Cannot create data dir ${opts.dataDir}: ${err.message}`);
   });
-  if (opts.dnsAddr) logger.warn({ dnsAddr: opts.dnsAddr }, 'DNS is not served yet: it comes with service discovery');
   const backend = await openSqliteState(opts.dataDir);
   try {
-    return await Server.start({ backend, logger, host: opts.httpAddr.host, port: opts.httpAddr.port });
+    const discovery = discoveryOptions(opts as RunOpts & DnsFlags, opts.nodeName, opts.datacenter);
+    return await Server.start({ backend, logger, host: opts.httpAddr.host, port: opts.httpAddr.port, ...schedulerOptions(opts), discovery });
   } catch (err) {
     await backend.close();
     const e = err as NodeJS.ErrnoException;
     if (e.code === 'EADDRINUSE') throw new CliError(`Cannot listen on ${opts.httpAddr.host}:${opts.httpAddr.port}: the address is in use (is another berth running? pick another with --http-addr)`);
     throw err;
   }
+}
+
+/** Heartbeat and scheduler settings from the server flags (absent for `dev`, which keeps the defaults). */
+function schedulerOptions(opts: RunOpts): Partial<ServerOptions> {
+  const out: Partial<ServerOptions> = {};
+  if (opts.schedulerAlgorithm) out.schedulerAlgorithm = opts.schedulerAlgorithm;
+  if (opts.heartbeatTtl === undefined && opts.heartbeatGrace === undefined) return out;
+  const ms = (flag: string, value: string): number => {
+    const parsed = parseDuration(value);
+    if (!parsed.ok) throw new CliError(`Cannot start the server: --${flag} ${parsed.error}`, EXIT_USAGE);
+    return parsed.value;
+  };
+  out.heartbeat = { minHeartbeatTtlMs: ms('heartbeat-ttl', opts.heartbeatTtl ?? '10s'), heartbeatGraceMs: ms('heartbeat-grace', opts.heartbeatGrace ?? '5s') };
+  return out;
 }
 
 /** Register a job file and follow it, logging instead of failing the process. */

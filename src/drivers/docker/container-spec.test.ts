@@ -87,4 +87,25 @@ describe('docker log demux', () => {
     for await (const chunk of demuxDockerLogs(pieces)) chunks.push(`${chunk.stream}:${chunk.data.toString()}`);
     assert.deepEqual(chunks, ['stdout:out 1\n', 'stderr:err 1\n', 'stdout:out 2\n']);
   });
+
+  it('turns the driver options into the Engine API fields, berth labels winning', () => {
+    const o = containerCreateOptions(
+      {
+        ...base,
+        config: { image: 'img', privileged: true, networkMode: 'host', hostname: 'h', labels: { 'berth.alloc': 'forged', team: 'web' }, volumes: ['/a:/b:ro', 'v:/c'] },
+        ports: [{ hostPort: 8080, containerPort: 80 }],
+      },
+      'img',
+    );
+    assert.equal(o.HostConfig?.Privileged, true);
+    assert.equal(o.HostConfig?.NetworkMode, 'host');
+    assert.deepEqual(o.HostConfig?.PortBindings, {}, 'nothing to publish in the host network');
+    assert.equal(o.Hostname, undefined, 'the host network keeps the host name');
+    assert.deepEqual(o.Labels, { team: 'web', 'berth.alloc': 'a1', 'berth.task': 'web', 'berth.node': 'n1' });
+    assert.deepEqual(o.HostConfig?.Mounts, [
+      { Type: 'bind', Source: '/a', Target: '/b', ReadOnly: true },
+      { Type: 'volume', Source: 'v', Target: '/c', ReadOnly: false },
+    ]);
+    assert.deepEqual(o.HostConfig?.LogConfig, { Type: 'json-file', Config: { 'max-size': '10240k', 'max-file': '10' } });
+  });
 });

@@ -6,6 +6,7 @@ import { describe, it, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { dockerTestEngine, requireDocker, type DockerTestEngine } from '../../../test/harness/dockerd.ts';
 import { driverContract, type ContractTask } from '../contract.test-suite.ts';
+import { driverOptionsContract } from '../options-contract.test-suite.ts';
 import type { TaskHandle, TaskStartRequest } from '../driver.ts';
 import { DockerDriver } from './docker-driver.ts';
 import { connectDocker } from './docker-host.ts';
@@ -39,6 +40,17 @@ driverContract('docker', async () => {
       task.behaviour.kind === 'missing-command'
         ? request(engine.image, { config: { image: engine.image, command: task.behaviour.command }, ...overrides })
         : shell(engine.image, task.sh, overrides),
+    cleanup: async () => {},
+  };
+});
+
+driverOptionsContract('docker', async () => {
+  const engine = dockerTestEngine();
+  if (!engine) return null;
+  return {
+    driver: new DockerDriver({ host: engine.host }),
+    shell: (sh, config = {}, overrides = {}) => ({ ...shell(engine.image, sh, overrides), config: { image: engine.image, command: '/bin/sh', args: ['-c', sh], ...config } }),
+    memoryLimits: true,
     cleanup: async () => {},
   };
 });
@@ -166,9 +178,11 @@ describe('docker driver', { timeout: 60_000 }, () => {
       const image = `berth-test/no-such-image-${Date.now()}:latest`;
       const req = request(image, { config: { image, command: 'true' } });
       await assert.rejects(driver.start(req), (error: Error) => {
-        assert.match(error.message, new RegExp(`^Cannot start task "web": image "${image}" not found locally and pulling it failed: .+`));
+        assert.equal(error.message, `Cannot start task "web": image "${image}" is not on this host and no registry answered: load it with docker load or docker import`);
         return true;
       });
+      const never = request(image, { config: { image, command: 'true', pull: 'never' } });
+      await assert.rejects(driver.start(never), /is not on this host and its pull policy is never: load it with docker load or docker import$/);
     });
   });
 

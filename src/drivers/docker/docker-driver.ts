@@ -1,7 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type Docker from 'dockerode';
-import type { DriverInfo } from '../../model/index.ts';
-import type { DriverLogger, ExitResult, LogChunk, LogOptions, TaskDriver, TaskHandle, TaskStartRequest } from '../driver.ts';
+import type { DriverInfo, TaskUsage } from '../../model/index.ts';
+import { containerUsage } from './docker-stats.ts';
+import { dockerExec } from './docker-exec.ts';
+import type { DriverLogger, ExecRequest, ExecSession, ExitResult, LogChunk, LogOptions, TaskDriver, TaskHandle, TaskStartRequest } from '../driver.ts';
 import { containerCreateOptions, LABEL_ALLOC, LABEL_NODE, LABEL_TASK } from './container-spec.ts';
 import { countLines, lastLines } from '../lines.ts';
 import { demuxDockerLogs } from './docker-logs.ts';
@@ -174,6 +176,24 @@ export class DockerDriver implements TaskDriver {
     }
   }
 
+  /** CPU and memory of the running container, as `docker stats` shows them. */
+  async stats(handle: TaskHandle): Promise<TaskUsage> {
+    try {
+      return await containerUsage(this.#docker.getContainer(handle.id));
+    } catch (error) {
+      throw new Error(`Cannot read the usage of task "${handle.taskName}" (container ${handle.id}): ${dockerMessage(error)}`);
+    }
+  }
+
+  /** `docker exec` of a command in the task's container. */
+  async exec(handle: TaskHandle, request: ExecRequest): Promise<ExecSession> {
+    try {
+      return await dockerExec(this.#docker.getContainer(handle.id), request);
+    } catch (error) {
+      throw new Error(`Cannot run ${JSON.stringify(request.command.join(' '))} in task "${handle.taskName}" (container ${handle.id}): ${dockerMessage(error)}`);
+    }
+  }
+
   /** Every container labelled with `nodeName`, running or not. */
   async list(nodeName: string): Promise<TaskHandle[]> {
     let containers: Docker.ContainerInfo[];
@@ -188,21 +208,35 @@ export class DockerDriver implements TaskDriver {
       taskName: c.Labels[LABEL_TASK] ?? '',
       id: c.Id,
       startedAt: c.Created * 1000,
-      state: { name: (c.Names[0] ?? '').replace(/^\//, ''), image: c.Image },
+      state: { name: (c.Names[0] ?? '').replace(/^\//, ''), image: c.Image, status: c.State },
     }));
   }
 
-  /** Creates the container, pulling a missing image and replacing a leftover of the same name. */
+  /**
+   * Creates the container, pulling the image as the task's pull policy says (`missing` by
+   * default) and replacing a leftover of the same name.
+   */
   async #create(request: TaskStartRequest, options: Docker.ContainerCreateOptions): Promise<Docker.Container> {
+    const policy = request.config.pull ?? 'missing';
     let pulled = false;
     let replaced = false;
+    if (policy === 'always') {
+      pulled = true;
+      await this.#pull(request, options.Image ?? '').catch((error: unknown) => {
+        // A registry that does not answer should not stop a task whose image is here already.
+        this.#logger?.warn({ image: options.Image, error: (error as Error).message }, 'pull policy is always, but the pull failed; using the local image');
+      });
+    }
     for (;;) {
       try {
         return await this.#docker.createContainer(options);
       } catch (error) {
         const status = dockerStatus(error);
-        if (status === 404 && !pulled && /no such image/i.test(dockerMessage(error))) {
-          await this.#pull(request, options.Image ?? '');
+        if (status === 404 && /no such image/i.test(dockerMessage(error))) {
+          const image = options.Image ?? '';
+          if (policy === 'never') throw new Error(`Cannot start task "${request.taskName}": image "${image}" is not on this host and its pull policy is never: load it with docker load or docker import`);
+          if (pulled) throw new Error(`Cannot start task "${request.taskName}": ${missingImage(image)}`);
+          await this.#pull(request, image);
           pulled = true;
           continue;
         }
@@ -219,11 +253,12 @@ export class DockerDriver implements TaskDriver {
   }
 
   async #pull(request: TaskStartRequest, image: string): Promise<void> {
-    this.#logger?.info({ image }, 'pulling a missing image');
+    this.#logger?.info({ image }, 'pulling image');
     try {
       await readProgress(await this.#docker.pull(image));
     } catch (error) {
-      throw new Error(`Cannot start task "${request.taskName}": image "${image}" not found locally and pulling it failed: ${dockerMessage(error)}`);
+      this.#logger?.warn({ image, error: dockerMessage(error) }, 'pulling the image failed');
+      throw new Error(`Cannot start task "${request.taskName}": ${missingImage(image)}`);
     }
   }
 
@@ -261,6 +296,11 @@ async function tailOfStream(container: Docker.Container, which: 'stdout' | 'stde
       return data.length > 0 ? [{ stream: which, data }] : [];
     }
   }
+}
+
+/** The one message for an image that is neither here nor pullable (the registry's own reason goes to the log). */
+function missingImage(image: string): string {
+  return `image "${image}" is not on this host and no registry answered: load it with docker load or docker import`;
 }
 
 function gone(handle: TaskHandle): ExitResult {

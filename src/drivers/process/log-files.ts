@@ -1,4 +1,5 @@
-import { open, stat } from 'node:fs/promises';
+import { open, readFile, stat } from 'node:fs/promises';
+import { lastLines } from '../lines.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { LogChunk, LogOptions } from '../driver.ts';
 
@@ -29,8 +30,14 @@ export async function* readLogFiles(
   const offsets = new Map<LogChunk['stream'], number>();
   for (const stream of streams) {
     const size = await fileSize(files[stream]);
-    const start = options.tail === undefined ? 0 : await tailStart(files[stream], size, options.tail);
-    yield* readRange(files[stream], stream, start, size);
+    const rotated = await rotatedFiles(files[stream]);
+    if (rotated.length > 0) {
+      // Older output, rotated away by size: `.N` (oldest) ... `.1`, then the live file.
+      yield* readWithRotated(rotated, files[stream], stream, size, options.tail);
+    } else {
+      const start = options.tail === undefined ? 0 : await tailStart(files[stream], size, options.tail);
+      yield* readRange(files[stream], stream, start, size);
+    }
     offsets.set(stream, size);
   }
   if (!options.follow) return;
@@ -52,6 +59,44 @@ export async function* readLogFiles(
     } catch {
       return;
     }
+  }
+}
+
+/** The rotated files of `path` that exist, oldest first. */
+async function rotatedFiles(path: string): Promise<string[]> {
+  const out: string[] = [];
+  for (let i = 1; ; i++) {
+    if ((await fileSize(`${path}.${i}`)) === 0 && !(await exists(`${path}.${i}`))) break;
+    out.unshift(`${path}.${i}`);
+  }
+  return out;
+}
+
+/** Rotated files are small (a few times the rotation size): read whole, then cut to the tail. */
+async function* readWithRotated(rotated: string[], path: string, stream: LogChunk['stream'], size: number, tail: number | undefined): AsyncGenerator<LogChunk> {
+  const parts: Buffer[] = [];
+  for (const file of rotated) parts.push(await readFile(file).catch(() => Buffer.alloc(0)));
+  const live = await open(path, 'r').catch(() => undefined);
+  if (live) {
+    try {
+      const buffer = Buffer.alloc(size);
+      const { bytesRead } = await live.read(buffer, 0, size, 0);
+      parts.push(buffer.subarray(0, bytesRead));
+    } finally {
+      await live.close();
+    }
+  }
+  const all = Buffer.concat(parts);
+  const data = tail === undefined ? all : lastLines(all, tail);
+  if (data.length > 0) yield { stream, data };
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch {
+    return false;
   }
 }
 

@@ -10,6 +10,8 @@ import { promisify } from 'node:util';
 import { driverContract, type ContractTask } from '../contract.test-suite.ts';
 import type { TaskHandle, TaskStartRequest } from '../driver.ts';
 import { ProcessDriver } from './process-driver.ts';
+import { detectMemoryCgroup } from './cgroup.ts';
+import { driverOptionsContract } from '../options-contract.test-suite.ts';
 
 function request(root: string, overrides: Partial<TaskStartRequest> = {}): TaskStartRequest {
   const allocId = overrides.allocId ?? randomUUID();
@@ -39,6 +41,18 @@ driverContract('process', async () => {
       task.behaviour.kind === 'missing-command'
         ? request(root, { config: { command: task.behaviour.command }, ...overrides })
         : shell(root, task.sh, overrides),
+    cleanup: () => rm(root, { recursive: true, force: true }),
+  };
+});
+
+driverOptionsContract('process', async () => {
+  const root = await mkdtemp(join(tmpdir(), 'berth-process-opts-'));
+  // A task run as another user must reach its task dir, as it can under an agent's data dir.
+  await chmod(root, 0o755);
+  return {
+    driver: new ProcessDriver({ rotateEveryMs: 100 }),
+    shell: (sh, config = {}, overrides = {}) => ({ ...shell(root, sh, overrides), config: { command: '/bin/sh', args: ['-c', sh], ...config } }),
+    memoryLimits: detectMemoryCgroup() !== undefined,
     cleanup: () => rm(root, { recursive: true, force: true }),
   };
 });
@@ -127,6 +141,8 @@ describe('process driver', { timeout: 30_000 }, () => {
     const pgid = Number(handle.id);
     assert.ok((await groupMembers(pgid)).length >= 3, 'the wrapper, the shell and two sleeps');
     await driver.stop(handle, 2000);
+    // The wrapper has exited; its siblings got the same signal and are gone a moment later.
+    for (let i = 0; i < 40 && (await groupMembers(pgid)).length > 0; i++) await sleep(50);
     assert.deepEqual(await groupMembers(pgid), []);
   });
 
@@ -145,10 +161,17 @@ describe('process driver', { timeout: 30_000 }, () => {
     });
   });
 
-  it('is always detected, and lists nothing since the agent keeps its own record', async () => {
+  it('is always detected, and lists running tasks by their allocation and task name', async () => {
     const info = await driver.fingerprint();
     assert.equal(info.detected, true);
     assert.equal(info.healthy, true);
-    assert.deepEqual(await driver.list('node-test'), []);
+    const allocId = randomUUID();
+    const handle = await start(shell(root, 'sleep 30', { allocId, env: { BERTH_ALLOC_ID: allocId, BERTH_TASK_NAME: 'web' } }));
+    const found = (await driver.list('node-test')).find((h) => h.allocId === allocId);
+    assert.ok(found, 'the task is listed');
+    assert.deepEqual([found.id, found.taskName, found.state.startTime, found.state.exitFile], [handle.id, 'web', handle.state.startTime, handle.state.exitFile]);
+    assert.equal(await driver.recover(found), true);
+    await driver.stop(found, 1000);
+    assert.equal((await driver.list('node-test')).some((h) => h.allocId === allocId), false, 'a stopped task is not listed');
   });
 });

@@ -4,13 +4,24 @@ import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { constants } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { DriverInfo } from '../../model/index.ts';
-import type { ExitResult, LogChunk, LogOptions, TaskDriver, TaskHandle, TaskStartRequest } from '../driver.ts';
+import type { DriverInfo, TaskUsage } from '../../model/index.ts';
+import { processUsage } from './proc-stats.ts';
+import { processExec } from './process-exec.ts';
+import { listProcessTasks } from './process-list.ts';
+import type { ExecRequest, ExecSession, ExitResult, LogChunk, LogOptions, TaskDriver, TaskHandle, TaskStartRequest } from '../driver.ts';
 import { readLogFiles } from './log-files.ts';
 import { isRunning, processStartTime, resolveCommand } from './proc.ts';
+import { detectMemoryCgroup, oomKilled, removeCgroup, type CgroupRoot } from './cgroup.ts';
+import { LogRotator } from './log-rotate.ts';
+import { setUpTask, signalByName } from './task-setup.ts';
 
-/** Options of `ProcessDriver`. None yet: the task's directory comes with each request. */
-export type ProcessDriverOptions = Record<string, never>;
+/** Options of `ProcessDriver`. */
+export interface ProcessDriverOptions {
+  /** The cgroup file system root for memory limits; false: no limits. Default: `/sys/fs/cgroup` when usable. */
+  cgroupRoot?: string | false;
+  /** How often log files are checked for rotation. Default 1000 ms. */
+  rotateEveryMs?: number;
+}
 
 /**
  * Runs the task under `/bin/sh` so its exit status outlives the agent: the shell traps the stop
@@ -18,7 +29,9 @@ export type ProcessDriverOptions = Record<string, never>;
  * the command in the foreground (a trapped signal waits for the foreground command to finish),
  * then writes "<its pid> <status>" to the exit file. $1 is the exit file, the rest the command.
  */
-const WRAPPER = 'f=$1; shift; trap : TERM INT HUP QUIT; "$@"; s=$?; printf \'%s %s\\n\' "$$" "$s" > "$f"; exit "$s"';
+const WRAPPER =
+  'f=$1; c=$2; shift 2; [ -z "$c" ] || echo $$ > "$c" || echo "berth: cannot join memory cgroup $c" >&2; ' +
+  'trap : TERM INT HUP QUIT USR1 USR2; "$@"; s=$?; printf \'%s %s\\n\' "$$" "$s" > "$f"; exit "$s"';
 
 /** How often a recovered task, which is not our child, is checked for having exited. */
 const POLL_MS = 250;
@@ -38,19 +51,31 @@ interface ProcessState {
   exitFile: string;
   stdoutFile: string;
   stderrFile: string;
+  /** The signal that asks the task to stop. */
+  stopSignal: NodeJS.Signals;
+  /** The task's memory cgroup (its cgroup.procs file), when it has one. */
+  cgroupProcs?: string;
+  logMaxBytes: number;
+  logMaxFiles: number;
 }
 
 /**
  * Runs tasks as plain processes on the host. Each task gets its own session and process group
  * and writes its output straight to `<taskDir>/<task>.stdout` and `.stderr`, so it keeps running
  * and logging when the agent stops; its exit status goes to `<taskDir>/<task>.exit`, so a restarted
- * agent still learns how it ended. Resources are not enforced (no cgroups); ports are the host's.
+ * agent still learns how it ended. Memory is limited by a cgroup where the host allows (root, a
+ * memory controller); CPU is not enforced; ports are the host's. Log files rotate by size.
  */
 export class ProcessDriver implements TaskDriver {
   readonly name = 'process' as const;
   readonly #children = new Map<number, Child>();
+  readonly #cgroup: CgroupRoot | undefined;
+  readonly #rotator: LogRotator;
 
-  constructor(_options: ProcessDriverOptions = {}) {}
+  constructor(options: ProcessDriverOptions = {}) {
+    this.#cgroup = options.cgroupRoot === false ? undefined : detectMemoryCgroup(options.cgroupRoot);
+    this.#rotator = new LogRotator(options.rotateEveryMs);
+  }
 
   /** Always available: it needs only `/bin/sh`. The version is Node's. */
   async fingerprint(): Promise<DriverInfo> {
@@ -65,21 +90,34 @@ export class ProcessDriver implements TaskDriver {
     const cwd = request.config.workdir ?? request.taskDir;
     await mkdir(request.taskDir, { recursive: true });
     if (!(await isDirectory(cwd))) throw fail(`working directory "${cwd}" does not exist`);
-    const env = { ...baseEnv(), ...request.env };
+    const prepared = await setUpTask(request, this.#cgroup);
+    if (!prepared.ok) throw fail(prepared.reason);
+    const { setup } = prepared;
+    const env = { ...baseEnv(), ...setup.env, ...request.env };
     const resolved = await resolveCommand(command, env.PATH ?? '', cwd);
     if (!resolved.ok) throw fail(resolved.reason);
+    const logs = request.logs ?? { maxFiles: 10, maxFileSizeMiB: 10 };
 
     const base = join(request.taskDir, request.taskName.replace(/[/\\]/g, '_'));
-    const state = { exitFile: `${base}.exit`, stdoutFile: `${base}.stdout`, stderrFile: `${base}.stderr` };
+    const state = {
+      exitFile: `${base}.exit`,
+      stdoutFile: `${base}.stdout`,
+      stderrFile: `${base}.stderr`,
+      stopSignal: setup.stopSignal,
+      logMaxBytes: Math.round(logs.maxFileSizeMiB * 1024 * 1024),
+      logMaxFiles: logs.maxFiles,
+      ...(setup.cgroupProcs ? { cgroupProcs: setup.cgroupProcs } : {}),
+    };
     // An exit file of an earlier run of this task would answer for this one.
     await rm(state.exitFile, { force: true });
     const out = openSync(state.stdoutFile, 'a');
     const err = openSync(state.stderrFile, 'a');
     let child: ChildProcess;
     try {
-      child = spawn('/bin/sh', ['-c', WRAPPER, 'berth-task', state.exitFile, resolved.path, ...request.args], {
+      child = spawn('/bin/sh', ['-c', WRAPPER, 'berth-task', state.exitFile, setup.cgroupProcs ?? '', resolved.path, ...request.args], {
         cwd,
         env,
+        ...(setup.user ? { uid: setup.user.uid, gid: setup.user.gid } : {}),
         // Its own session and process group: the agent's terminal signals do not reach it,
         // and stop signals the whole group.
         detached: true,
@@ -114,6 +152,7 @@ export class ProcessDriver implements TaskDriver {
       waiters: 0,
     };
     this.#children.set(pid, entry);
+    this.#watchLogs(request.allocId, request.taskName, stateOf({ id: String(pid), state } as unknown as TaskHandle));
     return {
       driver: 'process',
       allocId: request.allocId,
@@ -127,13 +166,23 @@ export class ProcessDriver implements TaskDriver {
   /** True while the process runs, and after it ended as long as its exit status is on disk. */
   async recover(handle: TaskHandle): Promise<boolean> {
     const state = stateOf(handle);
-    if (isRunning(state.pid, state.startTime)) return true;
+    if (isRunning(state.pid, state.startTime)) {
+      this.#watchLogs(handle.allocId, handle.taskName, state);
+      return true;
+    }
     return (await readExitFile(state)) !== null;
   }
 
-  /** The task's exit status: from the child's exit when the driver spawned it, else by polling. */
+  /** The task's exit status; `oomKilled` when its memory cgroup saw the OOM killer. */
   async wait(handle: TaskHandle): Promise<ExitResult> {
     const state = stateOf(handle);
+    const result = await this.#waitExit(handle, state);
+    if (state.cgroupProcs && result.exitCode === 137 && (await oomKilled(state.cgroupProcs))) result.oomKilled = true;
+    return result;
+  }
+
+  /** From the child's exit when the driver spawned it, else by polling. */
+  async #waitExit(handle: TaskHandle, state: ProcessState): Promise<ExitResult> {
     const child = this.#child(state);
     if (child) {
       // Keep the event loop alive while someone waits, though the task itself must not.
@@ -156,11 +205,11 @@ export class ProcessDriver implements TaskDriver {
     );
   }
 
-  /** SIGTERM to the task's process group, SIGKILL to it after `timeoutMs`. */
+  /** The stop signal (SIGTERM unless the task names another) to its process group, SIGKILL after `timeoutMs`. */
   async stop(handle: TaskHandle, timeoutMs: number): Promise<void> {
     const state = stateOf(handle);
     if (!isRunning(state.pid, state.startTime)) return;
-    signalGroup(state.pid, 'SIGTERM');
+    signalGroup(state.pid, state.stopSignal);
     if (await this.#gone(state, timeoutMs)) return;
     await this.#kill(state);
   }
@@ -169,7 +218,9 @@ export class ProcessDriver implements TaskDriver {
   async destroy(handle: TaskHandle): Promise<void> {
     const state = stateOf(handle);
     if (isRunning(state.pid, state.startTime)) await this.#kill(state);
+    this.#rotator.unwatch(`${handle.allocId}/${handle.taskName}`);
     await rm(state.exitFile, { force: true });
+    if (state.cgroupProcs) await removeCgroup(state.cgroupProcs);
   }
 
   /** The task's log files; see `readLogFiles` for how tail and follow behave. */
@@ -180,12 +231,33 @@ export class ProcessDriver implements TaskDriver {
     );
   }
 
+  /** CPU and memory of the task's process group (memory from its cgroup when it has one). */
+  async stats(handle: TaskHandle): Promise<TaskUsage> {
+    const state = stateOf(handle);
+    if (!isRunning(state.pid, state.startTime)) throw new Error(`Cannot read the usage of task "${handle.taskName}": process ${state.pid} is not running`);
+    return processUsage(state.pid, state.cgroupProcs);
+  }
+
+  /** Runs a command in the task's working dir, with its environment, as its user. */
+  async exec(handle: TaskHandle, request: ExecRequest): Promise<ExecSession> {
+    const state = stateOf(handle);
+    if (!isRunning(state.pid, state.startTime)) throw new Error(`Cannot run a command in task "${handle.taskName}": process ${state.pid} is not running`);
+    return processExec(state.pid, request);
+  }
+
   /**
-   * Always empty: processes carry no labels to find them by. The agent lists its process tasks
-   * from its own persisted handles.
+   * Every process task running on this host, found by its wrapper and environment (see
+   * `listProcessTasks`); processes carry no node label, so the agent adopts only those of the
+   * allocations it runs.
    */
   async list(_nodeName: string): Promise<TaskHandle[]> {
-    return [];
+    return listProcessTasks();
+  }
+
+  /** Rotate the task's log files by size while it runs. */
+  #watchLogs(allocId: string, taskName: string, state: ProcessState): void {
+    const files = [state.stdoutFile, state.stderrFile].map((path) => ({ path, maxBytes: state.logMaxBytes, maxFiles: state.logMaxFiles }));
+    this.#rotator.watch(`${allocId}/${taskName}`, files);
   }
 
   /** The child behind a handle, if this driver spawned it; a handle with another start time is not it. */
@@ -244,13 +316,19 @@ function stateOf(handle: TaskHandle): ProcessState {
     if (typeof value !== 'string') throw new Error(`Cannot use the handle of task "${handle.taskName}": state.${key} is missing`);
     return value;
   };
-  return {
+  // Handles from before these fields existed get the defaults.
+  const out: ProcessState = {
     pid,
     startTime: Number(s.startTime ?? 0),
     exitFile: text('exitFile'),
     stdoutFile: text('stdoutFile'),
     stderrFile: text('stderrFile'),
+    stopSignal: signalByName(typeof s.stopSignal === 'string' ? s.stopSignal : undefined) ?? 'SIGTERM',
+    logMaxBytes: Number(s.logMaxBytes ?? 10 * 1024 * 1024),
+    logMaxFiles: Number(s.logMaxFiles ?? 10),
   };
+  if (typeof s.cgroupProcs === 'string') out.cgroupProcs = s.cgroupProcs;
+  return out;
 }
 
 /** The status the wrapper (or `#kill`) recorded for this very process, or null. */

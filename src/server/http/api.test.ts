@@ -299,7 +299,9 @@ describe('HTTP API: a job from registration to running', () => {
       return summary.latestEval?.status === 'complete' ? summary : undefined;
     });
     assert.equal(failed.status, 'pending');
-    assert.deepEqual(failed.latestEval?.failures, [{ group: 'web', missing: 1, nodesEvaluated: 1, filtered: { 'memory exhausted': 1 } }]);
+    assert.deepEqual(failed.latestEval?.failures, [
+      { group: 'web', missing: 1, nodesEvaluated: 1, filtered: { 'memory exhausted': 1 }, exhausted: { memory: 1 }, topScores: [] },
+    ]);
     assert.match(failed.latestEval?.statusDescription ?? '', /memory exhausted/);
     assert.deepEqual(await s.nodeAllocs('node-a'), []);
 

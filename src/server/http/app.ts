@@ -7,6 +7,10 @@ import { jobRoutes } from './routes-jobs.ts';
 import { nodeRoutes } from './routes-nodes.ts';
 import { allocRoutes } from './routes-allocs.ts';
 import { metricsRoutes } from './routes-metrics.ts';
+import { clientRoutes } from './routes-client.ts';
+import { consulCatalogRoutes } from './consul-catalog.ts';
+import { consulHealthRoutes } from './consul-health.ts';
+import { consulAgentRoutes } from './consul-agent.ts';
 
 /**
  * Build the HTTP app without listening, so tests can call it with `app.inject()`. Routes validate,
@@ -54,6 +58,10 @@ export async function buildApp(ctx: ServerContext, logger: Logger): Promise<Fast
   await app.register(nodeRoutes(ctx));
   await app.register(allocRoutes(ctx));
   await app.register(metricsRoutes(ctx));
+  await app.register(clientRoutes(ctx));
+  await app.register(consulCatalogRoutes(ctx));
+  await app.register(consulHealthRoutes(ctx));
+  await app.register(consulAgentRoutes(ctx));
   return app;
 }
 

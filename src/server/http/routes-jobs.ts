@@ -5,25 +5,31 @@ import { BlockingQuerySchema } from '../../api/index.ts';
 import { parseJobSpec, validateJob } from '../../jobspec/index.ts';
 import type { ServerContext } from '../context.ts';
 import { blockingQuery } from './blocking.ts';
+import { planJob } from '../plan-dry-run.ts';
+import { specChanged, type JobSpec } from '../jobs.ts';
 
 const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 256 }) });
 
-/** `/v1/jobs`: register, read, stop. */
+/** A job spec from a request body (YAML text or a JSON value), or a 400 with every problem. */
+function specOf(body: unknown): JobSpec {
+  const parsed =
+    typeof body === 'string'
+      ? parseJobSpec(body, { source: 'request body' })
+      : body === undefined || body === null
+        ? { ok: false as const, errors: [{ path: '', message: 'a job spec (JSON or YAML) is required' }] }
+        : validateJob(body);
+  if (!parsed.ok) {
+    const first = parsed.errors[0];
+    throw new BerthError('invalid_input', `Invalid job spec: ${first.path ? `${first.path}: ` : ''}${first.message}`, parsed.errors);
+  }
+  return parsed.job;
+}
+
+/** `/v1/jobs`: register, plan (dry run), read, stop. */
 export function jobRoutes(ctx: ServerContext): FastifyPluginAsync {
   return async (app) => {
     app.post('/v1/jobs', async (request, reply) => {
-      const body = request.body;
-      const parsed =
-        typeof body === 'string'
-          ? parseJobSpec(body, { source: 'request body' })
-          : body === undefined || body === null
-            ? { ok: false as const, errors: [{ path: '', message: 'a job spec (JSON or YAML) is required' }] }
-            : validateJob(body);
-      if (!parsed.ok) {
-        const first = parsed.errors[0];
-        throw new BerthError('invalid_input', `Invalid job spec: ${first.path ? `${first.path}: ` : ''}${first.message}`, parsed.errors);
-      }
-      const result = await ctx.jobs.register(parsed.job);
+      const result = await ctx.jobs.register(specOf(request.body));
       reply.header('x-berth-index', String(result.index));
       return result;
     });
@@ -31,6 +37,17 @@ export function jobRoutes(ctx: ServerContext): FastifyPluginAsync {
     app.get('/v1/jobs', { schema: { querystring: BlockingQuerySchema } }, async (request, reply) => {
       await blockingQuery(ctx.view, request, reply, () => Math.max(ctx.view.tableIndex('jobs'), ctx.view.tableIndex('allocs')));
       return ctx.jobs.list();
+    });
+
+    app.post('/v1/jobs/:id/plan', { schema: { params: IdParams } }, async (request) => {
+      const { id } = request.params as { id: string };
+      const spec = specOf(request.body);
+      if (spec.id !== id) {
+        throw new BerthError('invalid_input', `Cannot plan job "${id}": the spec is for job "${spec.id}"; post it to /v1/jobs/${spec.id}/plan`, [
+          { path: 'id', message: `must be "${id}"` },
+        ]);
+      }
+      return planJob(ctx.view, spec, { now: ctx.clock.now(), changed: specChanged(ctx.view.job(id), spec) });
     });
 
     app.get('/v1/jobs/:id', { schema: { params: IdParams } }, async (request, reply) => {

@@ -29,6 +29,40 @@ export function nodeRoutes(ctx: ServerContext): FastifyPluginAsync {
       return node;
     });
 
+    app.put(
+      '/v1/nodes/:id/drain',
+      {
+        schema: {
+          params: IdParams,
+          body: Type.Object(
+            {
+              enable: Type.Boolean(),
+              deadlineMs: Type.Optional(Type.Integer({ minimum: 0 })),
+              ignoreSystem: Type.Optional(Type.Boolean()),
+            },
+            { additionalProperties: false },
+          ),
+        },
+      },
+      async (request, reply) => {
+        const { id } = request.params as { id: string };
+        const result = await ctx.nodes.setDrain(id, request.body as { enable: boolean; deadlineMs?: number; ignoreSystem?: boolean });
+        reply.header('x-berth-index', String(result.index));
+        return result;
+      },
+    );
+
+    app.put(
+      '/v1/nodes/:id/eligibility',
+      { schema: { params: IdParams, body: Type.Object({ eligible: Type.Boolean() }, { additionalProperties: false }) } },
+      async (request, reply) => {
+        const { id } = request.params as { id: string };
+        const result = await ctx.nodes.setEligibility(id, (request.body as { eligible: boolean }).eligible);
+        reply.header('x-berth-index', String(result.index));
+        return result;
+      },
+    );
+
     app.put('/v1/nodes/:id/heartbeat', { schema: { params: IdParams } }, async (request) => {
       const { id } = request.params as { id: string };
       return ctx.nodes.heartbeat(id);

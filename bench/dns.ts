@@ -1,0 +1,140 @@
+/**
+ * bench/dns.ts: DNS queries per second, berth against dnsmasq, in one run, with dnsperf as the
+ * load generator for both:
+ *   berth    a berth server (memory state) whose catalog holds S services of 3 instances each,
+ *            DNS served by W worker processes (default 2: both cores)
+ *   dnsmasq  dnsmasq with the same names and addresses as --host-record entries
+ * While dnsperf loads each server, a sampler sends a few hundred queries one at a time and takes
+ * their latency percentiles (dnsperf reports only mean and max).
+ *
+ *   npx tsx bench/dns.ts [--services 50] [--seconds 10] [--workers 2] [--quick]
+ * The last line printed is {"berth_qps","dnsmasq_qps","ratio","berth_p99_ms"} (plus detail fields).
+ */
+import { execFile, spawn } from 'node:child_process';
+import dgram from 'node:dgram';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import dnsPacket from 'dns-packet';
+import { MemoryBackend } from '../src/state/index.ts';
+import { Server } from '../src/server/index.ts';
+import { instanceFromConsul } from '../src/discovery/index.ts';
+import { silentLogger } from '../src/lib/index.ts';
+import { freePort } from '../test/harness/berth.ts';
+
+const { values } = parseArgs({ options: { services: { type: 'string' }, seconds: { type: 'string' }, workers: { type: 'string' }, quick: { type: 'boolean' } } });
+const quick = values.quick ?? false;
+const SERVICES = Number(values.services ?? 50);
+const SECONDS = Number(values.seconds ?? (quick ? 4 : 10));
+const WORKERS = Number(values.workers ?? 2);
+const log = (s: string): void => void process.stderr.write(s + '\n');
+
+interface Run {
+  qps: number;
+  avgMs: number;
+  lostPct: number;
+  p50Ms: number;
+  p99Ms: number;
+}
+
+/** The names queried, one per service, and each service's addresses. */
+const names = Array.from({ length: SERVICES }, (_, s) => `web${s}.service.berth`);
+const addresses = (s: number): string[] => [1, 2, 3].map((i) => `10.77.${s % 250}.${i}`);
+
+/** dnsperf against one server while the sampler measures latency; its figures. */
+async function load(port: number, datafile: string): Promise<Run> {
+  const sampler = sample(port, names, SECONDS * 1000 - 500);
+  const out = await new Promise<string>((resolve, reject) =>
+    execFile('dnsperf', ['-s', '127.0.0.1', '-p', String(port), '-d', datafile, '-l', String(SECONDS), '-c', '4', '-q', '200'], { maxBuffer: 1 << 20 }, (err, stdout, stderr) =>
+      err ? reject(new Error(`dnsperf failed: ${err.message}\n${stderr}`)) : resolve(stdout),
+    ),
+  );
+  const num = (re: RegExp): number => Number(re.exec(out)?.[1] ?? NaN);
+  const { p50, p99 } = await sampler;
+  return { qps: num(/Queries per second:\s+([\d.]+)/), avgMs: num(/Average Latency \(s\):\s+([\d.]+)/) * 1000, lostPct: num(/Queries lost:\s+\d+ \(([\d.]+)%\)/), p50Ms: p50, p99Ms: p99 };
+}
+
+/** One query at a time for `ms`, 2 ms apart: latency percentiles under the dnsperf load. */
+async function sample(port: number, qnames: string[], ms: number): Promise<{ p50: number; p99: number }> {
+  await new Promise((r) => setTimeout(r, 300));
+  const sock = dgram.createSocket('udp4');
+  const rtts: number[] = [];
+  const end = Date.now() + ms;
+  let id = 0;
+  while (Date.now() < end) {
+    const q = dnsPacket.encode({ type: 'query', id: ++id & 0xffff, questions: [{ name: qnames[id % qnames.length], type: 'A' }] });
+    const t0 = performance.now();
+    const got = await new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => done(false), 1000);
+      const onMsg = (m: Buffer): void => {
+        if (m.readUInt16BE(0) === (id & 0xffff)) done(true);
+      };
+      const done = (ok: boolean): void => {
+        clearTimeout(timer);
+        sock.off('message', onMsg);
+        resolve(ok);
+      };
+      sock.on('message', onMsg);
+      sock.send(q, port, '127.0.0.1');
+    });
+    if (got) rtts.push(performance.now() - t0);
+    await new Promise((r) => setTimeout(r, 2));
+  }
+  sock.close();
+  rtts.sort((a, b) => a - b);
+  const at = (p: number): number => rtts[Math.min(rtts.length - 1, Math.floor(p * rtts.length))] ?? NaN;
+  return { p50: at(0.5), p99: at(0.99) };
+}
+
+async function berthServer(): Promise<{ port: number; stop: () => Promise<void> }> {
+  const port = await freePort();
+  const server = await Server.start({
+    backend: new MemoryBackend(),
+    logger: silentLogger(),
+    port: 0,
+    discovery: { nodeName: 'bench', dns: { port, workers: WORKERS } },
+  });
+  const node = server.discovery.registry.node;
+  for (let s = 0; s < SERVICES; s++) {
+    for (const [i, address] of addresses(s).entries()) {
+      await server.discovery.registry.register(instanceFromConsul({ ID: `web${s}-${i}`, Name: `web${s}`, Address: address, Port: 8000 + i }, node, Date.now()), true);
+    }
+  }
+  return { port: server.discovery.dnsPort, stop: () => server.stop() };
+}
+
+async function dnsmasq(): Promise<{ port: number; stop: () => Promise<void> }> {
+  const port = await freePort();
+  const records = names.flatMap((name, s) => addresses(s).map((a) => `--host-record=${name},${a}`));
+  const child = spawn('dnsmasq', ['-k', '-C', '/dev/null', '--no-resolv', '--no-hosts', '--port', String(port), '--listen-address', '127.0.0.1', '--bind-interfaces', '--user=root', '--pid-file=', ...records], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  child.stderr.on('data', (d: Buffer) => (err += d));
+  await new Promise((r) => setTimeout(r, 500));
+  if (child.exitCode !== null) throw new Error(`dnsmasq exited: ${err}`);
+  return { port, stop: async () => void (child.kill(), await new Promise((r) => child.once('exit', r))) };
+}
+
+const dir = await mkdtemp(path.join(tmpdir(), 'berth-bench-dns-'));
+const datafile = path.join(dir, 'queries.txt');
+await writeFile(datafile, names.map((n) => `${n} A`).join('\n') + '\n');
+try {
+  log(`dns: ${SERVICES} services x 3 instances, dnsperf -c 4 -q 200 for ${SECONDS}s each, berth on ${WORKERS} worker(s)`);
+  const b = await berthServer();
+  const berth = await load(b.port, datafile);
+  await b.stop();
+  const d = await dnsmasq();
+  const peer = await load(d.port, datafile);
+  await d.stop();
+  const row = (name: string, r: Run): string => `  ${name.padEnd(8)} ${Math.round(r.qps).toString().padStart(7)} q/s  mean ${r.avgMs.toFixed(2)} ms  p50 ${r.p50Ms.toFixed(2)} ms  p99 ${r.p99Ms.toFixed(2)} ms  lost ${r.lostPct}%`;
+  log(row('berth', berth));
+  log(row('dnsmasq', peer));
+  const ratio = berth.qps / peer.qps;
+  log(`  ratio berth/dnsmasq: ${ratio.toFixed(2)}x (target >= 1.0x)`);
+  const r3 = (n: number): number => Math.round(n * 1000) / 1000;
+  process.stdout.write(
+    JSON.stringify({ berth_qps: Math.round(berth.qps), dnsmasq_qps: Math.round(peer.qps), ratio: r3(ratio), berth_p99_ms: r3(berth.p99Ms), dnsmasq_p99_ms: r3(peer.p99Ms), workers: WORKERS, seconds: SECONDS }) + '\n',
+  );
+} finally {
+  await rm(dir, { recursive: true, force: true });
+}

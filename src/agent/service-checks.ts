@@ -1,0 +1,127 @@
+/**
+ * The agent's side of service checks: one CheckRunner per check of an allocation's services,
+ * probing the node address and host port the catalog hands out, reporting transitions to the
+ * server, and restarting tasks for `check_restart`. The server registers the instances (from the
+ * allocation's running status); this only runs their checks.
+ */
+import { execFile } from 'node:child_process';
+import type { Allocation, DriverName, Job, TaskConfig } from '../model/index.ts';
+import type { TaskDriver, TaskHandle } from '../drivers/index.ts';
+import type { Logger } from '../lib/index.ts';
+import { CheckRunner, MAX_OUTPUT, allocServices, checkIds, hostPort, instanceId, type ProbeTarget } from '../discovery/index.ts';
+
+/** What the checks need of an allocation runner. */
+export interface CheckedAlloc {
+  readonly alloc: Allocation;
+  readonly job: Job;
+  handle(taskName: string): TaskHandle | undefined;
+  taskNames(): string[];
+}
+
+/** What the checks need of the agent. */
+export interface ServiceCheckDeps {
+  /** The server checks report to; without it no check runs. */
+  serverUrl?: string;
+  nodeAddress: string;
+  drivers: Map<DriverName, TaskDriver>;
+  logger: Logger;
+}
+
+/** The running checks of one allocation. */
+export interface ServiceChecks {
+  stop(): void;
+}
+
+/** Start the checks of an allocation's services; undefined when it has none to run. */
+export function startServiceChecks(runner: CheckedAlloc, deps: ServiceCheckDeps): ServiceChecks | undefined {
+  const serverUrl = deps.serverUrl?.replace(/\/+$/, '');
+  if (!serverUrl) return undefined;
+  const runners: CheckRunner[] = [];
+  for (const svc of allocServices(runner.job, runner.alloc.group)) {
+    const id = instanceId(runner.alloc.id, svc);
+    const ids = checkIds(id, svc.spec.checks.length);
+    svc.spec.checks.forEach((spec, i) => {
+      if (spec.type === 'ttl') return;
+      const tasks = svc.task !== undefined ? [svc.task] : runner.taskNames();
+      const target: ProbeTarget = {
+        host: deps.nodeAddress,
+        port: hostPort(runner.alloc, spec.portLabel ?? svc.spec.portLabel),
+        exec: (command, args, timeoutMs) => execIn(runner, deps, tasks[0], command, args, timeoutMs),
+      };
+      const check = new CheckRunner({
+        id: ids[i],
+        spec,
+        target,
+        report: (checkId, status, output) => report(serverUrl, checkId, status, output),
+        onRestart: (reason) => restartTasks(runner, deps, tasks, reason),
+      });
+      check.start();
+      runners.push(check);
+    });
+  }
+  if (runners.length === 0) return undefined;
+  return { stop: () => runners.forEach((r) => r.stop()) };
+}
+
+async function report(serverUrl: string, checkId: string, status: string, output: string): Promise<void> {
+  const res = await fetch(`${serverUrl}/v1/agent/check/update/${encodeURIComponent(checkId)}`, {
+    method: 'PUT',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ Status: status, Output: output }),
+    signal: AbortSignal.timeout(10_000),
+  });
+  await res.arrayBuffer();
+  if (!res.ok) throw new Error(`Cannot report check "${checkId}": the server answered ${res.status}`);
+}
+
+/**
+ * Run a script check inside the task (docker exec, or the task's cwd and env for a process) when
+ * the driver can, else as a plain process on the host.
+ */
+async function execIn(runner: CheckedAlloc, deps: ServiceCheckDeps, task: string | undefined, command: string, args: string[], timeoutMs: number): Promise<{ exitCode: number; output: string }> {
+  const handle = task === undefined ? undefined : runner.handle(task);
+  const driver = handle ? deps.drivers.get(handle.driver) : undefined;
+  if (handle && driver?.exec) {
+    const session = await driver.exec(handle, { command: [command, ...args], tty: false });
+    session.stdin.end();
+    let output = '';
+    const collect = (async () => {
+      for await (const chunk of session.output) if (output.length < MAX_OUTPUT) output += chunk.data.toString('utf8');
+    })();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<number>((resolve) => {
+      timer = setTimeout(() => {
+        session.kill();
+        resolve(-1);
+      }, timeoutMs);
+    });
+    const exitCode = await Promise.race([session.exit, timeout]);
+    clearTimeout(timer);
+    await Promise.race([collect, new Promise((r) => setTimeout(r, 100))]);
+    return exitCode === -1 ? { exitCode: 2, output: `timed out after ${timeoutMs} ms` } : { exitCode, output };
+  }
+  return new Promise((resolve) => {
+    execFile(command, args, { timeout: timeoutMs, maxBuffer: 64 * 1024 }, (err, stdout, stderr) => {
+      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 2) : 0;
+      resolve({ exitCode: code, output: `${stdout}${stderr}` || (err?.message ?? '') });
+    });
+  });
+}
+
+/** check_restart: stop the tasks; their restart policy starts them again. */
+function restartTasks(runner: CheckedAlloc, deps: ServiceCheckDeps, tasks: string[], reason: string): void {
+  for (const task of tasks) {
+    const handle = runner.handle(task);
+    const driver = handle && deps.drivers.get(handle.driver);
+    if (!handle || !driver) continue;
+    deps.logger.warn({ allocId: runner.alloc.id, task, reason }, 'restarting task for check_restart');
+    const killTimeout = runner.job.groups.find((g) => g.name === runner.alloc.group)?.tasks.find((t) => t.name === task)?.killTimeoutMs ?? 5000;
+    driver.stop(handle, killTimeout).catch((err: unknown) => deps.logger.warn({ err, task }, 'check_restart could not stop the task'));
+  }
+}
+
+/** A docker task's config with berth's DNS servers, unless the task names its own or uses the host's network. */
+export function withDns(config: TaskConfig, driverName: string, dnsServers: string[] | undefined): TaskConfig {
+  if (!dnsServers?.length || driverName !== 'docker' || config.dnsServers?.length || config.networkMode === 'host') return config;
+  return { ...config, dnsServers: [...dnsServers] };
+}

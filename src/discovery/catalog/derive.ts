@@ -1,0 +1,96 @@
+/**
+ * What the catalog should hold for one allocation: pure, so the sync loop (server) and the check
+ * runners (agent) agree on every instance and check id without talking to each other.
+ */
+import type { Allocation, CheckState, Job, Node, ServiceInstance, ServiceSpec } from '../../model/index.ts';
+
+/** A service of an allocation with where it was declared. */
+export interface AllocService {
+  spec: ServiceSpec;
+  /** The task that declared it; absent for a group service. */
+  task?: string;
+}
+
+/** Every service an allocation's group and tasks declare. */
+export function allocServices(job: Job, groupName: string): AllocService[] {
+  const group = job.groups.find((g) => g.name === groupName);
+  if (!group) return [];
+  const out: AllocService[] = (group.services ?? []).map((spec) => ({ spec }));
+  for (const task of group.tasks) for (const spec of task.services ?? []) out.push({ spec, task: task.name });
+  return out;
+}
+
+/**
+ * The instance id, after Nomad's `_nomad-task-<alloc>-<task>-<service>-<port>`: unique in the
+ * cluster and stable for the allocation's life, so a re-sync rewrites rather than duplicates.
+ */
+export function instanceId(allocId: string, svc: AllocService): string {
+  const owner = svc.task === undefined ? 'group' : `task-${svc.task}`;
+  return `_berth-${owner}-${allocId}-${svc.spec.name}-${svc.spec.portLabel ?? 'none'}`;
+}
+
+/** Consul's check ids for a service's checks: `service:<id>`, or `service:<id>:<n>` (from 1) when it has several. */
+export function checkIds(serviceId: string, count: number): string[] {
+  if (count === 1) return [`service:${serviceId}`];
+  return Array.from({ length: count }, (_, i) => `service:${serviceId}:${i + 1}`);
+}
+
+/** The port an allocation gave a label: the host port (what other hosts reach). 0 when none. */
+export function hostPort(alloc: Allocation, label: string | undefined): number {
+  if (label === undefined) return 0;
+  return alloc.ports.find((p) => p.label === label)?.value ?? 0;
+}
+
+/** True when the allocation's services belong in the catalog: it runs and is wanted. */
+export function allocServing(alloc: Allocation): boolean {
+  return alloc.desiredStatus === 'run' && alloc.clientStatus === 'running';
+}
+
+/**
+ * The instances an allocation should have in the catalog. Checks keep the status `previous`
+ * holds for the same id; new ones start critical, as in Consul.
+ */
+export function deriveInstances(
+  alloc: Allocation,
+  job: Job,
+  node: Node,
+  previous: (id: string) => ServiceInstance | undefined,
+  now: number,
+  index: number,
+): ServiceInstance[] {
+  if (!allocServing(alloc)) return [];
+  const out: ServiceInstance[] = [];
+  for (const svc of allocServices(job, alloc.group)) {
+    // A task service is there only while its task runs.
+    if (svc.task !== undefined && alloc.taskStates[svc.task]?.state !== 'running') continue;
+    const id = instanceId(alloc.id, svc);
+    const prev = previous(id);
+    const ids = checkIds(id, svc.spec.checks.length);
+    const checks: CheckState[] = svc.spec.checks.map((spec, i) => {
+      const old = prev?.checks.find((c) => c.id === ids[i]);
+      const name = spec.name ?? `service: "${svc.spec.name}" check`;
+      if (old && old.type === spec.type) return { ...old, name, spec };
+      return { id: ids[i], name, type: spec.type, status: 'critical', output: '', notes: '', spec, updatedAt: now, criticalSince: now };
+    });
+    out.push({
+      id,
+      name: svc.spec.name,
+      nodeId: node.id,
+      nodeName: node.name,
+      datacenter: node.datacenter,
+      address: node.address,
+      port: hostPort(alloc, svc.spec.portLabel),
+      tags: [...svc.spec.tags],
+      meta: { ...svc.spec.meta },
+      checks,
+      source: { kind: 'alloc', allocId: alloc.id, jobId: alloc.jobId, group: alloc.group, ...(svc.task !== undefined ? { task: svc.task } : {}) },
+      createIndex: prev?.createIndex ?? index,
+    });
+  }
+  return out;
+}
+
+/** True when two instances would serve the same to readers (ignores nothing but identity). */
+export function sameInstance(a: ServiceInstance, b: ServiceInstance): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}

@@ -1,0 +1,18 @@
+/** The service catalog: instances and health in the state, kept in step with allocations, in Consul's shapes. */
+export { Catalog, type InstanceQuery } from './catalog.ts';
+export { CatalogSync, type CatalogSyncOptions } from './sync.ts';
+export { CatalogRegistry, findCheck, type CatalogRegistryOptions, type LocalNode } from './registry.ts';
+export { allocServices, allocServing, checkIds, deriveInstances, hostPort, instanceId, type AllocService } from './derive.ts';
+export {
+  catalogNodeOf,
+  consulCatalogService,
+  consulCheck,
+  consulNode,
+  consulService,
+  goDuration,
+  parseGoDuration,
+  serfHealth,
+  type CatalogNode,
+} from './consul-json.ts';
+export { compileFilter } from './filter.ts';
+export { instanceFromConsul } from './external.ts';

@@ -1,0 +1,91 @@
+import type { ImagePullPolicy, Task, TaskConfig } from '../model/index.ts';
+import { indexPath, MapReader } from './reader.ts';
+import { describeValue, parseDuration, parseSize } from './units.ts';
+
+/** The driver options of a task's `config`, besides image, command, args and workdir. */
+export const DRIVER_OPTION_KEYS = [
+  'entrypoint',
+  'user',
+  'stop_signal',
+  'pull',
+  'hostname',
+  'extra_hosts',
+  'dns_servers',
+  'network_mode',
+  'volumes',
+  'labels',
+  'privileged',
+  'cap_add',
+  'cap_drop',
+  'devices',
+] as const;
+
+/** Task fields read here: when it runs (lifecycle), how long it may run, how much output it keeps. */
+export const TASK_OPTION_KEYS = ['lifecycle', 'max_run_duration', 'logs'] as const;
+
+const PULL: readonly ImagePullPolicy[] = ['always', 'missing', 'never'];
+const SIGNAL = /^(SIG)?[A-Z][A-Z0-9+-]*$|^\d+$/;
+const VOLUME = /^[^:]+:\/[^:]*(:(ro|rw))?$/;
+const EXTRA_HOST = /^[^:\s]+:\S+$/;
+const DEVICE = /^\/dev\/[^:]+(:\/dev\/[^:]+(:[rwm]{1,3})?)?$/;
+
+/** Reads the driver options of `config` into `out`; records every problem. */
+export function readDriverOptions(r: MapReader, out: TaskConfig): void {
+  const list = (key: string, pattern?: RegExp, help?: string): string[] | undefined => (r.has(key) ? strings(r, key, pattern, help) : undefined);
+  if (r.has('entrypoint')) out.entrypoint = strings(r, 'entrypoint');
+  if (r.has('user')) out.user = r.string('user', '', { pattern: /^[a-zA-Z0-9_.-]+(:[a-zA-Z0-9_.-]+)?$/, patternHelp: 'a user name or uid, optionally :group' });
+  if (r.has('stop_signal')) out.stopSignal = r.string('stop_signal', '', { pattern: SIGNAL, patternHelp: 'a signal name such as SIGINT or SIGQUIT' });
+  if (r.has('pull')) out.pull = r.oneOf('pull', PULL, 'missing');
+  if (r.has('hostname')) out.hostname = r.string('hostname', '', { pattern: /^[a-zA-Z0-9]([a-zA-Z0-9.-]{0,62})$/, patternHelp: 'a host name' });
+  const extraHosts = list('extra_hosts', EXTRA_HOST, 'name:ip');
+  if (extraHosts) out.extraHosts = extraHosts;
+  const dns = list('dns_servers', /^[0-9a-fA-F:.]+$/, 'an IP address');
+  if (dns) out.dnsServers = dns;
+  if (r.has('network_mode')) out.networkMode = r.string('network_mode', '');
+  const volumes = list('volumes', VOLUME, '/host/path:/container/path[:ro] or volume-name:/container/path[:ro]');
+  if (volumes) out.volumes = volumes;
+  if (r.has('labels')) out.labels = r.stringMap('labels');
+  if (r.has('privileged')) out.privileged = boolean(r, 'privileged');
+  const capAdd = list('cap_add', /^[A-Za-z_]+$/, 'a capability name such as NET_ADMIN');
+  if (capAdd) out.capAdd = capAdd;
+  const capDrop = list('cap_drop', /^[A-Za-z_]+$/, 'a capability name such as NET_RAW');
+  if (capDrop) out.capDrop = capDrop;
+  const devices = list('devices', DEVICE, '/dev/host[:/dev/container[:rwm]]');
+  if (devices) out.devices = devices;
+}
+
+/** Reads `lifecycle`, `max_run_duration` and `logs` of a task into it; records every problem. */
+export function readTaskOptions(r: MapReader, task: Task): void {
+  if (r.has('lifecycle')) {
+    const l = MapReader.open(r.get('lifecycle'), r.pathOf('lifecycle'), r.problems, ['hook', 'sidecar']);
+    if (l) {
+      const hook = l.oneOf('hook', ['prestart', 'poststop'] as const, undefined);
+      if (hook === undefined && !l.has('hook')) l.problem('hook', 'required (prestart or poststop)');
+      const sidecar = l.has('sidecar') ? boolean(l, 'sidecar') : false;
+      if (sidecar && hook === 'poststop') l.problem('sidecar', 'only prestart tasks can be sidecars');
+      if (hook) task.lifecycle = { hook, sidecar };
+    }
+  }
+  if (r.has('max_run_duration')) task.maxRunDurationMs = r.quantity('max_run_duration', parseDuration, 0);
+  if (r.has('logs')) {
+    const l = MapReader.open(r.get('logs'), r.pathOf('logs'), r.problems, ['max_files', 'max_file_size']);
+    if (l) task.logs = { maxFiles: l.int('max_files', 10, { min: 1, max: 1000 }), maxFileSizeMiB: l.quantity('max_file_size', parseSize, 10) };
+  }
+}
+
+function strings(r: MapReader, key: string, pattern?: RegExp, help?: string): string[] {
+  const out: string[] = [];
+  r.list(key, 'strings').forEach((item, i) => {
+    if (typeof item !== 'string' || item === '') r.problems.add(indexPath(r.pathOf(key), i), `must be a non-empty string, got ${describeValue(item)}`);
+    else if (pattern && !pattern.test(item)) r.problems.add(indexPath(r.pathOf(key), i), `must be ${help ?? pattern.source}, got "${item}"`);
+    else out.push(item);
+  });
+  return out;
+}
+
+function boolean(r: MapReader, key: string): boolean {
+  const value = r.get(key);
+  if (typeof value === 'boolean') return value;
+  r.problem(key, `must be true or false, got ${describeValue(value)}`);
+  return false;
+}

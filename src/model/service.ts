@@ -1,0 +1,112 @@
+/**
+ * Services and checks: what a job declares (`ServiceSpec`, `CheckSpec`) and what the catalog
+ * holds (`ServiceInstance` with its `CheckState`s). Consul is the model: checks are passing,
+ * warning or critical, and a new check starts critical.
+ */
+
+/** A check's health, as Consul names it. */
+export type CheckStatus = 'passing' | 'warning' | 'critical';
+
+/** The kinds of check berth runs. `ttl` is refreshed from outside; the others the agent runs. */
+export type CheckType = 'http' | 'tcp' | 'script' | 'ttl' | 'grpc';
+
+/** Restart the task when its check keeps failing (Nomad's check_restart). */
+export interface CheckRestart {
+  /** Consecutive critical results that restart the task; 0 disables. */
+  limit: number;
+  /** Results within this long after the task (re)starts are not counted. */
+  graceMs: number;
+}
+
+/** A check as declared in a job spec or an external registration. */
+export interface CheckSpec {
+  /** Default: `service: <service name> check <n>`. */
+  name?: string;
+  type: CheckType;
+  intervalMs: number;
+  timeoutMs: number;
+  /** http: the path (default `/`), the method (GET), headers and the passing status range. */
+  path?: string;
+  method?: string;
+  headers?: Record<string, string[]>;
+  /** Inclusive status range that passes; default 200-299 (Consul: 2xx passes, 429 warns). */
+  expectStatus?: { min: number; max: number };
+  /** script: the command and its arguments, run inside the task (docker) or as a process. */
+  command?: string;
+  args?: string[];
+  /** grpc: the service name to ask the gRPC health protocol about ('' for the server). */
+  grpcService?: string;
+  /** External http checks: the whole URL, as Consul's `HTTP`. */
+  url?: string;
+  /** External tcp and grpc checks: `host:port`, as Consul's `TCP` and `GRPC`. */
+  target?: string;
+  /** The port label to check; default the service's port. */
+  portLabel?: string;
+  /** ttl: how long a pass stays good without a refresh. */
+  ttlMs?: number;
+  /** Consecutive passes before a check turns passing (Consul's success_before_passing). */
+  successBeforePassing: number;
+  /** Consecutive failures before a check turns critical (Consul's failures_before_critical). */
+  failuresBeforeCritical: number;
+  checkRestart?: CheckRestart;
+  /** External services: remove the service once the check has been critical this long. */
+  deregisterCriticalAfterMs?: number;
+}
+
+/** Which address a service advertises: the node's (host port) or the driver's (container port). */
+export type AddressMode = 'host' | 'driver' | 'auto';
+
+/** A service as declared on a group or a task. */
+export interface ServiceSpec {
+  name: string;
+  /** The port label; absent for a service without a port. */
+  portLabel?: string;
+  tags: string[];
+  meta: Record<string, string>;
+  addressMode: AddressMode;
+  checks: CheckSpec[];
+}
+
+/** A check of one instance as the catalog holds it. */
+export interface CheckState {
+  /** Unique per node, Consul's CheckID. */
+  id: string;
+  name: string;
+  type: CheckType;
+  status: CheckStatus;
+  output: string;
+  notes: string;
+  spec: CheckSpec;
+  /** Milliseconds since the epoch of the last status report (TTL expiry counts from it). */
+  updatedAt: number;
+  /** When the check turned critical, for deregister_critical_service_after. */
+  criticalSince?: number;
+}
+
+/** Where an instance came from: an allocation's spec, or an external registration. */
+export type InstanceSource = { kind: 'alloc'; allocId: string; jobId: string; group: string; task?: string } | { kind: 'external' };
+
+/** One instance of a service on a node: a row of the catalog. */
+export interface ServiceInstance {
+  /** Consul's ServiceID; unique in the cluster (berth keeps one catalog, not one per agent). */
+  id: string;
+  name: string;
+  nodeId: string;
+  nodeName: string;
+  datacenter: string;
+  address: string;
+  port: number;
+  tags: string[];
+  meta: Record<string, string>;
+  checks: CheckState[];
+  source: InstanceSource;
+  /** The state index before the instance was first written: Consul's CreateIndex. */
+  createIndex: number;
+}
+
+/** The worst status of a set of checks: an instance with no checks passes. */
+export function aggregateStatus(checks: readonly Pick<CheckState, 'status'>[]): CheckStatus {
+  if (checks.some((c) => c.status === 'critical')) return 'critical';
+  if (checks.some((c) => c.status === 'warning')) return 'warning';
+  return 'passing';
+}

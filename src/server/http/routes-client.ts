@@ -1,0 +1,93 @@
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { FastifyPluginAsync } from 'fastify';
+import { Type } from '@sinclair/typebox';
+import { WebSocket, WebSocketServer } from 'ws';
+import { BerthError, type Node } from '../../model/index.ts';
+import type { ServerContext } from '../context.ts';
+import { resolveAlloc } from './routes-allocs.ts';
+
+const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 256 }) });
+const EXEC_PATH = /^\/v1\/allocations\/([^/]+)\/exec$/;
+
+/**
+ * What only the agent that runs a task can answer, proxied to that agent's own endpoint (as logs
+ * are): `GET /v1/allocations/:id/stats`, `GET /v1/nodes/:id/stats`, and the exec WebSocket
+ * `GET /v1/allocations/:id/exec?task=&command=<JSON array>&tty=true`.
+ */
+export function clientRoutes(ctx: ServerContext): FastifyPluginAsync {
+  return async (app) => {
+    app.get('/v1/allocations/:id/stats', { schema: { params: IdParams } }, async (request) => {
+      const alloc = resolveAlloc(ctx.view, (request.params as { id: string }).id);
+      const node = agentOf(ctx, alloc.nodeId, `Cannot show usage of allocation ${alloc.id}`);
+      return agentJson(node, `/v1/client/allocations/${alloc.id}/stats`, `Cannot show usage of allocation ${alloc.id}`);
+    });
+
+    app.get('/v1/nodes/:id/stats', { schema: { params: IdParams } }, async (request) => {
+      const { id } = request.params as { id: string };
+      const node = ctx.view.node(id) ?? ctx.view.nodes().find((n) => n.name === id);
+      if (!node) throw new BerthError('not_found', `Cannot find node "${id}": no such node (see \`berth node status\`)`);
+      return agentJson(agentOf(ctx, node.id, `Cannot show usage of node ${node.name}`), '/v1/client/stats', `Cannot show usage of node ${node.name}`);
+    });
+
+    const wss = new WebSocketServer({ noServer: true });
+    app.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      const url = new URL(req.url ?? '/', 'http://server');
+      const m = EXEC_PATH.exec(url.pathname);
+      if (!m) return;
+      wss.handleUpgrade(req, socket, head, (ws) => proxyExec(ctx, ws, m[1], url.searchParams));
+    });
+    app.addHook('onClose', async () => {
+      for (const ws of wss.clients) ws.terminate();
+      wss.close();
+    });
+  };
+}
+
+/** The node of an allocation with an agent endpoint to ask, or a BerthError that says why not. */
+function agentOf(ctx: ServerContext, nodeId: string, what: string): Node {
+  const node = ctx.view.node(nodeId);
+  if (!node?.httpAddr) throw new BerthError('unavailable', `${what}: its node ${nodeId} has no reachable agent`);
+  return node;
+}
+
+async function agentJson(node: Node, path: string, what: string): Promise<unknown> {
+  let res: Response;
+  try {
+    res = await fetch(`${node.httpAddr}${path}`, { signal: AbortSignal.timeout(10_000) });
+  } catch (err) {
+    throw new BerthError('unavailable', `${what}: agent on node ${node.name} at ${node.httpAddr} did not answer (${(err as Error).message})`);
+  }
+  if (!res.ok) throw new BerthError(res.status === 404 ? 'not_found' : 'unavailable', `${what}: agent answered ${res.status}: ${(await res.text()).slice(0, 300)}`);
+  return res.json();
+}
+
+/** Relays an exec session between the caller's WebSocket and the agent's, message for message. */
+function proxyExec(ctx: ServerContext, client: WebSocket, allocRef: string, q: URLSearchParams): void {
+  let target: string;
+  try {
+    const alloc = resolveAlloc(ctx.view, allocRef);
+    const node = agentOf(ctx, alloc.nodeId, `Cannot exec in allocation ${alloc.id}`);
+    target = `${node.httpAddr.replace(/^http/, 'ws')}/v1/client/allocations/${alloc.id}/exec?${q}`;
+  } catch (err) {
+    client.send(JSON.stringify({ error: (err as Error).message }));
+    client.close();
+    return;
+  }
+  const agent = new WebSocket(target);
+  const pending: string[] = [];
+  client.on('message', (data) => {
+    if (agent.readyState === WebSocket.OPEN) agent.send(String(data));
+    else pending.push(String(data));
+  });
+  agent.on('open', () => {
+    for (const m of pending.splice(0)) agent.send(m);
+  });
+  agent.on('message', (data) => client.readyState === WebSocket.OPEN && client.send(String(data)));
+  agent.on('error', (err) => {
+    if (client.readyState === WebSocket.OPEN) client.send(JSON.stringify({ error: `Cannot exec: the agent at ${target.split('/v1/')[0]} did not answer (${err.message})` }));
+    client.close();
+  });
+  agent.on('close', () => client.close());
+  client.on('close', () => agent.close());
+}
