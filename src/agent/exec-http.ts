@@ -44,7 +44,9 @@ async function runExec(ws: WebSocket, allocId: string, q: URLSearchParams, runne
   };
   const runner = runners.get(allocId);
   if (!runner) return fail(`Cannot exec in allocation ${allocId}: this agent does not run it`);
-  const task = q.get('task') ?? runner.taskNames()[0];
+  const names = runner.taskNames();
+  const task = q.get('task') ?? (names.length === 1 ? names[0] : undefined);
+  if (!task) return fail(`Cannot exec in allocation ${allocId}: it has ${names.length} tasks; name one of: ${names.join(', ')}`);
   const handle = task ? runner.handle(task) : undefined;
   if (!task || !handle || runner.taskStates()[task]?.state !== 'running') return fail(`Cannot exec in task "${task}" of allocation ${allocId}: it is not running`);
   const driver = drivers.get(handle.driver);

@@ -125,3 +125,44 @@ describe('system jobs', () => {
     assert.ok(result.failures[0].filtered['cpu exhausted'] === 1);
   });
 });
+
+describe('ranking settings and disconnected nodes', () => {
+  test('the spread algorithm puts a placement on the emptiest node', async () => {
+    const job = mockJob({ groups: [mockGroup({ count: 1 })] });
+    const [busy, idle] = [mockNode({ id: 'busy' }), mockNode({ id: 'idle' })];
+    const other = mockAllocFor(mockJob({ id: 'other' }), busy, { resources: { cpu: 2, memoryMiB: 4096 } });
+    const packed = new SchedulerHarness({ now: NOW }).upsertJob(job).upsertNode(busy, idle).upsertAlloc(other);
+    assert.deepEqual((await packed.run(mockEval())).plans[0].place.map((a) => a.nodeId), ['busy']);
+    const spread = new SchedulerHarness({ now: NOW, algorithm: 'spread' }).upsertJob(job).upsertNode(busy, idle).upsertAlloc(other);
+    assert.deepEqual((await spread.run(mockEval())).plans[0].place.map((a) => a.nodeId), ['idle']);
+  });
+
+  test('disconnect: with replace, a replacement runs while the original waits; when the node returns, keep_replacement stops the original', async () => {
+    const group = mockGroup({ count: 1, disconnect: { lostAfterMs: 60_000, replace: true, reconcile: 'keep_replacement' } });
+    const job = mockJob({ groups: [group] });
+    const down = mockNode({ id: 'down', status: 'down', downSince: NOW - 1_000 });
+    const up = mockNode({ id: 'up' });
+    const original = mockAllocFor(job, down, { createTime: NOW - 100_000 });
+    const harness = new SchedulerHarness({ now: NOW }).upsertJob(job).upsertNode(down, up).upsertAlloc(original);
+    const first = await harness.run(mockEval());
+    assert.deepEqual(first.plans[0].place.map((a) => a.nodeId), ['up']);
+    assert.deepEqual(first.plans[0].stop, [], 'the original is not given up inside lost_after');
+    assert.deepEqual(first.plans[0].followups?.map((e) => e.waitUntil), [NOW - 1_000 + 60_000]);
+    // The node comes back with the original still running.
+    harness.upsertNode({ ...down, status: 'ready' });
+    const [replacement] = first.plans[0].place;
+    harness.upsertAlloc({ ...harness.allocs.get(replacement.id)!, clientStatus: 'running' });
+    const back = await harness.run(mockEval());
+    assert.deepEqual(back.plans[0].stop.map((s) => [s.allocId, s.description]), [[original.id, 'duplicate index']]);
+  });
+
+  test('disconnect: past lost_after the allocation is lost and replaced', async () => {
+    const job = mockJob({ groups: [mockGroup({ count: 1, disconnect: { lostAfterMs: 60_000, replace: false, reconcile: 'keep_original' } })] });
+    const down = mockNode({ id: 'down', status: 'down', downSince: NOW - 61_000 });
+    const original = mockAllocFor(job, down);
+    const harness = new SchedulerHarness({ now: NOW }).upsertJob(job).upsertNode(down, mockNode({ id: 'up' })).upsertAlloc(original);
+    const { plans } = await harness.run(mockEval());
+    assert.deepEqual(plans[0].stop, [{ allocId: original.id, description: 'node down', clientStatus: 'lost' }]);
+    assert.equal(plans[0].place[0].previousAllocation, original.id);
+  });
+});

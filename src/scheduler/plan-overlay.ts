@@ -10,10 +10,12 @@ export function withPlanApplied(state: State, plan: Plan, result: PlanResult): S
   const placed = new Set(result.placed);
   const stopped = new Map(plan.stop.filter((s) => result.stopped.includes(s.allocId)).map((s) => [s.allocId, s.description]));
   const added = plan.place.filter((a) => placed.has(a.id));
+  const updated = new Map((plan.update ?? []).map((a) => [a.id, a]));
   const view = (allocs: Allocation[]): Allocation[] =>
     allocs.map((a) => {
       const description = stopped.get(a.id);
-      return description === undefined ? a : { ...a, desiredStatus: 'stop', desiredDescription: description };
+      if (description !== undefined) return { ...a, desiredStatus: 'stop', desiredDescription: description };
+      return updated.get(a.id) ?? a;
     });
   return {
     job: (id) => state.job(id),

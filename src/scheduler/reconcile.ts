@@ -87,6 +87,9 @@ export function reconcile(job: Job | undefined, allocs: readonly Allocation[], n
   const displace = (alloc: Allocation, delayMs?: number): void => {
     let slots = displaced.get(alloc.group);
     if (slots === undefined) displaced.set(alloc.group, (slots = new Map()));
+    // A slot's running instance (lost, migrating, replaced) outranks a failed one to reschedule.
+    const held = slots.get(alloc.index);
+    if (held !== undefined && !isClientTerminal(held.alloc) && isClientTerminal(alloc)) return;
     slots.set(alloc.index, { alloc, delayMs });
   };
   for (const alloc of allocs) {

@@ -33,39 +33,57 @@ export class BlockedEvals {
     this.#active = true;
     for (const a of this.#view.allocs()) if (!isTerminal(a)) this.#live.add(a.id);
     for (const n of this.#view.nodes()) this.#takes.set(n.id, takesWork(n));
+    for (const e of this.#view.evals()) if (e.status === 'blocked') this.#blocked.add(e.id);
     // Blocked evaluations left by a previous leader: capacity may have changed since.
-    this.#scheduleWake();
+    this.#scheduleWake('all');
   }
 
   stop(): void {
     this.#active = false;
   }
 
-  /** The blocked evaluations now, by job. */
+  /** Ids of the blocked evaluations, kept as the view changes (scanning every evaluation would not scale). */
+  readonly #blocked = new Set<string>();
+
+  /** The blocked evaluations now. */
   blocked(): Evaluation[] {
-    return this.#view.evals().filter((e) => e.status === 'blocked');
+    const out: Evaluation[] = [];
+    for (const id of this.#blocked) {
+      const e = this.#view.eval(id);
+      if (e?.status === 'blocked') out.push(e);
+      else this.#blocked.delete(id);
+    }
+    return out;
   }
 
   /** Looks at a changed row; wakes the blocked evaluations when it freed capacity. */
   observe(table: string, id: string): void {
     if (!this.#active) return;
     if (table === 'evals') {
-      if (this.#view.eval(id)?.status === 'blocked') this.#scheduleDedupe();
+      if (this.#view.eval(id)?.status === 'blocked') {
+        this.#blocked.add(id);
+        this.#scheduleDedupe();
+      } else this.#blocked.delete(id);
     } else if (table === 'nodes') {
       const node = this.#view.node(id);
       const takes = node !== undefined && takesWork(node);
-      if (takes && this.#takes.get(id) !== true) this.#scheduleWake();
+      if (takes && this.#takes.get(id) !== true) this.#scheduleWake('all');
       this.#takes.set(id, takes);
     } else if (table === 'allocs') {
       const alloc = this.#view.alloc(id);
       const live = alloc !== undefined && !isTerminal(alloc);
-      if (!live && this.#live.delete(id)) this.#scheduleWake();
+      if (!live && this.#live.delete(id)) this.#scheduleWake('room');
       else if (live) this.#live.add(id);
     }
   }
 
-  #scheduleWake(): void {
-    this.#wake = true;
+  /**
+   * `all`: a node can take work it could not before, any blocked evaluation may now fit. `room`:
+   * an allocation stopped, which only helps evaluations that ran out of room (cpu, memory, ports,
+   * a distinct_* limit), not those no node's attributes allow.
+   */
+  #scheduleWake(kind: 'all' | 'room'): void {
+    if (this.#wake !== 'all') this.#wake = kind;
     this.#schedule();
   }
 
@@ -73,7 +91,7 @@ export class BlockedEvals {
     this.#schedule();
   }
 
-  #wake = false;
+  #wake: 'all' | 'room' | undefined;
 
   /** Several changes in one tick make one write. */
   #schedule(): void {
@@ -82,12 +100,12 @@ export class BlockedEvals {
     setImmediate(() => {
       this.#scheduled = false;
       const wake = this.#wake;
-      this.#wake = false;
+      this.#wake = undefined;
       this.#run(wake).catch((err: unknown) => this.#logger.error({ err }, 'cannot update blocked evaluations'));
     });
   }
 
-  async #run(wake: boolean): Promise<void> {
+  async #run(wake: 'all' | 'room' | undefined): Promise<void> {
     if (!this.#active) return;
     const now = this.#clock.now();
     const writes: Write[] = [];
@@ -102,8 +120,11 @@ export class BlockedEvals {
       newest.set(e.jobId, newer);
       writes.push(this.#write({ ...older, status: 'canceled', statusDescription: `superseded by blocked evaluation ${newer.id}`, modifyTime: now }));
     }
-    if (wake) {
-      for (const e of newest.values()) writes.push(this.#write({ ...e, status: 'pending', statusDescription: 'capacity changed: trying again', modifyTime: now }));
+    if (wake !== undefined) {
+      for (const e of newest.values()) {
+        if (wake === 'room' && !needsRoom(e)) continue;
+        writes.push(this.#write({ ...e, status: 'pending', statusDescription: 'capacity changed: trying again', modifyTime: now }));
+      }
       if (newest.size > 0) this.wakes++;
     }
     if (writes.length === 0) return;
@@ -115,6 +136,11 @@ export class BlockedEvals {
   #write(e: Evaluation): Write {
     return { table: 'evals', id: e.id, value: e, ifModRevision: this.#view.modRevision('evals', e.id) };
   }
+}
+
+/** Whether some of what an evaluation could not place lacked room rather than a suitable node. */
+function needsRoom(e: Evaluation): boolean {
+  return e.failures.some((f) => Object.keys(f.exhausted ?? {}).length > 0 || Object.keys(f.filtered).some((r) => r.startsWith('distinct_') || r.startsWith('port ')));
 }
 
 /** A node that can take new work. */

@@ -3,7 +3,8 @@
  * and the DNS server, started and stopped with the server.
  */
 import os from 'node:os';
-import { Catalog, CatalogRegistry, CatalogSync, CatalogZone, DnsCluster, DnsServer, type LocalNode } from '../discovery/index.ts';
+import { Gauge, type Registry } from 'prom-client';
+import { Catalog, CatalogRegistry, CatalogSync, CatalogZone, DnsCluster, DnsServer, ExternalChecks, type DnsStats, type LocalNode } from '../discovery/index.ts';
 import type { Logger } from '../lib/index.ts';
 import type { StateStore, StateView } from '../state/index.ts';
 
@@ -46,6 +47,7 @@ export class ServerDiscovery {
   readonly catalog: Catalog;
   readonly registry: CatalogRegistry;
   readonly sync: CatalogSync;
+  readonly externalChecks: ExternalChecks;
   /** The DNS server, once started with DNS options. */
   dns: DnsServer | undefined;
   /** The DNS worker processes, when DNS runs in several. */
@@ -64,8 +66,23 @@ export class ServerDiscovery {
     this.registry = new CatalogRegistry({ view, store, node, logger: log });
     this.sync = new CatalogSync({ view, store, logger: log });
     this.#zone = new CatalogZone(this.catalog);
+    this.externalChecks = new ExternalChecks(view, this.registry);
     this.#options = options;
     this.#log = log;
+  }
+
+  /** DNS counters in `/v1/metrics`: `berth_dns_queries{result}` (read at scrape time). */
+  registerMetrics(registry: Registry): void {
+    const stats = async (): Promise<DnsStats | undefined> => this.dns?.stats ?? (this.dnsCluster ? await this.dnsCluster.stats() : undefined);
+    new Gauge({
+      name: 'berth_dns_queries',
+      help: 'DNS messages received since start, by outcome (malformed ones are dropped)',
+      labelNames: ['result'],
+      registers: [registry],
+      async collect() {
+        for (const [result, n] of Object.entries((await stats()) ?? {})) this.set({ result }, n);
+      },
+    });
   }
 
   /** The port DNS is served on, 0 when it is not. */
@@ -81,6 +98,7 @@ export class ServerDiscovery {
   async start(): Promise<void> {
     this.sync.start();
     this.registry.start();
+    this.externalChecks.start();
     const dns = this.#options.dns;
     if (!dns) return;
     const domains = [dns.domain ?? 'berth', ...(dns.consulDomain ? ['consul'] : [])];
@@ -113,6 +131,7 @@ export class ServerDiscovery {
     this.#zone.close();
     this.sync.stop();
     this.registry.stop();
+    this.externalChecks.stop();
     await this.sync.idle();
   }
 }

@@ -51,6 +51,21 @@ describe('node drain and eligibility', () => {
     assert.equal(node.eligible, false);
   });
 
+  it('moves everything left at once when the deadline passes', async (t) => {
+    const s = await startServer(t, { heartbeat: { minHeartbeatTtlMs: 60_000 }, drainIntervalMs: 50 });
+    await s.registerNode(nodeBody({ id: 'node-a' }));
+    await s.ok('POST', '/v1/jobs', jobJson('web', 3, 1));
+    const onA = await eventually('3 allocations on node-a', async () => ((await live(s, 'node-a')).length === 3 ? live(s, 'node-a') : undefined));
+    await s.report('node-a', onA, 'running');
+    await s.registerNode(nodeBody({ id: 'node-b' }));
+    await s.ok('PUT', '/v1/nodes/node-a/drain', { enable: true, deadlineMs: 1_000 });
+    // node-b never reports its replacements running: before the deadline only one moves.
+    await eventually('one replacement on node-b', async () => ((await live(s, 'node-b')).length === 1 ? true : undefined));
+    assert.equal((await live(s, 'node-a')).length, 2);
+    await eventually('the rest to move at the deadline', async () => ((await live(s, 'node-b')).length === 3 ? true : undefined));
+    assert.equal((await live(s, 'node-a')).length, 0);
+  });
+
   it('leaves system allocations in place with ignoreSystem', async (t) => {
     const s = await startServer(t, { heartbeat: { minHeartbeatTtlMs: 60_000 }, drainIntervalMs: 50 });
     await s.registerNode(nodeBody({ id: 'node-a' }));

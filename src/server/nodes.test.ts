@@ -26,6 +26,15 @@ describe('node service', () => {
     assert.equal((await s.request('PUT', '/v1/nodes/ghost/heartbeat')).status, 404);
   });
 
+  it('grows the TTL with the cluster so that heartbeats arrive at about 50 per second', async (t) => {
+    const s = await startServer(t, { heartbeat: { minHeartbeatTtlMs: 1_000 } });
+    const writes = Array.from({ length: 600 }, (_, i) => ({ table: 'nodes' as const, id: `n${i}`, value: { ...nodeBody({ id: `n${i}` }), status: 'ready', eligible: true, lastHeartbeat: 0 } }));
+    assert.ok((await s.server.store.commit(writes)).ok);
+    const { heartbeatTtlMs } = await s.ok<HeartbeatResponse>('PUT', '/v1/nodes/register', nodeBody({ id: 'node-a' }));
+    // 601 nodes at 50 per second: each heartbeats every ~12 s, plus up to 10% jitter.
+    assert.ok(heartbeatTtlMs >= 12_020 && heartbeatTtlMs < 13_300, `TTL ${heartbeatTtlMs}`);
+  });
+
   it('marks a node that misses its heartbeat down, its allocations lost, and replaces them on a ready node', async (t) => {
     const s = await startServer(t, { heartbeat });
     await s.registerNode({ id: 'node-a' });

@@ -75,6 +75,9 @@ export class NodeService {
       const prev = view.node(req.id);
       becameReady = prev?.status !== 'ready';
       const node: Node = { ...req, status: 'ready', eligible: prev?.eligible ?? true, lastHeartbeat: this.#clock.now() };
+      // What operators set on the node outlives an agent restart.
+      if (prev?.drain !== undefined) node.drain = prev.drain;
+      if (prev?.meta !== undefined && node.meta === undefined) node.meta = prev.meta;
       const writes: Write[] = [{ table: 'nodes', id: node.id, value: node, ifModRevision: view.modRevision('nodes', node.id) }];
       if (becameReady) writes.push(...this.#systemJobEvals(view, node.id));
       return writes;

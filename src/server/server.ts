@@ -92,6 +92,7 @@ export class Server {
     const jobs = new JobService({ view, store, clock });
     const nodes = new NodeService({ view, store, clock, logger: logger.child({ component: 'nodes' }) }, options.heartbeat);
     const discovery = new ServerDiscovery(view, store, logger, options.discovery);
+    discovery.registerMetrics(metrics.registry);
     const ctx: ServerContext = { view, store, clock, jobs, nodes, metrics, discovery };
     const app = await buildApp(ctx, logger);
     const broker = new EvalBroker({ now: () => clock.now() });

@@ -10,6 +10,8 @@ export interface HarnessOptions {
    * scheduler's own overlay of its committed plan.
    */
   refresh?: boolean;
+  /** The cluster's ranking: `binpack` (default) or `spread`. */
+  algorithm?: 'binpack' | 'spread';
 }
 
 /** Which placements of the next plans the harness refuses, as a plan applier that lost a race would. */
@@ -47,12 +49,14 @@ export class SchedulerHarness {
   /** The state index; each applied plan advances it. */
   index = 1;
   private readonly refresh: boolean;
+  private readonly algorithm: 'binpack' | 'spread' | undefined;
   private readonly rejections: Rejection[] = [];
   private idSeq = 0;
 
   constructor(options: HarnessOptions = {}) {
     this.now = options.now ?? 1_700_000_000_000;
     this.refresh = options.refresh ?? true;
+    this.algorithm = options.algorithm;
   }
 
   upsertJob(job: Job): this {
@@ -144,7 +148,7 @@ export class SchedulerHarness {
 
   /** A schedule context over a fresh snapshot. */
   context(): ScheduleContext {
-    return { state: this.snapshot(), planner: this.planner(), now: this.now, newId: this.newId };
+    return { state: this.snapshot(), planner: this.planner(), now: this.now, newId: this.newId, algorithm: this.algorithm };
   }
 
   /** Processes one evaluation against the world, as an eval worker would. */

@@ -6,6 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import type { Allocation, NodeStats } from '../../src/model/index.ts';
 import { berth, eventually, startDev, type DevProcess } from '../harness/berth.ts';
 import { dockerTestEngine } from '../harness/dockerd.ts';
+import { connectDocker } from '../../src/drivers/docker/docker-host.ts';
 
 const bin = path.resolve(import.meta.dirname, '../../bin/berth.js');
 const engine = dockerTestEngine();
@@ -54,6 +55,10 @@ groups:
   after(async () => {
     if (!dev) return;
     await berth(['job', 'stop', 'feat', '--purge'], { addr: dev.addr, timeoutMs: 30_000 }).catch(() => undefined);
+    // The agent removes the container after the stop returns: wait for it before killing berth dev.
+    const docker = connectDocker(engine!.host);
+    const left = async (): Promise<number> => (await docker.listContainers({ all: true, filters: JSON.stringify({ label: [`berth.alloc=${alloc?.id}`] }) })).length;
+    await eventually('the container to be removed', async () => (await left()) === 0, 20_000).catch(() => undefined);
     await dev.cleanup();
   });
 

@@ -75,6 +75,8 @@ describe('service discovery: Consul API and CLI on berth dev', { timeout: 60_000
     const gone = await berth(['dns', 'query', 'cache.service.berth', '--server', `127.0.0.1:${dnsPort}`]);
     assert.equal(gone.code, 1);
     assert.match(gone.stdout, /NXDOMAIN/);
+    const metrics = await (await fetch(`${dev.addr}/v1/metrics`)).text();
+    assert.match(metrics, /berth_dns_queries\{result="nxdomain"\} [1-9]/);
   });
 
   it('berth service list, info and deregister show and change the catalog', async () => {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -142,6 +142,19 @@ describe('scheduler end to end: three agents on one machine', { timeout: 150_000
     });
     assert.equal(node.eligible, false);
     assert.deepEqual(await placement('sys'), ['n1', 'n3', 'n4'], 'ignore-system left the system allocation');
+  });
+
+  it('explains with `job plan` why a job would not fit, committing nothing', async () => {
+    const file = path.join(dir, 'huge.yaml');
+    await writeFile(
+      file,
+      ['id: huge', 'groups:', '  - name: g', '    count: 2', '    tasks:', '      - name: t', '        driver: process', '        config: {command: /bin/true}', '        resources: {memory: 64Ti}', ''].join('\n'),
+    );
+    const r = await berth(['job', 'plan', file], { addr: server.addr });
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stdout, /would become version 0/);
+    assert.match(r.stdout, /Cannot place: 2 of group "g": memory exhausted on \d+ of \d+ nodes/);
+    assert.equal((await fetch(`${server.addr}/v1/jobs/huge`)).status, 404);
   });
 
   it('shows evaluations and their placement metrics in the CLI', async () => {

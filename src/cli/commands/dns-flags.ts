@@ -17,11 +17,18 @@ export interface DnsFlags {
   dnsRecursor?: string[];
   dns: boolean;
   dnsBridge?: string;
+  dnsWorkers: number;
 }
 
 function ttl(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0 || n > 86_400) throw new InvalidArgumentError(`expected seconds from 0 to 86400, got "${value}"`);
+  return n;
+}
+
+function workers(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 64) throw new InvalidArgumentError(`expected a number of processes from 0 to 64, got "${value}"`);
   return n;
 }
 
@@ -33,6 +40,7 @@ export function addDnsFlags(cmd: Command): Command {
     .addOption(new Option('--dns-ttl <seconds>', 'TTL of DNS answers').env('BERTH_DNS_TTL').argParser(ttl).default(0))
     .addOption(new Option('--dns-recursor <host:port...>', 'forward other names to these resolvers (default: REFUSED)').env('BERTH_DNS_RECURSOR'))
     .addOption(new Option('--dns-bridge <ip|auto>', "also serve DNS on <ip>:53 for containers, and point the docker driver's containers at it (auto: the docker0 bridge's address)").env('BERTH_DNS_BRIDGE'))
+    .addOption(new Option('--dns-workers <n>', 'serve DNS from n worker processes to use more cores (0: in the server process)').env('BERTH_DNS_WORKERS').argParser(workers).default(0))
     .addOption(new Option('--no-dns', 'do not serve DNS'));
 }
 
@@ -74,6 +82,7 @@ export function discoveryOptions(opts: DnsFlags, nodeName: string | undefined, d
       consulDomain: opts.dnsConsulDomain === true,
       ttl: opts.dnsTtl,
       recursors: opts.dnsRecursor,
+      workers: opts.dnsWorkers,
     },
   };
 }

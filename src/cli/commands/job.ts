@@ -7,10 +7,12 @@ import type { Allocation } from '../../model/index.ts';
 import { CliError } from '../errors.ts';
 import { fields, printJson, table, when } from '../output.ts';
 import { describeFailures, watchRollout, watchStop } from '../progress.ts';
+import { addPlanCommand } from './job-plan.ts';
 
 /** `berth job run|status|stop`. */
 export function jobCommand(): Command {
   const job = new Command('job').description('Run, inspect and stop jobs');
+  addPlanCommand(job);
 
   job
     .command('run')

@@ -16,3 +16,4 @@ export {
 } from './consul-json.ts';
 export { compileFilter } from './filter.ts';
 export { instanceFromConsul } from './external.ts';
+export { ExternalChecks } from './external-checks.ts';

@@ -19,7 +19,7 @@ export type ToWorker =
   | { type: 'stats' };
 
 /** What a worker tells the primary. */
-export type FromWorker = { type: 'ready'; port: number } | { type: 'error'; message: string } | { type: 'stats'; stats: DnsStats };
+export type FromWorker = { type: 'hello' } | { type: 'ready'; port: number } | { type: 'error'; message: string } | { type: 'stats'; stats: DnsStats };
 
 /** Options of `DnsCluster.start`. */
 export interface DnsClusterOptions extends Omit<DnsServerOptions, 'zone'> {
@@ -72,9 +72,15 @@ export class DnsCluster {
       });
       starts.push(
         new Promise((resolve, reject) => {
-          worker.once('message', (m: FromWorker) => (m.type === 'ready' ? resolve() : reject(new Error(m.type === 'error' ? m.message : 'unexpected message'))));
+          // A message sent before the worker listens is lost, so the worker says hello first.
+          const onMessage = (m: FromWorker): void => {
+            if (m.type === 'hello') return void worker.send({ type: 'start', options: { ...rest, port }, zone: o.zone() } satisfies ToWorker);
+            worker.off('message', onMessage);
+            if (m.type === 'ready') resolve();
+            else reject(new Error(m.type === 'error' ? `Cannot start DNS worker: ${m.message}` : 'Cannot start DNS worker: unexpected message'));
+          };
+          worker.on('message', onMessage);
           worker.once('exit', (code) => reject(new Error(`Cannot start DNS worker: it exited with ${code}`)));
-          worker.once('online', () => worker.send({ type: 'start', options: { ...rest, port }, zone: o.zone() } satisfies ToWorker));
         }),
       );
     }

@@ -30,5 +30,6 @@ process.on('message', (m: ToWorker) => {
       break;
   }
 });
+send({ type: 'hello' });
 // The primary went away: so does this worker.
 process.on('disconnect', () => process.exit(0));

@@ -30,7 +30,8 @@ export function listProcessTasks(): TaskHandle[] {
     if (!allocId || !taskName || !exitFile?.endsWith('.exit') || !isRunning(pid, startTime)) continue;
     const base = exitFile.slice(0, -'.exit'.length);
     const state: TaskHandle['state'] = { startTime, exitFile, stdoutFile: `${base}.stdout`, stderrFile: `${base}.stderr`, status: 'running' };
-    if (argv[5]) state.cgroupProcs = argv[5];
+    // Wrappers of older agents take no cgroup argument: their $2 is already the command.
+    if (argv[2]?.includes('shift 2') && argv[5]?.endsWith('/cgroup.procs')) state.cgroupProcs = argv[5];
     out.push({ driver: 'process', allocId, taskName, id: entry, startedAt: Date.now(), state });
   }
   return out;

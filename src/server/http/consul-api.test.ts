@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
 import type { Allocation } from '../../model/index.ts';
 import { eventually, startServer, type TestServer } from '../test-server.test-helper.ts';
@@ -136,6 +138,22 @@ describe('Consul API: catalog and health', () => {
     const s = await startServer(t);
     await s.ok('PUT', '/v1/agent/service/register', { Name: 'tmp', Checks: [{ TTL: '10s', DeregisterCriticalServiceAfter: '200ms' }] });
     await eventually('tmp removed', async () => ((await instances(s, '/v1/catalog/service/tmp')).length === 0 ? true : undefined), 3000);
+  });
+
+  it('the server runs the HTTP check of an external service and reports its transitions', async (t) => {
+    let code = 200;
+    const target = http.createServer((_req, res) => res.writeHead(code).end('fine'));
+    await new Promise<void>((r) => target.listen(0, '127.0.0.1', r));
+    t.after(() => target.close());
+    const url = `http://127.0.0.1:${(target.address() as AddressInfo).port}/health`;
+    const s = await startServer(t);
+    await s.ok('PUT', '/v1/agent/service/register', { Name: 'api', Port: 80, Check: { HTTP: url, Interval: '100ms', Timeout: '1s' } });
+    const status = async (): Promise<string> => ((await instances(s, '/v1/health/checks/api'))[0].Status as string);
+    await eventually('the check to pass', async () => ((await status()) === 'passing' ? true : undefined), 3000);
+    code = 503;
+    await eventually('the check to fail', async () => ((await status()) === 'critical' ? true : undefined), 3000);
+    const [check] = await instances(s, '/v1/health/checks/api');
+    assert.match(check.Output as string, /503/);
   });
 
   it('bad registrations get 400 with the field, status and datacenters answer', async (t) => {
