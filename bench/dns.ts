@@ -7,7 +7,7 @@
  * While dnsperf loads each server, a sampler sends a few hundred queries one at a time and takes
  * their latency percentiles (dnsperf reports only mean and max).
  *
- *   npx tsx bench/dns.ts [--services 50] [--seconds 10] [--workers 2] [--quick]
+ *   npx tsx bench/dns.ts [--services 50] [--seconds 10] [--workers 2] [--outstanding 1000] [--quick]
  * The last line printed is {"berth_qps","dnsmasq_qps","ratio","berth_p99_ms"} (plus detail fields).
  */
 import { execFile, spawn } from 'node:child_process';
@@ -23,11 +23,13 @@ import { instanceFromConsul } from '../src/discovery/index.ts';
 import { silentLogger } from '../src/lib/index.ts';
 import { freePort } from '../test/harness/berth.ts';
 
-const { values } = parseArgs({ options: { services: { type: 'string' }, seconds: { type: 'string' }, workers: { type: 'string' }, quick: { type: 'boolean' } } });
+const { values } = parseArgs({ options: { services: { type: 'string' }, seconds: { type: 'string' }, workers: { type: 'string' }, outstanding: { type: 'string' }, quick: { type: 'boolean' } } });
 const quick = values.quick ?? false;
 const SERVICES = Number(values.services ?? 50);
 const SECONDS = Number(values.seconds ?? (quick ? 4 : 10));
 const WORKERS = Number(values.workers ?? 2);
+/** dnsperf's queries in flight: enough that neither server waits on the load generator. */
+const OUTSTANDING = Number(values.outstanding ?? 1000);
 const log = (s: string): void => void process.stderr.write(s + '\n');
 
 interface Run {
@@ -46,7 +48,7 @@ const addresses = (s: number): string[] => [1, 2, 3].map((i) => `10.77.${s % 250
 async function load(port: number, datafile: string): Promise<Run> {
   const sampler = sample(port, names, SECONDS * 1000 - 500);
   const out = await new Promise<string>((resolve, reject) =>
-    execFile('dnsperf', ['-s', '127.0.0.1', '-p', String(port), '-d', datafile, '-l', String(SECONDS), '-c', '4', '-q', '200'], { maxBuffer: 1 << 20 }, (err, stdout, stderr) =>
+    execFile('dnsperf', ['-s', '127.0.0.1', '-p', String(port), '-d', datafile, '-l', String(SECONDS), '-c', '4', '-q', String(OUTSTANDING)], { maxBuffer: 1 << 20 }, (err, stdout, stderr) =>
       err ? reject(new Error(`dnsperf failed: ${err.message}\n${stderr}`)) : resolve(stdout),
     ),
   );
@@ -119,7 +121,7 @@ const dir = await mkdtemp(path.join(tmpdir(), 'berth-bench-dns-'));
 const datafile = path.join(dir, 'queries.txt');
 await writeFile(datafile, names.map((n) => `${n} A`).join('\n') + '\n');
 try {
-  log(`dns: ${SERVICES} services x 3 instances, dnsperf -c 4 -q 200 for ${SECONDS}s each, berth on ${WORKERS} worker(s)`);
+  log(`dns: ${SERVICES} services x 3 instances, dnsperf -c 4 -q ${OUTSTANDING} for ${SECONDS}s each, berth on ${WORKERS} worker(s)`);
   const b = await berthServer();
   const berth = await load(b.port, datafile);
   await b.stop();
@@ -133,7 +135,7 @@ try {
   log(`  ratio berth/dnsmasq: ${ratio.toFixed(2)}x (target >= 1.0x)`);
   const r3 = (n: number): number => Math.round(n * 1000) / 1000;
   process.stdout.write(
-    JSON.stringify({ berth_qps: Math.round(berth.qps), dnsmasq_qps: Math.round(peer.qps), ratio: r3(ratio), berth_p99_ms: r3(berth.p99Ms), dnsmasq_p99_ms: r3(peer.p99Ms), workers: WORKERS, seconds: SECONDS }) + '\n',
+    JSON.stringify({ berth_qps: Math.round(berth.qps), dnsmasq_qps: Math.round(peer.qps), ratio: r3(ratio), berth_p99_ms: r3(berth.p99Ms), dnsmasq_p99_ms: r3(peer.p99Ms), workers: WORKERS, seconds: SECONDS, outstanding: OUTSTANDING }) + '\n',
   );
 } finally {
   await rm(dir, { recursive: true, force: true });

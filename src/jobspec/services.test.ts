@@ -55,6 +55,7 @@ describe('jobspec services', () => {
     const r = validateJob(spec({}, { services: [{ name: 'side' }] }));
     assert.ok(r.ok);
     assert.equal(r.job.groups[0].tasks[0].services?.[0].name, 'side');
+    assert.ok(problems(spec({}, { services: [{ name: 'side', port: 'grpc' }] })).some((p) => p.startsWith('groups[0].tasks[0].services[0]: no port labelled "grpc"')));
     const plain = validateJob(spec({}));
     assert.ok(plain.ok);
     assert.equal(plain.job.groups[0].services, undefined);

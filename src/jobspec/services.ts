@@ -165,3 +165,15 @@ function readCheckRestart(r: MapReader, check: CheckSpec): void {
   if (c === undefined) return;
   check.checkRestart = { limit: c.int('limit', 0, COUNT), graceMs: c.quantity('grace', parseDuration, 1000) };
 }
+
+/** Task services read before the group's ports were known: their port labels must be the group's. */
+export function checkTaskServicePorts(tasks: readonly { services?: ServiceSpec[] }[], tasksPath: string, portLabels: readonly string[], problems: Problems): void {
+  tasks.forEach((task, t) =>
+    task.services?.forEach((svc, i) => {
+      const labels = [svc.portLabel, ...svc.checks.map((c) => c.portLabel)].filter((l): l is string => l !== undefined && l !== '');
+      for (const label of labels) {
+        if (!portLabels.includes(label)) problems.add(`${indexPath(tasksPath, t)}.services[${i}]`, `no port labelled "${label}" in the group (labels: ${portLabels.join(', ') || 'none'})`);
+      }
+    }),
+  );
+}

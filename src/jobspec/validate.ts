@@ -4,7 +4,7 @@ import { MapReader, Problems, indexPath, isMap } from './reader.ts';
 import type { JobInput } from './to-job.ts';
 import { describeValue, parseDuration } from './units.ts';
 import { readTask } from './validate-task.ts';
-import { readServices } from './services.ts';
+import { checkTaskServicePorts, readServices } from './services.ts';
 import { GROUP_PLACEMENT_KEYS, JOB_PLACEMENT_KEYS, readGroupPlacement, readJobPlacement } from './placement-blocks.ts';
 
 /** The outcome of reading a spec: the job with every default applied, or every problem found. */
@@ -91,6 +91,7 @@ function readGroup(value: unknown, path: string, problems: Problems, type: JobTy
   group.tasks = items.map((item, i) => readTask(item, indexPath(r.pathOf('tasks'), i), problems));
   flagDuplicateNames(group.tasks, r.pathOf('tasks'), problems);
   const services = readServices(r, group.ports.map((p) => p.label));
+  checkTaskServicePorts(group.tasks, r.pathOf('tasks'), group.ports.map((p) => p.label), problems);
   if (services) group.services = services;
   Object.assign(group, readGroupPlacement(r, type));
   return group;

@@ -9,6 +9,9 @@ import type { ServiceInstance } from '../../model/index.ts';
 import type { StateStore, StateView, TableChange, Write } from '../../state/index.ts';
 import { deriveInstances, sameInstance } from './derive.ts';
 
+/** Wait before a pass that failed runs again. */
+const RETRY_MS = 100;
+
 /** Options of `CatalogSync`. */
 export interface CatalogSyncOptions {
   view: StateView;
@@ -26,6 +29,7 @@ export class CatalogSync {
   #running: Promise<void> | undefined;
   #unsubscribe: (() => void) | undefined;
   #stopped = false;
+  #retry: ReturnType<typeof setTimeout> | undefined;
 
   constructor(options: CatalogSyncOptions) {
     this.#o = options;
@@ -39,6 +43,7 @@ export class CatalogSync {
 
   stop(): void {
     this.#stopped = true;
+    clearTimeout(this.#retry);
     this.#unsubscribe?.();
   }
 
@@ -57,16 +62,28 @@ export class CatalogSync {
   }
 
   #kick(): void {
-    if (this.#running || this.#stopped) return;
+    if (this.#running || this.#stopped || this.#retry) return;
+    let failed = false;
     this.#running = this.#pass()
-      .catch((err: unknown) => this.#o.logger.error({ err }, 'cannot sync the service catalog'))
+      .then((ok) => void (failed = !ok))
+      .catch((err: unknown) => {
+        failed = true;
+        this.#o.logger.error({ err }, 'cannot sync the service catalog');
+      })
       .finally(() => {
         this.#running = undefined;
-        if ((this.#dirty.size > 0 || this.#all) && !this.#stopped) this.#kick();
+        if ((this.#dirty.size === 0 && !this.#all) || this.#stopped) return;
+        // After a failure wait a little, so that a lasting one does not spin.
+        if (!failed) return this.#kick();
+        this.#retry = setTimeout(() => {
+          this.#retry = undefined;
+          this.#kick();
+        }, RETRY_MS);
       });
   }
 
-  async #pass(): Promise<void> {
+  /** One pass over the dirty allocations; false when it lost every race and must run again. */
+  async #pass(): Promise<boolean> {
     const all = this.#all;
     const ids = new Set(this.#dirty);
     this.#all = false;
@@ -80,6 +97,7 @@ export class CatalogSync {
       for (const id of ids) this.#dirty.add(id);
       this.#all ||= all;
     }
+    return result.ok;
   }
 
   #buildAll(view: StateView): Write[] {

@@ -3,7 +3,7 @@
  * out by hand: one request and one response message of one field each do not need a gRPC stack.
  */
 import http2 from 'node:http2';
-import type { ProbeResult } from './probe.ts';
+import type { ProbeResult } from './result.ts';
 
 const SERVING = ['UNKNOWN', 'SERVING', 'NOT_SERVING', 'SERVICE_UNKNOWN'];
 

@@ -6,12 +6,9 @@
 import net from 'node:net';
 import type { CheckSpec, CheckStatus } from '../../model/index.ts';
 import { grpcHealth } from './grpc.ts';
+import type { ProbeResult } from './result.ts';
 
-/** What one run found. */
-export interface ProbeResult {
-  status: CheckStatus;
-  output: string;
-}
+export type { ProbeResult };
 
 /** Where a check goes, and how to run a script where the task runs. */
 export interface ProbeTarget {
