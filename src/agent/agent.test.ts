@@ -170,3 +170,32 @@ describe('Agent with several servers', () => {
     }
   });
 });
+
+describe('Agent node class and metadata', () => {
+  it('registers them, and a constraint on them places work only on the matching node', async () => {
+    const server = await Server.start({ backend: new MemoryBackend(), logger: silentLogger(), port: 0 });
+    const agents: Agent[] = [];
+    try {
+      for (const [name, nodeClass, rack] of [['plain', undefined, 'r1'], ['gpu', 'gpu', 'r2']] as const) {
+        agents.push(
+          await Agent.start({ serverUrl: server.url, dataDir: path.join(tmp, `class-${name}`), logger: silentLogger(), drivers: [new MockDriver()], nodeName: name, nodeClass, meta: { rack } }),
+        );
+      }
+      const gpu = await eventually('the gpu node', () => server.view.nodes().find((n) => n.name === 'gpu' && n.status === 'ready'));
+      assert.equal(gpu.nodeClass, 'gpu');
+      assert.deepEqual(gpu.meta, { rack: 'r2' });
+      const client = new BerthClient({ address: server.url });
+      await client.registerJob(
+        'id: train\ngroups:\n  - name: g\n    count: 2\n    constraints:\n      - {attribute: "${node.class}", value: gpu}\n      - {attribute: "${meta.rack}", value: r2}\n    tasks:\n      - {name: t, driver: process, config: {command: run}}\n',
+      );
+      const placed = await eventually('two placements', () => {
+        const allocs = server.view.allocsByJob('train').filter((a) => a.desiredStatus === 'run');
+        return allocs.length === 2 && allocs;
+      });
+      assert.ok(placed.every((a) => a.nodeId === gpu.id), 'only on the node of class gpu in rack r2');
+    } finally {
+      for (const a of agents) await a.stop({ stopTasks: true });
+      await server.stop();
+    }
+  });
+});

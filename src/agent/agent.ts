@@ -44,6 +44,10 @@ export interface AgentOptions {
   dnsServers?: string[];
   /** Host ports for dynamic ports. Default 20000-32000. */
   portRange?: { min: number; max: number };
+  /** The node's class, for `${node.class}` constraints. Default none. */
+  nodeClass?: string;
+  /** Operator-set metadata, for `${meta.<name>}` constraints. Default none. */
+  meta?: Record<string, string>;
   clock?: Clock;
 }
 
@@ -130,6 +134,8 @@ export class Agent {
       defaultDriver,
       resources: facts.resources,
       portRange: o.portRange ?? { min: 20000, max: 32000 },
+      ...(o.nodeClass ? { nodeClass: o.nodeClass } : {}),
+      ...(o.meta && Object.keys(o.meta).length ? { meta: o.meta } : {}),
     };
     this.#reporter = new StatusReporter((updates) => this.#api((c) => c.updateAllocations(this.nodeId, updates)), this.#log);
     await this.#recover();

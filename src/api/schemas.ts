@@ -23,6 +23,8 @@ export const NodeRegisterSchema = Type.Object(
     defaultDriver: Driver,
     resources: Type.Object({ cpu: Type.Number({ exclusiveMinimum: 0 }), memoryMiB: Type.Number({ exclusiveMinimum: 0 }) }, { additionalProperties: false }),
     portRange: Type.Object({ min: Type.Integer({ minimum: 1, maximum: 65535 }), max: Type.Integer({ minimum: 1, maximum: 65535 }) }, { additionalProperties: false }),
+    nodeClass: Type.Optional(Type.String({ maxLength: 128, pattern: '^[A-Za-z0-9_.-]*$' })),
+    meta: Type.Optional(Type.Record(Type.String({ pattern: '^[A-Za-z0-9_.-]+$', maxLength: 128 }), Type.String({ maxLength: 1024 }))),
   },
   { additionalProperties: false },
 );

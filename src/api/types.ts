@@ -92,6 +92,10 @@ export interface NodeRegisterRequest {
   defaultDriver: DriverName;
   resources: { cpu: number; memoryMiB: number };
   portRange: { min: number; max: number };
+  /** A class of node, for `${node.class}` constraints. */
+  nodeClass?: string;
+  /** Operator-set metadata, for `${meta.<name>}` constraints. */
+  meta?: Record<string, string>;
 }
 
 /** What the server answers to a registration or heartbeat. */

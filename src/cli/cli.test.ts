@@ -59,6 +59,12 @@ describe('berth CLI', { concurrency: 2 }, () => {
     assert.match(r.stderr, /unknown option '--frob'/);
   });
 
+  it('exits 2 on node metadata that is not key=value, naming the fix', async () => {
+    const r = await berth(['agent', '--meta', 'rack', '--server', 'http://127.0.0.1:1']);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /--meta.*expected key=value/);
+  });
+
   it('exits 1 when no server answers, saying so and pointing at BERTH_ADDR', async () => {
     const r = await berth(['job', 'status'], { BERTH_ADDR: 'http://127.0.0.1:1' });
     assert.equal(r.code, 1);

@@ -30,6 +30,12 @@ function collectServers(value: string, previous: string[] | undefined): string[]
   return [...(previous ?? []), ...value.split(',').map((v) => v.trim()).filter(Boolean)];
 }
 
+function collectMeta(value: string, previous: Record<string, string> | undefined): Record<string, string> {
+  const m = /^([A-Za-z0-9_.-]+)=(.*)$/.exec(value);
+  if (!m) throw new InvalidArgumentError(`expected key=value with a key of letters, digits, _ . -, got "${value}"`);
+  return { ...previous, [m[1]]: m[2] };
+}
+
 function driverChoice(value: string): DriverName | 'auto' {
   if (value !== 'docker' && value !== 'process' && value !== 'auto') throw new InvalidArgumentError(`expected docker, process or auto, got "${value}"`);
   return value;
@@ -122,7 +128,9 @@ export function runCommands(): Command[] {
     .addOption(new Option('--http-addr <host:port>', "the agent's own endpoint (logs); port 0 picks one").env('BERTH_AGENT_HTTP_ADDR').argParser(hostPort).default(hostPort('127.0.0.1:0'), '127.0.0.1:0'))
     .addOption(new Option('--driver <driver>', 'driver for tasks that name none: docker, process or auto').env('BERTH_DRIVER').argParser(driverChoice).default('auto'))
     .addOption(new Option('--docker-host <addr>', 'Docker engine address').env('DOCKER_HOST'))
-    .action(async (opts: RunOpts) => {
+    .addOption(new Option('--node-class <class>', 'class of this node, for ${node.class} constraints').env('BERTH_NODE_CLASS'))
+    .addOption(new Option('--meta <key=value>', 'node metadata for ${meta.<key>} constraints; repeat for several').argParser(collectMeta))
+    .action(async (opts: RunOpts & { nodeClass?: string; meta?: Record<string, string> }) => {
       const logger = createLogger({ level: opts.logLevel, format: opts.logFormat });
       const servers = opts.server?.length ? opts.server : ['http://127.0.0.1:7460'];
       const a = await Agent.start({
@@ -137,6 +145,8 @@ export function runCommands(): Command[] {
         httpPort: opts.httpAddr.port,
         defaultDriver: opts.driver,
         dockerHost: opts.dockerHost,
+        nodeClass: opts.nodeClass,
+        meta: opts.meta,
       });
       onSignals(logger, () => a.stop());
     });
