@@ -1,5 +1,7 @@
 /** Generic helpers with no domain knowledge. */
 export { systemClock } from './clock.ts';
+export { ControlLoop } from './control-loop.ts';
+export type { ControlLoopOptions } from './control-loop.ts';
 export type { Clock } from './clock.ts';
 export { backoffDelay } from './backoff.ts';
 export type { BackoffOptions } from './backoff.ts';

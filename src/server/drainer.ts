@@ -1,6 +1,6 @@
 import { isClientTerminal, type Allocation, type Node } from '../model/index.ts';
 import type { StateStore, StateView, Write } from '../state/index.ts';
-import type { Clock, Logger } from '../lib/index.ts';
+import { ControlLoop, type Clock, type Logger } from '../lib/index.ts';
 import { newEvalWrite } from './evals.ts';
 
 /** Drainer settings. */
@@ -22,52 +22,29 @@ export class Drainer {
   readonly #store: StateStore;
   readonly #clock: Clock;
   readonly #logger: Logger;
-  readonly #intervalMs: number;
-  #timer: NodeJS.Timeout | undefined;
-  #running = false;
-  #again = false;
-  #active = false;
+  readonly #loop: ControlLoop;
 
   constructor(deps: { view: StateView; store: StateStore; clock: Clock; logger: Logger }, options: DrainerOptions = {}) {
     this.#view = deps.view;
     this.#store = deps.store;
     this.#clock = deps.clock;
     this.#logger = deps.logger;
-    this.#intervalMs = options.intervalMs ?? 1_000;
+    // Most passes find no node draining: they end at once.
+    const pass = (): Promise<void> => (this.#view.nodes().some((n) => n.drain !== undefined) ? this.#pass() : Promise.resolve());
+    this.#loop = new ControlLoop(pass, { intervalMs: options.intervalMs ?? 1_000, onError: (err) => this.#logger.error({ err }, 'drain pass failed') });
   }
 
   start(): void {
-    this.#active = true;
-    this.#timer = setInterval(() => this.poke(), this.#intervalMs);
-    this.#timer.unref();
-    this.poke();
+    this.#loop.start();
   }
 
-  stop(): void {
-    this.#active = false;
-    clearInterval(this.#timer);
+  stop(): Promise<void> {
+    return this.#loop.stop();
   }
 
   /** Something changed: run a pass soon. Pokes in one tick make one pass; one pass runs at a time. */
   poke(): void {
-    if (!this.#active) return;
-    if (this.#running) {
-      this.#again = true;
-      return;
-    }
-    this.#running = true;
-    setImmediate(() => {
-      const draining = this.#view.nodes().some((n) => n.drain !== undefined);
-      (draining ? this.#pass() : Promise.resolve())
-        .catch((err: unknown) => this.#logger.error({ err }, 'drain pass failed'))
-        .finally(() => {
-          this.#running = false;
-          if (this.#again) {
-            this.#again = false;
-            this.poke();
-          }
-        });
-    });
+    this.#loop.poke();
   }
 
   async #pass(): Promise<void> {
@@ -100,7 +77,8 @@ export class Drainer {
     for (const jobId of jobs) writes.push(newEvalWrite(view.job(jobId) ?? { id: jobId, priority: 50 }, 'node-drain', now).write);
     if (writes.length === 0) return;
     const result = await this.#store.commit(writes);
-    if (!result.ok) this.#again = true;
+    // Lost a race with another write: look again with what it wrote.
+    if (!result.ok) this.#loop.poke();
   }
 
   /** The allocations that may start moving now: per job and group, max_parallel minus those moving. */
