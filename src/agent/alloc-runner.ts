@@ -4,9 +4,11 @@ import type { Clock } from '../lib/index.ts';
 import type { Logger } from '../lib/index.ts';
 import type { AllocUpdate } from '../api/index.ts';
 import type { LocalState } from './local-state.ts';
+import { TaskTemplates } from './task-templates.ts';
 import { TaskRunner } from './task-runner.ts';
 import { allRunning, phaseOf, runPhases, runsToCompletion, type PhasedTask } from './lifecycle.ts';
 import { interpolate, taskEnv } from './task-env.ts';
+import { withPayload } from './payload.ts';
 import { startServiceChecks, withDns, type ServiceChecks } from './service-checks.ts';
 
 /** What every alloc runner of an agent shares. */
@@ -42,6 +44,7 @@ export class AllocRunner {
   #tasksSpec: Task[] = [];
   #detaching = false;
   #checks: ServiceChecks | undefined;
+  readonly #templates = new Map<string, TaskTemplates>();
 
   constructor(alloc: Allocation, job: Job, deps: AllocRunnerDeps) {
     this.alloc = alloc;
@@ -73,6 +76,7 @@ export class AllocRunner {
       // The mock driver stands in for docker and process in tests: it gets the env of the one it replaces.
       const driverName = driver.name === 'mock' ? (task.driver ?? this.#deps.defaultDriver) : driver.name;
       const env = taskEnv(this.job, this.alloc, task, this.#deps.nodeAddress, driverName);
+      withPayload(this.job, this.#deps.localState.taskDir(this.alloc.id, task.name), env);
       const runner = new TaskRunner({
         driver,
         driverName,
@@ -109,6 +113,7 @@ export class AllocRunner {
         },
       });
       this.#tasks.set(task.name, runner);
+      if (task.templates?.length && this.#deps.serverUrl) this.#templates.set(task.name, new TaskTemplates(task.templates, runner, env, this.#deps.localState.taskDir(this.alloc.id, task.name), this.#deps.serverUrl, this.#deps.logger));
       const handle = recovered.handles[task.name];
       if (handle) this.#handles[task.name] = handle;
       entries.push({ task, runner, handle });
@@ -116,7 +121,7 @@ export class AllocRunner {
     this.#tasksSpec = group.tasks;
     // Prestart, main, poststop in turn (lifecycle.ts). Each task's end is persisted, so that a
     // restarted agent does not run it again.
-    this.#done = runPhases(entries, { run: (e) => e.runner.run(e.handle).then(() => this.save()), detaching: () => this.#detaching });
+    this.#done = runPhases(entries, { run: (e) => (this.#templates.get(e.task.name)?.render() ?? Promise.resolve()).then(() => e.runner.run(e.handle)).then(() => this.save()), detaching: () => this.#detaching });
     this.#checks = startServiceChecks(this, this.#deps);
     this.#report();
     void this.save();
@@ -131,6 +136,7 @@ export class AllocRunner {
   /** Stop every task, then run the poststop tasks; idempotent. */
   stop(reason?: string): Promise<void> {
     this.#checks?.stop();
+    for (const t of this.#templates.values()) t.stop();
     const poststop = new Set(this.#tasksSpec.filter((t) => phaseOf(t) === 'poststop').map((t) => t.name));
     const stopping = [...this.#tasks].filter(([name]) => !poststop.has(name)).map(([, t]) => t.stop(reason));
     this.#stopped ??= Promise.all(stopping).then(() => this.done);
@@ -141,6 +147,7 @@ export class AllocRunner {
   async detach(): Promise<void> {
     this.#detaching = true;
     this.#checks?.stop();
+    for (const t of this.#templates.values()) t.stop();
     await Promise.all([...this.#tasks.values()].map((t) => t.detach()));
   }
 

@@ -40,6 +40,7 @@ export class TaskRunner {
   readonly #stopping = new AbortController();
   readonly #detaching = new AbortController();
   #stopReason = 'stopped by berth';
+  #restartReason: string | undefined;
   #handle: TaskHandle | undefined;
   #done: Promise<void> | undefined;
   state: TaskState;
@@ -76,6 +77,17 @@ export class TaskRunner {
     this.#stopping.abort();
     if (this.#handle) await this.#o.driver.stop(this.#handle, this.#o.killTimeoutMs).catch((err: unknown) => this.#warn('stop failed', err));
     await this.#done;
+  }
+
+  /**
+   * Restart the task now (a template it reads changed): stop it and start it again at once,
+   * outside the restart policy (the task did not fail).
+   */
+  async restart(reason: string): Promise<void> {
+    const handle = this.#handle;
+    if (!handle || this.state.state !== 'running' || this.#stopping.signal.aborted) return;
+    this.#restartReason = reason;
+    await this.#o.driver.stop(handle, this.#o.killTimeoutMs).catch((err: unknown) => this.#warn('stop for restart failed', err));
   }
 
   /**
@@ -149,6 +161,16 @@ export class TaskRunner {
       }
       this.#event('Terminated', how);
       const ended = handle;
+      if (this.#restartReason) {
+        this.#event('Restarting', this.#restartReason);
+        this.#restartReason = undefined;
+        await driver.destroy(ended).catch((err: unknown) => this.#warn('destroy failed', err));
+        this.#handle = undefined;
+        await this.#o.onHandle(undefined);
+        this.#set({ state: 'pending', restarts: this.state.restarts + 1 });
+        handle = undefined;
+        continue;
+      }
       // The next attempt is a new container or process, and the old one goes then. The last one
       // stays (for its logs) until the allocation is destroyed.
       const restart = await this.#afterExit(exit.exitCode, async () => {

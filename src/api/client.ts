@@ -1,5 +1,5 @@
 import { BerthError, type ErrorDetail } from '../model/index.ts';
-import type { AllocStats, Allocation, Evaluation, Job, Node, NodeStats } from '../model/index.ts';
+import type { AllocStats, Allocation, Deployment, Evaluation, Job, JobRun, Node, NodeStats } from '../model/index.ts';
 import { codeOfHttpStatus } from './status.ts';
 import type {
   AllocUpdate,
@@ -10,6 +10,7 @@ import type {
   JobRegisterResponse,
   JobStopResponse,
   JobSummary,
+  JobVersionsResponse,
   NodeRegisterRequest,
 } from './types.ts';
 
@@ -45,13 +46,54 @@ export class BerthClient {
     this.#timeoutMs = options.timeoutMs ?? 30_000;
   }
 
-  /** Register a job from a YAML or JSON spec text, or a spec object. */
-  registerJob(spec: string | object, format: 'yaml' | 'json' = 'yaml'): Promise<JobRegisterResponse> {
+  /** Register a job from a YAML or JSON spec text, or a spec object; with `checkIndex`, only if the job is still at that modify index. */
+  registerJob(spec: string | object, format: 'yaml' | 'json' = 'yaml', opts: { checkIndex?: number } = {}): Promise<JobRegisterResponse> {
+    const path = opts.checkIndex === undefined ? '/v1/jobs' : `/v1/jobs?checkIndex=${opts.checkIndex}`;
     if (typeof spec === 'string') {
       const type = format === 'yaml' ? 'application/yaml' : 'application/json';
-      return this.#json('POST', '/v1/jobs', { body: spec, contentType: type });
+      return this.#json('POST', path, { body: spec, contentType: type });
     }
-    return this.#json('POST', '/v1/jobs', { body: JSON.stringify(spec), contentType: 'application/json' });
+    return this.#json('POST', path, { body: JSON.stringify(spec), contentType: 'application/json' });
+  }
+
+  /** Set a group's count (in place: no restarts). */
+  scaleJob(id: string, group: string | undefined, count: number): Promise<JobRegisterResponse> {
+    return this.#json('POST', `/v1/jobs/${enc(id)}/scale`, { body: JSON.stringify(group === undefined ? { count } : { group, count }), contentType: 'application/json' });
+  }
+
+  /** Replace the given allocations of a job with fresh ones. */
+  restartAllocs(id: string, allocIds: string[]): Promise<{ evalId: string; index: number; restarted: string[] }> {
+    return this.#json('POST', `/v1/jobs/${enc(id)}/restart`, { body: JSON.stringify({ allocIds }), contentType: 'application/json' });
+  }
+
+  /** One deployment by id (or unique prefix); with `index`, a blocking read. */
+  getDeployment(id: string, opts?: BlockingOptions): Promise<Indexed<Deployment>> {
+    return this.#blocking(`/v1/deployments/${enc(id)}`, opts);
+  }
+
+  /** Every deployment, newest first. */
+  listDeployments(): Promise<Deployment[]> {
+    return this.#json('GET', '/v1/deployments');
+  }
+
+  /** The newest deployment of a job, or null. */
+  jobDeployment(jobId: string): Promise<Deployment | null> {
+    return this.#json('GET', `/v1/jobs/${enc(jobId)}/deployment`);
+  }
+
+  /** Promote, fail, pause or resume a deployment. */
+  deploymentAction(id: string, action: 'promote' | 'fail' | 'pause' | 'resume', groups?: string[]): Promise<{ deployment: Deployment; index: number; evalId?: string }> {
+    return this.#json('POST', `/v1/deployments/${enc(id)}/${action}`, { body: JSON.stringify(groups ? { groups } : {}), contentType: 'application/json' });
+  }
+
+  /** The job's kept versions, newest first, with the diff of each from the one before. */
+  jobVersions(id: string): Promise<JobVersionsResponse> {
+    return this.#json('GET', `/v1/jobs/${enc(id)}/versions?diffs=true`);
+  }
+
+  /** Register a stored version again as the newest (`job revert`). */
+  revertJob(id: string, version: number, checkIndex?: number): Promise<JobRegisterResponse> {
+    return this.#json('POST', `/v1/jobs/${enc(id)}/revert`, { body: JSON.stringify({ version, checkIndex }), contentType: 'application/json' });
   }
 
   listJobs(opts?: BlockingOptions): Promise<Indexed<JobListItem[]>> {
@@ -168,6 +210,26 @@ export class BerthClient {
   /** Agent: report allocation states. */
   updateAllocations(nodeId: string, allocs: AllocUpdate[]): Promise<{ index: number }> {
     return this.#json('PUT', `/v1/nodes/${enc(nodeId)}/allocations`, { body: JSON.stringify({ allocs }), contentType: 'application/json' });
+  }
+
+  /** Runs of a periodic, parameterized or dependent job (newest first) and its next `next` launches. */
+  jobRuns(id: string, next = 5): Promise<{ jobId: string; runs: JobRun[]; next: number[] }> {
+    return this.#json('GET', `/v1/jobs/${enc(id)}/runs?next=${next}`);
+  }
+
+  /** Launch a periodic job now (`job periodic force`). */
+  forcePeriodic(id: string): Promise<JobRun> {
+    return this.#json('POST', `/v1/jobs/${enc(id)}/periodic/force`);
+  }
+
+  /** Dispatch a parameterized job with meta and a payload (base64). */
+  dispatchJob(id: string, body: { meta?: Record<string, string>; payload?: string }): Promise<JobRun> {
+    return this.#json('POST', `/v1/jobs/${enc(id)}/dispatch`, { body: JSON.stringify(body), contentType: 'application/json' });
+  }
+
+  /** The dependency graph of jobs, as JSON or Graphviz DOT text. */
+  jobGraph(format: 'json' | 'dot' = 'json'): Promise<unknown> {
+    return format === 'dot' ? this.text('/v1/jobs/graph?format=dot') : this.#json('GET', '/v1/jobs/graph');
   }
 
   /** Raw GET of a path, for routes without a typed method (metrics). */

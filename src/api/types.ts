@@ -2,7 +2,7 @@
  * The wire contract of the HTTP API: what each route takes and returns. Domain objects (Job,
  * Allocation, Node, Evaluation) travel as the model types.
  */
-import type { Allocation, ClientStatus, DriverInfo, DriverName, Evaluation, Job, JobStatus, JobType, PlacementFailure, TaskState } from '../model/index.ts';
+import type { Allocation, ClientStatus, DriverInfo, DriverName, Evaluation, Job, JobDiff, JobStatus, JobType, PlacementFailure, TaskState } from '../model/index.ts';
 
 /** `POST /v1/jobs` answers with this. */
 export interface JobRegisterResponse {
@@ -12,6 +12,8 @@ export interface JobRegisterResponse {
   /** True when the spec differed from the registered version. */
   changed: boolean;
   index: number;
+  /** The deployment that rolls this version out, when its groups have an update strategy. */
+  deploymentId?: string;
 }
 
 /** What a dry run would do to one group, by reconciler bucket. */
@@ -23,6 +25,8 @@ export interface GroupPlanCounts {
   migrate: number;
   lost: number;
   reschedule: number;
+  /** New allocations placed as canaries (the rest wait for a promotion). */
+  canary?: number;
 }
 
 /** `POST /v1/jobs/:id/plan` answers with this: what registering the spec would do, committing nothing. */
@@ -38,6 +42,16 @@ export interface JobPlanResponse {
   failures: PlacementFailure[];
   /** One line per failure, as `eval status` prints it. */
   explanation: string[];
+  /** The spec against the registered job, per group and task. */
+  diff?: JobDiff;
+  /** The job's modify index now (0: not registered), for `job run --check-index`. */
+  modifyIndex?: number;
+}
+
+/** `GET /v1/jobs/:id/versions?diffs=true` answers with this: versions newest first, each diff from the one before. */
+export interface JobVersionsResponse {
+  versions: Job[];
+  diffs: { from: number; to: number; diff: JobDiff }[];
 }
 
 /** `DELETE /v1/jobs/:id` answers with this. */

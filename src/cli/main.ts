@@ -1,11 +1,15 @@
 import { Command, CommanderError } from 'commander';
 import { jobCommand } from './commands/job.ts';
+import { deploymentCommand } from './commands/deployment.ts';
 import { allocCommand } from './commands/alloc.ts';
 import { nodeCommand } from './commands/node.ts';
 import { evalCommand } from './commands/eval.ts';
 import { runCommands } from './commands/run.ts';
 import { serviceCommand } from './commands/service.ts';
 import { dnsCommand } from './commands/dns.ts';
+import { kvCommand } from './commands/kv.ts';
+import { eventCommand } from './commands/event.ts';
+import { lockCommand } from './commands/lock.ts';
 import { EXIT_USAGE, reportError } from './errors.ts';
 
 const program = new Command('berth')
@@ -14,7 +18,7 @@ const program = new Command('berth')
   .showHelpAfterError('(add --help for usage)')
   .exitOverride();
 
-for (const cmd of [...runCommands(), jobCommand(), allocCommand(), nodeCommand(), evalCommand(), serviceCommand(), dnsCommand()]) program.addCommand(cmd);
+for (const cmd of [...runCommands(), jobCommand(), deploymentCommand(), allocCommand(), nodeCommand(), evalCommand(), serviceCommand(), dnsCommand(), kvCommand(), eventCommand(), lockCommand()]) program.addCommand(cmd);
 // Subcommands inherit the exit override so misuse anywhere exits 2.
 for (const cmd of program.commands) {
   cmd.exitOverride();

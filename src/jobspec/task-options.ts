@@ -1,4 +1,4 @@
-import type { ImagePullPolicy, Task, TaskConfig } from '../model/index.ts';
+import type { ImagePullPolicy, Task, TaskConfig, TaskTemplate } from '../model/index.ts';
 import { indexPath, MapReader } from './reader.ts';
 import { describeValue, parseDuration, parseSize } from './units.ts';
 
@@ -21,7 +21,7 @@ export const DRIVER_OPTION_KEYS = [
 ] as const;
 
 /** Task fields read here: when it runs (lifecycle), how long it may run, how much output it keeps. */
-export const TASK_OPTION_KEYS = ['lifecycle', 'max_run_duration', 'logs'] as const;
+export const TASK_OPTION_KEYS = ['lifecycle', 'max_run_duration', 'logs', 'templates'] as const;
 
 const PULL: readonly ImagePullPolicy[] = ['always', 'missing', 'never'];
 const SIGNAL = /^(SIG)?[A-Z][A-Z0-9+-]*$|^\d+$/;
@@ -71,6 +71,27 @@ export function readTaskOptions(r: MapReader, task: Task): void {
     const l = MapReader.open(r.get('logs'), r.pathOf('logs'), r.problems, ['max_files', 'max_file_size']);
     if (l) task.logs = { maxFiles: l.int('max_files', 10, { min: 1, max: 1000 }), maxFileSizeMiB: l.quantity('max_file_size', parseSize, 10) };
   }
+  if (r.has('templates')) readTemplates(r, task);
+}
+
+/** `templates: [{data, destination | env, change_mode, change_signal, splay}]`. */
+function readTemplates(r: MapReader, task: Task): void {
+  const templates: TaskTemplate[] = [];
+  r.list('templates', 'templates').forEach((item, i) => {
+    const t = MapReader.open(item, indexPath(r.pathOf('templates'), i), r.problems, ['data', 'destination', 'env', 'change_mode', 'change_signal', 'splay']);
+    if (!t) return;
+    const tpl: TaskTemplate = { data: t.string('data', '') };
+    if (tpl.data === '') t.problem('data', 'required: the template text, e.g. \'port={{key "cfg/port"}}\'');
+    if (t.has('destination')) tpl.destination = t.string('destination', '', { pattern: /^(?!\/)(?!.*(^|\/)\.\.(\/|$)).+$/, patternHelp: 'a path inside the task directory, such as local/app.conf' });
+    if (t.has('env')) tpl.env = boolean(t, 'env');
+    if (!t.has('destination') && !tpl.env) t.problem('destination', 'required unless env is true: where to write the rendered file');
+    tpl.changeMode = t.oneOf('change_mode', ['restart', 'signal', 'noop'] as const, 'restart');
+    if (t.has('change_signal')) tpl.changeSignal = t.string('change_signal', '', { pattern: SIGNAL, patternHelp: 'a signal name such as SIGHUP' });
+    if (tpl.changeMode === 'signal' && !tpl.changeSignal) t.problem('change_signal', 'required with change_mode signal');
+    if (t.has('splay')) tpl.splayMs = t.quantity('splay', parseDuration, 0);
+    templates.push(tpl);
+  });
+  task.templates = templates;
 }
 
 function strings(r: MapReader, key: string, pattern?: RegExp, help?: string): string[] {

@@ -1,17 +1,19 @@
-import type { ErrorDetail, Group, JobType, PortSpec, RestartPolicy } from '../model/index.ts';
+import type { ErrorDetail, Group, JobType, PortSpec, RestartPolicy, UpdateStrategy } from '../model/index.ts';
 import { DEFAULTS, IDENTIFIER, LIMITS, NAME, RESTART_DEFAULTS } from './defaults.ts';
 import { MapReader, Problems, indexPath, isMap } from './reader.ts';
 import type { JobInput } from './to-job.ts';
 import { describeValue, parseDuration } from './units.ts';
 import { readTask } from './validate-task.ts';
 import { checkTaskServicePorts, readServices } from './services.ts';
+import { checkUpdate, mergeUpdate, readUpdate } from './update.ts';
 import { GROUP_PLACEMENT_KEYS, JOB_PLACEMENT_KEYS, readGroupPlacement, readJobPlacement } from './placement-blocks.ts';
+import { TRIGGER_KEYS, readTriggers } from './periodic.ts';
 
 /** The outcome of reading a spec: the job with every default applied, or every problem found. */
 export type ParseResult = { ok: true; job: JobInput } | { ok: false; errors: ErrorDetail[] };
 
-const JOB_KEYS = ['id', 'type', 'priority', 'datacenters', 'meta', 'groups', ...JOB_PLACEMENT_KEYS] as const;
-const GROUP_KEYS = ['name', 'count', 'ports', 'restart', 'tasks', 'services', ...GROUP_PLACEMENT_KEYS] as const;
+const JOB_KEYS = ['id', 'type', 'priority', 'datacenters', 'meta', 'groups', 'update', ...JOB_PLACEMENT_KEYS, ...TRIGGER_KEYS] as const;
+const GROUP_KEYS = ['name', 'count', 'ports', 'restart', 'tasks', 'services', 'update', ...GROUP_PLACEMENT_KEYS] as const;
 const PORT_KEYS = ['label', 'static', 'to'] as const;
 const RESTART_KEYS = ['attempts', 'interval', 'delay', 'mode'] as const;
 const JOB_TYPES: readonly JobType[] = ['service', 'batch', 'system'];
@@ -42,8 +44,9 @@ function readJob(input: unknown, problems: Problems): JobInput | undefined {
     priority: r.int('priority', DEFAULTS.priority, { min: 1, max: 100 }),
     datacenters: readDatacenters(r),
     meta: r.stringMap('meta', { pattern: /^\S+$/, help: 'non-empty, without spaces' }),
-    groups: readGroups(r, type),
+    groups: readGroups(r, type, readUpdate(r)),
     ...readJobPlacement(r, type),
+    ...readTriggers(r, type),
   };
 }
 
@@ -62,19 +65,19 @@ function readDatacenters(r: MapReader): string[] {
   return names;
 }
 
-function readGroups(r: MapReader, type: JobType): Group[] {
+function readGroups(r: MapReader, type: JobType, jobUpdate: Partial<UpdateStrategy> | undefined): Group[] {
   if (!r.has('groups')) {
     r.problem('groups', 'required: a job needs at least one group');
     return [];
   }
   const items = r.list('groups', 'groups');
   if (Array.isArray(r.get('groups')) && items.length === 0) r.problem('groups', 'must have at least one group');
-  const groups = items.map((item, i) => readGroup(item, indexPath(r.pathOf('groups'), i), r.problems, type));
+  const groups = items.map((item, i) => readGroup(item, indexPath(r.pathOf('groups'), i), r.problems, type, jobUpdate));
   flagDuplicateNames(groups, r.pathOf('groups'), r.problems);
   return groups;
 }
 
-function readGroup(value: unknown, path: string, problems: Problems, type: JobType): Group {
+function readGroup(value: unknown, path: string, problems: Problems, type: JobType, jobUpdate?: Partial<UpdateStrategy>): Group {
   const restart = { ...RESTART_DEFAULTS[type] };
   const r = MapReader.open(value, path, problems, GROUP_KEYS);
   if (r === undefined) return { name: '', count: 0, tasks: [], ports: [], restart };
@@ -94,6 +97,14 @@ function readGroup(value: unknown, path: string, problems: Problems, type: JobTy
   checkTaskServicePorts(group.tasks, r.pathOf('tasks'), group.ports.map((p) => p.label), problems);
   if (services) group.services = services;
   Object.assign(group, readGroupPlacement(r, type));
+  // Only service jobs roll out versions; batch and system jobs replace at once (Nomad's system
+  // update block is left out).
+  const update = mergeUpdate(jobUpdate, readUpdate(r));
+  if (update !== undefined && type !== 'service') r.problem('update', 'only service jobs have an update strategy');
+  else if (update !== undefined) {
+    checkUpdate(update, r);
+    group.update = update;
+  }
   return group;
 }
 

@@ -1,4 +1,5 @@
 import type { DriverName, Resources } from './job.ts';
+import type { DeploymentHealth } from './deployment.ts';
 
 /** What the server wants of an allocation. */
 export type DesiredStatus = 'run' | 'stop';
@@ -67,6 +68,11 @@ export interface Allocation {
   specHash?: string;
   /** The delayed evaluation that will act on this allocation (reschedule, lost_after, max run). */
   followupEvalId?: string;
+  /** The deployment that placed it, and its health there (set by the deployment watcher). */
+  deploymentId?: string;
+  deploymentHealth?: DeploymentHealth;
+  /** Placed as a canary beside the allocation of its slot, until the deployment is promoted. */
+  canary?: boolean;
 }
 
 /** One reschedule of a slot. */

@@ -13,7 +13,11 @@ export type EvalTrigger =
   | 'queued-allocs'
   | 'reschedule'
   | 'max-plan-attempts'
-  | 'plan-dry-run';
+  | 'plan-dry-run'
+  | 'deployment-watcher'
+  | 'periodic-job'
+  | 'job-dispatch'
+  | 'job-after';
 
 /** Why a group could not be placed, as `job status` and `job plan` show it. */
 export interface PlacementFailure {

@@ -5,6 +5,8 @@ export type * from './alloc.ts';
 export type * from './eval.ts';
 export type * from './service.ts';
 export type * from './stats.ts';
+export type * from './job-diff.ts';
+export type * from './deployment.ts';
 export { aggregateStatus } from './service.ts';
 export { isTerminal, isClientTerminal } from './alloc.ts';
 export { allocsFit } from './fit.ts';

@@ -1,4 +1,5 @@
 import type { ServiceSpec } from './service.ts';
+import type { UpdateStrategy } from './deployment.ts';
 
 /** The kinds of job berth runs. */
 export type JobType = 'service' | 'batch' | 'system';
@@ -94,6 +95,21 @@ export interface TaskLifecycle {
   sidecar: boolean;
 }
 
+/** A task's template (consul-template's role), rendered with Handlebars by the agent. */
+export interface TaskTemplate {
+  /** The template text: `{{key "cfg/x"}}`, `{{#each (service "web")}}{{Address}}:{{Port}}{{/each}}`, `tree`, `keyOrDefault`. */
+  data: string;
+  /** The file to write, relative to the task directory. */
+  destination?: string;
+  /** Read the output as KEY=VALUE lines into the task's environment. */
+  env?: boolean;
+  /** What a change does: restart the task (default), send it `changeSignal`, or nothing. */
+  changeMode?: 'restart' | 'signal' | 'noop';
+  changeSignal?: string;
+  /** Act on a change after a random delay up to this, so instances do not all restart at once. */
+  splayMs?: number;
+}
+
 export interface Task {
   name: string;
   /** Absent: the node's default driver decides. */
@@ -111,6 +127,8 @@ export interface Task {
   logs?: LogPolicy;
   /** Services registered while the task runs; absent when none. */
   services?: ServiceSpec[];
+  /** Files or env rendered from KV keys and services, re-rendered on change; absent when none. */
+  templates?: TaskTemplate[];
 }
 
 export interface Group {
@@ -131,6 +149,8 @@ export interface Group {
   migrate?: { maxParallel: number };
   /** Services registered while the allocation runs; absent when none. */
   services?: ServiceSpec[];
+  /** How a new version replaces the allocations (the job's `update` merged with the group's); absent: all at once. */
+  update?: UpdateStrategy;
 }
 
 /** A job as stored: the user's spec after defaults, plus the fields berth owns. */
@@ -147,12 +167,69 @@ export interface Job {
   stop: boolean;
   /** State index of the write that produced this version. */
   submitTime: number;
+  /** Set on a stored version once a deployment of it succeeded: auto-revert goes back to it. */
+  stable?: boolean;
   /** Placement rules for every group. */
   constraints?: Constraint[];
   affinities?: Affinity[];
   spreads?: Spread[];
   /** Batch jobs: an allocation running longer than this is stopped and not replaced. */
   maxRunDurationMs?: number;
+  /** Batch jobs: launched on a schedule as child jobs `<id>/periodic-<unix s>`; never placed itself. */
+  periodic?: PeriodicConfig;
+  /** Batch jobs: launched by `job dispatch` as child jobs; never placed itself. */
+  parameterized?: ParameterizedConfig;
+  /** Batch jobs: launched once every parent job has succeeded since this job's last run. */
+  after?: string[];
+  /** Child jobs: the periodic, parameterized or dependent job that launched it. */
+  parentId?: string;
+  /** Dispatched children: the payload, base64, written to `<task dir>/local/payload` (absent: none). */
+  payload?: string;
+}
+
+/** A batch job's schedule (Nomad's periodic block, plus Chronos' ISO8601 repeating intervals). */
+export interface PeriodicConfig {
+  /** A cron expression of 5 or 6 fields (seconds first); exactly one of `cron` and `schedule`. */
+  cron?: string;
+  /** ISO8601 repeating interval `R[n]/START/PERIOD`; an empty START means the registration time. */
+  schedule?: string;
+  /** IANA time zone the schedule reads in. Default UTC. */
+  timeZone: string;
+  /** While a run is live: start another (`allow`), skip (`forbid`, default) or stop it first (`replace`). */
+  concurrency: 'allow' | 'forbid' | 'replace';
+  /** How late a launch missed (server down) may still start; later ones are recorded as skipped. */
+  epsilonMs: number;
+  enabled: boolean;
+  /** Shorthand for the groups' batch reschedule policy: failed runs are placed again this often. */
+  retries?: number;
+  retryDelayMs?: number;
+  /** For an empty START: when the job was first registered (ms), so the schedule stays put. */
+  anchorMs?: number;
+}
+
+/** Input a parameterized job takes at dispatch. */
+export interface ParameterizedConfig {
+  payload: 'optional' | 'required' | 'forbidden';
+  metaRequired: string[];
+  metaOptional: string[];
+}
+
+/** One launch of a periodic, dispatched or dependent job, keyed by job and scheduled time. */
+export interface JobRun {
+  jobId: string;
+  /** The scheduled time (ms); for forced, dispatched and dependent runs, the launch time. */
+  scheduled: number;
+  /** `<jobId>/periodic-<unix s>` (or `dispatch-`, `after-`); absent when skipped. */
+  childId?: string;
+  trigger: 'periodic' | 'force' | 'dispatch' | 'after';
+  /** When the child job was created. */
+  launched?: number;
+  start?: number;
+  end?: number;
+  outcome: 'pending' | 'running' | 'complete' | 'failed' | 'skipped';
+  /** Why a run was skipped, or what held it. */
+  reason?: string;
+  allocIds: string[];
 }
 
 /** The operators a constraint or affinity may use (Nomad's). */

@@ -40,6 +40,8 @@ export interface Pass {
   cursor: number;
   limit: number;
   values: Map<string, Set<string>>;
+  /** The running deployment of this job version: new allocations belong to it. */
+  deploymentId?: string;
 }
 
 /** Down or draining nodes that hold allocations of the job, by id; missing nodes count as down. */
@@ -59,11 +61,14 @@ function taintedNodes(state: State, allocs: readonly Allocation[]): Map<string, 
  * then find a node for each slot to fill. Slots that fit nowhere become placement failures.
  */
 export function computePlan(evaluation: Evaluation, state: State, options: PassOptions): ComputedPlan {
-  const job = state.job(evaluation.jobId);
+  const stored = state.job(evaluation.jobId);
+  // Periodic, parameterized and dependent jobs are templates: their child jobs run, they never do.
+  const job = stored && (stored.periodic || stored.parameterized || stored.after) ? { ...stored, stop: true } : stored;
   const allocs = state.allocsByJob(evaluation.jobId);
   const tainted = taintedNodes(state, allocs);
+  const deployment = job === undefined ? undefined : state.latestDeployment?.(job.id);
   const diff =
-    job?.type === 'system' && !job.stop ? reconcileSystem(job, allocs, state, options.now, tainted) : reconcile(job, allocs, options.now, { tainted });
+    job?.type === 'system' && !job.stop ? reconcileSystem(job, allocs, state, options.now, tainted) : reconcile(job, allocs, options.now, { tainted, deployment });
   const plan: ComputedPlan = {
     evalId: evaluation.id,
     jobId: evaluation.jobId,
@@ -76,7 +81,8 @@ export function computePlan(evaluation: Evaluation, state: State, options: PassO
     scores: {},
   };
   if (job !== undefined) {
-    for (const alloc of diff.inplace) plan.update!.push({ ...alloc, jobVersion: job.version, modifyTime: options.now });
+    const joining = deployment?.status === 'running' && deployment.jobVersion === job.version ? deployment.id : undefined;
+    for (const alloc of diff.inplace) plan.update!.push(inPlace(alloc, job, joining, options.now));
     addFollowups(plan, diff, evaluation, options);
   }
   if (job === undefined || diff.place.length === 0) return plan;
@@ -88,7 +94,8 @@ export function computePlan(evaluation: Evaluation, state: State, options: PassO
   const usage = new PlanUsage(state, stopping);
   const presence = new JobPresence(state, allocs, new Set(stopping.keys()));
   const limit = candidateLimit(job.type, nodes.length);
-  const pass: Pass = { evaluation, job, options, usage, presence, nodes, random, plan, cursor: 0, limit, values: new Map() };
+  const deploymentId = deployment?.status === 'running' && deployment.jobVersion === job.version ? deployment.id : undefined;
+  const pass: Pass = { evaluation, job, options, usage, presence, nodes, random, plan, cursor: 0, limit, values: new Map(), deploymentId };
   const asks = new Map<string, PlacementAsk>();
   for (const g of job.groups) {
     asks.set(g.name, { job, group: g, demand: groupDemand(g), usage, presence, constraints: groupConstraints(job, g), staticVerdicts: new Map() });
@@ -98,6 +105,19 @@ export function computePlan(evaluation: Evaluation, state: State, options: PassO
     if (ask !== undefined) place(pass, request, ask);
   }
   return plan;
+}
+
+/**
+ * An allocation updated in place joins the running deployment of the new version: a healthy one
+ * stays healthy (nothing restarted), any other is judged again.
+ */
+function inPlace(alloc: Allocation, job: Job, deploymentId: string | undefined, now: number): Allocation {
+  const out: Allocation = { ...alloc, jobVersion: job.version, modifyTime: now };
+  if (deploymentId === undefined) return out;
+  out.deploymentId = deploymentId;
+  if (alloc.deploymentHealth?.healthy !== true && alloc.clientStatus === 'running') delete out.deploymentHealth;
+  if (alloc.deploymentHealth === undefined && alloc.clientStatus === 'running') out.deploymentHealth = { healthy: true, time: now };
+  return out;
 }
 
 /**
@@ -207,6 +227,8 @@ function newAlloc(pass: Pass, request: PlaceRequest, group: Group, demand: Deman
     modifyTime: now,
     specHash: specHash(group),
   };
+  if (pass.deploymentId !== undefined) alloc.deploymentId = pass.deploymentId;
+  if (request.canary === true) alloc.canary = true;
   const prev = request.previous;
   if (prev !== undefined) {
     alloc.previousAllocation = prev.id;

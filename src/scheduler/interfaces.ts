@@ -1,4 +1,4 @@
-import type { Allocation, Evaluation, Job, Node, Plan, PlanResult } from '../model/index.ts';
+import type { Allocation, Deployment, Evaluation, Job, Node, Plan, PlanResult } from '../model/index.ts';
 
 /**
  * The scheduler's read-only view of the world: an immutable snapshot. `server/` passes the state
@@ -19,6 +19,8 @@ export interface State {
    * `allocsByNode` otherwise. An optimization for large clusters: it must agree with that sum.
    */
   nodeUsage?(nodeId: string): NodeUsage | undefined;
+  /** The newest deployment of a job; absent in states without deployments (updates then go all at once). */
+  latestDeployment?(jobId: string): Deployment | undefined;
 }
 
 /** What a node's live (not terminal) allocations take. */

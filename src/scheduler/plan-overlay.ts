@@ -23,5 +23,6 @@ export function withPlanApplied(state: State, plan: Plan, result: PlanResult): S
     node: (id) => state.node(id),
     allocsByJob: (jobId) => view([...state.allocsByJob(jobId), ...added.filter((a) => a.jobId === jobId)]),
     allocsByNode: (nodeId) => view([...state.allocsByNode(nodeId), ...added.filter((a) => a.nodeId === nodeId)]),
+    latestDeployment: state.latestDeployment ? (jobId) => state.latestDeployment!(jobId) : undefined,
   };
 }

@@ -1,6 +1,7 @@
-import { isClientTerminal, type Allocation, type Group, type Job, type Node } from '../model/index.ts';
+import { isClientTerminal, type Allocation, type Deployment, type Group, type Job, type Node } from '../model/index.ts';
 import { reschedulePolicy, rescheduleVerdict } from './reschedule.ts';
 import { classify, type Subject, type Verdict } from './reconcile-rules.ts';
+import { canaryPlacements, paceDestructive, setCanariesAside } from './rolling.ts';
 
 /** A slot of a group that needs a new allocation. */
 export interface PlaceRequest {
@@ -14,6 +15,8 @@ export interface PlaceRequest {
   rescheduleDelayMs?: number;
   /** System jobs: the one node this slot is on. */
   nodeId?: string;
+  /** A canary: placed beside the allocation of its slot until the deployment is promoted. */
+  canary?: boolean;
 }
 
 /** An allocation to stop, and why (shown as its desired description). */
@@ -62,6 +65,8 @@ export interface ReconcileOptions {
   tainted?: ReadonlyMap<string, Node>;
   /** Allocation ids that a later allocation already replaces. */
   replaced?: ReadonlySet<string>;
+  /** The job's newest deployment: it paces destructive updates (see `rolling.ts`). */
+  deployment?: Deployment;
 }
 
 export type { Rule, Subject, Verdict } from './reconcile-rules.ts';
@@ -92,14 +97,19 @@ export function reconcile(job: Job | undefined, allocs: readonly Allocation[], n
     if (held !== undefined && !isClientTerminal(held.alloc) && isClientTerminal(alloc)) return;
     slots.set(alloc.index, { alloc, delayMs });
   };
-  for (const alloc of allocs) {
+  const classified = allocs.map((alloc) => {
     const group = job?.groups.find((g) => g.name === alloc.group);
     const subject: Subject = { alloc, job, group, exited: isClientTerminal(alloc), node: tainted.get(alloc.nodeId), now, replaced: replaced.has(alloc.id) };
-    const { verdict, reason } = classify(subject);
-    settle(subject, verdict, reason, result, { keep, displace });
+    return { subject, ...classify(subject) };
+  });
+  if (job !== undefined) {
+    paceDestructive(job, allocs, classified, options.deployment);
+    setCanariesAside(job, classified, options.deployment);
   }
+  for (const { subject, verdict, reason } of classified) settle(subject, verdict, reason, result, { keep, displace });
   if (job !== undefined && !job.stop && job.type !== 'system') {
     for (const group of job.groups) fillSlots(job, group, kept.get(group.name) ?? [], displaced.get(group.name), result);
+    result.place.push(...canaryPlacements(job, allocs, options.deployment, (g, i) => allocName(job.id, g, i)));
   }
   result.stop.sort(highestIndexFirst);
   return result;

@@ -1,9 +1,11 @@
-import type { StateStore, StateView } from '../state/index.ts';
+import type { StateBackend, StateStore, StateView } from '../state/index.ts';
 import type { Clock } from '../lib/index.ts';
 import type { JobService } from './jobs.ts';
 import type { NodeService } from './nodes.ts';
+import type { PeriodicDispatcher } from './periodic/dispatcher.ts';
 import type { ServerMetrics } from './metrics.ts';
 import type { Catalog, CatalogRegistry } from '../discovery/index.ts';
+import type { KvService } from '../kv/index.ts';
 
 /** What the HTTP routes may call. */
 export interface ServerContext {
@@ -13,6 +15,12 @@ export interface ServerContext {
   jobs: JobService;
   nodes: NodeService;
   metrics: ServerMetrics;
+  /** Launches periodic and dependent jobs; absent in apps built without a server. */
+  periodic?: PeriodicDispatcher;
   /** The service catalog; absent in apps built without a server (routes then make one). */
   discovery?: { catalog: Catalog; registry: CatalogRegistry };
+  /** Consul's KV and sessions; the KV, session and txn routes are served only when present. */
+  kv?: KvService;
+  /** The state backend, for the event stream's replay of its revision log. */
+  backend?: StateBackend;
 }

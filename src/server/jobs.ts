@@ -3,6 +3,8 @@ import type { GroupSummary, JobListItem, JobRegisterResponse, JobStopResponse, J
 import type { StateStore, StateView, Write } from '../state/index.ts';
 import type { Clock } from '../lib/index.ts';
 import { latestEval, newEvalWrite } from './evals.ts';
+import { checkNoCycle } from './periodic/graph.ts';
+import { cancelActive, deploymentWrites } from './deployments.ts';
 
 /** A job as the user specified it: everything but the fields berth owns. */
 export type JobSpec = Omit<Job, 'version' | 'stop' | 'submitTime'>;
@@ -23,10 +25,12 @@ export class JobService {
    * Register a job: store version N+1 (or keep N when the spec is unchanged) and an evaluation,
    * in one txn that fails if the job changed since it was read.
    */
-  async register(spec: JobSpec): Promise<JobRegisterResponse> {
+  async register(spec: JobSpec, options: { checkIndex?: number } = {}): Promise<JobRegisterResponse> {
     let out: Omit<JobRegisterResponse, 'index'> | undefined;
     const index = await this.#commit((view) => {
+      checkNoCycle(view, spec);
       const prev = view.job(spec.id);
+      if (options.checkIndex !== undefined) checkModifyIndex(view, spec.id, options.checkIndex);
       const changed = specChanged(prev, spec);
       const version = prev ? (changed ? prev.version + 1 : prev.version) : 0;
       const now = this.#clock.now();
@@ -34,10 +38,59 @@ export class JobService {
       const { evaluation, write } = newEvalWrite(job, 'job-register', now);
       out = { jobId: job.id, version, evalId: evaluation.id, changed };
       const writes: Write[] = [{ table: 'jobs', id: job.id, value: job, ifModRevision: view.modRevision('jobs', job.id) }, write];
-      if (changed) writes.push({ table: 'jobVersions', id: `${job.id}/${version}`, value: job });
+      if (changed) {
+        writes.push({ table: 'jobVersions', id: `${job.id}/${version}`, value: job }, ...pruneVersions(view, job.id, version));
+        const d = deploymentWrites(view, job, now);
+        writes.push(...d.writes);
+        if (d.deployment) out.deploymentId = d.deployment.id;
+      }
       return writes;
     });
     return { ...out!, index };
+  }
+
+  /** Change one group's count: a new version, updated in place (no allocation restarts). */
+  async scale(jobId: string, group: string | undefined, count: number): Promise<JobRegisterResponse> {
+    const job = this.get(jobId);
+    const name = group ?? (job.groups.length === 1 ? job.groups[0].name : undefined);
+    if (name === undefined) throw new BerthError('invalid_input', `Cannot scale job "${jobId}": it has groups ${job.groups.map((g) => g.name).join(', ')}; name one`);
+    if (!job.groups.some((g) => g.name === name)) throw new BerthError('not_found', `Cannot scale job "${jobId}": no group "${name}" (groups: ${job.groups.map((g) => g.name).join(', ')})`);
+    const { version: _v, stop: _s, submitTime: _t, stable: _st, ...spec } = job;
+    return this.register({ ...spec, groups: job.groups.map((g) => (g.name === name ? { ...g, count } : g)) });
+  }
+
+  /**
+   * Replace the given live allocations of a job with fresh ones (`job restart`): they are marked
+   * to migrate, and an evaluation places each replacement and stops the original.
+   */
+  async restartAllocs(jobId: string, allocIds: string[]): Promise<{ evalId: string; index: number; restarted: string[] }> {
+    let evalId = '';
+    let restarted: string[] = [];
+    const index = await this.#commit((view) => {
+      const job = view.job(jobId);
+      if (!job) throw new BerthError('not_found', `Cannot restart job "${jobId}": no such job (see \`berth job status\`)`);
+      const now = this.#clock.now();
+      const live = view.allocsByJob(jobId).filter((a) => allocIds.includes(a.id) && !isTerminal(a));
+      restarted = live.map((a) => a.id);
+      const writes: Write[] = live.map((a) => ({ table: 'allocs' as const, id: a.id, value: { ...a, migrate: true, modifyTime: now }, ifModRevision: view.modRevision('allocs', a.id) }));
+      const e = newEvalWrite(job, 'job-register', now);
+      evalId = e.evaluation.id;
+      writes.push(e.write);
+      return writes;
+    });
+    return { evalId, index, restarted };
+  }
+
+  /** Register a stored version's spec again, as a new version (`job revert`). */
+  async revert(jobId: string, version: number, options: { checkIndex?: number } = {}): Promise<JobRegisterResponse> {
+    const current = this.get(jobId);
+    const old = this.#view.jobVersion(jobId, version);
+    if (!old) throw new BerthError('not_found', `Cannot revert job "${jobId}" to version ${version}: no such version (see \`berth job history ${jobId}\`)`);
+    if (old.version === current.version && !current.stop) {
+      throw new BerthError('invalid_input', `Cannot revert job "${jobId}" to version ${version}: it is the current version`);
+    }
+    const { version: _v, stop: _s, submitTime: _t, stable: _st, ...spec } = old;
+    return this.register(spec, options);
   }
 
   /** Stop a job (its allocations are stopped by the scheduler); with `purge`, forget it too. */
@@ -48,7 +101,7 @@ export class JobService {
       if (!prev) throw new BerthError('not_found', `Cannot stop job "${jobId}": no such job (see \`berth job status\`)`);
       const { evaluation, write } = newEvalWrite(prev, 'job-deregister', this.#clock.now());
       evalId = evaluation.id;
-      const writes: Write[] = [write];
+      const writes: Write[] = [write, ...cancelActive(view, jobId, 'Cancelled because the job was stopped', this.#clock.now())];
       if (purge) {
         writes.push({ table: 'jobs', id: jobId, value: null, ifModRevision: view.modRevision('jobs', jobId) });
         for (const v of view.jobVersions(jobId)) writes.push({ table: 'jobVersions', id: `${jobId}/${v.version}`, value: null });
@@ -108,10 +161,35 @@ export class JobService {
   }
 }
 
+/** How many versions of a job are kept; older ones go unless a live allocation still runs them. */
+export const VERSIONS_KEPT = 20;
+
+/** Deletes of the versions that fall out of the last VERSIONS_KEPT once `newest` is stored. */
+function pruneVersions(view: StateView, jobId: string, newest: number): Write[] {
+  const inUse = new Set(view.allocsByJob(jobId).filter((a) => !isTerminal(a)).map((a) => a.jobVersion));
+  return view
+    .jobVersions(jobId)
+    .filter((v) => v.version <= newest - VERSIONS_KEPT && !inUse.has(v.version))
+    .map((v) => ({ table: 'jobVersions' as const, id: `${jobId}/${v.version}`, value: null }));
+}
+
+/** `--check-index`: the job must still be at `index` (0: must not exist), or nothing is written. */
+function checkModifyIndex(view: StateView, jobId: string, index: number): void {
+  const current = view.job(jobId) ? view.modRevision('jobs', jobId) : 0;
+  if (current !== index) {
+    throw new BerthError(
+      'conflict',
+      `Cannot register job "${jobId}": --check-index ${index} does not match its current modify index ${current}; run \`berth job plan\` again`,
+      [{ path: 'checkIndex', message: `current modify index is ${current}` }],
+    );
+  }
+}
+
 /** The user-owned part of a job, to tell whether a registration changes anything. */
 function specKey(job: JobSpec): string {
   const { id, type, priority, datacenters, groups, meta, constraints, affinities, spreads, maxRunDurationMs } = job;
-  return JSON.stringify({ id, type, priority, datacenters, groups, meta, constraints, affinities, spreads, maxRunDurationMs });
+  const { periodic, parameterized, after } = job;
+  return JSON.stringify({ id, type, priority, datacenters, groups, meta, constraints, affinities, spreads, maxRunDurationMs, periodic, parameterized, after });
 }
 
 /** Whether a spec differs from the job as registered (a new version). */

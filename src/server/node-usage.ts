@@ -31,6 +31,7 @@ export class NodeUsageCache {
       allocsByJob: (id) => view.allocsByJob(id),
       allocsByNode: (id) => view.allocsByNode(id),
       nodeUsage: (id) => this.#usage(view, id),
+      latestDeployment: (id) => view.latestDeployment(id),
     };
   }
 
@@ -44,6 +45,7 @@ export class NodeUsageCache {
       allocsByJob: (id) => snapshot.allocsByJob(id),
       allocsByNode: (id) => snapshot.allocsByNode(id),
       nodeUsage: (id) => this.#usage(snapshot, id),
+      latestDeployment: (id) => snapshot.latestDeployment(id),
     };
   }
 

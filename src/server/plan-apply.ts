@@ -109,8 +109,16 @@ export class PlanApplier {
     for (const u of plan.update ?? []) {
       const alloc = view.alloc(u.id);
       if (!alloc || stopping.has(u.id)) continue;
-      const value: Allocation = { ...alloc, jobVersion: u.jobVersion, modifyTime: now };
+      // A follow-up mark alone keeps modifyTime: reschedule delays count from it, and moving it
+      // would put the reschedule after the follow-up evaluation's own wait (which then holds forever).
+      const value: Allocation = { ...alloc, jobVersion: u.jobVersion, modifyTime: u.jobVersion === alloc.jobVersion ? alloc.modifyTime : now };
       if (u.followupEvalId !== undefined) value.followupEvalId = u.followupEvalId;
+      // An in-place update joins the new version's deployment, with the health the scheduler gave it.
+      if (u.deploymentId !== undefined && u.deploymentId !== alloc.deploymentId) {
+        value.deploymentId = u.deploymentId;
+        if (u.deploymentHealth === undefined) delete value.deploymentHealth;
+        else value.deploymentHealth = u.deploymentHealth;
+      }
       writes.push({ table: 'allocs', id: alloc.id, value, ifModRevision: view.modRevision('allocs', alloc.id) });
     }
     for (const e of plan.followups ?? []) writes.push({ table: 'evals', id: e.id, value: e, ifModRevision: 0 });

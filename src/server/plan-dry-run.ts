@@ -40,6 +40,11 @@ export function planJob(view: StateView, spec: JobSpec, options: { now: number; 
   for (const a of plan.place) count('place', a.group);
   for (const s of plan.diff.stop) count('stop', s.alloc.group);
   for (const bucket of ['inplace', 'destructive', 'migrate', 'lost', 'reschedule'] as const) for (const a of plan.diff[bucket]) count(bucket, a.group);
+  // A version with canaries first places that many beside the old allocations (when it replaces any).
+  for (const g of job.groups) {
+    const c = groups[g.name];
+    if (c !== undefined && g.update !== undefined && g.update.canary > 0 && c.destructive > 0) c.canary = Math.min(g.update.canary, c.destructive);
+  }
   return {
     jobId: job.id,
     version,

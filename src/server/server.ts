@@ -9,11 +9,14 @@ import { JobService } from './jobs.ts';
 import { NodeService, type NodeServiceOptions } from './nodes.ts';
 import { BlockedEvals } from './blocked-evals.ts';
 import { Drainer } from './drainer.ts';
+import { PeriodicDispatcher, type DispatcherOptions } from './periodic/dispatcher.ts';
+import { DeploymentWatcher } from './deployment-watcher.ts';
 import { NodeUsageCache } from './node-usage.ts';
 import { ServerMetrics } from './metrics.ts';
 import { buildApp } from './http/app.ts';
 import type { ServerContext } from './context.ts';
 import { ServerDiscovery, type DiscoveryOptions } from './discovery.ts';
+import { openServerKv } from './kv.ts';
 
 /** Server settings. */
 export interface ServerOptions {
@@ -34,6 +37,8 @@ export interface ServerOptions {
   drainIntervalMs?: number;
   /** The service catalog and DNS. */
   discovery?: DiscoveryOptions;
+  /** The periodic dispatcher (cron, dependencies). */
+  periodic?: DispatcherOptions;
 }
 
 /**
@@ -54,10 +59,13 @@ export class Server {
   readonly #stopWorkers = new AbortController();
   readonly #workers: Promise<void>[] = [];
   readonly #nodes: NodeService;
+  readonly #kv: ServerContext['kv'];
   readonly #unsubscribe: () => void;
   /** Evaluations waiting for capacity. */
   readonly blockedEvals: BlockedEvals;
   readonly #drainer: Drainer;
+  #periodic: PeriodicDispatcher | undefined;
+  readonly #deployments: DeploymentWatcher;
 
   private constructor(options: ServerOptions, view: StateView, store: StateStore, ctx: ServerContext, app: FastifyInstance, broker: EvalBroker) {
     this.#options = options;
@@ -67,13 +75,16 @@ export class Server {
     this.broker = broker;
     this.metrics = ctx.metrics;
     this.#nodes = ctx.nodes;
+    this.#kv = ctx.kv;
     this.blockedEvals = new BlockedEvals({ view, store, clock: ctx.clock, logger: options.logger.child({ component: 'blocked-evals' }) });
+    this.#deployments = new DeploymentWatcher({ view, store, clock: ctx.clock, logger: options.logger.child({ component: 'deployments' }), jobs: ctx.jobs });
     this.#drainer = new Drainer({ view, store, clock: ctx.clock, logger: options.logger.child({ component: 'drainer' }) }, { intervalMs: options.drainIntervalMs });
     // Level-triggered: any pending evaluation the view sees goes to the broker, whoever wrote it.
     this.#unsubscribe = view.onChange((_rev, changes) => {
       for (const c of changes) {
         if (c.table === 'evals' || c.table === 'nodes' || c.table === 'allocs') this.blockedEvals.observe(c.table, c.id);
         if (c.table === 'nodes' || c.table === 'allocs') this.#drainer.poke();
+        if (c.table === 'allocs' || c.table === 'services' || c.table === 'deployments') this.#deployments.poke();
         if (c.table !== 'evals' || c.type !== 'put') continue;
         const evaluation = view.eval(c.id);
         if (evaluation?.status === 'pending') broker.enqueue(evaluation);
@@ -93,11 +104,15 @@ export class Server {
     const nodes = new NodeService({ view, store, clock, logger: logger.child({ component: 'nodes' }) }, options.heartbeat);
     const discovery = new ServerDiscovery(view, store, logger, options.discovery);
     discovery.registerMetrics(metrics.registry);
-    const ctx: ServerContext = { view, store, clock, jobs, nodes, metrics, discovery };
+    const kv = await openServerKv(options.backend, view, options.discovery?.nodeName);
+    const ctx: ServerContext = { view, store, clock, jobs, nodes, metrics, discovery, kv, backend: options.backend };
+    ctx.periodic = new PeriodicDispatcher({ view, store, clock, logger: logger.child({ component: 'periodic' }) }, options.periodic);
     const app = await buildApp(ctx, logger);
     const broker = new EvalBroker({ now: () => clock.now() });
     const server = new Server(options, view, store, ctx, app, broker);
     server.#startLoops(clock, logger);
+    server.#periodic = ctx.periodic;
+    server.#periodic.start();
     server.discovery = discovery;
     await discovery.start();
     const address = await app.listen({ host: options.host ?? '127.0.0.1', port: options.port ?? 7460 });
@@ -130,6 +145,7 @@ export class Server {
     this.#nodes.start();
     this.blockedEvals.start();
     this.#drainer.start();
+    this.#deployments.start();
   }
 
   /** Stop serving and close the state. Agents keep their tasks running. */
@@ -137,9 +153,12 @@ export class Server {
     this.#unsubscribe();
     await this.discovery.stop();
     this.#nodes.stop();
+    await this.#periodic?.stop();
+    this.#deployments.stop();
     this.#stopWorkers.abort();
     this.broker.disable();
     await this.app.close();
+    this.#kv?.close();
     await Promise.allSettled(this.#workers);
     this.view.close();
     await this.#options.backend.close();

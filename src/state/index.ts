@@ -34,5 +34,5 @@ export { StateView } from './view.ts';
 export type { ChangeListener, StateViewOptions, TableChange } from './view.ts';
 export { StateStore } from './store.ts';
 export type { CommitResult, StateStoreOptions, Write } from './store.ts';
-export { STATE_PREFIX, TABLES, keyOf, tablePrefix } from './tables.ts';
+export { STATE_PREFIX, TABLES, keyOf, runRowId, tablePrefix } from './tables.ts';
 export type { Table, TableRow } from './tables.ts';

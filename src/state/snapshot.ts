@@ -3,9 +3,9 @@
  * shared and (by default) deep-frozen: treat them as immutable. Lists are fresh arrays sorted by
  * id, so the same state reads the same on every server.
  */
-import type { Allocation, Evaluation, Job, Node, ServiceInstance } from '../model/index.ts';
+import type { Allocation, Deployment, Evaluation, Job, JobRun, Node, ServiceInstance } from '../model/index.ts';
 import { sortedIds, type IdSet, type TablesData } from './tables-data.ts';
-import { versionRowId } from './tables.ts';
+import { runRowId, versionRowId } from './tables.ts';
 import type { CowMap } from './cow-map.ts';
 
 /** Read access to the tables at one revision (`index`), or at the latest (the view). */
@@ -108,6 +108,38 @@ export class StateReader {
   /** The names of every service with at least one instance, sorted. */
   serviceNames(): string[] {
     return [...this.tables.servicesByName.keys()].sort();
+  }
+
+  deployment(id: string): Deployment | undefined {
+    return this.tables.rows.deployments.get(id);
+  }
+
+  /** The deployments of a job, newest first (few per job: the watcher deletes old ones). */
+  deploymentsByJob(jobId: string): Deployment[] {
+    return this.tables.rows.deployments
+      .sortedValues()
+      .filter((d) => d.jobId === jobId)
+      .sort((a, b) => b.jobVersion - a.jobVersion || b.createTime - a.createTime);
+  }
+
+  /** The newest deployment of a job, whatever its status. */
+  latestDeployment(jobId: string): Deployment | undefined {
+    return this.deploymentsByJob(jobId)[0];
+  }
+
+  /** Every deployment, by id. */
+  deployments(): Deployment[] {
+    return this.tables.rows.deployments.sortedValues().slice();
+  }
+
+  /** The runs of a periodic, parameterized or dependent job, oldest first. */
+  runsByJob(jobId: string): JobRun[] {
+    return this.lookup(this.tables.rows.runs, this.tables.runsByJob.get(jobId));
+  }
+
+  /** One run of a job, by its scheduled time. */
+  run(jobId: string, scheduledMs: number): JobRun | undefined {
+    return this.tables.rows.runs.get(runRowId(jobId, scheduledMs));
   }
 
   private lookup<V>(rows: CowMap<V>, set: IdSet | undefined): V[] {

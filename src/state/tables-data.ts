@@ -25,6 +25,7 @@ export interface TablesData {
   /** Service instances by service name and by node id. */
   servicesByName: CowMap<IdSet>;
   servicesByNode: CowMap<IdSet>;
+  runsByJob: CowMap<IdSet>;
 }
 
 /** The sorted ids of an index entry (cached on the entry: entries held by forks never change). */
@@ -37,13 +38,14 @@ export function sortedIds(set: IdSet | undefined): readonly string[] {
 /** The live tables of a view. */
 export class MutableTables {
   readonly data: TablesData = {
-    rows: { jobs: new CowMap(), jobVersions: new CowMap(), allocs: new CowMap(), nodes: new CowMap(), evals: new CowMap(), services: new CowMap() },
+    rows: { jobs: new CowMap(), jobVersions: new CowMap(), allocs: new CowMap(), nodes: new CowMap(), evals: new CowMap(), services: new CowMap(), deployments: new CowMap(), runs: new CowMap() },
     allocsByJob: new CowMap(),
     allocsByNode: new CowMap(),
     evalsByJob: new CowMap(),
     versionsByJob: new CowMap(),
     servicesByName: new CowMap(),
     servicesByNode: new CowMap(),
+    runsByJob: new CowMap(),
   };
   private gen = 0;
 
@@ -59,6 +61,8 @@ export class MutableTables {
         nodes: d.rows.nodes.fork(),
         evals: d.rows.evals.fork(),
         services: d.rows.services.fork(),
+        deployments: d.rows.deployments.fork(),
+        runs: d.rows.runs.fork(),
       },
       allocsByJob: d.allocsByJob.fork(),
       allocsByNode: d.allocsByNode.fork(),
@@ -66,6 +70,7 @@ export class MutableTables {
       versionsByJob: d.versionsByJob.fork(),
       servicesByName: d.servicesByName.fork(),
       servicesByNode: d.servicesByNode.fork(),
+      runsByJob: d.runsByJob.fork(),
     };
   }
 
@@ -114,8 +119,14 @@ export class MutableTables {
         this.move(d.servicesByNode, row, before?.nodeId, after?.nodeId);
         break;
       }
+      case 'runs': {
+        const jobId = row.slice(0, row.lastIndexOf('/'));
+        this.move(d.runsByJob, row, old ? jobId : undefined, value ? jobId : undefined);
+        break;
+      }
       case 'jobs':
       case 'nodes':
+      case 'deployments':
         break;
     }
   }

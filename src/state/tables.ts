@@ -2,10 +2,10 @@
  * The typed tables over the key space: which key holds which row, and the JSON type of each.
  */
 import { BerthError } from '../model/index.ts';
-import type { Allocation, Evaluation, Job, Node, ServiceInstance } from '../model/index.ts';
+import type { Allocation, Deployment, Evaluation, Job, JobRun, Node, ServiceInstance } from '../model/index.ts';
 
 /** The tables of the state view. */
-export type Table = 'jobs' | 'jobVersions' | 'allocs' | 'nodes' | 'evals' | 'services';
+export type Table = 'jobs' | 'jobVersions' | 'allocs' | 'nodes' | 'evals' | 'services' | 'deployments' | 'runs';
 
 /** The row type of each table. A job version is the Job as it was at that version. */
 export interface TableRow {
@@ -16,10 +16,14 @@ export interface TableRow {
   evals: Evaluation;
   /** The service catalog: one row per service instance, by instance id. */
   services: ServiceInstance;
+  /** Rollouts of job versions, by deployment id. */
+  deployments: Deployment;
+  /** Launches of periodic, dispatched and dependent jobs, by `<jobId>/<scheduled ms, 15 digits>`. */
+  runs: JobRun;
 }
 
 /** Every table, in a fixed order. */
-export const TABLES: readonly Table[] = ['jobs', 'jobVersions', 'allocs', 'nodes', 'evals', 'services'];
+export const TABLES: readonly Table[] = ['jobs', 'jobVersions', 'allocs', 'nodes', 'evals', 'services', 'deployments', 'runs'];
 
 /**
  * The root of every key berth writes. The view watches all of it, so its index follows every
@@ -34,7 +38,14 @@ const PREFIXES: Record<Table, string> = {
   nodes: '/berth/nodes/',
   evals: '/berth/evals/',
   services: '/berth/services/',
+  deployments: '/berth/deployments/',
+  runs: '/berth/runs/',
 };
+
+/** The row id of a job's run: sorted by scheduled time within the job. */
+export function runRowId(jobId: string, scheduledMs: number): string {
+  return `${jobId}/${String(scheduledMs).padStart(15, '0')}`;
+}
 
 /** Zero-padded so that versions sort numerically as keys. */
 const VERSION_DIGITS = 10;

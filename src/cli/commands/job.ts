@@ -1,6 +1,6 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { Command } from 'commander';
+import { Command, InvalidArgumentError } from 'commander';
 import { BerthClient } from '../../api/index.ts';
 import { formatErrors, parseJobSpec } from '../../jobspec/index.ts';
 import type { Allocation } from '../../model/index.ts';
@@ -8,11 +8,17 @@ import { CliError } from '../errors.ts';
 import { fields, printJson, table, when } from '../output.ts';
 import { describeFailures, watchRollout, watchStop } from '../progress.ts';
 import { addPlanCommand } from './job-plan.ts';
+import { addHistoryCommands } from './job-history.ts';
+import { addJobOpsCommands } from './job-ops.ts';
+import { watchDeployment } from '../deployment-progress.ts';
+import { addPeriodicCommands } from './job-periodic.ts';
 
 /** `berth job run|status|stop`. */
 export function jobCommand(): Command {
   const job = new Command('job').description('Run, inspect and stop jobs');
   addPlanCommand(job);
+  addHistoryCommands(job);
+  addJobOpsCommands(job);
 
   job
     .command('run')
@@ -20,7 +26,11 @@ export function jobCommand(): Command {
     .argument('<file>', 'job spec (YAML or JSON)')
     .option('--detach', 'return once the job is registered, without following the rollout')
     .option('--json', 'print the registration result as JSON')
-    .action(async (file: string, opts: { detach?: boolean; json?: boolean }) => {
+    .option('--check-index <n>', 'register only if the job is still at this modify index (from `berth job plan`; 0: only if new)', (v: string) => {
+      if (!/^\d+$/.test(v)) throw new InvalidArgumentError(`expected a non-negative integer, got "${v}"`);
+      return Number(v);
+    })
+    .action(async (file: string, opts: { detach?: boolean; json?: boolean; checkIndex?: number }) => {
       const text = await fs.readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
         throw new CliError(`Cannot read job file ${file}: ${err.code === 'ENOENT' ? 'no such file' : err.message}`);
       });
@@ -29,12 +39,13 @@ export function jobCommand(): Command {
       const parsed = parseJobSpec(text, { format, source: file });
       if (!parsed.ok) throw new CliError(`Invalid job spec ${file}:\n${formatErrors(parsed.errors, file)}`);
       const client = new BerthClient();
-      const result = await client.registerJob(text, format);
+      const result = await client.registerJob(text, format, { checkIndex: opts.checkIndex });
       if (opts.json) printJson(result);
       else process.stderr.write(`Job "${result.jobId}" registered: version ${result.version}${result.changed ? '' : ' (unchanged)'}, evaluation ${result.evalId.slice(0, 8)}\n`);
       if (opts.detach) return;
       const registered = await client.getJob(result.jobId);
-      const outcome = await watchRollout(client, registered, result.evalId);
+      // A version with an update strategy is followed through its deployment: health, not just running.
+      const outcome = result.deploymentId ? await watchDeployment(client, result.deploymentId) : await watchRollout(client, registered, result.evalId);
       if (!outcome.ok) throw new CliError(outcome.reason);
       if (!opts.json) process.stderr.write(`Job "${result.jobId}" ${registered.type === 'batch' ? 'completed' : 'is running'}. See \`berth job status ${result.jobId}\`\n`);
     });
@@ -101,6 +112,7 @@ export function jobCommand(): Command {
       if (!opts.detach) await watchStop(client, id);
     });
 
+  addPeriodicCommands(job);
   return job;
 }
 

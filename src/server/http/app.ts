@@ -4,6 +4,8 @@ import { httpStatusOf } from '../../api/index.ts';
 import type { Logger } from '../../lib/index.ts';
 import type { ServerContext } from '../context.ts';
 import { jobRoutes } from './routes-jobs.ts';
+import { periodicRoutes } from './routes-periodic.ts';
+import { deploymentRoutes } from './routes-deployments.ts';
 import { nodeRoutes } from './routes-nodes.ts';
 import { allocRoutes } from './routes-allocs.ts';
 import { metricsRoutes } from './routes-metrics.ts';
@@ -11,6 +13,10 @@ import { clientRoutes } from './routes-client.ts';
 import { consulCatalogRoutes } from './consul-catalog.ts';
 import { consulHealthRoutes } from './consul-health.ts';
 import { consulAgentRoutes } from './consul-agent.ts';
+import { consulKvRoutes } from './consul-kv.ts';
+import { consulSessionRoutes } from './consul-session.ts';
+import { consulTxnRoutes } from './consul-txn.ts';
+import { eventRoutes } from './routes-events.ts';
 
 /**
  * Build the HTTP app without listening, so tests can call it with `app.inject()`. Routes validate,
@@ -55,6 +61,8 @@ export async function buildApp(ctx: ServerContext, logger: Logger): Promise<Fast
   });
 
   await app.register(jobRoutes(ctx));
+  await app.register(periodicRoutes(ctx));
+  await app.register(deploymentRoutes(ctx));
   await app.register(nodeRoutes(ctx));
   await app.register(allocRoutes(ctx));
   await app.register(metricsRoutes(ctx));
@@ -62,6 +70,12 @@ export async function buildApp(ctx: ServerContext, logger: Logger): Promise<Fast
   await app.register(consulCatalogRoutes(ctx));
   await app.register(consulHealthRoutes(ctx));
   await app.register(consulAgentRoutes(ctx));
+  if (ctx.kv) {
+    await app.register(consulKvRoutes(ctx.kv));
+    await app.register(consulSessionRoutes(ctx.kv));
+    await app.register(consulTxnRoutes(ctx.kv));
+  }
+  if (ctx.backend) await app.register(eventRoutes(ctx.backend));
   return app;
 }
 

@@ -2,7 +2,8 @@
  * What the Consul-compatible routes share: the catalog of the server (or one made for an app
  * built without a server, as in tests), the query string, and Consul's response headers.
  */
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { BerthError } from '../../model/index.ts';
 import { Type } from '@sinclair/typebox';
 import os from 'node:os';
 import { Catalog, CatalogRegistry, compileFilter, type LocalNode } from '../../discovery/index.ts';
@@ -61,6 +62,26 @@ export async function consulBlocking(ctx: ServerContext, request: FastifyRequest
   reply.header('x-consul-index', String(Math.max(1, indexOf())));
   reply.header('x-consul-knownleader', 'true');
   reply.header('x-consul-lastcontact', '0');
+}
+
+/**
+ * Consul clients often send JSON bodies with no or a text content type: inside the calling
+ * plugin, read every body as JSON whatever its type, and an empty one as `{}`.
+ */
+export function acceptAnyJson(app: FastifyInstance): void {
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => {
+    const text = String(body).trim();
+    if (text === '') return done(null, {});
+    try {
+      done(null, JSON.parse(text));
+    } catch {
+      done(new BerthError('invalid_input', 'Cannot read the request body: it is not valid JSON'), undefined);
+    }
+  });
+  app.addHook('preValidation', async (request) => {
+    if (request.body === undefined || request.body === null) request.body = {};
+  });
 }
 
 /** Apply `?filter=` to a rendered list. */

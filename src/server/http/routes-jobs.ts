@@ -2,13 +2,15 @@ import type { FastifyPluginAsync } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import { BerthError } from '../../model/index.ts';
 import { BlockingQuerySchema } from '../../api/index.ts';
-import { parseJobSpec, validateJob } from '../../jobspec/index.ts';
+import { diffJobs, parseJobSpec, validateJob } from '../../jobspec/index.ts';
 import type { ServerContext } from '../context.ts';
 import { blockingQuery } from './blocking.ts';
 import { planJob } from '../plan-dry-run.ts';
 import { specChanged, type JobSpec } from '../jobs.ts';
 
 const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 256 }) });
+/** `?checkIndex=N`: register only if the job is still at modify index N (0: only if it does not exist). */
+const CheckIndexQuery = Type.Object({ checkIndex: Type.Optional(Type.Integer({ minimum: 0 })) });
 
 /** A job spec from a request body (YAML text or a JSON value), or a 400 with every problem. */
 function specOf(body: unknown): JobSpec {
@@ -28,8 +30,9 @@ function specOf(body: unknown): JobSpec {
 /** `/v1/jobs`: register, plan (dry run), read, stop. */
 export function jobRoutes(ctx: ServerContext): FastifyPluginAsync {
   return async (app) => {
-    app.post('/v1/jobs', async (request, reply) => {
-      const result = await ctx.jobs.register(specOf(request.body));
+    app.post('/v1/jobs', { schema: { querystring: CheckIndexQuery } }, async (request, reply) => {
+      const { checkIndex } = request.query as { checkIndex?: number };
+      const result = await ctx.jobs.register(specOf(request.body), { checkIndex });
       reply.header('x-berth-index', String(result.index));
       return result;
     });
@@ -47,7 +50,9 @@ export function jobRoutes(ctx: ServerContext): FastifyPluginAsync {
           { path: 'id', message: `must be "${id}"` },
         ]);
       }
-      return planJob(ctx.view, spec, { now: ctx.clock.now(), changed: specChanged(ctx.view.job(id), spec) });
+      const current = ctx.view.job(id);
+      const plan = planJob(ctx.view, spec, { now: ctx.clock.now(), changed: specChanged(current, spec) });
+      return { ...plan, diff: diffJobs(current?.stop ? undefined : current, spec), modifyIndex: current ? ctx.view.modRevision('jobs', id) : 0 };
     });
 
     app.get('/v1/jobs/:id', { schema: { params: IdParams } }, async (request, reply) => {
@@ -80,11 +85,31 @@ export function jobRoutes(ctx: ServerContext): FastifyPluginAsync {
       return ctx.jobs.evaluations(id);
     });
 
-    app.get('/v1/jobs/:id/versions', { schema: { params: IdParams } }, async (request) => {
-      const { id } = request.params as { id: string };
-      ctx.jobs.get(id);
-      return ctx.view.jobVersions(id);
-    });
+    app.get(
+      '/v1/jobs/:id/versions',
+      { schema: { params: IdParams, querystring: Type.Object({ diffs: Type.Optional(Type.Boolean()) }) } },
+      async (request) => {
+        const { id } = request.params as { id: string };
+        const { diffs } = request.query as { diffs?: boolean };
+        ctx.jobs.get(id);
+        const versions = ctx.view.jobVersions(id);
+        if (!diffs) return versions;
+        // Newest first, as Nomad: each diff is from the version before it (the oldest kept has none).
+        return { versions, diffs: versions.slice(0, -1).map((v, i) => ({ from: versions[i + 1].version, to: v.version, diff: diffJobs(versions[i + 1], v) })) };
+      },
+    );
+
+    app.post(
+      '/v1/jobs/:id/revert',
+      { schema: { params: IdParams, body: Type.Object({ version: Type.Integer({ minimum: 0 }), checkIndex: Type.Optional(Type.Integer({ minimum: 0 })) }) } },
+      async (request, reply) => {
+        const { id } = request.params as { id: string };
+        const { version, checkIndex } = request.body as { version: number; checkIndex?: number };
+        const result = await ctx.jobs.revert(id, version, { checkIndex });
+        reply.header('x-berth-index', String(result.index));
+        return result;
+      },
+    );
 
     app.get(
       '/v1/jobs/:id/versions/:version',

@@ -1,0 +1,89 @@
+/**
+ * bench/kv.ts: KV throughput at 64 concurrent clients. A `berth server` (sqlite state, its own
+ * process) takes PUT and GET over Consul's HTTP API (keep-alive fetch); in the same run a local
+ * etcd (its own process, one member) takes the same load through the etcd3 client. Each phase runs
+ * for DURATION seconds over KEYS keys with 100-byte values.
+ *
+ *   npx tsx bench/kv.ts [--seconds 10] [--clients 64] [--quick]
+ * The last line printed is {"put_per_s","get_per_s","etcd_put_per_s","etcd_get_per_s","put_ratio","get_ratio"}.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { Etcd3 } from 'etcd3';
+import { freePort } from '../test/harness/berth.ts';
+import { startEtcd } from '../test/harness/etcd.ts';
+
+const { values } = parseArgs({ options: { seconds: { type: 'string' }, clients: { type: 'string' }, quick: { type: 'boolean' } } });
+const quick = values.quick ?? false;
+const SECONDS = Number(values.seconds ?? (quick ? 3 : 10));
+const CLIENTS = Number(values.clients ?? 64);
+const KEYS = 1000;
+const VALUE = 'x'.repeat(100);
+const log = (s: string): void => void process.stderr.write(s + '\n');
+
+/** Run `op` in CLIENTS loops for SECONDS; returns operations per second. */
+async function load(op: (i: number) => Promise<void>): Promise<number> {
+  const end = Date.now() + SECONDS * 1000;
+  let done = 0;
+  const started = Date.now();
+  await Promise.all(
+    Array.from({ length: CLIENTS }, async (_, c) => {
+      for (let i = c; Date.now() < end; i += CLIENTS) {
+        await op(i % KEYS);
+        done++;
+      }
+    }),
+  );
+  return Math.round(done / ((Date.now() - started) / 1000));
+}
+
+const root = path.resolve(import.meta.dirname, '..');
+const dir = await mkdtemp(path.join(tmpdir(), 'berth-bench-kv-'));
+const port = await freePort();
+const dnsPort = await freePort();
+const server = spawn(process.execPath, [path.join(root, 'bin/berth.js'), 'server', '--data-dir', dir, '--http-addr', `127.0.0.1:${port}`, '--dns-addr', `127.0.0.1:${dnsPort}`], { stdio: 'ignore' });
+const url = `http://127.0.0.1:${port}`;
+for (let i = 0; ; i++) {
+  try {
+    if ((await fetch(`${url}/v1/status/leader`)).status < 500) break;
+  } catch {
+    if (i > 200) throw new Error('Cannot start berth server for the bench');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+const etcd = await startEtcd();
+const client = new Etcd3({ hosts: etcd.endpoints });
+try {
+  log(`berth server (sqlite) at ${url}; etcd at ${etcd.endpoints.join(',')}; ${CLIENTS} clients, ${SECONDS}s per phase, ${KEYS} keys of ${VALUE.length} bytes`);
+  const putPerS = await load(async (k) => {
+    const res = await fetch(`${url}/v1/kv/bench/k${k}`, { method: 'PUT', body: VALUE });
+    if ((await res.text()) !== 'true') throw new Error(`PUT answered ${res.status}`);
+  });
+  log(`berth PUT: ${putPerS}/s`);
+  const getPerS = await load(async (k) => {
+    const res = await fetch(`${url}/v1/kv/bench/k${k}`);
+    if (res.status !== 200) throw new Error(`GET answered ${res.status}`);
+    await res.arrayBuffer();
+  });
+  log(`berth GET: ${getPerS}/s`);
+  const etcdPut = await load(async (k) => {
+    await client.put(`bench/k${k}`).value(VALUE);
+  });
+  log(`etcd PUT: ${etcdPut}/s`);
+  const etcdGet = await load(async (k) => {
+    await client.get(`bench/k${k}`).string();
+  });
+  log(`etcd GET: ${etcdGet}/s`);
+  const ratio = (a: number, b: number): number => Math.round((a / b) * 100) / 100;
+  log(`ratios berth/etcd: PUT ${ratio(putPerS, etcdPut)}, GET ${ratio(getPerS, etcdGet)}`);
+  console.log(JSON.stringify({ put_per_s: putPerS, get_per_s: getPerS, etcd_put_per_s: etcdPut, etcd_get_per_s: etcdGet, put_ratio: ratio(putPerS, etcdPut), get_ratio: ratio(getPerS, etcdGet) }));
+} finally {
+  client.close();
+  await etcd.stop();
+  server.kill('SIGTERM');
+  await new Promise((r) => server.once('exit', r));
+  await rm(dir, { recursive: true, force: true });
+}

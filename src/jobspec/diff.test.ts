@@ -1,0 +1,29 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { mockGroup, mockJob, mockTask } from '../testing/index.ts';
+import { diffJobs, formatDiff } from './diff.ts';
+
+describe('job diff', () => {
+  const v1 = mockJob({ groups: [mockGroup({ name: 'web', count: 2, tasks: [mockTask({ name: 'app', config: { image: 'web:1' } })] })] });
+
+  it('finds nothing between equal jobs, even at another version', () => {
+    assert.equal(diffJobs(v1, { ...v1, version: 7, submitTime: 99 }).kind, 'none');
+  });
+
+  it('marks a count change in place and an image change destructive, naming the field', () => {
+    const count = diffJobs(v1, { ...v1, groups: [{ ...v1.groups[0], count: 4 }] });
+    assert.deepEqual(count.groups[0].fields, [{ kind: 'changed', path: 'count', old: 2, new: 4 }]);
+    assert.deepEqual(count.groups[0].destructive, []);
+
+    const image = diffJobs(v1, { ...v1, groups: [{ ...v1.groups[0], tasks: [mockTask({ name: 'app', config: { image: 'web:2' } })] }] });
+    assert.deepEqual(image.groups[0].tasks[0].fields, [{ kind: 'changed', path: 'config.image', old: 'web:1', new: 'web:2' }]);
+    assert.deepEqual(image.groups[0].destructive, ['tasks.app.config.image']);
+    assert.ok(formatDiff(image).some((l) => l.includes('~ config.image: "web:1" => "web:2"')));
+  });
+
+  it('reports added and removed groups and job fields', () => {
+    const d = diffJobs(v1, { ...v1, meta: { team: 'a' }, groups: [mockGroup({ name: 'api' })] });
+    assert.deepEqual(d.fields, [{ kind: 'added', path: 'meta.team', new: 'a' }]);
+    assert.deepEqual(d.groups.map((g) => [g.name, g.kind]).sort(), [['api', 'added'], ['web', 'removed']]);
+  });
+});

@@ -1,0 +1,84 @@
+/** The `periodic`, `parameterized` and `after` blocks of a batch job. */
+import type { Job, JobType, ParameterizedConfig, PeriodicConfig } from '../model/index.ts';
+import { MapReader, indexPath } from './reader.ts';
+import { checkSchedule } from './schedule.ts';
+import { NAME } from './defaults.ts';
+import { describeValue, parseDuration } from './units.ts';
+
+/** Job keys read here. */
+export const TRIGGER_KEYS = ['periodic', 'parameterized', 'after'] as const;
+
+const PERIODIC_KEYS = ['cron', 'schedule', 'time_zone', 'concurrency', 'epsilon', 'enabled', 'retries', 'retry_delay'] as const;
+const PARAMETERIZED_KEYS = ['payload', 'meta_required', 'meta_optional'] as const;
+/** Default `epsilon`: a launch missed by up to a minute (a restart) still starts. */
+const DEFAULT_EPSILON_MS = 60_000;
+
+/** The trigger fields of a job map, only those given. */
+export function readTriggers(r: MapReader, type: JobType): Partial<Pick<Job, 'periodic' | 'parameterized' | 'after'>> {
+  const out: Partial<Pick<Job, 'periodic' | 'parameterized' | 'after'>> = {};
+  for (const key of TRIGGER_KEYS) if (r.has(key) && type !== 'batch') r.problem(key, `only batch jobs may have ${key}, this job is ${type}`);
+  const periodic = readPeriodic(r);
+  if (periodic) out.periodic = periodic;
+  const parameterized = readParameterized(r);
+  if (parameterized) out.parameterized = parameterized;
+  if (periodic && parameterized) r.problem('parameterized', 'a job is either periodic or parameterized, not both');
+  if (r.has('after')) {
+    const after: string[] = [];
+    r.list('after', 'job ids').forEach((item, i) => {
+      const path = indexPath(r.pathOf('after'), i);
+      if (typeof item !== 'string' || !NAME.pattern.test(item)) r.problems.add(path, `must be a job id, got ${describeValue(item)}`);
+      else if (after.includes(item)) r.problems.add(path, `duplicate parent "${item}"`);
+      else if (item === r.get('id')) r.problems.add(path, `a job cannot run after itself (cycle: ${item} -> ${item})`);
+      else after.push(item);
+    });
+    if (after.length > 0) out.after = after;
+  }
+  return out;
+}
+
+function bool(r: MapReader, key: string, fallback: boolean): boolean {
+  if (!r.has(key)) return fallback;
+  const v = r.get(key);
+  if (typeof v === 'boolean') return v;
+  r.problem(key, `must be true or false, got ${describeValue(v)}`);
+  return fallback;
+}
+
+function readPeriodic(parent: MapReader): PeriodicConfig | undefined {
+  if (!parent.has('periodic')) return undefined;
+  const r = MapReader.open(parent.get('periodic'), parent.pathOf('periodic'), parent.problems, PERIODIC_KEYS);
+  if (r === undefined) return undefined;
+  const config: PeriodicConfig = {
+    timeZone: r.string('time_zone', 'UTC'),
+    concurrency: r.oneOf('concurrency', ['allow', 'forbid', 'replace'] as const, 'forbid'),
+    epsilonMs: r.quantity('epsilon', parseDuration, DEFAULT_EPSILON_MS),
+    enabled: bool(r, 'enabled', true),
+  };
+  if (r.has('cron')) config.cron = r.string('cron', '');
+  if (r.has('schedule')) config.schedule = r.string('schedule', '');
+  if (config.cron !== undefined && config.schedule !== undefined) r.problem('schedule', 'give either cron or schedule, not both');
+  if (r.has('retries')) config.retries = r.int('retries', 0, { min: 0, max: 100 });
+  if (r.has('retry_delay')) config.retryDelayMs = r.quantity('retry_delay', parseDuration, 0);
+  const problem = checkSchedule(config);
+  if (problem !== undefined) r.problems.add(r.path, problem);
+  return config;
+}
+
+function readParameterized(parent: MapReader): ParameterizedConfig | undefined {
+  if (!parent.has('parameterized')) return undefined;
+  const r = MapReader.open(parent.get('parameterized'), parent.pathOf('parameterized'), parent.problems, PARAMETERIZED_KEYS);
+  if (r === undefined) return undefined;
+  const names = (key: string): string[] =>
+    r.list(key, 'meta keys').filter((v, i): v is string => {
+      if (typeof v === 'string' && /^[A-Za-z_][A-Za-z0-9_]*$/.test(v)) return true;
+      r.problems.add(indexPath(r.pathOf(key), i), `must be a meta key (letters, digits, _), got ${describeValue(v)}`);
+      return false;
+    });
+  const config: ParameterizedConfig = {
+    payload: r.oneOf('payload', ['optional', 'required', 'forbidden'] as const, 'optional'),
+    metaRequired: names('meta_required'),
+    metaOptional: names('meta_optional'),
+  };
+  for (const k of config.metaRequired) if (config.metaOptional.includes(k)) r.problem('meta_optional', `"${k}" is already in meta_required`);
+  return config;
+}

@@ -1,0 +1,72 @@
+/**
+ * The `update` block of a job or group (Nomad's): how a new version replaces running allocations.
+ * A group's block overrides the job's field by field; Nomad's defaults fill the rest.
+ */
+import type { UpdateStrategy } from '../model/index.ts';
+import { MapReader } from './reader.ts';
+import { describeValue, parseDuration } from './units.ts';
+
+const UPDATE_KEYS = [
+  'max_parallel',
+  'health_check',
+  'min_healthy_time',
+  'healthy_deadline',
+  'progress_deadline',
+  'auto_revert',
+  'canary',
+  'auto_promote',
+  'stagger',
+] as const;
+
+/** Nomad's defaults of an update block. */
+export const UPDATE_DEFAULTS: UpdateStrategy = {
+  maxParallel: 1,
+  healthCheck: 'checks',
+  minHealthyTimeMs: 10_000,
+  healthyDeadlineMs: 5 * 60_000,
+  progressDeadlineMs: 10 * 60_000,
+  autoRevert: false,
+  canary: 0,
+  autoPromote: false,
+  staggerMs: 30_000,
+};
+
+/** The fields an `update` block of `parent` sets (none when absent), checked. */
+export function readUpdate(parent: MapReader): Partial<UpdateStrategy> | undefined {
+  if (!parent.has('update')) return undefined;
+  const r = MapReader.open(parent.get('update'), parent.pathOf('update'), parent.problems, UPDATE_KEYS);
+  if (r === undefined) return undefined;
+  const out: Partial<UpdateStrategy> = {};
+  if (r.has('max_parallel')) out.maxParallel = r.int('max_parallel', 1, { min: 0, max: 10_000 });
+  if (r.has('health_check')) out.healthCheck = r.oneOf('health_check', ['checks', 'task_states', 'manual'] as const, 'checks');
+  if (r.has('min_healthy_time')) out.minHealthyTimeMs = r.quantity('min_healthy_time', parseDuration, 0);
+  if (r.has('healthy_deadline')) out.healthyDeadlineMs = r.quantity('healthy_deadline', parseDuration, 0);
+  if (r.has('progress_deadline')) out.progressDeadlineMs = r.quantity('progress_deadline', parseDuration, 0);
+  if (r.has('auto_revert')) out.autoRevert = bool(r, 'auto_revert');
+  if (r.has('canary')) out.canary = r.int('canary', 0, { min: 0, max: 10_000 });
+  if (r.has('auto_promote')) out.autoPromote = bool(r, 'auto_promote');
+  if (r.has('stagger')) out.staggerMs = r.quantity('stagger', parseDuration, 0);
+  return out;
+}
+
+/** The strategy of a group: its block over the job's over the defaults; absent when neither has one. */
+export function mergeUpdate(job: Partial<UpdateStrategy> | undefined, group: Partial<UpdateStrategy> | undefined): UpdateStrategy | undefined {
+  if (job === undefined && group === undefined) return undefined;
+  return { ...UPDATE_DEFAULTS, ...job, ...group };
+}
+
+/** Cross-field rules, reported on the block that breaks them. */
+export function checkUpdate(u: UpdateStrategy, parent: MapReader, key = 'update'): void {
+  if (u.healthyDeadlineMs <= u.minHealthyTimeMs) parent.problem(key, `healthy_deadline (${u.healthyDeadlineMs} ms) must be longer than min_healthy_time (${u.minHealthyTimeMs} ms)`);
+  if (u.progressDeadlineMs !== 0 && u.progressDeadlineMs < u.healthyDeadlineMs) {
+    parent.problem(key, `progress_deadline (${u.progressDeadlineMs} ms) must be 0 or at least healthy_deadline (${u.healthyDeadlineMs} ms)`);
+  }
+  if (u.autoPromote && u.canary === 0) parent.problem(key, 'auto_promote needs canary > 0');
+}
+
+function bool(r: MapReader, key: string): boolean {
+  const v = r.get(key);
+  if (typeof v === 'boolean') return v;
+  r.problem(key, `must be true or false, got ${describeValue(v)}`);
+  return false;
+}

@@ -1,0 +1,83 @@
+/**
+ * KV entries as the backend stores them and as Consul renders them. Each entry is its own backend
+ * key, so Consul's CreateIndex and ModifyIndex are the backend's create and mod revisions.
+ */
+import { BerthError } from '../model/index.ts';
+import { STATE_PREFIX, type KeyValue } from '../state/index.ts';
+
+/** Every KV and session key lives under this prefix, so one watch follows both. */
+export const KV_ROOT = `${STATE_PREFIX}kv/`;
+/** User keys: `<KV_DATA><key>`. */
+export const KV_DATA = `${KV_ROOT}d/`;
+/** Sessions: `<KV_SESSIONS><id>`. */
+export const KV_SESSIONS = `${KV_ROOT}s/`;
+
+/** Largest value Consul accepts (512 KiB); larger PUTs are refused with 413. */
+export const MAX_VALUE_BYTES = 512 * 1024;
+
+/** One key as Consul's `/v1/kv` returns it. */
+export interface KvEntry {
+  Key: string;
+  /** Base64 of the value; null for an empty value, as Consul. */
+  Value: string | null;
+  Flags: number;
+  CreateIndex: number;
+  ModifyIndex: number;
+  /** How many times a session acquired the key. */
+  LockIndex: number;
+  /** The session holding the lock, if any. */
+  Session?: string;
+}
+
+/** What the backend stores for a key (the indexes come from the backend's revisions). */
+interface Stored {
+  v: string | null;
+  f: number;
+  l: number;
+  s?: string;
+}
+
+/** Encode an entry for the backend. */
+export function encodeEntry(e: Pick<KvEntry, 'Value' | 'Flags' | 'LockIndex' | 'Session'>): string {
+  const stored: Stored = { v: e.Value, f: e.Flags, l: e.LockIndex };
+  if (e.Session) stored.s = e.Session;
+  return JSON.stringify(stored);
+}
+
+/** Decode a backend key under KV_DATA into an entry. */
+export function decodeEntry(kv: KeyValue): KvEntry {
+  const stored = JSON.parse(kv.value) as Stored;
+  const entry: KvEntry = {
+    Key: kv.key.slice(KV_DATA.length),
+    Value: stored.v,
+    Flags: stored.f,
+    CreateIndex: kv.createRevision,
+    ModifyIndex: kv.modRevision,
+    LockIndex: stored.l,
+  };
+  if (stored.s) entry.Session = stored.s;
+  return entry;
+}
+
+/** Base64 of raw bytes, null when empty (Consul renders an empty value as null). */
+export function toValue(bytes: Buffer | string | undefined): string | null {
+  if (bytes === undefined) return null;
+  const buf = typeof bytes === 'string' ? Buffer.from(bytes) : bytes;
+  if (buf.length > MAX_VALUE_BYTES) {
+    throw new ValueTooLargeError(buf.length);
+  }
+  return buf.length === 0 ? null : buf.toString('base64');
+}
+
+/** A value over 512 KiB: the HTTP layer answers 413. */
+export class ValueTooLargeError extends BerthError {
+  constructor(size: number) {
+    super('invalid_input', `Cannot store a value of ${size} bytes: the limit is ${MAX_VALUE_BYTES} bytes (512 KiB); store large data elsewhere and keep a reference in KV`);
+  }
+}
+
+/** Check a user key: non-empty for writes, no leading slash problems, bounded length. */
+export function checkKey(key: string, what: string): void {
+  if (key.length === 0) throw new BerthError('invalid_input', `Cannot ${what}: the key is empty (use /v1/kv/<key>)`);
+  if (key.length > 2048) throw new BerthError('invalid_input', `Cannot ${what}: the key is ${key.length} characters long, the limit is 2048`);
+}

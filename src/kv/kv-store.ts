@@ -1,0 +1,231 @@
+/**
+ * The KV mirror every server keeps: user keys and sessions loaded from the backend, then kept
+ * current from one watch. Reads are memory reads; blocking reads wait on the exact key or prefix
+ * they read, so a write wakes only its watchers. Writes go through `KvTx`: read from the mirror,
+ * commit with a compare on every key read, retry on a lost race.
+ */
+import { BerthError } from '../model/index.ts';
+import { compareKeys, type KeyValue, type StateBackend, type WatchBatch, type Watcher } from '../state/index.ts';
+import { KV_DATA, KV_ROOT, KV_SESSIONS, decodeEntry, type KvEntry } from './entries.ts';
+import type { SessionRecord } from './session-types.ts';
+import { KvTx } from './kv-tx.ts';
+
+type Wake = () => void;
+
+/** The mirror and the write path of Consul's KV and sessions. */
+export class KvStore {
+  readonly backend: StateBackend;
+  /** User keys by key. */
+  readonly entries = new Map<string, KvEntry>();
+  /** Sessions by id. */
+  readonly sessions = new Map<string, SessionRecord>();
+  /** Revision at which each deleted key went away: blocking reads on it must wake. */
+  private readonly tombstones = new Map<string, number>();
+  private readonly exactWaiters = new Map<string, Set<Wake>>();
+  private readonly prefixWaiters = new Map<string, Set<Wake>>();
+  private readonly sessionListeners = new Set<Wake>();
+  private appliedWaiters: { revision: number; resolve: () => void }[] = [];
+  private sessionsDeletedAt = 0;
+  /** Revision of the load: nothing older is tracked per key. */
+  private floor = 1;
+  /** Last revision applied to the mirror. */
+  applied = 0;
+  private watcher: Watcher | undefined;
+  private closed = false;
+
+  private constructor(backend: StateBackend) {
+    this.backend = backend;
+  }
+
+  /** Load every key and session, then follow the backend. */
+  static async open(backend: StateBackend): Promise<KvStore> {
+    const store = new KvStore(backend);
+    await store.load();
+    return store;
+  }
+
+  /**
+   * Read every key at one revision and watch from the next. After a lost watch (a backend
+   * reconnect, history compacted under a slow mirror) it runs again: keys gone meanwhile become
+   * tombstones, and every waiter re-checks its index.
+   */
+  private async load(): Promise<void> {
+    const loaded = await this.backend.range({ prefix: KV_ROOT });
+    const seen = new Set<string>();
+    for (const kv of loaded.kvs) {
+      this.applyPut(kv);
+      seen.add(kv.key);
+    }
+    for (const key of [...this.entries.keys()]) if (!seen.has(KV_DATA + key)) this.applyDelete(KV_DATA + key, loaded.revision);
+    for (const id of [...this.sessions.keys()]) if (!seen.has(KV_SESSIONS + id)) this.applyDelete(KV_SESSIONS + id, loaded.revision);
+    if (this.applied === 0) this.floor = Math.max(1, loaded.revision);
+    this.apply({ revision: loaded.revision, events: [] });
+    for (const key of [...this.exactWaiters.keys(), ...this.prefixWaiters.keys()]) this.wake(key);
+    if (this.closed) return;
+    this.watcher = await this.backend.watch({ prefix: KV_ROOT }, (batch) => this.apply(batch), {
+      fromRevision: loaded.revision + 1,
+      onError: () => {
+        if (this.closed) return;
+        this.watcher = undefined;
+        this.retry();
+      },
+    });
+  }
+
+  /** Load again in a second, and again after each failure, until closed. */
+  private retry(): void {
+    if (this.closed) return;
+    setTimeout(() => void this.load().catch(() => this.retry()), 1000).unref?.();
+  }
+
+  /** Stop following the backend. */
+  close(): void {
+    this.closed = true;
+    this.watcher?.cancel();
+    for (const w of this.appliedWaiters) w.resolve();
+    this.appliedWaiters = [];
+  }
+
+  /** One key, or undefined. */
+  get(key: string): KvEntry | undefined {
+    return this.entries.get(key);
+  }
+
+  /** Every key under the prefix, in key order. */
+  list(prefix: string): KvEntry[] {
+    const out: KvEntry[] = [];
+    for (const e of this.entries.values()) if (e.Key.startsWith(prefix)) out.push(e);
+    return out.sort((a, b) => compareKeys(a.Key, b.Key));
+  }
+
+  /**
+   * The blocking index of a key or prefix: the last revision that put or deleted something it
+   * covers (the load revision when nothing did since), so writes elsewhere never move it.
+   */
+  index(key: string, prefix: boolean): number {
+    if (!prefix) {
+      return Math.max(this.floor, this.entries.get(key)?.ModifyIndex ?? 0, this.tombstones.get(key) ?? 0);
+    }
+    let max = this.floor;
+    for (const e of this.entries.values()) if (e.ModifyIndex > max && e.Key.startsWith(key)) max = e.ModifyIndex;
+    for (const [k, rev] of this.tombstones) if (rev > max && k.startsWith(key)) max = rev;
+    return max;
+  }
+
+  /** The last revision that changed any session. */
+  sessionsIndex(): number {
+    let max = this.floor;
+    for (const s of this.sessions.values()) max = Math.max(max, s.ModifyIndex);
+    return Math.max(max, this.sessionsDeletedAt);
+  }
+
+  /**
+   * Wait until the key's (or prefix's) index moves past `min`, `waitMs` passes or `signal` aborts.
+   * Only writes under the key or prefix wake the wait.
+   */
+  async waitFor(key: string, prefix: boolean, min: number, waitMs: number, signal?: AbortSignal): Promise<void> {
+    if (this.index(key, prefix) > min) return;
+    const map = prefix ? this.prefixWaiters : this.exactWaiters;
+    await new Promise<void>((resolve) => {
+      let set = map.get(key);
+      if (!set) map.set(key, (set = new Set()));
+      const done = (): void => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', done);
+        const s = map.get(key);
+        s?.delete(wake);
+        if (s?.size === 0) map.delete(key);
+        resolve();
+      };
+      const wake = (): void => {
+        if (this.index(key, prefix) > min) done();
+      };
+      const timer = setTimeout(done, waitMs);
+      signal?.addEventListener('abort', done);
+      set.add(wake);
+    });
+  }
+
+  /** Called after any session changed (the reaper and lock-delay use it). */
+  onSessionChange(listener: Wake): () => void {
+    this.sessionListeners.add(listener);
+    return () => this.sessionListeners.delete(listener);
+  }
+
+  /**
+   * Run `build` against the mirror and commit what it wrote, guarded by the revision of every key
+   * it read; a lost race rebuilds from the newer mirror, up to 20 times.
+   */
+  async write<T>(build: (tx: KvTx) => T): Promise<{ result: T; index: number }> {
+    for (let attempt = 0; attempt < 20; attempt++) {
+      const tx = new KvTx(this);
+      const result = build(tx);
+      const request = tx.request();
+      if (request.success.length === 0) return { result, index: this.applied };
+      const res = await this.backend.txn(request);
+      await this.waitApplied(res.revision);
+      if (res.succeeded) return { result: tx.finish(result, res.revision), index: res.revision };
+    }
+    throw new BerthError('conflict', 'Cannot write the key: it kept changing under 20 attempts; retry later');
+  }
+
+  /** Resolve once the mirror applied `revision` (or at once if it did). */
+  waitApplied(revision: number): Promise<void> {
+    if (this.applied >= revision) return Promise.resolve();
+    return new Promise((resolve) => this.appliedWaiters.push({ revision, resolve }));
+  }
+
+  private apply(batch: WatchBatch): void {
+    const changed: string[] = [];
+    let sessionsChanged = false;
+    for (const ev of batch.events) {
+      if (ev.type === 'put') this.applyPut(ev.kv);
+      else this.applyDelete(ev.kv.key, batch.revision);
+      if (ev.kv.key.startsWith(KV_DATA)) changed.push(ev.kv.key.slice(KV_DATA.length));
+      else sessionsChanged = true;
+    }
+    this.applied = batch.revision;
+    const ready = this.appliedWaiters.filter((w) => w.revision <= batch.revision);
+    this.appliedWaiters = this.appliedWaiters.filter((w) => w.revision > batch.revision);
+    for (const w of ready) w.resolve();
+    for (const key of changed) this.wake(key);
+    if (sessionsChanged) for (const l of [...this.sessionListeners]) l();
+  }
+
+  /** Wake the exact waiters of the key and the waiters of each of its prefixes. */
+  private wake(key: string): void {
+    for (const w of [...(this.exactWaiters.get(key) ?? [])]) w();
+    if (this.prefixWaiters.size === 0) return;
+    for (let i = 0; i <= key.length; i++) {
+      const set = this.prefixWaiters.get(key.slice(0, i));
+      if (set) for (const w of [...set]) w();
+    }
+  }
+
+  private applyPut(kv: KeyValue): void {
+    if (kv.key.startsWith(KV_DATA)) {
+      const entry = decodeEntry(kv);
+      this.entries.set(entry.Key, entry);
+      this.tombstones.delete(entry.Key);
+    } else if (kv.key.startsWith(KV_SESSIONS)) {
+      const s = JSON.parse(kv.value) as SessionRecord;
+      this.sessions.set(s.ID, { ...s, CreateIndex: kv.createRevision, ModifyIndex: kv.modRevision });
+    }
+  }
+
+  private applyDelete(key: string, revision: number): void {
+    if (key.startsWith(KV_DATA)) {
+      this.entries.delete(key.slice(KV_DATA.length));
+      this.tombstones.set(key.slice(KV_DATA.length), revision);
+    } else if (key.startsWith(KV_SESSIONS)) {
+      this.sessions.delete(key.slice(KV_SESSIONS.length));
+      this.sessionsDeletedAt = revision;
+    }
+  }
+
+  /** The mod revision the backend holds for a backend key, per the mirror. */
+  modRevisionOf(backendKey: string): number {
+    if (backendKey.startsWith(KV_DATA)) return this.entries.get(backendKey.slice(KV_DATA.length))?.ModifyIndex ?? 0;
+    return this.sessions.get(backendKey.slice(KV_SESSIONS.length))?.ModifyIndex ?? 0;
+  }
+}

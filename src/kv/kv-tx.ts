@@ -1,0 +1,105 @@
+/**
+ * One attempt at a KV write: reads from the mirror (remembering the revision of each key read),
+ * an overlay of what it writes, and the backend txn that commits it only if nothing it read moved.
+ */
+import type { Compare, Op, TxnRequest } from '../state/index.ts';
+import { KV_DATA, KV_SESSIONS, encodeEntry, type KvEntry } from './entries.ts';
+import type { KvStore } from './kv-store.ts';
+import type { SessionRecord } from './session-types.ts';
+
+/** A write in progress over the mirror. */
+export class KvTx {
+  private readonly reads = new Map<string, number>();
+  private readonly writes = new Map<string, string | null>();
+  private readonly entries = new Map<string, KvEntry | null>();
+  private readonly sessions = new Map<string, SessionRecord | null>();
+  /** Entries written by this txn: their indexes are set once the revision is known. */
+  private readonly pending: KvEntry[] = [];
+
+  constructor(private readonly store: KvStore) {}
+
+  /** A key as this txn sees it. */
+  entry(key: string): KvEntry | undefined {
+    this.read(KV_DATA + key);
+    if (this.entries.has(key)) return this.entries.get(key) ?? undefined;
+    return this.store.entries.get(key);
+  }
+
+  /** Keys under a prefix as this txn sees them, in key order. */
+  list(prefix: string): KvEntry[] {
+    const keys = new Set<string>();
+    for (const e of this.store.list(prefix)) keys.add(e.Key);
+    for (const k of this.entries.keys()) if (k.startsWith(prefix)) keys.add(k);
+    return [...keys].sort().map((k) => this.entry(k)).filter((e): e is KvEntry => e !== undefined);
+  }
+
+  /** Put a key; returns the entry whose indexes are filled in on commit. */
+  set(key: string, fields: Pick<KvEntry, 'Value' | 'Flags' | 'LockIndex' | 'Session'>): KvEntry {
+    const prev = this.entry(key);
+    const entry: KvEntry = { Key: key, Value: fields.Value, Flags: fields.Flags, CreateIndex: prev?.CreateIndex ?? 0, ModifyIndex: 0, LockIndex: fields.LockIndex };
+    if (fields.Session) entry.Session = fields.Session;
+    this.entries.set(key, entry);
+    this.writes.set(KV_DATA + key, encodeEntry(entry));
+    this.pending.push(entry);
+    return entry;
+  }
+
+  /** Delete a key (a no-op write when it does not exist). */
+  delete(key: string): void {
+    const had = this.entry(key) !== undefined;
+    this.entries.set(key, null);
+    if (had || this.writes.has(KV_DATA + key)) this.writes.set(KV_DATA + key, null);
+  }
+
+  /** A session as this txn sees it. */
+  session(id: string): SessionRecord | undefined {
+    this.read(KV_SESSIONS + id);
+    if (this.sessions.has(id)) return this.sessions.get(id) ?? undefined;
+    return this.store.sessions.get(id);
+  }
+
+  /** Put a session. */
+  putSession(record: SessionRecord): void {
+    this.read(KV_SESSIONS + record.ID);
+    this.sessions.set(record.ID, record);
+    const { CreateIndex: _c, ModifyIndex: _m, ...stored } = record;
+    this.writes.set(KV_SESSIONS + record.ID, JSON.stringify(stored));
+  }
+
+  /** Delete a session. */
+  deleteSession(id: string): void {
+    this.read(KV_SESSIONS + id);
+    this.sessions.set(id, null);
+    this.writes.set(KV_SESSIONS + id, null);
+  }
+
+  /** Drop every write (a rolled-back `/v1/txn`); reads still guard nothing. */
+  abandon(): void {
+    this.writes.clear();
+  }
+
+  /** The backend txn: every key read must still be at the revision read. */
+  request(): TxnRequest {
+    const compare: Compare[] = [...this.reads].map(([key, rev]) => ({ key, target: 'modRevision', op: '=', value: rev }));
+    const success: Op[] = [];
+    for (const [key, value] of this.writes) {
+      if (value === null) {
+        if (this.reads.get(key) !== 0) success.push({ type: 'delete', key });
+      } else success.push({ type: 'put', key, value });
+    }
+    return { compare, success };
+  }
+
+  /** Fill in the indexes of written entries once committed at `revision`. */
+  finish<T>(result: T, revision: number): T {
+    for (const e of this.pending) {
+      e.ModifyIndex = revision;
+      if (e.CreateIndex === 0) e.CreateIndex = revision;
+    }
+    return result;
+  }
+
+  private read(backendKey: string): void {
+    if (!this.reads.has(backendKey)) this.reads.set(backendKey, this.store.modRevisionOf(backendKey));
+  }
+}

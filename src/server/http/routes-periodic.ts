@@ -1,0 +1,54 @@
+import type { FastifyPluginAsync } from 'fastify';
+import { Type } from '@sinclair/typebox';
+import { BerthError } from '../../model/index.ts';
+import type { ServerContext } from '../context.ts';
+import { dispatchJob } from '../periodic/dispatch.ts';
+import { graphDot, jobGraph } from '../periodic/graph.ts';
+import { observeRun } from '../periodic/launch.ts';
+import { upcoming } from '../periodic/dispatcher.ts';
+
+const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 256 }) });
+
+/** Periodic, parameterized and dependent jobs: graph, runs, force, dispatch. */
+export function periodicRoutes(ctx: ServerContext): FastifyPluginAsync {
+  return async (app) => {
+    app.get('/v1/jobs/graph', { schema: { querystring: Type.Object({ format: Type.Optional(Type.Union([Type.Literal('json'), Type.Literal('dot')])) }) } }, async (request, reply) => {
+      const { format } = request.query as { format?: 'json' | 'dot' };
+      const graph = jobGraph(ctx.view);
+      if (format !== 'dot') return graph;
+      reply.type('text/vnd.graphviz; charset=utf-8');
+      return graphDot(graph);
+    });
+
+    app.get('/v1/jobs/:id/runs', { schema: { params: IdParams, querystring: Type.Object({ next: Type.Optional(Type.Integer({ minimum: 0, maximum: 100 })) }) } }, async (request) => {
+      const { id } = request.params as { id: string };
+      const { next } = request.query as { next?: number };
+      const job = ctx.jobs.get(id);
+      const runs = ctx.view.runsByJob(id).map((r) => observeRun(ctx.view, r));
+      return { jobId: id, runs: runs.reverse(), next: upcoming(ctx.view, job, next ?? 5) };
+    });
+
+    app.post('/v1/jobs/:id/periodic/force', { schema: { params: IdParams } }, async (request) => {
+      const { id } = request.params as { id: string };
+      if (!ctx.periodic) throw new BerthError('unavailable', `Cannot force job "${id}": this server runs no periodic dispatcher`);
+      return ctx.periodic.force(id);
+    });
+
+    app.post(
+      '/v1/jobs/:id/dispatch',
+      {
+        schema: {
+          params: IdParams,
+          body: Type.Object(
+            { meta: Type.Optional(Type.Record(Type.String(), Type.String())), payload: Type.Optional(Type.String({ maxLength: 64 * 1024 })) },
+            { additionalProperties: false },
+          ),
+        },
+      },
+      async (request) => {
+        const { id } = request.params as { id: string };
+        return dispatchJob(ctx.view, ctx.store, id, (request.body ?? {}) as { meta?: Record<string, string>; payload?: string }, ctx.clock.now());
+      },
+    );
+  };
+}

@@ -1,0 +1,59 @@
+/** `job dispatch`: launch a parameterized job with meta and a payload, after checking both. */
+import { BerthError, type ErrorDetail, type Job, type JobRun } from '../../model/index.ts';
+import type { StateStore, StateView } from '../../state/index.ts';
+import { newId } from '../../lib/index.ts';
+import { launchWrites } from './launch.ts';
+
+/** The most a payload may hold (Nomad's limit). */
+export const MAX_PAYLOAD_BYTES = 16 * 1024;
+
+/** What a dispatch asks for. */
+export interface DispatchRequest {
+  meta?: Record<string, string>;
+  /** The payload, base64. */
+  payload?: string;
+}
+
+/** Every problem of a dispatch request against the job's `parameterized` block. */
+export function checkDispatch(job: Job, req: DispatchRequest): ErrorDetail[] {
+  const p = job.parameterized!;
+  const problems: ErrorDetail[] = [];
+  const meta = req.meta ?? {};
+  for (const k of p.metaRequired) if (meta[k] === undefined) problems.push({ path: `meta.${k}`, message: 'required by the job (meta_required)' });
+  for (const k of Object.keys(meta)) {
+    if (!p.metaRequired.includes(k) && !p.metaOptional.includes(k)) {
+      const allowed = [...p.metaRequired, ...p.metaOptional];
+      problems.push({ path: `meta.${k}`, message: `not allowed; the job takes ${allowed.length ? allowed.join(', ') : 'no meta'}` });
+    }
+  }
+  const payload = req.payload;
+  if (payload !== undefined && p.payload === 'forbidden') problems.push({ path: 'payload', message: 'the job takes no payload (payload: forbidden)' });
+  if (payload === undefined && p.payload === 'required') problems.push({ path: 'payload', message: 'required by the job (payload: required)' });
+  if (payload !== undefined) {
+    if (!/^[A-Za-z0-9+/]*={0,2}$/.test(payload)) problems.push({ path: 'payload', message: 'must be base64' });
+    else if (Buffer.from(payload, 'base64').length > MAX_PAYLOAD_BYTES) {
+      problems.push({ path: 'payload', message: `is ${Buffer.from(payload, 'base64').length} bytes, over the limit of 16 KiB` });
+    }
+  }
+  return problems;
+}
+
+/** Check and launch one dispatch; nothing is written when the input is wrong. */
+export async function dispatchJob(view: StateView, store: StateStore, jobId: string, req: DispatchRequest, now: number): Promise<JobRun> {
+  const job = view.job(jobId);
+  if (!job) throw new BerthError('not_found', `Cannot dispatch job "${jobId}": no such job (see \`berth job status\`)`);
+  if (!job.parameterized) throw new BerthError('invalid_input', `Cannot dispatch job "${jobId}": it is not parameterized (add a parameterized block)`);
+  if (job.stop) throw new BerthError('invalid_input', `Cannot dispatch job "${jobId}": it is stopped; run it again first`);
+  const problems = checkDispatch(job, req);
+  if (problems.length > 0) {
+    throw new BerthError('invalid_input', `Cannot dispatch job "${jobId}": ${problems[0].path} ${problems[0].message}`, problems);
+  }
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const at = now + attempt;
+    const childId = `${jobId}/dispatch-${Math.floor(at / 1000)}-${newId().slice(0, 8)}`;
+    const { run, writes } = launchWrites(view, { parent: job, scheduled: at, trigger: 'dispatch', now, childId, meta: req.meta, payload: req.payload });
+    const result = await store.commit(writes);
+    if (result.ok) return run;
+  }
+  throw new BerthError('conflict', `Cannot dispatch job "${jobId}": it kept changing concurrently; try again`);
+}
