@@ -4,8 +4,16 @@
  */
 import type { Compare, Op, TxnRequest } from '../state/index.ts';
 import { KV_DATA, KV_SESSIONS, encodeEntry, type KvEntry } from './entries.ts';
-import type { KvStore } from './kv-store.ts';
 import type { SessionRecord } from './session-types.ts';
+
+/** What a txn reads from the store's in-memory copy (KvStore implements it). */
+export interface KvReadSource {
+  readonly entries: ReadonlyMap<string, KvEntry>;
+  readonly sessions: ReadonlyMap<string, SessionRecord>;
+  list(prefix: string): KvEntry[];
+  /** The backend revision a key was last written at, 0 when absent. */
+  modRevisionOf(backendKey: string): number;
+}
 
 /** A write in progress over the mirror. */
 export class KvTx {
@@ -16,7 +24,7 @@ export class KvTx {
   /** Entries written by this txn: their indexes are set once the revision is known. */
   private readonly pending: KvEntry[] = [];
 
-  constructor(private readonly store: KvStore) {}
+  constructor(private readonly store: KvReadSource) {}
 
   /** A key as this txn sees it. */
   entry(key: string): KvEntry | undefined {

@@ -115,3 +115,19 @@ export function classify(subject: Subject): { verdict: Verdict; reason: string }
   const rule = RULES.find((r) => r.when(subject)) ?? RULES[RULES.length - 1];
   return { verdict: rule.verdict, reason: rule.reason?.(subject) ?? '' };
 }
+
+/** A slot of a group that needs a new allocation. */
+export interface PlaceRequest {
+  group: string;
+  index: number;
+  /** `<job>.<group>[<index>]`. */
+  name: string;
+  /** The allocation this one replaces (lost, migrated, rescheduled, destructively updated). */
+  previous?: Allocation;
+  /** Set for a reschedule: the delay it waited, recorded in the chain of reschedule events. */
+  rescheduleDelayMs?: number;
+  /** System jobs: the one node this slot is on. */
+  nodeId?: string;
+  /** A canary: placed beside the allocation of its slot until the deployment is promoted. */
+  canary?: boolean;
+}

@@ -2,22 +2,10 @@ import { isClientTerminal, type Allocation, type Deployment, type Group, type Jo
 import { reschedulePolicy, rescheduleVerdict } from './reschedule.ts';
 import { classify, type Subject, type Verdict } from './reconcile-rules.ts';
 import { canaryPlacements, paceDestructive, setCanariesAside } from './rolling.ts';
+import type { PlaceRequest } from './reconcile-rules.ts';
 
-/** A slot of a group that needs a new allocation. */
-export interface PlaceRequest {
-  group: string;
-  index: number;
-  /** `<job>.<group>[<index>]`. */
-  name: string;
-  /** The allocation this one replaces (lost, migrated, rescheduled, destructively updated). */
-  previous?: Allocation;
-  /** Set for a reschedule: the delay it waited, recorded in the chain of reschedule events. */
-  rescheduleDelayMs?: number;
-  /** System jobs: the one node this slot is on. */
-  nodeId?: string;
-  /** A canary: placed beside the allocation of its slot until the deployment is promoted. */
-  canary?: boolean;
-}
+export type { PlaceRequest };
+
 
 /** An allocation to stop, and why (shown as its desired description). */
 export interface StopRequest {

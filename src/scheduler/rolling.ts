@@ -4,8 +4,7 @@
  * (the deployment watcher sets their health). A paused or failed deployment replaces nothing.
  */
 import { isTerminal, type Allocation, type Deployment, type Job } from '../model/index.ts';
-import type { Subject, Verdict } from './reconcile-rules.ts';
-import type { PlaceRequest } from './reconcile.ts';
+import type { PlaceRequest, Subject, Verdict } from './reconcile-rules.ts';
 
 /** One classified allocation, as the reconciler holds it before settling it in its buckets. */
 export interface Classified {
