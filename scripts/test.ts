@@ -115,7 +115,19 @@ if (needsDocker) {
 
 let failed = false;
 const stopDocker = async (): Promise<void> => {
-  await docker?.stop().catch((err: unknown) => process.stdout.write(`cannot stop dockerd: ${(err as Error).message}\n`));
+  if (!docker) return;
+  const started = Date.now();
+  process.stdout.write('\n== stopping dockerd\n');
+  // Clean-up must not hold the run hostage: past a minute, report it and go on.
+  const limit = new Promise<string>((resolve) => setTimeout(() => resolve('did not finish within 60 s'), 60_000).unref());
+  const outcome = await Promise.race([
+    docker.stop().then(
+      () => 'ok',
+      (err: unknown) => `failed: ${(err as Error).message}`,
+    ),
+    limit,
+  ]);
+  process.stdout.write(`== dockerd stop ${outcome} (${((Date.now() - started) / 1000).toFixed(1)}s)\n`);
   docker = undefined;
 };
 process.on('SIGINT', () => void stopDocker().then(() => process.exit(130)));
