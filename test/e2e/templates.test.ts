@@ -8,7 +8,11 @@ import { berth, eventually, startDev } from '../harness/berth.ts';
 describe('task templates', { timeout: 120_000 }, () => {
   it('renders a file and env from a key; a key change re-renders and restarts the task', async (t) => {
     const dev = await startDev({ driver: 'process' });
-    t.after(() => dev.cleanup());
+    // Tasks outlive berth dev by design: stop the job before the server goes, or its task lingers.
+    t.after(async () => {
+      await berth(['job', 'stop', 'tpl', '--purge'], { addr: dev.addr, timeoutMs: 30_000 }).catch(() => undefined);
+      await dev.cleanup();
+    });
     const dir = await mkdtemp(path.join(tmpdir(), 'berth-tpl-e2e-'));
     const log = path.join(dir, 'starts.log');
     await writeFile(log, '');
@@ -33,7 +37,6 @@ groups:
             change_mode: noop
 `,
     );
-    t.after(() => berth(['job', 'stop', 'tpl', '--purge'], { addr: dev.addr, timeoutMs: 30_000 }).then(() => undefined));
     const run = await berth(['job', 'run', job], { addr: dev.addr, timeoutMs: 60_000 });
     assert.equal(run.code, 0, `${run.stderr}\n${dev.logs().slice(-2000)}`);
     const starts = async (): Promise<string[]> => (await readFile(log, 'utf8')).split('\n').filter(Boolean);
