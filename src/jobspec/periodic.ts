@@ -36,13 +36,6 @@ export function readTriggers(r: MapReader, type: JobType): Partial<Pick<Job, 'pe
   return out;
 }
 
-function bool(r: MapReader, key: string, fallback: boolean): boolean {
-  if (!r.has(key)) return fallback;
-  const v = r.get(key);
-  if (typeof v === 'boolean') return v;
-  r.problem(key, `must be true or false, got ${describeValue(v)}`);
-  return fallback;
-}
 
 function readPeriodic(parent: MapReader): PeriodicConfig | undefined {
   if (!parent.has('periodic')) return undefined;
@@ -52,7 +45,7 @@ function readPeriodic(parent: MapReader): PeriodicConfig | undefined {
     timeZone: r.string('time_zone', 'UTC'),
     concurrency: r.oneOf('concurrency', ['allow', 'forbid', 'replace'] as const, 'forbid'),
     epsilonMs: r.quantity('epsilon', parseDuration, DEFAULT_EPSILON_MS),
-    enabled: bool(r, 'enabled', true),
+    enabled: r.bool('enabled', true),
   };
   if (r.has('cron')) config.cron = r.string('cron', '');
   if (r.has('schedule')) config.schedule = r.string('schedule', '');

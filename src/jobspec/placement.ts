@@ -103,13 +103,6 @@ export function readSpreads(parent: MapReader): Spread[] | undefined {
   return out;
 }
 
-function bool(r: MapReader, key: string, fallback: boolean): boolean {
-  if (!r.has(key)) return fallback;
-  const v = r.get(key);
-  if (typeof v === 'boolean') return v;
-  r.problem(key, `must be true or false, got ${describeValue(v)}`);
-  return fallback;
-}
 
 /** A group's `reschedule` block, over its job type's defaults. */
 export function readReschedule(parent: MapReader, type: JobType): ReschedulePolicy | undefined {
@@ -123,7 +116,7 @@ export function readReschedule(parent: MapReader, type: JobType): ReschedulePoli
     delayMs: r.quantity('delay', parseDuration, d.delayMs),
     delayFunction: r.oneOf('delay_function', ['constant', 'exponential', 'fibonacci'] as const, d.delayFunction),
     maxDelayMs: r.quantity('max_delay', parseDuration, d.maxDelayMs),
-    unlimited: bool(r, 'unlimited', d.unlimited),
+    unlimited: r.bool('unlimited', d.unlimited),
   };
 }
 
@@ -133,7 +126,7 @@ export function readDisconnect(parent: MapReader): DisconnectPolicy | undefined 
   const r = MapReader.open(parent.get('disconnect'), parent.pathOf('disconnect'), parent.problems, DISCONNECT_KEYS);
   if (r === undefined) return undefined;
   const policy: DisconnectPolicy = {
-    replace: bool(r, 'replace', true),
+    replace: r.bool('replace', true),
     reconcile: r.oneOf('reconcile', ['keep_original', 'keep_replacement', 'best_score', 'longest_running'] as const, 'best_score'),
   };
   if (r.has('lost_after')) policy.lostAfterMs = r.quantity('lost_after', parseDuration, 0);

@@ -139,6 +139,15 @@ export class MapReader {
     return value;
   }
 
+  /** A true/false field; `fallback` when absent or wrong. */
+  bool(key: string, fallback: boolean): boolean {
+    if (!this.has(key)) return fallback;
+    const value = this.map[key];
+    if (typeof value === 'boolean') return value;
+    this.problem(key, must('true or false', value));
+    return fallback;
+  }
+
   /** A field restricted to a few words; `fallback` when absent or wrong. */
   oneOf<T extends string, F extends T | undefined>(key: string, values: readonly T[], fallback: F): T | F {
     if (!this.has(key)) return fallback;

@@ -45,7 +45,7 @@ export function readDriverOptions(r: MapReader, out: TaskConfig): void {
   const volumes = list('volumes', VOLUME, '/host/path:/container/path[:ro] or volume-name:/container/path[:ro]');
   if (volumes) out.volumes = volumes;
   if (r.has('labels')) out.labels = r.stringMap('labels');
-  if (r.has('privileged')) out.privileged = boolean(r, 'privileged');
+  if (r.has('privileged')) out.privileged = r.bool('privileged', false);
   const capAdd = list('cap_add', /^[A-Za-z_]+$/, 'a capability name such as NET_ADMIN');
   if (capAdd) out.capAdd = capAdd;
   const capDrop = list('cap_drop', /^[A-Za-z_]+$/, 'a capability name such as NET_RAW');
@@ -61,7 +61,7 @@ export function readTaskOptions(r: MapReader, task: Task): void {
     if (l) {
       const hook = l.oneOf('hook', ['prestart', 'poststop'] as const, undefined);
       if (hook === undefined && !l.has('hook')) l.problem('hook', 'required (prestart or poststop)');
-      const sidecar = l.has('sidecar') ? boolean(l, 'sidecar') : false;
+      const sidecar = l.bool('sidecar', false);
       if (sidecar && hook === 'poststop') l.problem('sidecar', 'only prestart tasks can be sidecars');
       if (hook) task.lifecycle = { hook, sidecar };
     }
@@ -83,7 +83,7 @@ function readTemplates(r: MapReader, task: Task): void {
     const tpl: TaskTemplate = { data: t.string('data', '') };
     if (tpl.data === '') t.problem('data', 'required: the template text, e.g. \'port={{key "cfg/port"}}\'');
     if (t.has('destination')) tpl.destination = t.string('destination', '', { pattern: /^(?!\/)(?!.*(^|\/)\.\.(\/|$)).+$/, patternHelp: 'a path inside the task directory, such as local/app.conf' });
-    if (t.has('env')) tpl.env = boolean(t, 'env');
+    if (t.has('env')) tpl.env = t.bool('env', false);
     if (!t.has('destination') && !tpl.env) t.problem('destination', 'required unless env is true: where to write the rendered file');
     tpl.changeMode = t.oneOf('change_mode', ['restart', 'signal', 'noop'] as const, 'restart');
     if (t.has('change_signal')) tpl.changeSignal = t.string('change_signal', '', { pattern: SIGNAL, patternHelp: 'a signal name such as SIGHUP' });
@@ -104,9 +104,3 @@ function strings(r: MapReader, key: string, pattern?: RegExp, help?: string): st
   return out;
 }
 
-function boolean(r: MapReader, key: string): boolean {
-  const value = r.get(key);
-  if (typeof value === 'boolean') return value;
-  r.problem(key, `must be true or false, got ${describeValue(value)}`);
-  return false;
-}

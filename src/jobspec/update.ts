@@ -4,7 +4,7 @@
  */
 import type { UpdateStrategy } from '../model/index.ts';
 import { MapReader } from './reader.ts';
-import { describeValue, parseDuration } from './units.ts';
+import { parseDuration } from './units.ts';
 
 const UPDATE_KEYS = [
   'max_parallel',
@@ -42,9 +42,9 @@ export function readUpdate(parent: MapReader): Partial<UpdateStrategy> | undefin
   if (r.has('min_healthy_time')) out.minHealthyTimeMs = r.quantity('min_healthy_time', parseDuration, 0);
   if (r.has('healthy_deadline')) out.healthyDeadlineMs = r.quantity('healthy_deadline', parseDuration, 0);
   if (r.has('progress_deadline')) out.progressDeadlineMs = r.quantity('progress_deadline', parseDuration, 0);
-  if (r.has('auto_revert')) out.autoRevert = bool(r, 'auto_revert');
+  if (r.has('auto_revert')) out.autoRevert = r.bool('auto_revert', false);
   if (r.has('canary')) out.canary = r.int('canary', 0, { min: 0, max: 10_000 });
-  if (r.has('auto_promote')) out.autoPromote = bool(r, 'auto_promote');
+  if (r.has('auto_promote')) out.autoPromote = r.bool('auto_promote', false);
   if (r.has('stagger')) out.staggerMs = r.quantity('stagger', parseDuration, 0);
   return out;
 }
@@ -64,9 +64,3 @@ export function checkUpdate(u: UpdateStrategy, parent: MapReader, key = 'update'
   if (u.autoPromote && u.canary === 0) parent.problem(key, 'auto_promote needs canary > 0');
 }
 
-function bool(r: MapReader, key: string): boolean {
-  const v = r.get(key);
-  if (typeof v === 'boolean') return v;
-  r.problem(key, `must be true or false, got ${describeValue(v)}`);
-  return false;
-}
