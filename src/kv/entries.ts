@@ -2,7 +2,7 @@
  * KV entries as the backend stores them and as Consul renders them. Each entry is its own backend
  * key, so Consul's CreateIndex and ModifyIndex are the backend's create and mod revisions.
  */
-import { BerthError } from '../model/index.ts';
+import { BerthError, type KvEntry } from '../model/index.ts';
 import { STATE_PREFIX, type KeyValue } from '../state/index.ts';
 
 /** Every KV and session key lives under this prefix, so one watch follows both. */
@@ -15,19 +15,7 @@ export const KV_SESSIONS = `${KV_ROOT}s/`;
 /** Largest value Consul accepts (512 KiB); larger PUTs are refused with 413. */
 export const MAX_VALUE_BYTES = 512 * 1024;
 
-/** One key as Consul's `/v1/kv` returns it. */
-export interface KvEntry {
-  Key: string;
-  /** Base64 of the value; null for an empty value, as Consul. */
-  Value: string | null;
-  Flags: number;
-  CreateIndex: number;
-  ModifyIndex: number;
-  /** How many times a session acquired the key. */
-  LockIndex: number;
-  /** The session holding the lock, if any. */
-  Session?: string;
-}
+export type { KvEntry } from '../model/index.ts';
 
 /** What the backend stores for a key (the indexes come from the backend's revisions). */
 interface Stored {

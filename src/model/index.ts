@@ -3,6 +3,7 @@ export type * from './job.ts';
 export type * from './node.ts';
 export type * from './alloc.ts';
 export type * from './eval.ts';
+export type { KvEntry } from './kv.ts';
 export type * from './service.ts';
 export type * from './stats.ts';
 export type * from './job-diff.ts';

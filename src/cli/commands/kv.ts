@@ -1,20 +1,12 @@
 import fs from 'node:fs/promises';
 import { Command } from 'commander';
+import type { KvEntry } from '../../model/index.ts';
 import { CliError } from '../errors.ts';
 import { printJson } from '../output.ts';
 import { call, kvPath } from './consul-http.ts';
 
-interface Entry {
-  Key: string;
-  Value: string | null;
-  Flags: number;
-  CreateIndex: number;
-  ModifyIndex: number;
-  LockIndex: number;
-  Session?: string;
-}
 
-const decode = (e: Entry): string => (e.Value === null ? '' : Buffer.from(e.Value, 'base64').toString('utf8'));
+const decode = (e: KvEntry): string => (e.Value === null ? '' : Buffer.from(e.Value, 'base64').toString('utf8'));
 
 /** Read a value argument: literal text, `-` for stdin, `@file` for a file. */
 async function valueOf(arg: string | undefined): Promise<Buffer> {
@@ -28,7 +20,7 @@ async function valueOf(arg: string | undefined): Promise<Buffer> {
   return Buffer.from(arg);
 }
 
-function print(entries: Entry[], detailed: boolean): void {
+function print(entries: KvEntry[], detailed: boolean): void {
   for (const e of entries) {
     if (!detailed) {
       process.stdout.write(entries.length > 1 ? `${e.Key}:${decode(e)}\n` : `${decode(e)}\n`);
@@ -51,7 +43,7 @@ export function kvCommand(): Command {
     .action(async (key: string, opts: { recurse?: boolean; detailed?: boolean; json?: boolean }) => {
       const res = await call('GET', kvPath(key) + (opts.recurse ? '?recurse' : ''));
       if (res.status === 404) throw new CliError(`Cannot get "${key}": no such key${opts.recurse ? ' prefix' : ''} (see \`berth kv list\`)`);
-      const entries = JSON.parse(res.text) as Entry[];
+      const entries = JSON.parse(res.text) as KvEntry[];
       if (opts.json) return printJson(entries);
       print(entries, Boolean(opts.detailed));
     });
@@ -104,7 +96,7 @@ export function kvCommand(): Command {
         // Consul's rule: an index that goes backwards resets the watch.
         index = res.index < index ? 0 : res.index;
         if (res.status === 404) process.stdout.write(`${key}: (absent)\n`);
-        else print(JSON.parse(res.text) as Entry[], false);
+        else print(JSON.parse(res.text) as KvEntry[], false);
       }
     });
   kv.command('export')
@@ -112,7 +104,7 @@ export function kvCommand(): Command {
     .argument('[prefix]', 'key prefix', '')
     .action(async (prefix: string) => {
       const res = await call('GET', `${kvPath(prefix)}?recurse`);
-      const entries = res.status === 404 ? [] : (JSON.parse(res.text) as Entry[]);
+      const entries = res.status === 404 ? [] : (JSON.parse(res.text) as KvEntry[]);
       printJson(entries.map((e) => ({ key: e.Key, flags: e.Flags, value: e.Value ?? '' })));
     });
   kv.command('import')
