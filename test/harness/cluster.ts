@@ -17,8 +17,11 @@ export interface BerthProcess {
   kill9(): Promise<void>;
 }
 
-function launch(args: string[], env: NodeJS.ProcessEnv = {}): BerthProcess {
-  const child = spawn(process.execPath, [bin, ...args], {
+/** Run the berth CLI with `args`, inside network namespace `netns` when one is given. */
+function launch(args: string[], env: NodeJS.ProcessEnv = {}, netns?: string): BerthProcess {
+  const argv = [process.execPath, bin, ...args];
+  const [command, ...commandArgs] = netns ? ['ip', 'netns', 'exec', netns, ...argv] : argv;
+  const child = spawn(command, commandArgs, {
     cwd: root,
     env: { ...process.env, BERTH_LOG_FORMAT: 'json', BERTH_LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -74,7 +77,7 @@ export async function startAgent(o: AgentProcessOptions): Promise<BerthProcess> 
   const args = ['agent', '--data-dir', o.dataDir, '--node-name', o.nodeName, '--driver', o.driver];
   for (const s of o.servers) args.push('--server', s);
   if (o.dockerHost) args.push('--docker-host', o.dockerHost);
-  const proc = o.netns ? launchIn(o.netns, args) : launch(args);
+  const proc = launch(args, {}, o.netns);
   const deadline = Date.now() + 30_000;
   while (!proc.logs().includes('agent started')) {
     if (proc.child.exitCode !== null) throw new Error(`berth agent exited with ${proc.child.exitCode}:\n${proc.logs()}`);
@@ -85,21 +88,4 @@ export async function startAgent(o: AgentProcessOptions): Promise<BerthProcess> 
     await sleep(100);
   }
   return proc;
-}
-
-function launchIn(netns: string, args: string[]): BerthProcess {
-  const child = spawn('ip', ['netns', 'exec', netns, process.execPath, bin, ...args], {
-    cwd: root,
-    env: { ...process.env, BERTH_LOG_FORMAT: 'json', BERTH_LOG_LEVEL: 'info' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout!.on('data', (d: Buffer) => (output = (output + d).slice(-200_000)));
-  child.stderr!.on('data', (d: Buffer) => (output = (output + d).slice(-200_000)));
-  const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
-  const end = async (signal: NodeJS.Signals): Promise<void> => {
-    if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-    await exited;
-  };
-  return { child, logs: () => output, stop: () => end('SIGTERM'), kill9: () => end('SIGKILL') };
 }
