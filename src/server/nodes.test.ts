@@ -2,14 +2,27 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
+import { describe, it, type TestContext } from 'node:test';
 import { SqliteBackend } from '../state/index.ts';
-import type { ErrorDetail } from '../model/index.ts';
+import type { Allocation, ErrorDetail } from '../model/index.ts';
 import type { HeartbeatResponse } from '../api/index.ts';
 import { eventually, jobYaml, nodeBody, startServer, type TestServer } from './test-server.test-helper.ts';
 
 /** Heartbeats expire after 200 ms plus 100 ms of grace, so a silent node is down within ~300 ms. */
 const heartbeat = { minHeartbeatTtlMs: 200, heartbeatGraceMs: 100 };
+
+/** A server with node-a heartbeating and a count-2 job placed on it. */
+async function twoAllocsOnNodeA(t: TestContext): Promise<{ s: TestServer; stopA: () => void; onA: Allocation[] }> {
+  const s = await startServer(t, { heartbeat });
+  await s.registerNode({ id: 'node-a' });
+  const stopA = s.keepAlive('node-a');
+  await s.ok('POST', '/v1/jobs', jobYaml({ count: 2 }), 'application/yaml');
+  const onA = await eventually('2 allocations on node-a', async () => {
+    const allocs = await s.nodeAllocs('node-a');
+    return allocs.length === 2 ? allocs : undefined;
+  });
+  return { s, stopA, onA };
+}
 
 async function waitForStatus(s: TestServer, nodeId: string, status: string): Promise<void> {
   await eventually(`${nodeId} to be ${status}`, async () => ((await s.node(nodeId)).status === status ? true : undefined));
@@ -36,14 +49,7 @@ describe('node service', () => {
   });
 
   it('marks a node that misses its heartbeat down, its allocations lost, and replaces them on a ready node', async (t) => {
-    const s = await startServer(t, { heartbeat });
-    await s.registerNode({ id: 'node-a' });
-    const stopA = s.keepAlive('node-a');
-    await s.ok('POST', '/v1/jobs', jobYaml({ count: 2 }), 'application/yaml');
-    const onA = await eventually('2 allocations on node-a', async () => {
-      const allocs = await s.nodeAllocs('node-a');
-      return allocs.length === 2 ? allocs : undefined;
-    });
+    const { s, stopA, onA } = await twoAllocsOnNodeA(t);
     assert.equal((await s.report('node-a', onA, 'running')).status, 200);
     await s.registerNode({ id: 'node-b' });
     s.keepAlive('node-b');
@@ -117,14 +123,7 @@ describe('node service', () => {
   });
 
   it('stops the replacements when a node that was marked down comes back with its allocations running', async (t) => {
-    const s = await startServer(t, { heartbeat });
-    await s.registerNode({ id: 'node-a' });
-    const stopA = s.keepAlive('node-a');
-    await s.ok('POST', '/v1/jobs', jobYaml({ count: 2 }), 'application/yaml');
-    const onA = await eventually('2 allocations on node-a', async () => {
-      const allocs = await s.nodeAllocs('node-a');
-      return allocs.length === 2 ? allocs : undefined;
-    });
+    const { s, stopA, onA } = await twoAllocsOnNodeA(t);
     await s.report('node-a', onA, 'running');
     await s.registerNode({ id: 'node-b' });
     s.keepAlive('node-b');
