@@ -22,7 +22,7 @@ export function consulAgentRoutes(ctx: ServerContext): FastifyPluginAsync {
 
     app.put('/v1/agent/service/register', async (request) => {
       const q = request.query as { 'replace-existing-checks'?: string };
-      const instance = instanceFromConsul(request.body, local, Date.now());
+      const instance = instanceFromConsul(request.body, local, ctx.clock.now());
       await registry.register(instance, flag(q['replace-existing-checks']));
       return null;
     });
