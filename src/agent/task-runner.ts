@@ -91,6 +91,23 @@ export class TaskRunner {
   }
 
   /**
+   * Send `signal` to the running task (a template it reads changed, `change_mode: signal`); it
+   * keeps running and its restart count stays. A task that is not running is left alone: it
+   * renders afresh when it starts. A signal the driver cannot deliver is recorded as an event.
+   */
+  async signal(signal: string, reason: string): Promise<void> {
+    const handle = this.#handle;
+    if (!handle || this.state.state !== 'running' || this.#stopping.signal.aborted) return;
+    try {
+      await this.#o.driver.signal(handle, signal);
+      this.#event('Signaling', `${reason}: sent ${signal}`);
+    } catch (err) {
+      this.#event('Signaling Failed', (err as Error).message);
+      this.#warn('signal failed', err);
+    }
+  }
+
+  /**
    * Stop watching the task but leave it running (the agent is shutting down); the next agent
    * reattaches to it from the handle it saved.
    */
@@ -134,11 +151,11 @@ export class TaskRunner {
           // A stop raced with the start: stop() found no handle, so stop it here.
           await driver.stop(handle, this.#o.killTimeoutMs).catch((err: unknown) => this.#warn('stop failed', err));
         }
-        this.#set({ state: 'running', startedAt: clock.now(), finishedAt: undefined, exitCode: undefined });
+        this.#set({ state: 'running', startedAt: clock.now(), finishedAt: undefined, exitCode: undefined, network: handle.network });
         this.#event('Started', `${driver.name} ${handle.id.slice(0, 12)}`);
       } else {
         this.#handle = handle;
-        this.#set({ state: 'running' });
+        this.#set({ state: 'running', network: handle.network ?? this.state.network });
       }
       const overran = this.#overrun(handle);
       const exit = await Promise.race([driver.wait(handle), detached, overran.promise]);

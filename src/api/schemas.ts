@@ -41,6 +41,7 @@ const TaskState = Type.Object(
     finishedAt: Type.Optional(Type.Number()),
     exitCode: Type.Optional(Type.Integer()),
     driver: Type.Optional(Driver),
+    network: Type.Optional(Type.Object({ ip: Type.String({ minLength: 1, maxLength: 64 }), autoAdvertise: Type.Boolean() }, { additionalProperties: false })),
     events: Type.Array(TaskEvent, { maxItems: 100 }),
   },
   { additionalProperties: false },

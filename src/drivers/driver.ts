@@ -1,4 +1,4 @@
-import type { DriverInfo, DriverName, LogPolicy, TaskConfig, TaskUsage } from '../model/index.ts';
+import type { DriverInfo, DriverName, LogPolicy, TaskConfig, TaskNetwork, TaskUsage } from '../model/index.ts';
 
 /** Everything a driver needs to start one task of one allocation. */
 export interface TaskStartRequest {
@@ -37,6 +37,8 @@ export interface TaskHandle {
   startedAt: number;
   /** Driver-private data (e.g. log file paths, process start time). */
   state: Record<string, string | number>;
+  /** The task's own address, when the driver gives it one (docker: the container's IP). */
+  network?: TaskNetwork;
 }
 
 export interface ExitResult {
@@ -93,6 +95,12 @@ export interface TaskDriver {
   wait(handle: TaskHandle): Promise<ExitResult>;
   /** Ask the task to stop (SIGTERM), then force it after `timeoutMs`. Idempotent. */
   stop(handle: TaskHandle, timeoutMs: number): Promise<void>;
+  /**
+   * Send `signal` (a name such as `SIGHUP`) to the running task, which keeps running unless the
+   * signal ends it (a template's `change_mode: signal`). Rejects when the task is not running or
+   * the signal is not one of this host's.
+   */
+  signal(handle: TaskHandle, signal: string): Promise<void>;
   /** Remove what the task left behind (the container). Idempotent. */
   destroy(handle: TaskHandle): Promise<void>;
   /** The task's output. */

@@ -25,7 +25,20 @@ export interface TaskState {
   exitCode?: number;
   /** The driver that runs it, once resolved on the node. */
   driver?: DriverName;
+  /** The task's own network address, when its driver gives it one (a docker container's IP). */
+  network?: TaskNetwork;
   events: TaskEvent[];
+}
+
+/** The address a driver gave a task, for services with `address_mode: driver` (Nomad's DriverNetwork). */
+export interface TaskNetwork {
+  /** The task's IP address on its network. */
+  ip: string;
+  /**
+   * True when that address is the one to advertise under `address_mode: auto`: the container is on
+   * a network other than the default bridge (whose addresses other hosts cannot reach).
+   */
+  autoAdvertise: boolean;
 }
 
 /** A port given to an allocation on its node. */

@@ -234,12 +234,24 @@ export class StateView extends StateReader {
       else this.modRevisions.get(table)!.set(row, event.kv.modRevision);
       this.tableIndexes.set(table, revision);
       if (table === 'services') for (const s of [old, value] as (TableRow['services'] | undefined)[]) if (s) this.serviceIndexes.set(s.name, revision);
+      if (table === 'nodes') this.touchNodeServices(revision, old as TableRow['nodes'] | undefined, value as TableRow['nodes'] | undefined);
       if (table === 'allocs') this.touchAllocIndexes(revision, old as TableRow['allocs'] | undefined, value as TableRow['allocs'] | undefined);
       changes.push({ table, id: publicId(table, row), type: value === undefined ? 'delete' : 'put' });
     }
     this.current = revision;
     if (changes.length > 0) this.notify(revision, changes);
     this.wake();
+  }
+
+  /**
+   * A node change that readers of its services see (it went down or came back, or its name,
+   * address, datacenter or meta changed) moves the index of every service with an instance on it,
+   * so that their blocking queries wake; a heartbeat alone does not.
+   */
+  private touchNodeServices(revision: number, old: TableRow['nodes'] | undefined, value: TableRow['nodes'] | undefined): void {
+    const seen = (n: TableRow['nodes'] | undefined): string => (n ? JSON.stringify([n.name, n.address, n.datacenter, n.status === 'down', n.meta ?? {}]) : '');
+    if (seen(old) === seen(value)) return;
+    for (const inst of this.instancesOnNode((value ?? old)!.id)) this.serviceIndexes.set(inst.name, revision);
   }
 
   private touchAllocIndexes(revision: number, ...allocs: (TableRow['allocs'] | undefined)[]): void {

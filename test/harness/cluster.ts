@@ -70,6 +70,8 @@ export interface AgentProcessOptions {
   dockerHost?: string;
   /** Run it under `ip netns exec NAME` (its own network namespace). */
   netns?: string;
+  /** More flags (`--task-dns 10.0.0.53`). */
+  args?: string[];
 }
 
 /** A `berth agent`; resolves once it has logged "agent started". */
@@ -77,6 +79,7 @@ export async function startAgent(o: AgentProcessOptions): Promise<BerthProcess> 
   const args = ['agent', '--data-dir', o.dataDir, '--node-name', o.nodeName, '--driver', o.driver];
   for (const s of o.servers) args.push('--server', s);
   if (o.dockerHost) args.push('--docker-host', o.dockerHost);
+  args.push(...(o.args ?? []));
   const proc = launch(args, {}, o.netns);
   const deadline = Date.now() + 30_000;
   while (!proc.logs().includes('agent started')) {

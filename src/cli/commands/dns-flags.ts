@@ -4,9 +4,11 @@
  * without DNS (and says so), while an address given with --dns-addr must be had.
  */
 import { execFileSync } from 'node:child_process';
+import net from 'node:net';
 import os from 'node:os';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import type { ServerOptions } from '../../server/index.ts';
+import { CliError, EXIT_USAGE } from '../errors.ts';
 
 /** The flags' values. */
 export interface DnsFlags {
@@ -86,3 +88,31 @@ export function discoveryOptions(opts: DnsFlags, nodeName: string | undefined, d
     },
   };
 }
+
+/**
+ * `berth agent --task-dns`: repeated, or comma-separated (as BERTH_TASK_DNS). IP addresses only:
+ * Docker sends a container's DNS to port 53 of the servers it is given and takes no port.
+ */
+export function collectTaskDns(value: string, previous: string[] | undefined): string[] {
+  const servers = value.split(',').map((v) => v.trim()).filter(Boolean);
+  for (const s of servers) {
+    if (s !== 'auto' && !net.isIP(s)) throw new InvalidArgumentError(`expected an IP address or auto, got "${s}" (containers ask port 53 of it: serve berth's DNS there with \`berth server --dns-bridge\`)`);
+  }
+  return [...(previous ?? []), ...servers];
+}
+
+/** The DNS servers `--task-dns` names, `auto` resolved to this host's docker0 address; undefined when not given. */
+export function taskDnsServers(values: string[] | undefined): string[] | undefined {
+  if (!values?.length) return undefined;
+  return [
+    ...new Set(
+      values.map((v) => {
+        if (v !== 'auto') return v;
+        const bridge = dockerBridgeAddress();
+        if (!bridge) throw new CliError('Cannot use --task-dns auto: this host has no docker0 bridge address (give the IP where berth\'s DNS answers on port 53)', EXIT_USAGE);
+        return bridge;
+      }),
+    ),
+  ];
+}
+

@@ -2,7 +2,7 @@
  * What the catalog should hold for one allocation: pure, so the sync loop (server) and the check
  * runners (agent) agree on every instance and check id without talking to each other.
  */
-import type { Allocation, CheckState, Job, Node, ServiceInstance, ServiceSpec } from '../../model/index.ts';
+import type { Allocation, CheckState, Job, Node, ServiceInstance, ServiceSpec, TaskNetwork } from '../../model/index.ts';
 
 /** A service of an allocation with where it was declared. */
 export interface AllocService {
@@ -41,6 +41,36 @@ export function hostPort(alloc: Allocation, label: string | undefined): number {
   return alloc.ports.find((p) => p.label === label)?.value ?? 0;
 }
 
+/**
+ * Where an instance is reached, by its service's address mode (Nomad's rules): `host`, the node's
+ * address and the label's host port; `driver`, the task's own address (a container's IP) and the
+ * port inside it (the label's `to`); `auto`, the driver's when the driver advertises it (a
+ * container on a network other than the default bridge), else the host's. Undefined for `driver`
+ * when the task has no address of its own (a process, host networking): Nomad does not register
+ * such a service either.
+ */
+export function instanceAddress(alloc: Allocation, job: Job, node: Node, svc: AllocService): { address: string; port: number } | undefined {
+  const mode = svc.spec.addressMode;
+  const network = mode === 'host' ? undefined : taskNetwork(alloc, job, svc);
+  if (mode === 'driver' && !network) return undefined;
+  if (network && (mode === 'driver' || network.autoAdvertise)) {
+    const port = svc.spec.portLabel === undefined ? 0 : (alloc.ports.find((p) => p.label === svc.spec.portLabel)?.to ?? 0);
+    return { address: network.ip, port };
+  }
+  return { address: node.address, port: hostPort(alloc, svc.spec.portLabel) };
+}
+
+/** The address of the service's task, or for a group service of the group's first task that has one. */
+function taskNetwork(alloc: Allocation, job: Job, svc: AllocService): TaskNetwork | undefined {
+  if (svc.task !== undefined) return alloc.taskStates[svc.task]?.network;
+  const tasks = job.groups.find((g) => g.name === alloc.group)?.tasks ?? [];
+  for (const t of tasks) {
+    const network = alloc.taskStates[t.name]?.network;
+    if (network) return network;
+  }
+  return undefined;
+}
+
 /** True when the allocation's services belong in the catalog: it runs and is wanted. */
 export function allocServing(alloc: Allocation): boolean {
   return alloc.desiredStatus === 'run' && alloc.clientStatus === 'running';
@@ -63,6 +93,8 @@ export function deriveInstances(
   for (const svc of allocServices(job, alloc.group)) {
     // A task service is there only while its task runs.
     if (svc.task !== undefined && alloc.taskStates[svc.task]?.state !== 'running') continue;
+    const at = instanceAddress(alloc, job, node, svc);
+    if (!at) continue;
     const id = instanceId(alloc.id, svc);
     const prev = previous(id);
     const ids = checkIds(id, svc.spec.checks.length);
@@ -78,8 +110,8 @@ export function deriveInstances(
       nodeId: node.id,
       nodeName: node.name,
       datacenter: node.datacenter,
-      address: node.address,
-      port: hostPort(alloc, svc.spec.portLabel),
+      address: at.address,
+      port: at.port,
       tags: [...svc.spec.tags],
       meta: { ...svc.spec.meta },
       checks,

@@ -41,7 +41,11 @@ export class DnsHandler {
   readonly #options: ResolverOptions;
   readonly #zone: () => DnsZoneData;
   readonly #forward: Forwarder | undefined;
-  readonly #cache = new Map<string, Cached>();
+  /** Cached answers by transport (UDP answers may be truncated, TCP ones not). */
+  readonly #udpCache = new Map<string, Cached>();
+  readonly #tcpCache = new Map<string, Cached>();
+  /** The cache entry of each cached answer buffer, for `unshare`. */
+  readonly #owners = new WeakMap<Buffer, Cached>();
   #cachedZone: DnsZoneData | undefined;
 
   constructor(zone: () => DnsZoneData, options: ResolverOptions, forward?: Forwarder) {
@@ -51,20 +55,30 @@ export class DnsHandler {
   }
 
   /**
-   * The answer to one message, or undefined to drop it. `udpLimit` is undefined over TCP. Sync
-   * unless the question is forwarded.
+   * The answer to one message, or undefined to drop it. `udpLimit` is false over TCP. Sync unless
+   * the question is forwarded. With `shared`, a cached answer comes back as the cache's own buffer
+   * with this query's id written in, saving a copy per query: the caller must be done with it
+   * before the next call (a UDP send the kernel completed at once), or `unshare` it.
    */
-  handle(query: Buffer, udpLimit: boolean): Buffer | undefined | Promise<Buffer | undefined> {
+  handle(query: Buffer, udpLimit: boolean, shared = false): Buffer | undefined | Promise<Buffer | undefined> {
     this.stats.queries++;
     if (query.length < 12 || query.length > 65535) return this.#drop();
     const zone = this.#zone();
     if (zone !== this.#cachedZone) {
-      this.#cache.clear();
+      this.#udpCache.clear();
+      this.#tcpCache.clear();
       this.#cachedZone = zone;
     }
-    const key = (udpLimit ? 'u' : 't') + query.toString('latin1', 2);
-    const hit = this.#cache.get(key);
-    if (hit) return withId(hit.variants[hit.next++ % hit.variants.length], query);
+    const cache = udpLimit ? this.#udpCache : this.#tcpCache;
+    const key = query.toString('latin1', 2);
+    const hit = cache.get(key);
+    if (hit) {
+      const answer = hit.variants[hit.next++ % hit.variants.length];
+      if (!shared) return withId(answer, query);
+      answer[0] = query[0];
+      answer[1] = query[1];
+      return answer;
+    }
     let packet: DecodedPacket;
     try {
       packet = dnsPacket.decode(query);
@@ -73,10 +87,28 @@ export class DnsHandler {
     }
     if (packet.flag_qr) return this.#drop();
     try {
-      return this.#answer(packet, query, zone, key, udpLimit);
+      return this.#answer(packet, query, zone, udpLimit, (variants) => {
+        if (cache.size >= CACHE_LIMIT) cache.clear();
+        const entry = { variants, next: 1 };
+        cache.set(key, entry);
+        for (const v of variants) this.#owners.set(v, entry);
+      });
     } catch {
       return this.#drop();
     }
+  }
+
+  /**
+   * The cache stops using `answer` (handed out by `handle(..., shared)`) and keeps a copy instead:
+   * for an answer whose send was queued, so that the next query does not rewrite it in flight.
+   */
+  unshare(answer: Buffer): void {
+    const entry = this.#owners.get(answer);
+    const i = entry?.variants.indexOf(answer) ?? -1;
+    if (i < 0) return;
+    const copy = Buffer.from(answer);
+    entry!.variants[i] = copy;
+    this.#owners.set(copy, entry!);
   }
 
   #drop(): undefined {
@@ -84,7 +116,7 @@ export class DnsHandler {
     return undefined;
   }
 
-  #answer(packet: DecodedPacket, raw: Buffer, zone: DnsZoneData, key: string, udpLimit: boolean): Buffer | Promise<Buffer | undefined> {
+  #answer(packet: DecodedPacket, raw: Buffer, zone: DnsZoneData, udpLimit: boolean, remember: (variants: Buffer[]) => void): Buffer | Promise<Buffer | undefined> {
     const opt = packet.additionals?.find((a) => a.type === 'OPT') as (Answer & { udpPayloadSize?: number }) | undefined;
     const limit = udpLimit ? Math.min(MAX_EDNS_UDP, Math.max(CLASSIC_UDP, opt?.udpPayloadSize ?? CLASSIC_UDP)) : 65535;
     const base = { id: packet.id, questions: packet.questions ?? [], rd: packet.flag_rd, opt: opt !== undefined };
@@ -104,8 +136,7 @@ export class DnsHandler {
     const variants = [this.#encode(base, first.rcode, limit, first)];
     // More shuffles only where order matters.
     if (first.answers.length > 1) for (let i = 1; i < VARIANTS; i++) variants.push(this.#encode(base, first.rcode, limit, resolve(zone, question, this.#options)));
-    if (this.#cache.size >= CACHE_LIMIT) this.#cache.clear();
-    this.#cache.set(key, { variants, next: 1 });
+    remember(variants);
     return variants[0];
   }
 

@@ -6,6 +6,7 @@
 import dgram from 'node:dgram';
 import net from 'node:net';
 import type { Logger } from '../../lib/index.ts';
+import { serveDatagrams } from './datagrams.ts';
 import { DnsHandler, type DnsStats, type Forwarder } from './handler.ts';
 import type { DnsZoneData } from './zone.ts';
 
@@ -21,6 +22,8 @@ export interface DnsServerOptions {
   ttl?: number;
   /** Upstream resolvers (`host:port` or `host`) for names outside the domains; none: REFUSED. */
   recursors?: string[];
+  /** Answer UDP through Node's public dgram API only, not its native handle (see datagrams.ts). Default false. */
+  publicUdpApi?: boolean;
   /** The zone to answer from, read per query (return the same object while nothing changed). */
   zone: () => DnsZoneData;
   logger: Logger;
@@ -28,6 +31,8 @@ export interface DnsServerOptions {
 
 /** Longest a TCP connection stays open without a query. */
 const TCP_IDLE_MS = 10_000;
+/** Tries at a port free for both UDP and TCP when asked for any. */
+const FREE_PORT_ATTEMPTS = 5;
 /** How long an upstream gets to answer. */
 const FORWARD_TIMEOUT_MS = 2_000;
 
@@ -48,16 +53,20 @@ export class DnsServer {
 
   /** Listen on every host, UDP and TCP. */
   static async start(options: DnsServerOptions): Promise<DnsServer> {
-    const server = new DnsServer(options);
-    try {
-      let port = options.port ?? 7453;
-      for (const host of options.hosts ?? ['127.0.0.1']) port = await server.#listen(host, port);
-      server.#port = port;
-    } catch (err) {
-      await server.stop();
-      throw err;
+    for (let attempt = 1; ; attempt++) {
+      const server = new DnsServer(options);
+      try {
+        let port = options.port ?? 7453;
+        for (const host of options.hosts ?? ['127.0.0.1']) port = await server.#listen(host, port);
+        server.#port = port;
+        return server;
+      } catch (err) {
+        await server.stop();
+        // Asked for any port: the one free for UDP may be taken for TCP; pick another.
+        if (options.port === 0 && (err as NodeJS.ErrnoException).code === 'EADDRINUSE' && attempt < FREE_PORT_ATTEMPTS) continue;
+        throw err;
+      }
     }
-    return server;
   }
 
   /** The port served (useful after asking for 0). */
@@ -91,12 +100,19 @@ export class DnsServer {
     this.#udp.push(udp);
     const bound = udp.address().port;
     udp.on('error', (err) => this.#o.logger.warn({ err }, 'DNS UDP socket error'));
-    udp.on('message', (msg, rinfo) => {
-      const reply = this.handler.handle(msg, true);
-      if (reply === undefined) return;
-      if (Buffer.isBuffer(reply)) udp.send(reply, rinfo.port, rinfo.address);
-      else void reply.then((r) => r && udp.send(r, rinfo.port, rinfo.address)).catch(() => undefined);
-    });
+    const out = serveDatagrams(
+      udp,
+      (msg, peer) => {
+        // On the native handle, a send completes at once unless the socket buffer is full, so a
+        // cached answer can go out as it is, its id rewritten, without a copy per query.
+        const reply = this.handler.handle(msg, true, out.direct);
+        if (reply === undefined) return;
+        if (Buffer.isBuffer(reply)) {
+          if (!out.send(reply, peer.port, peer.address) && out.direct) this.handler.unshare(reply);
+        } else void reply.then((r) => r && out.send(r, peer.port, peer.address)).catch(() => undefined);
+      },
+      { publicApi: this.#o.publicUdpApi },
+    );
     const tcp = net.createServer((conn) => this.#serveTcp(conn));
     await new Promise<void>((resolve, reject) => {
       tcp.once('error', reject);

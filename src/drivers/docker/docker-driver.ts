@@ -1,11 +1,14 @@
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type Docker from 'dockerode';
-import type { DriverInfo, TaskUsage } from '../../model/index.ts';
+import type { DriverInfo, TaskNetwork, TaskUsage } from '../../model/index.ts';
 import { containerUsage } from './docker-stats.ts';
 import { dockerExec } from './docker-exec.ts';
 import type { DriverLogger, ExecRequest, ExecSession, ExitResult, LogChunk, LogOptions, TaskDriver, TaskHandle, TaskStartRequest } from '../driver.ts';
-import { containerCreateOptions, LABEL_ALLOC, LABEL_NODE, LABEL_TASK } from './container-spec.ts';
+import { containerCreateOptions, LABEL_ALLOC, LABEL_NODE, LABEL_TASK, TASK_DIR_MOUNTS } from './container-spec.ts';
 import { countLines, lastLines } from '../lines.ts';
+import { hostSignal, unknownSignal } from '../signals.ts';
 import { demuxDockerLogs } from './docker-logs.ts';
 import { connectDocker, defaultDockerHost, dockerMessage, dockerStatus, readProgress } from './docker-host.ts';
 
@@ -72,6 +75,8 @@ export class DockerDriver implements TaskDriver {
     const image = request.config.image;
     if (!image) throw new Error(`Cannot start task "${request.taskName}": the docker driver needs config.image`);
     const options = containerCreateOptions(request, image);
+    // Docker refuses a bind mount whose source is missing.
+    await Promise.all(TASK_DIR_MOUNTS.map((m) => mkdir(path.join(request.taskDir, m.dir), { recursive: true })));
     const container = await this.#create(request, options);
     try {
       await container.start();
@@ -79,6 +84,7 @@ export class DockerDriver implements TaskDriver {
       await container.remove({ force: true }).catch(() => {});
       throw new Error(`Cannot start task "${request.taskName}": ${describeStartFailure(error, request, image)}`);
     }
+    const network = await containerNetwork(container);
     return {
       driver: 'docker',
       allocId: request.allocId,
@@ -86,6 +92,7 @@ export class DockerDriver implements TaskDriver {
       id: container.id,
       startedAt: Date.now(),
       state: { name: options.name ?? '', image },
+      ...(network ? { network } : {}),
     };
   }
 
@@ -129,6 +136,20 @@ export class DockerDriver implements TaskDriver {
       // 304: already stopped; 404: already removed.
       if (status === 304 || status === 404) return;
       throw new Error(`Cannot stop task "${handle.taskName}" (container ${handle.id}): ${dockerMessage(error)}`);
+    }
+  }
+
+  /** `docker kill --signal`: the signal to the container's main process, which keeps running if it handles it. */
+  async signal(handle: TaskHandle, signal: string): Promise<void> {
+    const which = hostSignal(signal);
+    if (!which) throw unknownSignal(handle.taskName, signal);
+    try {
+      await this.#docker.getContainer(handle.id).kill({ signal: which });
+    } catch (error) {
+      const status = dockerStatus(error);
+      // 409: the container is not running; 404: it is gone.
+      const detail = status === 409 || status === 404 ? `container ${handle.id} is not running` : `container ${handle.id}: ${dockerMessage(error)}`;
+      throw new Error(`Cannot signal task "${handle.taskName}" with ${which}: ${detail}`);
     }
   }
 
@@ -315,4 +336,21 @@ function describeStartFailure(error: unknown, request: TaskStartRequest, image: 
     return `command "${program}" not found in image "${image}" (${message})`;
   }
   return message;
+}
+
+/**
+ * The container's IP on its network, as Nomad's docker driver reads it: the first network with an
+ * address, advertised under `address_mode: auto` unless it is the default bridge. Undefined in
+ * host network mode (no address of its own), or when the engine does not say.
+ */
+async function containerNetwork(container: Docker.Container): Promise<TaskNetwork | undefined> {
+  try {
+    const info = await container.inspect();
+    for (const [name, net] of Object.entries(info.NetworkSettings?.Networks ?? {})) {
+      if (net?.IPAddress) return { ip: net.IPAddress, autoAdvertise: name !== 'bridge' && name !== 'nat' };
+    }
+    return undefined;
+  } catch {
+    return undefined;
+  }
 }
