@@ -117,6 +117,33 @@ describe('TaskRunner', () => {
     assert.equal(types(runner).at(-1), 'Killed');
   });
 
+  it('signals a running task that traps the signal, without restarting it', async () => {
+    const { runner, driver } = setup({ config: { command: 'run', args: ['trap:SIGHUP:reloaded'] } });
+    const done = runner.run();
+    await until('the task to run', () => runner.state.state === 'running');
+    const [task] = driver.machine.tasks();
+    await runner.signal('SIGHUP', 'template app.conf changed');
+    assert.equal(task.output.map((c) => c.data.toString()).join(''), 'reloaded\n');
+    assert.equal(task.exit, undefined, 'the task still runs');
+    assert.equal(driver.machine.tasks().length, 1, 'no second instance');
+    assert.equal(runner.state.restarts, 0);
+    assert.deepEqual(runner.state.events.at(-1), { time: runner.state.events.at(-1)!.time, type: 'Signaling', message: 'template app.conf changed: sent SIGHUP' });
+    await runner.stop();
+    await done;
+  });
+
+  it('records a signal the driver cannot deliver as an event and leaves the task running', async () => {
+    const { runner, driver } = setup({ config: { command: 'run' } });
+    const done = runner.run();
+    await until('the task to run', () => runner.state.state === 'running');
+    await runner.signal('SIGNOPE', 'template app.conf changed');
+    assert.equal(types(runner).at(-1), 'Signaling Failed');
+    assert.match(runner.state.events.at(-1)!.message, /"SIGNOPE" is not a signal of this host/);
+    assert.equal(driver.machine.tasks()[0].exit, undefined);
+    await runner.stop();
+    await done;
+  });
+
   it('kills a task that ignores SIGTERM once the kill timeout passes', async () => {
     const { runner, driver } = setup({ config: { command: 'ignore-term' } });
     const done = runner.run();

@@ -3,6 +3,7 @@
  * start request), then followed; a change restarts the task, signals it, or does nothing, as its
  * `change_mode` says.
  */
+import type { ServerPool } from '../api/index.ts';
 import type { Logger } from '../lib/index.ts';
 import type { TaskTemplate } from '../model/index.ts';
 import { TemplateSet } from './templates.ts';
@@ -19,10 +20,10 @@ export class TaskTemplates {
     /** The env object of the task's start request: rendered env vars are merged into it. */
     private readonly env: Record<string, string>,
     taskDir: string,
-    serverUrl: string,
+    servers: ServerPool,
     private readonly logger: Logger,
   ) {
-    this.#set = new TemplateSet(serverUrl, templates, taskDir, (spec) => this.#changed(spec));
+    this.#set = new TemplateSet(servers, templates, taskDir, (spec) => this.#changed(spec));
   }
 
   /** Render everything once (retrying while the server cannot answer), before the task starts. */
@@ -48,16 +49,9 @@ export class TaskTemplates {
   #changed(spec: TaskTemplate): void {
     const mode = spec.changeMode ?? 'restart';
     if (mode === 'noop' || this.#stopped) return;
-    const handle = this.runner.handle;
-    // Only the process driver's handle is a pid this agent may signal; others restart instead.
-    if (mode === 'signal' && handle?.driver === 'process' && /^\d+$/.test(handle.id)) {
-      try {
-        process.kill(Number(handle.id), spec.changeSignal ?? 'SIGHUP');
-        return;
-      } catch (err) {
-        this.logger.warn({ err }, 'Cannot signal the task for a template change; restarting it');
-      }
-    }
-    void this.runner.restart(`template ${spec.destination ?? '(env)'} changed`);
+    const reason = `template ${spec.destination ?? '(env)'} changed`;
+    // The jobspec requires change_signal with change_mode signal; SIGHUP covers older specs.
+    if (mode === 'signal') void this.runner.signal(spec.changeSignal ?? 'SIGHUP', reason);
+    else void this.runner.restart(reason);
   }
 }

@@ -17,6 +17,8 @@ export type ContractBehaviour =
   | { kind: 'print-env'; name: string }
   /** Prints `tick 1`, `tick 2`, ... every `everyMs` until stopped. */
   | { kind: 'tick'; everyMs: number }
+  /** Runs until stopped; prints `line` each time it gets `signal` (e.g. SIGHUP). */
+  | { kind: 'trap'; signal: string; line: string }
   /** Asks to run a program that does not exist. */
   | { kind: 'missing-command'; command: string };
 
@@ -172,6 +174,36 @@ export function driverContract(name: string, makeDriver: () => Promise<DriverFix
       });
     });
 
+    it('signal reaches a running task, which handles it and keeps running', async (t) => {
+      await withFixture(t, makeDriver, async ({ driver, start }) => {
+        const handle = await start(task({ kind: 'trap', signal: 'SIGHUP', line: 'got-hup' }));
+        const waited = driver.wait(handle);
+        await sleep(500); // let the task install its signal trap
+        const controller = new AbortController();
+        const reading = collect(driver, handle, { follow: true, signal: controller.signal }, (text) => {
+          if (text.includes('got-hup\ngot-hup\n')) controller.abort();
+        });
+        await driver.signal(handle, 'SIGHUP');
+        await sleep(300);
+        await driver.signal(handle, 'HUP');
+        assert.equal((await reading).stdout, 'got-hup\ngot-hup\n');
+        assert.equal(await Promise.race([waited.then(() => 'exited'), sleep(500).then(() => 'running')]), 'running');
+        await driver.stop(handle, 5000);
+        await waited;
+      });
+    });
+
+    it('signal rejects with a clear error for an unknown signal and for a task that has exited', async (t) => {
+      await withFixture(t, makeDriver, async ({ driver, start }) => {
+        const running = await start(task({ kind: 'run' }));
+        await assert.rejects(driver.signal(running, 'SIGNOPE'), /^Error: Cannot signal task ".+": "SIGNOPE" is not a signal of this host/);
+        const ended = await start(task({ kind: 'exit', code: 0, afterMs: 0 }));
+        await driver.wait(ended);
+        await assert.rejects(driver.signal(ended, 'SIGHUP'), /^Error: Cannot signal task ".+".*not running/);
+        await driver.stop(running, 5000);
+      });
+    });
+
     it('start fails with a clear error for a command that does not exist', async (t) => {
       await withFixture(t, makeDriver, async ({ fixture, start }) => {
         const request = fixture.request(task({ kind: 'missing-command', command: 'berth-no-such-command' }));
@@ -209,6 +241,8 @@ function script(b: ContractBehaviour): string {
       return `printf '%s=%s\\n' ${b.name} "$${b.name}"`;
     case 'tick':
       return `trap 'exit 143' TERM; i=0; while :; do i=$((i+1)); echo "tick $i"; sleep ${b.everyMs / 1000} & wait $!; done`;
+    case 'trap':
+      return `trap ${quote(`echo ${b.line}`)} ${b.signal.replace(/^SIG/, '')}; trap 'exit 143' TERM; while :; do sleep 1 & wait $!; done`;
     case 'missing-command':
       return '';
   }

@@ -16,6 +16,7 @@ export type {
 } from './driver.ts';
 export { DockerDriver, type DockerDriverOptions } from './docker/docker-driver.ts';
 export { DEFAULT_DOCKER_HOST, defaultDockerHost } from './docker/docker-host.ts';
+export { TASK_DIR_MOUNTS } from './docker/container-spec.ts';
 export { ProcessDriver, type ProcessDriverOptions } from './process/process-driver.ts';
 export { MockDriver, type MockDriverOptions } from './mock/mock-driver.ts';
 export { MockMachine, type MockTask } from './mock/mock-machine.ts';

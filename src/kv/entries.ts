@@ -11,6 +11,12 @@ export const KV_ROOT = `${STATE_PREFIX}kv/`;
 export const KV_DATA = `${KV_ROOT}d/`;
 /** Sessions: `<KV_SESSIONS><id>`. */
 export const KV_SESSIONS = `${KV_ROOT}s/`;
+/**
+ * How a session ended: `<KV_SESSION_ENDS><id>` holds `{"reason": "destroyed" | "invalidated"}`,
+ * put in the txn that deletes the session (so the event stream can tell the two apart) on a short
+ * lease that removes it afterwards.
+ */
+export const KV_SESSION_ENDS = `${KV_ROOT}e/`;
 
 /** Largest value Consul accepts (512 KiB); larger PUTs are refused with 413. */
 export const MAX_VALUE_BYTES = 512 * 1024;

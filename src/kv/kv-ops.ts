@@ -81,7 +81,7 @@ export interface TxnKvOp {
 }
 
 /** The verbs Consul's txn accepts for KV. */
-export const TXN_VERBS = ['set', 'cas', 'lock', 'unlock', 'get', 'get-tree', 'check-index', 'check-session', 'check-not-exists', 'delete', 'delete-tree', 'delete-cas'] as const;
+export const TXN_VERBS = ['set', 'cas', 'lock', 'unlock', 'get', 'get-or-empty', 'get-tree', 'check-index', 'check-session', 'check-not-exists', 'delete', 'delete-tree', 'delete-cas'] as const;
 
 /** The outcome of one op: entries to return, or why the txn rolls back. */
 export type TxnOpOutcome = { ok: true; entries: KvEntry[] } | { ok: false; what: string };
@@ -123,6 +123,9 @@ function runOp(tx: KvTx, op: TxnKvOp, inLockDelay: LockDelayCheck): TxnOpOutcome
       const e = tx.entry(key);
       return e ? { ok: true, entries: [e] } : fail(`key "${key}" doesn't exist`);
     }
+    case 'get-or-empty':
+      // Consul answers a missing key with an empty entry of that key.
+      return { ok: true, entries: [tx.entry(key) ?? { Key: key, Value: null, Flags: 0, CreateIndex: 0, ModifyIndex: 0, LockIndex: 0 }] };
     case 'get-tree':
       return { ok: true, entries: tx.list(key) };
     case 'check-index': {
@@ -155,7 +158,7 @@ function setOrFail(tx: KvTx, key: string, value: string | null, opts: PutOptions
   return tx.entry(key)!;
 }
 
-/** Only `get` and `get-tree` answer with values; writes and checks answer without, as Consul. */
+/** Only the reads (`get`, `get-or-empty`, `get-tree`) answer with values; writes and checks answer without, as Consul. */
 export function txnReturnsValue(verb: string): boolean {
-  return verb === 'get' || verb === 'get-tree';
+  return verb === 'get' || verb === 'get-or-empty' || verb === 'get-tree';
 }

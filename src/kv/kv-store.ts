@@ -12,6 +12,9 @@ import { KvTx } from './kv-tx.ts';
 
 type Wake = () => void;
 
+/** Longest a write that lost a race waits for the mirror to catch up before it rebuilds. */
+const CATCH_UP_MS = 1000;
+
 /** The mirror and the write path of Consul's KV and sessions. */
 export class KvStore {
   readonly backend: StateBackend;
@@ -154,25 +157,43 @@ export class KvStore {
 
   /**
    * Run `build` against the mirror and commit what it wrote, guarded by the revision of every key
-   * it read; a lost race rebuilds from the newer mirror, up to 20 times.
+   * it read; a lost race rebuilds from the newer mirror, up to 20 times. `settle` is awaited after
+   * each commit attempt with its revision and whether it committed: a caller that joined writes of
+   * its own (`KvTx.join`) waits there for its own copy of the state.
    */
-  async write<T>(build: (tx: KvTx) => T): Promise<{ result: T; index: number }> {
+  async write<T>(build: (tx: KvTx) => T, settle?: (revision: number, committed: boolean) => Promise<void>): Promise<{ result: T; index: number }> {
     for (let attempt = 0; attempt < 20; attempt++) {
       const tx = new KvTx(this);
       const result = build(tx);
       const request = tx.request();
       if (request.success.length === 0) return { result, index: this.applied };
       const res = await this.backend.txn(request);
-      await this.waitApplied(res.revision);
-      if (res.succeeded) return { result: tx.finish(result, res.revision), index: res.revision };
+      if (res.succeeded) {
+        // A txn of joined writes only never shows in this mirror's watch.
+        if (request.success.some((op) => 'key' in op && op.key.startsWith(KV_ROOT))) await this.waitApplied(res.revision);
+        await settle?.(res.revision, true);
+        return { result: tx.finish(result, res.revision), index: res.revision };
+      }
+      // Lost a race: catch up before the rebuild. The revision may be a write outside the KV
+      // (another table, the leader lease) that this mirror never sees: hence the bound.
+      await this.waitApplied(res.revision, CATCH_UP_MS);
+      await settle?.(res.revision, false);
     }
     throw new BerthError('conflict', 'Cannot write the key: it kept changing under 20 attempts; retry later');
   }
 
   /** Resolve once the mirror applied `revision` (or at once if it did). */
-  waitApplied(revision: number): Promise<void> {
+  waitApplied(revision: number, timeoutMs?: number): Promise<void> {
     if (this.applied >= revision) return Promise.resolve();
-    return new Promise((resolve) => this.appliedWaiters.push({ revision, resolve }));
+    return new Promise((resolve) => {
+      const waiter = { revision, resolve };
+      this.appliedWaiters.push(waiter);
+      if (timeoutMs === undefined) return;
+      setTimeout(() => {
+        this.appliedWaiters = this.appliedWaiters.filter((w) => w !== waiter);
+        resolve();
+      }, timeoutMs).unref?.();
+    });
   }
 
   private apply(batch: WatchBatch): void {

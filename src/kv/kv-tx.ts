@@ -23,6 +23,8 @@ export class KvTx {
   private readonly sessions = new Map<string, SessionRecord | null>();
   /** Entries written by this txn: their indexes are set once the revision is known. */
   private readonly pending: KvEntry[] = [];
+  /** Compares and writes outside the KV keys (catalog rows of a `/v1/txn`) that commit with these. */
+  private readonly joined: { compare: Compare[]; success: Op[] } = { compare: [], success: [] };
 
   constructor(private readonly store: KvReadSource) {}
 
@@ -81,9 +83,20 @@ export class KvTx {
     this.writes.set(KV_SESSIONS + id, null);
   }
 
-  /** Drop every write (a rolled-back `/v1/txn`); reads still guard nothing. */
+  /** Drop every write (a rolled-back `/v1/txn`), the joined ones too; reads still guard nothing. */
   abandon(): void {
     this.writes.clear();
+    this.joined.compare = [];
+    this.joined.success = [];
+  }
+
+  /**
+   * Commit writes to keys outside the KV (catalog rows of a `/v1/txn`) in the same backend txn,
+   * guarded by their own compares: all of it applies, or none.
+   */
+  join(compare: Compare[], success: Op[]): void {
+    this.joined.compare.push(...compare);
+    this.joined.success.push(...success);
   }
 
   /** The backend txn: every key read must still be at the revision read. */
@@ -95,6 +108,8 @@ export class KvTx {
         if (this.reads.get(key) !== 0) success.push({ type: 'delete', key });
       } else success.push({ type: 'put', key, value });
     }
+    compare.push(...this.joined.compare);
+    success.push(...this.joined.success);
     return { compare, success };
   }
 

@@ -5,6 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { BerthError } from '../model/index.ts';
+import { KV_SESSION_ENDS } from './entries.ts';
 import type { KvStore } from './kv-store.ts';
 import type { KvTx } from './kv-tx.ts';
 import type { SessionRecord } from './session-types.ts';
@@ -28,6 +29,12 @@ export interface SessionHealth {
   /** True when a check with this id exists and is critical. */
   checkCritical(checkId: string): boolean;
 }
+
+/** Why a session ended, as its end marker and the event stream say. */
+export type SessionEndReason = 'destroyed' | 'invalidated';
+
+/** Seconds an end marker outlives its session's delete. */
+const END_MARKER_TTL_S = 60;
 
 const NS_PER_MS = 1_000_000;
 /** Consul's defaults and bounds. */
@@ -53,6 +60,8 @@ export class Sessions {
   /** Keys whose lock was lost by an ended session, and until when they cannot be acquired. */
   private readonly lockDelays = new Map<string, number>();
   private timer: ReturnType<typeof setInterval> | undefined;
+  /** The lease end markers are put with, and until when it is handed out. */
+  private markerLease: { id: number; until: number } | undefined;
 
   constructor(
     private readonly store: KvStore,
@@ -86,9 +95,45 @@ export class Sessions {
     return s;
   }
 
-  /** PUT /v1/session/destroy/:id: end it as if invalidated. */
+  /** PUT /v1/session/destroy/:id: end it as if invalidated (the event stream says destroyed). */
   async destroy(id: string): Promise<void> {
-    await this.store.write((tx) => this.end(tx, id));
+    await this.endWith(id, 'destroyed');
+  }
+
+  /** End a session whose TTL lapsed, node went down or check turned critical. */
+  async invalidate(id: string): Promise<void> {
+    await this.endWith(id, 'invalidated');
+  }
+
+  private async endWith(id: string, reason: SessionEndReason): Promise<void> {
+    if (!this.store.sessions.has(id)) return;
+    for (let attempt = 0; ; attempt++) {
+      const lease = await this.endMarkerLease();
+      try {
+        await this.store.write((tx) => {
+          if (!tx.session(id)) return;
+          this.end(tx, id);
+          tx.join([], [{ type: 'put', key: KV_SESSION_ENDS + id, value: JSON.stringify({ reason }), lease }]);
+        });
+        return;
+      } catch (err) {
+        // The shared lease ran out under us: take a new one, once.
+        if (attempt > 0 || !(err instanceof BerthError && err.code === 'not_found')) throw err;
+        this.markerLease = undefined;
+      }
+    }
+  }
+
+  /**
+   * The lease of end markers: one shared for a while, so ending sessions costs no grant each; a
+   * marker lives at most a lease TTL, long enough for the event stream to read it from history.
+   */
+  private async endMarkerLease(): Promise<number> {
+    const now = this.now();
+    if (this.markerLease && this.markerLease.until > now) return this.markerLease.id;
+    const lease = await this.store.backend.leaseGrant(END_MARKER_TTL_S);
+    this.markerLease = { id: lease.id, until: now + (END_MARKER_TTL_S * 1000) / 2 };
+    return lease.id;
   }
 
   /** Sessions, optionally of one node. */
@@ -96,8 +141,12 @@ export class Sessions {
     return [...this.store.sessions.values()].filter((s) => node === undefined || s.Node === node).sort((a, b) => a.CreateIndex - b.CreateIndex);
   }
 
-  /** Start the reaper (on the server): checks every `intervalMs`. */
+  /**
+   * Start the reaper (on the leader): checks every `intervalMs`. Renewals seen in an earlier term
+   * are forgotten: every session gets a full TTL from now, as on a Consul leader change.
+   */
   startReaper(health: SessionHealth, intervalMs = 500): void {
+    if (!this.timer) this.renewedAt.clear();
     this.timer ??= setInterval(() => void this.reap(health).catch(() => {}), intervalMs);
     this.timer.unref?.();
   }
@@ -120,7 +169,7 @@ export class Sessions {
       const checks = [...s.NodeChecks, ...s.ServiceChecks.map((c) => c.ID)];
       if (lapsed || health.nodeDown(s.Node) || checks.some((c) => health.checkCritical(c))) ended.push(s.ID);
     }
-    for (const id of ended) await this.destroy(id);
+    for (const id of ended) await this.invalidate(id);
     return ended;
   }
 

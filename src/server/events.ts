@@ -3,20 +3,25 @@
  * revision log. A subscriber starts from now or resumes after an index: the backend's watch
  * replays history from there, so nothing is missed or repeated while history is kept.
  */
-import { BerthError } from '../model/index.ts';
+import { BerthError, type JobRun } from '../model/index.ts';
 import { CompactedError, STATE_PREFIX, TABLES, tablePrefix, type StateBackend, type Table, type WatchEvent, type Watcher } from '../state/index.ts';
-import { KV_DATA } from '../kv/index.ts';
+import { KV_DATA, KV_SESSIONS, KV_SESSION_ENDS } from '../kv/index.ts';
 
 /** The topics a subscriber may ask for. */
-export const TOPICS = ['Job', 'Allocation', 'Deployment', 'Evaluation', 'Node', 'Service', 'KV'] as const;
+export const TOPICS = ['Job', 'Allocation', 'Deployment', 'Evaluation', 'Node', 'Service', 'KV', 'Session'] as const;
 /** One topic. */
 export type Topic = (typeof TOPICS)[number];
 
 const TOPIC_OF: Partial<Record<Table, Topic>> = { jobs: 'Job', allocs: 'Allocation', deployments: 'Deployment', evals: 'Evaluation', nodes: 'Node', services: 'Service' };
+const RUNS_PREFIX = tablePrefix('runs');
 
 /** One change, Nomad's event shape. */
 export interface StreamEvent {
   Topic: Topic;
+  /**
+   * `<Topic>Updated` or `<Topic>Deleted`; also `JobHeld` (a failed parent held a dependent job),
+   * and for sessions `SessionCreated`, `SessionUpdated`, `SessionDestroyed`, `SessionInvalidated`.
+   */
   Type: string;
   Key: string;
   Index: number;
@@ -30,7 +35,7 @@ export interface StreamFrame {
   Events: StreamEvent[];
 }
 
-/** Which events a subscriber wants: per topic, `*` or keys (a trailing `*` makes a prefix). */
+/** Which events a subscriber wants: per topic, `*` or keys (a trailing `*` makes a prefix); a session matches by id or name. */
 export type TopicFilter = Map<Topic, string[]>;
 
 /** Parse `Topic:filter` strings (`Job:web`, `KV:cfg/*`, `Node`, `*`) into a filter. */
@@ -52,15 +57,52 @@ export function parseTopics(specs: string[]): TopicFilter {
   return filter;
 }
 
-function wanted(filter: TopicFilter, topic: Topic, key: string): boolean {
-  const keys = filter.get(topic);
+/** Whether the filter selects the event: by its key, or, for a session, by its name too. */
+function wanted(filter: TopicFilter, e: StreamEvent): boolean {
+  const keys = filter.get(e.Topic);
   if (!keys) return false;
-  return keys.some((k) => k === '*' || k === key || (k.endsWith('*') && key.startsWith(k.slice(0, -1))));
+  const names = [e.Key];
+  if (e.Topic === 'Session') names.push(String((e.Payload.Session as { Name?: string } | null)?.Name ?? ''));
+  return keys.some((k) => k === '*' || names.some((n) => k === n || (k.endsWith('*') && n.startsWith(k.slice(0, -1)))));
+}
+
+/**
+ * A session created (a put of a new session key), updated, or ended: destroyed through the API or
+ * invalidated (TTL, node, check), as the end marker written in the same revision says.
+ */
+function sessionEvent(ev: WatchEvent, revision: number, ends: ReadonlyMap<string, string>): StreamEvent {
+  const id = ev.kv.key.slice(KV_SESSIONS.length);
+  const row = ev.type === 'put' ? ev.kv.value : ev.prevKv?.value;
+  const type = ev.type === 'put' ? (ev.prevKv ? 'SessionUpdated' : 'SessionCreated') : ends.get(id) === 'invalidated' ? 'SessionInvalidated' : 'SessionDestroyed';
+  return { Topic: 'Session', Type: type, Key: id, Index: revision, Payload: { Session: row ? { ...(JSON.parse(row) as object), ID: id } : null } };
+}
+
+/** The end markers of a revision: session id -> reason. */
+function sessionEnds(events: WatchEvent[]): Map<string, string> {
+  const ends = new Map<string, string>();
+  for (const ev of events) {
+    if (ev.type === 'put' && ev.kv.key.startsWith(KV_SESSION_ENDS)) ends.set(ev.kv.key.slice(KV_SESSION_ENDS.length), (JSON.parse(ev.kv.value) as { reason: string }).reason);
+  }
+  return ends;
+}
+
+/**
+ * A dependent job held by a failed parent: the run record written for it (once per failed parent
+ * run, keyed by its end), as a Job event keyed by the held job. Other run rows make no event.
+ */
+function heldEvent(ev: WatchEvent, revision: number): StreamEvent | undefined {
+  if (ev.type !== 'put' || ev.prevKv) return undefined;
+  const run = JSON.parse(ev.kv.value) as JobRun;
+  if (!run.heldBy) return undefined;
+  const held = { JobID: run.jobId, Parent: run.heldBy.parent, FailedRun: run.heldBy.run, FailedAt: run.heldBy.failedAt, Reason: run.reason ?? '' };
+  return { Topic: 'Job', Type: 'JobHeld', Key: run.jobId, Index: revision, Payload: { Held: held } };
 }
 
 /** The topic event of one backend change, or undefined for keys no topic covers. */
-function toEvent(ev: WatchEvent, revision: number): StreamEvent | undefined {
+function toEvent(ev: WatchEvent, revision: number, ends: ReadonlyMap<string, string>): StreamEvent | undefined {
   const key = ev.kv.key;
+  if (key.startsWith(RUNS_PREFIX)) return heldEvent(ev, revision);
+  if (key.startsWith(KV_SESSIONS)) return sessionEvent(ev, revision, ends);
   const row = ev.type === 'put' ? ev.kv.value : ev.prevKv?.value;
   const kind = ev.type === 'put' ? 'Updated' : 'Deleted';
   if (key.startsWith(KV_DATA)) {
@@ -112,7 +154,8 @@ export async function subscribeEvents(
   return backend.watch(
     { prefix: STATE_PREFIX },
     (batch) => {
-      const events = batch.events.map((ev) => toEvent(ev, batch.revision)).filter((e): e is StreamEvent => e !== undefined && wanted(filter, e.Topic, e.Key));
+      const ends = sessionEnds(batch.events);
+      const events = batch.events.map((ev) => toEvent(ev, batch.revision, ends)).filter((e): e is StreamEvent => e !== undefined && wanted(filter, e));
       if (events.length > 0) onFrame({ Index: batch.revision, Events: events });
     },
     { fromRevision: after === undefined ? 0 : after + 1, prevKv: true, onError },

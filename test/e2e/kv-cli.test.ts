@@ -74,7 +74,10 @@ describe('berth kv and berth lock', () => {
     await eventually('a new leader', async () => leaders().length === 2, 30_000);
     const took = Date.now() - killedAt;
     assert.notEqual(Number(leaders()[1]), first);
-    assert.ok(took >= 10_000, `took over after ${took} ms: not before the dead leader's 10s TTL lapsed`);
+    // The dead leader last renewed (every TTL/2 = 5 s) at most 5 s before the kill: its session
+    // lapses 5-10 s after the kill, then the 1 s lock-delay holds the key.
+    assert.ok(took >= 6_000, `took over after ${took} ms: before the dead leader's 10s TTL and 1s lock-delay could lapse`);
+    assert.ok(took <= 13_000, `took over after ${took} ms: long after the dead leader's TTL and lock-delay lapsed`);
     await sleep(500);
     assert.equal(leaders().length, 2, 'exactly one new leader');
   });

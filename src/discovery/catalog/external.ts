@@ -86,8 +86,8 @@ function duration(c: Json, key: string, path: string, problems: ErrorDetail[]): 
   return ms;
 }
 
-/** One Consul check definition (`TTL`, `HTTP`, `TCP`, `GRPC` or `Args`). */
-function checkFromConsul(c: unknown, path: string, problems: ErrorDetail[]): { spec: CheckSpec; id?: string; status: CheckStatus; notes: string; name?: string } | undefined {
+/** One Consul check definition (`TTL`, `HTTP`, `TCP`, `GRPC` or `Args`); problems go to `problems` with their path. */
+export function checkFromConsul(c: unknown, path: string, problems: ErrorDetail[]): { spec: CheckSpec; id?: string; status: CheckStatus; notes: string; name?: string } | undefined {
   if (!isObj(c)) {
     problems.push({ path, message: 'must be an object' });
     return undefined;

@@ -17,3 +17,5 @@ export {
 export { compileFilter } from './filter.ts';
 export { instanceFromConsul } from './external.ts';
 export { ExternalChecks } from './external-checks.ts';
+export { CATALOG_TXN_VERBS, isCatalogTxnOp, parseCatalogTxnOp, type CatalogTxnOp } from './catalog-txn-ops.ts';
+export { CatalogTxnAttempt, type CatalogOpOutcome, type CatalogTxnResult } from './catalog-txn.ts';

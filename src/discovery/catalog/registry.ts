@@ -34,7 +34,8 @@ export class CatalogRegistry {
   readonly #now: () => number;
   /** When each TTL check was last refreshed through this server (kept in memory, as a Consul agent does). */
   readonly #ttlSeen = new Map<string, number>();
-  readonly #startedAt: number;
+  /** When expiry started here (this server's term as leader): no TTL runs out before a full TTL after it. */
+  #startedAt: number;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #unsubscribe: (() => void) | undefined;
   #stopped = false;
@@ -51,6 +52,11 @@ export class CatalogRegistry {
 
   /** Follow the catalog to keep the expiry timer right. */
   start(): void {
+    this.#stopped = false;
+    this.#startedAt = this.#now();
+    // Refreshes seen in an earlier term are stale: they went to another leader since.
+    this.#ttlSeen.clear();
+    this.#unsubscribe?.();
     this.#unsubscribe = this.#o.view.onChange((_rev, changes) => {
       if (changes.some((c) => c.table === 'services')) this.#schedule();
     });

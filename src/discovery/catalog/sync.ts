@@ -37,6 +37,9 @@ export class CatalogSync {
 
   /** Sync everything once, then follow changes. */
   start(): void {
+    this.#stopped = false;
+    this.#all = true;
+    this.#unsubscribe?.();
     this.#unsubscribe = this.#o.view.onChange((_rev, changes) => this.#onChange(changes));
     this.#kick();
   }

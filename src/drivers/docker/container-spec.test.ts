@@ -103,9 +103,24 @@ describe('docker log demux', () => {
     assert.equal(o.Hostname, undefined, 'the host network keeps the host name');
     assert.deepEqual(o.Labels, { team: 'web', 'berth.alloc': 'a1', 'berth.task': 'web', 'berth.node': 'n1' });
     assert.deepEqual(o.HostConfig?.Mounts, [
+      { Type: 'bind', Source: '/tmp/local', Target: '/local', ReadOnly: false },
+      { Type: 'bind', Source: '/tmp/secrets', Target: '/secrets', ReadOnly: false },
       { Type: 'bind', Source: '/a', Target: '/b', ReadOnly: true },
       { Type: 'volume', Source: 'v', Target: '/c', ReadOnly: false },
     ]);
     assert.deepEqual(o.HostConfig?.LogConfig, { Type: 'json-file', Config: { 'max-size': '10240k', 'max-file': '10' } });
+  });
+
+  it('mounts the task directory at /local and /secrets read-write, unless a volume takes the target', () => {
+    const plain = containerCreateOptions({ ...base, taskDir: '/data/tasks/a1/web' }, 'img');
+    assert.deepEqual(plain.HostConfig?.Mounts, [
+      { Type: 'bind', Source: '/data/tasks/a1/web/local', Target: '/local', ReadOnly: false },
+      { Type: 'bind', Source: '/data/tasks/a1/web/secrets', Target: '/secrets', ReadOnly: false },
+    ]);
+    const taken = containerCreateOptions({ ...base, config: { image: 'img', volumes: ['cfg:/local:ro'] } }, 'img');
+    assert.deepEqual(taken.HostConfig?.Mounts, [
+      { Type: 'bind', Source: '/tmp/secrets', Target: '/secrets', ReadOnly: false },
+      { Type: 'volume', Source: 'cfg', Target: '/local', ReadOnly: true },
+    ]);
   });
 });

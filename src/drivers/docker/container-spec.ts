@@ -1,3 +1,4 @@
+import path from 'node:path';
 import type Docker from 'dockerode';
 import type { TaskStartRequest } from '../driver.ts';
 
@@ -14,6 +15,16 @@ export function containerName(nodeName: string, taskName: string, allocId: strin
   return `berth-${nodeName}-${taskName}-${allocId}`.replace(/[^a-zA-Z0-9_.-]/g, '_');
 }
 
+/**
+ * The task directory's subdirectories a container sees, and where (Nomad's layout): `local/` holds
+ * the dispatch payload and rendered templates, `secrets/` what should not sit in the image.
+ * Bind-mounted read-write from the agent's task directory; the driver creates them before the container.
+ */
+export const TASK_DIR_MOUNTS: readonly { dir: string; target: string }[] = [
+  { dir: 'local', target: '/local' },
+  { dir: 'secrets', target: '/secrets' },
+];
+
 /** Log rotation when the task names none: 10 files of 10 MiB. */
 export const DEFAULT_LOGS = { maxFiles: 10, maxFileSizeMiB: 10 };
 
@@ -23,8 +34,10 @@ export const DEFAULT_LOGS = { maxFiles: 10, maxFileSizeMiB: 10 };
  *   when given), as `[command, ...args]`.
  * - no `command`: the image's entrypoint (or `entrypoint`) runs; non-empty `args` replace the image's CMD.
  * Ports are published on all host addresses, TCP only; in host network mode there is nothing to
- * publish. CPU becomes `NanoCpus`; memory a hard limit (`memory_max` when set, with `memory` as the
- * reservation). Output goes to Docker's json-file log, rotated by size.
+ * publish. The task directory's `local/` and `secrets/` are mounted at /local and /secrets
+ * (TASK_DIR_MOUNTS) unless a volume takes that target. CPU becomes `NanoCpus`; memory a hard
+ * limit (`memory_max` when set, with `memory` as the reservation). Output goes to Docker's
+ * json-file log, rotated by size.
  */
 export function containerCreateOptions(request: TaskStartRequest, image: string): Docker.ContainerCreateOptions {
   const { config, args } = request;
@@ -56,7 +69,14 @@ export function containerCreateOptions(request: TaskStartRequest, image: string)
   if (config.capAdd?.length) hostConfig.CapAdd = config.capAdd;
   if (config.capDrop?.length) hostConfig.CapDrop = config.capDrop;
   if (config.devices?.length) hostConfig.Devices = config.devices.map(deviceMapping);
-  if (config.volumes?.length) hostConfig.Mounts = config.volumes.map(mount);
+  // The task directory first, so a volume the user names at /local replaces it rather than clash.
+  const mounts: Docker.MountSettings[] = TASK_DIR_MOUNTS.filter((m) => !config.volumes?.some((v) => v.split(':')[1] === m.target)).map((m) => ({
+    Type: 'bind',
+    Source: path.join(request.taskDir, m.dir),
+    Target: m.target,
+    ReadOnly: false,
+  }));
+  hostConfig.Mounts = [...mounts, ...(config.volumes ?? []).map(mount)];
   const options: Docker.ContainerCreateOptions = {
     name: containerName(request.nodeName, request.taskName, request.allocId),
     Image: image,

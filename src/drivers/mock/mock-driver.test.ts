@@ -39,6 +39,8 @@ function mockProgram(b: ContractBehaviour): { command: string; args: string[] } 
       return { command: 'exit:0', args: [`env:${b.name}`] };
     case 'tick':
       return { command: 'run', args: [`tick:${b.everyMs}`] };
+    case 'trap':
+      return { command: 'run', args: [`trap:${b.signal}:${b.line}`] };
     case 'missing-command':
       return { command: b.command, args: [] };
   }

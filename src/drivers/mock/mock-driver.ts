@@ -1,8 +1,10 @@
 import { randomUUID } from 'node:crypto';
+import { constants } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { DriverInfo, DriverName } from '../../model/index.ts';
 import type { ExitResult, LogChunk, LogOptions, TaskDriver, TaskHandle, TaskStartRequest } from '../driver.ts';
 import { MockMachine } from './mock-machine.ts';
+import { hostSignal, unknownSignal } from '../signals.ts';
 
 /** Options of `MockDriver`. */
 export interface MockDriverOptions {
@@ -30,6 +32,8 @@ export interface MockDriverOptions {
  * - `env:<NAME>`: prints `NAME=<value>` from the task's env to stdout.
  * - `sleep:<ms>`: waits before the next arg.
  * - `tick:<ms>`: prints `tick 1`, `tick 2`, ... to stdout every `ms` until the task ends.
+ * - `trap:<SIGNAL>:<text>`: a `signal` of SIGNAL prints `text` to stdout; an untrapped signal
+ *   ends the task with 128 + its number.
  *
  * Example: `{ command: 'exit:3:50', args: ['out:starting', 'err:warning'] }`.
  * Timers are real; a task's own timers do not keep the process alive, waiting on it does.
@@ -102,6 +106,17 @@ export class MockDriver implements TaskDriver {
     this.machine.finish(handle.id, { exitCode: 137, signal: 'SIGKILL', oomKilled: false });
   }
 
+  /** A trapped signal prints its line; any other ends the task as the signal's default action would. */
+  async signal(handle: TaskHandle, signal: string): Promise<void> {
+    const which = hostSignal(signal);
+    if (!which) throw unknownSignal(handle.taskName, signal);
+    const entry = this.machine.entry(handle.id);
+    if (!entry || entry.exit) throw new Error(`Cannot signal task "${handle.taskName}": it is not running`);
+    const line = entry.traps.get(which);
+    if (line !== undefined) this.machine.print(handle.id, 'stdout', line);
+    else this.machine.finish(handle.id, { exitCode: 128 + (constants.signals[which] ?? 0), signal: which, oomKilled: false });
+  }
+
   /** Kills the task if it runs and takes it off the machine. */
   async destroy(handle: TaskHandle): Promise<void> {
     this.machine.finish(handle.id, { exitCode: 137, signal: 'SIGKILL', oomKilled: false });
@@ -164,6 +179,12 @@ export class MockDriver implements TaskDriver {
         case 'tick': {
           let count = 0;
           this.machine.later(id, Number(value), () => this.machine.print(id, 'stdout', `tick ${++count}`), true);
+          break;
+        }
+        case 'trap': {
+          const [name, ...text] = value.split(':');
+          const which = hostSignal(name);
+          if (which) this.machine.entry(id)?.traps.set(which, text.join(':'));
           break;
         }
         case 'sleep':

@@ -13,6 +13,8 @@ export interface MockTask {
 }
 
 interface Entry extends MockTask {
+  /** Signals the task handles (by `trap:` args), each with the line it prints. */
+  traps: Map<string, string>;
   timers: Set<NodeJS.Timeout>;
   exited: Promise<ExitResult>;
   resolveExit(result: ExitResult): void;
@@ -64,6 +66,7 @@ export class MockMachine {
       output: [],
       exit: undefined,
       ignoresTerm: false,
+      traps: new Map(),
       timers: new Set(),
       exited,
       resolveExit,

@@ -1,4 +1,3 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { constants } from 'node:os';
@@ -10,10 +9,12 @@ import { processExec } from './process-exec.ts';
 import { listProcessTasks } from './process-list.ts';
 import type { ExecRequest, ExecSession, ExitResult, LogChunk, LogOptions, TaskDriver, TaskHandle, TaskStartRequest } from '../driver.ts';
 import { readLogFiles } from './log-files.ts';
-import { isRunning, processStartTime, resolveCommand } from './proc.ts';
+import { isRunning, resolveCommand } from './proc.ts';
+import { Spawner, type Spawned } from './spawner.ts';
 import { detectMemoryCgroup, oomKilled, removeCgroup, type CgroupRoot } from './cgroup.ts';
 import { LogRotator } from './log-rotate.ts';
 import { setUpTask, signalByName } from './task-setup.ts';
+import { hostSignal, unknownSignal } from '../signals.ts';
 
 /** Options of `ProcessDriver`. */
 export interface ProcessDriverOptions {
@@ -38,7 +39,7 @@ const POLL_MS = 250;
 
 /** What the driver knows of a process it spawned itself (not of recovered ones). */
 interface Child {
-  process: ChildProcess;
+  process: Spawned;
   startTime: number;
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   waiters: number;
@@ -71,6 +72,8 @@ export class ProcessDriver implements TaskDriver {
   readonly #children = new Map<number, Child>();
   readonly #cgroup: CgroupRoot | undefined;
   readonly #rotator: LogRotator;
+  /** Spawns off the main thread (see spawner.ts). */
+  readonly #spawner = new Spawner();
 
   constructor(options: ProcessDriverOptions = {}) {
     this.#cgroup = options.cgroupRoot === false ? undefined : detectMemoryCgroup(options.cgroupRoot);
@@ -112,43 +115,35 @@ export class ProcessDriver implements TaskDriver {
     await rm(state.exitFile, { force: true });
     const out = openSync(state.stdoutFile, 'a');
     const err = openSync(state.stderrFile, 'a');
-    let child: ChildProcess;
+    let child: Spawned;
     try {
-      child = spawn('/bin/sh', ['-c', WRAPPER, 'berth-task', state.exitFile, setup.cgroupProcs ?? '', resolved.path, ...request.args], {
+      // In its own session and process group (the spawner detaches it): the agent's terminal
+      // signals do not reach it, and stop signals the whole group. Its start time is read before
+      // it can exit and be reaped.
+      child = await this.#spawner.spawn({
+        file: '/bin/sh',
+        args: ['-c', WRAPPER, 'berth-task', state.exitFile, setup.cgroupProcs ?? '', resolved.path, ...request.args],
         cwd,
         env,
         ...(setup.user ? { uid: setup.user.uid, gid: setup.user.gid } : {}),
-        // Its own session and process group: the agent's terminal signals do not reach it,
-        // and stop signals the whole group.
-        detached: true,
-        stdio: ['ignore', out, err],
+        stdout: out,
+        stderr: err,
       });
     } catch (error) {
-      throw fail((error as Error).message);
+      throw fail(`spawning it failed: ${(error as Error).message}`);
     } finally {
       closeSync(out);
       closeSync(err);
     }
-    const pid = child.pid;
-    if (pid === undefined) {
-      const error = await new Promise<Error>((resolve) => child.once('error', resolve));
-      throw fail(`spawning it failed: ${error.message}`);
-    }
-    // Read before the event loop turns, so even a task that exits at once is still there (a zombie).
-    const startTime = processStartTime(pid);
-    child.unref();
-    // A ChildProcess with no 'error' listener throws from the event loop; nothing later needs one.
-    child.on('error', () => {});
+    const { pid, startTime } = child;
     const entry: Child = {
       process: child,
       startTime,
-      exited: new Promise((resolve) =>
-        child.once('exit', (code, signal) => {
-          // Later calls find the status on disk; the entry would only keep the process object alive.
-          if (this.#children.get(pid) === entry) this.#children.delete(pid);
-          resolve({ code, signal });
-        }),
-      ),
+      exited: child.exited.then((exit) => {
+        // Later calls find the status on disk; the entry would only keep the process object alive.
+        if (this.#children.get(pid) === entry) this.#children.delete(pid);
+        return exit;
+      }),
       waiters: 0,
     };
     this.#children.set(pid, entry);
@@ -190,6 +185,8 @@ export class ProcessDriver implements TaskDriver {
       child.process.ref();
       try {
         const { signal } = await child.exited;
+        // The spawner's thread died before the exit: watch the process as if recovered.
+        while (isRunning(state.pid, state.startTime)) await sleep(POLL_MS);
         return (await readExitFile(state)) ?? killedBy(signal);
       } finally {
         if (--child.waiters === 0) child.process.unref();
@@ -212,6 +209,15 @@ export class ProcessDriver implements TaskDriver {
     signalGroup(state.pid, state.stopSignal);
     if (await this.#gone(state, timeoutMs)) return;
     await this.#kill(state);
+  }
+
+  /** `signal` to the task's process group (the wrapper shell traps it; the command gets it). */
+  async signal(handle: TaskHandle, signal: string): Promise<void> {
+    const state = stateOf(handle);
+    const which = hostSignal(signal);
+    if (!which) throw unknownSignal(handle.taskName, signal);
+    if (!isRunning(state.pid, state.startTime)) throw new Error(`Cannot signal task "${handle.taskName}": process ${state.pid} is not running`);
+    signalGroup(state.pid, which);
   }
 
   /** Kills the task if it still runs and forgets its exit status; the log files stay with the task dir. */

@@ -1,6 +1,6 @@
 import { chown } from 'node:fs/promises';
-import { constants } from 'node:os';
 import type { TaskStartRequest } from '../driver.ts';
+import { hostSignal } from '../signals.ts';
 import { makeMemoryCgroup, type CgroupRoot } from './cgroup.ts';
 import { resolveUser, type TaskUser } from './users.ts';
 
@@ -15,10 +15,7 @@ export interface TaskSetup {
 
 /** A signal by name (`SIGINT`, `INT`) or number; undefined when the host has none such. */
 export function signalByName(name: string | undefined): NodeJS.Signals | undefined {
-  if (name === undefined) return 'SIGTERM';
-  const upper = name.toUpperCase();
-  const full = (/^\d+$/.test(upper) ? Object.entries(constants.signals).find(([, n]) => n === Number(upper))?.[0] : upper.startsWith('SIG') ? upper : `SIG${upper}`) as NodeJS.Signals | undefined;
-  return full && full in constants.signals ? full : undefined;
+  return name === undefined ? 'SIGTERM' : hostSignal(name);
 }
 
 /**

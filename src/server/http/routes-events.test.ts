@@ -1,13 +1,53 @@
 import assert from 'node:assert/strict';
-import { describe, it, type TestContext } from 'node:test';
-import { MemoryBackend } from '../../state/index.ts';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, describe, it, type TestContext } from 'node:test';
+import { EtcdBackend, MemoryBackend, SqliteBackend, type StateBackend } from '../../state/index.ts';
+import { etcdSkipReason, startEtcd, type EtcdCluster } from '../../../test/harness/etcd.ts';
 import { silentLogger } from '../../lib/index.ts';
 import { Server } from '../server.ts';
 
 type Frame = { Index?: number; Events?: { Topic: string; Type: string; Key: string; Index: number; Payload: Record<string, unknown> }[] };
 
-async function serve(t: TestContext): Promise<{ url: string; backend: MemoryBackend }> {
-  const backend = new MemoryBackend();
+/** A backend of the shared suite, and how to compact its history. */
+interface Fixture {
+  open(): Promise<StateBackend>;
+  compact(backend: StateBackend, revision: number): Promise<void>;
+}
+
+let etcd: EtcdCluster | undefined;
+after(() => etcd?.stop());
+
+const fixtures: [string, Fixture][] = [
+  ['memory', { open: async () => new MemoryBackend(), compact: async (b, rev) => (b as MemoryBackend).compact(rev) }],
+  [
+    'sqlite',
+    {
+      // A real SQLite file in a temp dir.
+      open: async () => SqliteBackend.open(path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'berth-events-')), 'state.db')),
+      compact: async (b, rev) => (b as SqliteBackend).compact(rev),
+    },
+  ],
+];
+// The event stream reads the backend's history, so etcd's own history is tested too.
+if (!etcdSkipReason()) {
+  fixtures.push([
+    'etcd',
+    {
+      open: async () => {
+        etcd ??= await startEtcd();
+        const backend = await EtcdBackend.open(etcd.endpoints);
+        await backend.delete({ prefix: '/berth/' });
+        return backend;
+      },
+      compact: (b, rev) => (b as EtcdBackend).compact(rev),
+    },
+  ]);
+}
+
+async function serve(t: TestContext, fixture: Fixture): Promise<{ url: string; backend: StateBackend }> {
+  const backend = await fixture.open();
   const server = await Server.start({ backend, logger: silentLogger(), port: 0 });
   t.after(() => server.stop());
   return { url: server.url, backend };
@@ -42,9 +82,9 @@ async function open(url: string, headers: Record<string, string> = {}): Promise<
 
 const put = (url: string, key: string, value: string): Promise<Response> => fetch(`${url}/v1/kv/${key}`, { method: 'PUT', body: value });
 
-describe('event stream', () => {
+for (const [name, fixture] of fixtures) describe(`event stream (${name})`, () => {
   it('resumes after a disconnect from the last index seen: nothing missed, nothing repeated', async (t) => {
-    const { url } = await serve(t);
+    const { url } = await serve(t, fixture);
     const s1 = await open(`${url}/v1/event/stream?topic=KV:app/*`);
     assert.equal(s1.status, 200);
     assert.match(s1.type, /ndjson/);
@@ -62,6 +102,10 @@ describe('event stream', () => {
     const s2 = await open(`${url}/v1/event/stream?topic=KV:app/*&index=${f2.Index}`);
     const keys = [(await s2.next()).Events![0].Key, (await s2.next()).Events![0].Key];
     assert.deepEqual(keys, ['app/c', 'app/d']);
+    // Resuming from an earlier index replays exactly what followed it.
+    const s3 = await open(`${url}/v1/event/stream?topic=KV:app/*&index=${f1.Index}`);
+    assert.deepEqual([(await s3.next()).Events![0].Key, (await s3.next()).Events![0].Key, (await s3.next()).Events![0].Key], ['app/b', 'app/c', 'app/d']);
+    s3.close();
     await put(url, 'app/e', '5');
     const f5 = await s2.next();
     assert.equal(f5.Events![0].Key, 'app/e');
@@ -69,8 +113,41 @@ describe('event stream', () => {
     s2.close();
   });
 
+  it('streams session events, created, destroyed and invalidated, filtered by session name or id', async (t) => {
+    const { url } = await serve(t, fixture);
+    const call = async (method: string, p: string, body?: unknown): Promise<Record<string, unknown>> => {
+      const res = await fetch(`${url}${p}`, body === undefined ? { method } : { method, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      assert.equal(res.status, 200, await res.clone().text());
+      return (await res.json()) as Record<string, unknown>;
+    };
+    const byName = await open(`${url}/v1/event/stream?topic=Session:leader-lock`);
+    const ignored = (await call('PUT', '/v1/session/create', { Name: 'other' })).ID as string;
+    const first = (await call('PUT', '/v1/session/create', { Name: 'leader-lock', LockDelay: '0s' })).ID as string;
+    await put(url, 'lock/leader', 'me').then((r) => r.text());
+    await fetch(`${url}/v1/kv/lock/leader?acquire=${first}`, { method: 'PUT', body: 'me' }).then((r) => r.text());
+    await call('PUT', `/v1/session/destroy/${first}`);
+    const created = (await byName.next()).Events![0];
+    assert.deepEqual([created.Topic, created.Type, created.Key], ['Session', 'SessionCreated', first]);
+    assert.equal((created.Payload.Session as { Name: string }).Name, 'leader-lock');
+    const destroyed = (await byName.next()).Events![0];
+    assert.deepEqual([destroyed.Type, destroyed.Key], ['SessionDestroyed', first]);
+
+    // A session bound to a check ends when the check turns critical: invalidated, not destroyed.
+    await call('PUT', '/v1/agent/service/register', { Name: 'db', ID: 'db1', Port: 5432, Check: { TTL: '60s', Status: 'passing' } });
+    const second = (await call('PUT', '/v1/session/create', { Name: 'leader-lock', Checks: ['service:db1'] })).ID as string;
+    const byId = await open(`${url}/v1/event/stream?topic=Session:${second}&index=${destroyed.Index}`);
+    await call('PUT', '/v1/agent/check/fail/service:db1');
+    assert.deepEqual((await byId.next()).Events!.map((e) => [e.Type, e.Key]), [['SessionCreated', second]]);
+    const ended = (await byId.next()).Events![0];
+    assert.deepEqual([ended.Type, ended.Key], ['SessionInvalidated', second]);
+    assert.deepEqual((await byName.next()).Events!.map((e) => [e.Type, e.Key]), [['SessionCreated', second]]);
+    assert.deepEqual((await byName.next()).Events!.map((e) => [e.Type, e.Key]), [['SessionInvalidated', second]], `nothing of session ${ignored} comes through`);
+    byName.close();
+    byId.close();
+  });
+
   it('starts from now, streams job events as server-sent events with heartbeats, and answers 410 for a compacted index', async (t) => {
-    const { url, backend } = await serve(t);
+    const { url, backend } = await serve(t, fixture);
     await put(url, 'before', 'x');
     const sse = await open(`${url}/v1/event/stream?heartbeat=200`, { accept: 'text/event-stream' });
     assert.match(sse.type, /text\/event-stream/);
@@ -82,7 +159,7 @@ describe('event stream', () => {
     assert.match(text, /id: \d+\n/);
     sse.close();
     const rev = await backend.revision();
-    backend.compact(rev);
+    await fixture.compact(backend, rev);
     const gone = await fetch(`${url}/v1/event/stream?index=1`);
     assert.equal(gone.status, 410);
     assert.match(await gone.text(), /compacted away; start again from now/);
