@@ -21,6 +21,14 @@ describe('job diff', () => {
     assert.ok(formatDiff(image).some((l) => l.includes('~ config.image: "web:1" => "web:2"')));
   });
 
+  it('marks a task service change in place: services live in the catalog', () => {
+    const svc = { name: 'web', portLabel: 'http', tags: ['v1'], meta: {}, addressMode: 'auto' as const, checks: [] };
+    const withTags = (tags: string[]) => ({ ...v1, groups: [{ ...v1.groups[0], tasks: [mockTask({ name: 'app', config: { image: 'web:1' }, services: [{ ...svc, tags }] })] }] });
+    const d = diffJobs(withTags(['v1']), withTags(['v2']));
+    assert.equal(d.groups[0].tasks[0].fields[0].path, 'services');
+    assert.deepEqual(d.groups[0].destructive, []);
+  });
+
   it('reports added and removed groups and job fields', () => {
     const d = diffJobs(v1, { ...v1, meta: { team: 'a' }, groups: [mockGroup({ name: 'api' })] });
     assert.deepEqual(d.fields, [{ kind: 'added', path: 'meta.team', new: 'a' }]);

@@ -8,6 +8,8 @@ import type { DiffKind, FieldChange, Group, GroupDiff, Job, JobDiff, Task, TaskD
 const OWNED = new Set(['version', 'stop', 'submitTime', 'groups']);
 /** Group fields a running allocation depends on (the scheduler's spec hash): changing them replaces allocations. */
 const DESTRUCTIVE_GROUP_FIELDS = ['ports', 'constraints'];
+/** Task fields the scheduler's spec hash leaves out: services live in the catalog and change in place. */
+const IN_PLACE_TASK_FIELDS = ['services'];
 
 /** Compare two JSON values, listing the leaves that differ under `prefix`. */
 export function diffValues(prefix: string, a: unknown, b: unknown, out: FieldChange[] = []): FieldChange[] {
@@ -51,7 +53,7 @@ function diffGroup(old: Group | undefined, now: Group | undefined): GroupDiff {
     for (const f of fields) if (DESTRUCTIVE_GROUP_FIELDS.some((d) => f.path === d || f.path.startsWith(`${d}.`))) destructive.push(f.path);
     for (const t of tasks) {
       if (t.kind !== 'changed') destructive.push(`tasks.${t.name} (${t.kind})`);
-      else for (const f of t.fields) destructive.push(`tasks.${t.name}.${f.path}`);
+      else for (const f of t.fields) if (!IN_PLACE_TASK_FIELDS.some((d) => f.path === d || f.path.startsWith(`${d}.`))) destructive.push(`tasks.${t.name}.${f.path}`);
     }
   }
   return { name: (old ?? now)!.name, kind, fields, tasks, destructive };

@@ -34,6 +34,19 @@ describe('jobspec: update block', () => {
     assert.match(messages, /auto_promote needs canary > 0/);
     const batch = parseJobSpec(spec('update: {max_parallel: 1}', '', 'batch'));
     assert.ok(!batch.ok);
-    assert.match(batch.errors[0].message, /only service jobs/);
+    assert.match(batch.errors[0].message, /only service and system jobs/);
+  });
+
+  it('gives system jobs max_parallel and stagger, and refuses the fields of deployments', () => {
+    const sys = parseJobSpec(spec('update: {max_parallel: 2}', '    update: {stagger: 5s}', 'system'));
+    assert.ok(sys.ok, JSON.stringify(!sys.ok && sys.errors));
+    assert.equal(sys.job.groups[0].update?.maxParallel, 2);
+    assert.equal(sys.job.groups[0].update?.staggerMs, 5_000);
+    const canary = parseJobSpec(spec('update: {max_parallel: 1, canary: 1}', '    update: {auto_revert: true}', 'system'));
+    assert.ok(!canary.ok);
+    assert.deepEqual(
+      canary.errors.map((e) => `${e.path}: ${e.message}`),
+      ['groups[0].update: system jobs have no deployment, so only max_parallel and stagger apply: remove canary, auto_revert from the update block'],
+    );
   });
 });

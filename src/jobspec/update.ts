@@ -55,6 +55,27 @@ export function mergeUpdate(job: Partial<UpdateStrategy> | undefined, group: Par
   return { ...UPDATE_DEFAULTS, ...job, ...group };
 }
 
+/** The spec names of the fields a system job cannot use: they steer deployments, which system jobs do not have. */
+const DEPLOYMENT_FIELDS: Partial<Record<keyof UpdateStrategy, string>> = {
+  healthCheck: 'health_check',
+  minHealthyTimeMs: 'min_healthy_time',
+  healthyDeadlineMs: 'healthy_deadline',
+  progressDeadlineMs: 'progress_deadline',
+  autoRevert: 'auto_revert',
+  canary: 'canary',
+  autoPromote: 'auto_promote',
+};
+
+/**
+ * The fields set in a system job's update blocks (the job's and the group's) besides
+ * `max_parallel` and `stagger`, by their spec names: system jobs pace replacements by those two
+ * alone (Nomad's rule), so any other would be silently ignored.
+ */
+export function deploymentOnlyFields(job: Partial<UpdateStrategy> | undefined, group: Partial<UpdateStrategy> | undefined): string[] {
+  const set = { ...job, ...group };
+  return Object.keys(set).flatMap((k) => DEPLOYMENT_FIELDS[k as keyof UpdateStrategy] ?? []);
+}
+
 /** Cross-field rules, reported on the block that breaks them. */
 export function checkUpdate(u: UpdateStrategy, parent: MapReader, key = 'update'): void {
   if (u.healthyDeadlineMs <= u.minHealthyTimeMs) parent.problem(key, `healthy_deadline (${u.healthyDeadlineMs} ms) must be longer than min_healthy_time (${u.minHealthyTimeMs} ms)`);

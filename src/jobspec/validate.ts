@@ -5,7 +5,7 @@ import type { JobInput } from './to-job.ts';
 import { describeValue, parseDuration } from './units.ts';
 import { readTask } from './validate-task.ts';
 import { checkTaskServicePorts, readServices } from './services.ts';
-import { checkUpdate, mergeUpdate, readUpdate } from './update.ts';
+import { checkUpdate, deploymentOnlyFields, mergeUpdate, readUpdate } from './update.ts';
 import { GROUP_PLACEMENT_KEYS, JOB_PLACEMENT_KEYS, readGroupPlacement, readJobPlacement } from './placement-blocks.ts';
 import { TRIGGER_KEYS, readTriggers } from './periodic.ts';
 
@@ -97,10 +97,13 @@ function readGroup(value: unknown, path: string, problems: Problems, type: JobTy
   checkTaskServicePorts(group.tasks, r.pathOf('tasks'), group.ports.map((p) => p.label), problems);
   if (services) group.services = services;
   Object.assign(group, readGroupPlacement(r, type));
-  // Only service jobs roll out versions; batch and system jobs replace at once (Nomad's system
-  // update block is left out).
-  const update = mergeUpdate(jobUpdate, readUpdate(r));
-  if (update !== undefined && type !== 'service') r.problem('update', 'only service jobs have an update strategy');
+  // Service jobs roll out versions through deployments; system jobs pace replacements by
+  // max_parallel and stagger alone (Nomad's rule); batch jobs replace at once.
+  const own = readUpdate(r);
+  const update = mergeUpdate(jobUpdate, own);
+  const ignored = type === 'system' ? deploymentOnlyFields(jobUpdate, own) : [];
+  if (update !== undefined && type === 'batch') r.problem('update', 'only service and system jobs have an update strategy');
+  else if (ignored.length > 0) r.problem('update', `system jobs have no deployment, so only max_parallel and stagger apply: remove ${ignored.join(', ')} from the update block`);
   else if (update !== undefined) {
     checkUpdate(update, r);
     group.update = update;

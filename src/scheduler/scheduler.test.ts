@@ -142,6 +142,28 @@ describe('processEval updates', () => {
     assert.ok(harness.liveAllocs('web').every((a) => a.jobVersion === 1));
   });
 
+  test('updates allocations in place when only task service tags, meta or checks changed', async () => {
+    const service = (tags: string[], meta: Record<string, string>, path: string) => ({
+      name: 'web',
+      tags,
+      meta,
+      addressMode: 'auto' as const,
+      checks: [{ type: 'http' as const, path, intervalMs: 1_000, timeoutMs: 500, successBeforePassing: 1, failuresBeforeCritical: 1 }],
+    });
+    const version = (v: number, tags: string[], meta: Record<string, string>, path: string) =>
+      mockJob({ version: v, groups: [mockGroup({ tasks: [mockTask({ services: [service(tags, meta, path)] })] })] });
+    const harness = world(version(0, ['v1'], { a: '1' }, '/'));
+    await harness.run(mockEval());
+    const before = harness.liveAllocs('web').map((a) => a.id).sort();
+    harness.upsertJob(version(1, ['v2', 'canary'], { a: '2' }, '/health'));
+    const { plans } = await harness.run(mockEval());
+    assert.equal(plans[0].stop.length, 0);
+    assert.equal(plans[0].place.length, 0);
+    assert.equal(plans[0].update?.length, 3);
+    assert.deepEqual(harness.liveAllocs('web').map((a) => a.id).sort(), before);
+    assert.ok(harness.liveAllocs('web').every((a) => a.jobVersion === 1));
+  });
+
   test('replaces every allocation when the tasks change', async () => {
     const harness = world(mockJob());
     await harness.run(mockEval());

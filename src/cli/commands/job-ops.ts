@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
 import { BerthClient } from '../../api/index.ts';
-import type { Allocation } from '../../model/index.ts';
+import type { Allocation, Job } from '../../model/index.ts';
 import { CliError } from '../errors.ts';
 import { watchDeployment } from '../deployment-progress.ts';
 import { watchRollout } from '../progress.ts';
@@ -11,20 +11,55 @@ function count(value: string): number {
   return Number(value);
 }
 
-/** Wait until none of `ids` runs and every group of the job has its count running again. */
+/** What `/v1/health/service/:name` answers, the fields read here. */
+interface HealthEntry {
+  Service: { ID: string };
+  Checks: { Status: string }[];
+}
+
+/** The names of a group's services, its own and its tasks', that have checks. */
+function checkedServices(job: Job, group: string): string[] {
+  const g = job.groups.find((x) => x.name === group);
+  const all = [...(g?.services ?? []), ...(g?.tasks ?? []).flatMap((t) => t.services ?? [])];
+  return [...new Set(all.filter((s) => s.checks.length > 0).map((s) => s.name))];
+}
+
+/**
+ * Whether every service of the replacements that has checks is in the catalog with all of them
+ * passing, so that the next batch does not take down the last instances that answer. Instance
+ * ids name their allocation (`_berth-group-<alloc>-...`, see discovery/catalog).
+ */
+async function replacementsPass(client: BerthClient, job: Job, replacements: Allocation[]): Promise<boolean> {
+  const health = new Map<string, HealthEntry[]>();
+  for (const a of replacements) {
+    for (const name of checkedServices(job, a.group)) {
+      if (!health.has(name)) health.set(name, JSON.parse(await client.text(`/v1/health/service/${encodeURIComponent(name)}`)) as HealthEntry[]);
+      const mine = health.get(name)!.filter((e) => e.Service.ID.includes(a.id));
+      if (mine.length === 0 || mine.some((e) => e.Checks.some((c) => c.Status !== 'passing'))) return false;
+    }
+  }
+  return true;
+}
+
+/**
+ * Wait until none of `ids` runs, every group of the job has its count running again, and the
+ * replacements pass their service checks.
+ */
 async function waitReplaced(client: BerthClient, jobId: string, ids: string[], timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let index = 0;
   for (;;) {
     const job = await client.getJob(jobId);
-    const { index: next, value: allocs } = await client.jobAllocations(jobId, { index, waitMs: 2_000 });
+    // A short wait: check results change the catalog, not the allocations this blocks on.
+    const { index: next, value: allocs } = await client.jobAllocations(jobId, { index, waitMs: 1_000 });
     index = next;
     const old = allocs.filter((a: Allocation) => ids.includes(a.id) && a.clientStatus === 'running');
     const running = (g: string): number => allocs.filter((a) => a.group === g && a.desiredStatus === 'run' && a.clientStatus === 'running').length;
-    if (old.length === 0 && job.groups.every((g) => running(g.name) >= g.count)) return;
+    const replacements = allocs.filter((a) => a.previousAllocation !== undefined && ids.includes(a.previousAllocation) && a.desiredStatus === 'run');
+    if (old.length === 0 && job.groups.every((g) => running(g.name) >= g.count) && (await replacementsPass(client, job, replacements))) return;
     const failed = allocs.find((a) => a.previousAllocation !== undefined && ids.includes(a.previousAllocation) && a.clientStatus === 'failed');
     if (failed) throw new CliError(`Cannot restart job "${jobId}": replacement ${failed.id.slice(0, 8)} (${failed.name}) failed: ${failed.clientDescription ?? 'see berth alloc status'}`);
-    if (Date.now() > deadline) throw new CliError(`Cannot restart job "${jobId}": the batch was not replaced within ${timeoutMs / 1000}s; see \`berth job status ${jobId}\``);
+    if (Date.now() > deadline) throw new CliError(`Cannot restart job "${jobId}": the batch was not replaced and passing its checks within ${timeoutMs / 1000}s; see \`berth job status ${jobId}\` and \`berth service info\``);
   }
 }
 
@@ -32,11 +67,11 @@ async function waitReplaced(client: BerthClient, jobId: string, ids: string[], t
 export function addJobOpsCommands(job: Command): void {
   job
     .command('restart')
-    .description('Replace the running allocations of a job with fresh ones, a batch at a time, without a spec change')
+    .description('Replace the running allocations of a job with fresh ones, a batch at a time, without a spec change; each batch waits for its replacements to run and pass their checks')
     .argument('<id>', 'job id')
     .option('--group <group>', 'only this group')
     .option('--batch-size <n>', 'allocations replaced at a time', count, 1)
-    .option('--batch-timeout <seconds>', 'how long one batch may take', count, 120)
+    .option('--batch-timeout <seconds>', 'how long one batch may take to run and pass its checks', count, 120)
     .action(async (id: string, opts: { group?: string; batchSize: number; batchTimeout: number }) => {
       const client = new BerthClient();
       const job = await client.getJob(id);
