@@ -33,6 +33,21 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
 
+/**
+ * A read after the long wait, tried again on a dropped connection: a kept-alive socket the server
+ * closed as idle just as the client reused it answers ECONNRESET, which says nothing of berth.
+ */
+async function read<T>(fn: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (attempt >= 3 || (err as { code?: string }).code !== 'unavailable') throw err;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+}
+
 /** The peer: one croner timer per job, lag of each firing against its scheduled time. */
 async function peer(until: number): Promise<number[]> {
   const lags: number[] = [];
@@ -49,7 +64,7 @@ async function peer(until: number): Promise<number[]> {
   return lags;
 }
 
-async function berth(dir: string): Promise<{ lags: number[]; launchLags: number[]; missed: number; doubled: number; expected: number; peerLags: number[] }> {
+async function berth(dir: string): Promise<{ lags: number[]; launchLags: number[]; placeLags: number[]; missed: number; doubled: number; expected: number; peerLags: number[] }> {
   const server = await Server.start({ backend: await openSqliteState(path.join(dir, 'server')), logger: silentLogger(), port: 0, workers: 2 });
   const agent = await Agent.start({ serverUrl: server.url, dataDir: path.join(dir, 'agent'), logger: silentLogger(), nodeName: 'bench', defaultDriver: 'process' });
   const client = new BerthClient({ address: server.url });
@@ -75,24 +90,30 @@ async function berth(dir: string): Promise<{ lags: number[]; launchLags: number[
     await new Promise((r) => setTimeout(r, end - Date.now() + 15_000));
     const lags: number[] = [];
     const launchLags: number[] = [];
+    const placeLags: number[] = [];
+    // When each allocation was placed (the plan applied), to split the lag into placement and start.
+    const nodeId = (await read(() => client.listNodes())).value[0].id;
+    const placedAt = new Map((await read(() => client.nodeAllocations(nodeId))).value.map((a) => [a.id, a.createTime]));
     let missed = 0;
     let doubled = 0;
     for (let i = 0; i < JOBS; i++) {
-      const { runs } = await client.jobRuns(`cron-${i}`, 0);
+      const { runs } = await read(() => client.jobRuns(`cron-${i}`, 0));
       for (const t of times) {
         const at = runs.filter((r: JobRun) => r.scheduled === t && r.trigger === 'periodic' && r.childId);
         if (at.length === 0 || at[0].start === undefined) missed++;
         if (at.length > 1) doubled += at.length - 1;
         if (at[0]?.start !== undefined) lags.push(at[0].start - t);
         if (at[0]?.launched !== undefined) launchLags.push(at[0].launched - t);
+        const placed = at[0]?.allocIds[0] === undefined ? undefined : placedAt.get(at[0].allocIds[0]);
+        if (placed !== undefined) placeLags.push(placed - t);
       }
     }
     // A second check against doubles: child jobs per (parent, scheduled second).
-    const children = (await client.listJobs()).value.filter((j) => j.id.includes('/periodic-'));
+    const children = (await read(() => client.listJobs())).value.filter((j) => j.id.includes('/periodic-'));
     const perKey = new Map<string, number>();
     for (const c of children) perKey.set(c.id, (perKey.get(c.id) ?? 0) + 1);
     doubled += [...perKey.values()].filter((n) => n > 1).length;
-    return { lags, launchLags, missed, doubled, expected: JOBS * ROUNDS, peerLags: await peerLags };
+    return { lags, launchLags, placeLags, missed, doubled, expected: JOBS * ROUNDS, peerLags: await peerLags };
   } finally {
     await agent.stop({ stopTasks: true });
     await server.stop();
@@ -114,6 +135,8 @@ try {
     lag_max_ms: lags.at(-1) ?? NaN,
     launch_p50_ms: percentile(b.launchLags.sort((x, y) => x - y), 50),
     launch_p99_ms: percentile(b.launchLags, 99),
+    placed_p50_ms: percentile(b.placeLags.sort((x, y) => x - y), 50),
+    placed_p99_ms: percentile(b.placeLags, 99),
     missed: b.missed,
     doubled: b.doubled,
     expected_runs: b.expected,
@@ -122,6 +145,7 @@ try {
   };
   log(`berth: lag p50 ${out.lag_p50_ms} ms, p99 ${out.lag_p99_ms} ms, max ${out.lag_max_ms} ms; missed ${out.missed}, doubled ${out.doubled} of ${out.expected_runs}`);
   log(`berth: scheduled time to child job committed: p50 ${out.launch_p50_ms} ms, p99 ${out.launch_p99_ms} ms (the rest is placement and process start)`);
+  log(`berth: scheduled time to allocation placed (plan applied): p50 ${out.placed_p50_ms} ms, p99 ${out.placed_p99_ms} ms (the rest is the agent starting it)`);
   log(`peer (bare croner timers): lag p50 ${out.peer_lag_p50_ms} ms, p99 ${out.peer_lag_p99_ms} ms`);
   process.stdout.write(JSON.stringify(out) + '\n');
 } finally {

@@ -26,6 +26,8 @@ const SCHEMA_VERSION = 1;
 export class LocalState {
   readonly #dataDir: string;
   #db: Database.Database | undefined;
+  /** Prepared once: preparing a statement costs more than running it, and saves come by the thousand. */
+  #statements: Statements | undefined;
 
   constructor(dataDir: string) {
     this.#dataDir = dataDir;
@@ -61,6 +63,7 @@ export class LocalState {
     }
     db.pragma('foreign_keys = ON');
     this.#db = db;
+    this.#statements = prepareStatements(db);
     await this.#importJson();
   }
 
@@ -68,6 +71,7 @@ export class LocalState {
   close(): void {
     this.#db?.close();
     this.#db = undefined;
+    this.#statements = undefined;
   }
 
   /** Every record; a row that cannot be parsed is skipped and reported through `onBad`. */
@@ -92,25 +96,10 @@ export class LocalState {
 
   /** Save a whole record in one transaction; the last save wins. */
   save(record: AllocRecord): Promise<void> {
-    const db = this.#db;
-    if (!db) return Promise.resolve();
-    const id = record.alloc.id;
-    const write = db.transaction(() => {
-      db.prepare('INSERT INTO allocs (id, alloc, job) VALUES (?, ?, ?) ON CONFLICT(id) DO UPDATE SET alloc = excluded.alloc, job = excluded.job').run(
-        id,
-        JSON.stringify(record.alloc),
-        JSON.stringify(record.job),
-      );
-      const names = new Set([...Object.keys(record.handles), ...Object.keys(record.taskStates)]);
-      const upsert = db.prepare('INSERT INTO tasks (alloc_id, name, handle, state) VALUES (?, ?, ?, ?) ON CONFLICT(alloc_id, name) DO UPDATE SET handle = excluded.handle, state = excluded.state');
-      for (const name of names) {
-        const handle = record.handles[name];
-        const state = record.taskStates[name];
-        upsert.run(id, name, handle ? JSON.stringify(handle) : null, state ? JSON.stringify(state) : null);
-      }
-    });
+    const statements = this.#statements;
+    if (!statements) return Promise.resolve();
     try {
-      write();
+      statements.save(record);
       return Promise.resolve();
     } catch (err) {
       return Promise.reject(err as Error);
@@ -119,7 +108,7 @@ export class LocalState {
 
   /** Forget an allocation and its tasks. */
   async remove(allocId: string): Promise<void> {
-    this.#db?.prepare('DELETE FROM allocs WHERE id = ?').run(allocId);
+    this.#statements?.remove.run(allocId);
   }
 
   /** Directory for a task's files (process logs, scratch). */
@@ -155,4 +144,29 @@ export class LocalState {
     }
     await fs.rm(dir, { recursive: true, force: true });
   }
+}
+
+/** The statements of the hot paths, prepared once per open database. */
+interface Statements {
+  /** Save a whole record in one transaction. */
+  save: (record: AllocRecord) => void;
+  remove: Database.Statement<[string]>;
+}
+
+function prepareStatements(db: Database.Database): Statements {
+  const upsertAlloc = db.prepare<[string, string, string]>('INSERT INTO allocs (id, alloc, job) VALUES (?, ?, ?) ON CONFLICT(id) DO UPDATE SET alloc = excluded.alloc, job = excluded.job');
+  const upsertTask = db.prepare<[string, string, string | null, string | null]>(
+    'INSERT INTO tasks (alloc_id, name, handle, state) VALUES (?, ?, ?, ?) ON CONFLICT(alloc_id, name) DO UPDATE SET handle = excluded.handle, state = excluded.state',
+  );
+  const save = db.transaction((record: AllocRecord) => {
+    const id = record.alloc.id;
+    upsertAlloc.run(id, JSON.stringify(record.alloc), JSON.stringify(record.job));
+    const names = new Set([...Object.keys(record.handles), ...Object.keys(record.taskStates)]);
+    for (const name of names) {
+      const handle = record.handles[name];
+      const state = record.taskStates[name];
+      upsertTask.run(id, name, handle ? JSON.stringify(handle) : null, state ? JSON.stringify(state) : null);
+    }
+  });
+  return { save: (record) => save(record), remove: db.prepare<[string]>('DELETE FROM allocs WHERE id = ?') };
 }

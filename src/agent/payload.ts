@@ -2,15 +2,17 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Job } from '../model/index.ts';
+import { PAYLOAD_FILE } from './task-env.ts';
 
 /**
- * Writes the job's payload (if any) to `<taskDir>/local/payload` and names it in the task's env as
- * BERTH_PAYLOAD_FILE. Synchronous: it is small (16 KiB at most) and must exist before the task starts.
+ * Creates the task directory's `local/` and `secrets/` (a docker task has them mounted at /local
+ * and /secrets) and writes the job's payload, if any, to `local/payload`, which the task's env
+ * names as BERTH_PAYLOAD_FILE (task-env.ts). Synchronous: the payload is small (16 KiB at most) and
+ * must exist before the task starts.
  */
-export function withPayload(job: Job, taskDir: string, env: Record<string, string>): void {
+export function prepareTaskDir(job: Job, taskDir: string): void {
+  mkdirSync(path.join(taskDir, 'local'), { recursive: true });
+  mkdirSync(path.join(taskDir, 'secrets'), { recursive: true, mode: 0o700 });
   if (job.payload === undefined) return;
-  const file = path.join(taskDir, 'local', 'payload');
-  mkdirSync(path.dirname(file), { recursive: true });
-  writeFileSync(file, Buffer.from(job.payload, 'base64'), { mode: 0o600 });
-  env.BERTH_PAYLOAD_FILE = file;
+  writeFileSync(path.join(taskDir, 'local', PAYLOAD_FILE), Buffer.from(job.payload, 'base64'), { mode: 0o600 });
 }

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mockAlloc, mockJob, mockTask } from '../testing/index.ts';
-import { interpolate, taskEnv } from './task-env.ts';
+import { interpolate, taskDirs, taskEnv } from './task-env.ts';
 
 const job = mockJob({ id: 'shop' });
 const alloc = mockAlloc({ id: 'a-1234', jobId: 'shop', group: 'web', index: 2, name: 'shop.web[2]', ports: [{ label: 'http', value: 23456, to: 8080 }] });
@@ -41,6 +41,19 @@ describe('taskEnv', () => {
     assert.equal(env.LISTEN, '0.0.0.0:23456');
     assert.equal(env.GREETING, 'hello from shop.web[2]');
     assert.equal(env.BERTH_NODE_ADDRESS, 'override');
+  });
+
+  it('names the task directory and payload where the task sees them: /local in a container, the host path for a process', () => {
+    const dispatched = { ...job, payload: Buffer.from('x').toString('base64') };
+    const withDir = mockTask({ env: { CONF: '${BERTH_TASK_DIR}/app.conf' } });
+    const docker = taskEnv(dispatched, alloc, withDir, '10.0.0.7', 'docker', taskDirs('/data/tasks/a-1234/server', 'docker'));
+    assert.deepEqual([docker.BERTH_TASK_DIR, docker.BERTH_SECRETS_DIR, docker.BERTH_PAYLOAD_FILE, docker.CONF], ['/local', '/secrets', '/local/payload', '/local/app.conf']);
+    const proc = taskEnv(dispatched, alloc, withDir, '10.0.0.7', 'process', taskDirs('/data/tasks/a-1234/server', 'process'));
+    assert.deepEqual(
+      [proc.BERTH_TASK_DIR, proc.BERTH_SECRETS_DIR, proc.BERTH_PAYLOAD_FILE],
+      ['/data/tasks/a-1234/server/local', '/data/tasks/a-1234/server/secrets', '/data/tasks/a-1234/server/local/payload'],
+    );
+    assert.equal(taskEnv(job, alloc, task, '10.0.0.7', 'docker', taskDirs('/d', 'docker')).BERTH_PAYLOAD_FILE, undefined, 'no payload, no variable');
   });
 
   it('leaves unknown variables as written', () => {

@@ -229,7 +229,21 @@ export interface JobRun {
   outcome: 'pending' | 'running' | 'complete' | 'failed' | 'skipped';
   /** Why a run was skipped, or what held it. */
   reason?: string;
+  /** Dispatch: the caller's idempotency token; a dispatch with the same token returns this run while its child exists. */
+  idempotencyToken?: string;
+  /** A dependent run held because a parent failed: that parent and its failed run. */
+  heldBy?: HeldBy;
   allocIds: string[];
+}
+
+/** The failed parent run that holds a dependent job (`after`). */
+export interface HeldBy {
+  /** The parent job. */
+  parent: string;
+  /** The failed run: the parent's child job when the parent is periodic, dispatched or dependent, else the parent itself. */
+  run: string;
+  /** When the failed run ended (ms). */
+  failedAt: number;
 }
 
 /** The operators a constraint or affinity may use (Nomad's). */

@@ -1,6 +1,6 @@
 /**
  * Dependent batch jobs on a real `berth dev` with the process driver: A -> B -> C runs in order,
- * and a failed parent holds its dependents.
+ * and a failed parent holds its dependents, which the event stream shows as JobHeld.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -28,6 +28,38 @@ function step(id: string, log: string, after: string[], code = 0): Record<string
   };
 }
 
+/** One event of the stream. */
+interface StreamEvent {
+  Topic: string;
+  Type: string;
+  Key: string;
+  Payload: Record<string, unknown>;
+}
+
+/** Reads an ndjson event stream until an event matches (within 30 s). */
+async function readEvents(res: Response, match: (e: StreamEvent) => boolean): Promise<StreamEvent> {
+  const reader = res.body!.getReader();
+  const decoder = new TextDecoder();
+  const timer = setTimeout(() => void reader.cancel(), 30_000);
+  let buf = '';
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error('the event stream ended before the event came');
+      buf += decoder.decode(value, { stream: true });
+      let at;
+      while ((at = buf.indexOf('\n')) >= 0) {
+        const frame = JSON.parse(buf.slice(0, at)) as { Events?: StreamEvent[] };
+        buf = buf.slice(at + 1);
+        const found = frame.Events?.find(match);
+        if (found) return found;
+      }
+    }
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 test('A -> B -> C runs in order, and C is held when B fails', async (t) => {
   const dev = await startDev({ driver: 'process' });
   const dir = await mkdtemp(path.join(tmpdir(), 'berth-chain-'));
@@ -50,12 +82,24 @@ test('A -> B -> C runs in order, and C is held when B fails', async (t) => {
   assert.deepEqual(order, ['chain-a', 'chain-b', 'chain-c']);
 
   const bad = path.join(dir, 'bad.log');
+  // The event stream, opened before: the hold must show there too, keyed by the held job.
+  const stream = new AbortController();
+  t.after(() => stream.abort());
+  const events = await fetch(`${dev.addr}/v1/event/stream?topic=Job`, { signal: stream.signal });
+  assert.equal(events.status, 200);
+  const heldEvent = readEvents(events, (e) => e.Type === 'JobHeld');
   await post(step('fail-c', bad, ['fail-b']));
   await post(step('fail-b', bad, ['fail-a'], 1));
   await post(step('fail-a', bad, []));
   const held = await eventually('C to be held', async () => (await runs('fail-c')).find((r) => r.outcome === 'skipped'), 30_000);
   assert.match(held.reason ?? '', /held: parent fail-b failed/);
-  assert.equal((await runs('fail-b'))[0].outcome, 'failed');
+  const failedB = (await runs('fail-b'))[0];
+  assert.equal(failedB.outcome, 'failed');
+  const ev = await heldEvent;
+  assert.deepEqual(
+    { Topic: ev.Topic, Key: ev.Key, Payload: ev.Payload },
+    { Topic: 'Job', Key: 'fail-c', Payload: { Held: { JobID: 'fail-c', Parent: 'fail-b', FailedRun: failedB.childId, FailedAt: failedB.end, Reason: held.reason } } },
+  );
   await new Promise((r) => setTimeout(r, 500));
   assert.deepEqual((await readFile(bad, 'utf8')).trim().split('\n').map((l) => l.split(' ')[0]), ['fail-a', 'fail-b'], 'C never ran');
   const graph = (await (await fetch(`${dev.addr}/v1/jobs/graph`)).json()) as { nodes: { id: string; last?: string }[] };

@@ -1,13 +1,17 @@
 /**
  * Parameterized and periodic jobs through the real CLI on `berth dev` with the process driver:
- * dispatch with meta and a payload, refused dispatches, force, runs, status, graph.
+ * dispatch with meta and a payload, refused dispatches, force, runs, status, graph; and a
+ * dispatch on the docker driver, whose container reads the payload from /local.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import type { Allocation } from '../../src/model/index.ts';
+import { connectDocker } from '../../src/drivers/docker/docker-host.ts';
 import { berth, eventually, startDev } from '../harness/berth.ts';
+import { requireDocker } from '../harness/dockerd.ts';
 
 test('job dispatch hands meta as env and the payload as a file; bad input creates nothing', async (t) => {
   const dev = await startDev({ driver: 'process' });
@@ -62,6 +66,14 @@ test('job dispatch hands meta as env and the payload as a file; bad input create
     return /dispatch\s+complete/.test(r.stdout) && r.stdout;
   });
   assert.match(runs, /greet\/dispatch-/);
+
+  // An idempotency token: the second dispatch names the first one's child and creates nothing.
+  const once = await cli('job', 'dispatch', 'greet', '--meta', 'who=tok', '--idempotency-token', 'order-1', payload);
+  assert.equal(once.code, 0, once.stderr);
+  const twice = await cli('job', 'dispatch', 'greet', '--meta', 'who=tok', '--idempotency-token', 'order-1', payload);
+  assert.equal(twice.stdout, once.stdout);
+  assert.match(once.stdout, /^Dispatched greet\/dispatch-[0-9a-f]{16} \(idempotency token order-1\)\n$/);
+  assert.equal((await cli('job', 'runs', 'greet')).stdout.match(/greet\/dispatch-/g)?.length, 2, 'two runs: the first dispatch and the one with the token');
 });
 
 test('job periodic force, runs, status with next launches, and graph --dot', async (t) => {
@@ -94,4 +106,70 @@ test('job periodic force, runs, status with next launches, and graph --dot', asy
   const dot = await cli('job', 'graph', '--dot');
   assert.match(dot.stdout, /"extract" -> "report";/);
   assert.match(dot.stdout, /"report" \[shape=box, color=green\]/);
+});
+
+test('a dispatched docker task reads its payload at /local and its meta from the env', async (t) => {
+  const engine = requireDocker(t);
+  if (!engine) return;
+  const dev = await startDev({ driver: 'docker', dockerHost: engine.host });
+  const dir = await mkdtemp(path.join(tmpdir(), 'berth-dispatch-docker-'));
+  const cli = (...args: string[]): ReturnType<typeof berth> => berth(args, { addr: dev.addr });
+  const made: { allocId?: string } = {};
+  t.after(async () => {
+    await dev.cleanup();
+    // A finished batch allocation keeps its container (for its logs) until it is collected: remove it.
+    if (made.allocId) {
+      const docker = connectDocker(engine.host);
+      const left = await docker.listContainers({ all: true, filters: JSON.stringify({ label: [`berth.alloc=${made.allocId}`] }) });
+      await Promise.all(left.map((c) => docker.getContainer(c.Id).remove({ force: true })));
+    }
+    await rm(dir, { recursive: true, force: true });
+  });
+  const spec = {
+    id: 'echoer',
+    type: 'batch',
+    parameterized: { payload: 'required', meta_required: ['who'] },
+    groups: [
+      {
+        name: 'g',
+        tasks: [
+          {
+            name: 'box',
+            driver: 'docker',
+            config: {
+              image: engine.image,
+              command: '/bin/sh',
+              // Also writes into /local, which must be mounted read-write.
+              args: ['-c', 'echo "who=$BERTH_META_who dir=$BERTH_TASK_DIR payload=$(cat $BERTH_PAYLOAD_FILE)"; echo rw > /local/out && cat /local/out'],
+            },
+            resources: { cpu: 0.05, memory: '16MiB' },
+          },
+        ],
+      },
+    ],
+  };
+  const specFile = path.join(dir, 'echoer.json');
+  await writeFile(specFile, JSON.stringify(spec));
+  const run = await cli('job', 'run', '--detach', specFile);
+  assert.equal(run.code, 0, run.stderr);
+  const payload = path.join(dir, 'payload.txt');
+  await writeFile(payload, 'line-from-the-payload');
+  const ok = await cli('job', 'dispatch', 'echoer', '--meta', 'who=bob', payload);
+  assert.equal(ok.code, 0, ok.stderr);
+  const childId = /Dispatched (\S+)/.exec(ok.stdout)![1];
+  const alloc = await eventually('the child to be placed', async () => {
+    const status = await cli('job', 'status', childId, '--json');
+    return status.code === 0 && (JSON.parse(status.stdout) as { allocations: Allocation[] }).allocations[0];
+  });
+  made.allocId = alloc.id;
+  const logs = await eventually(
+    'the container to print the payload',
+    async () => {
+      const out = (await cli('alloc', 'logs', alloc.id, 'box')).stdout;
+      return out.includes('rw') && out;
+    },
+    60_000,
+  );
+  assert.equal(logs, 'who=bob dir=/local payload=line-from-the-payload\nrw\n', `${logs}\n${dev.logs().slice(-2000)}`);
+  await eventually('the run to complete', async () => /dispatch\s+complete/.test((await cli('job', 'runs', 'echoer')).stdout));
 });

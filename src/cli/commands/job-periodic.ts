@@ -69,17 +69,19 @@ export function addPeriodicCommands(job: Command): void {
     .argument('<id>', 'job id')
     .argument('[payload]', 'payload file, or - to read stdin (16 KiB at most)')
     .option('--meta <key=value>', 'a meta value (repeatable); tasks see it as BERTH_META_<key>', metaPair)
+    .option('--idempotency-token <token>', 'dispatch at most once: while a child dispatched with this token exists, print it and create nothing')
     .option('--json', 'print JSON')
-    .action(async (id: string, payloadFile: string | undefined, opts: { meta?: Record<string, string>; json?: boolean }) => {
+    .action(async (id: string, payloadFile: string | undefined, opts: { meta?: Record<string, string>; idempotencyToken?: string; json?: boolean }) => {
       let payload: string | undefined;
       if (payloadFile !== undefined) {
         const bytes = await readPayload(payloadFile);
         if (bytes.length > MAX_PAYLOAD_BYTES) throw new CliError(`Cannot dispatch job "${id}": the payload is ${bytes.length} bytes, over the limit of 16 KiB`);
         payload = bytes.toString('base64');
       }
-      const run = await new BerthClient().dispatchJob(id, { meta: opts.meta, payload });
+      const run = await new BerthClient().dispatchJob(id, { meta: opts.meta, payload, idempotencyToken: opts.idempotencyToken });
       if (opts.json) return printJson(run);
-      process.stdout.write(`Dispatched ${run.childId}\n`);
+      // With a token, a repeated dispatch names the same child: the one dispatched first.
+      process.stdout.write(`Dispatched ${run.childId}${opts.idempotencyToken === undefined ? '' : ` (idempotency token ${opts.idempotencyToken})`}\n`);
     });
 
   job

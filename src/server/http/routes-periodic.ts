@@ -2,7 +2,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import { BerthError } from '../../model/index.ts';
 import type { ServerContext } from '../context.ts';
-import { dispatchJob } from '../periodic/dispatch.ts';
+import { dispatchJob, type DispatchRequest } from '../periodic/dispatch.ts';
 import { graphDot, jobGraph } from '../periodic/graph.ts';
 import { observeRun } from '../periodic/launch.ts';
 import { upcoming } from '../periodic/dispatcher.ts';
@@ -40,14 +40,18 @@ export function periodicRoutes(ctx: ServerContext): FastifyPluginAsync {
         schema: {
           params: IdParams,
           body: Type.Object(
-            { meta: Type.Optional(Type.Record(Type.String(), Type.String())), payload: Type.Optional(Type.String({ maxLength: 64 * 1024 })) },
+            {
+              meta: Type.Optional(Type.Record(Type.String(), Type.String())),
+              payload: Type.Optional(Type.String({ maxLength: 64 * 1024 })),
+              idempotencyToken: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
+            },
             { additionalProperties: false },
           ),
         },
       },
       async (request) => {
         const { id } = request.params as { id: string };
-        return dispatchJob(ctx.view, ctx.store, id, (request.body ?? {}) as { meta?: Record<string, string>; payload?: string }, ctx.clock.now());
+        return dispatchJob(ctx.view, ctx.store, id, (request.body ?? {}) as DispatchRequest, ctx.clock.now());
       },
     );
   };

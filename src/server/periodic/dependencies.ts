@@ -12,6 +12,8 @@ import { launchWrites, observeRun, skippedWrite } from './launch.ts';
 export interface ParentResult {
   outcome: 'complete' | 'failed';
   end: number;
+  /** The run that finished: the template's child job, or the plain job itself. */
+  run: string;
 }
 
 /** The newest finished run of a job: its runs when it is a template, else its own allocations. */
@@ -21,10 +23,10 @@ export function lastResult(view: StateView, jobId: string): ParentResult | undef
   if (job.periodic || job.parameterized || job.after) {
     const done = view.runsByJob(jobId).filter((r) => (r.outcome === 'complete' || r.outcome === 'failed') && r.end !== undefined);
     const last = done.sort((a, b) => a.end! - b.end!).at(-1);
-    return last ? { outcome: last.outcome as ParentResult['outcome'], end: last.end! } : undefined;
+    return last ? { outcome: last.outcome as ParentResult['outcome'], end: last.end!, run: last.childId ?? jobId } : undefined;
   }
   const seen = observeRun(view, { jobId, scheduled: 0, childId: jobId, trigger: 'after', outcome: 'pending', allocIds: [] });
-  if ((seen.outcome === 'complete' || seen.outcome === 'failed') && seen.end !== undefined) return { outcome: seen.outcome, end: seen.end };
+  if ((seen.outcome === 'complete' || seen.outcome === 'failed') && seen.end !== undefined) return { outcome: seen.outcome, end: seen.end, run: jobId };
   return undefined;
 }
 
@@ -42,7 +44,8 @@ export function dependentWrites(view: StateView, job: Job, now: number): Write[]
   if (failed) {
     const at = failed.result!.end;
     if (view.run(job.id, at)) return [];
-    return [skippedWrite(job.id, at, 'after', `held: parent ${failed.parent} failed at ${new Date(at).toISOString()}`)];
+    const heldBy = { parent: failed.parent, run: failed.result!.run, failedAt: at };
+    return [skippedWrite(job.id, at, 'after', `held: parent ${failed.parent} failed at ${new Date(at).toISOString()} (run ${heldBy.run})`, heldBy)];
   }
   if (!results.every((r) => r.result?.outcome === 'complete' && r.result.end > since)) return [];
   const trigger = Math.max(...results.map((r) => r.result!.end));

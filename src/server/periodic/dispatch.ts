@@ -1,4 +1,5 @@
 /** `job dispatch`: launch a parameterized job with meta and a payload, after checking both. */
+import { createHash } from 'node:crypto';
 import { BerthError, type ErrorDetail, type Job, type JobRun } from '../../model/index.ts';
 import type { StateStore, StateView } from '../../state/index.ts';
 import { newId } from '../../lib/index.ts';
@@ -12,6 +13,31 @@ export interface DispatchRequest {
   meta?: Record<string, string>;
   /** The payload, base64. */
   payload?: string;
+  /**
+   * Nomad's idempotency token: while a child dispatched with this token exists, a dispatch with
+   * the same token returns that child's run and creates nothing.
+   */
+  idempotencyToken?: string;
+}
+
+/**
+ * The child id of a dispatch with a token: derived from it, so two dispatches with one token
+ * race for one row (the child's `ifModRevision: 0`) and the loser finds the winner's child.
+ */
+export function tokenChildId(jobId: string, token: string): string {
+  return `${jobId}/dispatch-${createHash('sha256').update(token).digest('hex').slice(0, 16)}`;
+}
+
+/** The run of the existing child dispatched with `token`, if that child still exists. */
+function dispatchedWith(view: StateView, jobId: string, token: string): JobRun | undefined {
+  const childId = tokenChildId(jobId, token);
+  if (!view.job(childId)) return undefined;
+  // The newest: a child purged and dispatched again with the token has an older run too.
+  const run = view.runsByJob(jobId).findLast((r) => r.childId === childId);
+  if (run && run.idempotencyToken !== token) {
+    throw new BerthError('conflict', `Cannot dispatch job "${jobId}": child ${childId} was dispatched with another idempotency token whose hash is the same; use another token`);
+  }
+  return run;
 }
 
 /** Every problem of a dispatch request against the job's `parameterized` block. */
@@ -48,10 +74,13 @@ export async function dispatchJob(view: StateView, store: StateStore, jobId: str
   if (problems.length > 0) {
     throw new BerthError('invalid_input', `Cannot dispatch job "${jobId}": ${problems[0].path} ${problems[0].message}`, problems);
   }
+  const token = req.idempotencyToken;
   for (let attempt = 0; attempt < 5; attempt++) {
+    const existing = token === undefined ? undefined : dispatchedWith(view, jobId, token);
+    if (existing) return existing;
     const at = now + attempt;
-    const childId = `${jobId}/dispatch-${Math.floor(at / 1000)}-${newId().slice(0, 8)}`;
-    const { run, writes } = launchWrites(view, { parent: job, scheduled: at, trigger: 'dispatch', now, childId, meta: req.meta, payload: req.payload });
+    const childId = token === undefined ? `${jobId}/dispatch-${Math.floor(at / 1000)}-${newId().slice(0, 8)}` : tokenChildId(jobId, token);
+    const { run, writes } = launchWrites(view, { parent: job, scheduled: at, trigger: 'dispatch', now, childId, meta: req.meta, payload: req.payload, idempotencyToken: token });
     const result = await store.commit(writes);
     if (result.ok) return run;
   }

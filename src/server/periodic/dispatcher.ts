@@ -11,11 +11,17 @@ import { nextLaunch } from '../../jobspec/index.ts';
 import { launchWrites, observeRun, periodicChildId, runLive, skippedWrite } from './launch.ts';
 import { dependentWrites, runId } from './dependencies.ts';
 import { newEvalWrite } from '../evals.ts';
+import { DEFAULT_RUNS_KEPT, pruneUnits } from './prune.ts';
 
 /** Dispatcher settings. */
 export interface DispatcherOptions {
   /** Longest sleep between passes (a pass also runs on state changes of jobs and allocations). Default 1 s. */
   maxSleepMs?: number;
+  /**
+   * Runs kept per job (`job runs`); older settled ones are deleted with their child jobs,
+   * allocations and evaluations. Default 100 (DEFAULT_RUNS_KEPT).
+   */
+  runsKept?: number;
 }
 
 /** How many of a job's newest runs are kept up to date from their children's allocations. */
@@ -67,6 +73,7 @@ export class PeriodicDispatcher {
   readonly #clock: Clock;
   readonly #logger: Logger;
   readonly #maxSleepMs: number;
+  readonly #runsKept: number;
   #stop = new AbortController();
   #loop: Promise<void> | undefined;
   #wake: (() => void) | undefined;
@@ -87,6 +94,7 @@ export class PeriodicDispatcher {
     this.#clock = deps.clock;
     this.#logger = deps.logger;
     this.#maxSleepMs = options.maxSleepMs ?? 1000;
+    this.#runsKept = Math.max(1, options.runsKept ?? DEFAULT_RUNS_KEPT);
   }
 
   start(): void {
@@ -153,10 +161,14 @@ export class PeriodicDispatcher {
       }
     }
     for (const id of this.#take(this.#dirtyJobs)) this.#refresh(id);
+    const prunes: Write[][] = [];
     for (const id of this.#take(this.#dirtyParents)) {
       const job = this.#view.job(id);
-      if (job && isTemplate(job)) await this.#recordOutcomes(job);
+      if (!job || !isTemplate(job)) continue;
+      await this.#recordOutcomes(job);
+      prunes.push(...pruneUnits(this.#view, id, this.#runsKept));
     }
+    await this.#commitUnits(prunes, 'run prune');
     let until = this.#maxSleepMs;
     const units: Write[][] = [];
     const launched: string[] = [];
@@ -248,11 +260,11 @@ export class PeriodicDispatcher {
   }
 
   /** Commit many units together (one txn, fast); if that conflicts, each on its own. */
-  async #commitUnits(units: Write[][]): Promise<void> {
+  async #commitUnits(units: Write[][], what = 'launch'): Promise<void> {
     for (let i = 0; i < units.length; i += UNITS_PER_TXN) {
       const chunk = units.slice(i, i + UNITS_PER_TXN);
       if (chunk.length > 1 && (await this.#store.commit(chunk.flat())).ok) continue;
-      for (const unit of chunk) await this.#commitOne(unit, 'launch');
+      for (const unit of chunk) await this.#commitOne(unit, what);
     }
   }
 

@@ -3,7 +3,7 @@
  * the child job and its evaluation, committed together. The run row must not exist yet
  * (`ifModRevision: 0`), so a scheduled time launches once, whoever tries it and however often.
  */
-import { isTerminal, type Job, type JobRun, type ReschedulePolicy } from '../../model/index.ts';
+import { isTerminal, type HeldBy, type Job, type JobRun, type ReschedulePolicy } from '../../model/index.ts';
 import { runRowId, type StateView, type Write } from '../../state/index.ts';
 import { newEvalWrite } from '../evals.ts';
 
@@ -20,6 +20,8 @@ export interface LaunchRequest {
   meta?: Record<string, string>;
   /** Dispatch: the payload, base64. */
   payload?: string;
+  /** Dispatch: the caller's idempotency token, kept on the run. */
+  idempotencyToken?: string;
 }
 
 /** How long a run's retries may take, for the `retries` shorthand. */
@@ -56,6 +58,7 @@ function retryPolicy(retries: number | undefined, delayMs: number | undefined): 
 export function launchWrites(_view: StateView, req: LaunchRequest): { run: JobRun; writes: Write[] } {
   const child = childJob(req);
   const run: JobRun = { jobId: req.parent.id, scheduled: req.scheduled, childId: child.id, trigger: req.trigger, launched: req.now, outcome: 'pending', allocIds: [] };
+  if (req.idempotencyToken !== undefined) run.idempotencyToken = req.idempotencyToken;
   const trigger = req.trigger === 'dispatch' ? 'job-dispatch' : req.trigger === 'after' ? 'job-after' : 'periodic-job';
   const { write } = newEvalWrite(child, trigger, req.now);
   const writes: Write[] = [
@@ -68,9 +71,10 @@ export function launchWrites(_view: StateView, req: LaunchRequest): { run: JobRu
   return { run, writes };
 }
 
-/** A run record for a launch that did not happen. */
-export function skippedWrite(jobId: string, scheduled: number, trigger: JobRun['trigger'], reason: string): Write {
+/** A run record for a launch that did not happen (`heldBy`: a failed parent held it). */
+export function skippedWrite(jobId: string, scheduled: number, trigger: JobRun['trigger'], reason: string, heldBy?: HeldBy): Write {
   const run: JobRun = { jobId, scheduled, trigger, outcome: 'skipped', reason, allocIds: [] };
+  if (heldBy) run.heldBy = heldBy;
   return { table: 'runs', id: runRowId(jobId, scheduled), value: run, ifModRevision: 0 };
 }
 
