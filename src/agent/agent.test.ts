@@ -169,6 +169,30 @@ describe('Agent with several servers', () => {
       await server.stop();
     }
   });
+
+  it('moves to the next server when its server stops, and heartbeats and runs work there', async () => {
+    const first = await Server.start({ backend: new MemoryBackend(), logger: silentLogger(), port: 0 });
+    const second = await Server.start({ backend: new MemoryBackend(), logger: silentLogger(), port: 0 });
+    const machine = new MockMachine();
+    const agent = await Agent.start({ serverUrl: first.url, servers: [first.url, second.url], dataDir: path.join(tmp, 'moving'), logger: silentLogger(), drivers: [new MockDriver({ machine })], nodeName: 'moving' });
+    let firstStopped: Promise<void> | undefined;
+    try {
+      await eventually('the node registered with the first server', () => first.view.nodes().find((n) => n.name === 'moving'), 10_000);
+      firstStopped = first.stop();
+      await firstStopped;
+      // The second server has never heard of the node (its own state): the agent's heartbeat gets
+      // 404 there and registers again, as it would with a server that lost its state.
+      await eventually('the node ready on the second server', () => second.view.nodes().find((n) => n.name === 'moving' && n.status === 'ready'), 15_000);
+      // Its allocation watch moved too: work placed by the second server runs.
+      await new BerthClient({ address: second.url }).registerJob(webJob);
+      await eventually('two allocations running through the second server', () => second.view.allocsByJob('web').filter((a) => a.clientStatus === 'running').length === 2, 15_000);
+    } finally {
+      await agent.stop({ stopTasks: true });
+      machine.crash();
+      await second.stop();
+      await (firstStopped ?? first.stop());
+    }
+  });
 });
 
 describe('Agent node class and metadata', () => {

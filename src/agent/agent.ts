@@ -59,9 +59,8 @@ export class Agent {
   readonly #o: AgentOptions;
   readonly #clock: Clock;
   readonly #log: Logger;
-  readonly #clients: BerthClient[];
-  /** The server talked to now; moves on to the next on a failure to reach it. */
-  #current = 0;
+  /** Every server known; a call goes on to the next one when a server does not answer. */
+  readonly #client: BerthClient;
   readonly #localState: LocalState;
   readonly #runners = new Map<string, AllocRunner>();
   readonly #drivers = new Map<DriverName, TaskDriver>();
@@ -79,6 +78,8 @@ export class Agent {
   readonly #orphans = new Map<string, TaskHandle[]>();
   /** Lost allocations being checked for a replacement. */
   readonly #settling = new Set<string>();
+  /** Allocations whose runner is being handed the job version they were updated to in place. */
+  readonly #taking = new Set<string>();
   nodeId = '';
 
   private constructor(options: AgentOptions) {
@@ -86,7 +87,7 @@ export class Agent {
     this.#clock = options.clock ?? systemClock;
     this.#log = options.logger.child({ component: 'agent' });
     const urls = [...new Set([options.serverUrl, ...(options.servers ?? [])].filter(Boolean))];
-    this.#clients = urls.map((address) => new BerthClient({ address }));
+    this.#client = new BerthClient({ address: urls });
     this.#localState = new LocalState(options.dataDir);
   }
 
@@ -294,6 +295,7 @@ export class Agent {
         }
         runner.update(alloc);
         if (alloc.desiredStatus === 'stop') void this.#retire(runner);
+        else if (alloc.jobVersion !== runner.job.version) void this.#takeVersion(runner);
         continue;
       }
       if (alloc.desiredStatus !== 'run' || isClientTerminal(alloc)) continue;
@@ -344,11 +346,36 @@ export class Agent {
       this.#orphans.delete(alloc.id);
       runner.start({ handles: adopted, taskStates: {} });
       if (latest.desiredStatus === 'stop') void this.#retire(runner);
+      // Updated in place while its job was fetched.
+      else if (latest.jobVersion !== job.version) void this.#takeVersion(runner);
     } catch (err) {
       this.#log.error({ err, allocId: alloc.id }, 'cannot start allocation');
       this.#reporter.push({ id: alloc.id, clientStatus: 'failed', clientDescription: `cannot start: ${(err as Error).message}`, taskStates: {} });
     } finally {
       this.#starting.delete(alloc.id);
+    }
+  }
+
+  /**
+   * The server updated an allocation in place (same tasks, a new job version): hand its runner
+   * that version, so that its checks follow the new services. Fetches again while the version
+   * moves on under it; a failure is retried at the watch loop's next answer.
+   */
+  async #takeVersion(runner: AllocRunner): Promise<void> {
+    const id = runner.alloc.id;
+    if (this.#taking.has(id)) return;
+    this.#taking.add(id);
+    try {
+      while (this.#runners.get(id) === runner && runner.alloc.desiredStatus === 'run' && runner.alloc.jobVersion !== runner.job.version) {
+        const { jobId, jobVersion } = runner.alloc;
+        const job = await this.#jobVersion(jobId, jobVersion);
+        // Moved on meanwhile: fetch that version. A runner that stops or detaches takes none.
+        if (runner.alloc.jobVersion === jobVersion && !runner.takeJob(job)) break;
+      }
+    } catch (err) {
+      this.#log.warn({ allocId: id, err: (err as Error).message }, 'cannot read the job version an allocation was updated to');
+    } finally {
+      this.#taking.delete(id);
     }
   }
 
@@ -376,23 +403,17 @@ export class Agent {
       clock: this.#clock,
       logger: this.#log.child({ allocId: alloc.id }),
       onChange: (u) => this.#reporter.push(u),
-      serverUrl: this.#o.serverUrl,
+      servers: this.#client.servers,
       dnsServers: this.#o.dnsServers,
     });
   }
 
   /**
-   * Call the current server; when it cannot be reached, the next call goes to the next server
-   * known. The callers' loops retry with backoff, so every server is tried in turn.
+   * Call the servers: the client tries each in turn while one does not answer, and the callers'
+   * loops retry with backoff when none does.
    */
-  async #api<T>(call: (client: BerthClient) => Promise<T>): Promise<T> {
-    const at = this.#current;
-    try {
-      return await call(this.#clients[at]);
-    } catch (err) {
-      if (isBerthError(err, 'unavailable') && this.#current === at) this.#current = (at + 1) % this.#clients.length;
-      throw err;
-    }
+  #api<T>(call: (client: BerthClient) => Promise<T>): Promise<T> {
+    return call(this.#client);
   }
 
   /** The job version an allocation runs, fetched once per version. */

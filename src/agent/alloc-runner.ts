@@ -7,9 +7,10 @@ import type { LocalState } from './local-state.ts';
 import { TaskTemplates } from './task-templates.ts';
 import { TaskRunner } from './task-runner.ts';
 import { allRunning, phaseOf, runPhases, runsToCompletion, type PhasedTask } from './lifecycle.ts';
-import { interpolate, taskEnv } from './task-env.ts';
-import { withPayload } from './payload.ts';
+import { interpolate, taskDirs, taskEnv } from './task-env.ts';
+import { prepareTaskDir } from './payload.ts';
 import { startServiceChecks, withDns, type ServiceChecks } from './service-checks.ts';
+import type { ServerPool } from '../api/index.ts';
 
 /** What every alloc runner of an agent shares. */
 export interface AllocRunnerDeps {
@@ -22,8 +23,8 @@ export interface AllocRunnerDeps {
   logger: Logger;
   /** Called whenever the allocation's state changes, to report it. */
   onChange: (update: AllocUpdate) => void;
-  /** Where service checks report; without it they do not run. */
-  serverUrl?: string;
+  /** The servers service checks report to and templates read from; without them neither runs. */
+  servers?: ServerPool;
   /** DNS servers for docker tasks that set none (berth's DNS on the bridge), so containers resolve services. */
   dnsServers?: string[];
 }
@@ -33,7 +34,8 @@ export interface AllocRunnerDeps {
  */
 export class AllocRunner {
   alloc: Allocation;
-  readonly job: Job;
+  /** The job version the allocation runs; a newer one when the server updates it in place (`takeJob`). */
+  job: Job;
   readonly #deps: AllocRunnerDeps;
   readonly #tasks = new Map<string, TaskRunner>();
   readonly #handles: Record<string, TaskHandle> = {};
@@ -75,8 +77,9 @@ export class AllocRunner {
       const driver = this.#deps.drivers.get(driverNameOf(task.name, task.driver))!;
       // The mock driver stands in for docker and process in tests: it gets the env of the one it replaces.
       const driverName = driver.name === 'mock' ? (task.driver ?? this.#deps.defaultDriver) : driver.name;
-      const env = taskEnv(this.job, this.alloc, task, this.#deps.nodeAddress, driverName);
-      withPayload(this.job, this.#deps.localState.taskDir(this.alloc.id, task.name), env);
+      const taskDir = this.#deps.localState.taskDir(this.alloc.id, task.name);
+      const env = taskEnv(this.job, this.alloc, task, this.#deps.nodeAddress, driverName, taskDirs(taskDir, driverName));
+      prepareTaskDir(this.job, taskDir);
       const runner = new TaskRunner({
         driver,
         driverName,
@@ -113,7 +116,7 @@ export class AllocRunner {
         },
       });
       this.#tasks.set(task.name, runner);
-      if (task.templates?.length && this.#deps.serverUrl) this.#templates.set(task.name, new TaskTemplates(task.templates, runner, env, this.#deps.localState.taskDir(this.alloc.id, task.name), this.#deps.serverUrl, this.#deps.logger));
+      if (task.templates?.length && this.#deps.servers) this.#templates.set(task.name, new TaskTemplates(task.templates, runner, env, this.#deps.localState.taskDir(this.alloc.id, task.name), this.#deps.servers, this.#deps.logger));
       const handle = recovered.handles[task.name];
       if (handle) this.#handles[task.name] = handle;
       entries.push({ task, runner, handle });
@@ -131,6 +134,20 @@ export class AllocRunner {
   update(alloc: Allocation): void {
     this.alloc = alloc;
     if (alloc.desiredStatus === 'stop') void this.stop();
+  }
+
+  /**
+   * The server updated the allocation in place to a newer version of its job: only what needs no
+   * restart changed (count, meta, services), so the tasks run on and the checks follow the new
+   * services (the server re-derives the catalog entries from the allocation's version). False
+   * when the runner is stopping or detached and takes nothing.
+   */
+  takeJob(job: Job): boolean {
+    if (this.#stopped || this.#detaching) return false;
+    this.job = job;
+    if (this.#tasks.size > 0) this.#checks = startServiceChecks(this, this.#deps, this.#checks);
+    void this.save();
+    return true;
   }
 
   /** Stop every task, then run the poststop tasks; idempotent. */

@@ -6,6 +6,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
+import { ServerPool } from '../api/index.ts';
 import { MockDriver, type TaskDriver } from '../drivers/index.ts';
 import { silentLogger, systemClock } from '../lib/index.ts';
 import type { DriverName, Job } from '../model/index.ts';
@@ -87,7 +88,7 @@ describe('service checks on the agent', () => {
       clock: systemClock,
       logger: silentLogger(),
       onChange: () => undefined,
-      serverUrl: server.url,
+      servers: new ServerPool(server.url),
     });
     runner.start();
     t.after(() => runner.stop());

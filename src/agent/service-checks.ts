@@ -8,6 +8,7 @@ import { execFile } from 'node:child_process';
 import type { Allocation, DriverName, Job, TaskConfig } from '../model/index.ts';
 import type { TaskDriver, TaskHandle } from '../drivers/index.ts';
 import type { Logger } from '../lib/index.ts';
+import type { ServerPool } from '../api/index.ts';
 import { CheckRunner, MAX_OUTPUT, allocServices, checkIds, hostPort, instanceId, type ProbeTarget } from '../discovery/index.ts';
 
 /** What the checks need of an allocation runner. */
@@ -20,8 +21,8 @@ export interface CheckedAlloc {
 
 /** What the checks need of the agent. */
 export interface ServiceCheckDeps {
-  /** The server checks report to; without it no check runs. */
-  serverUrl?: string;
+  /** The servers checks report to (the next one when one does not answer); without them no check runs. */
+  servers?: ServerPool;
   nodeAddress: string;
   drivers: Map<DriverName, TaskDriver>;
   logger: Logger;
@@ -30,45 +31,62 @@ export interface ServiceCheckDeps {
 /** The running checks of one allocation. */
 export interface ServiceChecks {
   stop(): void;
+  /** The runners by what they check (id, task, port, spec): a new job version keeps those it did not change. */
+  readonly runners: Map<string, CheckRunner>;
 }
 
-/** Start the checks of an allocation's services; undefined when it has none to run. */
-export function startServiceChecks(runner: CheckedAlloc, deps: ServiceCheckDeps): ServiceChecks | undefined {
-  const serverUrl = deps.serverUrl?.replace(/\/+$/, '');
-  if (!serverUrl) return undefined;
-  const runners: CheckRunner[] = [];
+/**
+ * Start the checks of an allocation's services; undefined when it has none to run. With `previous`
+ * (the allocation was updated in place to a new job version), a check whose id, task, port and
+ * spec are unchanged keeps its runner, so that its status does not start over; the others stop.
+ */
+export function startServiceChecks(runner: CheckedAlloc, deps: ServiceCheckDeps, previous?: ServiceChecks): ServiceChecks | undefined {
+  const servers = deps.servers;
+  if (!servers) return undefined;
+  const runners = new Map<string, CheckRunner>();
   for (const svc of allocServices(runner.job, runner.alloc.group)) {
     const id = instanceId(runner.alloc.id, svc);
     const ids = checkIds(id, svc.spec.checks.length);
     svc.spec.checks.forEach((spec, i) => {
       if (spec.type === 'ttl') return;
       const tasks = svc.task !== undefined ? [svc.task] : runner.taskNames();
+      const port = hostPort(runner.alloc, spec.portLabel ?? svc.spec.portLabel);
+      const key = JSON.stringify([ids[i], tasks, port, spec]);
+      const kept = previous?.runners.get(key);
+      if (kept !== undefined) {
+        previous!.runners.delete(key);
+        runners.set(key, kept);
+        return;
+      }
       const target: ProbeTarget = {
         host: deps.nodeAddress,
-        port: hostPort(runner.alloc, spec.portLabel ?? svc.spec.portLabel),
+        port,
         exec: (command, args, timeoutMs) => execIn(runner, deps, tasks[0], command, args, timeoutMs),
       };
       const check = new CheckRunner({
         id: ids[i],
         spec,
         target,
-        report: (checkId, status, output) => report(serverUrl, checkId, status, output),
+        report: (checkId, status, output) => report(servers, checkId, status, output),
         onRestart: (reason) => restartTasks(runner, deps, tasks, reason),
       });
       check.start();
-      runners.push(check);
+      runners.set(key, check);
     });
   }
-  if (runners.length === 0) return undefined;
-  return { stop: () => runners.forEach((r) => r.stop()) };
+  // What the new version did not keep stops; the previous set is used up.
+  previous?.stop();
+  previous?.runners.clear();
+  if (runners.size === 0) return undefined;
+  return { runners, stop: () => runners.forEach((r) => r.stop()) };
 }
 
-async function report(serverUrl: string, checkId: string, status: string, output: string): Promise<void> {
-  const res = await fetch(`${serverUrl}/v1/agent/check/update/${encodeURIComponent(checkId)}`, {
+async function report(servers: ServerPool, checkId: string, status: string, output: string): Promise<void> {
+  const res = await servers.fetch(`/v1/agent/check/update/${encodeURIComponent(checkId)}`, {
     method: 'PUT',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ Status: status, Output: output }),
-    signal: AbortSignal.timeout(10_000),
+    timeoutMs: 10_000,
   });
   await res.arrayBuffer();
   if (!res.ok) throw new Error(`Cannot report check "${checkId}": the server answered ${res.status}`);

@@ -7,6 +7,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import Handlebars from 'handlebars';
+import { ServerPool } from '../api/index.ts';
 import type { TaskTemplate } from '../model/index.ts';
 
 /** A template as a task declares it (the model's TaskTemplate). */
@@ -32,13 +33,17 @@ export class TemplateSet {
   #pending: ReturnType<typeof setTimeout> | undefined;
   #env: Record<string, string> = {};
 
+  readonly #servers: ServerPool;
+
   constructor(
-    private readonly address: string,
+    /** The servers to read from (a URL, or a pool that fails over between several). */
+    servers: ServerPool | string,
     private readonly specs: TemplateSpec[],
     private readonly taskDir: string,
     /** Called, after the splay, when a template's output changed after the first render. */
     private readonly onChange: (spec: TemplateSpec) => void,
   ) {
+    this.#servers = typeof servers === 'string' ? new ServerPool(servers) : servers;
     this.#compiled = specs.map((s) => Handlebars.compile(s.data, { noEscape: true, strict: false }));
   }
 
@@ -87,7 +92,7 @@ export class TemplateSet {
   async #fetch(dep: Dep, index: number): Promise<void> {
     const p = dep.kind === 'service' ? `/v1/health/service/${encodeURIComponent(dep.name)}?passing` : `/v1/kv/${dep.name}${dep.kind === 'tree' ? '?recurse' : ''}`;
     const sep = p.includes('?') ? '&' : '?';
-    const res = await fetch(`${this.address}${p}${index ? `${sep}index=${index}&wait=5m` : ''}`, { signal: this.#stop.signal });
+    const res = await this.#servers.fetch(`${p}${index ? `${sep}index=${index}&wait=5m` : ''}`, { signal: this.#stop.signal });
     const text = await res.text();
     this.#indexes.set(depId(dep), Number(res.headers.get('x-consul-index') ?? 0));
     if (res.status === 404) return void this.#cache.set(depId(dep), dep.kind === 'key' ? undefined : []);

@@ -1,6 +1,7 @@
 import { BerthError, type ErrorDetail } from '../model/index.ts';
 import type { AllocStats, Allocation, Deployment, Evaluation, Job, JobRun, Node, NodeStats } from '../model/index.ts';
 import { codeOfHttpStatus } from './status.ts';
+import { ServerPool } from './server-pool.ts';
 import type {
   AllocUpdate,
   HeartbeatResponse,
@@ -14,10 +15,16 @@ import type {
   NodeRegisterRequest,
 } from './types.ts';
 
+/** How much longer than its wait a blocking read may take before its server counts as not answering. */
+const BLOCKING_MARGIN_MS = 10_000;
+
 /** Client settings. */
 export interface ClientOptions {
-  /** Server URL. Default env BERTH_ADDR, else http://127.0.0.1:7460. */
-  address?: string;
+  /**
+   * Server URL, or several (a list, or comma-separated): a request goes to the next one when a
+   * server does not answer. Default env BERTH_ADDR, else http://127.0.0.1:7460.
+   */
+  address?: string | string[];
   /** Sent as a bearer token. Default env BERTH_TOKEN. */
   token?: string;
   /** Per-request timeout for non-blocking calls. Default 30 s. */
@@ -35,30 +42,39 @@ export interface BlockingOptions {
 
 /** The typed client of berth's HTTP API, used by the CLI, the agent and tests. */
 export class BerthClient {
-  readonly address: string;
+  /** The servers this client talks to. */
+  readonly servers: ServerPool;
   readonly #token: string | undefined;
   readonly #timeoutMs: number;
 
   constructor(options: ClientOptions = {}) {
-    this.address = (options.address ?? process.env.BERTH_ADDR ?? 'http://127.0.0.1:7460').replace(/\/+$/, '');
-    if (!/^https?:\/\//.test(this.address)) this.address = `http://${this.address}`;
+    this.servers = new ServerPool(options.address);
     this.#token = options.token ?? process.env.BERTH_TOKEN;
     this.#timeoutMs = options.timeoutMs ?? 30_000;
+  }
+
+  /** The server requests go to first: the one that answered last. */
+  get address(): string {
+    return this.servers.current;
   }
 
   /** Register a job from a YAML or JSON spec text, or a spec object; with `checkIndex`, only if the job is still at that modify index. */
   registerJob(spec: string | object, format: 'yaml' | 'json' = 'yaml', opts: { checkIndex?: number } = {}): Promise<JobRegisterResponse> {
     const path = opts.checkIndex === undefined ? '/v1/jobs' : `/v1/jobs?checkIndex=${opts.checkIndex}`;
+    // The server keeps the version when the spec is unchanged: sending it twice registers it once
+    // (apart from one more evaluation), unless a check index makes the second one a conflict.
+    const idempotent = opts.checkIndex === undefined;
     if (typeof spec === 'string') {
       const type = format === 'yaml' ? 'application/yaml' : 'application/json';
-      return this.#json('POST', path, { body: spec, contentType: type });
+      return this.#json('POST', path, { body: spec, contentType: type, idempotent });
     }
-    return this.#json('POST', path, { body: JSON.stringify(spec), contentType: 'application/json' });
+    return this.#json('POST', path, { body: JSON.stringify(spec), contentType: 'application/json', idempotent });
   }
 
   /** Set a group's count (in place: no restarts). */
   scaleJob(id: string, group: string | undefined, count: number): Promise<JobRegisterResponse> {
-    return this.#json('POST', `/v1/jobs/${enc(id)}/scale`, { body: JSON.stringify(group === undefined ? { count } : { group, count }), contentType: 'application/json' });
+    // Setting a count twice sets it once.
+    return this.#json('POST', `/v1/jobs/${enc(id)}/scale`, { body: JSON.stringify(group === undefined ? { count } : { group, count }), contentType: 'application/json', idempotent: true });
   }
 
   /** Replace the given allocations of a job with fresh ones. */
@@ -222,8 +238,8 @@ export class BerthClient {
     return this.#json('POST', `/v1/jobs/${enc(id)}/periodic/force`);
   }
 
-  /** Dispatch a parameterized job with meta and a payload (base64). */
-  dispatchJob(id: string, body: { meta?: Record<string, string>; payload?: string }): Promise<JobRun> {
+  /** Dispatch a parameterized job with meta and a payload (base64); with a token, at most once while its child exists. */
+  dispatchJob(id: string, body: { meta?: Record<string, string>; payload?: string; idempotencyToken?: string }): Promise<JobRun> {
     return this.#json('POST', `/v1/jobs/${enc(id)}/dispatch`, { body: JSON.stringify(body), contentType: 'application/json' });
   }
 
@@ -243,12 +259,15 @@ export class BerthClient {
     if (opts.index !== undefined) q.set('index', String(opts.index));
     if (opts.waitMs !== undefined) q.set('wait', `${Math.max(1, Math.round(opts.waitMs))}ms`);
     const sep = path.includes('?') ? '&' : '?';
-    const res = await this.#fetch('GET', q.size ? `${path}${sep}${q}` : path, { signal: opts.signal, noTimeout: opts.index !== undefined });
+    // A blocking read may take its whole wait (plus the server's jitter of wait/16); past that and a
+    // margin, the server is not answering and the next one is tried.
+    const timeoutMs = opts.index === undefined ? undefined : opts.waitMs === undefined ? Infinity : Math.round(opts.waitMs * (17 / 16)) + BLOCKING_MARGIN_MS;
+    const res = await this.#fetch('GET', q.size ? `${path}${sep}${q}` : path, { signal: opts.signal, timeoutMs });
     const index = Number(res.headers.get('x-berth-index') ?? 0);
     return { index, value: (await res.json()) as T };
   }
 
-  async #json<T>(method: string, path: string, init: { body?: string; contentType?: string } = {}): Promise<T> {
+  async #json<T>(method: string, path: string, init: { body?: string; contentType?: string; idempotent?: boolean } = {}): Promise<T> {
     const res = await this.#fetch(method, path, init);
     return (await res.json()) as T;
   }
@@ -256,21 +275,12 @@ export class BerthClient {
   async #fetch(
     method: string,
     path: string,
-    init: { body?: string; contentType?: string; signal?: AbortSignal; noTimeout?: boolean },
+    init: { body?: string; contentType?: string; signal?: AbortSignal; noTimeout?: boolean; timeoutMs?: number; idempotent?: boolean },
   ): Promise<Response> {
     const headers: Record<string, string> = {};
     if (init.contentType) headers['content-type'] = init.contentType;
     if (this.#token) headers.authorization = `Bearer ${this.#token}`;
-    const signals = [init.signal, init.noTimeout ? undefined : AbortSignal.timeout(this.#timeoutMs)].filter((s): s is AbortSignal => !!s);
-    let res: Response;
-    try {
-      res = await fetch(this.address + path, { method, headers, body: init.body, signal: signals.length ? AbortSignal.any(signals) : undefined });
-    } catch (err) {
-      if (init.signal?.aborted) throw err;
-      const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-      const detail = cause?.code ?? cause?.message ?? (err as Error).message;
-      throw new BerthError('unavailable', `Cannot reach the berth server at ${this.address}: ${detail} (is it running? set BERTH_ADDR to its address)`);
-    }
+    const res = await this.servers.fetch(path, { method, headers, body: init.body, signal: init.signal, timeoutMs: init.noTimeout || init.timeoutMs === Infinity ? undefined : (init.timeoutMs ?? this.#timeoutMs), idempotent: init.idempotent });
     if (res.ok) return res;
     const text = await res.text();
     let parsed: { error?: { code?: string; message?: string; details?: ErrorDetail[] } } | undefined;

@@ -1,6 +1,8 @@
 /** The wire contract: types, schemas, the code -> HTTP status table, and the typed client. */
 export { BerthClient } from './client.ts';
 export type { ClientOptions, BlockingOptions } from './client.ts';
+export { ServerPool, parseAddresses, DEFAULT_ADDRESS } from './server-pool.ts';
+export type { PoolRequest } from './server-pool.ts';
 export { httpStatusOf, codeOfHttpStatus } from './status.ts';
 export * from './schemas.ts';
 export type * from './types.ts';

@@ -13,7 +13,7 @@ import { lockCommand } from './commands/lock.ts';
 import { EXIT_USAGE, reportError } from './errors.ts';
 
 const program = new Command('berth')
-  .description('berth: run containers and processes across many hosts.\nThe CLI talks to the server at BERTH_ADDR (default http://127.0.0.1:7460).')
+  .description('berth: run containers and processes across many hosts.\nThe CLI talks to the server at BERTH_ADDR (default http://127.0.0.1:7460);\nlist several, comma-separated, and it moves to the next when one does not answer.')
   .version('0.1.0')
   .showHelpAfterError('(add --help for usage)')
   .exitOverride();

@@ -6,6 +6,19 @@ import type { PeriodicDispatcher } from './periodic/dispatcher.ts';
 import type { ServerMetrics } from './metrics.ts';
 import type { Catalog, CatalogRegistry } from '../discovery/index.ts';
 import type { KvService } from '../kv/index.ts';
+import type { ServerMember } from './leadership.ts';
+
+/** What the routes know of the servers: who leads, who is there. */
+export interface ClusterView {
+  /** True while this server leads. */
+  readonly isLeader: boolean;
+  /** The leader as last seen; undefined during an election. */
+  readonly leader: ServerMember | undefined;
+  /** This server. */
+  readonly self: ServerMember;
+  /** Every live server. */
+  members(): ServerMember[];
+}
 
 /** What the HTTP routes may call. */
 export interface ServerContext {
@@ -23,4 +36,6 @@ export interface ServerContext {
   kv?: KvService;
   /** The state backend, for the event stream's replay of its revision log. */
   backend?: StateBackend;
+  /** The servers and the election; absent in apps built without a server (one server, leading). */
+  cluster?: ClusterView;
 }

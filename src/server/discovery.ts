@@ -95,9 +95,8 @@ export class ServerDiscovery {
     return this.bridgeDns ? this.#options.dns?.bridge : undefined;
   }
 
+  /** Start what every server runs: DNS and the checks of services registered on its node. */
   async start(): Promise<void> {
-    this.sync.start();
-    this.registry.start();
     this.externalChecks.start();
     const dns = this.#options.dns;
     if (!dns) return;
@@ -122,6 +121,18 @@ export class ServerDiscovery {
         this.#log.warn({ err, address: `${dns.bridge}:53` }, 'DNS not served to containers: cannot listen on the bridge');
       }
     }
+  }
+
+  /** Start what writes on its own (the leader): the catalog sync and TTL expiry. */
+  lead(): void {
+    this.sync.start();
+    this.registry.start();
+  }
+
+  /** Stop what `lead` started. */
+  unlead(): void {
+    this.sync.stop();
+    this.registry.stop();
   }
 
   async stop(): Promise<void> {

@@ -18,11 +18,14 @@ export interface NodeServiceOptions {
 /**
  * Node registration, heartbeats and allocation reports from agents. Heartbeats are kept in memory
  * (a timer per node) and written only when a node's status changes, as Nomad does: a write per
- * heartbeat would cost the state store for nothing.
+ * heartbeat would cost the state store for nothing. The timers run on the leader; heartbeats that
+ * reach another server are forwarded to it (http/leader-forward.ts).
  */
 export class NodeService {
   readonly #view: StateView;
   readonly #store: StateStore;
+  /** Where the leader's own decisions (a node marked down) are written: fenced by its term. */
+  readonly #leaderStore: StateStore;
   readonly #clock: Clock;
   readonly #logger: Logger;
   readonly #minTtl: number;
@@ -31,9 +34,10 @@ export class NodeService {
   readonly #timers = new Map<string, NodeJS.Timeout>();
   #active = false;
 
-  constructor(deps: { view: StateView; store: StateStore; clock: Clock; logger: Logger }, options: NodeServiceOptions = {}) {
+  constructor(deps: { view: StateView; store: StateStore; leaderStore?: StateStore; clock: Clock; logger: Logger }, options: NodeServiceOptions = {}) {
     this.#view = deps.view;
     this.#store = deps.store;
+    this.#leaderStore = deps.leaderStore ?? deps.store;
     this.#clock = deps.clock;
     this.#logger = deps.logger;
     this.#minTtl = options.minHeartbeatTtlMs ?? 10_000;
@@ -61,6 +65,15 @@ export class NodeService {
     this.#active = false;
     for (const t of this.#timers.values()) clearTimeout(t);
     this.#timers.clear();
+  }
+
+  /**
+   * A node row changed (leader): a ready node without a timer (registered through another server)
+   * gets one, so that it is marked down if it never heartbeats.
+   */
+  observe(nodeId: string): void {
+    if (!this.#active || this.#timers.has(nodeId)) return;
+    if (this.#view.node(nodeId)?.status === 'ready') this.#arm(nodeId);
   }
 
   /** Register or re-register a node; it becomes ready. */
@@ -215,7 +228,7 @@ export class NodeService {
       if (!node || node.status === 'down') return [];
       const value: Node = { ...node, status: 'down', downSince: this.#clock.now() };
       return [{ table: 'nodes', id: nodeId, value, ifModRevision: view.modRevision('nodes', nodeId) }, ...this.#nodeEvals(view, nodeId)];
-    });
+    }, this.#leaderStore);
     this.#logger.warn({ nodeId }, 'node missed its heartbeat: marked down');
   }
 
@@ -233,11 +246,11 @@ export class NodeService {
     return this.#nodeEvals(view, nodeId);
   }
 
-  async #commit(build: (view: StateView) => Write[]): Promise<number> {
+  async #commit(build: (view: StateView) => Write[], target = this.#store): Promise<number> {
     for (let attempt = 0; attempt < 10; attempt++) {
       const writes = build(this.#view);
       if (writes.length === 0) return this.#view.index;
-      const result = await this.#store.commit(writes);
+      const result = await target.commit(writes);
       if (result.ok) return result.index;
     }
     throw new BerthError('conflict', 'Cannot update node state: it kept changing concurrently; try again');

@@ -2,21 +2,22 @@ import type { FastifyInstance } from 'fastify';
 import { StateStore, StateView, type StateBackend } from '../state/index.ts';
 import { systemClock, type Clock } from '../lib/index.ts';
 import type { Logger } from '../lib/index.ts';
+import os from 'node:os';
 import { EvalBroker } from './broker.ts';
-import { PlanApplier } from './plan-apply.ts';
-import { Worker } from './worker.ts';
 import { JobService } from './jobs.ts';
 import { NodeService, type NodeServiceOptions } from './nodes.ts';
 import { BlockedEvals } from './blocked-evals.ts';
 import { Drainer } from './drainer.ts';
 import { PeriodicDispatcher, type DispatcherOptions } from './periodic/dispatcher.ts';
 import { DeploymentWatcher } from './deployment-watcher.ts';
-import { NodeUsageCache } from './node-usage.ts';
 import { ServerMetrics } from './metrics.ts';
 import { buildApp } from './http/app.ts';
 import type { ServerContext } from './context.ts';
 import { ServerDiscovery, type DiscoveryOptions } from './discovery.ts';
 import { openServerKv } from './kv.ts';
+import { LEADER_KEY, Leadership } from './leadership.ts';
+import { LeaderLoops } from './leader-loops.ts';
+import { fencedBackend } from './fenced-backend.ts';
 
 /** Server settings. */
 export interface ServerOptions {
@@ -39,11 +40,18 @@ export interface ServerOptions {
   discovery?: DiscoveryOptions;
   /** The periodic dispatcher (cron, dependencies). */
   periodic?: DispatcherOptions;
+  /** This server's name among the servers. Default `<host name>:<port>`. */
+  name?: string;
+  /** The API URL other servers and clients reach it at. Default the URL it listens on. */
+  advertiseUrl?: string;
+  /** Lease TTL of the leader election, seconds: how long a crashed leader may go unnoticed. Default 3. */
+  leaderLeaseTtlSeconds?: number;
 }
 
 /**
- * The control plane: the typed state view over a backend, the eval broker, workers and plan
- * applier, the node heartbeat monitor, and the HTTP API.
+ * The control plane: the typed state view over a backend, the HTTP API, and, on the server that
+ * wins the election, the control loops (eval broker, workers and plan applier, heartbeat monitor,
+ * deployment watcher, ...). Every server serves reads and accepts writes.
  */
 export class Server {
   readonly view: StateView;
@@ -53,36 +61,42 @@ export class Server {
   readonly metrics: ServerMetrics;
   /** The catalog, its sync loop and DNS. */
   discovery!: ServerDiscovery;
+  /** The election and the other servers, once listening. */
+  leadership!: Leadership;
   /** The URL the API listens on, once started. */
   url = '';
   readonly #options: ServerOptions;
-  readonly #stopWorkers = new AbortController();
-  readonly #workers: Promise<void>[] = [];
   readonly #nodes: NodeService;
   readonly #kv: ServerContext['kv'];
   readonly #unsubscribe: () => void;
   /** Evaluations waiting for capacity. */
   readonly blockedEvals: BlockedEvals;
   readonly #drainer: Drainer;
-  #periodic: PeriodicDispatcher | undefined;
   readonly #deployments: DeploymentWatcher;
+  #loops!: LeaderLoops;
+  /** Loops starting or stopping, in order: a term ends before the next begins. */
+  #transition: Promise<void> = Promise.resolve();
 
-  private constructor(options: ServerOptions, view: StateView, store: StateStore, ctx: ServerContext, app: FastifyInstance, broker: EvalBroker) {
+  private constructor(options: ServerOptions, view: StateView, ctx: ServerContext, app: FastifyInstance, broker: EvalBroker, leaderStore: StateStore) {
     this.#options = options;
     this.view = view;
-    this.store = store;
+    this.store = ctx.store;
     this.app = app;
     this.broker = broker;
     this.metrics = ctx.metrics;
     this.#nodes = ctx.nodes;
     this.#kv = ctx.kv;
-    this.blockedEvals = new BlockedEvals({ view, store, clock: ctx.clock, logger: options.logger.child({ component: 'blocked-evals' }) });
-    this.#deployments = new DeploymentWatcher({ view, store, clock: ctx.clock, logger: options.logger.child({ component: 'deployments' }), jobs: ctx.jobs });
-    this.#drainer = new Drainer({ view, store, clock: ctx.clock, logger: options.logger.child({ component: 'drainer' }) }, { intervalMs: options.drainIntervalMs });
-    // Level-triggered: any pending evaluation the view sees goes to the broker, whoever wrote it.
+    // The leader's loops write through the fenced store: a deposed leader's writes cannot land.
+    const deps = { view, store: leaderStore, clock: ctx.clock };
+    this.blockedEvals = new BlockedEvals({ ...deps, logger: options.logger.child({ component: 'blocked-evals' }) });
+    this.#deployments = new DeploymentWatcher({ ...deps, logger: options.logger.child({ component: 'deployments' }), jobs: ctx.jobs });
+    this.#drainer = new Drainer({ ...deps, logger: options.logger.child({ component: 'drainer' }) }, { intervalMs: options.drainIntervalMs });
+    // Level-triggered: any pending evaluation the view sees goes to the broker, whoever wrote it
+    // (the broker ignores it unless this server leads).
     this.#unsubscribe = view.onChange((_rev, changes) => {
       for (const c of changes) {
         if (c.table === 'evals' || c.table === 'nodes' || c.table === 'allocs') this.blockedEvals.observe(c.table, c.id);
+        if (c.table === 'nodes') this.#nodes.observe(c.id);
         if (c.table === 'nodes' || c.table === 'allocs') this.#drainer.poke();
         if (c.table === 'allocs' || c.table === 'services' || c.table === 'deployments') this.#deployments.poke();
         if (c.table !== 'evals' || c.type !== 'put') continue;
@@ -93,73 +107,104 @@ export class Server {
     });
   }
 
-  /** Open the state, start the control loops and listen. */
+  /** Open the state, listen, and join the election (resolves after the first try; a lone server leads by then). */
   static async start(options: ServerOptions): Promise<Server> {
     const clock = options.clock ?? systemClock;
     const logger = options.logger;
     const view = await StateView.open(options.backend);
     const store = new StateStore(options.backend, view);
+    // The election starts once the server listens (its URL is part of its member record).
+    const elected: { leadership?: Leadership } = {};
+    const leaderStore = new StateStore(
+      fencedBackend(options.backend, () => elected.leadership?.fence() ?? [{ key: LEADER_KEY, target: 'createRevision', op: '=', value: -1 }]),
+      view,
+    );
     const metrics = new ServerMetrics();
     const jobs = new JobService({ view, store, clock });
-    const nodes = new NodeService({ view, store, clock, logger: logger.child({ component: 'nodes' }) }, options.heartbeat);
+    const nodes = new NodeService({ view, store, leaderStore, clock, logger: logger.child({ component: 'nodes' }) }, options.heartbeat);
     const discovery = new ServerDiscovery(view, store, logger, options.discovery);
     discovery.registerMetrics(metrics.registry);
-    const kv = await openServerKv(options.backend, view, options.discovery?.nodeName);
+    const kv = await openServerKv(options.backend, options.discovery?.nodeName);
     const ctx: ServerContext = { view, store, clock, jobs, nodes, metrics, discovery, kv, backend: options.backend };
+    // Launches are safe from any server: each one creates its run row only if absent.
     ctx.periodic = new PeriodicDispatcher({ view, store, clock, logger: logger.child({ component: 'periodic' }) }, options.periodic);
     const app = await buildApp(ctx, logger);
     const broker = new EvalBroker({ now: () => clock.now() });
-    const server = new Server(options, view, store, ctx, app, broker);
-    server.#startLoops(clock, logger);
-    server.#periodic = ctx.periodic;
-    server.#periodic.start();
+    const server = new Server(options, view, ctx, app, broker, leaderStore);
+    server.#loops = new LeaderLoops({
+      view,
+      store: leaderStore,
+      clock,
+      logger,
+      metrics,
+      broker,
+      nodes,
+      blockedEvals: server.blockedEvals,
+      drainer: server.#drainer,
+      deployments: server.#deployments,
+      periodic: ctx.periodic,
+      discovery,
+      kv,
+      workers: options.workers ?? 2,
+      algorithm: options.schedulerAlgorithm,
+    });
     server.discovery = discovery;
     await discovery.start();
     const address = await app.listen({ host: options.host ?? '127.0.0.1', port: options.port ?? 7460 });
     server.url = address.replace('[::1]', '127.0.0.1');
-    logger.info({ url: server.url, backend: options.backend.name, index: view.index }, 'server listening');
+    const port = new URL(server.url).port;
+    const leadership = new Leadership({
+      backend: options.backend,
+      member: {
+        name: options.name ?? `${os.hostname()}:${port}`,
+        url: options.advertiseUrl ?? server.url,
+        address: options.discovery?.address ?? '127.0.0.1',
+        startedAt: clock.now(),
+      },
+      logger: logger.child({ component: 'leadership' }),
+      ttlSeconds: options.leaderLeaseTtlSeconds,
+      onElected: () => server.#lead(true),
+      onDeposed: () => server.#lead(false),
+    });
+    elected.leadership = leadership;
+    server.leadership = leadership;
+    ctx.cluster = leadership;
+    try {
+      await leadership.start();
+    } catch (err) {
+      await leadership.stop();
+      await app.close();
+      await discovery.stop();
+      throw err;
+    }
+    // A server that won at once runs its loops when `start` resolves.
+    await server.#transition;
+    logger.info({ url: server.url, name: leadership.self.name, backend: options.backend.name, index: view.index, leader: leadership.isLeader }, 'server listening');
     return server;
   }
 
-  /** This server leads (there is one server until HA): it runs the broker, workers and heartbeat monitor. */
-  #startLoops(clock: Clock, logger: Logger): void {
-    const planApplier = new PlanApplier({ view: this.view, store: this.store, clock, metrics: this.metrics });
-    this.broker.enable();
-    for (const e of this.view.evals()) if (e.status === 'pending') this.broker.enqueue(e);
-    const workerLogger = logger.child({ component: 'worker' });
-    const usage = new NodeUsageCache(this.view);
-    for (let i = 0; i < (this.#options.workers ?? 2); i++) {
-      const worker = new Worker({
-        broker: this.broker,
-        view: this.view,
-        store: this.store,
-        planApplier,
-        clock,
-        logger: workerLogger,
-        metrics: this.metrics,
-        algorithm: this.#options.schedulerAlgorithm,
-        usage,
-      });
-      this.#workers.push(worker.run(this.#stopWorkers.signal));
-    }
-    this.#nodes.start();
-    this.blockedEvals.start();
-    this.#drainer.start();
-    this.#deployments.start();
+  /** Start the loops on election, stop them on deposition; in order, so a term ends before the next begins. */
+  #lead(elected: boolean): void {
+    if (!elected) this.broker.disable();
+    this.#transition = this.#transition
+      .then(() => (elected && this.leadership.isLeader ? this.#loops.start() : this.#loops.stop()))
+      .catch((err: unknown) => this.#options.logger.error({ err }, 'cannot start or stop the leader loops'));
   }
 
-  /** Stop serving and close the state. Agents keep their tasks running. */
+  /** True while this server runs the control loops. */
+  get leading(): boolean {
+    return this.#loops.running;
+  }
+
+  /** Stop serving, hand leadership over (the lease is revoked) and close the state. Agents keep their tasks running. */
   async stop(): Promise<void> {
     this.#unsubscribe();
+    await this.leadership?.stop();
+    await this.#transition;
+    await this.#loops.stop();
     await this.discovery.stop();
-    this.#nodes.stop();
-    await this.#periodic?.stop();
-    this.#deployments.stop();
-    this.#stopWorkers.abort();
-    this.broker.disable();
     await this.app.close();
     this.#kv?.close();
-    await Promise.allSettled(this.#workers);
     this.view.close();
     await this.#options.backend.close();
   }

@@ -1,6 +1,6 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -67,6 +67,7 @@ export async function startDockerd(options: StartDockerdOptions = {}): Promise<D
   const stop = async (): Promise<void> => {
     process.off('exit', onExit);
     await stopDockerd(child, host);
+    await unmountUnder(dir);
     await rm(dir, { recursive: true, force: true, maxRetries: 5 });
   };
   try {
@@ -212,6 +213,27 @@ async function stopDockerd(child: ChildProcess, host: string): Promise<void> {
       }
     }
     await exit;
+  }
+}
+
+/**
+ * Detach what dockerd left mounted under its temp dirs (the `exec/netns/default` nsfs mount, a
+ * stopped container's overlay): removing a tree with a live mount in it fails or stalls.
+ */
+async function unmountUnder(dir: string): Promise<void> {
+  let mounts: string;
+  try {
+    mounts = await readFile('/proc/self/mounts', 'utf8');
+  } catch {
+    return;
+  }
+  const targets = mounts
+    .split('\n')
+    .map((line) => line.split(' ')[1]?.replace(/\\040/g, ' '))
+    .filter((target): target is string => target !== undefined && target.startsWith(`${dir}/`))
+    .sort((a, b) => b.length - a.length);
+  for (const target of targets) {
+    await new Promise<void>((resolve) => execFile('umount', ['-l', target], () => resolve()));
   }
 }
 

@@ -1,5 +1,6 @@
-/** A raw HTTP call to the server's Consul-shaped routes, for the kv, lock and event commands. */
-import { BerthClient } from '../../api/index.ts';
+/** Raw HTTP calls to the server's Consul-shaped routes, for the kv, lock, service and event commands. */
+import { ServerPool } from '../../api/index.ts';
+import { isBerthError } from '../../model/index.ts';
 import { CliError } from '../errors.ts';
 
 /** An answer: its status, Consul's index header and its text. */
@@ -9,25 +10,36 @@ export interface RawAnswer {
   text: string;
 }
 
-/** The server's address (BERTH_ADDR). */
-export function serverAddress(): string {
-  return new BerthClient().address;
+let pool: ServerPool | undefined;
+
+/** The servers of BERTH_ADDR, one pool for the whole command so the one that answered is kept. */
+export function servers(): ServerPool {
+  pool ??= new ServerPool();
+  return pool;
+}
+
+/**
+ * Send a request to the servers of BERTH_ADDR, going on to the next one while a server does not
+ * answer; when none answers, a CliError naming every address tried.
+ */
+export async function send(path: string, init: { method?: string; headers?: Record<string, string>; body?: string | Buffer; signal?: AbortSignal; timeoutMs?: number }): Promise<Response> {
+  const headers: Record<string, string> = { ...init.headers };
+  if (process.env.BERTH_TOKEN) headers.authorization = `Bearer ${process.env.BERTH_TOKEN}`;
+  try {
+    return await servers().fetch(path, { ...init, headers });
+  } catch (err) {
+    if (isBerthError(err, 'unavailable')) throw new CliError(err.message);
+    throw err;
+  }
 }
 
 /** Call the server; 404 is returned (KV's "no such key"), other refusals become a CliError with the server's words. */
 export async function call(method: 'GET' | 'PUT' | 'DELETE', path: string, body?: string | Buffer, options: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<RawAnswer> {
-  const address = serverAddress();
   const headers: Record<string, string> = {};
-  if (process.env.BERTH_TOKEN) headers.authorization = `Bearer ${process.env.BERTH_TOKEN}`;
   if (body !== undefined) headers['content-type'] = 'application/octet-stream';
-  let res: Response;
-  try {
-    const signal = options.signal ?? AbortSignal.timeout(options.timeoutMs ?? 30_000);
-    res = await fetch(`${address}${path}`, { method, headers, body, signal });
-  } catch (err) {
-    if ((err as Error).name === 'AbortError') throw err;
-    throw new CliError(`Cannot reach the berth server at ${address}: ${(err as Error & { cause?: Error }).cause?.message ?? (err as Error).message} (is it running? set BERTH_ADDR)`);
-  }
+  // The caller's signal replaces the timeout: a watch waits as long as it is told to.
+  const timeoutMs = options.signal ? undefined : (options.timeoutMs ?? 30_000);
+  const res = await send(path, { method, headers, body, signal: options.signal, timeoutMs });
   const text = await res.text();
   if (!res.ok && res.status !== 404) {
     let message = text;

@@ -1,7 +1,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { Server, openSqliteState, type ServerOptions } from '../../server/index.ts';
+import { Server, openEtcdState, openSqliteState, type ServerOptions, type StateBackend } from '../../server/index.ts';
 import { parseDuration } from '../../jobspec/index.ts';
 import { Agent } from '../../agent/index.ts';
 import { BerthClient } from '../../api/index.ts';
@@ -10,7 +10,8 @@ import type { DriverName } from '../../model/index.ts';
 import { applyConfigFile } from '../config.ts';
 import { CliError, EXIT_USAGE } from '../errors.ts';
 import { watchRollout } from '../progress.ts';
-import { addDnsFlags, discoveryOptions, type DnsFlags } from './dns-flags.ts';
+import { addDnsFlags, collectTaskDns, discoveryOptions, taskDnsServers, type DnsFlags } from './dns-flags.ts';
+import { serverMembersCommand } from './server-members.ts';
 
 /** `host:port`, as the address flags take it. */
 export interface HostPort {
@@ -30,10 +31,29 @@ function collectServers(value: string, previous: string[] | undefined): string[]
   return [...(previous ?? []), ...value.split(',').map((v) => v.trim()).filter(Boolean)];
 }
 
+/** `--etcd` may be repeated, and each value (or BERTH_ETCD) may list several client URLs, comma-separated. */
+function collectEtcd(value: string, previous: string[] | undefined): string[] {
+  const urls = value.split(',').map((v) => v.trim()).filter(Boolean);
+  for (const url of urls) {
+    if (!/^https?:\/\/[^/:]+(:\d{1,5})?\/?$/.test(url)) throw new InvalidArgumentError(`expected etcd client URLs such as http://10.0.0.1:2379, got "${url}"`);
+  }
+  return [...(previous ?? []), ...urls];
+}
+
+function urlArg(value: string): string {
+  if (!/^https?:\/\/[^/]+\/?$/.test(value)) throw new InvalidArgumentError(`expected a URL such as http://10.0.0.1:7460, got "${value}"`);
+  return value.replace(/\/$/, '');
+}
+
 function collectMeta(value: string, previous: Record<string, string> | undefined): Record<string, string> {
   const m = /^([A-Za-z0-9_.-]+)=(.*)$/.exec(value);
   if (!m) throw new InvalidArgumentError(`expected key=value with a key of letters, digits, _ . -, got "${value}"`);
   return { ...previous, [m[1]]: m[2] };
+}
+
+function positiveInt(value: string): number {
+  if (!/^[1-9]\d{0,6}$/.test(value)) throw new InvalidArgumentError(`expected a whole number from 1 to 9999999, got "${value}"`);
+  return Number(value);
 }
 
 function driverChoice(value: string): DriverName | 'auto' {
@@ -65,6 +85,10 @@ interface RunOpts {
   heartbeatTtl?: string;
   heartbeatGrace?: string;
   schedulerAlgorithm?: 'binpack' | 'spread';
+  runHistory?: number;
+  etcd?: string[];
+  name?: string;
+  advertiseUrl?: string;
 }
 
 /** `berth dev`, `berth server`, `berth agent`: the long-running processes. */
@@ -112,11 +136,16 @@ export function runCommands(): Command[] {
     .addOption(new Option('--heartbeat-ttl <duration>', 'least heartbeat TTL agents are given (grows with the cluster)').env('BERTH_HEARTBEAT_TTL').default('10s'))
     .addOption(new Option('--heartbeat-grace <duration>', 'extra time before a silent node is marked down').env('BERTH_HEARTBEAT_GRACE').default('5s'))
     .addOption(new Option('--scheduler-algorithm <name>', 'rank nodes by packing work tight or spreading it').env('BERTH_SCHEDULER_ALGORITHM').choices(['binpack', 'spread']).default('binpack'))
+    .addOption(new Option('--run-history <n>', 'runs kept per periodic, parameterized or dependent job; older ones go with their child jobs').env('BERTH_RUN_HISTORY').argParser(positiveInt).default(100))
+    .addOption(new Option('--etcd <urls>', 'keep the state in this etcd cluster (client URLs, comma-separated or repeated) to run several servers; default: SQLite in --data-dir').env('BERTH_ETCD').argParser(collectEtcd))
+    .addOption(new Option('--name <name>', 'unique name of this server among the servers (default: host name:port)').env('BERTH_SERVER_NAME'))
+    .addOption(new Option('--advertise-url <url>', 'the API URL other servers and agents reach this one at (default: the --http-addr URL)').env('BERTH_ADVERTISE_URL').argParser(urlArg))
     .action(async (opts: RunOpts) => {
       const logger = createLogger({ level: opts.logLevel, format: opts.logFormat });
       const s = await startServer(opts, logger);
       onSignals(logger, () => s.stop());
     });
+  server.addCommand(serverMembersCommand());
 
   const agent = common(new Command('agent'))
     .description('Run tasks on this host for a berth server')
@@ -130,7 +159,8 @@ export function runCommands(): Command[] {
     .addOption(new Option('--docker-host <addr>', 'Docker engine address').env('DOCKER_HOST'))
     .addOption(new Option('--node-class <class>', 'class of this node, for ${node.class} constraints').env('BERTH_NODE_CLASS'))
     .addOption(new Option('--meta <key=value>', 'node metadata for ${meta.<key>} constraints; repeat for several').argParser(collectMeta))
-    .action(async (opts: RunOpts & { nodeClass?: string; meta?: Record<string, string> }) => {
+    .addOption(new Option('--task-dns <ip|auto>', "DNS server for docker tasks that set none, so that they resolve NAME.service.berth: where berth's DNS answers on port 53 (`berth server --dns-bridge`); auto: this host's docker0 address; repeat for several").env('BERTH_TASK_DNS').argParser(collectTaskDns))
+    .action(async (opts: RunOpts & { nodeClass?: string; meta?: Record<string, string>; taskDns?: string[] }) => {
       const logger = createLogger({ level: opts.logLevel, format: opts.logFormat });
       const servers = opts.server?.length ? opts.server : ['http://127.0.0.1:7460'];
       const a = await Agent.start({
@@ -147,6 +177,7 @@ export function runCommands(): Command[] {
         dockerHost: opts.dockerHost,
         nodeClass: opts.nodeClass,
         meta: opts.meta,
+        dnsServers: taskDnsServers(opts.taskDns),
       });
       onSignals(logger, () => a.stop());
     });
@@ -154,14 +185,27 @@ export function runCommands(): Command[] {
   return [addDnsFlags(dev), addDnsFlags(server), agent];
 }
 
-async function startServer(opts: RunOpts, logger: Logger): Promise<Server> {
+/** The state: the etcd cluster given with --etcd, else SQLite in the data dir. */
+async function openState(opts: RunOpts): Promise<StateBackend> {
+  if (opts.etcd?.length) {
+    try {
+      return await openEtcdState(opts.etcd);
+    } catch (err) {
+      throw new CliError(`Cannot start the server: ${(err as Error).message} (is etcd running there? check --etcd)`);
+    }
+  }
   await fs.mkdir(opts.dataDir, { recursive: true }).catch((err: Error) => {
     throw new CliError(`Cannot create data dir ${opts.dataDir}: ${err.message}`);
   });
-  const backend = await openSqliteState(opts.dataDir);
+  return openSqliteState(opts.dataDir);
+}
+
+async function startServer(opts: RunOpts, logger: Logger): Promise<Server> {
+  const backend = await openState(opts);
   try {
     const discovery = discoveryOptions(opts as RunOpts & DnsFlags, opts.nodeName, opts.datacenter);
-    return await Server.start({ backend, logger, host: opts.httpAddr.host, port: opts.httpAddr.port, ...schedulerOptions(opts), discovery });
+    const cluster = { name: opts.name, advertiseUrl: opts.advertiseUrl };
+    return await Server.start({ backend, logger, host: opts.httpAddr.host, port: opts.httpAddr.port, ...schedulerOptions(opts), discovery, ...cluster });
   } catch (err) {
     await backend.close();
     const e = err as NodeJS.ErrnoException;
@@ -174,6 +218,7 @@ async function startServer(opts: RunOpts, logger: Logger): Promise<Server> {
 function schedulerOptions(opts: RunOpts): Partial<ServerOptions> {
   const out: Partial<ServerOptions> = {};
   if (opts.schedulerAlgorithm) out.schedulerAlgorithm = opts.schedulerAlgorithm;
+  if (opts.runHistory !== undefined) out.periodic = { runsKept: opts.runHistory };
   if (opts.heartbeatTtl === undefined && opts.heartbeatGrace === undefined) return out;
   const ms = (flag: string, value: string): number => {
     const parsed = parseDuration(value);

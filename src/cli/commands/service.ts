@@ -1,24 +1,17 @@
 import fs from 'node:fs/promises';
 import { Command } from 'commander';
 import YAML from 'yaml';
-import { BerthClient } from '../../api/index.ts';
 import { CliError, EXIT_USAGE } from '../errors.ts';
 import { printJson, table } from '../output.ts';
+import { send } from './consul-http.ts';
 
 type Json = Record<string, unknown>;
 
 /** Call one of the Consul-compatible routes; a refusal becomes a CliError with the server's words. */
 async function consul<T>(method: 'GET' | 'PUT', path: string, body?: unknown): Promise<T> {
-  const client = new BerthClient();
   const headers: Record<string, string> = {};
   if (body !== undefined) headers['content-type'] = 'application/json';
-  if (process.env.BERTH_TOKEN) headers.authorization = `Bearer ${process.env.BERTH_TOKEN}`;
-  let res: Response;
-  try {
-    res = await fetch(`${client.address}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal: AbortSignal.timeout(30_000) });
-  } catch (err) {
-    throw new CliError(`Cannot reach the berth server at ${client.address}: ${(err as Error & { cause?: Error }).cause?.message ?? (err as Error).message} (is it running? set BERTH_ADDR)`);
-  }
+  const res = await send(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), timeoutMs: 30_000 });
   const text = await res.text();
   if (!res.ok) {
     let message = text;

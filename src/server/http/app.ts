@@ -17,6 +17,8 @@ import { consulKvRoutes } from './consul-kv.ts';
 import { consulSessionRoutes } from './consul-session.ts';
 import { consulTxnRoutes } from './consul-txn.ts';
 import { eventRoutes } from './routes-events.ts';
+import { serverRoutes } from './routes-servers.ts';
+import { addLeaderForwarding } from './leader-forward.ts';
 
 /**
  * Build the HTTP app without listening, so tests can call it with `app.inject()`. Routes validate,
@@ -60,6 +62,8 @@ export async function buildApp(ctx: ServerContext, logger: Logger): Promise<Fast
     void reply.status(404).send(err.toJSON());
   });
 
+  addLeaderForwarding(app, ctx);
+
   await app.register(jobRoutes(ctx));
   await app.register(periodicRoutes(ctx));
   await app.register(deploymentRoutes(ctx));
@@ -70,10 +74,11 @@ export async function buildApp(ctx: ServerContext, logger: Logger): Promise<Fast
   await app.register(consulCatalogRoutes(ctx));
   await app.register(consulHealthRoutes(ctx));
   await app.register(consulAgentRoutes(ctx));
+  await app.register(serverRoutes(ctx));
   if (ctx.kv) {
     await app.register(consulKvRoutes(ctx.kv));
     await app.register(consulSessionRoutes(ctx.kv));
-    await app.register(consulTxnRoutes(ctx.kv));
+    await app.register(consulTxnRoutes(ctx, ctx.kv));
   }
   if (ctx.backend) await app.register(eventRoutes(ctx.backend));
   return app;

@@ -77,7 +77,21 @@ export function consulAgentRoutes(ctx: ServerContext): FastifyPluginAsync {
 
     app.get('/v1/agent/members', async () => catalog.nodes().map((n) => ({ Name: n.name, Addr: n.address, Port: 8301, Tags: { dc: n.datacenter }, Status: n.alive ? 1 : 4 })));
 
-    app.get('/v1/status/leader', async () => `${local.address}:8300`);
-    app.get('/v1/status/peers', async () => [`${local.address}:8300`]);
+    // Consul answers with raft addresses; berth's servers are known by their API's host:port.
+    // A JSON string, as Consul sends it (fastify would send a bare string as text).
+    app.get('/v1/status/leader', async (_request, reply) => {
+      const leader = ctx.cluster ? ctx.cluster.leader : { url: `http://${local.address}:8300` };
+      return reply.type('application/json').send(JSON.stringify(leader ? hostPort(leader.url) : ''));
+    });
+    app.get('/v1/status/peers', async () => (ctx.cluster ? ctx.cluster.members().map((m) => hostPort(m.url)) : [`${local.address}:8300`]));
   };
+}
+
+/** `host:port` of a URL, as Consul's status routes write addresses. */
+function hostPort(url: string): string {
+  try {
+    return new URL(url).host;
+  } catch {
+    return url;
+  }
 }

@@ -1,0 +1,144 @@
+/**
+ * Several berth servers behind one address setting (`BERTH_ADDR=http://a:7460,http://b:7460`):
+ * a request goes to the server that answered last; when that one does not answer (connection
+ * refused, reset or timed out) it goes on to the next, and fails only once none answers.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { BerthError } from '../model/index.ts';
+
+/** The address used when none is given: one server on this host. */
+export const DEFAULT_ADDRESS = 'http://127.0.0.1:7460';
+
+/**
+ * Failures that happen before a request leaves this host or reaches a server's HTTP layer: a
+ * request that failed so was not applied anywhere, so even a POST may go to the next server.
+ */
+const NOT_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL', 'UND_ERR_CONNECT_TIMEOUT']);
+
+/** Methods that may be sent twice with the effect of once (RFC 9110, 9.2.2). */
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'PUT', 'DELETE', 'OPTIONS']);
+
+/** Answers that say "not now" rather than "no": an election under way, etcd unreachable or slow. */
+const BUSY = new Set([503, 504]);
+/** The first pause between rounds of busy answers; it doubles up to the maximum. */
+const BUSY_PAUSE_MS = 250;
+const BUSY_PAUSE_MAX_MS = 2_000;
+
+/** Settings of a ServerPool. */
+export interface ServerPoolOptions {
+  /** How long idempotent requests answered 503 or 504 keep being retried. Default 15 s. */
+  busyRetryMs?: number;
+}
+
+/** One request: what `fetch` takes, plus the per-server timeout. */
+export interface PoolRequest {
+  method?: string;
+  headers?: Record<string, string>;
+  body?: string | Uint8Array;
+  /** The caller's own cancellation: it stops the whole request, not one server's try. */
+  signal?: AbortSignal;
+  /** How long one server may take before the next is tried; none for blocking and streaming reads. Default none. */
+  timeoutMs?: number;
+  /**
+   * Whether sending the request twice has the effect of sending it once, so that it may be sent
+   * again after an unclear failure. Default: by method (GET, HEAD, PUT, DELETE, OPTIONS).
+   */
+  idempotent?: boolean;
+}
+
+/**
+ * Split an address setting into server URLs: comma-separated, `http://` added where missing,
+ * trailing slashes removed, duplicates dropped.
+ */
+export function parseAddresses(setting: string | string[]): string[] {
+  const parts = (Array.isArray(setting) ? setting : [setting]).flatMap((s) => s.split(','));
+  const urls = parts.map((s) => s.trim().replace(/\/+$/, '')).filter(Boolean).map((s) => (/^https?:\/\//.test(s) ? s : `http://${s}`));
+  return [...new Set(urls)];
+}
+
+/** The servers a client may talk to, remembering the one that answered last. */
+export class ServerPool {
+  /** Every server, in the order given. */
+  readonly addresses: readonly string[];
+  #current = 0;
+  readonly #busyRetryMs: number;
+
+  /** `addresses`: a list or an address setting (comma-separated); default env BERTH_ADDR, else 127.0.0.1:7460. */
+  constructor(addresses?: string | string[], options: ServerPoolOptions = {}) {
+    const list = parseAddresses(addresses ?? process.env.BERTH_ADDR ?? DEFAULT_ADDRESS);
+    this.addresses = list.length ? list : [DEFAULT_ADDRESS];
+    this.#busyRetryMs = options.busyRetryMs ?? 15_000;
+  }
+
+  /** The server the next request goes to first. */
+  get current(): string {
+    return this.addresses[this.#current];
+  }
+
+  /**
+   * Send a request to the current server, and to the next ones in turn while a server does not
+   * answer. A request that may have reached a server (reset or timed out after sending) is only
+   * sent again when it is idempotent. An idempotent request answered 503 or 504 (no leader during
+   * an election, etcd unreachable or slow) goes on to the next server, and round again after a
+   * pause, for up to `busyRetryMs`; then the last such answer is returned. Any other HTTP answer
+   * is returned as it came. Throws `unavailable`, naming every server tried, when none answered.
+   */
+  async fetch(path: string, init: PoolRequest = {}): Promise<Response> {
+    const method = (init.method ?? 'GET').toUpperCase();
+    const idempotent = init.idempotent ?? IDEMPOTENT.has(method);
+    const deadline = Date.now() + this.#busyRetryMs;
+    for (let round = 0; ; round++) {
+      const res = await this.#round(path, method, idempotent, init);
+      const pause = Math.min(BUSY_PAUSE_MS * 2 ** round, BUSY_PAUSE_MAX_MS);
+      if (!idempotent || !BUSY.has(res.status) || Date.now() + pause > deadline) return res;
+      await res.body?.cancel();
+      await sleep(pause, undefined, init.signal ? { signal: init.signal } : undefined);
+    }
+  }
+
+  /** One try of each server, from the current one: the first final answer, else the last busy one. */
+  async #round(path: string, method: string, idempotent: boolean, init: PoolRequest): Promise<Response> {
+    const tried: { address: string; detail: string }[] = [];
+    let busy: Response | undefined;
+    for (let i = 0; i < this.addresses.length; i++) {
+      const at = (this.#current + i) % this.addresses.length;
+      const address = this.addresses[at];
+      const signals = [init.signal, init.timeoutMs === undefined ? undefined : AbortSignal.timeout(init.timeoutMs)].filter((s): s is AbortSignal => !!s);
+      let res: Response;
+      try {
+        res = await fetch(address + path, { method, headers: init.headers, body: init.body, signal: signals.length ? AbortSignal.any(signals) : undefined });
+      } catch (err) {
+        if (init.signal?.aborted) throw err;
+        const reason = failureReason(err);
+        tried.push({ address, detail: reason.detail });
+        if (!reason.notSent && !idempotent) throw this.#unavailable(tried, `${method} ${path} may or may not have been applied; check before sending it again`);
+        continue;
+      }
+      if (!idempotent || !BUSY.has(res.status)) {
+        this.#current = at;
+        return res;
+      }
+      await busy?.body?.cancel();
+      busy = res;
+    }
+    if (busy) return busy;
+    throw this.#unavailable(tried);
+  }
+
+  #unavailable(tried: { address: string; detail: string }[], note?: string): BerthError {
+    const fix = note ?? (this.addresses.length > 1 ? 'are they running? BERTH_ADDR lists them, comma-separated' : 'is it running? set BERTH_ADDR to its address');
+    if (this.addresses.length === 1) return new BerthError('unavailable', `Cannot reach the berth server at ${tried[0].address}: ${tried[0].detail} (${fix})`);
+    const list = tried.map((t) => `${t.address} (${t.detail})`).join(', ');
+    return new BerthError('unavailable', `Cannot reach any berth server: tried ${list} (${fix})`);
+  }
+}
+
+/** Why a fetch failed, in a word, and whether the request surely never reached a server. */
+function failureReason(err: unknown): { detail: string; notSent: boolean } {
+  const e = err as Error & { cause?: { code?: string; message?: string } };
+  if (e.name === 'TimeoutError') return { detail: 'timed out', notSent: false };
+  const code = e.cause?.code;
+  // fetch refuses ports browsers block (1, 25, ...) before connecting: nothing was sent either.
+  const blocked = e.cause?.message === 'bad port';
+  return { detail: code ?? e.cause?.message ?? e.message, notSent: blocked || (code !== undefined && NOT_SENT.has(code)) };
+}
