@@ -6,7 +6,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Deployment, Job } from '../../src/model/index.ts';
 import { berth, eventually, freePort, startDev, type DevProcess } from '../harness/berth.ts';
-import { dockerTestEngine } from '../harness/dockerd.ts';
+import { withDockerEngine } from '../harness/dockerd.ts';
 
 /** A 4-instance httpd answering its version, with an http check, rolled one at a time. */
 function webSpec(image: string, version: string, checkPath = '/index.html', canary = 0): string {
@@ -42,15 +42,7 @@ groups:
 `;
 }
 
-const engine = dockerTestEngine();
-if (!engine) {
-  describe('deployments on docker', () => {
-    it('needs a Docker engine', (t) => {
-      if (process.env.CI === 'true') assert.fail('no Docker engine (set BERTH_TEST_DOCKER_HOST)');
-      t.skip('no Docker engine (set BERTH_TEST_DOCKER_HOST, or run npm test)');
-    });
-  });
-} else {
+withDockerEngine('deployments on docker', (engine) => {
   describe('deployments on docker', { timeout: 240_000 }, () => {
     let dev: DevProcess;
     let dir: string;
@@ -180,4 +172,4 @@ if (!engine) {
       assert.match(watch.stderr, /successful/);
     });
   });
-}
+});

@@ -14,7 +14,7 @@ import type { Allocation } from '../../src/model/index.ts';
 import { connectDocker } from '../../src/drivers/docker/docker-host.ts';
 import { berth, eventually, freePort } from '../harness/berth.ts';
 import { startAgent, startServer, type BerthProcess } from '../harness/cluster.ts';
-import { dockerTestEngine } from '../harness/dockerd.ts';
+import { execIn, withDockerEngine } from '../harness/dockerd.ts';
 
 /** Where the agent points its containers' DNS (TEST-NET-1: nothing answers there, only its presence is checked). */
 const TASK_DNS = '192.0.2.53';
@@ -42,28 +42,9 @@ groups:
 `;
 }
 
-const engine = dockerTestEngine();
-if (!engine) {
-  describe('berth agent with docker: address modes and task DNS', () => {
-    it('needs a Docker engine', (t) => {
-      if (process.env.CI === 'true') assert.fail('no Docker engine (set BERTH_TEST_DOCKER_HOST)');
-      t.skip('no Docker engine (set BERTH_TEST_DOCKER_HOST, or run npm test)');
-    });
-  });
-} else {
+withDockerEngine('berth agent with docker: address modes and task DNS', (engine) => {
   const docker: Docker = connectDocker(engine.host);
-  /** Run a command in a container; its output (the 8-byte stream headers stripped). */
-  const exec = async (c: Docker.Container, cmd: string[]): Promise<string> => {
-    const e = await c.exec({ Cmd: cmd, AttachStdout: true, AttachStderr: true });
-    const stream = await e.start({});
-    const chunks: Buffer[] = [];
-    stream.on('data', (d: Buffer) => chunks.push(d));
-    await new Promise((r) => stream.on('end', r));
-    const all = Buffer.concat(chunks);
-    const out: string[] = [];
-    for (let i = 0; i + 8 <= all.length; i += 8 + all.readUInt32BE(i + 4)) out.push(all.subarray(i + 8, i + 8 + all.readUInt32BE(i + 4)).toString());
-    return out.join('');
-  };
+  const exec = execIn;
 
   describe('berth agent with docker: address modes and task DNS', { timeout: 120_000 }, () => {
     let dir: string;
@@ -134,4 +115,4 @@ if (!engine) {
       assert.match(bad.stderr, /--task-dns.*expected an IP address or auto, got "10\.0\.0\.1:53"/);
     });
   });
-}
+});

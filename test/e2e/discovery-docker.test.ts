@@ -8,7 +8,7 @@ import type Docker from 'dockerode';
 import type { Allocation } from '../../src/model/index.ts';
 import { connectDocker } from '../../src/drivers/docker/docker-host.ts';
 import { berth, eventually, freePort, startDev, type DevProcess } from '../harness/berth.ts';
-import { dockerTestEngine } from '../harness/dockerd.ts';
+import { execIn, withDockerEngine } from '../harness/dockerd.ts';
 
 /** Check interval of the web service: the bound on how fast a failure shows. */
 const INTERVAL_MS = 500;
@@ -50,38 +50,14 @@ groups:
 `;
 }
 
-const engine = dockerTestEngine();
-if (!engine) {
-  describe('service discovery on docker', () => {
-    it('needs a Docker engine', (t) => {
-      if (process.env.CI === 'true') assert.fail('no Docker engine (set BERTH_TEST_DOCKER_HOST)');
-      t.skip('no Docker engine (set BERTH_TEST_DOCKER_HOST, or run npm test)');
-    });
-  });
-} else {
+withDockerEngine('service discovery on docker', (engine) => {
   const docker: Docker = connectDocker(engine.host);
   const containerOf = async (allocId: string): Promise<Docker.Container> => {
     const [c] = await docker.listContainers({ filters: JSON.stringify({ label: [`berth.alloc=${allocId}`], status: ['running'] }) });
     assert.ok(c, `a running container for ${allocId}`);
     return docker.getContainer(c.Id);
   };
-  /** Run a command in a container; its output. */
-  const exec = async (c: Docker.Container, cmd: string[]): Promise<string> => {
-    const e = await c.exec({ Cmd: cmd, AttachStdout: true, AttachStderr: true });
-    const stream = await e.start({});
-    const chunks: Buffer[] = [];
-    stream.on('data', (d: Buffer) => chunks.push(d));
-    await new Promise((r) => stream.on('end', r));
-    // Strip the 8-byte multiplexing headers.
-    const out: string[] = [];
-    const all = Buffer.concat(chunks);
-    for (let i = 0; i + 8 <= all.length; ) {
-      const len = all.readUInt32BE(i + 4);
-      out.push(all.subarray(i + 8, i + 8 + len).toString());
-      i += 8 + len;
-    }
-    return out.join('');
-  };
+  const exec = execIn;
 
   describe('service discovery on docker', { timeout: 150_000 }, () => {
     let dev: DevProcess;
@@ -173,4 +149,4 @@ if (!engine) {
       assert.match(body, /ok-\d/);
     });
   });
-}
+});

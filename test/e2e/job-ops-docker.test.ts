@@ -6,7 +6,7 @@ import { BerthClient } from '../../src/api/index.ts';
 import type { Allocation } from '../../src/model/index.ts';
 import { connectDocker } from '../../src/drivers/docker/docker-host.ts';
 import { berth, eventually, freePort, startDev, type DevProcess } from '../harness/berth.ts';
-import { dockerTestEngine } from '../harness/dockerd.ts';
+import { withDockerEngine } from '../harness/dockerd.ts';
 
 /** Three httpd instances with an http check; no update block, so a restart replaces them at once. */
 function opsSpec(image: string): string {
@@ -33,15 +33,7 @@ groups:
 `;
 }
 
-const engine = dockerTestEngine();
-if (!engine) {
-  describe('job restart and scale on docker', () => {
-    it('needs a Docker engine', (t) => {
-      if (process.env.CI === 'true') assert.fail('no Docker engine (set BERTH_TEST_DOCKER_HOST)');
-      t.skip('no Docker engine (set BERTH_TEST_DOCKER_HOST, or run npm test)');
-    });
-  });
-} else {
+withDockerEngine('job restart and scale on docker', (engine) => {
   describe('job restart and scale on docker', { timeout: 120_000 }, () => {
     const docker: Docker = connectDocker(engine.host);
     let dev: DevProcess;
@@ -162,4 +154,4 @@ if (!engine) {
       assert.equal(job.groups[0].count, 2);
     });
   });
-}
+});

@@ -1,15 +1,9 @@
 import type Docker from 'dockerode';
 import { webScenario } from '../harness/web-scenario.ts';
-import { dockerTestEngine } from '../harness/dockerd.ts';
+import { withDockerEngine } from '../harness/dockerd.ts';
 import { connectDocker } from '../../src/drivers/docker/docker-host.ts';
-import { describe, it } from 'node:test';
 
-const engine = dockerTestEngine();
-if (!engine) {
-  describe('berth dev with the docker driver', () => {
-    it('needs a Docker engine', (t) => t.skip('no Docker engine (set BERTH_TEST_DOCKER_HOST, or run npm test); fails under CI=true'));
-  });
-} else {
+withDockerEngine('berth dev with the docker driver', (engine) => {
   const docker: Docker = connectDocker(engine.host);
   const containersOf = async (allocId: string): Promise<Docker.ContainerInfo[]> =>
     docker.listContainers({ all: true, filters: JSON.stringify({ label: [`berth.alloc=${allocId}`] }) });
@@ -33,4 +27,4 @@ if (!engine) {
     },
     'web-docker.yaml',
   );
-}
+});

@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { TestContext } from 'node:test';
+import { describe, it, type TestContext } from 'node:test';
+import type Docker from 'dockerode';
 import { connectDocker, dockerMessage, dockerStatus, readProgress } from '../../src/drivers/docker/docker-host.ts';
 import { busyboxRootfsTar } from './busybox-rootfs.ts';
 
@@ -122,6 +123,32 @@ export function dockerTestEngine(): DockerTestEngine | null {
   if (host) return { host, image: process.env.BERTH_TEST_IMAGE || TEST_IMAGE };
   if (process.env.CI === 'true') throw new Error(`Cannot run the Docker tests: ${MISSING_ENGINE}`);
   return null;
+}
+
+/**
+ * Declare the suites of a file that needs Docker: `body` runs with the engine; without one, a
+ * suite named `suite` holds one skipped test that says so (under CI `dockerTestEngine` throws).
+ */
+export function withDockerEngine(suite: string, body: (engine: DockerTestEngine) => void): void {
+  const engine = dockerTestEngine();
+  if (engine) return body(engine);
+  describe(suite, () => {
+    it('needs a Docker engine', (t) => t.skip(`no Docker engine: ${MISSING_ENGINE}`));
+  });
+}
+
+/** Run a command in a running container; what it wrote to stdout and stderr, demultiplexed. */
+export async function execIn(container: Docker.Container, cmd: string[]): Promise<string> {
+  const exec = await container.exec({ Cmd: cmd, AttachStdout: true, AttachStderr: true });
+  const stream = await exec.start({});
+  const chunks: Buffer[] = [];
+  stream.on('data', (d: Buffer) => chunks.push(d));
+  await new Promise((resolve) => stream.on('end', resolve));
+  // Each frame: 8 bytes of header (stream, 0, 0, 0, length as uint32 BE), then the payload.
+  const all = Buffer.concat(chunks);
+  const out: string[] = [];
+  for (let i = 0; i + 8 <= all.length; i += 8 + all.readUInt32BE(i + 4)) out.push(all.subarray(i + 8, i + 8 + all.readUInt32BE(i + 4)).toString());
+  return out.join('');
 }
 
 /**
