@@ -134,8 +134,14 @@ process.on('SIGINT', () => void stopDocker().then(() => process.exit(130)));
 try {
   // Unit tests are many and quick, so they share the cores; end-to-end tests each start
   // servers, agents and containers and run one file at a time.
-  if (unit.length) failed = (await runTests([...unit], env, 2)) !== 0 || failed;
-  if (e2e.length) failed = (await runTests(e2e, env, 1)) !== 0 || failed;
+  const timed = async (name: string, run: () => Promise<number>): Promise<number> => {
+    const started = Date.now();
+    const code = await run();
+    process.stdout.write(`\n== ${name} ${code === 0 ? 'ok' : 'failed'} (${((Date.now() - started) / 1000).toFixed(1)}s)\n`);
+    return code;
+  };
+  if (unit.length) failed = (await timed(`unit tests (${unit.length} files)`, () => runTests([...unit], env, 2))) !== 0 || failed;
+  if (e2e.length) failed = (await timed(`end-to-end tests (${e2e.length} files)`, () => runTests(e2e, env, 1))) !== 0 || failed;
 } finally {
   await stopDocker();
 }

@@ -71,3 +71,6 @@ export const BlockingQuerySchema = Type.Object({
   index: Type.Optional(Type.Integer({ minimum: 0 })),
   wait: Type.Optional(Type.String({ pattern: '^[0-9]+(ms|s|m)?$' })),
 });
+
+/** The largest request body a server takes (a job spec, a KV value is smaller still): 4 MiB. */
+export const MAX_BODY_BYTES = 4 * 1024 * 1024;

@@ -94,6 +94,18 @@ describe('berth job plan exit codes', { concurrency: 3, timeout: 180_000 }, () =
     assert.match(r.stderr, /groups\[0\]\.count/);
   });
 
+  it('refuses a job file over the server\'s 4 MiB body limit before sending it, in run and plan', async () => {
+    const big = write('big.yaml', `${spec(2)}\n# ${'x'.repeat(4 * 1024 * 1024)}\n`);
+    const plan = await berth(['job', 'plan', big], env());
+    assert.equal(plan.code, 255);
+    assert.match(plan.stderr, /^Error: Cannot submit job file .*big\.yaml: it is 4\.0 MiB and a server takes at most 4 MiB/);
+    const version = server.view.job('planned')?.version;
+    const run = await berth(['job', 'run', big], env());
+    assert.equal(run.code, 1);
+    assert.match(run.stderr, /Cannot submit job file .*big\.yaml/);
+    assert.equal(server.view.job('planned')?.version, version);
+  });
+
   it('exits 255 when no server answers, saying which address it tried', async () => {
     const r = await berth(['job', 'plan', write('unreachable.yaml', spec(2))], { BERTH_ADDR: 'http://127.0.0.1:1' });
     assert.equal(r.code, 255);

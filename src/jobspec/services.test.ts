@@ -51,6 +51,15 @@ describe('jobspec services', () => {
     assert.equal(grpc.grpcService, 'api');
   });
 
+  test('address_mode driver is refused on a process task, which has no address of its own', () => {
+    const process = { driver: 'process', config: { command: '/bin/httpd' } };
+    assert.deepEqual(problems(spec({}, { ...process, services: [{ name: 'side', port: 'http', address_mode: 'driver' }] })), [
+      'groups[0].tasks[0].services[0].address_mode: the process driver gives a task no address of its own: use host or auto, or run the task with driver: docker',
+    ]);
+    assert.ok(validateJob(spec({}, { ...process, services: [{ name: 'side', port: 'http', address_mode: 'auto' }] })).ok);
+    assert.ok(validateJob(spec({}, { services: [{ name: 'side', port: 'http', address_mode: 'driver' }] })).ok, 'docker tasks may');
+  });
+
   test('task services are read too, and a spec without services has none', () => {
     const r = validateJob(spec({}, { services: [{ name: 'side' }] }));
     assert.ok(r.ok);

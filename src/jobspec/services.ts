@@ -177,3 +177,16 @@ export function checkTaskServicePorts(tasks: readonly { services?: ServiceSpec[]
     }),
   );
 }
+
+/**
+ * `address_mode: driver` registers the address the driver gave the task; the process driver gives
+ * none (the task shares the host's), so such a service would never be registered.
+ */
+export function checkTaskAddressModes(tasks: readonly { driver?: string; services?: ServiceSpec[] }[], tasksPath: string, problems: Problems): void {
+  tasks.forEach((task, t) =>
+    task.services?.forEach((svc, i) => {
+      if (svc.addressMode !== 'driver' || task.driver !== 'process') return;
+      problems.add(`${indexPath(tasksPath, t)}.services[${i}].address_mode`, 'the process driver gives a task no address of its own: use host or auto, or run the task with driver: docker');
+    }),
+  );
+}

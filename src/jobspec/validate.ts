@@ -4,7 +4,7 @@ import { MapReader, Problems, indexPath, isMap } from './reader.ts';
 import type { JobInput } from './to-job.ts';
 import { describeValue, parseDuration } from './units.ts';
 import { readTask } from './validate-task.ts';
-import { checkTaskServicePorts, readServices } from './services.ts';
+import { checkTaskAddressModes, checkTaskServicePorts, readServices } from './services.ts';
 import { checkUpdate, deploymentOnlyFields, mergeUpdate, readUpdate } from './update.ts';
 import { GROUP_PLACEMENT_KEYS, JOB_PLACEMENT_KEYS, readGroupPlacement, readJobPlacement } from './placement-blocks.ts';
 import { TRIGGER_KEYS, readTriggers } from './periodic.ts';
@@ -95,6 +95,7 @@ function readGroup(value: unknown, path: string, problems: Problems, type: JobTy
   flagDuplicateNames(group.tasks, r.pathOf('tasks'), problems);
   const services = readServices(r, group.ports.map((p) => p.label));
   checkTaskServicePorts(group.tasks, r.pathOf('tasks'), group.ports.map((p) => p.label), problems);
+  checkTaskAddressModes(group.tasks, r.pathOf('tasks'), problems);
   if (services) group.services = services;
   Object.assign(group, readGroupPlacement(r, type));
   // Service jobs roll out versions through deployments; system jobs pace replacements by

@@ -1,7 +1,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { BerthClient, type JobPlanResponse } from '../../api/index.ts';
+import { BerthClient, MAX_BODY_BYTES, type JobPlanResponse } from '../../api/index.ts';
 import { formatDiff, formatErrors, parseJobSpec } from '../../jobspec/index.ts';
 import { CliError } from '../errors.ts';
 import { printJson, table } from '../output.ts';
@@ -14,6 +14,10 @@ export async function readJobFile(file: string): Promise<{ text: string; format:
   const text = await fs.readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
     throw new CliError(`Cannot read job file ${file}: ${err.code === 'ENOENT' ? 'no such file' : err.message}`);
   });
+  const bytes = Buffer.byteLength(text);
+  if (bytes > MAX_BODY_BYTES) {
+    throw new CliError(`Cannot submit job file ${file}: it is ${(bytes / 1048576).toFixed(1)} MiB and a server takes at most ${MAX_BODY_BYTES / 1048576} MiB; move large data out of the spec (an artifact, a KV key, a dispatch payload)`);
+  }
   const format = path.extname(file).toLowerCase() === '.json' ? 'json' : 'yaml';
   const parsed = parseJobSpec(text, { format, source: file });
   if (!parsed.ok) throw new CliError(`Invalid job spec ${file}:\n${formatErrors(parsed.errors, file)}`);

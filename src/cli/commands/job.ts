@@ -1,13 +1,10 @@
-import fs from 'node:fs/promises';
-import path from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { BerthClient } from '../../api/index.ts';
-import { formatErrors, parseJobSpec } from '../../jobspec/index.ts';
 import type { Allocation } from '../../model/index.ts';
 import { CliError } from '../errors.ts';
 import { fields, printJson, table, when } from '../output.ts';
 import { describeFailures, watchRollout, watchStop } from '../progress.ts';
-import { addPlanCommand } from './job-plan.ts';
+import { addPlanCommand, readJobFile } from './job-plan.ts';
 import { addHistoryCommands } from './job-history.ts';
 import { addJobOpsCommands } from './job-ops.ts';
 import { watchDeployment } from '../deployment-progress.ts';
@@ -31,13 +28,8 @@ export function jobCommand(): Command {
       return Number(v);
     })
     .action(async (file: string, opts: { detach?: boolean; json?: boolean; checkIndex?: number }) => {
-      const text = await fs.readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
-        throw new CliError(`Cannot read job file ${file}: ${err.code === 'ENOENT' ? 'no such file' : err.message}`);
-      });
-      const format = path.extname(file).toLowerCase() === '.json' ? 'json' : 'yaml';
       // Validate here first: the user sees every problem at once, and nothing reaches the server.
-      const parsed = parseJobSpec(text, { format, source: file });
-      if (!parsed.ok) throw new CliError(`Invalid job spec ${file}:\n${formatErrors(parsed.errors, file)}`);
+      const { text, format } = await readJobFile(file);
       const client = new BerthClient();
       const result = await client.registerJob(text, format, { checkIndex: opts.checkIndex });
       if (opts.json) printJson(result);

@@ -1,6 +1,6 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
 import { BerthError, isBerthError, type ErrorDetail } from '../../model/index.ts';
-import { httpStatusOf } from '../../api/index.ts';
+import { httpStatusOf, MAX_BODY_BYTES } from '../../api/index.ts';
 import type { Logger } from '../../lib/index.ts';
 import type { ServerContext } from '../context.ts';
 import { jobRoutes } from './routes-jobs.ts';
@@ -31,7 +31,7 @@ export async function buildApp(ctx: ServerContext, logger: Logger): Promise<Fast
     logController: new LogController({ disableRequestLogging: true }),
     // Blocking queries may be open for minutes; shutting down must not wait for them.
     forceCloseConnections: true,
-    bodyLimit: 4 * 1024 * 1024,
+    bodyLimit: MAX_BODY_BYTES,
     ajv: { customOptions: { allErrors: true, coerceTypes: 'array', removeAdditional: false } },
     // A malformed URL (`/v1/jobs/%ZZ`) or an over-long path parameter is refused by the router
     // before any route runs; it must still answer in berth's error shape.

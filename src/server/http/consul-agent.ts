@@ -3,7 +3,7 @@ import { Type } from '@sinclair/typebox';
 import { BerthError, type CheckStatus } from '../../model/index.ts';
 import { consulCheck, consulService, instanceFromConsul } from '../../discovery/index.ts';
 import type { ServerContext } from '../context.ts';
-import { discoveryOf, filtered, flag } from './consul-common.ts';
+import { acceptAnyJson, discoveryOf, filtered, flag } from './consul-common.ts';
 
 const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 512 }) });
 const StatusBody = Type.Object({ Status: Type.Optional(Type.String()), Output: Type.Optional(Type.String({ maxLength: 65536 })) });
@@ -19,6 +19,8 @@ export function consulAgentRoutes(ctx: ServerContext): FastifyPluginAsync {
   return async (app) => {
     const { catalog, registry } = discoveryOf(ctx);
     const local = registry.node;
+    // `curl --data @svc.json` and several client libraries send the definition as a form or text.
+    acceptAnyJson(app);
 
     app.put('/v1/agent/service/register', async (request) => {
       const q = request.query as { 'replace-existing-checks'?: string };

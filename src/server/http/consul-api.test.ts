@@ -134,6 +134,19 @@ describe('Consul API: catalog and health', () => {
     assert.equal((await s.request('PUT', '/v1/agent/check/pass/db-ttl')).status, 404);
   });
 
+  it('takes a registration sent as a form or with no content type, as curl --data sends it', async (t) => {
+    const s = await startServer(t);
+    for (const [id, headers] of [['form1', { 'content-type': 'application/x-www-form-urlencoded' }], ['bare1', {}]] as const) {
+      const res = await fetch(`${s.server.url}/v1/agent/service/register`, { method: 'PUT', headers, body: JSON.stringify({ ID: id, Name: 'curl', Port: 80 }) });
+      assert.equal(res.status, 200, `${id}: ${await res.text()}`);
+    }
+    const ids = (await instances(s, '/v1/catalog/service/curl')).map((e) => e.ServiceID).sort();
+    assert.deepEqual(ids, ['bare1', 'form1']);
+    const bad = await fetch(`${s.server.url}/v1/agent/service/register`, { method: 'PUT', headers: { 'content-type': 'text/plain' }, body: '{"Name": ' });
+    assert.equal(bad.status, 400);
+    assert.match(await bad.text(), /not valid JSON/);
+  });
+
   it('an external service critical for longer than deregister_critical_service_after is removed', async (t) => {
     const s = await startServer(t);
     await s.ok('PUT', '/v1/agent/service/register', { Name: 'tmp', Checks: [{ TTL: '10s', DeregisterCriticalServiceAfter: '200ms' }] });
