@@ -145,6 +145,8 @@ export class AllocRunner {
   takeJob(job: Job): boolean {
     if (this.#stopped || this.#detaching) return false;
     this.job = job;
+    const group = job.groups.find((g) => g.name === this.alloc.group);
+    if (group) for (const runner of this.#tasks.values()) runner.setRestartPolicy(group.restart);
     if (this.#tasks.size > 0) this.#checks = startServiceChecks(this, this.#deps, this.#checks);
     void this.save();
     return true;

@@ -15,6 +15,15 @@ describe('RestartTracker', () => {
     assert.match(third.reason, /exceeded 2 restarts within 1s/);
   });
 
+  it('follows a policy changed in place, counting the restarts already made against the new limit', () => {
+    const t = new RestartTracker(policy({ attempts: 1 }));
+    assert.equal(t.next(0, 1, false).restart, true);
+    t.setPolicy(policy({ attempts: 3, delayMs: 50 }));
+    assert.deepEqual(t.next(100, 1, false), { restart: true, delayMs: 50, reason: 'restart 2 of 3 within 1s' });
+    t.setPolicy(policy({ attempts: 2 }));
+    assert.equal(t.next(200, 1, false).restart, false, 'two restarts made: the lowered limit is reached');
+  });
+
   it('gives up at the first exit when no attempts are allowed', () => {
     assert.equal(new RestartTracker(policy({ attempts: 0 })).next(0, 1, false).restart, false);
   });

@@ -9,11 +9,19 @@ export type RestartDecision = { restart: true; delayMs: number; reason: string }
  * Pure: it is given the time.
  */
 export class RestartTracker {
-  readonly #policy: RestartPolicy;
+  #policy: RestartPolicy;
   #windowStart = -1;
   #count = 0;
 
   constructor(policy: RestartPolicy) {
+    this.#policy = policy;
+  }
+
+  /**
+   * Follow a policy changed in place (a new job version): the restarts already counted in this
+   * interval still count, against the new limits, from the next exit on.
+   */
+  setPolicy(policy: RestartPolicy): void {
     this.#policy = policy;
   }
 

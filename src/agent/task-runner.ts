@@ -51,6 +51,11 @@ export class TaskRunner {
     this.state = { ...(options.initialState ?? { state: 'pending', failed: false, restarts: 0, events: [] }), driver: options.driverName ?? (options.driver.name as DriverName) };
   }
 
+  /** Apply a restart policy changed in place from the task's next exit on. */
+  setRestartPolicy(policy: RestartPolicy): void {
+    this.#tracker.setPolicy(policy);
+  }
+
   get handle(): TaskHandle | undefined {
     return this.#handle;
   }

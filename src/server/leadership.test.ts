@@ -171,7 +171,7 @@ describe('servers sharing one state', () => {
     assert.equal((await a.app.inject({ method: 'GET', url: '/v1/status/leader' })).json(), new URL(b.url).host);
   });
 
-  it('forward heartbeats that reach a follower to the leader, and answer 503 when the leader does not answer', async (t) => {
+  it('forward heartbeats and txns that reach a follower to the leader, and answer 503 when the leader does not answer', async (t) => {
     const backend = new MemoryBackend();
     const start = (name: string) => Server.start({ backend: shared(backend), logger: silentLogger(), port: 0, name, leaderLeaseTtlSeconds: 3 });
     const a = await start('a');
@@ -186,15 +186,25 @@ describe('servers sharing one state', () => {
       fetch(s.url + url, { method, headers: body ? { 'content-type': 'application/json' } : {}, body: body ? JSON.stringify(body) : undefined });
     // Registration is a write: any server takes it.
     assert.equal((await call(b, 'PUT', '/v1/nodes/register', node)).status, 200);
-    const served = async (s: Server) => {
+    const served = async (s: Server, route = '/v1/nodes/:id/heartbeat') => {
       const text = await (await call(s, 'GET', '/v1/metrics')).text();
-      const line = text.split('\n').find((l) => l.startsWith('berth_http_request_duration_seconds_count') && l.includes('/v1/nodes/:id/heartbeat'));
+      const line = text.split('\n').find((l) => l.startsWith('berth_http_request_duration_seconds_count') && l.includes(`"${route}"`));
       return Number(line?.split(' ').pop() ?? 0);
     };
     const res = await call(b, 'PUT', `/v1/nodes/${node.id}/heartbeat`);
     assert.equal(res.status, 200, await res.clone().text());
     assert.ok(((await res.json()) as { heartbeatTtlMs: number }).heartbeatTtlMs > 0);
     assert.equal(await served(a), 1, 'the leader handled the heartbeat');
+
+    // A lock in a txn sent to the follower is decided by the leader, which holds the lock-delay.
+    const session = async (s: Server): Promise<string> => ((await (await call(s, 'PUT', '/v1/session/create', { LockDelay: '10s' })).json()) as { ID: string }).ID;
+    const first = await session(a);
+    assert.equal(await (await call(a, 'PUT', `/v1/kv/svc/leader?acquire=${first}`, { me: 'first' })).json(), true);
+    assert.equal((await call(b, 'PUT', `/v1/session/destroy/${first}`)).status, 200);
+    const second = await session(b);
+    const lock = await call(b, 'PUT', '/v1/txn', [{ KV: { Verb: 'lock', Key: 'svc/leader', Value: 'c2Vjb25k', Session: second } }]);
+    assert.equal(lock.status, 409, 'the lock-delay of the destroyed session holds');
+    assert.equal(await served(a, '/v1/txn'), 1, 'the leader handled the txn');
 
     // A leader that does not answer (a stands for it: it stepped down, and a ghost took the key first).
     await a.leadership.stop();

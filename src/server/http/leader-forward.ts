@@ -2,7 +2,7 @@
  * Requests whose effect lives in the leader's memory, forwarded to the leader when they reach
  * another server, as Nomad and Consul forward RPCs: node heartbeats (the heartbeat timers), session
  * renewals (the session reaper), check updates (TTL expiry), and what lock-delay rules (session
- * destroys start it, lock acquires must respect it). Keeping these in memory instead of
+ * destroys start it, lock acquires, also inside a txn, must respect it). Keeping these in memory instead of
  * writing each one to the state is what lets heartbeats scale (a write per heartbeat per node would
  * load etcd for nothing); the price is this one hop, and a new leader restarts every timer with a
  * full TTL plus grace, so nothing expires because the leader changed.
@@ -20,6 +20,8 @@ const TO_LEADER = new Map<string, (query: Record<string, unknown>) => boolean>([
   ['PUT /v1/session/renew/:id', () => true],
   ['PUT /v1/session/destroy/:id', () => true],
   ['PUT /v1/kv/*', (query) => query.acquire !== undefined],
+  // A txn may lock keys (lock-delay) and set TTL checks; Consul sends every txn to its leader too.
+  ['PUT /v1/txn', () => true],
   ['PUT /v1/agent/check/pass/:id', () => true],
   ['PUT /v1/agent/check/warn/:id', () => true],
   ['PUT /v1/agent/check/fail/:id', () => true],
