@@ -15,7 +15,8 @@
  *
  *   npx tsx bench/ha.ts [--kills 10] [--jobs 50] [--count 20] [--seconds 5] [--clients 64] [--quick]
  * The last line printed is
- * {"failover_p50_s","failover_max_s","placements_per_s_etcd","placements_per_s_sqlite","kv_put_per_s_etcd","kv_put_per_s_sqlite"}.
+ * {"failover_p50_s","failover_max_s","placements_per_s_etcd","placements_per_s_sqlite","kv_put_per_s_etcd","kv_put_per_s_sqlite",
+ * "etcd_direct_put_per_s"} (the last: the peer, the etcd3 client on the same three members).
  */
 import http from 'node:http';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -23,6 +24,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
+import { Etcd3 } from 'etcd3';
 import { BerthClient } from '../src/api/index.ts';
 import type { Allocation } from '../src/model/index.ts';
 import { startServer } from '../test/harness/cluster.ts';
@@ -100,6 +102,34 @@ async function placements(client: BerthClient, prefix: string): Promise<number> 
   }
 }
 
+/** CLIENTS loops of `put(key)` for SECONDS, on keys bench/k0..; operations per second. */
+async function putLoad(put: (c: number, key: string) => Promise<void>): Promise<number> {
+  const end = Date.now() + SECONDS * 1000;
+  let done = 0;
+  const started = Date.now();
+  await Promise.all(
+    Array.from({ length: CLIENTS }, async (_, c) => {
+      for (let i = c; Date.now() < end; i += CLIENTS) {
+        await put(c, `bench/k${i % KEYS}`);
+        done++;
+      }
+    }),
+  );
+  return Math.round(done / ((Date.now() - started) / 1000));
+}
+
+/** The peer: the same PUT load with the etcd3 client straight against the etcd members. */
+async function etcdPuts(endpoints: string[]): Promise<number> {
+  const client = new Etcd3({ hosts: endpoints });
+  try {
+    return await putLoad(async (_c, key) => {
+      await client.put(key).value(VALUE);
+    });
+  } finally {
+    client.close();
+  }
+}
+
 /** CLIENTS loops of KV PUTs for SECONDS, client c on server c mod urls; PUTs per second. */
 async function kvPuts(urls: string[]): Promise<number> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: CLIENTS });
@@ -115,18 +145,7 @@ async function kvPuts(urls: string[]): Promise<number> {
       req.end(VALUE);
     });
   try {
-    const end = Date.now() + SECONDS * 1000;
-    let done = 0;
-    const started = Date.now();
-    await Promise.all(
-      Array.from({ length: CLIENTS }, async (_, c) => {
-        for (let i = c; Date.now() < end; i += CLIENTS) {
-          await put(urls[c % urls.length], `bench/k${i % KEYS}`);
-          done++;
-        }
-      }),
-    );
-    return Math.round(done / ((Date.now() - started) / 1000));
+    return await putLoad((c, key) => put(urls[c % urls.length], key));
   } finally {
     agent.destroy();
   }
@@ -151,6 +170,7 @@ let etcdPlacements = 0;
 let etcdKv = 0;
 let sqlitePlacements = 0;
 let sqliteKv = 0;
+let etcdDirect = 0;
 try {
   await ha.leader(30_000);
   await registerNodes(ha.client);
@@ -173,6 +193,8 @@ try {
   log(`etcd placements: ${etcdPlacements}/s`);
   etcdKv = await kvPuts(ha.urls);
   log(`etcd KV PUT: ${etcdKv}/s (clients spread over ${ha.urls.length} servers)`);
+  etcdDirect = await etcdPuts(ha.etcd.endpoints);
+  log(`etcd3 client straight to the same members: ${etcdDirect} PUT/s`);
   await ha.stop();
 
   // SQLite: one server, the same nodes, jobs and load.
@@ -199,5 +221,6 @@ console.log(
     placements_per_s_sqlite: sqlitePlacements,
     kv_put_per_s_etcd: etcdKv,
     kv_put_per_s_sqlite: sqliteKv,
+    etcd_direct_put_per_s: etcdDirect,
   }),
 );

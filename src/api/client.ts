@@ -3,6 +3,7 @@ import type { AllocStats, Allocation, Deployment, Evaluation, Job, JobRun, Node,
 import { codeOfHttpStatus } from './status.ts';
 import { ServerPool } from './server-pool.ts';
 import type {
+  ServerMember,
   AllocUpdate,
   HeartbeatResponse,
   Indexed,
@@ -133,6 +134,11 @@ export class BerthClient {
 
   setNodeEligibility(id: string, eligible: boolean): Promise<{ index: number; node: Node }> {
     return this.#json('PUT', `/v1/nodes/${enc(id)}/eligibility`, { body: JSON.stringify({ eligible }), contentType: 'application/json' });
+  }
+
+  /** The live servers and which one leads. */
+  listServers(): Promise<ServerMember[]> {
+    return this.#json('GET', '/v1/servers');
   }
 
   getJob(id: string): Promise<Job> {

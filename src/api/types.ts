@@ -139,3 +139,18 @@ export interface Indexed<T> {
 }
 
 export type { Allocation, Evaluation, Job };
+
+/** One live server, as `GET /v1/servers` lists it. */
+export interface ServerMember {
+  name: string;
+  /** Its HTTP API. */
+  url: string;
+  /** The address of its discovery node. */
+  address: string;
+  /** When it started (RFC 3339). */
+  startedAt: string;
+  /** True for the leader. */
+  leader: boolean;
+  /** True for the server that answered. */
+  self: boolean;
+}

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import type { Allocation, Deployment, Node } from '../../src/model/index.ts';
-import { eventually } from '../harness/berth.ts';
+import { berth, eventually } from '../harness/berth.ts';
 import { startAgent, startServer, type BerthProcess } from '../harness/cluster.ts';
 import { etcdSkipReason, startEtcd, type EtcdCluster } from '../harness/etcd.ts';
 
@@ -108,6 +108,15 @@ describe('several servers on etcd', { timeout: 150_000, skip: etcdSkipReason() }
     const peers = await api<string[]>('GET', '/v1/status/peers');
     assert.deepEqual(peers.sort(), servers.map((s) => new URL(s.addr).host).sort());
     assert.equal(await api<string>('GET', '/v1/status/leader'), new URL(servers[0].addr).host);
+    // The CLI, given every server (the first one dead), lists the three and the leader.
+    const addr = ['http://127.0.0.1:1', ...servers.map((s) => s.addr)].join(',');
+    const members = await berth(['server', 'members'], { addr });
+    assert.equal(members.code, 0, members.stderr);
+    const rows = members.stdout.trim().split('\n').slice(1);
+    assert.deepEqual(rows.map((r) => r.split(/\s+/)[0]).sort(), ['s0', 's1', 's2']);
+    assert.deepEqual(rows.filter((r) => /\bleader\b/.test(r)).map((r) => r.split(/\s+/)[0]), ['s0']);
+    const json = JSON.parse((await berth(['server', 'members', '--json'], { addr })).stdout) as { name: string; leader: boolean }[];
+    assert.deepEqual(json.filter((m) => m.leader).map((m) => m.name), ['s0']);
   });
 
   it('survives kill -9 of the leader in the middle of a 20-allocation deployment: nothing lost, nothing twice', async () => {

@@ -1,17 +1,6 @@
 import { Command } from 'commander';
 import { BerthClient } from '../../api/index.ts';
 import { printJson, table, when } from '../output.ts';
-import { CliError } from '../errors.ts';
-
-/** One server as `GET /v1/servers` lists it. */
-interface ServerEntry {
-  name: string;
-  url: string;
-  address: string;
-  startedAt: string;
-  leader: boolean;
-  self: boolean;
-}
 
 /** `berth server members`: the live servers and which one leads. */
 export function serverMembersCommand(): Command {
@@ -19,14 +8,7 @@ export function serverMembersCommand(): Command {
     .description('List the live servers and which one leads')
     .option('--json', 'print JSON')
     .action(async (opts: { json?: boolean }) => {
-      const client = new BerthClient();
-      const text = await client.text('/v1/servers');
-      let servers: ServerEntry[];
-      try {
-        servers = JSON.parse(text) as ServerEntry[];
-      } catch {
-        throw new CliError(`Cannot list the servers: the server answered something other than JSON: ${text.slice(0, 200)}`);
-      }
+      const servers = await new BerthClient().listServers();
       if (opts.json) return printJson(servers);
       if (servers.length === 0) return void process.stdout.write('No servers listed (the server answering is too old to know of others)\n');
       const rows = servers.map((s) => [s.name, s.url, s.address, s.leader ? 'leader' : 'follower', when(Date.parse(s.startedAt))]);

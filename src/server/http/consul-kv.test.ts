@@ -1,10 +1,7 @@
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { after, describe, it, type TestContext } from 'node:test';
-import { EtcdBackend, MemoryBackend, SqliteBackend, type StateBackend } from '../../state/index.ts';
-import { etcdSkipReason, startEtcd, type EtcdCluster } from '../../../test/harness/etcd.ts';
+import { describe, it, type TestContext } from 'node:test';
+import type { StateBackend } from '../../state/index.ts';
+import { testBackends } from './state-backends.test-helper.ts';
 import { silentLogger } from '../../lib/index.ts';
 import { Server } from '../server.ts';
 
@@ -46,34 +43,9 @@ class Api {
 
 const b64 = (s: string): string => Buffer.from(s).toString('base64');
 
-let etcd: EtcdCluster | undefined;
-after(() => etcd?.stop());
+const backends = testBackends();
 
-const backends: [string, () => Promise<StateBackend>][] = [
-  ['memory', async () => new MemoryBackend()],
-  [
-    'sqlite',
-    async () => {
-      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-kv-'));
-      return SqliteBackend.open(path.join(dir, 'state.db'));
-    },
-  ],
-];
-// The etcd backend joins when etcd is installed (under CI a missing etcd fails, see the harness).
-if (!etcdSkipReason()) {
-  backends.push([
-    'etcd',
-    async () => {
-      etcd ??= await startEtcd();
-      const backend = await EtcdBackend.open(etcd.endpoints);
-      // One etcd for every test: each starts from an empty key space.
-      await backend.delete({ prefix: '/berth/' });
-      return backend;
-    },
-  ]);
-}
-
-for (const [name, open] of backends) {
+for (const { name, open } of backends) {
   describe(`Consul KV API over HTTP (${name})`, () => {
     it('puts, reads, lists and deletes keys with Consul’s shapes and indexes', async (t) => {
       const api = await serve(t, await open());

@@ -1,10 +1,7 @@
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { after, describe, it, type TestContext } from 'node:test';
-import { EtcdBackend, MemoryBackend, SqliteBackend, type StateBackend } from '../../state/index.ts';
-import { etcdSkipReason, startEtcd, type EtcdCluster } from '../../../test/harness/etcd.ts';
+import { describe, it, type TestContext } from 'node:test';
+import type { StateBackend } from '../../state/index.ts';
+import { testBackends } from './state-backends.test-helper.ts';
 import { silentLogger } from '../../lib/index.ts';
 import { Server } from '../server.ts';
 
@@ -26,26 +23,9 @@ async function serve(t: TestContext, backend: StateBackend): Promise<{ call: (me
 
 const b64 = (s: string): string => Buffer.from(s).toString('base64');
 
-let etcd: EtcdCluster | undefined;
-after(() => etcd?.stop());
+const backends = testBackends();
 
-const backends: [string, () => Promise<StateBackend>][] = [
-  ['memory', async () => new MemoryBackend()],
-  ['sqlite', async () => SqliteBackend.open(path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'berth-txn-')), 'state.db'))],
-];
-if (!etcdSkipReason()) {
-  backends.push([
-    'etcd',
-    async () => {
-      etcd ??= await startEtcd();
-      const backend = await EtcdBackend.open(etcd.endpoints);
-      await backend.delete({ prefix: '/berth/' });
-      return backend;
-    },
-  ]);
-}
-
-for (const [name, open] of backends) {
+for (const { name, open } of backends) {
   describe(`Consul /v1/txn with catalog operations (${name})`, () => {
     it('sets a service and its check together with a key, and reads them back in Consul’s shapes', async (t) => {
       const { call, node } = await serve(t, await open());

@@ -1,52 +1,15 @@
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { after, describe, it, type TestContext } from 'node:test';
-import { EtcdBackend, MemoryBackend, SqliteBackend, type StateBackend } from '../../state/index.ts';
-import { etcdSkipReason, startEtcd, type EtcdCluster } from '../../../test/harness/etcd.ts';
+import { describe, it, type TestContext } from 'node:test';
+import type { StateBackend } from '../../state/index.ts';
+import { testBackends, type TestBackend } from './state-backends.test-helper.ts';
 import { silentLogger } from '../../lib/index.ts';
 import { Server } from '../server.ts';
 
 type Frame = { Index?: number; Events?: { Topic: string; Type: string; Key: string; Index: number; Payload: Record<string, unknown> }[] };
 
-/** A backend of the shared suite, and how to compact its history. */
-interface Fixture {
-  open(): Promise<StateBackend>;
-  compact(backend: StateBackend, revision: number): Promise<void>;
-}
+const fixtures = testBackends();
 
-let etcd: EtcdCluster | undefined;
-after(() => etcd?.stop());
-
-const fixtures: [string, Fixture][] = [
-  ['memory', { open: async () => new MemoryBackend(), compact: async (b, rev) => (b as MemoryBackend).compact(rev) }],
-  [
-    'sqlite',
-    {
-      // A real SQLite file in a temp dir.
-      open: async () => SqliteBackend.open(path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'berth-events-')), 'state.db')),
-      compact: async (b, rev) => (b as SqliteBackend).compact(rev),
-    },
-  ],
-];
-// The event stream reads the backend's history, so etcd's own history is tested too.
-if (!etcdSkipReason()) {
-  fixtures.push([
-    'etcd',
-    {
-      open: async () => {
-        etcd ??= await startEtcd();
-        const backend = await EtcdBackend.open(etcd.endpoints);
-        await backend.delete({ prefix: '/berth/' });
-        return backend;
-      },
-      compact: (b, rev) => (b as EtcdBackend).compact(rev),
-    },
-  ]);
-}
-
-async function serve(t: TestContext, fixture: Fixture): Promise<{ url: string; backend: StateBackend }> {
+async function serve(t: TestContext, fixture: TestBackend): Promise<{ url: string; backend: StateBackend }> {
   const backend = await fixture.open();
   const server = await Server.start({ backend, logger: silentLogger(), port: 0 });
   t.after(() => server.stop());
@@ -82,7 +45,7 @@ async function open(url: string, headers: Record<string, string> = {}): Promise<
 
 const put = (url: string, key: string, value: string): Promise<Response> => fetch(`${url}/v1/kv/${key}`, { method: 'PUT', body: value });
 
-for (const [name, fixture] of fixtures) describe(`event stream (${name})`, () => {
+for (const fixture of fixtures) describe(`event stream (${fixture.name})`, () => {
   it('resumes after a disconnect from the last index seen: nothing missed, nothing repeated', async (t) => {
     const { url } = await serve(t, fixture);
     const s1 = await open(`${url}/v1/event/stream?topic=KV:app/*`);
