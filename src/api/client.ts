@@ -3,7 +3,7 @@ import type { AllocStats, Allocation, Deployment, Evaluation, Job, JobRun, Node,
 import { codeOfHttpStatus } from './status.ts';
 import { ServerPool } from './server-pool.ts';
 import type {
-  ServerMember,
+  ServerListEntry,
   AllocUpdate,
   HeartbeatResponse,
   Indexed,
@@ -137,7 +137,7 @@ export class BerthClient {
   }
 
   /** The live servers and which one leads. */
-  listServers(): Promise<ServerMember[]> {
+  listServers(): Promise<ServerListEntry[]> {
     return this.#json('GET', '/v1/servers');
   }
 

@@ -141,7 +141,7 @@ export interface Indexed<T> {
 export type { Allocation, Evaluation, Job };
 
 /** One live server, as `GET /v1/servers` lists it. */
-export interface ServerMember {
+export interface ServerListEntry {
   name: string;
   /** Its HTTP API. */
   url: string;

@@ -1,11 +1,11 @@
 import type { FastifyPluginAsync } from 'fastify';
-import type { ServerMember } from '../../api/index.ts';
+import type { ServerListEntry } from '../../api/index.ts';
 import type { ServerContext } from '../context.ts';
 
 /** `GET /v1/servers`: every live server, the leader marked. */
 export function serverRoutes(ctx: ServerContext): FastifyPluginAsync {
   return async (app) => {
-    app.get('/v1/servers', async (): Promise<ServerMember[]> => {
+    app.get('/v1/servers', async (): Promise<ServerListEntry[]> => {
       const cluster = ctx.cluster;
       if (!cluster) return [];
       const leader = cluster.leader?.name;
