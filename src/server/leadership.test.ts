@@ -145,16 +145,22 @@ function shared(backend: StateBackend): StateBackend {
   });
 }
 
+/** Servers a, then b, on one memory backend (a leads), stopped after the test. */
+async function twoServers(t: TestContext): Promise<{ backend: MemoryBackend; a: Server; b: Server }> {
+  const backend = new MemoryBackend();
+  const start = (name: string) => Server.start({ backend: shared(backend), logger: silentLogger(), port: 0, name, leaderLeaseTtlSeconds: 3 });
+  const a = await start('a');
+  const b = await start('b');
+  t.after(async () => {
+    await Promise.all([a.stop(), b.stop()]);
+    await backend.close();
+  });
+  return { backend, a, b };
+}
+
 describe('servers sharing one state', () => {
   it('run the control loops on the leader only, and on the other once the leader loses its lease', async (t) => {
-    const backend = new MemoryBackend();
-    const start = (name: string) => Server.start({ backend: shared(backend), logger: silentLogger(), port: 0, name, leaderLeaseTtlSeconds: 3 });
-    const a = await start('a');
-    const b = await start('b');
-    t.after(async () => {
-      await Promise.all([a.stop(), b.stop()]);
-      await backend.close();
-    });
+    const { backend, a, b } = await twoServers(t);
     assert.equal(a.leading, true);
     assert.equal(b.leading, false);
     const peers = async (s: Server) => (await s.app.inject({ method: 'GET', url: '/v1/servers' })).json<{ name: string; leader: boolean }[]>();
@@ -172,14 +178,7 @@ describe('servers sharing one state', () => {
   });
 
   it('forward heartbeats and txns that reach a follower to the leader, and answer 503 when the leader does not answer', async (t) => {
-    const backend = new MemoryBackend();
-    const start = (name: string) => Server.start({ backend: shared(backend), logger: silentLogger(), port: 0, name, leaderLeaseTtlSeconds: 3 });
-    const a = await start('a');
-    const b = await start('b');
-    t.after(async () => {
-      await Promise.all([a.stop(), b.stop()]);
-      await backend.close();
-    });
+    const { backend, a, b } = await twoServers(t);
     await until('b to know the leader', () => b.leadership.leader?.name === 'a');
     const node = nodeBody();
     const call = (s: Server, method: 'GET' | 'PUT', url: string, body?: unknown) =>

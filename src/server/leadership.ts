@@ -19,6 +19,9 @@ export const LEADER_KEY = `${CLUSTER_PREFIX}leader`;
 /** One key per live server, bound to its lease. */
 export const MEMBERS_PREFIX = `${CLUSTER_PREFIX}members/`;
 
+/** The fence of a server that does not lead: no key's createRevision is ever -1, so it never holds. */
+export const NOT_LEADING: readonly Compare[] = [{ key: LEADER_KEY, target: 'createRevision', op: '=', value: -1 }];
+
 /** What a server tells the others about itself. */
 export interface ServerMember {
   /** Unique among the servers (default host name and port). */
@@ -106,7 +109,7 @@ export class Leadership {
    * does not lead, a compare that never holds.
    */
   fence(): Compare[] {
-    return [{ key: LEADER_KEY, target: 'createRevision', op: '=', value: this.#leading ? this.#term : -1 }];
+    return this.#leading ? [{ key: LEADER_KEY, target: 'createRevision', op: '=', value: this.#term }] : [...NOT_LEADING];
   }
 
   /** Join: take a lease, register, follow the cluster keys, and campaign. Resolves after the first try. */

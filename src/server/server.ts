@@ -15,7 +15,7 @@ import { buildApp } from './http/app.ts';
 import type { ServerContext } from './context.ts';
 import { ServerDiscovery, type DiscoveryOptions } from './discovery.ts';
 import { openServerKv } from './kv.ts';
-import { LEADER_KEY, Leadership } from './leadership.ts';
+import { Leadership, NOT_LEADING } from './leadership.ts';
 import { LeaderLoops } from './leader-loops.ts';
 import { fencedBackend } from './fenced-backend.ts';
 
@@ -116,7 +116,7 @@ export class Server {
     // The election starts once the server listens (its URL is part of its member record).
     const elected: { leadership?: Leadership } = {};
     const leaderStore = new StateStore(
-      fencedBackend(options.backend, () => elected.leadership?.fence() ?? [{ key: LEADER_KEY, target: 'createRevision', op: '=', value: -1 }]),
+      fencedBackend(options.backend, () => elected.leadership?.fence() ?? [...NOT_LEADING]),
       view,
     );
     const metrics = new ServerMetrics();
