@@ -29,6 +29,7 @@ import { BerthClient } from '../src/api/index.ts';
 import type { Allocation } from '../src/model/index.ts';
 import { startServer } from '../test/harness/cluster.ts';
 import { startHaCluster } from '../test/harness/ha.ts';
+import { closedLoop } from './closed-loop.ts';
 
 const { values } = parseArgs({
   options: { kills: { type: 'string' }, jobs: { type: 'string' }, count: { type: 'string' }, seconds: { type: 'string' }, clients: { type: 'string' }, nodes: { type: 'string' }, quick: { type: 'boolean' } },
@@ -102,21 +103,9 @@ async function placements(client: BerthClient, prefix: string): Promise<number> 
   }
 }
 
-/** CLIENTS loops of `put(key)` for SECONDS, on keys bench/k0..; operations per second. */
-async function putLoad(put: (c: number, key: string) => Promise<void>): Promise<number> {
-  const end = Date.now() + SECONDS * 1000;
-  let done = 0;
-  const started = Date.now();
-  await Promise.all(
-    Array.from({ length: CLIENTS }, async (_, c) => {
-      for (let i = c; Date.now() < end; i += CLIENTS) {
-        await put(c, `bench/k${i % KEYS}`);
-        done++;
-      }
-    }),
-  );
-  return Math.round(done / ((Date.now() - started) / 1000));
-}
+/** CLIENTS loops of `put(client, key)` for SECONDS, on keys bench/k0..; operations per second. */
+const putLoad = (put: (c: number, key: string) => Promise<void>): Promise<number> =>
+  closedLoop({ clients: CLIENTS, seconds: SECONDS }, (c, i) => put(c, `bench/k${i % KEYS}`));
 
 /** The peer: the same PUT load with the etcd3 client straight against the etcd members. */
 async function etcdPuts(endpoints: string[]): Promise<number> {

@@ -16,6 +16,7 @@ import { parseArgs } from 'node:util';
 import { Etcd3 } from 'etcd3';
 import { freePort } from '../test/harness/berth.ts';
 import { startEtcd } from '../test/harness/etcd.ts';
+import { closedLoop } from './closed-loop.ts';
 
 const { values } = parseArgs({ options: { seconds: { type: 'string' }, clients: { type: 'string' }, quick: { type: 'boolean' } } });
 const quick = values.quick ?? false;
@@ -25,21 +26,8 @@ const KEYS = 1000;
 const VALUE = 'x'.repeat(100);
 const log = (s: string): void => void process.stderr.write(s + '\n');
 
-/** Run `op` in CLIENTS loops for SECONDS; returns operations per second. */
-async function load(op: (i: number) => Promise<void>): Promise<number> {
-  const end = Date.now() + SECONDS * 1000;
-  let done = 0;
-  const started = Date.now();
-  await Promise.all(
-    Array.from({ length: CLIENTS }, async (_, c) => {
-      for (let i = c; Date.now() < end; i += CLIENTS) {
-        await op(i % KEYS);
-        done++;
-      }
-    }),
-  );
-  return Math.round(done / ((Date.now() - started) / 1000));
-}
+/** Run `op` on key numbers in CLIENTS loops for SECONDS; returns operations per second. */
+const load = (op: (k: number) => Promise<void>): Promise<number> => closedLoop({ clients: CLIENTS, seconds: SECONDS }, (_c, i) => op(i % KEYS));
 
 const root = path.resolve(import.meta.dirname, '..');
 const dir = await mkdtemp(path.join(tmpdir(), 'berth-bench-kv-'));
