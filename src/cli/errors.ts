@@ -1,4 +1,7 @@
+import type { Command } from 'commander';
 import { isBerthError } from '../model/index.ts';
+import { paint } from './colour.ts';
+import { misuseText } from './usage.ts';
 
 /** Exit codes: 0 success, 1 failure, 2 misuse. */
 export const EXIT_FAILURE = 1;
@@ -13,18 +16,33 @@ export class CliError extends Error {
   }
 }
 
-/** Print an error for people (stderr) and return the exit code it deserves. */
-export function reportError(err: unknown): number {
+/** A misuse found by a command itself (a count that is not a number): exit 2, with the usage line. */
+export class UsageError extends CliError {
+  constructor(message: string) {
+    super(message, EXIT_USAGE);
+  }
+}
+
+function errorLine(message: string): string {
+  return `${paint('red', 'Error:', process.stderr)} ${message}\n`;
+}
+
+/**
+ * Print an error for people (stderr) and return the exit code it deserves. `command` is the one
+ * that was running: a misuse shows its usage line.
+ */
+export function reportError(err: unknown, command?: Command): number {
   if (err instanceof CliError) {
-    process.stderr.write(`Error: ${err.message}\n`);
+    if (err.exitCode === EXIT_USAGE && command) process.stderr.write(misuseText(command, err.message));
+    else process.stderr.write(errorLine(err.message));
     return err.exitCode;
   }
   if (isBerthError(err)) {
-    process.stderr.write(`Error: ${err.message}\n`);
+    process.stderr.write(errorLine(err.message));
     // The first problem is in the message already; list the rest.
     if (err.details.length > 1) for (const d of err.details) process.stderr.write(`  ${d.path ? `${d.path}: ` : ''}${d.message}\n`);
     return EXIT_FAILURE;
   }
-  process.stderr.write(`Error: ${(err as Error)?.stack ?? String(err)}\n`);
+  process.stderr.write(errorLine((err as Error)?.stack ?? String(err)));
   return EXIT_FAILURE;
 }

@@ -13,4 +13,6 @@ export { isTerminal, isClientTerminal } from './alloc.ts';
 export { allocsFit } from './fit.ts';
 export type { FitResult } from './fit.ts';
 export { BerthError, isBerthError } from './errors.ts';
+export { findByIdPrefix } from './prefix.ts';
+export type { PrefixOptions } from './prefix.ts';
 export type { ErrorCode, ErrorDetail } from './errors.ts';

@@ -4,10 +4,11 @@ import type { DeploymentGroupState } from '../../model/index.ts';
 import { CliError } from '../errors.ts';
 import { fields, printJson, table, when } from '../output.ts';
 import { renderDeployment, watchDeployment } from '../deployment-progress.ts';
+import { resolveJobId } from '../resolve.ts';
 
 async function newestOf(client: BerthClient, job: string | undefined): Promise<string> {
   if (!job) throw new CliError('Cannot show a deployment: give its id or --job JOB');
-  const d = await client.jobDeployment(job);
+  const d = await client.jobDeployment(await resolveJobId(client, job));
   if (!d) throw new CliError(`Cannot show the deployment of job "${job}": it has none (its groups have no update block)`);
   return d.id;
 }
@@ -74,9 +75,11 @@ export function deploymentCommand(): Command {
       .description(what)
       .argument('<id>', 'deployment id or prefix')
       .option('--group <group...>', 'promote: only these groups')
-      .action(async (id: string, opts: { group?: string[] }) => {
+      .option('--json', 'print the deployment as JSON')
+      .action(async (id: string, opts: { group?: string[]; json?: boolean }) => {
         const result = await new BerthClient().deploymentAction(id, action, opts.group);
-        process.stderr.write(`Deployment ${result.deployment.id.slice(0, 8)} ${action === 'fail' ? 'marked failed' : `${action}d`}: ${result.deployment.statusDescription}\n`);
+        if (opts.json) return printJson(result);
+        process.stdout.write(`Deployment ${result.deployment.id.slice(0, 8)} ${action === 'fail' ? 'marked failed' : `${action}d`}: ${result.deployment.statusDescription}\n`);
       });
   }
   return cmd;

@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { BerthClient } from '../../api/index.ts';
 import type { Evaluation } from '../../model/index.ts';
 import { fields, printJson, table, when } from '../output.ts';
+import { resolveJobId } from '../resolve.ts';
 
 /** `berth eval status|list`: what the scheduler did with each evaluation, and why. */
 export function evalCommand(): Command {
@@ -13,7 +14,7 @@ export function evalCommand(): Command {
     .option('--json', 'print JSON')
     .action(async (opts: { job?: string; json?: boolean }) => {
       const client = new BerthClient();
-      const evals = (opts.job ? await client.jobEvaluations(opts.job) : await client.listEvaluations()).sort((a, b) => b.createTime - a.createTime);
+      const evals = (opts.job ? await client.jobEvaluations(await resolveJobId(client, opts.job)) : await client.listEvaluations()).sort((a, b) => b.createTime - a.createTime);
       if (opts.json) return printJson(evals);
       if (evals.length === 0) return void process.stdout.write('No evaluations.\n');
       const rows = evals.map((e) => [e.id.slice(0, 8), e.jobId, e.priority, e.triggeredBy, e.status, placementSummary(e), when(e.createTime)]);
@@ -22,7 +23,7 @@ export function evalCommand(): Command {
   cmd
     .command('status')
     .description('Show one evaluation with its placement metrics')
-    .argument('<id>', 'evaluation id')
+    .argument('<id>', 'evaluation id or a unique prefix (4+ characters)')
     .option('--json', 'print JSON')
     .action(async (id: string, opts: { json?: boolean }) => {
       const e = await new BerthClient().getEvaluation(id);

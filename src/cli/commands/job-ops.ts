@@ -2,7 +2,9 @@ import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
 import { BerthClient } from '../../api/index.ts';
 import type { Allocation, Job } from '../../model/index.ts';
-import { CliError } from '../errors.ts';
+import { CliError, UsageError } from '../errors.ts';
+import { printJson } from '../output.ts';
+import { resolveJobId } from '../resolve.ts';
 import { watchDeployment } from '../deployment-progress.ts';
 import { watchRollout } from '../progress.ts';
 
@@ -68,12 +70,14 @@ export function addJobOpsCommands(job: Command): void {
   job
     .command('restart')
     .description('Replace the running allocations of a job with fresh ones, a batch at a time, without a spec change; each batch waits for its replacements to run and pass their checks')
-    .argument('<id>', 'job id')
+    .argument('<id>', 'job id or a unique prefix')
     .option('--group <group>', 'only this group')
     .option('--batch-size <n>', 'allocations replaced at a time', count, 1)
     .option('--batch-timeout <seconds>', 'how long one batch may take to run and pass its checks', count, 120)
-    .action(async (id: string, opts: { group?: string; batchSize: number; batchTimeout: number }) => {
+    .option('--json', 'print the restarted allocations as JSON')
+    .action(async (ref: string, opts: { group?: string; batchSize: number; batchTimeout: number; json?: boolean }) => {
       const client = new BerthClient();
+      const id = await resolveJobId(client, ref);
       const job = await client.getJob(id);
       if (opts.group && !job.groups.some((g) => g.name === opts.group)) throw new CliError(`Cannot restart job "${id}": no group "${opts.group}"`);
       const { value: allocs } = await client.jobAllocations(id);
@@ -88,24 +92,30 @@ export function addJobOpsCommands(job: Command): void {
         process.stderr.write(`Restarting ${batch.length} allocation(s) (${i + batch.length}/${targets.length}): ${batch.map((b) => b.slice(0, 8)).join(', ')}\n`);
         await waitReplaced(client, id, batch, opts.batchTimeout * 1000);
       }
-      process.stderr.write(`Job "${id}": ${targets.length} allocation(s) restarted\n`);
+      if (opts.json) return printJson({ jobId: id, restarted: targets.map((a) => a.id) });
+      process.stdout.write(`Job "${id}": ${targets.length} allocation(s) restarted\n`);
     });
 
   job
     .command('scale')
     .description("Set a group's count (in place: running allocations are not restarted)")
-    .argument('<id>', 'job id')
+    .argument('<id>', 'job id or a unique prefix')
     .argument('<group-or-count>', 'the group (optional when the job has one), then the count')
     .argument('[count]', 'the count, when a group is named')
     .option('--detach', 'return once registered')
-    .action(async (id: string, a: string, b: string | undefined, opts: { detach?: boolean }) => {
+    .option('--json', 'print the result as JSON')
+    .action(async (ref: string, a: string, b: string | undefined, opts: { detach?: boolean; json?: boolean }) => {
       const group = b === undefined ? undefined : a;
-      const n = count(b ?? a);
+      const text = b ?? a;
+      if (!/^\d+$/.test(text)) throw new UsageError(`Cannot scale job "${ref}": the count must be a whole number of allocations, got "${text}"${b === undefined ? '' : ` (for group "${group}")`}`);
+      const n = Number(text);
       const client = new BerthClient();
+      const id = await resolveJobId(client, ref);
       const result = await client.scaleJob(id, group, n);
-      process.stderr.write(`Job "${id}" scaled${group ? ` (group ${group})` : ''} to ${n}: version ${result.version}, evaluation ${result.evalId.slice(0, 8)}\n`);
-      if (opts.detach) return;
+      if (!opts.json) process.stdout.write(`Job "${id}" scaled${group ? ` (group ${group})` : ''} to ${n}: version ${result.version}, evaluation ${result.evalId.slice(0, 8)}\n`);
+      if (opts.detach) return opts.json ? printJson(result) : undefined;
       const outcome = result.deploymentId ? await watchDeployment(client, result.deploymentId) : await watchRollout(client, await client.getJob(id), result.evalId);
+      if (opts.json) printJson({ ...result, outcome });
       if (!outcome.ok) throw new CliError(outcome.reason);
     });
 }

@@ -6,7 +6,8 @@ import fs from 'node:fs/promises';
 import { InvalidArgumentError, type Command } from 'commander';
 import { BerthClient } from '../../api/index.ts';
 import type { JobRun } from '../../model/index.ts';
-import { CliError } from '../errors.ts';
+import { CliError, UsageError } from '../errors.ts';
+import { resolveJobId } from '../resolve.ts';
 import { printJson, table, when } from '../output.ts';
 
 /** The payload limit, checked here too so that a big file fails before it is sent. */
@@ -41,19 +42,24 @@ export function addPeriodicCommands(job: Command): void {
   periodic
     .command('force')
     .description('Launch a periodic job now, whatever its schedule')
-    .argument('<id>', 'job id')
-    .action(async (id: string) => {
-      const run = await new BerthClient().forcePeriodic(id);
+    .argument('<id>', 'job id or a unique prefix')
+    .option('--json', 'print the run as JSON')
+    .action(async (ref: string, opts: { json?: boolean }) => {
+      const client = new BerthClient();
+      const run = await client.forcePeriodic(await resolveJobId(client, ref));
+      if (opts.json) return printJson(run);
       process.stdout.write(`Launched ${run.childId}\n`);
     });
 
   job
     .command('runs')
     .description('List the launches of a periodic, parameterized or dependent job, newest first')
-    .argument('<id>', 'job id')
+    .argument('<id>', 'job id or a unique prefix')
     .option('--json', 'print JSON')
-    .action(async (id: string, opts: { json?: boolean }) => {
-      const body = await new BerthClient().jobRuns(id);
+    .action(async (ref: string, opts: { json?: boolean }) => {
+      const client = new BerthClient();
+      const id = await resolveJobId(client, ref);
+      const body = await client.jobRuns(id);
       if (opts.json) return printJson(body);
       if (body.runs.length === 0) process.stdout.write(`Job "${id}" has not run yet.\n`);
       else {
@@ -66,19 +72,21 @@ export function addPeriodicCommands(job: Command): void {
   job
     .command('dispatch')
     .description('Launch a parameterized job with meta and a payload (a file, or - for stdin)')
-    .argument('<id>', 'job id')
+    .argument('<id>', 'job id or a unique prefix')
     .argument('[payload]', 'payload file, or - to read stdin (16 KiB at most)')
     .option('--meta <key=value>', 'a meta value (repeatable); tasks see it as BERTH_META_<key>', metaPair)
     .option('--idempotency-token <token>', 'dispatch at most once: while a child dispatched with this token exists, print it and create nothing')
     .option('--json', 'print JSON')
-    .action(async (id: string, payloadFile: string | undefined, opts: { meta?: Record<string, string>; idempotencyToken?: string; json?: boolean }) => {
+    .action(async (ref: string, payloadFile: string | undefined, opts: { meta?: Record<string, string>; idempotencyToken?: string; json?: boolean }) => {
+      const client = new BerthClient();
+      const id = await resolveJobId(client, ref);
       let payload: string | undefined;
       if (payloadFile !== undefined) {
         const bytes = await readPayload(payloadFile);
         if (bytes.length > MAX_PAYLOAD_BYTES) throw new CliError(`Cannot dispatch job "${id}": the payload is ${bytes.length} bytes, over the limit of 16 KiB`);
         payload = bytes.toString('base64');
       }
-      const run = await new BerthClient().dispatchJob(id, { meta: opts.meta, payload, idempotencyToken: opts.idempotencyToken });
+      const run = await client.dispatchJob(id, { meta: opts.meta, payload, idempotencyToken: opts.idempotencyToken });
       if (opts.json) return printJson(run);
       // With a token, a repeated dispatch names the same child: the one dispatched first.
       process.stdout.write(`Dispatched ${run.childId}${opts.idempotencyToken === undefined ? '' : ` (idempotency token ${opts.idempotencyToken})`}\n`);
@@ -88,7 +96,9 @@ export function addPeriodicCommands(job: Command): void {
     .command('graph')
     .description('Show the dependencies between jobs (after), as JSON or Graphviz DOT')
     .option('--dot', 'print Graphviz DOT (pipe it to `dot -Tsvg`)')
-    .action(async (opts: { dot?: boolean }) => {
+    .option('--json', 'print JSON (the default)')
+    .action(async (opts: { dot?: boolean; json?: boolean }) => {
+      if (opts.dot && opts.json) throw new UsageError('Cannot print the graph as both --dot and --json: give one');
       const client = new BerthClient();
       if (opts.dot) return void process.stdout.write(String(await client.jobGraph('dot')));
       printJson(await client.jobGraph('json'));
@@ -97,9 +107,10 @@ export function addPeriodicCommands(job: Command): void {
   // `job status ID` of a periodic job: its next launches after the summary.
   const status = job.commands.find((c) => c.name() === 'status');
   status?.hook('postAction', async (cmd) => {
-    const id = cmd.args[0];
-    if (!id || cmd.opts<{ json?: boolean }>().json) return;
+    const ref = cmd.args[0];
+    if (!ref || cmd.opts<{ json?: boolean }>().json) return;
     const client = new BerthClient();
+    const id = await resolveJobId(client, ref);
     const spec = await client.getJob(id);
     if (!spec.periodic) return;
     const { next } = await client.jobRuns(id, 3);

@@ -9,6 +9,8 @@ import { addHistoryCommands } from './job-history.ts';
 import { addJobOpsCommands } from './job-ops.ts';
 import { watchDeployment } from '../deployment-progress.ts';
 import { addPeriodicCommands } from './job-periodic.ts';
+import { addSpecCommands } from './job-spec.ts';
+import { resolveJobId } from '../resolve.ts';
 
 /** `berth job run|status|stop`. */
 export function jobCommand(): Command {
@@ -32,25 +34,26 @@ export function jobCommand(): Command {
       const { text, format } = await readJobFile(file);
       const client = new BerthClient();
       const result = await client.registerJob(text, format, { checkIndex: opts.checkIndex });
-      if (opts.json) printJson(result);
-      else process.stderr.write(`Job "${result.jobId}" registered: version ${result.version}${result.changed ? '' : ' (unchanged)'}, evaluation ${result.evalId.slice(0, 8)}\n`);
+      if (opts.json && opts.detach) return printJson(result);
+      if (!opts.json) process.stdout.write(`Job "${result.jobId}" registered: version ${result.version}${result.changed ? '' : ' (unchanged)'}, evaluation ${result.evalId.slice(0, 8)}\n`);
       if (opts.detach) return;
       const registered = await client.getJob(result.jobId);
       // A version with an update strategy is followed through its deployment: health, not just running.
       const outcome = result.deploymentId ? await watchDeployment(client, result.deploymentId) : await watchRollout(client, registered, result.evalId);
+      if (opts.json) printJson({ ...result, outcome });
       if (!outcome.ok) throw new CliError(outcome.reason);
-      if (!opts.json) process.stderr.write(`Job "${result.jobId}" ${registered.type === 'batch' ? 'completed' : 'is running'}. See \`berth job status ${result.jobId}\`\n`);
+      if (!opts.json) process.stdout.write(`Job "${result.jobId}" ${registered.type === 'batch' ? 'completed' : 'is running'}. See \`berth job status ${result.jobId}\`\n`);
     });
 
   job
     .command('status')
     .description('List jobs, or show one job with its allocations')
-    .argument('[id]', 'job id')
+    .argument('[id]', 'job id or a unique prefix')
     .option('--json', 'print JSON')
     .option('--all-allocs', 'include stopped allocations of older versions')
-    .action(async (id: string | undefined, opts: { json?: boolean; allAllocs?: boolean }) => {
+    .action(async (ref: string | undefined, opts: { json?: boolean; allAllocs?: boolean }) => {
       const client = new BerthClient();
-      if (!id) {
+      if (!ref) {
         const { value: jobs } = await client.listJobs();
         if (opts.json) return printJson(jobs);
         if (jobs.length === 0) return void process.stdout.write('No jobs registered. Run one: berth job run examples/web.yaml\n');
@@ -62,6 +65,7 @@ export function jobCommand(): Command {
         });
         return void process.stdout.write(table(['ID', 'Type', 'Priority', 'Status', 'Version', 'Running', 'Submitted'], rows) + '\n');
       }
+      const id = await resolveJobId(client, ref);
       const [jobSpec, summary, { value: allocs }] = await Promise.all([client.getJob(id), client.jobSummary(id), client.jobAllocations(id)]);
       const shown = opts.allAllocs ? allocs : allocs.filter((a) => a.desiredStatus === 'run' || a.clientStatus === 'running');
       if (opts.json) return printJson({ job: jobSpec, summary: summary.value, allocations: shown });
@@ -92,19 +96,21 @@ export function jobCommand(): Command {
   job
     .command('stop')
     .description('Stop a job: its allocations are stopped and their containers removed')
-    .argument('<id>', 'job id')
+    .argument('<id>', 'job id or a unique prefix')
     .option('--purge', 'also forget the job and its history')
     .option('--detach', 'return once the stop is registered')
     .option('--json', 'print the result as JSON')
-    .action(async (id: string, opts: { purge?: boolean; detach?: boolean; json?: boolean }) => {
+    .action(async (ref: string, opts: { purge?: boolean; detach?: boolean; json?: boolean }) => {
       const client = new BerthClient();
+      const id = await resolveJobId(client, ref);
       const result = await client.stopJob(id, opts.purge ?? false);
-      if (opts.json) printJson(result);
-      else process.stderr.write(`Job "${id}" ${opts.purge ? 'stopped and purged' : 'stopped'}, evaluation ${result.evalId.slice(0, 8)}\n`);
+      if (!opts.json) process.stdout.write(`Job "${id}" ${opts.purge ? 'stopped and purged' : 'stopped'}, evaluation ${result.evalId.slice(0, 8)}\n`);
       if (!opts.detach) await watchStop(client, id);
+      if (opts.json) printJson(result);
     });
 
   addPeriodicCommands(job);
+  addSpecCommands(job);
   return job;
 }
 

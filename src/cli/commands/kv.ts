@@ -54,12 +54,14 @@ export function kvCommand(): Command {
     .option('--flags <n>', 'opaque flags stored with the key')
     .option('--cas', 'check-and-set: write only if the key is at --modify-index (0: only if absent)')
     .option('--modify-index <n>', 'the index for --cas', '0')
-    .action(async (key: string, value: string | undefined, opts: { flags?: string; cas?: boolean; modifyIndex: string }) => {
+    .option('--json', 'print the result as JSON')
+    .action(async (key: string, value: string | undefined, opts: { flags?: string; cas?: boolean; modifyIndex: string; json?: boolean }) => {
       const q = new URLSearchParams();
       if (opts.flags) q.set('flags', opts.flags);
       if (opts.cas) q.set('cas', opts.modifyIndex);
       const res = await call('PUT', `${kvPath(key)}${q.size ? `?${q}` : ''}`, await valueOf(value));
       if (res.text.trim() !== 'true') throw new CliError(`Cannot put "${key}": the check-and-set did not hold (index ${opts.modifyIndex}); read it again with \`berth kv get --detailed ${key}\``);
+      if (opts.json) return printJson({ key, written: true });
       process.stdout.write(`Success! Data written to: ${key}\n`);
     });
   kv.command('delete')
@@ -68,40 +70,47 @@ export function kvCommand(): Command {
     .option('--recurse', 'delete every key under the prefix')
     .option('--cas', 'delete only if the key is at --modify-index')
     .option('--modify-index <n>', 'the index for --cas')
-    .action(async (key: string, opts: { recurse?: boolean; cas?: boolean; modifyIndex?: string }) => {
+    .option('--json', 'print the result as JSON')
+    .action(async (key: string, opts: { recurse?: boolean; cas?: boolean; modifyIndex?: string; json?: boolean }) => {
       if (opts.cas && !opts.modifyIndex) throw new CliError('Cannot delete with --cas: give --modify-index N (see `berth kv get --detailed`)');
       const q = opts.recurse ? '?recurse' : opts.cas ? `?cas=${opts.modifyIndex}` : '';
       const res = await call('DELETE', kvPath(key) + q);
       if (res.text.trim() !== 'true') throw new CliError(`Cannot delete "${key}": the check-and-set did not hold (index ${opts.modifyIndex})`);
+      if (opts.json) return printJson({ key, recurse: opts.recurse === true, deleted: true });
       process.stdout.write(`Success! Deleted key${opts.recurse ? 's under' : ''}: ${key}\n`);
     });
   kv.command('list')
     .description('List keys under a prefix (one level with --separator /)')
     .argument('[prefix]', 'key prefix', '')
     .option('--separator <s>', 'stop each key after this separator')
-    .action(async (prefix: string, opts: { separator?: string }) => {
+    .option('--json', 'print the keys as a JSON array')
+    .action(async (prefix: string, opts: { separator?: string; json?: boolean }) => {
       const res = await call('GET', `${kvPath(prefix)}?keys${opts.separator ? `&separator=${encodeURIComponent(opts.separator)}` : ''}`);
-      if (res.status === 404) return;
-      for (const k of JSON.parse(res.text) as string[]) process.stdout.write(`${k}\n`);
+      const keys = res.status === 404 ? [] : (JSON.parse(res.text) as string[]);
+      if (opts.json) return printJson(keys);
+      for (const k of keys) process.stdout.write(`${k}\n`);
     });
   kv.command('watch')
     .description('Print a key’s value (or a prefix’s keys with --recurse) now and on every change, until interrupted')
     .argument('<key>')
     .option('--recurse', 'watch every key under the prefix')
-    .action(async (key: string, opts: { recurse?: boolean }) => {
+    .option('--json', 'print each change as one line of JSON (the entries; [] when absent)')
+    .action(async (key: string, opts: { recurse?: boolean; json?: boolean }) => {
       let index = 0;
       for (;;) {
         const res = await call('GET', `${kvPath(key)}?${opts.recurse ? 'recurse&' : ''}index=${index}&wait=5m`, undefined, { timeoutMs: 330_000 });
         if (res.index === index) continue;
         // Consul's rule: an index that goes backwards resets the watch.
         index = res.index < index ? 0 : res.index;
-        if (res.status === 404) process.stdout.write(`${key}: (absent)\n`);
+        if (opts.json) process.stdout.write(`${res.status === 404 ? '[]' : JSON.stringify(JSON.parse(res.text))}\n`);
+        else if (res.status === 404) process.stdout.write(`${key}: (absent)\n`);
         else print(JSON.parse(res.text) as KvEntry[], false);
       }
     });
   kv.command('export')
     .description('Print every key under a prefix as JSON for `berth kv import` (consul kv export format)')
     .argument('[prefix]', 'key prefix', '')
+    .option('--json', 'print JSON (the default, and the only form)')
     .action(async (prefix: string) => {
       const res = await call('GET', `${kvPath(prefix)}?recurse`);
       const entries = res.status === 404 ? [] : (JSON.parse(res.text) as KvEntry[]);
@@ -110,7 +119,8 @@ export function kvCommand(): Command {
   kv.command('import')
     .description('Write keys from `berth kv export` JSON (FILE, or - for stdin), 64 per transaction')
     .argument('[file]', 'JSON file', '-')
-    .action(async (file: string) => {
+    .option('--json', 'print the result as JSON')
+    .action(async (file: string, opts: { json?: boolean }) => {
       const text = (await valueOf(file === '-' ? '-' : `@${file}`)).toString('utf8');
       let items: { key: string; flags?: number; value?: string }[];
       try {
@@ -124,6 +134,7 @@ export function kvCommand(): Command {
         const res = await call('PUT', '/v1/txn', JSON.stringify(ops));
         if (res.status !== 200) throw new CliError(`Cannot import: ${res.text}`);
       }
+      if (opts.json) return printJson({ imported: items.length });
       process.stdout.write(`Imported ${items.length} key${items.length === 1 ? '' : 's'}\n`);
     });
   return kv;

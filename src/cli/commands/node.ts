@@ -3,6 +3,7 @@ import { BerthClient } from '../../api/index.ts';
 import { fields, printJson, table, when } from '../output.ts';
 import { allocTable } from './job.ts';
 import { addDrainCommands } from './node-drain.ts';
+import { resolveNode } from '../resolve.ts';
 
 /** `berth node status`. */
 export function nodeCommand(): Command {
@@ -10,11 +11,11 @@ export function nodeCommand(): Command {
   node
     .command('status')
     .description('List nodes, or show one with its allocations')
-    .argument('[id]', 'node id')
+    .argument('[id]', 'node id, a unique prefix of it (4+ characters), or the node name')
     .option('--json', 'print JSON')
-    .action(async (id: string | undefined, opts: { json?: boolean }) => {
+    .action(async (ref: string | undefined, opts: { json?: boolean }) => {
       const client = new BerthClient();
-      if (!id) {
+      if (!ref) {
         const { value: nodes } = await client.listNodes();
         if (opts.json) return printJson(nodes);
         if (nodes.length === 0) return void process.stdout.write('No nodes registered. Start one: berth agent --server URL\n');
@@ -31,7 +32,7 @@ export function nodeCommand(): Command {
         ]);
         return void process.stdout.write(table(['ID', 'Name', 'DC', 'Address', 'Status', 'Eligibility', 'Default driver', 'Drivers', 'Resources'], rows) + '\n');
       }
-      const n = await client.getNode(id);
+      const n = await client.getNode((await resolveNode(client, ref)).id);
       const { value: allocs } = await client.nodeAllocations(n.id);
       if (opts.json) return printJson({ node: n, allocations: allocs });
       const lines = [

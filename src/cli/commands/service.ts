@@ -74,7 +74,8 @@ export function serviceCommand(): Command {
     .command('register')
     .description("Register an external service from a JSON or YAML file in Consul's format (Name, Port, Tags, Check: {TTL|HTTP|TCP})")
     .argument('<file>', 'the service definition')
-    .action(async (file: string) => {
+    .option('--json', 'print the result as JSON')
+    .action(async (file: string, opts: { json?: boolean }) => {
       let text: string;
       try {
         text = await fs.readFile(file, 'utf8');
@@ -91,6 +92,7 @@ export function serviceCommand(): Command {
       if (body && typeof body === 'object' && 'service' in body) body = (body as { service: unknown }).service;
       await consul('PUT', '/v1/agent/service/register', body);
       const b = body as { ID?: string; Name?: string };
+      if (opts.json) return printJson({ id: b.ID ?? b.Name, name: b.Name });
       process.stdout.write(`Registered service "${b.Name}" (id ${b.ID ?? b.Name})\n`);
     });
 
@@ -98,8 +100,10 @@ export function serviceCommand(): Command {
     .command('deregister')
     .description('Remove an external service instance by its id')
     .argument('<id>', 'service instance id')
-    .action(async (id: string) => {
+    .option('--json', 'print the result as JSON')
+    .action(async (id: string, opts: { json?: boolean }) => {
       await consul('PUT', `/v1/agent/service/deregister/${encodeURIComponent(id)}`);
+      if (opts.json) return printJson({ id, deregistered: true });
       process.stdout.write(`Deregistered service "${id}"\n`);
     });
   return service;
