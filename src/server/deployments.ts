@@ -2,7 +2,7 @@
  * Deployment records: made when a registration changes a service job whose groups have an update
  * strategy, superseding the job's running one. The watcher (deployment-watcher.ts) moves them on.
  */
-import { BerthError, type Deployment, type DeploymentGroupState, type Job } from '../model/index.ts';
+import { BerthError, findByIdPrefix, type Deployment, type DeploymentGroupState, type Job } from '../model/index.ts';
 import type { StateStore, StateView, Write } from '../state/index.ts';
 import { newId, type Clock } from '../lib/index.ts';
 import { newEvalWrite } from './evals.ts';
@@ -91,10 +91,7 @@ export async function actOnDeployment(
 export function findDeployment(view: StateView, id: string): Deployment {
   const exact = view.deployment(id);
   if (exact) return exact;
-  const matches = id.length >= 4 ? view.deployments().filter((d) => d.id.startsWith(id)) : [];
-  if (matches.length === 1) return matches[0];
-  if (matches.length > 1) throw new BerthError('invalid_input', `Cannot find deployment "${id}": the prefix matches ${matches.length} deployments; give more characters`);
-  throw new BerthError('not_found', `Cannot find deployment "${id}": no such deployment (see \`berth deployment list\`)`);
+  return findByIdPrefix(view.deployments(), id, { what: 'deployment', label: (d) => `${d.id} (${d.jobId} v${d.jobVersion}, ${d.status})`, listCommand: 'berth deployment list' });
 }
 
 function transition(d: Deployment, action: DeploymentAction, now: number, groups?: string[]): Deployment {

@@ -2,7 +2,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { Type } from '@sinclair/typebox';
-import { BerthError, type Allocation } from '../../model/index.ts';
+import { BerthError, findByIdPrefix, type Allocation } from '../../model/index.ts';
 import { BlockingQuerySchema } from '../../api/index.ts';
 import type { StateView } from '../../state/index.ts';
 import type { ServerContext } from '../context.ts';
@@ -67,7 +67,7 @@ export function allocRoutes(ctx: ServerContext): FastifyPluginAsync {
 
     app.get('/v1/evaluations/:id', { schema: { params: IdParams } }, async (request) => {
       const { id } = request.params as { id: string };
-      const evaluation = ctx.view.eval(id) ?? uniquePrefix(ctx.view.evals(), id, 'evaluation');
+      const evaluation = findByIdPrefix(ctx.view.evals(), id, { what: 'evaluation', label: (e) => `${e.id} (job ${e.jobId}, ${e.triggeredBy})`, listCommand: 'berth eval list' });
       return evaluation;
     });
   };
@@ -75,16 +75,6 @@ export function allocRoutes(ctx: ServerContext): FastifyPluginAsync {
 
 /** An allocation by id or by a unique prefix of at least 4 characters, as the CLI shows short ids. */
 export function resolveAlloc(view: StateView, id: string): Allocation {
-  return view.alloc(id) ?? uniquePrefix(view.allocs(), id, 'allocation');
+  return view.alloc(id) ?? findByIdPrefix(view.allocs(), id, { what: 'allocation', label: (a) => `${a.id} (${a.name}, ${a.clientStatus})`, listCommand: 'berth job status JOB' });
 }
 
-function uniquePrefix<T extends { id: string }>(items: T[], prefix: string, what: string): T {
-  const matches = prefix.length >= 4 ? items.filter((i) => i.id.startsWith(prefix)) : [];
-  if (matches.length === 1) return matches[0];
-  if (matches.length > 1) {
-    throw new BerthError('invalid_input', `Cannot find ${what} "${prefix}": the prefix matches ${matches.length}; give more characters`, [
-      { path: 'id', message: 'ambiguous prefix' },
-    ]);
-  }
-  throw new BerthError('not_found', `Cannot find ${what} "${prefix}": no such ${what}`);
-}
