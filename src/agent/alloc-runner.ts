@@ -192,6 +192,11 @@ export class AllocRunner {
     return [...this.#tasks.keys()];
   }
 
+  /** The runner of one task, for what operators do to it (restart, signal). */
+  taskRunner(taskName: string): TaskRunner | undefined {
+    return this.#tasks.get(taskName);
+  }
+
   taskStates(): Record<string, TaskState> {
     const out: Record<string, TaskState> = {};
     for (const [name, t] of this.#tasks) out[name] = t.state;

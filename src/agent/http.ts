@@ -6,6 +6,7 @@ import type { TaskDriver } from '../drivers/index.ts';
 import type { DriverName } from '../model/index.ts';
 import { allocUsage, nodeUsage } from './usage.ts';
 import { registerExec } from './exec-http.ts';
+import { registerTaskControl } from './task-control.ts';
 
 /**
  * The agent's own small HTTP endpoint: what only the host that runs a task can answer (its logs,
@@ -59,5 +60,6 @@ export async function buildAgentApp(
   });
   app.get('/v1/client/stats', async () => nodeUsage(nodeId(), runners.values(), drivers));
   registerExec(app, runners, drivers);
+  registerTaskControl(app, runners);
   return app;
 }
