@@ -2,7 +2,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { Type } from '@sinclair/typebox';
-import { BerthError, findByIdPrefix, type Allocation } from '../../model/index.ts';
+import { BerthError, findByIdPrefix, isTerminal, type Allocation } from '../../model/index.ts';
 import { BlockingQuerySchema } from '../../api/index.ts';
 import type { StateView } from '../../state/index.ts';
 import type { ServerContext } from '../context.ts';
@@ -28,6 +28,15 @@ export function allocRoutes(ctx: ServerContext): FastifyPluginAsync {
       const alloc = resolveAlloc(ctx.view, (request.params as { id: string }).id);
       await blockingQuery(ctx.view, request, reply, () => ctx.view.modRevision('allocs', alloc.id));
       return ctx.view.alloc(alloc.id) ?? alloc;
+    });
+
+    // Nomad's `alloc stop`: the allocation stops and the scheduler places a replacement.
+    app.post('/v1/allocations/:id/stop', { schema: { params: IdParams } }, async (request, reply) => {
+      const alloc = resolveAlloc(ctx.view, (request.params as { id: string }).id);
+      if (isTerminal(alloc)) throw new BerthError('invalid_input', `Cannot stop allocation ${alloc.id}: it is stopped already (desired ${alloc.desiredStatus}, status ${alloc.clientStatus})`);
+      const result = await ctx.jobs.restartAllocs(alloc.jobId, [alloc.id]);
+      reply.header('x-berth-index', String(result.index));
+      return { allocId: alloc.id, evalId: result.evalId, index: result.index };
     });
 
     app.get('/v1/allocations/:id/logs', { schema: { params: IdParams, querystring: LogsQuery } }, async (request, reply) => {

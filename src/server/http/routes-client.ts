@@ -8,6 +8,8 @@ import type { ServerContext } from '../context.ts';
 import { resolveAlloc } from './routes-allocs.ts';
 
 const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 256 }) });
+const TaskBody = Type.Object({ task: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })) }, { additionalProperties: false });
+const SignalBody = Type.Object({ signal: Type.String({ pattern: '^SIG[A-Z0-9]+$', maxLength: 32 }), task: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })) }, { additionalProperties: false });
 const EXEC_PATH = /^\/v1\/allocations\/([^/]+)\/exec$/;
 
 /**
@@ -28,6 +30,19 @@ export function clientRoutes(ctx: ServerContext): FastifyPluginAsync {
       const node = ctx.view.node(id) ?? ctx.view.nodes().find((n) => n.name === id);
       if (!node) throw new BerthError('not_found', `Cannot find node "${id}": no such node (see \`berth node status\`)`);
       return agentJson(agentOf(ctx, node.id, `Cannot show usage of node ${node.name}`), '/v1/client/stats', `Cannot show usage of node ${node.name}`);
+    });
+
+    // In place, on the agent: the tasks keep their allocation (`alloc stop` replaces it instead).
+    app.post('/v1/allocations/:id/restart', { schema: { params: IdParams, body: Type.Optional(TaskBody) } }, async (request) => {
+      const alloc = resolveAlloc(ctx.view, (request.params as { id: string }).id);
+      const what = `Cannot restart allocation ${alloc.id}`;
+      return agentPost(agentOf(ctx, alloc.nodeId, what), `/v1/client/allocations/${alloc.id}/restart`, request.body ?? {}, what);
+    });
+
+    app.post('/v1/allocations/:id/signal', { schema: { params: IdParams, body: SignalBody } }, async (request) => {
+      const alloc = resolveAlloc(ctx.view, (request.params as { id: string }).id);
+      const what = `Cannot signal allocation ${alloc.id}`;
+      return agentPost(agentOf(ctx, alloc.nodeId, what), `/v1/client/allocations/${alloc.id}/signal`, request.body, what);
     });
 
     const wss = new WebSocketServer({ noServer: true });
@@ -60,6 +75,27 @@ async function agentJson(node: Node, path: string, what: string): Promise<unknow
   }
   if (!res.ok) throw new BerthError(res.status === 404 ? 'not_found' : 'unavailable', `${what}: agent answered ${res.status}: ${(await res.text()).slice(0, 300)}`);
   return res.json();
+}
+
+/** POST to the agent; its refusal (a task not running, a signal it does not know) comes back in its words. */
+async function agentPost(node: Node, path: string, body: unknown, what: string): Promise<unknown> {
+  let res: Response;
+  try {
+    // A restart waits for the task to stop: up to its kill_timeout.
+    res = await fetch(`${node.httpAddr}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal: AbortSignal.timeout(60_000) });
+  } catch (err) {
+    throw new BerthError('unavailable', `${what}: agent on node ${node.name} at ${node.httpAddr} did not answer (${(err as Error).message})`);
+  }
+  const text = await res.text();
+  if (res.ok) return JSON.parse(text);
+  let refusal: { error?: { message?: string; details?: { path: string; message: string }[] } } = {};
+  try {
+    refusal = JSON.parse(text) as typeof refusal;
+  } catch {
+    // Not the agent's error shape: an older agent without the route, say.
+  }
+  const code = res.status === 404 ? 'not_found' : res.status === 400 ? 'invalid_input' : 'unavailable';
+  throw new BerthError(code, refusal.error?.message ?? `${what}: agent answered ${res.status}: ${text.slice(0, 300)}`, refusal.error?.details ?? []);
 }
 
 /** Relays an exec session between the caller's WebSocket and the agent's, message for message. */
