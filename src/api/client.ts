@@ -189,6 +189,21 @@ export class BerthClient {
     return res.body as unknown as AsyncIterable<Uint8Array>;
   }
 
+  /** Stop an allocation; the scheduler places a replacement (`alloc stop`). */
+  stopAllocation(id: string): Promise<{ allocId: string; evalId: string; index: number }> {
+    return this.#json('POST', `/v1/allocations/${enc(id)}/stop`);
+  }
+
+  /** Restart an allocation's running tasks (or one) in place, on its node. */
+  restartAllocation(id: string, task?: string): Promise<{ allocId: string; tasks: string[] }> {
+    return this.#json('POST', `/v1/allocations/${enc(id)}/restart`, { body: JSON.stringify(task === undefined ? {} : { task }), contentType: 'application/json' });
+  }
+
+  /** Send a signal (`SIGHUP`) to an allocation's running tasks (or one). */
+  signalAllocation(id: string, signal: string, task?: string): Promise<{ allocId: string; tasks: string[] }> {
+    return this.#json('POST', `/v1/allocations/${enc(id)}/signal`, { body: JSON.stringify(task === undefined ? { signal } : { signal, task }), contentType: 'application/json' });
+  }
+
   /** CPU and memory of each running task of an allocation, measured by its agent. */
   allocStats(id: string): Promise<AllocStats> {
     return this.#json('GET', `/v1/allocations/${enc(id)}/stats`);

@@ -4,10 +4,11 @@ import { fields, printJson, table, when } from '../output.ts';
 import type { TaskUsage } from '../../model/index.ts';
 import { execSession } from '../exec.ts';
 import { CliError, EXIT_USAGE } from '../errors.ts';
+import { addAllocOpsCommands } from './alloc-ops.ts';
 
-/** `berth alloc status|logs|exec`. */
+/** `berth alloc status|logs|exec|stop|restart|signal`. */
 export function allocCommand(): Command {
-  const alloc = new Command('alloc').description('Inspect allocations');
+  const alloc = new Command('alloc').description('Inspect allocations, follow their output, run commands in them, stop, restart or signal them');
 
   alloc
     .command('status')
@@ -86,6 +87,7 @@ export function allocCommand(): Command {
       process.exitCode = await execSession(new BerthClient().allocExecUrl(id, { task, command, tty }), tty);
     });
 
+  addAllocOpsCommands(alloc);
   return alloc;
 }
 
