@@ -214,4 +214,22 @@ describe('servers sharing one state', () => {
     assert.equal(during.status, 503);
     assert.match(((await during.json()) as { error: { message: string } }).error.message, /the leader ghost at http:\/\/127.0.0.1:1 did not answer/);
   });
+
+  it('show the last heartbeat of a node, not its registration time, on the leader and on a follower', async (t) => {
+    const { a, b } = await twoServers(t);
+    await until('b to know the leader', () => b.leadership.leader?.name === 'a');
+    const node = nodeBody();
+    const put = (url: string, body?: unknown) => fetch(b.url + url, { method: 'PUT', headers: body ? { 'content-type': 'application/json' } : {}, body: body ? JSON.stringify(body) : undefined });
+    assert.equal((await put('/v1/nodes/register', node)).status, 200);
+    const registered = (await (await fetch(`${a.url}/v1/nodes/${node.id}`)).json()) as { lastHeartbeat: number };
+    await sleep(50);
+    const before = Date.now();
+    assert.equal((await put(`/v1/nodes/${node.id}/heartbeat`)).status, 200);
+    for (const s of [a, b]) {
+      const one = (await (await fetch(`${s.url}/v1/nodes/${node.id}`)).json()) as { lastHeartbeat: number };
+      const list = (await (await fetch(`${s.url}/v1/nodes`)).json()) as { lastHeartbeat: number }[];
+      assert.ok(one.lastHeartbeat >= before && one.lastHeartbeat > registered.lastHeartbeat, `${s.url}: ${one.lastHeartbeat} is the heartbeat, after ${registered.lastHeartbeat}`);
+      assert.equal(list[0].lastHeartbeat, one.lastHeartbeat);
+    }
+  });
 });

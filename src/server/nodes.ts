@@ -32,6 +32,12 @@ export class NodeService {
   readonly #grace: number;
   readonly #rate: number;
   readonly #timers = new Map<string, NodeJS.Timeout>();
+  /**
+   * When each node last heartbeated here, in memory only (a write per heartbeat is what this
+   * service avoids); the node rows keep the registration time. Heartbeats go to the leader, so the
+   * leader's map is the one that counts, and a new leader's fills within one TTL.
+   */
+  readonly #lastSeen = new Map<string, number>();
   #active = false;
 
   constructor(deps: { view: StateView; store: StateStore; leaderStore?: StateStore; clock: Clock; logger: Logger }, options: NodeServiceOptions = {}) {
@@ -96,6 +102,7 @@ export class NodeService {
       return writes;
     });
     if (becameReady) this.#logger.info({ nodeId: req.id, name: req.name }, 'node ready');
+    this.#lastSeen.set(req.id, this.#clock.now());
     this.#arm(req.id);
     return { heartbeatTtlMs: this.heartbeatTtlMs(), index };
   }
@@ -114,8 +121,16 @@ export class NodeService {
         return [{ table: 'nodes', id: nodeId, value, ifModRevision: view.modRevision('nodes', nodeId) }, ...this.#nodeEvals(view, nodeId)];
       });
     }
+    this.#lastSeen.set(nodeId, this.#clock.now());
     this.#arm(nodeId);
     return { heartbeatTtlMs: this.heartbeatTtlMs(), index };
+  }
+
+  /** The last heartbeat this server saw of each node, ms since the epoch. */
+  lastHeartbeats(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const [id, at] of this.#lastSeen) if (this.#view.node(id)) out[id] = at;
+    return out;
   }
 
   /**

@@ -17,6 +17,8 @@ export const FORWARDED_HEADER = 'x-berth-forwarded-by';
 /** Routes (method and route pattern) that the leader must see, and which of their requests (default all). */
 const TO_LEADER = new Map<string, (query: Record<string, unknown>) => boolean>([
   ['PUT /v1/nodes/:id/heartbeat', () => true],
+  // What the heartbeats above left in the leader's memory (GET /v1/nodes asks for it itself).
+  ['GET /v1/nodes/heartbeats', () => true],
   ['PUT /v1/session/renew/:id', () => true],
   ['PUT /v1/session/destroy/:id', () => true],
   ['PUT /v1/kv/*', (query) => query.acquire !== undefined],

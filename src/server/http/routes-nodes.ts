@@ -4,6 +4,7 @@ import { BerthError } from '../../model/index.ts';
 import { AllocUpdateSchema, BlockingQuerySchema, NodeRegisterSchema, type AllocUpdateBody, type NodeRegisterBody } from '../../api/index.ts';
 import type { ServerContext } from '../context.ts';
 import { blockingQuery } from './blocking.ts';
+import { lastHeartbeats, withHeartbeat } from './node-heartbeats.ts';
 
 const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 256 }) });
 
@@ -12,8 +13,12 @@ export function nodeRoutes(ctx: ServerContext): FastifyPluginAsync {
   return async (app) => {
     app.get('/v1/nodes', { schema: { querystring: BlockingQuerySchema } }, async (request, reply) => {
       await blockingQuery(ctx.view, request, reply, () => ctx.view.tableIndex('nodes'));
-      return [...ctx.view.nodes()].sort((a, b) => a.name.localeCompare(b.name));
+      const seen = await lastHeartbeats(ctx);
+      return [...ctx.view.nodes()].sort((a, b) => a.name.localeCompare(b.name)).map((n) => withHeartbeat(n, seen));
     });
+
+    // The leader's in-memory record of the last heartbeat of each node: {nodeId: ms since the epoch}.
+    app.get('/v1/nodes/heartbeats', async () => ctx.nodes.lastHeartbeats());
 
     app.put('/v1/nodes/register', { schema: { body: NodeRegisterSchema } }, async (request, reply) => {
       const result = await ctx.nodes.register(request.body as NodeRegisterBody);
@@ -26,7 +31,7 @@ export function nodeRoutes(ctx: ServerContext): FastifyPluginAsync {
       const node = ctx.view.node(id);
       if (!node) throw new BerthError('not_found', `Cannot find node "${id}": no such node (see \`berth node status\`)`);
       reply.header('x-berth-index', String(ctx.view.modRevision('nodes', id)));
-      return node;
+      return withHeartbeat(node, await lastHeartbeats(ctx));
     });
 
     app.put(
