@@ -31,6 +31,20 @@ export interface PlacementFailure {
   exhausted?: Record<string, number>;
   /** The best scores seen, for `job plan`. */
   topScores?: { nodeId: string; score: number }[];
+  /** Per exhausted dimension: what one allocation asks against the most a node had free. */
+  shortfall?: Record<string, Shortfall>;
+}
+
+/**
+ * What one allocation asks of a dimension and the most free on any node rejected for it. Units:
+ * cpu in millicores, memory and disk in MiB, ports and allocations in counts.
+ */
+export interface Shortfall {
+  ask: number;
+  mostFree: number;
+  /** The node with the most free. */
+  nodeId: string;
+  nodeName: string;
 }
 
 /** A request to the scheduler to reconcile one job. */

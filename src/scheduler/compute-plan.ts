@@ -8,7 +8,7 @@ import type { SchedulerAlgorithm } from './rank.ts';
 import { reconcile, type PlaceRequest, type ReconcileResult } from './reconcile.ts';
 import { nextRescheduleEvents, reschedulePolicy } from './reschedule.ts';
 import { specHash } from './spec-hash.ts';
-import { candidateLimit, selectNode } from './stack.ts';
+import { candidateLimit, selectNode, type SelectMetrics } from './stack.ts';
 import { reconcileSystem } from './system.ts';
 import { PlanUsage } from './usage.ts';
 import { resolveAttribute } from './constraints.ts';
@@ -241,12 +241,16 @@ function newAlloc(pass: Pass, request: PlaceRequest, group: Group, demand: Deman
   return alloc;
 }
 
-function mergeMetrics(failure: PlacementFailure, metrics: { nodesEvaluated: number; filtered: Record<string, number>; exhausted: Record<string, number> }): void {
+function mergeMetrics(failure: PlacementFailure, metrics: SelectMetrics): void {
   failure.missing++;
   failure.nodesEvaluated += metrics.nodesEvaluated;
   for (const [k, v] of Object.entries(metrics.filtered)) failure.filtered[k] = (failure.filtered[k] ?? 0) + v;
   failure.exhausted ??= {};
   for (const [k, v] of Object.entries(metrics.exhausted)) failure.exhausted[k] = (failure.exhausted[k] ?? 0) + v;
+  for (const [k, v] of Object.entries(metrics.shortfall ?? {})) {
+    failure.shortfall ??= {};
+    if (!failure.shortfall[k] || v.mostFree > failure.shortfall[k].mostFree) failure.shortfall[k] = v;
+  }
 }
 
 function byId(nodes: Node[]): Node[] {

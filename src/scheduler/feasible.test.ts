@@ -155,6 +155,23 @@ describe('placement failures', () => {
     assert.equal(result.statusDescription, 'placed 2; cannot place 3 of group "web": cpu exhausted on 1 of 1 nodes');
   });
 
+  test('say per exhausted dimension what one allocation asks and the most any node has free, and where', async () => {
+    const job = mockJob({ groups: [mockGroup({ count: 1, tasks: [mockTask({ resources: { cpu: 0.5, memoryMiB: 100_000 * 1024 } })] })] });
+    const harness = new SchedulerHarness().upsertJob(job);
+    harness.upsertNode(
+      mockNode({ id: 'n1', name: 'small', resources: { cpu: 4, memoryMiB: 8192 } }),
+      mockNode({ id: 'n2', name: 'big', resources: { cpu: 4, memoryMiB: 32768 } }),
+      mockNode({ id: 'n3', name: 'slow', resources: { cpu: 0.25, memoryMiB: 65536 } }),
+    );
+    // What runs on `big` already counts against its free memory.
+    harness.upsertAlloc(mockAlloc({ jobId: 'other', nodeId: 'n2', resources: { cpu: 0.1, memoryMiB: 8192 } }));
+    const { eval: result } = await harness.run(mockEval());
+    assert.deepEqual(result.failures[0].shortfall, {
+      memory: { ask: 102_400_000, mostFree: 24576, nodeId: 'n2', nodeName: 'big' },
+      cpu: { ask: 500, mostFree: 250, nodeId: 'n3', nodeName: 'slow' },
+    });
+  });
+
   test('say so when there are no nodes at all', async () => {
     const harness = new SchedulerHarness().upsertJob(mockJob());
     const { eval: result } = await harness.run(mockEval());

@@ -111,6 +111,32 @@ export const resourceChecker: FeasibilityChecker = {
   },
 };
 
+/**
+ * What one allocation asks of `dimension` (`cpu`, `memory`, `disk`, `ports`, `allocations`, as
+ * the stack names exhausted dimensions) and what `node` has free of it, for placement failures.
+ */
+export function roomFor(node: Node, ask: PlacementAsk, dimension: string): { ask: number; free: number } | undefined {
+  const used = ask.usage.used(node.id);
+  switch (dimension) {
+    case 'cpu':
+      return { ask: ask.demand.cpuMilli, free: toMilli(node.resources.cpu) - used.cpuMilli };
+    case 'memory':
+      return { ask: ask.demand.memoryMiB, free: node.resources.memoryMiB - used.memoryMiB };
+    case 'disk':
+      return { ask: ask.demand.diskMiB, free: (node.resources.diskMiB ?? 0) - used.diskMiB };
+    case 'ports': {
+      const { min, max } = node.portRange;
+      let busy = 0;
+      for (const port of used.ports) if (port >= min && port <= max) busy++;
+      return { ask: ask.demand.dynamicPorts, free: max - min + 1 - busy };
+    }
+    case 'allocations':
+      return node.maxAllocs === undefined ? undefined : { ask: 1, free: node.maxAllocs - used.count };
+    default:
+      return undefined;
+  }
+}
+
 /** The static ports are free, and the node's range has enough free ports for the dynamic ones. */
 export const portChecker: FeasibilityChecker = {
   name: 'ports',

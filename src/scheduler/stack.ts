@@ -1,5 +1,5 @@
-import type { Node } from '../model/index.ts';
-import { FEASIBILITY_CHAIN, checkNode, type FeasibilityChecker, type PlacementAsk } from './feasible.ts';
+import type { Node, Shortfall } from '../model/index.ts';
+import { FEASIBILITY_CHAIN, checkNode, roomFor, type FeasibilityChecker, type PlacementAsk } from './feasible.ts';
 import { rankNode, type RankOptions } from './rank.ts';
 
 /** What the stack saw while looking for a node, for placement failures and `job plan`. */
@@ -11,6 +11,8 @@ export interface SelectMetrics {
   exhausted: Record<string, number>;
   /** The best scores seen, highest first (at most 3). */
   topScores: { nodeId: string; score: number }[];
+  /** Per exhausted dimension, the ask against the most free seen; set once one is exhausted. */
+  shortfall?: Record<string, Shortfall>;
 }
 
 /** The node chosen for one placement, or none, with what was seen either way. */
@@ -78,7 +80,10 @@ export function selectNode(nodes: readonly Node[], ask: PlacementAsk, options: S
     if (verdict !== true) {
       metrics.filtered[verdict] = (metrics.filtered[verdict] ?? 0) + 1;
       const dimension = EXHAUSTED[verdict] ?? (verdict.startsWith('port ') ? 'ports' : undefined);
-      if (dimension !== undefined) metrics.exhausted[dimension] = (metrics.exhausted[dimension] ?? 0) + 1;
+      if (dimension !== undefined) {
+        metrics.exhausted[dimension] = (metrics.exhausted[dimension] ?? 0) + 1;
+        if (!verdict.startsWith('port ')) noteShortfall(metrics, node, ask, dimension);
+      }
       continue;
     }
     feasible++;
@@ -88,6 +93,15 @@ export function selectNode(nodes: readonly Node[], ask: PlacementAsk, options: S
     if (best === undefined || score > best.score) best = { node, score, position };
   }
   return best === undefined ? { ok: false, metrics } : { ok: true, ...best, metrics };
+}
+
+/** Keep, per dimension, the node with the most free of it (a static port in use has no amount). */
+function noteShortfall(metrics: SelectMetrics, node: Node, ask: PlacementAsk, dimension: string): void {
+  const room = roomFor(node, ask, dimension);
+  if (room === undefined) return;
+  metrics.shortfall ??= {};
+  const seen = metrics.shortfall[dimension];
+  if (seen === undefined || room.free > seen.mostFree) metrics.shortfall[dimension] = { ask: room.ask, mostFree: Math.max(0, room.free), nodeId: node.id, nodeName: node.name };
 }
 
 function noteScore(top: { nodeId: string; score: number }[], nodeId: string, score: number): void {

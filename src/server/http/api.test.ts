@@ -300,7 +300,16 @@ describe('HTTP API: a job from registration to running', () => {
     });
     assert.equal(failed.status, 'pending');
     assert.deepEqual(failed.latestEval?.failures, [
-      { group: 'web', missing: 1, nodesEvaluated: 1, filtered: { 'memory exhausted': 1 }, exhausted: { memory: 1 }, topScores: [] },
+      {
+        group: 'web',
+        missing: 1,
+        nodesEvaluated: 1,
+        filtered: { 'memory exhausted': 1 },
+        exhausted: { memory: 1 },
+        topScores: [],
+        // 1 TiB asked of a node with 2 GiB.
+        shortfall: { memory: { ask: 1024 * 1024, mostFree: 2048, nodeId: 'node-a', nodeName: 'node-a' } },
+      },
     ]);
     assert.match(failed.latestEval?.statusDescription ?? '', /memory exhausted/);
     assert.deepEqual(await s.nodeAllocs('node-a'), []);
