@@ -1,6 +1,6 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
@@ -85,6 +85,78 @@ describe('berth CLI', { concurrency: 2 }, () => {
     for (const flag of ['--data-dir', '--http-addr', '--dns-addr', '--driver']) assert.match(r.stdout, new RegExp(`^  ${flag} `, 'm'), flag);
     // Help text wraps at the terminal width, which differs between machines.
     assert.match(r.stdout.replace(/\s+/g, ' '), /default: 127\.0\.0\.1:7460/);
+  });
+
+  it('says what was wrong with a count and shows the usage line, exit 2, contacting no server', async () => {
+    const r = await berth(['job', 'scale', 'sleeper', 'g', 'many'], { BERTH_ADDR: addr });
+    assert.equal(r.code, 2);
+    assert.equal(r.stdout, '');
+    assert.equal(
+      r.stderr,
+      [
+        'Error: Cannot scale job "sleeper": the count must be a whole number of allocations, got "many" (for group "g")',
+        'Usage: berth job scale [options] <id> <group-or-count> [count]',
+        "See 'berth job scale --help'.",
+        '',
+      ].join('\n'),
+    );
+    assert.equal(requests, 0, 'nothing was sent');
+  });
+
+  it('shows the usage line on every misuse commander finds: a missing argument, too many, a bad choice', async () => {
+    for (const [args, problem, usage] of [
+      [['job', 'run'], /^Error: missing required argument 'file'$/m, 'Usage: berth job run [options] <file>'],
+      [['node', 'status', 'a', 'b'], /^Error: too many arguments for 'status'/m, 'Usage: berth node status [options] [id]'],
+      [['completion', 'tcsh'], /^Error: command-argument value 'tcsh' is invalid .* bash, zsh, fish/m, 'Usage: berth completion [options] <shell>'],
+    ] as const) {
+      const r = await berth([...args]);
+      assert.equal(r.code, 2, args.join(' '));
+      assert.match(r.stderr, problem, args.join(' '));
+      assert.ok(r.stderr.includes(`${usage}\n`), `${args.join(' ')}: ${r.stderr}`);
+    }
+  });
+
+  it('says which commands a noun takes when given none, exit 2', async () => {
+    const r = await berth(['alloc']);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /^Error: 'berth alloc' needs a command: one of status, logs, exec, stop, restart, signal$/m);
+  });
+
+  it('refuses a signal that is no signal name before asking any server', async () => {
+    const r = await berth(['alloc', 'signal', 'abcd1234', '--signal', 'HUP!'], { BERTH_ADDR: addr });
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /^Error: Cannot signal: "HUP!" is not a signal name/);
+    assert.match(r.stderr, /^Usage: berth alloc signal /m);
+    assert.equal(requests, 0);
+  });
+
+  it('completes commands in a real bash, from the command tree', async () => {
+    const script = path.join(tmp, 'berth.bash');
+    fs.writeFileSync(script, (await berth(['completion', 'bash'])).stdout);
+    const complete = (...words: string[]): string[] => {
+      const quoted = words.map((w) => `'${w}'`).join(' ');
+      const out = execFileSync('bash', ['-c', `source "$0"; COMP_WORDS=(${quoted}); COMP_CWORD=${words.length - 1}; _berth_completions; printf '%s\n' "\${COMPREPLY[@]}"`, script], { encoding: 'utf8' });
+      return out.split('\n').filter(Boolean);
+    };
+    assert.deepEqual(complete('berth', 'jo'), ['job']);
+    assert.deepEqual(complete('berth', 'job', '').sort(), ['dispatch', 'graph', 'history', 'init', 'inspect', 'periodic', 'plan', 'restart', 'revert', 'run', 'runs', 'scale', 'status', 'stop', 'validate']);
+    assert.deepEqual(complete('berth', 'alloc', 're'), ['restart']);
+    assert.ok(complete('berth', 'job', 'run', '--').includes('--detach'));
+    // A job file: bash's own file completion takes over (complete -o default).
+    assert.deepEqual(complete('berth', 'job', 'run', ''), []);
+    assert.match(execFileSync('bash', ['-c', 'source "$0"; complete -p berth', script], { encoding: 'utf8' }), /complete -o default -F _berth_completions berth/);
+  });
+
+  it('colours only on a terminal, and never with NO_COLOR or --no-color', async () => {
+    // `script` gives the CLI a pseudo-terminal, as a user's shell would.
+    const onTty = (command: string, env: Record<string, string> = {}): string =>
+      execFileSync('script', ['-qfc', command, '/dev/null'], { cwd: tmp, encoding: 'utf8', env: { ...process.env, NO_COLOR: '', ...env } });
+    const cmd = `${process.execPath} ${bin} job run missing.yaml`;
+    const esc = '\u001b[';
+    assert.ok(onTty(cmd).includes(`${esc}31mError:${esc}39m Cannot read job file missing.yaml`));
+    assert.ok(!onTty(cmd, { NO_COLOR: '1' }).includes(esc));
+    assert.ok(!onTty(`${cmd} --no-color`).includes(esc));
+    assert.ok(!(await berth(['job', 'run', 'missing.yaml'], { NO_COLOR: '' })).stderr.includes(esc), 'a pipe gets no colour');
   });
 
   it('exits 1 with "no such file" for a job file that does not exist', async () => {

@@ -1,10 +1,21 @@
 /** How the CLI prints: tables for people, JSON for programs, errors to stderr. */
+import { paint, statusStyle } from './colour.ts';
 
-/** Print rows as an aligned table with a header. */
+/** Columns whose words get their status colour (on a terminal). */
+const STATUS_COLUMNS = new Set(['Status', 'Desired', 'Eligibility']);
+
+/** Print rows as an aligned table with a header (bold on a terminal, status words coloured). */
 export function table(headers: string[], rows: (string | number)[][]): string {
   const cells = [headers, ...rows.map((r) => r.map(String))];
   const widths = headers.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
-  return cells.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]))).join('  ')).join('\n');
+  const cell = (c: string, i: number, row: number, last: boolean): string => {
+    const pad = last ? '' : ' '.repeat(widths[i] - c.length);
+    if (row === 0) return paint('bold', c) + pad;
+    const style = STATUS_COLUMNS.has(headers[i]) ? statusStyle(c) : undefined;
+    // Padded outside the escapes, so that the columns stay aligned.
+    return (style ? paint(style, c) : c) + pad;
+  };
+  return cells.map((r, row) => r.map((c, i) => cell(c, i, row, i === r.length - 1)).join('  ')).join('\n');
 }
 
 /** Print `key = value` lines, aligned. */

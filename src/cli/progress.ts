@@ -1,6 +1,7 @@
 import type { BerthClient } from '../api/index.ts';
-import type { Allocation, Job, PlacementFailure } from '../model/index.ts';
+import type { Allocation, Job } from '../model/index.ts';
 import { CliError } from './errors.ts';
+import { unplaceableText } from './placement-text.ts';
 
 /** How a rollout ended. */
 export type RolloutOutcome = { ok: true } | { ok: false; reason: string };
@@ -23,11 +24,18 @@ export async function watchRollout(client: BerthClient, job: Job, evalId: string
   let last = '';
   let index = 0;
   const started = Date.now();
+  const seen = new Map<string, number>();
   for (;;) {
     const { index: next, value: allocs } = await client.jobAllocations(job.id, { index, waitMs: 5_000 });
     index = next;
     const groups = progressOf(job, allocs);
     const line = render(job, groups, Date.now() - started);
+    const news = taskTrouble(allocs.filter((a) => a.jobVersion === job.version), seen);
+    if (news.length > 0) {
+      // Said as it happens, so that nobody waits out the restart policy to learn the cause.
+      out.write(`${live && last ? '\r\x1b[2K' : ''}${news.join('\n')}\n`);
+      last = '';
+    }
     if (line !== last) {
       out.write(live ? `\r\x1b[2K${line}` : `${line}\n`);
       last = line;
@@ -35,9 +43,7 @@ export async function watchRollout(client: BerthClient, job: Job, evalId: string
     const failed = allocs.filter((a) => a.jobVersion === job.version && a.clientStatus === 'failed');
     if (failed.length > 0) {
       if (live) out.write('\n');
-      const a = failed[0];
-      const why = a.clientDescription ?? lastEvent(a) ?? 'a task failed';
-      return { ok: false, reason: `allocation ${a.id.slice(0, 8)} (${a.name}) failed: ${why}. See \`berth alloc status ${a.id.slice(0, 8)}\`` };
+      return { ok: false, reason: failedAllocText(failed[0]) };
     }
     const done = Object.values(groups).every((g) => (job.type === 'batch' ? g.complete >= g.desired : g.running >= g.desired));
     if (done) {
@@ -50,7 +56,7 @@ export async function watchRollout(client: BerthClient, job: Job, evalId: string
       const desired = Object.values(groups).reduce((n, g) => n + g.desired, 0);
       if (placed < desired) {
         if (live) out.write('\n');
-        return { ok: false, reason: describeFailures(evaluation.failures) };
+        return { ok: false, reason: unplaceableText(job.id, evaluation.failures) };
       }
     }
   }
@@ -78,18 +84,6 @@ export async function watchStop(client: BerthClient, jobId: string, out: NodeJS.
   }
 }
 
-/** Placement failures as people read them. */
-export function describeFailures(failures: PlacementFailure[]): string {
-  return failures
-    .map((f) => {
-      const reasons = Object.entries(f.filtered)
-        .map(([reason, n]) => `${reason} on ${n} node${n === 1 ? '' : 's'}`)
-        .join(', ');
-      return `cannot place ${f.missing} allocation${f.missing === 1 ? '' : 's'} of group "${f.group}": ${f.nodesEvaluated} node${f.nodesEvaluated === 1 ? '' : 's'} evaluated${reasons ? `; ${reasons}` : ''}`;
-    })
-    .join('\n');
-}
-
 function progressOf(job: Job, allocs: Allocation[]): Record<string, GroupProgress> {
   const out: Record<string, GroupProgress> = {};
   for (const g of job.groups) out[g.name] = { desired: g.count, placed: 0, running: 0, complete: 0, failed: 0 };
@@ -112,10 +106,40 @@ function render(job: Job, groups: Record<string, GroupProgress>, elapsedMs: numb
   return `${job.id} v${job.version} [${(elapsedMs / 1000).toFixed(1)}s] ${parts.join(' | ')}`;
 }
 
-function lastEvent(a: Allocation): string | undefined {
-  for (const t of Object.values(a.taskStates)) {
-    const e = t.events.at(-1);
-    if (e) return `${e.type}: ${e.message}`;
+/** Task events worth saying while a rollout waits: a task that could not start, or ended and restarts. */
+const TROUBLE = new Set(['Driver Failure', 'Terminated', 'Restarting', 'Not Restarting', 'Killed']);
+
+/** The trouble events of `allocs` not said yet (`seen`: events already looked at, per alloc and task). */
+function taskTrouble(allocs: Allocation[], seen: Map<string, number>): string[] {
+  const lines: string[] = [];
+  for (const a of allocs) {
+    for (const [name, t] of Object.entries(a.taskStates)) {
+      const key = `${a.id}/${name}`;
+      // Events are capped (the oldest dropped), so count by time, not position.
+      const after = seen.get(key) ?? 0;
+      for (const e of t.events) if (e.time > after && TROUBLE.has(e.type)) lines.push(`${a.name} (${a.id.slice(0, 8)}) task "${name}": ${e.type}: ${e.message}`);
+      const newest = t.events.at(-1)?.time;
+      if (newest !== undefined && newest > after) seen.set(key, newest);
+    }
   }
-  return undefined;
+  return lines;
+}
+
+/**
+ * Why an allocation failed, in the words of its tasks: the allocation's description, then each
+ * failed task's last events, the driver's own message among them (a missing image, a command that
+ * is not there), then where to see more.
+ */
+export function failedAllocText(a: Allocation): string {
+  const short = a.id.slice(0, 8);
+  const lines = [`Allocation ${short} (${a.name}) failed${a.clientDescription ? `: ${a.clientDescription}` : ''}`];
+  for (const [name, t] of Object.entries(a.taskStates)) {
+    if (!t.failed && t.state !== 'dead') continue;
+    const last = t.events.at(-1);
+    // The cause is usually the event before "Not Restarting": a driver failure, an exit code.
+    const cause = [...t.events].reverse().find((e) => e.type === 'Driver Failure' || e.type === 'Terminated' || e.type === 'Killed');
+    for (const e of cause && cause !== last ? [cause, last!] : last ? [last] : []) lines.push(`  task "${name}": ${e.type}: ${e.message}`);
+  }
+  lines.push(`See more: berth alloc status ${short}`);
+  return lines.join('\n');
 }

@@ -20,8 +20,7 @@ export function usageLine(cmd: Command): string {
 /** The misuse report: the problem, the usage line, the help command. */
 export function misuseText(cmd: Command, problem: string): string {
   const text = problem.trim().replace(/^error: /, '');
-  const sentence = text.charAt(0).toUpperCase() + text.slice(1);
-  return `${paint('red', 'Error:', process.stderr)} ${sentence}\n${usageLine(cmd)}\nSee '${commandPath(cmd)} --help'.\n`;
+  return `${paint('red', 'Error:', process.stderr)} ${text}\n${usageLine(cmd)}\nSee '${commandPath(cmd)} --help'.\n`;
 }
 
 /** Every command under `root`, `root` included. */

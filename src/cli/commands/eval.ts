@@ -3,6 +3,7 @@ import { BerthClient } from '../../api/index.ts';
 import type { Evaluation } from '../../model/index.ts';
 import { fields, printJson, table, when } from '../output.ts';
 import { resolveJobId } from '../resolve.ts';
+import { shortfallText } from '../placement-text.ts';
 
 /** `berth eval status|list`: what the scheduler did with each evaluation, and why. */
 export function evalCommand(): Command {
@@ -60,6 +61,7 @@ function render(e: Evaluation): string {
     if (reasons.length > 0) lines.push(table(['Filtered by', 'Nodes'], reasons));
     const exhausted = Object.entries(f.exhausted ?? {});
     if (exhausted.length > 0) lines.push(`Exhausted: ${exhausted.map(([d, n]) => `${d} on ${n}`).join(', ')}`);
+    for (const [d, short] of Object.entries(f.shortfall ?? {})) lines.push(`  ${d}: ${shortfallText(d, short)}`);
     if ((f.topScores ?? []).length > 0) lines.push(`Top scores: ${f.topScores!.map((s) => `${s.nodeId.slice(0, 8)} ${s.score}`).join(', ')}`);
   }
   return lines.join('\n');

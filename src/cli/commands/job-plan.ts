@@ -5,6 +5,7 @@ import { BerthClient, MAX_BODY_BYTES, type JobPlanResponse } from '../../api/ind
 import { formatDiff, formatErrors, parseJobSpec } from '../../jobspec/index.ts';
 import { CliError } from '../errors.ts';
 import { printJson, table } from '../output.ts';
+import { shortfallText } from '../placement-text.ts';
 
 /** `job plan` exit codes (Terraform's and Nomad's): nothing would change, something would, an error. */
 export const PLAN_EXIT = { noChange: 0, changes: 1, error: 255 } as const;
@@ -46,7 +47,10 @@ export function formatPlan(plan: JobPlanResponse): string {
     lines.push(`New allocations on: ${[...byNode].map(([n, k]) => `${n} (${k})`).join(', ')}`);
   }
   if (plan.failures.length === 0) lines.push('All allocations would be placed.');
-  for (const line of plan.explanation) lines.push(`Cannot place: ${line.replace(/^cannot place /, '')}`);
+  for (const [i, line] of plan.explanation.entries()) {
+    lines.push(`Cannot place: ${line.replace(/^cannot place /, '')}`);
+    for (const [d, short] of Object.entries(plan.failures[i]?.shortfall ?? {})) lines.push(`  ${shortfallText(d, short)}`);
+  }
   lines.push(
     '',
     `Job modify index: ${plan.modifyIndex ?? 0}`,
