@@ -3,5 +3,5 @@ export { Server } from './server.ts';
 export type { ServerOptions } from './server.ts';
 export { buildApp } from './http/app.ts';
 export { openEtcdState, openSqliteState } from './open-state.ts';
-export type { ServerMember } from './leadership.ts';
+export type { ServerMember } from './cluster/leadership.ts';
 export type { StateBackend } from '../state/index.ts';

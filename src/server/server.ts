@@ -3,21 +3,21 @@ import { StateStore, StateView, type StateBackend } from '../state/index.ts';
 import { systemClock, type Clock } from '../lib/index.ts';
 import type { Logger } from '../lib/index.ts';
 import os from 'node:os';
-import { EvalBroker } from './broker.ts';
-import { JobService } from './jobs.ts';
-import { NodeService, type NodeServiceOptions } from './nodes.ts';
-import { BlockedEvals } from './blocked-evals.ts';
-import { Drainer } from './drainer.ts';
+import { EvalBroker } from './evals/broker.ts';
+import { JobService } from './jobs/job-service.ts';
+import { NodeService, type NodeServiceOptions } from './nodes/node-service.ts';
+import { BlockedEvals } from './evals/blocked-evals.ts';
+import { Drainer } from './nodes/drainer.ts';
 import { PeriodicDispatcher, type DispatcherOptions } from './periodic/dispatcher.ts';
-import { DeploymentWatcher } from './deployment-watcher.ts';
+import { DeploymentWatcher } from './rollout/deployment-watcher.ts';
 import { ServerMetrics } from './metrics.ts';
 import { buildApp } from './http/app.ts';
 import type { ServerContext } from './context.ts';
-import { ServerDiscovery, type DiscoveryOptions } from './discovery.ts';
-import { openServerKv } from './kv.ts';
-import { Leadership, NOT_LEADING } from './leadership.ts';
-import { LeaderLoops } from './leader-loops.ts';
-import { fencedBackend } from './fenced-backend.ts';
+import { ServerDiscovery, type DiscoveryOptions } from './consul/server-discovery.ts';
+import { openServerKv } from './consul/server-kv.ts';
+import { Leadership, NOT_LEADING } from './cluster/leadership.ts';
+import { LeaderLoops } from './cluster/leader-loops.ts';
+import { fencedBackend } from './cluster/fenced-backend.ts';
 
 /** Server settings. */
 export interface ServerOptions {
