@@ -1,12 +1,12 @@
 import type { StateBackend, StateStore, StateView } from '../state/index.ts';
 import type { Clock } from '../lib/index.ts';
-import type { JobService } from './jobs/job-service.ts';
-import type { NodeService } from './nodes/node-service.ts';
-import type { PeriodicDispatcher } from './periodic/dispatcher.ts';
+import type { JobService } from './jobs/index.ts';
+import type { NodeService } from './nodes/index.ts';
+import type { PeriodicDispatcher } from './periodic/index.ts';
 import type { ServerMetrics } from './metrics.ts';
 import type { Catalog, CatalogRegistry } from '../discovery/index.ts';
 import type { KvService } from '../kv/index.ts';
-import type { ServerMember } from './cluster/leadership.ts';
+import type { ServerMember } from './cluster/index.ts';
 
 /** What the routes know of the servers: who leads, who is there. */
 export interface ClusterView {

@@ -1,23 +1,17 @@
 import type { FastifyInstance } from 'fastify';
 import { StateStore, StateView, type StateBackend } from '../state/index.ts';
-import { systemClock, type Clock } from '../lib/index.ts';
-import type { Logger } from '../lib/index.ts';
+import { systemClock, type Clock, type Logger } from '../lib/index.ts';
 import os from 'node:os';
-import { EvalBroker } from './evals/broker.ts';
-import { JobService } from './jobs/job-service.ts';
-import { NodeService, type NodeServiceOptions } from './nodes/node-service.ts';
-import { BlockedEvals } from './evals/blocked-evals.ts';
-import { Drainer } from './nodes/drainer.ts';
-import { PeriodicDispatcher, type DispatcherOptions } from './periodic/dispatcher.ts';
-import { DeploymentWatcher } from './rollout/deployment-watcher.ts';
+import { EvalBroker, BlockedEvals } from './evals/index.ts';
+import { JobService } from './jobs/index.ts';
+import { NodeService, type NodeServiceOptions, Drainer } from './nodes/index.ts';
+import { PeriodicDispatcher, type DispatcherOptions } from './periodic/index.ts';
+import { DeploymentWatcher } from './rollout/index.ts';
 import { ServerMetrics } from './metrics.ts';
-import { buildApp } from './http/app.ts';
+import { buildApp } from './http/index.ts';
 import type { ServerContext } from './context.ts';
-import { ServerDiscovery, type DiscoveryOptions } from './consul/server-discovery.ts';
-import { openServerKv } from './consul/server-kv.ts';
-import { Leadership, NOT_LEADING } from './cluster/leadership.ts';
-import { LeaderLoops } from './cluster/leader-loops.ts';
-import { fencedBackend } from './cluster/fenced-backend.ts';
+import { ServerDiscovery, type DiscoveryOptions, openServerKv } from './consul/index.ts';
+import { Leadership, NOT_LEADING, LeaderLoops, fencedBackend } from './cluster/index.ts';
 
 /** Server settings. */
 export interface ServerOptions {

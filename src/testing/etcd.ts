@@ -1,6 +1,6 @@
 /**
  * Real etcd for tests: one or three members on loopback, free ports, temp data dirs, fast raft
- * timings. Mirrors dockerd.ts: `etcdTestAvailable`/`requireEtcd` skip without etcd, except under
+ * timings. Mirrors test/harness/dockerd.ts: `etcdTestAvailable`/`requireEtcd` skip without etcd, except under
  * CI where a missing etcd fails.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { TestContext } from 'node:test';
-import { freePort } from '../../test/harness/berth.ts';
+import net from 'node:net';
 
 /** A running etcd cluster. */
 export interface EtcdCluster {
@@ -242,4 +242,16 @@ function logTail(path: string): string {
   } catch {
     return '(no log)';
   }
+}
+
+/** A port free on loopback right now (the member binds it a moment later). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+  });
 }

@@ -1,8 +1,8 @@
 /**
  * The state backends the HTTP API tests run on, one suite each: memory, a real SQLite file in a
  * temp dir, and a real etcd when one is installed (one member for the whole test file, stopped
- * after it; each test starts from an empty key space). Under CI a missing etcd fails (see the
- * harness).
+ * after it; each test starts from an empty key space). Under CI a missing etcd fails (see
+ * etcd.ts).
  */
 import fs from 'node:fs';
 import os from 'node:os';

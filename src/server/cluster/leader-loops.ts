@@ -8,18 +8,12 @@
 import type { StateStore, StateView } from '../../state/index.ts';
 import type { Clock, Logger } from '../../lib/index.ts';
 import type { KvService } from '../../kv/index.ts';
-import type { EvalBroker } from '../evals/broker.ts';
-import { PlanApplier } from '../evals/plan-apply.ts';
-import { Worker } from '../evals/worker.ts';
-import { NodeUsageCache } from '../evals/node-usage.ts';
-import type { NodeService } from '../nodes/node-service.ts';
-import type { BlockedEvals } from '../evals/blocked-evals.ts';
-import type { Drainer } from '../nodes/drainer.ts';
-import type { DeploymentWatcher } from '../rollout/deployment-watcher.ts';
-import type { PeriodicDispatcher } from '../periodic/dispatcher.ts';
-import type { ServerDiscovery } from '../consul/server-discovery.ts';
+import { type EvalBroker, PlanApplier, Worker, NodeUsageCache, type BlockedEvals } from '../evals/index.ts';
+import type { NodeService, Drainer } from '../nodes/index.ts';
+import type { DeploymentWatcher } from '../rollout/index.ts';
+import type { PeriodicDispatcher } from '../periodic/index.ts';
+import { type ServerDiscovery, startSessionReaper } from '../consul/index.ts';
 import type { ServerMetrics } from '../metrics.ts';
-import { startSessionReaper } from '../consul/server-kv.ts';
 
 /** What the leader's loops are made of. */
 export interface LeaderLoopsDeps {

@@ -3,7 +3,7 @@ import { Type } from '@sinclair/typebox';
 import { BlockingQuerySchema } from '../../api/index.ts';
 import type { ServerContext } from '../context.ts';
 import { blockingQuery } from './blocking.ts';
-import { actOnDeployment, findDeployment, setAllocHealth, type DeploymentAction } from '../rollout/deployments.ts';
+import { actOnDeployment, findDeployment, setAllocHealth, type DeploymentAction } from '../rollout/index.ts';
 
 const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 256 }) });
 const ACTIONS: DeploymentAction[] = ['promote', 'fail', 'pause', 'resume'];

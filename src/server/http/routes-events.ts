@@ -6,7 +6,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import type { StateBackend } from '../../state/index.ts';
-import { IndexCompactedError, parseTopics, subscribeEvents, type StreamFrame } from '../events/event-stream.ts';
+import { IndexCompactedError, parseTopics, subscribeEvents, type StreamFrame } from '../events/index.ts';
 
 const StreamQuery = Type.Object({
   topic: Type.Optional(Type.Array(Type.String({ maxLength: 512 }), { maxItems: 64 })),

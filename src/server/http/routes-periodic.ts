@@ -2,10 +2,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import { BerthError } from '../../model/index.ts';
 import type { ServerContext } from '../context.ts';
-import { dispatchJob, type DispatchRequest } from '../periodic/dispatch.ts';
-import { graphDot, jobGraph } from '../periodic/graph.ts';
-import { observeRun } from '../periodic/launch.ts';
-import { upcoming } from '../periodic/dispatcher.ts';
+import { dispatchJob, type DispatchRequest, graphDot, jobGraph, observeRun, upcoming } from '../periodic/index.ts';
 
 const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 256 }) });
 

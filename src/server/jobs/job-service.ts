@@ -2,9 +2,9 @@ import { BerthError, isTerminal, type Allocation, type Evaluation, type Job, typ
 import type { GroupSummary, JobListItem, JobRegisterResponse, JobStopResponse, JobSummary } from '../../api/index.ts';
 import type { StateStore, StateView, Write } from '../../state/index.ts';
 import type { Clock } from '../../lib/index.ts';
-import { latestEval, newEvalWrite } from '../evals/eval-records.ts';
-import { checkNoCycle } from '../periodic/graph.ts';
-import { cancelActive, deploymentWrites } from '../rollout/deployments.ts';
+import { latestEval, newEvalWrite } from '../evals/index.ts';
+import { checkNoCycle } from '../periodic/index.ts';
+import { cancelActive, deploymentWrites } from './deployment-writes.ts';
 
 /** A job as the user specified it: everything but the fields berth owns. */
 export type JobSpec = Omit<Job, 'version' | 'stop' | 'submitTime'>;

@@ -1,7 +1,7 @@
 import { isClientTerminal, type Allocation, type Node } from '../../model/index.ts';
 import type { StateStore, StateView, Write } from '../../state/index.ts';
 import { ControlLoop, type Clock, type Logger } from '../../lib/index.ts';
-import { newEvalWrite } from '../evals/eval-records.ts';
+import { newEvalWrite } from '../evals/index.ts';
 
 /** Drainer settings. */
 export interface DrainerOptions {

@@ -3,7 +3,7 @@ import type { AllocUpdate, HeartbeatResponse, NodeRegisterRequest } from '../../
 import type { StateStore, StateView, Write } from '../../state/index.ts';
 import type { Clock } from '../../lib/index.ts';
 import type { Logger } from '../../lib/index.ts';
-import { newEvalWrite } from '../evals/eval-records.ts';
+import { newEvalWrite } from '../evals/index.ts';
 
 /** Node service settings. */
 export interface NodeServiceOptions {

@@ -10,7 +10,7 @@ import type { Clock, Logger } from '../../lib/index.ts';
 import { nextLaunch } from '../../jobspec/index.ts';
 import { launchWrites, observeRun, periodicChildId, runLive, skippedWrite } from './launch.ts';
 import { dependentWrites, runId } from './dependencies.ts';
-import { newEvalWrite } from '../evals/eval-records.ts';
+import { newEvalWrite } from '../evals/index.ts';
 import { DEFAULT_RUNS_KEPT, pruneUnits } from './prune.ts';
 
 /** Dispatcher settings. */

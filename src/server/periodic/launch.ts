@@ -5,7 +5,7 @@
  */
 import { isTerminal, type HeldBy, type Job, type JobRun, type ReschedulePolicy } from '../../model/index.ts';
 import { runRowId, type StateView, type Write } from '../../state/index.ts';
-import { newEvalWrite } from '../evals/eval-records.ts';
+import { newEvalWrite } from '../evals/index.ts';
 
 /** What a launch is about. */
 export interface LaunchRequest {

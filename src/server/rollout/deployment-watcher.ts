@@ -9,9 +9,9 @@
 import { isTerminal, type Allocation, type Deployment, type DeploymentHealth, type Job, type ServiceInstance } from '../../model/index.ts';
 import type { StateStore, StateView, Write } from '../../state/index.ts';
 import { ControlLoop, type Clock, type Logger } from '../../lib/index.ts';
-import { newEvalWrite } from '../evals/eval-records.ts';
+import { newEvalWrite } from '../evals/index.ts';
 import { judge } from './deployment-health.ts';
-import { specChanged, type JobService } from '../jobs/job-service.ts';
+import { specChanged, type JobService } from '../jobs/index.ts';
 
 /** Watcher settings. */
 export interface DeploymentWatcherOptions {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it, type TestContext } from 'node:test';
 import type { StateBackend } from '../../../state/index.ts';
-import { testBackends } from '../../../testing/state-backends.ts';
+import { testBackends } from '../../../testing/index.ts';
 import { silentLogger } from '../../../lib/index.ts';
 import { Server } from '../../server.ts';
 
