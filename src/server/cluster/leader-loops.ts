@@ -30,7 +30,7 @@ export interface LeaderLoopsDeps {
   deployments: DeploymentWatcher;
   periodic: PeriodicDispatcher;
   discovery: ServerDiscovery;
-  kv?: KvService;
+  kv: KvService;
   /** Eval workers. */
   workers: number;
   algorithm?: 'binpack' | 'spread';
@@ -77,7 +77,7 @@ export class LeaderLoops {
     d.deployments.start();
     d.periodic.start();
     d.discovery.lead();
-    if (d.kv) startSessionReaper(d.kv, d.view);
+    startSessionReaper(d.kv, d.view);
   }
 
   /** Stop every loop at once; resolves when the passes under way have ended (their writes fail on the fence). */
@@ -90,7 +90,7 @@ export class LeaderLoops {
     d.broker.disable();
     d.nodes.stop();
     d.blockedEvals.stop();
-    d.kv?.sessions.stop();
+    d.kv.sessions.stop();
     d.discovery.unlead();
     await Promise.allSettled([d.drainer.stop(), d.deployments.stop(), d.periodic.stop(), ...term.workers]);
   }

@@ -19,13 +19,12 @@ async function candidate(t: TestContext, backend: StateBackend, name: string): P
   const events: Candidate['events'] = [];
   const leadership = new Leadership({
     backend,
-    member: { name, url: `http://${name}:7460`, address: '127.0.0.1', startedAt: 1 },
     logger: silentLogger(),
     ttlSeconds: 1,
     onElected: () => events.push('elected'),
     onDeposed: () => events.push('deposed'),
   });
-  await leadership.start();
+  await leadership.start({ name, url: `http://${name}:7460`, address: '127.0.0.1', startedAt: 1 });
   t.after(() => leadership.stop());
   return { leadership, events };
 }

@@ -42,8 +42,6 @@ interface MemberRecord extends ServerMember {
 /** Options of `Leadership`. */
 export interface LeadershipOptions {
   backend: StateBackend;
-  /** This server. */
-  member: ServerMember;
   logger: Logger;
   /**
    * Lease TTL in seconds: a crashed leader is replaced this long after its last renewal, at most.
@@ -63,6 +61,8 @@ const SAFETY_MS = 300;
 export class Leadership {
   readonly #o: LeadershipOptions;
   readonly #ttlMs: number;
+  /** This server, from `start` on (its URL is known once it listens, after the routes exist). */
+  #self: ServerMember | undefined;
   #lease: number | undefined;
   /** The createRevision of our leader key while we lead: the fence of our writes. */
   #term = 0;
@@ -89,9 +89,10 @@ export class Leadership {
     return this.#leading;
   }
 
-  /** This server. */
+  /** This server, once it joined (`start`). */
   get self(): ServerMember {
-    return this.#o.member;
+    if (!this.#self) throw new BerthError('unavailable', 'Cannot tell which server this is: it has not joined the servers yet; retry in a moment');
+    return this.#self;
   }
 
   /** The current leader as last seen, or undefined while there is none. */
@@ -112,8 +113,9 @@ export class Leadership {
     return this.#leading ? [{ key: LEADER_KEY, target: 'createRevision', op: '=', value: this.#term }] : [...NOT_LEADING];
   }
 
-  /** Join: take a lease, register, follow the cluster keys, and campaign. Resolves after the first try. */
-  async start(): Promise<void> {
+  /** Join as `member`: take a lease, register, follow the cluster keys, and campaign. Resolves after the first try. */
+  async start(member: ServerMember): Promise<void> {
+    this.#self = member;
     await this.#follow();
     await this.#round();
   }
@@ -157,8 +159,8 @@ export class Leadership {
     const sentAt = Date.now();
     if (this.#lease === undefined) {
       const lease = await this.#o.backend.leaseGrant(this.#ttlMs / 1000);
-      const record: MemberRecord = { ...this.#o.member, lease: lease.id };
-      await this.#o.backend.put(MEMBERS_PREFIX + this.#o.member.name, JSON.stringify(record), { lease: lease.id });
+      const record: MemberRecord = { ...this.self, lease: lease.id };
+      await this.#o.backend.put(MEMBERS_PREFIX + this.self.name, JSON.stringify(record), { lease: lease.id });
       this.#lease = lease.id;
     } else {
       try {
@@ -186,7 +188,7 @@ export class Leadership {
 
   async #campaign(): Promise<void> {
     const lease = this.#lease!;
-    const record: MemberRecord = { ...this.#o.member, lease };
+    const record: MemberRecord = { ...this.self, lease };
     const res = await this.#o.backend.txn({
       compare: [{ key: LEADER_KEY, target: 'createRevision', op: '=', value: 0 }],
       success: [{ type: 'put', key: LEADER_KEY, value: JSON.stringify(record), lease }],
@@ -213,8 +215,8 @@ export class Leadership {
     if (!this.#leading) return;
     this.#leading = false;
     this.#term = 0;
-    if (this.#leader?.name === this.#o.member.name) this.#leader = undefined;
-    this.#o.logger.warn({ name: this.#o.member.name, why }, 'leadership lost');
+    if (this.#leader?.name === this.#self?.name) this.#leader = undefined;
+    this.#o.logger.warn({ name: this.#self?.name, why }, 'leadership lost');
     this.#o.onDeposed();
   }
 

@@ -58,7 +58,8 @@ export class ServerDiscovery {
   readonly #options: DiscoveryOptions;
   readonly #log: Logger;
 
-  constructor(view: StateView, store: StateStore, logger: Logger, options: DiscoveryOptions = {}) {
+  constructor(deps: { view: StateView; store: StateStore; logger: Logger }, options: DiscoveryOptions = {}) {
+    const { view, store, logger } = deps;
     const name = options.nodeName ?? os.hostname();
     const node: LocalNode = { id: name, name, address: options.address ?? '127.0.0.1', datacenter: options.datacenter ?? 'dc1' };
     const log = logger.child({ component: 'discovery' });

@@ -70,12 +70,10 @@ export async function buildApp(ctx: ServerContext, logger: Logger): Promise<Fast
   await app.register(consulHealthRoutes(ctx));
   await app.register(consulAgentRoutes(ctx));
   await app.register(serverRoutes(ctx));
-  if (ctx.kv) {
-    await app.register(consulKvRoutes(ctx.kv));
-    await app.register(consulSessionRoutes(ctx.kv));
-    await app.register(consulTxnRoutes(ctx, ctx.kv));
-  }
-  if (ctx.backend) await app.register(eventRoutes(ctx.backend));
+  await app.register(consulKvRoutes(ctx.kv));
+  await app.register(consulSessionRoutes(ctx.kv));
+  await app.register(consulTxnRoutes(ctx));
+  await app.register(eventRoutes(ctx.backend));
   return app;
 }
 

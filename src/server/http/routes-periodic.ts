@@ -1,6 +1,5 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { Type } from '@sinclair/typebox';
-import { BerthError } from '../../model/index.ts';
 import type { ServerContext } from '../context.ts';
 import { dispatchJob, type DispatchRequest, graphDot, jobGraph, observeRun, upcoming } from '../periodic/index.ts';
 
@@ -27,7 +26,6 @@ export function periodicRoutes(ctx: ServerContext): FastifyPluginAsync {
 
     app.post('/v1/jobs/:id/periodic/force', { schema: { params: IdParams } }, async (request) => {
       const { id } = request.params as { id: string };
-      if (!ctx.periodic) throw new BerthError('unavailable', `Cannot force job "${id}": this server runs no periodic dispatcher`);
       return ctx.periodic.force(id);
     });
 

@@ -1,35 +1,13 @@
 /**
- * What the Consul-compatible routes share: the catalog of the server (or one made for an app
- * built without a server, as in tests), the query string, and Consul's response headers.
+ * What the Consul-compatible routes share: the query string, Consul's response headers, bodies
+ * sent with any content type, and `?filter=`.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { BerthError } from '../../../model/index.ts';
 import { Type } from '@sinclair/typebox';
-import os from 'node:os';
-import { Catalog, CatalogRegistry, compileFilter, type LocalNode } from '../../../discovery/index.ts';
-import { createLogger } from '../../../lib/index.ts';
+import { compileFilter } from '../../../discovery/index.ts';
 import type { ServerContext } from '../../context.ts';
 import { blockingQuery } from '../blocking.ts';
-
-/** The catalog reads and writes a route may call. */
-export interface Discovery {
-  catalog: Catalog;
-  registry: CatalogRegistry;
-}
-
-const made = new WeakMap<ServerContext, Discovery>();
-
-/** The server's discovery, or one over the context's state when the app runs without a server. */
-export function discoveryOf(ctx: ServerContext): Discovery {
-  if (ctx.discovery) return ctx.discovery;
-  let d = made.get(ctx);
-  if (!d) {
-    const node: LocalNode = { id: os.hostname(), name: os.hostname(), address: '127.0.0.1', datacenter: 'dc1' };
-    d = { catalog: new Catalog(ctx.view, node), registry: new CatalogRegistry({ view: ctx.view, store: ctx.store, node, logger: createLogger({ level: 'silent' }) }) };
-    made.set(ctx, d);
-  }
-  return d;
-}
 
 /** Consul's read parameters berth honours; others (`stale`, `consistent`, `ns`, `near`) are accepted and ignored. */
 export const ConsulQuerySchema = Type.Object({

@@ -3,7 +3,7 @@ import { Type } from '@sinclair/typebox';
 import { BerthError, type CheckStatus } from '../../../model/index.ts';
 import { consulCheck, consulService, instanceFromConsul } from '../../../discovery/index.ts';
 import type { ServerContext } from '../../context.ts';
-import { acceptAnyJson, discoveryOf, filtered, flag } from './conventions.ts';
+import { acceptAnyJson, filtered, flag } from './conventions.ts';
 
 const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 512 }) });
 const StatusBody = Type.Object({ Status: Type.Optional(Type.String()), Output: Type.Optional(Type.String({ maxLength: 65536 })) });
@@ -17,7 +17,7 @@ const VERSION = '1.17.0';
  */
 export function consulAgentRoutes(ctx: ServerContext): FastifyPluginAsync {
   return async (app) => {
-    const { catalog, registry } = discoveryOf(ctx);
+    const { catalog, registry } = ctx.discovery;
     const local = registry.node;
     // `curl --data @svc.json` and several client libraries send the definition as a form or text.
     acceptAnyJson(app);
@@ -82,10 +82,10 @@ export function consulAgentRoutes(ctx: ServerContext): FastifyPluginAsync {
     // Consul answers with raft addresses; berth's servers are known by their API's host:port.
     // A JSON string, as Consul sends it (fastify would send a bare string as text).
     app.get('/v1/status/leader', async (_request, reply) => {
-      const leader = ctx.cluster ? ctx.cluster.leader : { url: `http://${local.address}:8300` };
+      const leader = ctx.cluster.leader;
       return reply.type('application/json').send(JSON.stringify(leader ? hostPort(leader.url) : ''));
     });
-    app.get('/v1/status/peers', async () => (ctx.cluster ? ctx.cluster.members().map((m) => hostPort(m.url)) : [`${local.address}:8300`]));
+    app.get('/v1/status/peers', async () => ctx.cluster.members().map((m) => hostPort(m.url)));
   };
 }
 

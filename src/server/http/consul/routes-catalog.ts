@@ -3,14 +3,14 @@ import { Type } from '@sinclair/typebox';
 import { BerthError } from '../../../model/index.ts';
 import { consulCatalogService, consulNode, consulService } from '../../../discovery/index.ts';
 import type { ServerContext } from '../../context.ts';
-import { ConsulQuerySchema, consulBlocking, discoveryOf, filtered, type ConsulQuery } from './conventions.ts';
+import { ConsulQuerySchema, consulBlocking, filtered, type ConsulQuery } from './conventions.ts';
 
 const NameParams = Type.Object({ name: Type.String({ minLength: 1, maxLength: 256 }) });
 
 /** Consul's `/v1/catalog/*`: services, their instances, nodes and datacenters. */
 export function consulCatalogRoutes(ctx: ServerContext): FastifyPluginAsync {
   return async (app) => {
-    const { catalog } = discoveryOf(ctx);
+    const { catalog } = ctx.discovery;
 
     app.get('/v1/catalog/datacenters', async () => catalog.datacenters());
 

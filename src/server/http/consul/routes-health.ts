@@ -3,7 +3,7 @@ import { Type } from '@sinclair/typebox';
 import { BerthError, type ServiceInstance } from '../../../model/index.ts';
 import { consulCheck, consulNode, consulService, serfHealth, type Catalog } from '../../../discovery/index.ts';
 import type { ServerContext } from '../../context.ts';
-import { ConsulQuerySchema, consulBlocking, discoveryOf, filtered, flag, type ConsulQuery } from './conventions.ts';
+import { ConsulQuerySchema, consulBlocking, filtered, flag, type ConsulQuery } from './conventions.ts';
 
 const NameParams = Type.Object({ name: Type.String({ minLength: 1, maxLength: 256 }) });
 const STATES = ['any', 'passing', 'warning', 'critical'];
@@ -11,7 +11,7 @@ const STATES = ['any', 'passing', 'warning', 'critical'];
 /** Consul's `/v1/health/*`: instances with their checks, filtered by health. */
 export function consulHealthRoutes(ctx: ServerContext): FastifyPluginAsync {
   return async (app) => {
-    const { catalog } = discoveryOf(ctx);
+    const { catalog } = ctx.discovery;
 
     app.get('/v1/health/service/:name', { schema: { params: NameParams, querystring: ConsulQuerySchema } }, async (request, reply) => {
       const { name } = request.params as { name: string };

@@ -6,18 +6,18 @@
  */
 import type { FastifyPluginAsync } from 'fastify';
 import { BerthError } from '../../../model/index.ts';
-import { MAX_TXN_OPS, MAX_VALUE_BYTES, TXN_VERBS, type KvService, type TxnKvOp, type TxnOp } from '../../../kv/index.ts';
+import { MAX_TXN_OPS, MAX_VALUE_BYTES, TXN_VERBS, type TxnKvOp, type TxnOp } from '../../../kv/index.ts';
 import { isCatalogTxnOp, parseCatalogTxnOp, type CatalogTxnOp, type LocalNode } from '../../../discovery/index.ts';
 import type { ServerContext } from '../../context.ts';
 import { runConsulTxn } from '../../consul/index.ts';
 import { consulHeaders, render } from './routes-kv.ts';
-import { acceptAnyJson, discoveryOf } from './conventions.ts';
+import { acceptAnyJson } from './conventions.ts';
 
 /** The txn route over the server's KV service and catalog. */
-export function consulTxnRoutes(ctx: ServerContext, kv: KvService): FastifyPluginAsync {
+export function consulTxnRoutes(ctx: ServerContext): FastifyPluginAsync {
   return async (app) => {
     acceptAnyJson(app);
-    const { catalog, registry } = discoveryOf(ctx);
+    const { catalog, registry } = ctx.discovery;
     app.put('/v1/txn', async (request, reply) => {
       const ops = parseOps(jsonOf(request.body), registry.node, ctx.clock.now());
       const tooLarge = ops.findIndex((op) => 'KV' in op && op.KV.Value && Buffer.byteLength(op.KV.Value, 'base64') > MAX_VALUE_BYTES);
@@ -25,7 +25,7 @@ export function consulTxnRoutes(ctx: ServerContext, kv: KvService): FastifyPlugi
         const err = new BerthError('invalid_input', `Cannot run the transaction: operation ${tooLarge} has a value over ${MAX_VALUE_BYTES} bytes (512 KiB)`);
         return reply.status(413).send(err.toJSON());
       }
-      const out = await runConsulTxn(kv, ctx.view, catalog, ops);
+      const out = await runConsulTxn(ctx.kv, ctx.view, catalog, ops);
       if (!out.ok) return reply.status(409).send({ Results: null, Errors: out.errors });
       consulHeaders(reply, out.index);
       return { Results: out.results.map((r) => ('KV' in r ? { KV: render(r.KV) } : r.other)), Errors: null };
