@@ -12,7 +12,8 @@ import type { StateView } from '../../state/index.ts';
 const SETTLE_MS = 10_000;
 
 /** Run a checked `/v1/txn` body (see `parseCatalogTxnOp` for the catalog ops). */
-export function runConsulTxn(kv: KvService, view: StateView, catalog: Catalog, ops: TxnOp<CatalogTxnOp>[]): Promise<TxnOutcome<CatalogTxnResult>> {
+export function runConsulTxn(deps: { kv: KvService; view: StateView; catalog: Catalog }, ops: TxnOp<CatalogTxnOp>[]): Promise<TxnOutcome<CatalogTxnResult>> {
+  const { kv, view, catalog } = deps;
   const participant: TxnParticipant<CatalogTxnOp, CatalogTxnResult> = {
     begin: () => new CatalogTxnAttempt(view, catalog),
     settle: async (revision, committed) => {

@@ -127,17 +127,22 @@ export class IndexCompactedError extends BerthError {
   }
 }
 
+/** What a subscriber wants and where its frames go. */
+export interface Subscription {
+  filter: TopicFilter;
+  /** Resume with the first revision after this one; undefined: from now. */
+  after: number | undefined;
+  onFrame: (frame: StreamFrame) => void;
+  /** The watch failed; no frame follows. */
+  onError: (err: Error) => void;
+}
+
 /**
  * Subscribe: `after` undefined starts from now, a number resumes with the first revision after it.
  * Frames come in revision order; revisions with no wanted event are skipped.
  */
-export async function subscribeEvents(
-  backend: StateBackend,
-  filter: TopicFilter,
-  after: number | undefined,
-  onFrame: (frame: StreamFrame) => void,
-  onError: (err: Error) => void,
-): Promise<Watcher> {
+export async function subscribeEvents(backend: StateBackend, subscription: Subscription): Promise<Watcher> {
+  const { filter, after, onFrame, onError } = subscription;
   if (after !== undefined) {
     const current = await backend.revision();
     if (after > current) throw new BerthError('invalid_input', `Cannot resume the event stream after index ${after}: the latest index is ${current}`, [{ path: 'index', message: 'ahead of the server' }]);

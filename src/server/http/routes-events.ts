@@ -46,17 +46,16 @@ export function eventRoutes(backend: StateBackend): FastifyPluginAsync {
       let started = false;
       let watcher;
       try {
-        watcher = await subscribeEvents(
-          backend,
+        watcher = await subscribeEvents(backend, {
           filter,
           after,
-          (frame) => (started ? write(frame) : pending.push(frame)),
-          (err) => {
+          onFrame: (frame) => (started ? write(frame) : pending.push(frame)),
+          onError: (err) => {
             if (raw.writableEnded) return;
             raw.write(sse ? `event: error\ndata: ${JSON.stringify({ error: err.message })}\n\n` : `${JSON.stringify({ Error: err.message })}\n`);
             raw.end();
           },
-        );
+        });
       } catch (err) {
         if (err instanceof IndexCompactedError) return reply.status(410).send(err.toJSON());
         throw err;

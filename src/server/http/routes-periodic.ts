@@ -46,7 +46,7 @@ export function periodicRoutes(ctx: ServerContext): FastifyPluginAsync {
       },
       async (request) => {
         const { id } = request.params as { id: string };
-        return dispatchJob(ctx.view, ctx.store, id, (request.body ?? {}) as DispatchRequest, ctx.clock.now());
+        return dispatchJob(ctx, id, (request.body ?? {}) as DispatchRequest);
       },
     );
   };

@@ -37,7 +37,8 @@ export function newDeployment(job: Job, now: number, hasPrevious = true): Deploy
 }
 
 /** Writes that cancel the job's active deployments, saying why. */
-export function cancelActive(view: StateView, jobId: string, why: string, now: number): Write[] {
+export function cancelActive(view: StateView, cancel: { jobId: string; why: string; now: number }): Write[] {
+  const { jobId, why, now } = cancel;
   return view
     .deploymentsByJob(jobId)
     .filter(isActive)
@@ -46,7 +47,7 @@ export function cancelActive(view: StateView, jobId: string, why: string, now: n
 
 /** Writes for a registration: supersede the active deployment, start the new one (if any). */
 export function deploymentWrites(view: StateView, job: Job, now: number): { deployment?: Deployment; writes: Write[] } {
-  const writes = cancelActive(view, job.id, `Cancelled because job version ${job.version} was registered`, now);
+  const writes = cancelActive(view, { jobId: job.id, why: `Cancelled because job version ${job.version} was registered`, now });
   const hasPrevious = view.allocsByJob(job.id).some((a) => a.desiredStatus === 'run' && a.jobVersion !== job.version);
   const deployment = newDeployment(job, now, hasPrevious);
   if (deployment) writes.push({ table: 'deployments', id: deployment.id, value: deployment });

@@ -101,7 +101,7 @@ export class JobService {
       if (!prev) throw new BerthError('not_found', `Cannot stop job "${jobId}": no such job (see \`berth job status\`)`);
       const { evaluation, write } = newEvalWrite(prev, 'job-deregister', this.#clock.now());
       evalId = evaluation.id;
-      const writes: Write[] = [write, ...cancelActive(view, jobId, 'Cancelled because the job was stopped', this.#clock.now())];
+      const writes: Write[] = [write, ...cancelActive(view, { jobId, why: 'Cancelled because the job was stopped', now: this.#clock.now() })];
       if (purge) {
         writes.push({ table: 'jobs', id: jobId, value: null, ifModRevision: view.modRevision('jobs', jobId) });
         for (const v of view.jobVersions(jobId)) writes.push({ table: 'jobVersions', id: `${jobId}/${v.version}`, value: null });

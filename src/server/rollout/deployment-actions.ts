@@ -19,11 +19,10 @@ export type DeploymentAction = 'promote' | 'fail' | 'pause' | 'resume';
  */
 export async function actOnDeployment(
   deps: { view: StateView; store: StateStore; clock: Clock },
-  id: string,
-  action: DeploymentAction,
-  groups?: string[],
+  request: { id: string; action: DeploymentAction; groups?: string[] },
 ): Promise<{ deployment: Deployment; index: number; evalId?: string }> {
   const { view, store, clock } = deps;
+  const { id, action, groups } = request;
   for (let attempt = 0; attempt < 5; attempt++) {
     const d = findDeployment(view, id);
     const now = clock.now();
@@ -83,11 +82,10 @@ function transition(d: Deployment, action: DeploymentAction, now: number, groups
 /** `health_check: manual`: an operator sets the health of a deployment's allocations. */
 export async function setAllocHealth(
   deps: { view: StateView; store: StateStore; clock: Clock },
-  id: string,
-  healthy: string[],
-  unhealthy: string[],
+  request: { id: string; healthy: string[]; unhealthy: string[] },
 ): Promise<{ index: number }> {
   const { view, store, clock } = deps;
+  const { id, healthy, unhealthy } = request;
   const d = findDeployment(view, id);
   if (!isActive(d)) throw new BerthError('invalid_input', `Cannot set allocation health in deployment ${d.id.slice(0, 8)}: it is ${d.status}`);
   const now = clock.now();

@@ -11,8 +11,19 @@ function expectedInstances(group: Group): number {
   return (group.services?.length ?? 0) + group.tasks.reduce((n, t) => n + (t.services?.length ?? 0), 0);
 }
 
+/** One allocation of a deployment, with what its health is judged by. */
+export interface HealthSubject {
+  alloc: Allocation;
+  group: Group;
+  /** The group's update strategy: how health is checked and for how long. */
+  update: UpdateStrategy;
+  /** The allocation's service instances in the catalog. */
+  instances: readonly ServiceInstance[];
+}
+
 /** Whether the allocation looks healthy right now, or why not. */
-export function looksHealthy(alloc: Allocation, group: Group, u: UpdateStrategy, instances: readonly ServiceInstance[]): { ok: boolean; why: string } {
+export function looksHealthy(subject: HealthSubject): { ok: boolean; why: string } {
+  const { alloc, group, update: u, instances } = subject;
   if (alloc.clientStatus !== 'running') return { ok: false, why: `allocation is ${alloc.clientStatus}` };
   const main = group.tasks.filter((t) => t.lifecycle === undefined || t.lifecycle.sidecar);
   const notRunning = main.filter((t) => alloc.taskStates[t.name]?.state !== 'running');
@@ -32,19 +43,14 @@ export function looksHealthy(alloc: Allocation, group: Group, u: UpdateStrategy,
  * The verdict on one allocation without health yet: healthy, unhealthy (with the reason), or
  * undefined while it is still making up its mind. `since` remembers when it first looked healthy.
  */
-export function judge(
-  alloc: Allocation,
-  group: Group,
-  u: UpdateStrategy,
-  instances: readonly ServiceInstance[],
-  now: number,
-  since: Map<string, number>,
-): DeploymentHealth | undefined {
+export function judge(subject: HealthSubject, clock: { now: number; since: Map<string, number> }): DeploymentHealth | undefined {
+  const { alloc, update: u } = subject;
+  const { now, since } = clock;
   if (alloc.clientStatus === 'failed' || alloc.clientStatus === 'lost') {
     return { healthy: false, time: now, reason: `allocation ${alloc.clientStatus}${alloc.clientDescription ? `: ${alloc.clientDescription}` : ''}` };
   }
   if (u.healthCheck === 'manual') return undefined;
-  const seen = looksHealthy(alloc, group, u, instances);
+  const seen = looksHealthy(subject);
   if (seen.ok) {
     const first = since.get(alloc.id) ?? now;
     since.set(alloc.id, first);

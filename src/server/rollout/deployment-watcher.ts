@@ -105,7 +105,7 @@ export class DeploymentWatcher {
       for (const a of mine) {
         let health = a.deploymentHealth;
         if (health === undefined && (a.desiredStatus === 'run' || a.clientStatus === 'failed')) {
-          health = judge(a, group, group.update, byAlloc.get(a.id) ?? [], now, this.#since);
+          health = judge({ alloc: a, group, update: group.update, instances: byAlloc.get(a.id) ?? [] }, { now, since: this.#since });
           if (health !== undefined) {
             writes.push({ table: 'allocs', id: a.id, value: { ...a, deploymentHealth: health, modifyTime: now }, ifModRevision: this.#view.modRevision('allocs', a.id) });
             this.#since.delete(a.id);

@@ -25,7 +25,7 @@ export function consulTxnRoutes(ctx: ServerContext): FastifyPluginAsync {
         const err = new BerthError('invalid_input', `Cannot run the transaction: operation ${tooLarge} has a value over ${MAX_VALUE_BYTES} bytes (512 KiB)`);
         return reply.status(413).send(err.toJSON());
       }
-      const out = await runConsulTxn(ctx.kv, ctx.view, catalog, ops);
+      const out = await runConsulTxn({ kv: ctx.kv, view: ctx.view, catalog }, ops);
       if (!out.ok) return reply.status(409).send({ Results: null, Errors: out.errors });
       consulHeaders(reply, out.index);
       return { Results: out.results.map((r) => ('KV' in r ? { KV: render(r.KV) } : r.other)), Errors: null };
