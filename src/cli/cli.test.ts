@@ -20,7 +20,7 @@ interface Result {
 function berth(args: string[], env: Record<string, string> = {}): Promise<Result> {
   const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('BERTH_')));
   return new Promise((resolve) => {
-    execFile(process.execPath, [bin, ...args], { cwd: tmp, env: { ...clean, NO_COLOR: '1', ...env }, timeout: 20_000 }, (err, stdout, stderr) => {
+    execFile(process.execPath, [bin, ...args], { cwd: tmp, env: { ...clean, NO_COLOR: '1', ...env }, timeout: 60_000 }, (err, stdout, stderr) => {
       resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
     });
   });
@@ -132,7 +132,9 @@ describe('berth CLI', { concurrency: 2 }, () => {
 
   it('completes commands in a real bash, from the command tree', async () => {
     const script = path.join(tmp, 'berth.bash');
-    fs.writeFileSync(script, (await berth(['completion', 'bash'])).stdout);
+    const generated = await berth(['completion', 'bash']);
+    assert.equal(generated.code, 0, generated.stderr);
+    fs.writeFileSync(script, generated.stdout);
     const complete = (...words: string[]): string[] => {
       const quoted = words.map((w) => `'${w}'`).join(' ');
       const out = execFileSync('bash', ['-c', `source "$0"; COMP_WORDS=(${quoted}); COMP_CWORD=${words.length - 1}; _berth_completions; printf '%s\n' "\${COMPREPLY[@]}"`, script], { encoding: 'utf8' });
