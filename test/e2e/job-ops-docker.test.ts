@@ -113,7 +113,8 @@ withDockerEngine('job restart and scale on docker', (engine) => {
       await Promise.all([sampler, client]);
       assert.equal(restart.code, 0, restart.stderr);
       assert.equal(restart.stderr.match(/^Restarting 1 allocation\(s\)/gm)?.length, 3, restart.stderr);
-      assert.match(restart.stderr, /3 allocation\(s\) restarted/);
+      // The result on stdout, the progress on stderr.
+      assert.match(restart.stdout, /^Job "ops": 3 allocation\(s\) restarted$/m);
 
       const after = await containers();
       assert.equal(after.size, 3);
