@@ -19,7 +19,7 @@ import { consulTxnRoutes } from './consul-txn.ts';
 import { eventRoutes } from './routes-events.ts';
 import { serverRoutes } from './routes-servers.ts';
 import { addLeaderForwarding } from './leader-forward.ts';
-import { lazySchemaController } from './lazy-validator.ts';
+import { lazySchemaController } from './lazy-compilers.ts';
 
 /**
  * Build the HTTP app without listening, so tests can call it with `app.inject()`. Routes validate,
