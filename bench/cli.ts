@@ -32,7 +32,7 @@ const bin = path.join(root, 'bin/berth.js');
 const log = (s: string): void => void process.stderr.write(s + '\n');
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
-if (!existsSync(path.join(root, 'dist/cli/main.js'))) {
+if (!existsSync(path.join(root, 'dist/main.js'))) {
   log('bench/cli.ts times the build: run `npm run build` first.');
   process.exit(1);
 }

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The berth command. It runs the build (dist/, compiled by `npm run build`, which `npm ci` and
+// The berth command. It runs the build (dist/, bundled by `npm run build`, which `npm ci` and
 // `npm install` run through `prepare`), never the TypeScript sources.
 //
 // berth needs Node 24, and brings it: the `node` package it depends on installs Node 24 into
@@ -53,7 +53,7 @@ if (major < NEEDED_MAJOR) {
   }
   reexec(node);
 } else {
-  const main = path.join(here, '..', 'dist', 'cli', 'main.js');
+  const main = path.join(here, '..', 'dist', 'main.js');
   if (!existsSync(main)) {
     console.error(`berth is not built: ${main} is missing. Run \`npm run build\` in ${path.dirname(here)}.`);
     process.exit(1);

@@ -64,11 +64,11 @@ export interface DevProcess {
 }
 
 /** Start `berth dev` in a temp data dir (or the one given) and wait until its node is ready. */
-export async function startDev(options: { driver: 'docker' | 'process'; dockerHost?: string; dataDir?: string; port?: number; args?: string[] }): Promise<DevProcess> {
+export async function startDev(options: { driver: 'docker' | 'process'; dockerHost?: string; dataDir?: string; port?: number; args?: string[]; env?: NodeJS.ProcessEnv }): Promise<DevProcess> {
   const dataDir = options.dataDir ?? (await mkdtemp(path.join(tmpdir(), 'berth-dev-')));
   const port = options.port ?? (await freePort());
   const addr = `http://127.0.0.1:${port}`;
-  const env: NodeJS.ProcessEnv = { ...process.env, BERTH_LOG_FORMAT: 'json', BERTH_LOG_LEVEL: 'info' };
+  const env: NodeJS.ProcessEnv = { ...process.env, BERTH_LOG_FORMAT: 'json', BERTH_LOG_LEVEL: 'info', ...options.env };
   if (options.dockerHost) env.DOCKER_HOST = options.dockerHost;
   const child = spawn(process.execPath, [bin, 'dev', '--data-dir', dataDir, '--http-addr', `127.0.0.1:${port}`, '--driver', options.driver, ...(options.args ?? [])], {
     cwd: root,

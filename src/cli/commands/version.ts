@@ -1,4 +1,6 @@
 import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
 import { printJson } from '../output.ts';
 
@@ -12,9 +14,13 @@ export interface VersionInfo {
 
 /** berth's own version, read from its package.json so that it cannot drift from the release. */
 export function berthVersion(): string {
-  // src/cli/commands/ and the build's dist/cli/commands/ both sit three levels below the package root.
-  const pkg = JSON.parse(fs.readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
-  return pkg.version;
+  // The nearest package.json above this file: the package root, from the sources (src/cli/commands/)
+  // and from the bundle (dist/) alike.
+  for (let dir = path.dirname(fileURLToPath(import.meta.url)); ; dir = path.dirname(dir)) {
+    const file = path.join(dir, 'package.json');
+    if (fs.existsSync(file)) return (JSON.parse(fs.readFileSync(file, 'utf8')) as { version: string }).version;
+    if (path.dirname(dir) === dir) return 'unknown';
+  }
 }
 
 /** `berth version [--json]`: berth's version, the Node.js it runs on and the platform; asks no server. */

@@ -19,7 +19,8 @@ type Serialize = (data: unknown) => string;
 /** A compiler factory as fastify calls it: (shared schemas, options) => (route part) => function. */
 type Factory<F> = (externalSchemas: unknown, options: unknown) => (route: RouteSchema) => F;
 
-const require = createRequire(import.meta.url);
+// Synchronous: fastify builds a route's compiler inside a synchronous call.
+const requireCjs = createRequire(import.meta.url);
 
 /** `load()`'s factory, called once on first use, its compiler once per route part on first use. */
 function deferred<F>(load: () => Factory<F>, externalSchemas: unknown, options: unknown): (route: RouteSchema) => () => F {
@@ -31,7 +32,7 @@ function deferred<F>(load: () => Factory<F>, externalSchemas: unknown, options: 
 }
 
 const buildValidator: Factory<Validate> = (externalSchemas, options) => {
-  const compile = deferred(() => (require('@fastify/ajv-compiler') as { AjvCompiler: () => Factory<Validate> }).AjvCompiler(), externalSchemas, options);
+  const compile = deferred(() => (requireCjs('@fastify/ajv-compiler') as { AjvCompiler: () => Factory<Validate> }).AjvCompiler(), externalSchemas, options);
   return (route) => {
     const real = compile(route);
     const lazy: Validate = (data, ctx) => real()(data, ctx);
@@ -44,7 +45,7 @@ const buildValidator: Factory<Validate> = (externalSchemas, options) => {
 };
 
 const buildSerializer: Factory<Serialize> = (externalSchemas, options) => {
-  const compile = deferred(() => (require('@fastify/fast-json-stringify-compiler') as { SerializerSelector: () => Factory<Serialize> }).SerializerSelector(), externalSchemas, options);
+  const compile = deferred(() => (requireCjs('@fastify/fast-json-stringify-compiler') as { SerializerSelector: () => Factory<Serialize> }).SerializerSelector(), externalSchemas, options);
   return (route) => {
     const real = compile(route);
     return (data) => real()(data);
