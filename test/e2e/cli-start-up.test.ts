@@ -9,7 +9,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { berth, eventually, freePort, startDev, type DevProcess } from '../harness/berth.ts';
 
 const root = path.resolve(import.meta.dirname, '../..');
-const hook = pathToFileURL(path.join(root, 'test/fixtures/record-modules.mjs')).href;
+const hook = pathToFileURL(path.join(root, 'test/fixtures/record-modules.js')).href;
 const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string };
 
 /** Packages a client command has no use for, and that would cost it their start-up. */

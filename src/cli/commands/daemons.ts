@@ -2,6 +2,8 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { Server, ServerOptions, StateBackend } from '../../server/index.ts';
+import type * as ServerLayer from '../../server/index.ts';
+import type * as AgentLayer from '../../agent/index.ts';
 import { parseDuration } from '../../jobspec/index.ts';
 import type { Logger } from '../../lib/index.ts';
 import type { DriverName } from '../../model/index.ts';
@@ -90,8 +92,8 @@ interface RunOpts {
 
 // The server, the agent and the logger are imported inside the actions: `berth server members`
 // (a client) and the parsing of flags need none of fastify, the drivers, SQLite or etcd.
-const serverLayer = (): Promise<typeof import('../../server/index.ts')> => import('../../server/index.ts');
-const agentLayer = (): Promise<typeof import('../../agent/index.ts')> => import('../../agent/index.ts');
+const serverLayer = (): Promise<typeof ServerLayer> => import('../../server/index.ts');
+const agentLayer = (): Promise<typeof AgentLayer> => import('../../agent/index.ts');
 const newLogger = async (opts: RunOpts): Promise<Logger> => (await import('../../lib/index.ts')).createLogger({ level: opts.logLevel, format: opts.logFormat });
 
 /** `berth dev`, `berth server`, `berth agent`: the long-running processes. */
