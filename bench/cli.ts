@@ -20,7 +20,7 @@ import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
-import { freePort, startDev, type DevProcess } from '../test/harness/berth.ts';
+import { freePorts, startDev, type DevProcess } from '../test/harness/berth.ts';
 import { BerthClient } from '../src/api/index.ts';
 import type { Allocation } from '../src/model/index.ts';
 
@@ -52,16 +52,18 @@ function timeRun(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<
 /** Milliseconds from spawning `berth dev` in a fresh data dir to its HTTP API answering. */
 async function devStartOnce(): Promise<number> {
   const dataDir = await mkdtemp(path.join(tmpdir(), 'berth-bench-cli-'));
-  const [port, dnsPort] = [await freePort(), await freePort()];
+  const [port, dnsPort] = await freePorts(2);
   const t0 = performance.now();
   const child = spawn(process.execPath, [bin, 'dev', '--data-dir', dataDir, '--http-addr', `127.0.0.1:${port}`, '--dns-addr', `127.0.0.1:${dnsPort}`, '--driver', 'process', '--log-level', 'warn'], {
     cwd: root,
-    stdio: 'ignore',
+    stdio: ['ignore', 'ignore', 'pipe'],
   });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d));
   const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
   try {
     for (const deadline = t0 + 30_000; performance.now() < deadline; await sleep(2)) {
-      if (child.exitCode !== null) throw new Error(`berth dev exited with ${child.exitCode} before its API answered`);
+      if (child.exitCode !== null) throw new Error(`berth dev exited with ${child.exitCode} before its API answered: ${stderr}`);
       const ok = await fetch(`http://127.0.0.1:${port}/v1/status/leader`).then((r) => r.ok, () => false);
       if (ok) return performance.now() - t0;
     }
@@ -81,7 +83,8 @@ async function runningAllocs(addr: string): Promise<number> {
 
 /** A `berth dev` holding `n` service jobs, one `sleep` process each, all running. */
 async function devWithJobs(n: number): Promise<DevProcess> {
-  const dev = await startDev({ driver: 'process', args: ['--dns-addr', `127.0.0.1:${await freePort()}`] });
+  const [port, dnsPort] = await freePorts(2);
+  const dev = await startDev({ driver: 'process', port, args: ['--dns-addr', `127.0.0.1:${dnsPort}`] });
   const client = new BerthClient({ address: dev.addr });
   for (let i = 0; i < n; i++) {
     const task = { name: 't', driver: 'process', config: { command: '/bin/sleep', args: ['3600'] }, resources: { cpu: '10m', memory: '8Mi' }, kill_timeout: '1s' };

@@ -6,7 +6,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { berth, eventually, freePort, startDev, type DevProcess } from '../harness/berth.ts';
+import { berth, eventually, freePorts, startDev, type DevProcess } from '../harness/berth.ts';
 
 const root = path.resolve(import.meta.dirname, '../..');
 const hook = pathToFileURL(path.join(root, 'test/fixtures/record-modules.js')).href;
@@ -54,7 +54,8 @@ describe('the berth CLI as built', () => {
   describe('against a running berth dev', () => {
     let dev: DevProcess;
     before(async () => {
-      dev = await startDev({ driver: 'process', args: ['--dns-addr', `127.0.0.1:${await freePort()}`] });
+      const [port, dnsPort] = await freePorts(2);
+      dev = await startDev({ driver: 'process', port, args: ['--dns-addr', `127.0.0.1:${dnsPort}`] });
       const spec = { id: 'sleeper', groups: [{ name: 'g', tasks: [{ name: 't', driver: 'process', config: { command: '/bin/sleep', args: ['300'] }, resources: { cpu: '10m', memory: '8Mi' } }] }] };
       const res = await fetch(`${dev.addr}/v1/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(spec) });
       assert.equal(res.status, 200, await res.text());
@@ -81,7 +82,8 @@ describe('the berth CLI as built', () => {
 
     it('the same check finds the server\'s packages in berth dev, and no etcd3 on SQLite', async () => {
       const out = path.join(tmp, 'dev-modules.json');
-      const probe = await startDev({ driver: 'process', args: ['--dns-addr', `127.0.0.1:${await freePort()}`], env: { NODE_OPTIONS: `--import=${hook}`, BERTH_TEST_MODULES_OUT: out } });
+      const [port, dnsPort] = await freePorts(2);
+      const probe = await startDev({ driver: 'process', port, args: ['--dns-addr', `127.0.0.1:${dnsPort}`], env: { NODE_OPTIONS: `--import=${hook}`, BERTH_TEST_MODULES_OUT: out } });
       await probe.stop();
       await probe.cleanup();
       const urls = JSON.parse(await readFile(out, 'utf8')) as string[];

@@ -5,7 +5,7 @@ import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { eventually, freePort } from '../harness/berth.ts';
+import { eventually, freePorts } from '../harness/berth.ts';
 
 const run = promisify(execFile);
 const root = path.resolve(import.meta.dirname, '../..');
@@ -55,7 +55,7 @@ describe('the npm package', { timeout: 600_000 }, () => {
   });
 
   it('installed, berth dev serves the API, runs a job, and stops on SIGTERM', async () => {
-    const [port, dnsPort] = [await freePort(), await freePort()];
+    const [port, dnsPort] = await freePorts(2);
     const addr = `http://127.0.0.1:${port}`;
     const args = ['dev', '--data-dir', path.join(tmp, 'dev'), '--http-addr', `127.0.0.1:${port}`, '--dns-addr', `127.0.0.1:${dnsPort}`, '--driver', 'process'];
     const dev = spawn('berth', args, { cwd: tmp, env: userEnv(prefix), stdio: ['ignore', 'pipe', 'pipe'] });

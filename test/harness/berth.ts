@@ -50,6 +50,20 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/** `n` distinct free TCP ports on 127.0.0.1 (each held until all are found, so no two are equal). */
+export async function freePorts(n: number): Promise<number[]> {
+  const servers = await Promise.all(
+    Array.from({ length: n }, () => new Promise<net.Server>((resolve, reject) => {
+      const s = net.createServer();
+      s.once('error', reject);
+      s.listen(0, '127.0.0.1', () => resolve(s));
+    })),
+  );
+  const ports = servers.map((s) => (s.address() as net.AddressInfo).port);
+  await Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+  return ports;
+}
+
 /** A running `berth dev` process. */
 export interface DevProcess {
   addr: string;
