@@ -84,7 +84,9 @@ describe('the berth CLI as built', () => {
       const out = path.join(tmp, 'dev-modules.json');
       const [port, dnsPort] = await freePorts(2);
       const probe = await startDev({ driver: 'process', port, args: ['--dns-addr', `127.0.0.1:${dnsPort}`], env: { NODE_OPTIONS: `--import=${hook}`, BERTH_TEST_MODULES_OUT: out } });
-      await probe.stop();
+      // Its signal handlers are in place once it says it runs; a SIGTERM before would skip the exit hook.
+      await eventually('berth dev says it runs', async () => probe.logs().includes('berth dev is running'));
+      assert.equal(await probe.stop(), 0, probe.logs());
       await probe.cleanup();
       const urls = JSON.parse(await readFile(out, 'utf8')) as string[];
       assert.deepEqual(await packagesIn(urls, SERVER_ONLY), ['better-sqlite3', 'dockerode', 'fastify']);
