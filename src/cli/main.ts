@@ -3,18 +3,17 @@ import { EXIT_USAGE, UsageError, reportError } from './errors.ts';
 import { disableColour } from './colour.ts';
 import { buildProgram } from './program.ts';
 
-const program = buildProgram();
-
 /** The command whose action runs, for the usage line of a misuse it finds itself. */
 let running: Command | undefined;
-program.hook('preAction', (_root, action) => {
-  running = action;
-});
 // Read before parsing, so that a misuse found while parsing is plain too.
 const dash = process.argv.indexOf('--');
 if (process.argv.slice(0, dash < 0 ? undefined : dash).includes('--no-color')) disableColour();
 
 try {
+  const program = await buildProgram(process.argv.slice(2));
+  program.hook('preAction', (_root, action) => {
+    running = action;
+  });
   await program.parseAsync(process.argv);
 } catch (err) {
   if (err instanceof InvalidArgumentError) {

@@ -10,8 +10,9 @@ import { completionEntries, completionScript } from './completion.ts';
  */
 const NO_JSON = new Set(['berth dev', 'berth server', 'berth agent', 'berth alloc logs', 'berth alloc exec', 'berth lock', 'berth event stream', 'berth completion']);
 
+const program = await buildProgram();
+
 describe('the command tree', () => {
-  const program = buildProgram();
   const leaves = allCommands(program).filter((c) => c.commands.length === 0 || c.name() === 'server');
 
   it('gives --json to every command that prints a result, new ones included', () => {

@@ -1,27 +1,55 @@
 import { Command } from 'commander';
-import { jobCommand } from './commands/job.ts';
-import { deploymentCommand } from './commands/deployment.ts';
-import { allocCommand } from './commands/alloc.ts';
-import { nodeCommand } from './commands/node.ts';
-import { evalCommand } from './commands/eval.ts';
-import { runCommands } from './commands/run.ts';
-import { serviceCommand } from './commands/service.ts';
-import { dnsCommand } from './commands/dns.ts';
-import { kvCommand } from './commands/kv.ts';
-import { eventCommand } from './commands/event.ts';
-import { lockCommand } from './commands/lock.ts';
+import { berthVersion, versionCommand } from './commands/version.ts';
 import { completionCommand } from './commands/completion.ts';
 import { allCommands, reportMisuseEverywhere } from './usage.ts';
 
-/** The whole command tree, every command reporting misuse with its usage line and taking --no-color. */
-export function buildProgram(): Command {
+/** A module of top-level commands, imported only when one of them runs. */
+interface CommandModule {
+  names: string[];
+  load: () => Promise<Command[]>;
+}
+
+// Importing every command module costs each command the start-up of all (fastify, the agent's
+// drivers, typebox...): `berth job status` should load what `job` needs and no more. The order
+// here is the order of `berth --help`.
+const MODULES: CommandModule[] = [
+  { names: ['dev', 'server', 'agent'], load: async () => (await import('./commands/daemons.ts')).daemonCommands() },
+  { names: ['job'], load: async () => [(await import('./commands/job.ts')).jobCommand()] },
+  { names: ['deployment'], load: async () => [(await import('./commands/deployment.ts')).deploymentCommand()] },
+  { names: ['alloc'], load: async () => [(await import('./commands/alloc.ts')).allocCommand()] },
+  { names: ['node'], load: async () => [(await import('./commands/node.ts')).nodeCommand()] },
+  { names: ['eval'], load: async () => [(await import('./commands/eval.ts')).evalCommand()] },
+  { names: ['service'], load: async () => [(await import('./commands/service.ts')).serviceCommand()] },
+  { names: ['dns'], load: async () => [(await import('./commands/dns.ts')).dnsCommand()] },
+  { names: ['kv'], load: async () => [(await import('./commands/kv.ts')).kvCommand()] },
+  { names: ['event'], load: async () => [(await import('./commands/event.ts')).eventCommand()] },
+  { names: ['lock'], load: async () => [(await import('./commands/lock.ts')).lockCommand()] },
+];
+
+/**
+ * The modules `argv` needs: the one naming its command, none for `version`, or all (help,
+ * `completion`, which describes the whole tree, an unknown or no command).
+ */
+function modulesFor(argv: string[]): CommandModule[] {
+  // Top-level options take no value, so the first word that is not an option names the command.
+  const word = argv.find((a) => !a.startsWith('-'));
+  if (word === 'version') return [];
+  const one = MODULES.find((m) => word !== undefined && m.names.includes(word));
+  return one ? [one] : MODULES;
+}
+
+/**
+ * The command tree for `argv` (the arguments after `berth`; default: everything), each command
+ * reporting misuse with its usage line and taking --no-color.
+ */
+export async function buildProgram(argv?: string[]): Promise<Command> {
   const program = new Command('berth')
     .description('berth: run containers and processes across many hosts.\nThe CLI talks to the server at BERTH_ADDR (default http://127.0.0.1:7460);\nlist several, comma-separated, and it moves to the next when one does not answer.')
-    .version('0.1.0')
+    .version(berthVersion())
     // Its own options only before a command, so that `job inspect --version N` is the command's.
     .enablePositionalOptions();
-  for (const cmd of [...runCommands(), jobCommand(), deploymentCommand(), allocCommand(), nodeCommand(), evalCommand(), serviceCommand(), dnsCommand(), kvCommand(), eventCommand(), lockCommand()]) program.addCommand(cmd);
-  program.addCommand(completionCommand(program));
+  const loaded = await Promise.all((argv === undefined ? MODULES : modulesFor(argv)).map((m) => m.load()));
+  for (const cmd of [...loaded.flat(), versionCommand(), completionCommand(program)]) program.addCommand(cmd);
   reportMisuseEverywhere(program);
   for (const cmd of allCommands(program)) cmd.option('--no-color', 'no colour in the output (also: NO_COLOR=1); there is colour only on a terminal');
   return program;
