@@ -1,8 +1,8 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import Database from 'better-sqlite3';
 import type { Allocation, Job, TaskState } from '../model/index.ts';
 import type { TaskHandle } from '../drivers/index.ts';
+import { openDatabase, pragmaValue, transaction, type DatabaseSync, type StatementSync } from '../lib/index.ts';
 
 /** What the agent keeps on disk per allocation, to find its tasks again after a restart. */
 export interface AllocRecord {
@@ -20,12 +20,12 @@ const SCHEMA_VERSION = 1;
  * `save` returned from is kept even if the agent is killed (-9) the next instant. Allocations, their job version, and each task's handle and state have their own rows:
  * a handle is written the moment its task starts, before anything else can go wrong.
  *
- * better-sqlite3 is synchronous; a save is a few hundred microseconds, well below anything the
+ * node:sqlite is synchronous; a save is a few hundred microseconds, well below anything the
  * agent waits on, and it keeps the order of writes the order of calls.
  */
 export class LocalState {
   readonly #dataDir: string;
-  #db: Database.Database | undefined;
+  #db: DatabaseSync | undefined;
   /** Prepared once: preparing a statement costs more than running it, and saves come by the thousand. */
   #statements: Statements | undefined;
 
@@ -41,14 +41,14 @@ export class LocalState {
   /** Open (or create) the database; imports the JSON records of older agents once. */
   async open(): Promise<void> {
     await fs.mkdir(this.#dataDir, { recursive: true });
-    const db = new Database(this.file);
-    db.pragma('journal_mode = WAL');
+    // Waits up to 5 s for a lock instead of failing at once (what better-sqlite3 did by default).
+    const db = openDatabase(this.file, { timeout: 5000 });
+    db.exec('PRAGMA journal_mode = WAL');
     // NORMAL in WAL mode: a commit is in the WAL (the OS's page cache) when it returns, so it
     // survives the agent being killed; only a power loss can take the last commits, and the
     // agent then finds its containers by their labels. FULL would fsync on every task event.
-    db.pragma('synchronous = NORMAL');
-    db.pragma('busy_timeout = 5000');
-    if ((db.pragma('user_version', { simple: true }) as number) < SCHEMA_VERSION) {
+    db.exec('PRAGMA synchronous = NORMAL');
+    if ((pragmaValue(db, 'user_version') as number) < SCHEMA_VERSION) {
       db.exec(`
         CREATE TABLE IF NOT EXISTS allocs (id TEXT PRIMARY KEY, alloc TEXT NOT NULL, job TEXT NOT NULL);
         CREATE TABLE IF NOT EXISTS tasks (
@@ -61,7 +61,7 @@ export class LocalState {
         PRAGMA user_version = ${SCHEMA_VERSION};
       `);
     }
-    db.pragma('foreign_keys = ON');
+    db.exec('PRAGMA foreign_keys = ON');
     this.#db = db;
     this.#statements = prepareStatements(db);
     await this.#importJson();
@@ -78,11 +78,11 @@ export class LocalState {
   async load(onBad: (what: string, err: Error) => void): Promise<AllocRecord[]> {
     const db = this.#open();
     const out: AllocRecord[] = [];
-    const tasks = db.prepare<[string], { name: string; handle: string | null; state: string | null }>('SELECT name, handle, state FROM tasks WHERE alloc_id = ?');
-    for (const row of db.prepare<[], { id: string; alloc: string; job: string }>('SELECT id, alloc, job FROM allocs').all()) {
+    const tasks = db.prepare('SELECT name, handle, state FROM tasks WHERE alloc_id = ?');
+    for (const row of db.prepare('SELECT id, alloc, job FROM allocs').all() as unknown as { id: string; alloc: string; job: string }[]) {
       try {
         const record: AllocRecord = { alloc: JSON.parse(row.alloc) as Allocation, job: JSON.parse(row.job) as Job, handles: {}, taskStates: {} };
-        for (const t of tasks.all(row.id)) {
+        for (const t of tasks.all(row.id) as unknown as { name: string; handle: string | null; state: string | null }[]) {
           if (t.handle) record.handles[t.name] = JSON.parse(t.handle) as TaskHandle;
           if (t.state) record.taskStates[t.name] = JSON.parse(t.state) as TaskState;
         }
@@ -121,7 +121,7 @@ export class LocalState {
     await fs.rm(path.join(this.#dataDir, 'tasks', allocId), { recursive: true, force: true });
   }
 
-  #open(): Database.Database {
+  #open(): DatabaseSync {
     if (!this.#db) throw new Error('Cannot use the agent local state: it is not open (call open() first)');
     return this.#db;
   }
@@ -150,15 +150,16 @@ export class LocalState {
 interface Statements {
   /** Save a whole record in one transaction. */
   save: (record: AllocRecord) => void;
-  remove: Database.Statement<[string]>;
+  remove: StatementSync;
 }
 
-function prepareStatements(db: Database.Database): Statements {
-  const upsertAlloc = db.prepare<[string, string, string]>('INSERT INTO allocs (id, alloc, job) VALUES (?, ?, ?) ON CONFLICT(id) DO UPDATE SET alloc = excluded.alloc, job = excluded.job');
-  const upsertTask = db.prepare<[string, string, string | null, string | null]>(
+function prepareStatements(db: DatabaseSync): Statements {
+  const upsertAlloc = db.prepare('INSERT INTO allocs (id, alloc, job) VALUES (?, ?, ?) ON CONFLICT(id) DO UPDATE SET alloc = excluded.alloc, job = excluded.job');
+  const upsertTask = db.prepare(
     'INSERT INTO tasks (alloc_id, name, handle, state) VALUES (?, ?, ?, ?) ON CONFLICT(alloc_id, name) DO UPDATE SET handle = excluded.handle, state = excluded.state',
   );
-  const save = db.transaction((record: AllocRecord) => {
+  const inTransaction = transaction(db);
+  const save = (record: AllocRecord): void => inTransaction(() => {
     const id = record.alloc.id;
     upsertAlloc.run(id, JSON.stringify(record.alloc), JSON.stringify(record.job));
     const names = new Set([...Object.keys(record.handles), ...Object.keys(record.taskStates)]);
@@ -168,5 +169,5 @@ function prepareStatements(db: Database.Database): Statements {
       upsertTask.run(id, name, handle ? JSON.stringify(handle) : null, state ? JSON.stringify(state) : null);
     }
   });
-  return { save: (record) => save(record), remove: db.prepare<[string]>('DELETE FROM allocs WHERE id = ?') };
+  return { save, remove: db.prepare('DELETE FROM allocs WHERE id = ?') };
 }
