@@ -74,7 +74,7 @@ export class DnsCluster {
         new Promise((resolve, reject) => {
           // A message sent before the worker listens is lost, so the worker says hello first.
           const onMessage = (m: FromWorker): void => {
-            if (m.type === 'hello') return void worker.send({ type: 'start', options: { ...rest, port, ...variant() }, zone: o.zone() } satisfies ToWorker);
+            if (m.type === 'hello') return void worker.send({ type: 'start', options: { ...rest, port }, zone: o.zone() } satisfies ToWorker);
             worker.off('message', onMessage);
             if (m.type === 'ready') resolve();
             else reject(new Error(m.type === 'error' ? `Cannot start DNS worker: ${m.message}` : 'Cannot start DNS worker: unexpected message'));
@@ -137,9 +137,4 @@ function freeUdpPort(host: string): Promise<number> {
       s.close(() => resolve(port));
     });
   });
-}
-
-// MEASUREMENT ONLY (not to commit): pick the UDP path by environment for bench/dns.ts.
-function variant(): { reusePort: boolean; publicUdpApi: boolean } {
-  return { reusePort: process.env.BERTH_DNS_REUSEPORT === '1', publicUdpApi: process.env.BERTH_DNS_PUBLIC === '1' };
 }

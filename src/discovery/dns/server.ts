@@ -24,11 +24,6 @@ export interface DnsServerOptions {
   recursors?: string[];
   /** Answer UDP through Node's public dgram API only, not its native handle (see datagrams.ts). Default false. */
   publicUdpApi?: boolean;
-  /**
-   * Bind UDP with SO_REUSEPORT (Linux), so that each of several processes has its own socket on
-   * the port and the kernel spreads datagrams over them by source address. Default false.
-   */
-  reusePort?: boolean;
   /** The zone to answer from, read per query (return the same object while nothing changed). */
   zone: () => DnsZoneData;
   logger: Logger;
@@ -94,7 +89,7 @@ export class DnsServer {
     // tick on every send, a measurable share of the per-packet cost.
     const family = net.isIPv6(host) ? 6 : 4;
     const lookup = (address: string, _opts: unknown, cb: (err: Error | null, address: string, family: number) => void): void => cb(null, address, family);
-    const udp = dgram.createSocket({ type: family === 6 ? 'udp6' : 'udp4', reusePort: this.#o.reusePort ?? false, lookup: lookup as unknown as dgram.SocketOptions['lookup'] });
+    const udp = dgram.createSocket({ type: family === 6 ? 'udp6' : 'udp4', lookup: lookup as unknown as dgram.SocketOptions['lookup'] });
     await new Promise<void>((resolve, reject) => {
       udp.once('error', reject);
       udp.bind(port, host, () => {
