@@ -31,7 +31,12 @@ export function openDatabase(file: string, options: DatabaseSyncOptions = {}): D
  * the module before any code of ours runs.)
  */
 function loadQuietly(): SqliteModule {
-  return withoutWarning(isSqliteExperimentalWarning, () => require('node:sqlite') as SqliteModule);
+  try {
+    return withoutWarning(isSqliteExperimentalWarning, () => require('node:sqlite') as SqliteModule);
+  } catch (err) {
+    // Node 20 has no node:sqlite; say which runtime is needed rather than "No such built-in module".
+    throw new Error(`node:sqlite is not in Node ${process.version}: run berth on Node 24 or newer`, { cause: err });
+  }
 }
 
 /** Run `fn` with the warnings that `drop` matches not emitted (Node emits its own through process.emitWarning). */
