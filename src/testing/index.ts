@@ -1,3 +1,8 @@
-/** Test helpers: the scheduler harness and factories of valid model objects. Imported by tests only. */
+/**
+ * Test helpers: the scheduler harness, factories of valid model objects, a real etcd on loopback and
+ * the state backends the HTTP suites run on. Imported by tests (and bench/kv.ts, for etcd) only.
+ */
 export { SchedulerHarness, type HarnessOptions, type RunResult } from './harness.ts';
 export { mockAlloc, mockAllocFor, mockEval, mockGroup, mockJob, mockNode, mockTask } from './factories.ts';
+export { startEtcd, etcdSkipReason, etcdTestAvailable, requireEtcd, type EtcdCluster, type StartEtcdOptions } from './etcd.ts';
+export { testBackends, type TestBackend } from './state-backends.ts';

@@ -10,15 +10,11 @@ import { nodeRoutes } from './routes-nodes.ts';
 import { allocRoutes } from './routes-allocs.ts';
 import { metricsRoutes } from './routes-metrics.ts';
 import { clientRoutes } from './routes-client.ts';
-import { consulCatalogRoutes } from './consul-catalog.ts';
-import { consulHealthRoutes } from './consul-health.ts';
-import { consulAgentRoutes } from './consul-agent.ts';
-import { consulKvRoutes } from './consul-kv.ts';
-import { consulSessionRoutes } from './consul-session.ts';
-import { consulTxnRoutes } from './consul-txn.ts';
+import { consulCatalogRoutes, consulHealthRoutes, consulAgentRoutes, consulKvRoutes, consulSessionRoutes, consulTxnRoutes } from './consul/index.ts';
 import { eventRoutes } from './routes-events.ts';
 import { serverRoutes } from './routes-servers.ts';
 import { addLeaderForwarding } from './leader-forward.ts';
+import { lazySchemaController } from './lazy-compilers.ts';
 
 /**
  * Build the HTTP app without listening, so tests can call it with `app.inject()`. Routes validate,
@@ -33,6 +29,7 @@ export async function buildApp(ctx: ServerContext, logger: Logger): Promise<Fast
     forceCloseConnections: true,
     bodyLimit: MAX_BODY_BYTES,
     ajv: { customOptions: { allErrors: true, coerceTypes: 'array', removeAdditional: false } },
+    schemaController: lazySchemaController,
     // A malformed URL (`/v1/jobs/%ZZ`) or an over-long path parameter is refused by the router
     // before any route runs; it must still answer in berth's error shape.
     frameworkErrors: (err, _request, reply) => {
@@ -75,12 +72,10 @@ export async function buildApp(ctx: ServerContext, logger: Logger): Promise<Fast
   await app.register(consulHealthRoutes(ctx));
   await app.register(consulAgentRoutes(ctx));
   await app.register(serverRoutes(ctx));
-  if (ctx.kv) {
-    await app.register(consulKvRoutes(ctx.kv));
-    await app.register(consulSessionRoutes(ctx.kv));
-    await app.register(consulTxnRoutes(ctx, ctx.kv));
-  }
-  if (ctx.backend) await app.register(eventRoutes(ctx.backend));
+  await app.register(consulKvRoutes(ctx.kv));
+  await app.register(consulSessionRoutes(ctx.kv));
+  await app.register(consulTxnRoutes(ctx));
+  await app.register(eventRoutes(ctx.backend));
   return app;
 }
 

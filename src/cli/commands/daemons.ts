@@ -1,0 +1,273 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import type { Server, ServerOptions, StateBackend } from '../../server/index.ts';
+import type * as ServerLayer from '../../server/index.ts';
+import type * as AgentLayer from '../../agent/index.ts';
+import { parseDuration } from '../../jobspec/index.ts';
+import type { Logger } from '../../lib/index.ts';
+import type { DriverName } from '../../model/index.ts';
+import { applyConfigFile } from '../config.ts';
+import { CliError, EXIT_USAGE } from '../errors.ts';
+import { addDnsFlags, collectTaskDns, discoveryOptions, taskDnsServers, type DnsFlags } from './dns-flags.ts';
+import { serverMembersCommand } from './server-members.ts';
+
+/** `host:port`, as the address flags take it. */
+export interface HostPort {
+  host: string;
+  port: number;
+}
+
+function hostPort(value: string): HostPort {
+  const m = /^(.*):(\d{1,5})$/.exec(value);
+  const port = m ? Number(m[2]) : NaN;
+  if (!m || !m[1] || port > 65535) throw new InvalidArgumentError(`expected host:port (e.g. 127.0.0.1:7460), got "${value}"`);
+  return { host: m[1].replace(/^\[(.*)\]$/, '$1'), port };
+}
+
+/** `--server` may be repeated, and BERTH_SERVER may list several, comma-separated. */
+function collectServers(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), ...value.split(',').map((v) => v.trim()).filter(Boolean)];
+}
+
+/** `--etcd` may be repeated, and each value (or BERTH_ETCD) may list several client URLs, comma-separated. */
+function collectEtcd(value: string, previous: string[] | undefined): string[] {
+  const urls = value.split(',').map((v) => v.trim()).filter(Boolean);
+  for (const url of urls) {
+    if (!/^https?:\/\/[^/:]+(:\d{1,5})?\/?$/.test(url)) throw new InvalidArgumentError(`expected etcd client URLs such as http://10.0.0.1:2379, got "${url}"`);
+  }
+  return [...(previous ?? []), ...urls];
+}
+
+function urlArg(value: string): string {
+  if (!/^https?:\/\/[^/]+\/?$/.test(value)) throw new InvalidArgumentError(`expected a URL such as http://10.0.0.1:7460, got "${value}"`);
+  return value.replace(/\/$/, '');
+}
+
+function collectMeta(value: string, previous: Record<string, string> | undefined): Record<string, string> {
+  const m = /^([A-Za-z0-9_.-]+)=(.*)$/.exec(value);
+  if (!m) throw new InvalidArgumentError(`expected key=value with a key of letters, digits, _ . -, got "${value}"`);
+  return { ...previous, [m[1]]: m[2] };
+}
+
+function positiveInt(value: string): number {
+  if (!/^[1-9]\d{0,6}$/.test(value)) throw new InvalidArgumentError(`expected a whole number from 1 to 9999999, got "${value}"`);
+  return Number(value);
+}
+
+function driverChoice(value: string): DriverName | 'auto' {
+  if (value !== 'docker' && value !== 'process' && value !== 'auto') throw new InvalidArgumentError(`expected docker, process or auto, got "${value}"`);
+  return value;
+}
+
+function common(cmd: Command): Command {
+  return cmd
+    .addOption(new Option('--config <file>', 'read settings from a YAML file (flags and BERTH_* variables win)').env('BERTH_CONFIG'))
+    .addOption(new Option('--log-level <level>', 'trace, debug, info, warn, error or silent').env('BERTH_LOG_LEVEL').default('info').choices(['trace', 'debug', 'info', 'warn', 'error', 'silent']))
+    .addOption(new Option('--log-format <format>', 'json, or text for people (default: text on a terminal)').env('BERTH_LOG_FORMAT').choices(['json', 'text']))
+    .hook('preAction', (thisCommand) => applyConfigFile(thisCommand));
+}
+
+interface RunOpts {
+  dataDir: string;
+  httpAddr: HostPort;
+  dnsAddr?: HostPort;
+  driver?: DriverName | 'auto';
+  logLevel: string;
+  logFormat?: 'json' | 'text';
+  server?: string[];
+  nodeName?: string;
+  datacenter?: string;
+  address?: string;
+  dockerHost?: string;
+  run?: string[];
+  heartbeatTtl?: string;
+  heartbeatGrace?: string;
+  schedulerAlgorithm?: 'binpack' | 'spread';
+  runHistory?: number;
+  etcd?: string[];
+  name?: string;
+  advertiseUrl?: string;
+}
+
+// The server, the agent and the logger are imported inside the actions: `berth server members`
+// (a client) and the parsing of flags need none of fastify, the drivers, SQLite or etcd.
+const serverLayer = (): Promise<typeof ServerLayer> => import('../../server/index.ts');
+const agentLayer = (): Promise<typeof AgentLayer> => import('../../agent/index.ts');
+const newLogger = async (opts: RunOpts): Promise<Logger> => (await import('../../lib/index.ts')).createLogger({ level: opts.logLevel, format: opts.logFormat });
+
+/** `berth dev`, `berth server`, `berth agent`: the long-running processes. */
+export function daemonCommands(): Command[] {
+  const dev = common(new Command('dev'))
+    .description('Server and agent in one process on embedded SQLite: the zero-configuration start')
+    .addOption(new Option('--data-dir <dir>', 'where state and task files live').env('BERTH_DATA_DIR').default('.berth/dev'))
+    .addOption(new Option('--http-addr <host:port>', 'HTTP API and UI address').env('BERTH_HTTP_ADDR').argParser(hostPort).default(hostPort('127.0.0.1:7460'), '127.0.0.1:7460'))
+    .addOption(new Option('--dns-addr <host:port>', 'DNS address (UDP and TCP)').env('BERTH_DNS_ADDR').argParser(hostPort).default(undefined, '127.0.0.1:7453'))
+    .addOption(new Option('--driver <driver>', 'driver for tasks that name none: docker, process or auto').env('BERTH_DRIVER').argParser(driverChoice).default('auto'))
+    .addOption(new Option('--docker-host <addr>', 'Docker engine address').env('DOCKER_HOST'))
+    .addOption(new Option('--run <file...>', 'job files to run once the node is ready'))
+    .action(async (opts: RunOpts) => {
+      const logger = await newLogger(opts);
+      // External services registered with the dev server live on its one node.
+      opts.nodeName ??= 'dev';
+      const server = await startServer(opts, logger);
+      const { Agent } = await agentLayer();
+      const agent = await Agent.start({
+        serverUrl: server.url,
+        dataDir: path.join(opts.dataDir, 'agent'),
+        logger,
+        nodeName: opts.nodeName ?? 'dev',
+        defaultDriver: opts.driver,
+        dockerHost: opts.dockerHost,
+        dnsServers: server.discovery.bridgeAddress ? [server.discovery.bridgeAddress] : undefined,
+        // Containers reach services at the bridge address, not at 127.0.0.1 (their own loopback).
+        address: server.discovery.bridgeAddress,
+      });
+      onSignals(logger, async () => {
+        await agent.stop();
+        await server.stop();
+      });
+      process.stderr.write(
+        `\nberth dev is running: API ${server.url}, node "${agent.nodeName}" (driver ${agent.defaultDriver}), data in ${opts.dataDir}\n` +
+          `Try: BERTH_ADDR=${server.url} npx berth job run examples/web.yaml\n\n`,
+      );
+      for (const file of opts.run ?? []) await runExample(server.url, file, logger);
+    });
+
+  const server = common(new Command('server'))
+    .description('The control plane: state, scheduler, HTTP API')
+    .addOption(new Option('--data-dir <dir>', 'where the state lives').env('BERTH_DATA_DIR').default('/var/lib/berth/server'))
+    .addOption(new Option('--http-addr <host:port>', 'HTTP API address').env('BERTH_HTTP_ADDR').argParser(hostPort).default(hostPort('127.0.0.1:7460'), '127.0.0.1:7460'))
+    .addOption(new Option('--dns-addr <host:port>', 'DNS address (UDP and TCP)').env('BERTH_DNS_ADDR').argParser(hostPort).default(undefined, '127.0.0.1:7453'))
+    .addOption(new Option('--heartbeat-ttl <duration>', 'least heartbeat TTL agents are given (grows with the cluster)').env('BERTH_HEARTBEAT_TTL').default('10s'))
+    .addOption(new Option('--heartbeat-grace <duration>', 'extra time before a silent node is marked down').env('BERTH_HEARTBEAT_GRACE').default('5s'))
+    .addOption(new Option('--scheduler-algorithm <name>', 'rank nodes by packing work tight or spreading it').env('BERTH_SCHEDULER_ALGORITHM').choices(['binpack', 'spread']).default('binpack'))
+    .addOption(new Option('--run-history <n>', 'runs kept per periodic, parameterized or dependent job; older ones go with their child jobs').env('BERTH_RUN_HISTORY').argParser(positiveInt).default(100))
+    .addOption(new Option('--etcd <urls>', 'keep the state in this etcd cluster (client URLs, comma-separated or repeated) to run several servers; default: SQLite in --data-dir').env('BERTH_ETCD').argParser(collectEtcd))
+    .addOption(new Option('--name <name>', 'unique name of this server among the servers (default: host name:port)').env('BERTH_SERVER_NAME'))
+    .addOption(new Option('--advertise-url <url>', 'the API URL other servers and agents reach this one at (default: the --http-addr URL)').env('BERTH_ADVERTISE_URL').argParser(urlArg))
+    .action(async (opts: RunOpts) => {
+      const logger = await newLogger(opts);
+      const s = await startServer(opts, logger);
+      onSignals(logger, () => s.stop());
+    });
+  server.addCommand(serverMembersCommand());
+
+  const agent = common(new Command('agent'))
+    .description('Run tasks on this host for a berth server')
+    .addOption(new Option('--server <url>', 'a server to join; repeat for several (the agent fails over between them)').env('BERTH_SERVER').argParser(collectServers))
+    .addOption(new Option('--data-dir <dir>', 'where the node id, allocation records and task files live').env('BERTH_DATA_DIR').default('/var/lib/berth/agent'))
+    .addOption(new Option('--node-name <name>', 'unique name of this node (default: host name)').env('BERTH_NODE_NAME'))
+    .addOption(new Option('--datacenter <dc>', 'datacenter of this node').env('BERTH_DATACENTER').default('dc1'))
+    .addOption(new Option('--address <ip>', 'address where this node\'s task ports are reachable').env('BERTH_ADVERTISE').default('127.0.0.1'))
+    .addOption(new Option('--http-addr <host:port>', "the agent's own endpoint (logs); port 0 picks one").env('BERTH_AGENT_HTTP_ADDR').argParser(hostPort).default(hostPort('127.0.0.1:0'), '127.0.0.1:0'))
+    .addOption(new Option('--driver <driver>', 'driver for tasks that name none: docker, process or auto').env('BERTH_DRIVER').argParser(driverChoice).default('auto'))
+    .addOption(new Option('--docker-host <addr>', 'Docker engine address').env('DOCKER_HOST'))
+    .addOption(new Option('--node-class <class>', 'class of this node, for ${node.class} constraints').env('BERTH_NODE_CLASS'))
+    .addOption(new Option('--meta <key=value>', 'node metadata for ${meta.<key>} constraints; repeat for several').argParser(collectMeta))
+    .addOption(new Option('--task-dns <ip|auto>', "DNS server for docker tasks that set none, so that they resolve NAME.service.berth: where berth's DNS answers on port 53 (`berth server --dns-bridge`); auto: this host's docker0 address; repeat for several").env('BERTH_TASK_DNS').argParser(collectTaskDns))
+    .action(async (opts: RunOpts & { nodeClass?: string; meta?: Record<string, string>; taskDns?: string[] }) => {
+      const logger = await newLogger(opts);
+      const servers = opts.server?.length ? opts.server : ['http://127.0.0.1:7460'];
+      const { Agent } = await agentLayer();
+      const a = await Agent.start({
+        serverUrl: servers[0],
+        servers,
+        dataDir: opts.dataDir,
+        logger,
+        nodeName: opts.nodeName,
+        datacenter: opts.datacenter,
+        address: opts.address,
+        httpHost: opts.httpAddr.host,
+        httpPort: opts.httpAddr.port,
+        defaultDriver: opts.driver,
+        dockerHost: opts.dockerHost,
+        nodeClass: opts.nodeClass,
+        meta: opts.meta,
+        dnsServers: taskDnsServers(opts.taskDns),
+      });
+      onSignals(logger, () => a.stop());
+    });
+
+  return [addDnsFlags(dev), addDnsFlags(server), agent];
+}
+
+/** The state: the etcd cluster given with --etcd, else SQLite in the data dir. */
+async function openState(opts: RunOpts): Promise<StateBackend> {
+  const { openEtcdState, openSqliteState } = await serverLayer();
+  if (opts.etcd?.length) {
+    try {
+      return await openEtcdState(opts.etcd);
+    } catch (err) {
+      throw new CliError(`Cannot start the server: ${(err as Error).message} (is etcd running there? check --etcd)`);
+    }
+  }
+  await fs.mkdir(opts.dataDir, { recursive: true }).catch((err: Error) => {
+    throw new CliError(`Cannot create data dir ${opts.dataDir}: ${err.message}`);
+  });
+  return openSqliteState(opts.dataDir);
+}
+
+async function startServer(opts: RunOpts, logger: Logger): Promise<Server> {
+  const backend = await openState(opts);
+  try {
+    const discovery = discoveryOptions(opts as RunOpts & DnsFlags, opts.nodeName, opts.datacenter);
+    const cluster = { name: opts.name, advertiseUrl: opts.advertiseUrl };
+    const { Server } = await serverLayer();
+    return await Server.start({ backend, logger, host: opts.httpAddr.host, port: opts.httpAddr.port, ...schedulerOptions(opts), discovery, ...cluster });
+  } catch (err) {
+    await backend.close();
+    const e = err as NodeJS.ErrnoException;
+    if (e.code === 'EADDRINUSE') throw new CliError(`Cannot listen on ${opts.httpAddr.host}:${opts.httpAddr.port}: the address is in use (is another berth running? pick another with --http-addr)`);
+    throw err;
+  }
+}
+
+/** Heartbeat and scheduler settings from the server flags (absent for `dev`, which keeps the defaults). */
+function schedulerOptions(opts: RunOpts): Partial<ServerOptions> {
+  const out: Partial<ServerOptions> = {};
+  if (opts.schedulerAlgorithm) out.schedulerAlgorithm = opts.schedulerAlgorithm;
+  if (opts.runHistory !== undefined) out.periodic = { runsKept: opts.runHistory };
+  if (opts.heartbeatTtl === undefined && opts.heartbeatGrace === undefined) return out;
+  const ms = (flag: string, value: string): number => {
+    const parsed = parseDuration(value);
+    if (!parsed.ok) throw new CliError(`Cannot start the server: --${flag} ${parsed.error}`, EXIT_USAGE);
+    return parsed.value;
+  };
+  out.heartbeat = { minHeartbeatTtlMs: ms('heartbeat-ttl', opts.heartbeatTtl ?? '10s'), heartbeatGraceMs: ms('heartbeat-grace', opts.heartbeatGrace ?? '5s') };
+  return out;
+}
+
+/** Register a job file and follow it, logging instead of failing the process. */
+async function runExample(url: string, file: string, logger: Logger): Promise<void> {
+  try {
+    const [{ BerthClient }, { watchRollout }] = await Promise.all([import('../../api/index.ts'), import('../progress.ts')]);
+    const client = new BerthClient({ address: url });
+    const text = await fs.readFile(file, 'utf8');
+    const result = await client.registerJob(text, path.extname(file) === '.json' ? 'json' : 'yaml');
+    const job = await client.getJob(result.jobId);
+    const outcome = await watchRollout(client, job, result.evalId);
+    if (outcome.ok) process.stderr.write(`Job "${job.id}" from ${file} is ${job.type === 'batch' ? 'complete' : 'running'}: npx berth job status ${job.id}\n`);
+    else logger.error({ file }, outcome.reason);
+  } catch (err) {
+    logger.error({ err: (err as Error).message, file }, 'cannot run example job');
+  }
+}
+
+/** SIGINT/SIGTERM: shut down cleanly once; a second signal exits at once. */
+function onSignals(logger: Logger, shutdown: () => Promise<void>): void {
+  let stopping = false;
+  const handler = (signal: string): void => {
+    if (stopping) process.exit(1);
+    stopping = true;
+    logger.info({ signal }, 'shutting down (tasks keep running)');
+    shutdown()
+      .then(() => process.exit(0))
+      .catch((err: unknown) => {
+        logger.error({ err }, 'shutdown failed');
+        process.exit(1);
+      });
+  };
+  process.on('SIGINT', handler);
+  process.on('SIGTERM', handler);
+}
