@@ -9,7 +9,7 @@ import type { Allocation, DriverName, Job, TaskConfig } from '../model/index.ts'
 import type { TaskDriver, TaskHandle } from '../drivers/index.ts';
 import type { Logger } from '../lib/index.ts';
 import type { ServerPool } from '../api/index.ts';
-import { CheckRunner, MAX_OUTPUT, allocServices, checkIds, hostPort, instanceId, type ProbeTarget } from '../discovery/index.ts';
+import { CheckRunner, MAX_OUTPUT, allocServices, checkIds, hostPort, instanceId, type ProbeTarget } from '../discovery/checks/index.ts';
 
 /** What the checks need of an allocation runner. */
 export interface CheckedAlloc {

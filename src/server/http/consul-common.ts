@@ -6,7 +6,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { BerthError } from '../../model/index.ts';
 import { Type } from '@sinclair/typebox';
 import os from 'node:os';
-import { Catalog, CatalogRegistry, compileFilter, type LocalNode } from '../../discovery/index.ts';
+import { Catalog, CatalogRegistry, compileFilter, type LocalNode } from '../../discovery/catalog/index.ts';
 import { createLogger } from '../../lib/index.ts';
 import type { ServerContext } from '../context.ts';
 import { blockingQuery } from './blocking.ts';
