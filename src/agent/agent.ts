@@ -113,14 +113,8 @@ export class Agent {
     await this.#localState.open();
     this.nodeId = await this.#loadNodeId();
     const drivers = o.drivers ?? [new DockerDriver({ host: o.dockerHost }), new ProcessDriver()];
-    for (const d of drivers) if (d.name !== 'mock') this.#drivers.set(d.name, d);
+    for (const d of drivers) this.#drivers.set(d.name, d);
     const facts = await fingerprint(drivers);
-    const mock = drivers.find((d) => d.name === 'mock');
-    // Tests load the mock as every driver name, so specs need no change to run on it.
-    if (mock) for (const n of ['docker', 'process'] as const) if (!this.#drivers.has(n)) this.#drivers.set(n, mock);
-    // The mock's handles say 'mock' (see TaskHandle.driver): recovery and logs find it by that name.
-    if (mock) this.#drivers.set(mock.name as unknown as DriverName, mock);
-    if (mock) for (const n of ['docker', 'process'] as const) facts.drivers[n] ??= { detected: true, healthy: true, version: 'mock' };
     const defaultDriver = this.#resolveDefaultDriver(facts.drivers);
     this.#http = await buildAgentApp(this.#runners, this.#drivers, this.#log, () => this.nodeId);
     const httpUrl = await this.#http.listen({ host: o.httpHost ?? '127.0.0.1', port: o.httpPort ?? 0 });

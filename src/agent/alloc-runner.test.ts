@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { AllocUpdate } from '../api/index.ts';
-import { MockDriver, type TaskDriver } from '../drivers/index.ts';
+import { mockDrivers, type TaskDriver } from '../drivers/index.ts';
 import { silentLogger, systemClock } from '../lib/index.ts';
 import type { DriverName, Job } from '../model/index.ts';
 import { mockAlloc, mockGroup, mockJob, mockTask } from '../testing/index.ts';
@@ -26,7 +26,7 @@ function jobWith(tasks: { name: string; command: string; driver?: DriverName }[]
 }
 
 async function setup(job: Job, drivers: DriverName[] = ['docker', 'process']) {
-  const driver = new MockDriver();
+  const mocks = mockDrivers();
   const localState = new LocalState(fs.mkdtempSync(path.join(tmp, 'data-')));
   await localState.open();
   const updates: AllocUpdate[] = [];
@@ -34,14 +34,15 @@ async function setup(job: Job, drivers: DriverName[] = ['docker', 'process']) {
   const runner = new AllocRunner(alloc, job, {
     nodeName: 'n1',
     nodeAddress: '127.0.0.1',
-    drivers: new Map<DriverName, TaskDriver>(drivers.map((d) => [d, driver])),
+    drivers: new Map<DriverName, TaskDriver>(mocks.filter((d) => drivers.includes(d.name)).map((d) => [d.name, d])),
     defaultDriver: 'docker',
     localState,
     clock: systemClock,
     logger: silentLogger(),
     onChange: (u) => updates.push(u),
   });
-  return { runner, driver, updates, localState, alloc };
+  // Both mocks run on one machine: tests look at it through either.
+  return { runner, driver: mocks[0], updates, localState, alloc };
 }
 
 async function until(what: string, cond: () => boolean, ms = 2_000): Promise<void> {
@@ -96,8 +97,7 @@ describe('AllocRunner', () => {
     const again = new AllocRunner(record.alloc, record.job, {
       nodeName: 'n1',
       nodeAddress: '127.0.0.1',
-      // As the agent loads it: the mock's handles name it 'mock'.
-      drivers: new Map<DriverName, TaskDriver>([['docker', driver], ['mock' as DriverName, driver]]),
+      drivers: new Map<DriverName, TaskDriver>([['docker', driver]]),
       defaultDriver: 'docker',
       localState,
       clock: systemClock,

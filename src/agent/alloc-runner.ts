@@ -75,14 +75,12 @@ export class AllocRunner {
     const entries: PhasedTask[] = [];
     for (const task of group.tasks) {
       const driver = this.#deps.drivers.get(driverNameOf(task.name, task.driver))!;
-      // The mock driver stands in for docker and process in tests: it gets the env of the one it replaces.
-      const driverName = driver.name === 'mock' ? (task.driver ?? this.#deps.defaultDriver) : driver.name;
+      const driverName = driver.name;
       const taskDir = this.#deps.localState.taskDir(this.alloc.id, task.name);
       const env = taskEnv(this.job, this.alloc, task, this.#deps.nodeAddress, driverName, taskDirs(taskDir, driverName));
       prepareTaskDir(this.job, taskDir);
       const runner = new TaskRunner({
         driver,
-        driverName,
         request: {
           allocId: this.alloc.id,
           taskName: task.name,

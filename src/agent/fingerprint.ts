@@ -25,7 +25,6 @@ export async function fingerprint(drivers: TaskDriver[]): Promise<Fingerprint> {
   await Promise.all(
     drivers.map(async (d) => {
       const name = d.name;
-      if (name === 'mock') return;
       const info: DriverInfo = await d.fingerprint().catch((err: unknown) => ({ detected: false, healthy: false, detail: (err as Error).message }));
       infos[name] = info;
       if (info.detected && info.version) attributes[`driver.${name}.version`] = info.version;

@@ -81,8 +81,7 @@ describe('service checks on the agent', () => {
     const runner = new AllocRunner(alloc, job, {
       nodeName: 'n1',
       nodeAddress: '127.0.0.1',
-      // The mock's handles name it 'mock', as the agent registers it (see Agent).
-      drivers: new Map<DriverName, TaskDriver>([['docker', driver], ['mock' as DriverName, driver]]),
+      drivers: new Map<DriverName, TaskDriver>([['docker', driver]]),
       defaultDriver: 'docker',
       localState,
       clock: systemClock,

@@ -1,5 +1,5 @@
 import fs from 'node:fs/promises';
-import type { DriverName, RestartPolicy, TaskEvent, TaskState } from '../model/index.ts';
+import type { RestartPolicy, TaskEvent, TaskState } from '../model/index.ts';
 import type { TaskDriver, TaskHandle, TaskStartRequest } from '../drivers/index.ts';
 import type { Clock } from '../lib/index.ts';
 import type { Logger } from '../lib/index.ts';
@@ -11,8 +11,6 @@ const MAX_EVENTS = 20;
 /** What a task runner is given. */
 export interface TaskRunnerOptions {
   driver: TaskDriver;
-  /** The driver name the task state reports. Default the driver's own; the mock reports the one it stands in for. */
-  driverName?: DriverName;
   request: TaskStartRequest;
   restart: RestartPolicy;
   /** Batch tasks that exit 0 are done; service tasks are restarted whatever their exit. */
@@ -48,7 +46,7 @@ export class TaskRunner {
   constructor(options: TaskRunnerOptions) {
     this.#o = options;
     this.#tracker = new RestartTracker(options.restart);
-    this.state = { ...(options.initialState ?? { state: 'pending', failed: false, restarts: 0, events: [] }), driver: options.driverName ?? (options.driver.name as DriverName) };
+    this.state = { ...(options.initialState ?? { state: 'pending', failed: false, restarts: 0, events: [] }), driver: options.driver.name };
   }
 
   /** Apply a restart policy changed in place from the task's next exit on. */

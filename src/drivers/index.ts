@@ -20,5 +20,5 @@ export { DockerDriver, type DockerDriverOptions } from './docker/docker-driver.t
 export { DEFAULT_DOCKER_HOST, connectDocker, defaultDockerHost, dockerMessage, dockerStatus, readProgress } from './docker/docker-host.ts';
 export { TASK_DIR_MOUNTS } from './docker/container-spec.ts';
 export { ProcessDriver, type ProcessDriverOptions } from './process/process-driver.ts';
-export { MockDriver, type MockDriverOptions } from './mock/mock-driver.ts';
+export { MockDriver, mockDrivers, type MockDriverOptions } from './mock/mock-driver.ts';
 export { MockMachine, type MockTask } from './mock/mock-machine.ts';
