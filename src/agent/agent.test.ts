@@ -11,7 +11,7 @@ import type { Allocation } from '../model/index.ts';
 import { Server } from '../server/index.ts';
 import { MemoryBackend } from '../state/index.ts';
 import { Agent } from './agent.ts';
-import { LocalState } from './local-state.ts';
+import { LocalState } from './allocs/local-state.ts';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-agent-'));
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));

@@ -9,12 +9,12 @@ import { systemClock, type Clock } from '../lib/index.ts';
 import { backoffDelay } from '../lib/index.ts';
 import { newId } from '../lib/index.ts';
 import type { Logger } from '../lib/index.ts';
-import { AllocRunner } from './alloc-runner.ts';
-import { fingerprint } from './fingerprint.ts';
-import { buildAgentApp } from './http.ts';
-import { LocalState, type AllocRecord } from './local-state.ts';
-import { StatusReporter } from './reporter.ts';
-import { isReplaced, labelledTasks } from './recovery.ts';
+import { AllocRunner } from './allocs/alloc-runner.ts';
+import { fingerprint } from './node/fingerprint.ts';
+import { buildAgentApp } from './http/endpoint.ts';
+import { LocalState, type AllocRecord } from './allocs/local-state.ts';
+import { StatusReporter } from './allocs/reporter.ts';
+import { isReplaced, labelledTasks } from './allocs/recovery.ts';
 
 /** Agent settings. */
 export interface AgentOptions {

@@ -1,8 +1,8 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import type { Allocation, Job, TaskState } from '../model/index.ts';
-import type { TaskHandle } from '../drivers/index.ts';
+import type { Allocation, Job, TaskState } from '../../model/index.ts';
+import type { TaskHandle } from '../../drivers/index.ts';
 
 /** What the agent keeps on disk per allocation, to find its tasks again after a restart. */
 export interface AllocRecord {

@@ -4,8 +4,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
-import type { Allocation, Job } from '../model/index.ts';
-import type { TaskHandle } from '../drivers/index.ts';
+import type { Allocation, Job } from '../../model/index.ts';
+import type { TaskHandle } from '../../drivers/index.ts';
 import { LocalState, type AllocRecord } from './local-state.ts';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-local-'));

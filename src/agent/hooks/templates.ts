@@ -7,8 +7,8 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import Handlebars from 'handlebars';
-import { ServerPool } from '../api/index.ts';
-import type { TaskTemplate } from '../model/index.ts';
+import { ServerPool } from '../../api/index.ts';
+import type { TaskTemplate } from '../../model/index.ts';
 
 /** A template as a task declares it (the model's TaskTemplate). */
 export type TemplateSpec = TaskTemplate;

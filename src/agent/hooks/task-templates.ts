@@ -3,11 +3,11 @@
  * start request), then followed; a change restarts the task, signals it, or does nothing, as its
  * `change_mode` says.
  */
-import type { ServerPool } from '../api/index.ts';
-import type { Logger } from '../lib/index.ts';
-import type { TaskTemplate } from '../model/index.ts';
+import type { ServerPool } from '../../api/index.ts';
+import type { Logger } from '../../lib/index.ts';
+import type { TaskTemplate } from '../../model/index.ts';
 import { TemplateSet } from './templates.ts';
-import type { TaskRunner } from './task-runner.ts';
+import type { TaskRunner } from '../tasks/task-runner.ts';
 
 /** Renders and follows a task's templates for its runner. */
 export class TaskTemplates {

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mockAlloc, mockJob, mockTask } from '../testing/index.ts';
+import { mockAlloc, mockJob, mockTask } from '../../testing/index.ts';
 import { interpolate, taskDirs, taskEnv } from './task-env.ts';
 
 const job = mockJob({ id: 'shop' });

@@ -1,6 +1,6 @@
-import type { Task, TaskState } from '../model/index.ts';
-import type { TaskHandle } from '../drivers/index.ts';
-import type { TaskRunner } from './task-runner.ts';
+import type { Task, TaskState } from '../../model/index.ts';
+import type { TaskHandle } from '../../drivers/index.ts';
+import type { TaskRunner } from '../tasks/task-runner.ts';
 
 /** When a task runs within its allocation. */
 export type TaskPhase = 'prestart' | 'sidecar' | 'main' | 'poststop';

@@ -1,4 +1,4 @@
-import type { RestartPolicy } from '../model/index.ts';
+import type { RestartPolicy } from '../../model/index.ts';
 
 /** What to do after a task exited. */
 export type RestartDecision = { restart: true; delayMs: number; reason: string } | { restart: false; reason: string };

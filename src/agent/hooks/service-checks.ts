@@ -5,11 +5,11 @@
  * allocation's running status); this only runs their checks.
  */
 import { execFile } from 'node:child_process';
-import type { Allocation, DriverName, Job, TaskConfig } from '../model/index.ts';
-import type { TaskDriver, TaskHandle } from '../drivers/index.ts';
-import type { Logger } from '../lib/index.ts';
-import type { ServerPool } from '../api/index.ts';
-import { CheckRunner, MAX_OUTPUT, allocServices, checkIds, hostPort, instanceId, type ProbeTarget } from '../discovery/checks/index.ts';
+import type { Allocation, DriverName, Job, TaskConfig } from '../../model/index.ts';
+import type { TaskDriver, TaskHandle } from '../../drivers/index.ts';
+import type { Logger } from '../../lib/index.ts';
+import type { ServerPool } from '../../api/index.ts';
+import { CheckRunner, MAX_OUTPUT, allocServices, checkIds, hostPort, instanceId, type ProbeTarget } from '../../discovery/checks/index.ts';
 
 /** What the checks need of an allocation runner. */
 export interface CheckedAlloc {

@@ -2,10 +2,10 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { ServerPool } from '../api/index.ts';
-import { silentLogger } from '../lib/index.ts';
-import type { CheckSpec, Job } from '../model/index.ts';
-import { mockAlloc, mockGroup, mockJob, mockTask } from '../testing/index.ts';
+import { ServerPool } from '../../api/index.ts';
+import { silentLogger } from '../../lib/index.ts';
+import type { CheckSpec, Job } from '../../model/index.ts';
+import { mockAlloc, mockGroup, mockJob, mockTask } from '../../testing/index.ts';
 import { startServiceChecks, type CheckedAlloc } from './service-checks.ts';
 
 const check = (path: string): CheckSpec => ({ type: 'http', path, intervalMs: 60_000, timeoutMs: 500, successBeforePassing: 0, failuresBeforeCritical: 0 });

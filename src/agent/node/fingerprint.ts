@@ -1,6 +1,6 @@
 import os from 'node:os';
-import type { DriverInfo, DriverName } from '../model/index.ts';
-import type { TaskDriver } from '../drivers/index.ts';
+import type { DriverInfo, DriverName } from '../../model/index.ts';
+import type { TaskDriver } from '../../drivers/index.ts';
 
 /** What the agent learns about its host before registering. */
 export interface Fingerprint {

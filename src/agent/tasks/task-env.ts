@@ -1,6 +1,6 @@
 import path from 'node:path';
-import type { Allocation, DriverName, Job, Task } from '../model/index.ts';
-import { TASK_DIR_MOUNTS } from '../drivers/index.ts';
+import type { Allocation, DriverName, Job, Task } from '../../model/index.ts';
+import { TASK_DIR_MOUNTS } from '../../drivers/index.ts';
 
 /** Where a task sees its directory's `local/` and `secrets/`. */
 export interface TaskDirs {

@@ -1,8 +1,8 @@
 /** A dispatched job's payload, handed to each task as a file in its directory. */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import type { Job } from '../model/index.ts';
-import { PAYLOAD_FILE } from './task-env.ts';
+import type { Job } from '../../model/index.ts';
+import { PAYLOAD_FILE } from '../tasks/task-env.ts';
 
 /**
  * Creates the task directory's `local/` and `secrets/` (a docker task has them mounted at /local

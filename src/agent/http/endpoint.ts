@@ -1,11 +1,11 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { Readable } from 'node:stream';
-import type { Logger } from '../lib/index.ts';
-import type { AllocRunner } from './alloc-runner.ts';
-import type { TaskDriver } from '../drivers/index.ts';
-import type { DriverName } from '../model/index.ts';
+import type { Logger } from '../../lib/index.ts';
+import type { AllocRunner } from '../allocs/alloc-runner.ts';
+import type { TaskDriver } from '../../drivers/index.ts';
+import type { DriverName } from '../../model/index.ts';
 import { allocUsage, nodeUsage } from './usage.ts';
-import { registerExec } from './exec-http.ts';
+import { registerExec } from './exec.ts';
 
 /**
  * The agent's own small HTTP endpoint: what only the host that runs a task can answer (its logs,

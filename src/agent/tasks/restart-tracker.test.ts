@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { RestartPolicy } from '../model/index.ts';
+import type { RestartPolicy } from '../../model/index.ts';
 import { RestartTracker } from './restart-tracker.ts';
 
 const policy = (overrides: Partial<RestartPolicy> = {}): RestartPolicy => ({ attempts: 2, intervalMs: 1_000, delayMs: 10, mode: 'fail', ...overrides });

@@ -3,10 +3,10 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { MockDriver, type TaskDriver } from '../drivers/index.ts';
-import { silentLogger, systemClock } from '../lib/index.ts';
-import type { DriverName, Job, Task, TaskEvent } from '../model/index.ts';
-import { mockAlloc, mockGroup, mockJob, mockTask } from '../testing/index.ts';
+import { MockDriver, type TaskDriver } from '../../drivers/index.ts';
+import { silentLogger, systemClock } from '../../lib/index.ts';
+import type { DriverName, Job, Task, TaskEvent } from '../../model/index.ts';
+import { mockAlloc, mockGroup, mockJob, mockTask } from '../../testing/index.ts';
 import { AllocRunner } from './alloc-runner.ts';
 import { LocalState } from './local-state.ts';
 

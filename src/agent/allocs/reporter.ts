@@ -1,7 +1,7 @@
-import type { AllocUpdate } from '../api/index.ts';
-import { isBerthError } from '../model/index.ts';
-import { backoffDelay } from '../lib/index.ts';
-import type { Logger } from '../lib/index.ts';
+import type { AllocUpdate } from '../../api/index.ts';
+import { isBerthError } from '../../model/index.ts';
+import { backoffDelay } from '../../lib/index.ts';
+import type { Logger } from '../../lib/index.ts';
 
 /**
  * Sends allocation updates to the server, coalesced: while one request is in flight, later

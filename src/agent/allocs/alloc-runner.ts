@@ -1,16 +1,16 @@
-import type { Allocation, ClientStatus, DriverName, Job, Task, TaskState } from '../model/index.ts';
-import type { TaskDriver, TaskHandle } from '../drivers/index.ts';
-import type { Clock } from '../lib/index.ts';
-import type { Logger } from '../lib/index.ts';
-import type { AllocUpdate } from '../api/index.ts';
+import type { Allocation, ClientStatus, DriverName, Job, Task, TaskState } from '../../model/index.ts';
+import type { TaskDriver, TaskHandle } from '../../drivers/index.ts';
+import type { Clock } from '../../lib/index.ts';
+import type { Logger } from '../../lib/index.ts';
+import type { AllocUpdate } from '../../api/index.ts';
 import type { LocalState } from './local-state.ts';
-import { TaskTemplates } from './task-templates.ts';
-import { TaskRunner } from './task-runner.ts';
+import { TaskTemplates } from '../hooks/task-templates.ts';
+import { TaskRunner } from '../tasks/task-runner.ts';
 import { allRunning, phaseOf, runPhases, runsToCompletion, type PhasedTask } from './lifecycle.ts';
-import { interpolate, taskDirs, taskEnv } from './task-env.ts';
-import { prepareTaskDir } from './payload.ts';
-import { startServiceChecks, withDns, type ServiceChecks } from './service-checks.ts';
-import type { ServerPool } from '../api/index.ts';
+import { interpolate, taskDirs, taskEnv } from '../tasks/task-env.ts';
+import { prepareTaskDir } from '../hooks/payload.ts';
+import { startServiceChecks, withDns, type ServiceChecks } from '../hooks/service-checks.ts';
+import type { ServerPool } from '../../api/index.ts';
 
 /** What every alloc runner of an agent shares. */
 export interface AllocRunnerDeps {

@@ -1,8 +1,8 @@
 import fs from 'node:fs/promises';
-import type { RestartPolicy, TaskEvent, TaskState } from '../model/index.ts';
-import type { TaskDriver, TaskHandle, TaskStartRequest } from '../drivers/index.ts';
-import type { Clock } from '../lib/index.ts';
-import type { Logger } from '../lib/index.ts';
+import type { RestartPolicy, TaskEvent, TaskState } from '../../model/index.ts';
+import type { TaskDriver, TaskHandle, TaskStartRequest } from '../../drivers/index.ts';
+import type { Clock } from '../../lib/index.ts';
+import type { Logger } from '../../lib/index.ts';
 import { RestartTracker } from './restart-tracker.ts';
 
 /** Events kept per task; older ones are dropped. */

@@ -3,9 +3,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { MemoryBackend } from '../state/index.ts';
-import { Server } from '../server/index.ts';
-import { silentLogger } from '../lib/index.ts';
+import { MemoryBackend } from '../../state/index.ts';
+import { Server } from '../../server/index.ts';
+import { silentLogger } from '../../lib/index.ts';
 import { TemplateSet, type TemplateSpec } from './templates.ts';
 
 describe('templates', () => {

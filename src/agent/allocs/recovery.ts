@@ -1,6 +1,6 @@
-import { isClientTerminal, type Allocation } from '../model/index.ts';
-import type { TaskDriver, TaskHandle } from '../drivers/index.ts';
-import type { Logger } from '../lib/index.ts';
+import { isClientTerminal, type Allocation } from '../../model/index.ts';
+import type { TaskDriver, TaskHandle } from '../../drivers/index.ts';
+import type { Logger } from '../../lib/index.ts';
 
 /**
  * The running tasks the drivers find by this node's labels (docker containers), by allocation:

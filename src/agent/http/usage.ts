@@ -1,7 +1,7 @@
 import os from 'node:os';
-import type { AllocStats, DriverName, NodeStats } from '../model/index.ts';
-import type { TaskDriver } from '../drivers/index.ts';
-import type { AllocRunner } from './alloc-runner.ts';
+import type { AllocStats, DriverName, NodeStats } from '../../model/index.ts';
+import type { TaskDriver } from '../../drivers/index.ts';
+import type { AllocRunner } from '../allocs/alloc-runner.ts';
 
 /** The usage of each running task of an allocation; tasks that are not running (or whose driver measures nothing) are left out. */
 export async function allocUsage(runner: AllocRunner, drivers: Map<DriverName, TaskDriver>): Promise<AllocStats> {

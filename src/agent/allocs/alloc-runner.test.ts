@@ -3,11 +3,11 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { AllocUpdate } from '../api/index.ts';
-import { mockDrivers, type TaskDriver } from '../drivers/index.ts';
-import { silentLogger, systemClock } from '../lib/index.ts';
-import type { DriverName, Job } from '../model/index.ts';
-import { mockAlloc, mockGroup, mockJob, mockTask } from '../testing/index.ts';
+import type { AllocUpdate } from '../../api/index.ts';
+import { mockDrivers, type TaskDriver } from '../../drivers/index.ts';
+import { silentLogger, systemClock } from '../../lib/index.ts';
+import type { DriverName, Job } from '../../model/index.ts';
+import { mockAlloc, mockGroup, mockJob, mockTask } from '../../testing/index.ts';
 import { AllocRunner } from './alloc-runner.ts';
 import { LocalState } from './local-state.ts';
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { mockAlloc } from '../testing/index.ts';
+import { mockAlloc } from '../../testing/index.ts';
 import { isReplaced } from './recovery.ts';
 
 describe('isReplaced', () => {

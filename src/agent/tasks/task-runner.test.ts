@@ -3,9 +3,9 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { MockDriver, type TaskHandle } from '../drivers/index.ts';
-import { silentLogger, systemClock } from '../lib/index.ts';
-import type { RestartPolicy, TaskConfig } from '../model/index.ts';
+import { MockDriver, type TaskHandle } from '../../drivers/index.ts';
+import { silentLogger, systemClock } from '../../lib/index.ts';
+import type { RestartPolicy, TaskConfig } from '../../model/index.ts';
 import { TaskRunner } from './task-runner.ts';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-task-runner-'));

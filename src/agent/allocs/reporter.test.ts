@@ -1,9 +1,9 @@
 import { describe, it, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { AllocUpdate } from '../api/index.ts';
-import { silentLogger } from '../lib/index.ts';
+import type { AllocUpdate } from '../../api/index.ts';
+import { silentLogger } from '../../lib/index.ts';
 import { StatusReporter } from './reporter.ts';
-import { BerthError } from '../model/index.ts';
+import { BerthError } from '../../model/index.ts';
 
 const update = (id: string, clientStatus: AllocUpdate['clientStatus']): AllocUpdate => ({ id, clientStatus, taskStates: {} });
 

@@ -2,9 +2,9 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { WebSocketServer, type WebSocket } from 'ws';
-import type { DriverName } from '../model/index.ts';
-import type { ExecSession, TaskDriver } from '../drivers/index.ts';
-import type { AllocRunner } from './alloc-runner.ts';
+import type { DriverName } from '../../model/index.ts';
+import type { ExecSession, TaskDriver } from '../../drivers/index.ts';
+import type { AllocRunner } from '../allocs/alloc-runner.ts';
 
 /**
  * The exec protocol, one JSON object per WebSocket text message (data in base64, as Nomad's):
