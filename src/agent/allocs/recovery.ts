@@ -1,6 +1,53 @@
-import { isClientTerminal, type Allocation } from '../../model/index.ts';
+import { isClientTerminal, type Allocation, type DriverName } from '../../model/index.ts';
 import type { TaskDriver, TaskHandle } from '../../drivers/index.ts';
 import type { Logger } from '../../lib/index.ts';
+import type { AllocRecord, LocalState } from './local-state.ts';
+
+/** An allocation recorded before the last stop or crash, with the handles of its tasks that still run. */
+export interface RecoveredAlloc {
+  record: AllocRecord;
+  /** By task name; a task missing here is started again by its runner, as after a crash. */
+  handles: Record<string, TaskHandle>;
+}
+
+/** What `recoverLocal` found. */
+export interface Recovered {
+  allocs: RecoveredAlloc[];
+  /** Labelled tasks whose allocation has no record, by allocation id: adopted when the server names it again. */
+  orphans: Map<string, TaskHandle[]>;
+}
+
+/** What `recoverLocal` reads. */
+export interface RecoverOptions {
+  localState: LocalState;
+  drivers: ReadonlyMap<DriverName, TaskDriver>;
+  nodeName: string;
+  logger: Logger;
+}
+
+/**
+ * The tasks to reattach to after the last stop or crash. A task with a saved handle is found by it
+ * (container id; pid and start time). A container this node labelled for a task whose handle was
+ * never saved (the agent died between start and save) is adopted rather than started twice.
+ */
+export async function recoverLocal(o: RecoverOptions): Promise<Recovered> {
+  const records = await o.localState.load((what, err) => o.logger.warn({ what, err: err.message }, 'skipping unreadable allocation record'));
+  const labelled = await labelledTasks(new Set(o.drivers.values()), o.nodeName, o.logger);
+  const allocs: RecoveredAlloc[] = [];
+  for (const record of records) {
+    const handles: Record<string, TaskHandle> = {};
+    for (const [task, handle] of Object.entries(record.handles)) {
+      const driver = o.drivers.get(handle.driver);
+      if (driver && (await driver.recover(handle).catch(() => false))) handles[task] = handle;
+    }
+    for (const h of labelled.get(record.alloc.id) ?? []) {
+      if (!handles[h.taskName] && record.taskStates[h.taskName]?.state !== 'dead') handles[h.taskName] = h;
+    }
+    labelled.delete(record.alloc.id);
+    allocs.push({ record, handles });
+  }
+  return { allocs, orphans: labelled };
+}
 
 /**
  * The running tasks the drivers find by this node's labels (docker containers), by allocation:
