@@ -25,7 +25,7 @@ function jobWith(tasks: { name: string; command: string; driver?: DriverName }[]
   });
 }
 
-async function setup(job: Job, drivers: DriverName[] = ['docker', 'process']) {
+async function setup(job: Job, drivers: DriverName[] = ['docker', 'process'], dnsServers?: string[]) {
   const mocks = mockDrivers();
   const localState = new LocalState(fs.mkdtempSync(path.join(tmp, 'data-')));
   await localState.open();
@@ -40,6 +40,7 @@ async function setup(job: Job, drivers: DriverName[] = ['docker', 'process']) {
     clock: systemClock,
     logger: silentLogger(),
     onChange: (u) => updates.push(u),
+    dnsServers,
   });
   // Both mocks run on one machine: tests look at it through either.
   return { runner, driver: mocks[0], updates, localState, alloc };
@@ -111,5 +112,18 @@ describe('AllocRunner', () => {
     await again.destroy();
     assert.equal(driver.machine.tasks().length, 0, 'destroy removes the kept instance');
     assert.deepEqual(await localState.load(() => {}), []);
+  });
+
+  it('runs its hooks before a task starts: docker tasks get the DNS servers, every task its payload file', async (t) => {
+    const job = jobWith([{ name: 'c', command: 'run' }, { name: 'p', command: 'run', driver: 'process' }]);
+    job.payload = Buffer.from('hello').toString('base64');
+    const { runner, driver, localState, alloc } = await setup(job, ['docker', 'process'], ['172.17.0.1']);
+    t.after(() => runner.destroy());
+    runner.start();
+    await until('running', () => runner.clientStatus() === 'running');
+    const request = (task: string) => driver.machine.tasks().find((t) => t.request.taskName === task)!.request;
+    assert.deepEqual(request('c').config.dnsServers, ['172.17.0.1']);
+    assert.equal(request('p').config.dnsServers, undefined, 'a process resolves as its host does');
+    for (const task of ['c', 'p']) assert.equal(fs.readFileSync(path.join(localState.taskDir(alloc.id, task), 'local', 'payload'), 'utf8'), 'hello');
   });
 });

@@ -1,22 +1,21 @@
-import type { Allocation, ClientStatus, DriverName, Job, Task, TaskState } from '../../model/index.ts';
+import type { Allocation, ClientStatus, DriverName, Job, RestartPolicy, Task, TaskState } from '../../model/index.ts';
 import type { TaskDriver, TaskHandle } from '../../drivers/index.ts';
 import type { Clock } from '../../lib/index.ts';
 import type { Logger } from '../../lib/index.ts';
 import type { AllocUpdate } from '../../api/index.ts';
 import type { LocalState } from './local-state.ts';
-import { TaskTemplates } from '../hooks/task-templates.ts';
 import { TaskRunner } from '../tasks/task-runner.ts';
+import { taskStartRequest } from '../tasks/start-request.ts';
 import { allRunning, phaseOf, runPhases, runsToCompletion, type PhasedTask } from './lifecycle.ts';
-import { interpolate, taskDirs, taskEnv } from '../tasks/task-env.ts';
-import { prepareTaskDir } from '../hooks/payload.ts';
-import { startServiceChecks, withDns, type ServiceChecks } from '../hooks/service-checks.ts';
+import { allocHooks } from '../hooks/alloc-hooks.ts';
+import type { AllocHook, HookedTask, RunningTask } from './alloc-hook.ts';
 import type { ServerPool } from '../../api/index.ts';
 
 /** What every alloc runner of an agent shares. */
 export interface AllocRunnerDeps {
   nodeName: string;
   nodeAddress: string;
-  drivers: Map<DriverName, TaskDriver>;
+  drivers: ReadonlyMap<DriverName, TaskDriver>;
   defaultDriver: DriverName;
   localState: LocalState;
   clock: Clock;
@@ -30,7 +29,9 @@ export interface AllocRunnerDeps {
 }
 
 /**
- * Runs the tasks of one allocation and derives the allocation's client status from theirs.
+ * Runs the tasks of one allocation and derives the allocation's client status from theirs. What
+ * else an allocation needs (its payload, DNS servers, templates, service checks) is done by its
+ * hooks (hooks/alloc-hooks.ts), each step at its point of the allocation's life (alloc-hook.ts).
  */
 export class AllocRunner {
   alloc: Allocation;
@@ -45,13 +46,15 @@ export class AllocRunner {
   /** The group's tasks as the job specifies them (their lifecycle). */
   #tasksSpec: Task[] = [];
   #detaching = false;
-  #checks: ServiceChecks | undefined;
-  readonly #templates = new Map<string, TaskTemplates>();
+  readonly #hooks: AllocHook[];
+  /** Each task as its hooks see it, by name. */
+  readonly #hooked = new Map<string, RunningTask>();
 
   constructor(alloc: Allocation, job: Job, deps: AllocRunnerDeps) {
     this.alloc = alloc;
     this.job = job;
     this.#deps = deps;
+    this.#hooks = allocHooks(this, deps);
   }
 
   /** Start every task; reattach those with a recovered handle. */
@@ -75,46 +78,7 @@ export class AllocRunner {
     const entries: PhasedTask[] = [];
     for (const task of group.tasks) {
       const driver = this.#deps.drivers.get(driverNameOf(task.name, task.driver))!;
-      const driverName = driver.name;
-      const taskDir = this.#deps.localState.taskDir(this.alloc.id, task.name);
-      const env = taskEnv(this.job, this.alloc, task, this.#deps.nodeAddress, driverName, taskDirs(taskDir, driverName));
-      prepareTaskDir(this.job, taskDir);
-      const runner = new TaskRunner({
-        driver,
-        request: {
-          allocId: this.alloc.id,
-          taskName: task.name,
-          nodeName: this.#deps.nodeName,
-          config: withDns(task.config, driverName, this.#deps.dnsServers),
-          env,
-          args: (task.config.args ?? []).map((a) => interpolate(a, env)),
-          resources: task.resources,
-          ports: this.alloc.ports.map((p) => ({ hostPort: p.value, containerPort: driverName === 'docker' ? p.to : p.value })),
-          taskDir: this.#deps.localState.taskDir(this.alloc.id, task.name),
-          ...(task.logs ? { logs: task.logs } : {}),
-        },
-        restart: group.restart,
-        batch: this.job.type === 'batch' || runsToCompletion(task),
-        killTimeoutMs: task.killTimeoutMs,
-        ...(task.maxRunDurationMs ? { maxRunDurationMs: task.maxRunDurationMs } : {}),
-        clock: this.#deps.clock,
-        logger: this.#deps.logger,
-        initialState: recovered.taskStates[task.name],
-        onChange: () => {
-          this.#report();
-          // Kept on disk at every change, so that an agent killed now comes back knowing it.
-          void this.save();
-          // One task failed for good: the allocation has failed, so its other tasks stop too.
-          if (runner.state.state === 'dead' && runner.state.failed && !this.#stopped) void this.stop(`sibling task "${task.name}" failed`);
-        },
-        onHandle: (h) => {
-          if (h) this.#handles[task.name] = h;
-          else delete this.#handles[task.name];
-          return this.save();
-        },
-      });
-      this.#tasks.set(task.name, runner);
-      if (task.templates?.length && this.#deps.servers) this.#templates.set(task.name, new TaskTemplates(task.templates, runner, env, this.#deps.localState.taskDir(this.alloc.id, task.name), this.#deps.servers, this.#deps.logger));
+      const runner = this.#taskRunner(task, driver, group.restart, recovered.taskStates[task.name]);
       const handle = recovered.handles[task.name];
       if (handle) this.#handles[task.name] = handle;
       entries.push({ task, runner, handle });
@@ -122,10 +86,51 @@ export class AllocRunner {
     this.#tasksSpec = group.tasks;
     // Prestart, main, poststop in turn (lifecycle.ts). Each task's end is persisted, so that a
     // restarted agent does not run it again.
-    this.#done = runPhases(entries, { run: (e) => (this.#templates.get(e.task.name)?.render() ?? Promise.resolve()).then(() => e.runner.run(e.handle)).then(() => this.save()), detaching: () => this.#detaching });
-    this.#checks = startServiceChecks(this, this.#deps);
+    this.#done = runPhases(entries, { run: (e) => this.#prerun(e.task.name).then(() => e.runner.run(e.handle)).then(() => this.save()), detaching: () => this.#detaching });
+    for (const hook of this.#hooks) hook.poststart?.();
     this.#report();
     void this.save();
+  }
+
+  /** The task's start request, shaped by the prestart hooks, and its runner. */
+  #taskRunner(task: Task, driver: TaskDriver, restart: RestartPolicy, initialState: TaskState | undefined): TaskRunner {
+    const taskDir = this.#deps.localState.taskDir(this.alloc.id, task.name);
+    const request = taskStartRequest({ job: this.job, alloc: this.alloc, task, nodeName: this.#deps.nodeName, nodeAddress: this.#deps.nodeAddress, driverName: driver.name, taskDir });
+    const hooked: HookedTask = { task, driverName: driver.name, taskDir, request };
+    for (const hook of this.#hooks) hook.prestart?.(hooked);
+    const runner: TaskRunner = new TaskRunner({
+      driver,
+      request: hooked.request,
+      restart,
+      batch: this.job.type === 'batch' || runsToCompletion(task),
+      killTimeoutMs: task.killTimeoutMs,
+      ...(task.maxRunDurationMs ? { maxRunDurationMs: task.maxRunDurationMs } : {}),
+      clock: this.#deps.clock,
+      logger: this.#deps.logger,
+      initialState,
+      onChange: () => {
+        this.#report();
+        // Kept on disk at every change, so that an agent killed now comes back knowing it.
+        void this.save();
+        // One task failed for good: the allocation has failed, so its other tasks stop too.
+        if (runner.state.state === 'dead' && runner.state.failed && !this.#stopped) void this.stop(`sibling task "${task.name}" failed`);
+      },
+      onHandle: (h) => {
+        if (h) this.#handles[task.name] = h;
+        else delete this.#handles[task.name];
+        return this.save();
+      },
+    });
+    this.#tasks.set(task.name, runner);
+    this.#hooked.set(task.name, { ...hooked, runner });
+    return runner;
+  }
+
+  /** Every hook's prerun step for a task, in order, before it runs. */
+  async #prerun(taskName: string): Promise<void> {
+    const task = this.#hooked.get(taskName);
+    if (!task) return;
+    for (const hook of this.#hooks) await hook.prerun?.(task);
   }
 
   /** The server changed the allocation (e.g. wants it stopped). */
@@ -145,15 +150,14 @@ export class AllocRunner {
     this.job = job;
     const group = job.groups.find((g) => g.name === this.alloc.group);
     if (group) for (const runner of this.#tasks.values()) runner.setRestartPolicy(group.restart);
-    if (this.#tasks.size > 0) this.#checks = startServiceChecks(this, this.#deps, this.#checks);
+    if (this.#tasks.size > 0) for (const hook of this.#hooks) hook.update?.();
     void this.save();
     return true;
   }
 
   /** Stop every task, then run the poststop tasks; idempotent. */
   stop(reason?: string): Promise<void> {
-    this.#checks?.stop();
-    for (const t of this.#templates.values()) t.stop();
+    this.#stopHooks();
     const poststop = new Set(this.#tasksSpec.filter((t) => phaseOf(t) === 'poststop').map((t) => t.name));
     const stopping = [...this.#tasks].filter(([name]) => !poststop.has(name)).map(([, t]) => t.stop(reason));
     this.#stopped ??= Promise.all(stopping).then(() => this.done);
@@ -163,8 +167,7 @@ export class AllocRunner {
   /** Stop watching the tasks and leave them running (the agent shuts down). */
   async detach(): Promise<void> {
     this.#detaching = true;
-    this.#checks?.stop();
-    for (const t of this.#templates.values()) t.stop();
+    this.#stopHooks();
     await Promise.all([...this.#tasks.values()].map((t) => t.detach()));
   }
 
@@ -211,6 +214,10 @@ export class AllocRunner {
     return this.#deps.localState
       .save({ alloc: this.alloc, job: this.job, handles: { ...this.#handles }, taskStates: this.taskStates() })
       .catch((err: unknown) => this.#deps.logger.error({ err, allocId: this.alloc.id }, 'cannot save allocation state'));
+  }
+
+  #stopHooks(): void {
+    for (const hook of this.#hooks) hook.stop?.();
   }
 
   #report(): void {

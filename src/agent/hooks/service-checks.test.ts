@@ -13,7 +13,7 @@ import type { DriverName, Job } from '../../model/index.ts';
 import { mockAlloc, mockGroup, mockJob, mockTask } from '../../testing/index.ts';
 import { AllocRunner } from '../allocs/alloc-runner.ts';
 import { LocalState } from '../allocs/local-state.ts';
-import { withDns } from './service-checks.ts';
+import { withDns } from './dns.ts';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-service-checks-'));
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));

@@ -5,26 +5,22 @@
  * allocation's running status); this only runs their checks.
  */
 import { execFile } from 'node:child_process';
-import type { Allocation, DriverName, Job, TaskConfig } from '../../model/index.ts';
-import type { TaskDriver, TaskHandle } from '../../drivers/index.ts';
+import type { DriverName } from '../../model/index.ts';
+import type { TaskDriver } from '../../drivers/index.ts';
 import type { Logger } from '../../lib/index.ts';
 import type { ServerPool } from '../../api/index.ts';
+import type { AllocHook, HookedAlloc } from '../allocs/alloc-hook.ts';
 import { CheckRunner, MAX_OUTPUT, allocServices, checkIds, hostPort, instanceId, type ProbeTarget } from '../../discovery/checks/index.ts';
 
 /** What the checks need of an allocation runner. */
-export interface CheckedAlloc {
-  readonly alloc: Allocation;
-  readonly job: Job;
-  handle(taskName: string): TaskHandle | undefined;
-  taskNames(): string[];
-}
+export type CheckedAlloc = HookedAlloc;
 
 /** What the checks need of the agent. */
 export interface ServiceCheckDeps {
   /** The servers checks report to (the next one when one does not answer); without them no check runs. */
   servers?: ServerPool;
   nodeAddress: string;
-  drivers: Map<DriverName, TaskDriver>;
+  drivers: ReadonlyMap<DriverName, TaskDriver>;
   logger: Logger;
 }
 
@@ -138,8 +134,22 @@ function restartTasks(runner: CheckedAlloc, deps: ServiceCheckDeps, tasks: strin
   }
 }
 
-/** A docker task's config with berth's DNS servers, unless the task names its own or uses the host's network. */
-export function withDns(config: TaskConfig, driverName: string, dnsServers: string[] | undefined): TaskConfig {
-  if (!dnsServers?.length || driverName !== 'docker' || config.dnsServers?.length || config.networkMode === 'host') return config;
-  return { ...config, dnsServers: [...dnsServers] };
+/**
+ * The hook that runs an allocation's service checks: from when its tasks began, following each
+ * new job version it is updated to in place, until it stops.
+ */
+export function serviceChecksHook(alloc: HookedAlloc, deps: ServiceCheckDeps): AllocHook {
+  let checks: ServiceChecks | undefined;
+  return {
+    name: 'service checks',
+    poststart() {
+      checks = startServiceChecks(alloc, deps);
+    },
+    update() {
+      checks = startServiceChecks(alloc, deps, checks);
+    },
+    stop() {
+      checks?.stop();
+    },
+  };
 }
