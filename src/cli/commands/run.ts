@@ -1,7 +1,9 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { Server, openEtcdState, openSqliteState, type ServerOptions, type StateBackend } from '../../server/index.ts';
+// Types only: the server (and through it the state backends, etcd3 and SQLite) is loaded by the
+// commands that start one (serverModule), so that `berth agent` does not load it.
+import type { Server, ServerOptions, StateBackend } from '../../server/index.ts';
 import { parseDuration } from '../../jobspec/index.ts';
 import { Agent } from '../../agent/index.ts';
 import { BerthClient } from '../../api/index.ts';
@@ -185,8 +187,12 @@ export function runCommands(): Command[] {
   return [addDnsFlags(dev), addDnsFlags(server), agent];
 }
 
+/** The server layer, loaded when a command starts a server. */
+const serverModule = () => import('../../server/index.ts');
+
 /** The state: the etcd cluster given with --etcd, else SQLite in the data dir. */
 async function openState(opts: RunOpts): Promise<StateBackend> {
+  const { openEtcdState, openSqliteState } = await serverModule();
   if (opts.etcd?.length) {
     try {
       return await openEtcdState(opts.etcd);
@@ -205,6 +211,7 @@ async function startServer(opts: RunOpts, logger: Logger): Promise<Server> {
   try {
     const discovery = discoveryOptions(opts as RunOpts & DnsFlags, opts.nodeName, opts.datacenter);
     const cluster = { name: opts.name, advertiseUrl: opts.advertiseUrl };
+    const { Server } = await serverModule();
     return await Server.start({ backend, logger, host: opts.httpAddr.host, port: opts.httpAddr.port, ...schedulerOptions(opts), discovery, ...cluster });
   } catch (err) {
     await backend.close();
