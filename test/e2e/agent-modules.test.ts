@@ -13,7 +13,7 @@ import { after, before, describe, it } from 'node:test';
 import { startAgent, startServer, type BerthProcess } from '../harness/cluster.ts';
 
 const root = path.resolve(import.meta.dirname, '../..');
-const recorder = path.join(root, 'test/harness/record-modules.mjs');
+const recorder = path.join(root, 'test/harness/record-modules.js');
 
 interface ModuleList {
   esm: { url: string; parent: string | null }[];

@@ -1,5 +1,5 @@
 // Module resolve hooks (node:module register) that report every ES module a process resolves,
-// with the module that imported it, to the port record-modules.mjs hands over.
+// with the module that imported it, to the port record-modules.js hands over.
 let port;
 
 export function initialize(data) {

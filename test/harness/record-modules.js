@@ -1,4 +1,4 @@
-// `node --import ./test/harness/record-modules.mjs ...`: when the process exits, write every
+// `node --import ./test/harness/record-modules.js ...`: when the process exits, write every
 // module it loaded to the file BERTH_MODULE_LIST names, as JSON: `esm` (each URL with the module
 // that imported it, from a resolve hook) and `cjs` (the CommonJS cache, which packages such as
 // etcd3 and better-sqlite3 fill through require()). Tests read it to see what a process loaded.
@@ -13,7 +13,7 @@ if (out) {
   port1.on('message', (m) => esm.push(m));
   // The recording must not keep the process alive.
   port1.unref();
-  register('./module-hooks.mjs', { parentURL: import.meta.url, data: { port: port2 }, transferList: [port2] });
+  register('./module-hooks.js', { parentURL: import.meta.url, data: { port: port2 }, transferList: [port2] });
   const require = createRequire(import.meta.url);
   process.on('exit', () => writeFileSync(out, JSON.stringify({ esm, cjs: Object.keys(require.cache) })));
 }
