@@ -15,7 +15,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Etcd3 } from 'etcd3';
 import { freePort } from '../test/harness/berth.ts';
-import { startEtcd } from '../test/harness/etcd.ts';
+import { startEtcd } from '../src/testing/index.ts';
 import { closedLoop } from './closed-loop.ts';
 
 const { values } = parseArgs({ options: { seconds: { type: 'string' }, clients: { type: 'string' }, quick: { type: 'boolean' } } });

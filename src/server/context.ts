@@ -1,12 +1,12 @@
 import type { StateBackend, StateStore, StateView } from '../state/index.ts';
 import type { Clock } from '../lib/index.ts';
-import type { JobService } from './jobs.ts';
-import type { NodeService } from './nodes.ts';
-import type { PeriodicDispatcher } from './periodic/dispatcher.ts';
+import type { JobService } from './jobs/index.ts';
+import type { NodeService } from './nodes/index.ts';
+import type { PeriodicDispatcher } from './periodic/index.ts';
 import type { ServerMetrics } from './metrics.ts';
 import type { Catalog, CatalogRegistry } from '../discovery/catalog/index.ts';
 import type { KvService } from '../kv/index.ts';
-import type { ServerMember } from './leadership.ts';
+import type { ServerMember } from './cluster/index.ts';
 
 /** What the routes know of the servers: who leads, who is there. */
 export interface ClusterView {
@@ -20,7 +20,10 @@ export interface ClusterView {
   members(): ServerMember[];
 }
 
-/** What the HTTP routes may call. */
+/**
+ * What the HTTP routes may call: every service, always present. An app built for a test gets the
+ * real ones too (from `Server.start`), so a route never makes a stand-in of its own.
+ */
 export interface ServerContext {
   view: StateView;
   store: StateStore;
@@ -28,14 +31,14 @@ export interface ServerContext {
   jobs: JobService;
   nodes: NodeService;
   metrics: ServerMetrics;
-  /** Launches periodic and dependent jobs; absent in apps built without a server. */
-  periodic?: PeriodicDispatcher;
-  /** The service catalog; absent in apps built without a server (routes then make one). */
-  discovery?: { catalog: Catalog; registry: CatalogRegistry };
-  /** Consul's KV and sessions; the KV, session and txn routes are served only when present. */
-  kv?: KvService;
+  /** Launches periodic and dependent jobs (`job periodic force`, dispatch). */
+  periodic: PeriodicDispatcher;
+  /** The service catalog: reads (`catalog`) and registrations (`registry`). */
+  discovery: { catalog: Catalog; registry: CatalogRegistry };
+  /** Consul's KV and sessions. */
+  kv: KvService;
   /** The state backend, for the event stream's replay of its revision log. */
-  backend?: StateBackend;
-  /** The servers and the election; absent in apps built without a server (one server, leading). */
-  cluster?: ClusterView;
+  backend: StateBackend;
+  /** The servers and the election. */
+  cluster: ClusterView;
 }

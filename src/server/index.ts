@@ -1,7 +1,7 @@
 /** The control plane runtime. */
 export { Server } from './server.ts';
 export type { ServerOptions } from './server.ts';
-export { buildApp } from './http/app.ts';
+export { buildApp } from './http/index.ts';
 export { openEtcdState, openSqliteState } from './open-state.ts';
-export type { ServerMember } from './leadership.ts';
+export type { ServerMember } from './cluster/index.ts';
 export type { StateBackend } from '../state/index.ts';

@@ -1,23 +1,17 @@
 import type { FastifyInstance } from 'fastify';
 import { StateStore, StateView, type StateBackend } from '../state/index.ts';
-import { systemClock, type Clock } from '../lib/index.ts';
-import type { Logger } from '../lib/index.ts';
+import { systemClock, type Clock, type Logger } from '../lib/index.ts';
 import os from 'node:os';
-import { EvalBroker } from './broker.ts';
-import { JobService } from './jobs.ts';
-import { NodeService, type NodeServiceOptions } from './nodes.ts';
-import { BlockedEvals } from './blocked-evals.ts';
-import { Drainer } from './drainer.ts';
-import { PeriodicDispatcher, type DispatcherOptions } from './periodic/dispatcher.ts';
-import { DeploymentWatcher } from './deployment-watcher.ts';
+import { EvalBroker, BlockedEvals } from './evals/index.ts';
+import { JobService } from './jobs/index.ts';
+import { NodeService, type NodeServiceOptions, Drainer } from './nodes/index.ts';
+import { PeriodicDispatcher, type DispatcherOptions } from './periodic/index.ts';
+import { DeploymentWatcher } from './rollout/index.ts';
 import { ServerMetrics } from './metrics.ts';
-import { buildApp } from './http/app.ts';
+import { buildApp } from './http/index.ts';
 import type { ServerContext } from './context.ts';
-import { ServerDiscovery, type DiscoveryOptions } from './discovery.ts';
-import { openServerKv } from './kv.ts';
-import { Leadership, NOT_LEADING } from './leadership.ts';
-import { LeaderLoops } from './leader-loops.ts';
-import { fencedBackend } from './fenced-backend.ts';
+import { ServerDiscovery, type DiscoveryOptions, openServerKv } from './consul/index.ts';
+import { Leadership, LeaderLoops, fencedBackend, type ServerMember } from './cluster/index.ts';
 
 /** Server settings. */
 export interface ServerOptions {
@@ -48,6 +42,20 @@ export interface ServerOptions {
   leaderLeaseTtlSeconds?: number;
 }
 
+/** What a server is made of before it listens: the routes' context and the leader's parts. */
+interface ServerParts {
+  ctx: ServerContext;
+  /** The catalog with its sync loop and DNS (the routes see its catalog and registry). */
+  discovery: ServerDiscovery;
+  /** The election; the server joins it once it listens. */
+  leadership: Leadership;
+  broker: EvalBroker;
+  blockedEvals: BlockedEvals;
+  drainer: Drainer;
+  deployments: DeploymentWatcher;
+  loops: LeaderLoops;
+}
+
 /**
  * The control plane: the typed state view over a backend, the HTTP API, and, on the server that
  * wins the election, the control loops (eval broker, workers and plan applier, heartbeat monitor,
@@ -60,152 +68,168 @@ export class Server {
   readonly broker: EvalBroker;
   readonly metrics: ServerMetrics;
   /** The catalog, its sync loop and DNS. */
-  discovery!: ServerDiscovery;
-  /** The election and the other servers, once listening. */
-  leadership!: Leadership;
+  readonly discovery: ServerDiscovery;
+  /** The election and the other servers. */
+  readonly leadership: Leadership;
+  /** Evaluations waiting for capacity. */
+  readonly blockedEvals: BlockedEvals;
   /** The URL the API listens on, once started. */
   url = '';
   readonly #options: ServerOptions;
-  readonly #nodes: NodeService;
-  readonly #kv: ServerContext['kv'];
+  readonly #parts: ServerParts;
   readonly #unsubscribe: () => void;
-  /** Evaluations waiting for capacity. */
-  readonly blockedEvals: BlockedEvals;
-  readonly #drainer: Drainer;
-  readonly #deployments: DeploymentWatcher;
-  #loops!: LeaderLoops;
   /** Loops starting or stopping, in order: a term ends before the next begins. */
   #transition: Promise<void> = Promise.resolve();
 
-  private constructor(options: ServerOptions, view: StateView, ctx: ServerContext, app: FastifyInstance, broker: EvalBroker, leaderStore: StateStore) {
+  private constructor(options: ServerOptions, parts: ServerParts, app: FastifyInstance) {
+    const { ctx } = parts;
     this.#options = options;
-    this.view = view;
+    this.#parts = parts;
+    this.view = ctx.view;
     this.store = ctx.store;
     this.app = app;
-    this.broker = broker;
+    this.broker = parts.broker;
     this.metrics = ctx.metrics;
-    this.#nodes = ctx.nodes;
-    this.#kv = ctx.kv;
-    // The leader's loops write through the fenced store: a deposed leader's writes cannot land.
-    const deps = { view, store: leaderStore, clock: ctx.clock };
-    this.blockedEvals = new BlockedEvals({ ...deps, logger: options.logger.child({ component: 'blocked-evals' }) });
-    this.#deployments = new DeploymentWatcher({ ...deps, logger: options.logger.child({ component: 'deployments' }), jobs: ctx.jobs });
-    this.#drainer = new Drainer({ ...deps, logger: options.logger.child({ component: 'drainer' }) }, { intervalMs: options.drainIntervalMs });
-    // Level-triggered: any pending evaluation the view sees goes to the broker, whoever wrote it
-    // (the broker ignores it unless this server leads).
-    this.#unsubscribe = view.onChange((_rev, changes) => {
-      for (const c of changes) {
-        if (c.table === 'evals' || c.table === 'nodes' || c.table === 'allocs') this.blockedEvals.observe(c.table, c.id);
-        if (c.table === 'nodes') this.#nodes.observe(c.id);
-        if (c.table === 'nodes' || c.table === 'allocs') this.#drainer.poke();
-        if (c.table === 'allocs' || c.table === 'services' || c.table === 'deployments') this.#deployments.poke();
-        if (c.table !== 'evals' || c.type !== 'put') continue;
-        const evaluation = view.eval(c.id);
-        if (evaluation?.status === 'pending') broker.enqueue(evaluation);
-      }
-      ctx.metrics.brokerReady.set(broker.readyCount);
-    });
+    this.discovery = parts.discovery;
+    this.leadership = parts.leadership;
+    this.blockedEvals = parts.blockedEvals;
+    this.#unsubscribe = observeChanges(parts);
   }
 
   /** Open the state, listen, and join the election (resolves after the first try; a lone server leads by then). */
   static async start(options: ServerOptions): Promise<Server> {
-    const clock = options.clock ?? systemClock;
-    const logger = options.logger;
-    const view = await StateView.open(options.backend);
-    const store = new StateStore(options.backend, view);
-    // The election starts once the server listens (its URL is part of its member record).
-    const elected: { leadership?: Leadership } = {};
-    const leaderStore = new StateStore(
-      fencedBackend(options.backend, () => elected.leadership?.fence() ?? [...NOT_LEADING]),
-      view,
-    );
-    const metrics = new ServerMetrics();
-    const jobs = new JobService({ view, store, clock });
-    const nodes = new NodeService({ view, store, leaderStore, clock, logger: logger.child({ component: 'nodes' }) }, options.heartbeat);
-    const discovery = new ServerDiscovery(view, store, logger, options.discovery);
-    discovery.registerMetrics(metrics.registry);
-    const kv = await openServerKv(options.backend, options.discovery?.nodeName);
-    const ctx: ServerContext = { view, store, clock, jobs, nodes, metrics, discovery, kv, backend: options.backend };
-    // Launches are safe from any server: each one creates its run row only if absent.
-    ctx.periodic = new PeriodicDispatcher({ view, store, clock, logger: logger.child({ component: 'periodic' }) }, options.periodic);
-    const app = await buildApp(ctx, logger);
-    const broker = new EvalBroker({ now: () => clock.now() });
-    const server = new Server(options, view, ctx, app, broker, leaderStore);
-    server.#loops = new LeaderLoops({
-      view,
-      store: leaderStore,
-      clock,
-      logger,
-      metrics,
-      broker,
-      nodes,
-      blockedEvals: server.blockedEvals,
-      drainer: server.#drainer,
-      deployments: server.#deployments,
-      periodic: ctx.periodic,
-      discovery,
-      kv,
-      workers: options.workers ?? 2,
-      algorithm: options.schedulerAlgorithm,
-    });
-    server.discovery = discovery;
-    await discovery.start();
-    const address = await app.listen({ host: options.host ?? '127.0.0.1', port: options.port ?? 7460 });
-    server.url = address.replace('[::1]', '127.0.0.1');
-    const port = new URL(server.url).port;
+    // The election calls back into the server, which exists before anyone can be elected: the
+    // server joins only once it listens (its URL is part of its member record).
+    const made: { server?: Server } = {};
     const leadership = new Leadership({
       backend: options.backend,
-      member: {
-        name: options.name ?? `${os.hostname()}:${port}`,
-        url: options.advertiseUrl ?? server.url,
-        address: options.discovery?.address ?? '127.0.0.1',
-        startedAt: clock.now(),
-      },
-      logger: logger.child({ component: 'leadership' }),
+      logger: options.logger.child({ component: 'leadership' }),
       ttlSeconds: options.leaderLeaseTtlSeconds,
-      onElected: () => server.#lead(true),
-      onDeposed: () => server.#lead(false),
+      onElected: () => made.server && made.server.#lead(true),
+      onDeposed: () => made.server && made.server.#lead(false),
     });
-    elected.leadership = leadership;
-    server.leadership = leadership;
-    ctx.cluster = leadership;
+    const parts = await assemble(options, leadership);
+    const app = await buildApp(parts.ctx, options.logger);
+    const server = new Server(options, parts, app);
+    made.server = server;
+    await server.#listenAndJoin();
+    return server;
+  }
+
+  /** Serve DNS and the API, then join the election as the member this URL makes. */
+  async #listenAndJoin(): Promise<void> {
+    const options = this.#options;
+    await this.discovery.start();
+    const address = await this.app.listen({ host: options.host ?? '127.0.0.1', port: options.port ?? 7460 });
+    this.url = address.replace('[::1]', '127.0.0.1');
+    const member: ServerMember = {
+      name: options.name ?? `${os.hostname()}:${new URL(this.url).port}`,
+      url: options.advertiseUrl ?? this.url,
+      address: options.discovery?.address ?? '127.0.0.1',
+      startedAt: this.#parts.ctx.clock.now(),
+    };
     try {
-      await leadership.start();
+      await this.leadership.start(member);
     } catch (err) {
-      await leadership.stop();
-      await app.close();
-      await discovery.stop();
+      await this.leadership.stop();
+      await this.app.close();
+      await this.discovery.stop();
       throw err;
     }
     // A server that won at once runs its loops when `start` resolves.
-    await server.#transition;
-    logger.info({ url: server.url, name: leadership.self.name, backend: options.backend.name, index: view.index, leader: leadership.isLeader }, 'server listening');
-    return server;
+    await this.#transition;
+    const { leadership, view } = this;
+    options.logger.info({ url: this.url, name: member.name, backend: options.backend.name, index: view.index, leader: leadership.isLeader }, 'server listening');
   }
 
   /** Start the loops on election, stop them on deposition; in order, so a term ends before the next begins. */
   #lead(elected: boolean): void {
     if (!elected) this.broker.disable();
+    const loops = this.#parts.loops;
     this.#transition = this.#transition
-      .then(() => (elected && this.leadership.isLeader ? this.#loops.start() : this.#loops.stop()))
+      .then(() => (elected && this.leadership.isLeader ? loops.start() : loops.stop()))
       .catch((err: unknown) => this.#options.logger.error({ err }, 'cannot start or stop the leader loops'));
   }
 
   /** True while this server runs the control loops. */
   get leading(): boolean {
-    return this.#loops.running;
+    return this.#parts.loops.running;
   }
 
   /** Stop serving, hand leadership over (the lease is revoked) and close the state. Agents keep their tasks running. */
   async stop(): Promise<void> {
     this.#unsubscribe();
-    await this.leadership?.stop();
+    await this.leadership.stop();
     await this.#transition;
-    await this.#loops.stop();
+    await this.#parts.loops.stop();
     await this.discovery.stop();
     await this.app.close();
-    this.#kv?.close();
+    this.#parts.ctx.kv.close();
     this.view.close();
     await this.#options.backend.close();
   }
+}
+
+/**
+ * Build every part of a server over its backend: what the routes call (the full ServerContext)
+ * and the loops the leader runs. The leader's loops write through the fenced store, so a deposed
+ * leader's writes cannot land.
+ */
+async function assemble(options: ServerOptions, leadership: Leadership): Promise<ServerParts> {
+  const { backend, logger } = options;
+  const clock = options.clock ?? systemClock;
+  const child = (component: string): Logger => logger.child({ component });
+  const view = await StateView.open(backend);
+  const store = new StateStore(backend, view);
+  const leaderStore = new StateStore(fencedBackend(backend, () => leadership.fence()), view);
+  const metrics = new ServerMetrics();
+  const jobs = new JobService({ view, store, clock });
+  const nodes = new NodeService({ view, store, leaderStore, clock, logger: child('nodes') }, options.heartbeat);
+  const discovery = new ServerDiscovery({ view, store, logger }, options.discovery);
+  discovery.registerMetrics(metrics.registry);
+  const kv = await openServerKv(backend, options.discovery?.nodeName);
+  // Launches are safe from any server: each one creates its run row only if absent.
+  const periodic = new PeriodicDispatcher({ view, store, clock, logger: child('periodic') }, options.periodic);
+  const ctx: ServerContext = { view, store, clock, jobs, nodes, metrics, periodic, discovery, kv, backend, cluster: leadership };
+  const leaderDeps = { view, store: leaderStore, clock };
+  const broker = new EvalBroker({ now: () => clock.now() });
+  const blockedEvals = new BlockedEvals({ ...leaderDeps, logger: child('blocked-evals') });
+  const deployments = new DeploymentWatcher({ ...leaderDeps, logger: child('deployments'), jobs });
+  const drainer = new Drainer({ ...leaderDeps, logger: child('drainer') }, { intervalMs: options.drainIntervalMs });
+  const loops = new LeaderLoops({
+    ...leaderDeps,
+    logger,
+    metrics,
+    broker,
+    nodes,
+    blockedEvals,
+    drainer,
+    deployments,
+    periodic,
+    discovery,
+    kv,
+    workers: options.workers ?? 2,
+    algorithm: options.schedulerAlgorithm,
+  });
+  return { ctx, discovery, leadership, broker, blockedEvals, drainer, deployments, loops };
+}
+
+/**
+ * Level-triggered: any pending evaluation the view sees goes to the broker, whoever wrote it (the
+ * broker ignores it unless this server leads); changes poke the loops that care. Returns the unsubscribe.
+ */
+function observeChanges(parts: ServerParts): () => void {
+  const { ctx, broker, blockedEvals, drainer, deployments } = parts;
+  return ctx.view.onChange((_rev, changes) => {
+    for (const c of changes) {
+      if (c.table === 'evals' || c.table === 'nodes' || c.table === 'allocs') blockedEvals.observe(c.table, c.id);
+      if (c.table === 'nodes') ctx.nodes.observe(c.id);
+      if (c.table === 'nodes' || c.table === 'allocs') drainer.poke();
+      if (c.table === 'allocs' || c.table === 'services' || c.table === 'deployments') deployments.poke();
+      if (c.table !== 'evals' || c.type !== 'put') continue;
+      const evaluation = ctx.view.eval(c.id);
+      if (evaluation?.status === 'pending') broker.enqueue(evaluation);
+    }
+    ctx.metrics.brokerReady.set(broker.readyCount);
+  });
 }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { etcdSkipReason, startEtcd, type EtcdCluster } from '../../test/harness/etcd.ts';
+import { etcdSkipReason, startEtcd, type EtcdCluster } from '../testing/index.ts';
 import { isBerthError } from '../model/index.ts';
 import type { StateBackend, WatchBatch } from './backend.ts';
 import { sleep } from './contract-helpers.test-helper.ts';

@@ -5,7 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Allocation } from '../../src/model/index.ts';
 import { eventually } from '../harness/berth.ts';
-import { etcdSkipReason } from '../harness/etcd.ts';
+import { etcdSkipReason } from '../../src/testing/index.ts';
 import { startHaCluster, type HaCluster } from '../harness/ha.ts';
 
 /**

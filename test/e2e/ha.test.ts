@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import type { Allocation, Deployment, Node } from '../../src/model/index.ts';
 import { berth, eventually } from '../harness/berth.ts';
 import { startAgent, startServer, type BerthProcess } from '../harness/cluster.ts';
-import { etcdSkipReason, startEtcd, type EtcdCluster } from '../harness/etcd.ts';
+import { etcdSkipReason, startEtcd, type EtcdCluster } from '../../src/testing/index.ts';
 
 /**
  * Three `berth server --etcd` processes on a real three-member etcd cluster and two `berth agent`

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { BerthClient } from '../../src/api/index.ts';
 import { eventually, freePort } from './berth.ts';
 import { startAgent, startServer, type BerthProcess } from './cluster.ts';
-import { startEtcd, type EtcdCluster } from './etcd.ts';
+import { startEtcd, type EtcdCluster } from '../../src/testing/index.ts';
 
 /** One `berth server --etcd` of the cluster. */
 export interface HaServer extends BerthProcess {

@@ -10,12 +10,7 @@ import { nodeRoutes } from './routes-nodes.ts';
 import { allocRoutes } from './routes-allocs.ts';
 import { metricsRoutes } from './routes-metrics.ts';
 import { clientRoutes } from './routes-client.ts';
-import { consulCatalogRoutes } from './consul-catalog.ts';
-import { consulHealthRoutes } from './consul-health.ts';
-import { consulAgentRoutes } from './consul-agent.ts';
-import { consulKvRoutes } from './consul-kv.ts';
-import { consulSessionRoutes } from './consul-session.ts';
-import { consulTxnRoutes } from './consul-txn.ts';
+import { consulCatalogRoutes, consulHealthRoutes, consulAgentRoutes, consulKvRoutes, consulSessionRoutes, consulTxnRoutes } from './consul/index.ts';
 import { eventRoutes } from './routes-events.ts';
 import { serverRoutes } from './routes-servers.ts';
 import { addLeaderForwarding } from './leader-forward.ts';
@@ -75,12 +70,10 @@ export async function buildApp(ctx: ServerContext, logger: Logger): Promise<Fast
   await app.register(consulHealthRoutes(ctx));
   await app.register(consulAgentRoutes(ctx));
   await app.register(serverRoutes(ctx));
-  if (ctx.kv) {
-    await app.register(consulKvRoutes(ctx.kv));
-    await app.register(consulSessionRoutes(ctx.kv));
-    await app.register(consulTxnRoutes(ctx, ctx.kv));
-  }
-  if (ctx.backend) await app.register(eventRoutes(ctx.backend));
+  await app.register(consulKvRoutes(ctx.kv));
+  await app.register(consulSessionRoutes(ctx.kv));
+  await app.register(consulTxnRoutes(ctx));
+  await app.register(eventRoutes(ctx.backend));
   return app;
 }
 

@@ -38,7 +38,7 @@ const FORWARD_TIMEOUT_MS = 5000;
 export function addLeaderForwarding(app: FastifyInstance, ctx: ServerContext): void {
   app.addHook('preHandler', async (request, reply) => {
     const cluster = ctx.cluster;
-    if (!cluster || cluster.isLeader || request.headers[FORWARDED_HEADER] !== undefined) return;
+    if (cluster.isLeader || request.headers[FORWARDED_HEADER] !== undefined) return;
     const forwarded = TO_LEADER.get(`${request.method} ${request.routeOptions.url ?? ''}`);
     if (!forwarded?.((request.query ?? {}) as Record<string, unknown>)) return;
     const what = `Cannot ${request.method} ${request.url.split('?')[0]}`;

@@ -3,7 +3,7 @@ import { Type } from '@sinclair/typebox';
 import { BlockingQuerySchema } from '../../api/index.ts';
 import type { ServerContext } from '../context.ts';
 import { blockingQuery } from './blocking.ts';
-import { actOnDeployment, findDeployment, setAllocHealth, type DeploymentAction } from '../deployments.ts';
+import { actOnDeployment, findDeployment, setAllocHealth, type DeploymentAction } from '../rollout/index.ts';
 
 const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 256 }) });
 const ACTIONS: DeploymentAction[] = ['promote', 'fail', 'pause', 'resume'];
@@ -66,7 +66,7 @@ export function deploymentRoutes(ctx: ServerContext): FastifyPluginAsync {
       async (request) => {
         const { id } = request.params as { id: string };
         const { healthy, unhealthy } = request.body as { healthy?: string[]; unhealthy?: string[] };
-        return setAllocHealth(ctx, id, healthy ?? [], unhealthy ?? []);
+        return setAllocHealth(ctx, { id, healthy: healthy ?? [], unhealthy: unhealthy ?? [] });
       },
     );
 
@@ -77,7 +77,7 @@ export function deploymentRoutes(ctx: ServerContext): FastifyPluginAsync {
         async (request, reply) => {
           const { id } = request.params as { id: string };
           const body = (request.body ?? {}) as { groups?: string[] };
-          const result = await actOnDeployment(ctx, id, action, body.groups);
+          const result = await actOnDeployment(ctx, { id, action, groups: body.groups });
           reply.header('x-berth-index', String(result.index));
           return result;
         },

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it, type TestContext } from 'node:test';
 import type { StateBackend } from '../../state/index.ts';
-import { testBackends, type TestBackend } from './state-backends.test-helper.ts';
+import { testBackends, type TestBackend } from '../../testing/index.ts';
 import { silentLogger } from '../../lib/index.ts';
 import { Server } from '../server.ts';
 

@@ -6,7 +6,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import type { StateBackend } from '../../state/index.ts';
-import { IndexCompactedError, parseTopics, subscribeEvents, type StreamFrame } from '../events.ts';
+import { IndexCompactedError, parseTopics, subscribeEvents, type StreamFrame } from '../events/index.ts';
 
 const StreamQuery = Type.Object({
   topic: Type.Optional(Type.Array(Type.String({ maxLength: 512 }), { maxItems: 64 })),
@@ -46,17 +46,16 @@ export function eventRoutes(backend: StateBackend): FastifyPluginAsync {
       let started = false;
       let watcher;
       try {
-        watcher = await subscribeEvents(
-          backend,
+        watcher = await subscribeEvents(backend, {
           filter,
           after,
-          (frame) => (started ? write(frame) : pending.push(frame)),
-          (err) => {
+          onFrame: (frame) => (started ? write(frame) : pending.push(frame)),
+          onError: (err) => {
             if (raw.writableEnded) return;
             raw.write(sse ? `event: error\ndata: ${JSON.stringify({ error: err.message })}\n\n` : `${JSON.stringify({ Error: err.message })}\n`);
             raw.end();
           },
-        );
+        });
       } catch (err) {
         if (err instanceof IndexCompactedError) return reply.status(410).send(err.toJSON());
         throw err;

@@ -5,8 +5,8 @@ import { BlockingQuerySchema } from '../../api/index.ts';
 import { diffJobs, parseJobSpec, validateJob } from '../../jobspec/index.ts';
 import type { ServerContext } from '../context.ts';
 import { blockingQuery } from './blocking.ts';
-import { planJob } from '../plan-dry-run.ts';
-import { specChanged, type JobSpec } from '../jobs.ts';
+import { planJob } from '../jobs/index.ts';
+import { specChanged, type JobSpec } from '../jobs/index.ts';
 
 const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 256 }) });
 /** `?checkIndex=N`: register only if the job is still at modify index N (0: only if it does not exist). */

@@ -1,11 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { Type } from '@sinclair/typebox';
-import { BerthError } from '../../model/index.ts';
 import type { ServerContext } from '../context.ts';
-import { dispatchJob, type DispatchRequest } from '../periodic/dispatch.ts';
-import { graphDot, jobGraph } from '../periodic/graph.ts';
-import { observeRun } from '../periodic/launch.ts';
-import { upcoming } from '../periodic/dispatcher.ts';
+import { dispatchJob, type DispatchRequest, graphDot, jobGraph, observeRun, upcoming } from '../periodic/index.ts';
 
 const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 256 }) });
 
@@ -30,7 +26,6 @@ export function periodicRoutes(ctx: ServerContext): FastifyPluginAsync {
 
     app.post('/v1/jobs/:id/periodic/force', { schema: { params: IdParams } }, async (request) => {
       const { id } = request.params as { id: string };
-      if (!ctx.periodic) throw new BerthError('unavailable', `Cannot force job "${id}": this server runs no periodic dispatcher`);
       return ctx.periodic.force(id);
     });
 
@@ -51,7 +46,7 @@ export function periodicRoutes(ctx: ServerContext): FastifyPluginAsync {
       },
       async (request) => {
         const { id } = request.params as { id: string };
-        return dispatchJob(ctx.view, ctx.store, id, (request.body ?? {}) as DispatchRequest, ctx.clock.now());
+        return dispatchJob(ctx, id, (request.body ?? {}) as DispatchRequest);
       },
     );
   };

@@ -7,7 +7,6 @@ export function serverRoutes(ctx: ServerContext): FastifyPluginAsync {
   return async (app) => {
     app.get('/v1/servers', async (): Promise<ServerListEntry[]> => {
       const cluster = ctx.cluster;
-      if (!cluster) return [];
       const leader = cluster.leader?.name;
       return cluster.members().map((m) => ({
         name: m.name,

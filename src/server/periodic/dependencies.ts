@@ -45,7 +45,8 @@ export function dependentWrites(view: StateView, job: Job, now: number): Write[]
     const at = failed.result!.end;
     if (view.run(job.id, at)) return [];
     const heldBy = { parent: failed.parent, run: failed.result!.run, failedAt: at };
-    return [skippedWrite(job.id, at, 'after', `held: parent ${failed.parent} failed at ${new Date(at).toISOString()} (run ${heldBy.run})`, heldBy)];
+    const reason = `held: parent ${failed.parent} failed at ${new Date(at).toISOString()} (run ${heldBy.run})`;
+    return [skippedWrite({ jobId: job.id, scheduled: at, trigger: 'after', reason, heldBy })];
   }
   if (!results.every((r) => r.result?.outcome === 'complete' && r.result.end > since)) return [];
   const trigger = Math.max(...results.map((r) => r.result!.end));

@@ -2,7 +2,7 @@
 import { createHash } from 'node:crypto';
 import { BerthError, type ErrorDetail, type Job, type JobRun } from '../../model/index.ts';
 import type { StateStore, StateView } from '../../state/index.ts';
-import { newId } from '../../lib/index.ts';
+import { newId, type Clock } from '../../lib/index.ts';
 import { launchWrites } from './launch.ts';
 
 /** The most a payload may hold (Nomad's limit). */
@@ -65,7 +65,9 @@ export function checkDispatch(job: Job, req: DispatchRequest): ErrorDetail[] {
 }
 
 /** Check and launch one dispatch; nothing is written when the input is wrong. */
-export async function dispatchJob(view: StateView, store: StateStore, jobId: string, req: DispatchRequest, now: number): Promise<JobRun> {
+export async function dispatchJob(deps: { view: StateView; store: StateStore; clock: Clock }, jobId: string, req: DispatchRequest): Promise<JobRun> {
+  const { view, store } = deps;
+  const now = deps.clock.now();
   const job = view.job(jobId);
   if (!job) throw new BerthError('not_found', `Cannot dispatch job "${jobId}": no such job (see \`berth job status\`)`);
   if (!job.parameterized) throw new BerthError('invalid_input', `Cannot dispatch job "${jobId}": it is not parameterized (add a parameterized block)`);

@@ -10,7 +10,7 @@ import type { Clock, Logger } from '../../lib/index.ts';
 import { nextLaunch } from '../../jobspec/index.ts';
 import { launchWrites, observeRun, periodicChildId, runLive, skippedWrite } from './launch.ts';
 import { dependentWrites, runId } from './dependencies.ts';
-import { newEvalWrite } from '../evals.ts';
+import { newEvalWrite } from '../evals/index.ts';
 import { DEFAULT_RUNS_KEPT, pruneUnits } from './prune.ts';
 
 /** Dispatcher settings. */
@@ -233,9 +233,9 @@ export class PeriodicDispatcher {
     const units: Write[][] = [];
     if (late.length > MAX_MISSED_RECORDS) {
       const reason = `missed ${late.length} launches from ${new Date(late[0]).toISOString()} (server down); more than epsilon late`;
-      units.push([skippedWrite(job.id, late[late.length - 1], 'periodic', reason)]);
+      units.push([skippedWrite({ jobId: job.id, scheduled: late[late.length - 1], trigger: 'periodic', reason })]);
     } else {
-      for (const t of late) units.push([skippedWrite(job.id, t, 'periodic', `missed by ${Math.round((now - t) / 1000)}s, more than epsilon (${epsilon / 1000}s)`)]);
+      for (const t of late) units.push([skippedWrite({ jobId: job.id, scheduled: t, trigger: 'periodic', reason: `missed by ${Math.round((now - t) / 1000)}s, more than epsilon (${epsilon / 1000}s)` })]);
     }
     let launched = false;
     for (const t of onTime) {
@@ -251,7 +251,7 @@ export class PeriodicDispatcher {
     const concurrency = job.periodic?.concurrency ?? 'allow';
     if ((live.length > 0 || launchedBefore) && concurrency === 'forbid' && trigger === 'periodic') {
       const reason = `concurrency forbid: run ${live[0]?.childId ?? 'launched just before'} is still running`;
-      return [skippedWrite(job.id, scheduled, trigger, reason)];
+      return [skippedWrite({ jobId: job.id, scheduled, trigger, reason })];
     }
     const stops: Write[] = [];
     if (concurrency === 'replace') for (const r of live) stops.push(...stopChild(this.#view, r.childId!, now));

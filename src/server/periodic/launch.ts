@@ -5,7 +5,7 @@
  */
 import { isTerminal, type HeldBy, type Job, type JobRun, type ReschedulePolicy } from '../../model/index.ts';
 import { runRowId, type StateView, type Write } from '../../state/index.ts';
-import { newEvalWrite } from '../evals.ts';
+import { newEvalWrite } from '../evals/index.ts';
 
 /** What a launch is about. */
 export interface LaunchRequest {
@@ -71,8 +71,18 @@ export function launchWrites(_view: StateView, req: LaunchRequest): { run: JobRu
   return { run, writes };
 }
 
-/** A run record for a launch that did not happen (`heldBy`: a failed parent held it). */
-export function skippedWrite(jobId: string, scheduled: number, trigger: JobRun['trigger'], reason: string, heldBy?: HeldBy): Write {
+/** A launch that did not happen: of which job, when, why, and (`heldBy`) the failed parent that held it. */
+export interface Skipped {
+  jobId: string;
+  scheduled: number;
+  trigger: JobRun['trigger'];
+  reason: string;
+  heldBy?: HeldBy;
+}
+
+/** A run record for a launch that did not happen. */
+export function skippedWrite(skipped: Skipped): Write {
+  const { jobId, scheduled, trigger, reason, heldBy } = skipped;
   const run: JobRun = { jobId, scheduled, trigger, outcome: 'skipped', reason, allocIds: [] };
   if (heldBy) run.heldBy = heldBy;
   return { table: 'runs', id: runRowId(jobId, scheduled), value: run, ifModRevision: 0 };

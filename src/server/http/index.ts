@@ -1,0 +1,2 @@
+/** The HTTP API: the app (built without listening), its routes, leader forwarding. */
+export { buildApp } from './app.ts';

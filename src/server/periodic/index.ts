@@ -1,0 +1,5 @@
+/** Periodic, dependent and parameterized jobs: the dispatcher (cron, `after`), dispatch, the job graph. */
+export { PeriodicDispatcher, upcoming, isTemplate, type DispatcherOptions } from './dispatcher.ts';
+export { dispatchJob, type DispatchRequest } from './dispatch.ts';
+export { checkNoCycle, jobGraph, graphDot } from './graph.ts';
+export { observeRun } from './launch.ts';
