@@ -6,6 +6,11 @@
  *   npm test               everything
  *   npm test -- --unit     unit tests only (no dockerd, no lint)
  *   npm test -- FILE...    just these test files (dockerd started when one is under test/)
+ *
+ * Tests import the TypeScript sources through tsx, but the CLI they spawn (bin/berth.js, in
+ * src/cli/cli.test.ts and test/harness) runs the build, as an installed berth does: so every run
+ * builds first (esbuild, about a second). `node --import tsx --test FILE` alone does not: after a
+ * change to src/, run `npm run build` before it.
  */
 import { spawnSync, spawn } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
@@ -92,6 +97,9 @@ if (!unitOnly && files.length === 0) {
   ]);
   step('typecheck (tsc)', process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '--noEmit', '-p', '.']);
 }
+
+// The spawned CLI runs dist/: build it from the sources under test.
+step('build (dist/ for bin/berth.js)', process.execPath, [path.join(root, 'scripts/build.ts')]);
 
 let docker: DockerEnv | undefined;
 const env: NodeJS.ProcessEnv = { ...process.env };

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Command } from 'commander';
-import { runCommands } from './commands/run.ts';
+import { daemonCommands } from './commands/daemons.ts';
 import { applyConfigFile } from './config.ts';
 import { CliError } from './errors.ts';
 
@@ -25,7 +25,7 @@ function configFile(yaml: string): string {
 
 /** Parse `args` with the real `berth dev` command, its action replaced: what the action would get. */
 async function devOptions(args: string[]): Promise<Record<string, unknown>> {
-  const dev = runCommands().find((c) => c.name() === 'dev')!;
+  const dev = daemonCommands().find((c) => c.name() === 'dev')!;
   let got: Record<string, unknown> | undefined;
   dev.exitOverride().action((opts: Record<string, unknown>) => void (got = opts));
   await dev.parseAsync(args, { from: 'user' });

@@ -9,7 +9,7 @@
  */
 import { randomInt } from 'node:crypto';
 import { noop } from 'cockatiel';
-import { Etcd3, type IOptions } from 'etcd3';
+import type { Etcd3, IOptions } from 'etcd3';
 import { BerthError } from '../model/index.ts';
 import { CompactedError } from './backend.ts';
 import type {
@@ -73,6 +73,9 @@ export class EtcdBackend implements StateBackend {
       // A whole table read at startup can pass gRPC's default 4 MiB message limit by far.
       grpcOptions: { 'grpc.max_receive_message_length': MAX_MESSAGE_BYTES },
     };
+    // The client (gRPC, protobuf and etcd's .proto files) is loaded only here: a server on SQLite,
+    // and every command that merely imports the state layer, would pay for it at start-up.
+    const { Etcd3 } = await import('etcd3');
     const backend = new EtcdBackend(new Etcd3(clientOptions), endpoints);
     try {
       await backend.revision();

@@ -50,6 +50,20 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/** `n` distinct free TCP ports on 127.0.0.1 (each held until all are found, so no two are equal). */
+export async function freePorts(n: number): Promise<number[]> {
+  const servers = await Promise.all(
+    Array.from({ length: n }, () => new Promise<net.Server>((resolve, reject) => {
+      const s = net.createServer();
+      s.once('error', reject);
+      s.listen(0, '127.0.0.1', () => resolve(s));
+    })),
+  );
+  const ports = servers.map((s) => (s.address() as net.AddressInfo).port);
+  await Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+  return ports;
+}
+
 /** A running `berth dev` process. */
 export interface DevProcess {
   addr: string;
@@ -64,11 +78,11 @@ export interface DevProcess {
 }
 
 /** Start `berth dev` in a temp data dir (or the one given) and wait until its node is ready. */
-export async function startDev(options: { driver: 'docker' | 'process'; dockerHost?: string; dataDir?: string; port?: number; args?: string[] }): Promise<DevProcess> {
+export async function startDev(options: { driver: 'docker' | 'process'; dockerHost?: string; dataDir?: string; port?: number; args?: string[]; env?: NodeJS.ProcessEnv }): Promise<DevProcess> {
   const dataDir = options.dataDir ?? (await mkdtemp(path.join(tmpdir(), 'berth-dev-')));
   const port = options.port ?? (await freePort());
   const addr = `http://127.0.0.1:${port}`;
-  const env: NodeJS.ProcessEnv = { ...process.env, BERTH_LOG_FORMAT: 'json', BERTH_LOG_LEVEL: 'info' };
+  const env: NodeJS.ProcessEnv = { ...process.env, BERTH_LOG_FORMAT: 'json', BERTH_LOG_LEVEL: 'info', ...options.env };
   if (options.dockerHost) env.DOCKER_HOST = options.dockerHost;
   const child = spawn(process.execPath, [bin, 'dev', '--data-dir', dataDir, '--http-addr', `127.0.0.1:${port}`, '--driver', options.driver, ...(options.args ?? [])], {
     cwd: root,

@@ -32,7 +32,10 @@ export interface DnsClusterOptions extends Omit<DnsServerOptions, 'zone'> {
   logger: Logger;
 }
 
-const WORKER = path.join(path.dirname(fileURLToPath(import.meta.url)), 'worker.ts');
+// From the sources the worker is worker.ts, run through tsx; in the build (scripts/build.ts) it is
+// dist/worker.js, beside the chunk this code is bundled into.
+const FROM_SOURCES = import.meta.url.endsWith('.ts');
+const WORKER = path.join(path.dirname(fileURLToPath(import.meta.url)), FROM_SOURCES ? 'worker.ts' : 'worker.js');
 
 /** DNS served by several processes. */
 export class DnsCluster {
@@ -60,8 +63,7 @@ export class DnsCluster {
   async #start(o: DnsClusterOptions): Promise<void> {
     // Workers bind one shared port: pick it here when asked for any.
     const port = o.port === 0 ? await freeUdpPort(o.hosts?.[0] ?? '127.0.0.1') : (o.port ?? 7453);
-    // Workers run the TypeScript sources through tsx, as the berth binary does.
-    cluster.setupPrimary({ exec: WORKER, execArgv: ['--import', 'tsx'], silent: false });
+    cluster.setupPrimary({ exec: WORKER, execArgv: FROM_SOURCES ? ['--import', 'tsx'] : [], silent: false });
     const { workers: _n, zone: _z, onZone: _o, logger: _l, ...rest } = o;
     const starts: Promise<void>[] = [];
     for (let i = 0; i < o.workers; i++) {

@@ -14,6 +14,7 @@ import { consulCatalogRoutes, consulHealthRoutes, consulAgentRoutes, consulKvRou
 import { eventRoutes } from './routes-events.ts';
 import { serverRoutes } from './routes-servers.ts';
 import { addLeaderForwarding } from './leader-forward.ts';
+import { lazySchemaController } from './lazy-compilers.ts';
 
 /**
  * Build the HTTP app without listening, so tests can call it with `app.inject()`. Routes validate,
@@ -28,6 +29,7 @@ export async function buildApp(ctx: ServerContext, logger: Logger): Promise<Fast
     forceCloseConnections: true,
     bodyLimit: MAX_BODY_BYTES,
     ajv: { customOptions: { allErrors: true, coerceTypes: 'array', removeAdditional: false } },
+    schemaController: lazySchemaController,
     // A malformed URL (`/v1/jobs/%ZZ`) or an over-long path parameter is refused by the router
     // before any route runs; it must still answer in berth's error shape.
     frameworkErrors: (err, _request, reply) => {

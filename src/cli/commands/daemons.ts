@@ -1,17 +1,14 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
-// Types only: the server (and through it the state backends, etcd3 and SQLite) is loaded by the
-// commands that start one (serverModule), so that `berth agent` does not load it.
 import type { Server, ServerOptions, StateBackend } from '../../server/index.ts';
+import type * as ServerLayer from '../../server/index.ts';
+import type * as AgentLayer from '../../agent/index.ts';
 import { parseDuration } from '../../jobspec/index.ts';
-import { Agent } from '../../agent/index.ts';
-import { BerthClient } from '../../api/index.ts';
-import { createLogger, type Logger } from '../../lib/index.ts';
+import type { Logger } from '../../lib/index.ts';
 import type { DriverName } from '../../model/index.ts';
 import { applyConfigFile } from '../config.ts';
 import { CliError, EXIT_USAGE } from '../errors.ts';
-import { watchRollout } from '../progress.ts';
 import { addDnsFlags, collectTaskDns, discoveryOptions, taskDnsServers, type DnsFlags } from './dns-flags.ts';
 import { serverMembersCommand } from './server-members.ts';
 
@@ -93,8 +90,14 @@ interface RunOpts {
   advertiseUrl?: string;
 }
 
+// The server, the agent and the logger are imported inside the actions: `berth server members`
+// (a client) and the parsing of flags need none of fastify, the drivers, SQLite or etcd.
+const serverLayer = (): Promise<typeof ServerLayer> => import('../../server/index.ts');
+const agentLayer = (): Promise<typeof AgentLayer> => import('../../agent/index.ts');
+const newLogger = async (opts: RunOpts): Promise<Logger> => (await import('../../lib/index.ts')).createLogger({ level: opts.logLevel, format: opts.logFormat });
+
 /** `berth dev`, `berth server`, `berth agent`: the long-running processes. */
-export function runCommands(): Command[] {
+export function daemonCommands(): Command[] {
   const dev = common(new Command('dev'))
     .description('Server and agent in one process on embedded SQLite: the zero-configuration start')
     .addOption(new Option('--data-dir <dir>', 'where state and task files live').env('BERTH_DATA_DIR').default('.berth/dev'))
@@ -104,10 +107,11 @@ export function runCommands(): Command[] {
     .addOption(new Option('--docker-host <addr>', 'Docker engine address').env('DOCKER_HOST'))
     .addOption(new Option('--run <file...>', 'job files to run once the node is ready'))
     .action(async (opts: RunOpts) => {
-      const logger = createLogger({ level: opts.logLevel, format: opts.logFormat });
+      const logger = await newLogger(opts);
       // External services registered with the dev server live on its one node.
       opts.nodeName ??= 'dev';
       const server = await startServer(opts, logger);
+      const { Agent } = await agentLayer();
       const agent = await Agent.start({
         serverUrl: server.url,
         dataDir: path.join(opts.dataDir, 'agent'),
@@ -143,7 +147,7 @@ export function runCommands(): Command[] {
     .addOption(new Option('--name <name>', 'unique name of this server among the servers (default: host name:port)').env('BERTH_SERVER_NAME'))
     .addOption(new Option('--advertise-url <url>', 'the API URL other servers and agents reach this one at (default: the --http-addr URL)').env('BERTH_ADVERTISE_URL').argParser(urlArg))
     .action(async (opts: RunOpts) => {
-      const logger = createLogger({ level: opts.logLevel, format: opts.logFormat });
+      const logger = await newLogger(opts);
       const s = await startServer(opts, logger);
       onSignals(logger, () => s.stop());
     });
@@ -163,8 +167,9 @@ export function runCommands(): Command[] {
     .addOption(new Option('--meta <key=value>', 'node metadata for ${meta.<key>} constraints; repeat for several').argParser(collectMeta))
     .addOption(new Option('--task-dns <ip|auto>', "DNS server for docker tasks that set none, so that they resolve NAME.service.berth: where berth's DNS answers on port 53 (`berth server --dns-bridge`); auto: this host's docker0 address; repeat for several").env('BERTH_TASK_DNS').argParser(collectTaskDns))
     .action(async (opts: RunOpts & { nodeClass?: string; meta?: Record<string, string>; taskDns?: string[] }) => {
-      const logger = createLogger({ level: opts.logLevel, format: opts.logFormat });
+      const logger = await newLogger(opts);
       const servers = opts.server?.length ? opts.server : ['http://127.0.0.1:7460'];
+      const { Agent } = await agentLayer();
       const a = await Agent.start({
         serverUrl: servers[0],
         servers,
@@ -187,12 +192,9 @@ export function runCommands(): Command[] {
   return [addDnsFlags(dev), addDnsFlags(server), agent];
 }
 
-/** The server layer, loaded when a command starts a server. */
-const serverModule = () => import('../../server/index.ts');
-
 /** The state: the etcd cluster given with --etcd, else SQLite in the data dir. */
 async function openState(opts: RunOpts): Promise<StateBackend> {
-  const { openEtcdState, openSqliteState } = await serverModule();
+  const { openEtcdState, openSqliteState } = await serverLayer();
   if (opts.etcd?.length) {
     try {
       return await openEtcdState(opts.etcd);
@@ -211,7 +213,7 @@ async function startServer(opts: RunOpts, logger: Logger): Promise<Server> {
   try {
     const discovery = discoveryOptions(opts as RunOpts & DnsFlags, opts.nodeName, opts.datacenter);
     const cluster = { name: opts.name, advertiseUrl: opts.advertiseUrl };
-    const { Server } = await serverModule();
+    const { Server } = await serverLayer();
     return await Server.start({ backend, logger, host: opts.httpAddr.host, port: opts.httpAddr.port, ...schedulerOptions(opts), discovery, ...cluster });
   } catch (err) {
     await backend.close();
@@ -239,6 +241,7 @@ function schedulerOptions(opts: RunOpts): Partial<ServerOptions> {
 /** Register a job file and follow it, logging instead of failing the process. */
 async function runExample(url: string, file: string, logger: Logger): Promise<void> {
   try {
+    const [{ BerthClient }, { watchRollout }] = await Promise.all([import('../../api/index.ts'), import('../progress.ts')]);
     const client = new BerthClient({ address: url });
     const text = await fs.readFile(file, 'utf8');
     const result = await client.registerJob(text, path.extname(file) === '.json' ? 'json' : 'yaml');
