@@ -32,7 +32,7 @@ import { parseArgs } from 'node:util';
 import dnsPacket from 'dns-packet';
 import { MemoryBackend } from '../src/state/index.ts';
 import { Server } from '../src/server/index.ts';
-import { instanceFromConsul } from '../src/discovery/index.ts';
+import { instanceFromConsul } from '../src/discovery/catalog/index.ts';
 import { silentLogger } from '../src/lib/index.ts';
 import { freePort } from '../test/harness/berth.ts';
 
