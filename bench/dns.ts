@@ -14,7 +14,11 @@
  * turn also measures the CPU the server's processes spent per answered query, and the JSON line
  * carries the load average.
  *
- *   npx tsx bench/dns.ts [--services 50] [--seconds 10] [--rounds 3] [--workers 2] [--outstanding 1000] [--quick]
+ *   npx tsx bench/dns.ts [--services 50] [--seconds 10] [--rounds 3] [--workers 2] [--outstanding 1000] [--clients 4] [--max-qps N] [--quick]
+ * --clients is dnsperf's -c: its sockets, each with its own source port. SO_REUSEPORT spreads
+ * datagrams over the workers by source address, so few client sockets can load one worker more.
+ * --max-qps caps dnsperf's rate (its -Q): with both servers held to the same rate, the CPU per
+ * query compares their cost per datagram without the batching a server falling behind gets.
  * The last line printed is {"berth_qps","dnsmasq_qps","ratio","berth_p99_ms"} (plus detail fields).
  */
 import { execFile, spawn } from 'node:child_process';
@@ -28,11 +32,11 @@ import { parseArgs } from 'node:util';
 import dnsPacket from 'dns-packet';
 import { MemoryBackend } from '../src/state/index.ts';
 import { Server } from '../src/server/index.ts';
-import { instanceFromConsul } from '../src/discovery/index.ts';
+import { instanceFromConsul } from '../src/discovery/catalog/index.ts';
 import { silentLogger } from '../src/lib/index.ts';
 import { freePort } from '../test/harness/berth.ts';
 
-const { values } = parseArgs({ options: { services: { type: 'string' }, seconds: { type: 'string' }, rounds: { type: 'string' }, workers: { type: 'string' }, outstanding: { type: 'string' }, quick: { type: 'boolean' } } });
+const { values } = parseArgs({ options: { services: { type: 'string' }, seconds: { type: 'string' }, rounds: { type: 'string' }, workers: { type: 'string' }, outstanding: { type: 'string' }, clients: { type: 'string' }, 'max-qps': { type: 'string' }, quick: { type: 'boolean' } } });
 const quick = values.quick ?? false;
 const SERVICES = Number(values.services ?? 50);
 const SECONDS = Number(values.seconds ?? (quick ? 4 : 10));
@@ -40,6 +44,10 @@ const ROUNDS = Number(values.rounds ?? 3);
 const WORKERS = Number(values.workers ?? 2);
 /** dnsperf's queries in flight: enough that neither server waits on the load generator. */
 const OUTSTANDING = Number(values.outstanding ?? 1000);
+/** dnsperf's client sockets. */
+const CLIENTS = Number(values.clients ?? 4);
+/** dnsperf's rate cap (-Q); none when absent. */
+const MAX_QPS = values['max-qps'] === undefined ? undefined : Number(values['max-qps']);
 const log = (s: string): void => void process.stderr.write(s + '\n');
 
 interface Run {
@@ -78,7 +86,7 @@ async function load({ port, pids }: Served, datafile: string): Promise<Run> {
   const cpuBefore = cpuUs(pids);
   const sampler = sample(port, names, SECONDS * 1000 - 500);
   const out = await new Promise<string>((resolve, reject) =>
-    execFile('dnsperf', ['-s', '127.0.0.1', '-p', String(port), '-d', datafile, '-l', String(SECONDS), '-c', '4', '-q', String(OUTSTANDING)], { maxBuffer: 1 << 20 }, (err, stdout, stderr) =>
+    execFile('dnsperf', ['-s', '127.0.0.1', '-p', String(port), '-d', datafile, '-l', String(SECONDS), '-c', String(CLIENTS), '-q', String(OUTSTANDING), ...(MAX_QPS ? ['-Q', String(MAX_QPS)] : [])], { maxBuffer: 1 << 20 }, (err, stdout, stderr) =>
       err ? reject(new Error(`dnsperf failed: ${err.message}\n${stderr}`)) : resolve(stdout),
     ),
   );
@@ -161,7 +169,7 @@ const dir = await mkdtemp(path.join(tmpdir(), 'berth-bench-dns-'));
 const datafile = path.join(dir, 'queries.txt');
 await writeFile(datafile, names.map((n) => `${n} A`).join('\n') + '\n');
 try {
-  log(`dns: ${SERVICES} services x 3 instances, dnsperf -c 4 -q ${OUTSTANDING} for ${SECONDS}s per turn, ${ROUNDS} rounds, berth on ${WORKERS} worker(s)`);
+  log(`dns: ${SERVICES} services x 3 instances, dnsperf -c ${CLIENTS} -q ${OUTSTANDING} for ${SECONDS}s per turn, ${ROUNDS} rounds, berth on ${WORKERS} worker(s)`);
   const b = await berthServer();
   const d = await dnsmasq();
   const runs: { berth: Run[]; dnsmasq: Run[] } = { berth: [], dnsmasq: [] };
@@ -206,6 +214,8 @@ try {
       seconds: SECONDS,
       rounds: ROUNDS,
       outstanding: OUTSTANDING,
+      clients: CLIENTS,
+      ...(MAX_QPS ? { max_qps: MAX_QPS } : {}),
     }) + '\n',
   );
 } finally {

@@ -18,7 +18,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type Docker from 'dockerode';
 import { startDockerd } from '../test/harness/dockerd.ts';
-import { connectDocker } from '../src/drivers/docker/docker-host.ts';
+import { connectDocker } from '../src/drivers/index.ts';
 import { Server, openSqliteState } from '../src/server/index.ts';
 import { Agent } from '../src/agent/index.ts';
 import { BerthClient } from '../src/api/index.ts';

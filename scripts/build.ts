@@ -21,7 +21,6 @@ const root = path.resolve(import.meta.dirname, '..');
 
 /** Loaded from node_modules at run time, as installed. */
 export const EXTERNAL = [
-  'better-sqlite3', // native addon
   'etcd3', // gRPC loads etcd's .proto files from its own folder
   'pino', // its transports (pino-pretty) run in worker threads started from file paths
   'pino-pretty',

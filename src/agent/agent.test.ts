@@ -4,14 +4,14 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { BerthClient } from '../api/index.ts';
-import { MockDriver, MockMachine } from '../drivers/index.ts';
+import { MockMachine, mockDrivers } from '../drivers/index.ts';
 import { silentLogger } from '../lib/index.ts';
 import type { Allocation } from '../model/index.ts';
 // An in-process cluster: the agent against a real server, which the layer table keeps agent/ code from importing.
 import { Server } from '../server/index.ts';
 import { MemoryBackend } from '../state/index.ts';
 import { Agent } from './agent.ts';
-import { LocalState } from './local-state.ts';
+import { LocalState } from './allocs/local-state.ts';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-agent-'));
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -39,7 +39,7 @@ describe('Agent against an in-process server', () => {
   const machine = new MockMachine();
   const dataDir = path.join(tmp, 'a1');
   const client = (): BerthClient => new BerthClient({ address: server.url });
-  const start = (): Promise<Agent> => Agent.start({ serverUrl: server.url, dataDir, logger: silentLogger(), drivers: [new MockDriver({ machine })], nodeName: 'a1' });
+  const start = (): Promise<Agent> => Agent.start({ serverUrl: server.url, dataDir, logger: silentLogger(), drivers: mockDrivers({ machine }), nodeName: 'a1' });
   const webAllocs = (): Allocation[] => server.view.allocsByJob('web').filter((a) => a.desiredStatus === 'run');
   const running = (): Allocation[] | false => {
     const allocs = webAllocs();
@@ -137,7 +137,7 @@ describe('Agent heartbeats', () => {
   it('keep the node ready; a stopped agent has its node marked down, and a restarted one makes it ready again', async () => {
     const dataDir = path.join(tmp, 'hb');
     const start = async (): Promise<Agent> => {
-      const a = await Agent.start({ serverUrl: server.url, dataDir, logger: silentLogger(), drivers: [new MockDriver()], nodeName: 'hb' });
+      const a = await Agent.start({ serverUrl: server.url, dataDir, logger: silentLogger(), drivers: mockDrivers(), nodeName: 'hb' });
       agents.push(a);
       return a;
     };
@@ -161,7 +161,7 @@ describe('Agent with several servers', () => {
     const gone = await Server.start({ backend: new MemoryBackend(), logger: silentLogger(), port: 0 });
     const deadUrl = gone.url;
     await gone.stop();
-    const agent = await Agent.start({ serverUrl: deadUrl, servers: [deadUrl, server.url], dataDir: path.join(tmp, 'multi'), logger: silentLogger(), drivers: [new MockDriver()], nodeName: 'multi' });
+    const agent = await Agent.start({ serverUrl: deadUrl, servers: [deadUrl, server.url], dataDir: path.join(tmp, 'multi'), logger: silentLogger(), drivers: mockDrivers(), nodeName: 'multi' });
     try {
       await eventually('the node registered with the live server', () => server.view.nodes().find((n) => n.name === 'multi'), 10_000);
     } finally {
@@ -174,7 +174,7 @@ describe('Agent with several servers', () => {
     const first = await Server.start({ backend: new MemoryBackend(), logger: silentLogger(), port: 0 });
     const second = await Server.start({ backend: new MemoryBackend(), logger: silentLogger(), port: 0 });
     const machine = new MockMachine();
-    const agent = await Agent.start({ serverUrl: first.url, servers: [first.url, second.url], dataDir: path.join(tmp, 'moving'), logger: silentLogger(), drivers: [new MockDriver({ machine })], nodeName: 'moving' });
+    const agent = await Agent.start({ serverUrl: first.url, servers: [first.url, second.url], dataDir: path.join(tmp, 'moving'), logger: silentLogger(), drivers: mockDrivers({ machine }), nodeName: 'moving' });
     let firstStopped: Promise<void> | undefined;
     try {
       await eventually('the node registered with the first server', () => first.view.nodes().find((n) => n.name === 'moving'), 10_000);
@@ -202,7 +202,7 @@ describe('Agent node class and metadata', () => {
     try {
       for (const [name, nodeClass, rack] of [['plain', undefined, 'r1'], ['gpu', 'gpu', 'r2']] as const) {
         agents.push(
-          await Agent.start({ serverUrl: server.url, dataDir: path.join(tmp, `class-${name}`), logger: silentLogger(), drivers: [new MockDriver()], nodeName: name, nodeClass, meta: { rack } }),
+          await Agent.start({ serverUrl: server.url, dataDir: path.join(tmp, `class-${name}`), logger: silentLogger(), drivers: mockDrivers(), nodeName: name, nodeClass, meta: { rack } }),
         );
       }
       const gpu = await eventually('the gpu node', () => server.view.nodes().find((n) => n.name === 'gpu' && n.status === 'ready'));

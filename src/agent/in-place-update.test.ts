@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { BerthClient } from '../api/index.ts';
-import { MockDriver, MockMachine } from '../drivers/index.ts';
+import { MockMachine, mockDrivers } from '../drivers/index.ts';
 import { silentLogger } from '../lib/index.ts';
 // An in-process cluster: the agent against a real server, which the layer table keeps agent/ code from importing.
 import { Server } from '../server/index.ts';
@@ -55,7 +55,7 @@ describe('an allocation updated in place', () => {
     await new Promise<void>((r) => backend.listen(0, '127.0.0.1', r));
     port = (backend.address() as AddressInfo).port;
     server = await Server.start({ backend: new MemoryBackend(), logger: silentLogger(), port: 0 });
-    agent = await Agent.start({ serverUrl: server.url, dataDir: path.join(tmp, 'a1'), logger: silentLogger(), drivers: [new MockDriver({ machine })], nodeName: 'a1' });
+    agent = await Agent.start({ serverUrl: server.url, dataDir: path.join(tmp, 'a1'), logger: silentLogger(), drivers: mockDrivers({ machine }), nodeName: 'a1' });
   });
   after(async () => {
     await agent.stop({ stopTasks: true });

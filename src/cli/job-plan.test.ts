@@ -7,7 +7,7 @@ import path from 'node:path';
 import { BerthClient } from '../api/index.ts';
 // The CLI is the composition root: it may start a server and an agent, and its tests do, in process.
 import { Agent } from '../agent/index.ts';
-import { MockDriver, MockMachine } from '../drivers/index.ts';
+import { MockMachine, mockDrivers } from '../drivers/index.ts';
 import { silentLogger } from '../lib/index.ts';
 import { Server } from '../server/index.ts';
 import { MemoryBackend } from '../state/index.ts';
@@ -49,7 +49,7 @@ describe('berth job plan exit codes', { concurrency: 3, timeout: 180_000 }, () =
 
   before(async () => {
     server = await Server.start({ backend: new MemoryBackend(), logger: silentLogger(), port: 0 });
-    agent = await Agent.start({ serverUrl: server.url, dataDir: path.join(tmp, 'agent'), logger: silentLogger(), drivers: [new MockDriver({ machine })], nodeName: 'a1' });
+    agent = await Agent.start({ serverUrl: server.url, dataDir: path.join(tmp, 'agent'), logger: silentLogger(), drivers: mockDrivers({ machine }), nodeName: 'a1' });
     // A job already running at count 2: the base of the no-change and change cases.
     await new BerthClient({ address: server.url }).registerJob(spec(2));
     const end = Date.now() + 20_000;

@@ -25,10 +25,7 @@ export interface TaskStartRequest {
  * restarted. The agent persists it as JSON, so it holds only plain data.
  */
 export interface TaskHandle {
-  /**
-   * The driver that made it, which the agent routes by. The mock driver's handles say 'mock'
-   * through a cast: the agent keys its drivers by `name`, so they still find their way back.
-   */
+  /** The driver that made it, which the agent routes by (a mock says the name it stands in for). */
   driver: DriverName;
   allocId: string;
   taskName: string;
@@ -84,7 +81,8 @@ export interface LogChunk {
  * Every implementation passes the one contract suite in `contract.test-suite.ts`.
  */
 export interface TaskDriver {
-  readonly name: DriverName | 'mock';
+  /** What the agent registers it as; a mock takes the name of the driver it stands in for. */
+  readonly name: DriverName;
   /** Whether this driver can run tasks on this host, and its version. */
   fingerprint(): Promise<DriverInfo>;
   /** Start the task; resolves once it is running (or throws with the reason it could not). */

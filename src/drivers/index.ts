@@ -15,8 +15,10 @@ export type {
   TaskStartRequest,
 } from './driver.ts';
 export { DockerDriver, type DockerDriverOptions } from './docker/docker-driver.ts';
-export { DEFAULT_DOCKER_HOST, defaultDockerHost } from './docker/docker-host.ts';
+// The Engine API connection the docker driver uses: tests and benchmarks inspect containers and
+// load images through it rather than through a second client set up their own way.
+export { DEFAULT_DOCKER_HOST, connectDocker, defaultDockerHost, dockerMessage, dockerStatus, readProgress } from './docker/docker-host.ts';
 export { TASK_DIR_MOUNTS } from './docker/container-spec.ts';
 export { ProcessDriver, type ProcessDriverOptions } from './process/process-driver.ts';
-export { MockDriver, type MockDriverOptions } from './mock/mock-driver.ts';
+export { MockDriver, mockDrivers, type MockDriverOptions } from './mock/mock-driver.ts';
 export { MockMachine, type MockTask } from './mock/mock-machine.ts';

@@ -8,3 +8,5 @@ export type { BackoffOptions } from './backoff.ts';
 export { newId, shortId } from './ids.ts';
 export { createLogger, silentLogger } from './logger.ts';
 export type { Logger, LoggerOptions } from './logger.ts';
+export { openDatabase, pragmaValue, transaction } from './sqlite.ts';
+export type { DatabaseSync, SQLInputValue, StatementSync, Transaction } from './sqlite.ts';

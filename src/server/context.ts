@@ -4,7 +4,7 @@ import type { JobService } from './jobs/index.ts';
 import type { NodeService } from './nodes/index.ts';
 import type { PeriodicDispatcher } from './periodic/index.ts';
 import type { ServerMetrics } from './metrics.ts';
-import type { Catalog, CatalogRegistry } from '../discovery/index.ts';
+import type { Catalog, CatalogRegistry } from '../discovery/catalog/index.ts';
 import type { KvService } from '../kv/index.ts';
 import type { ServerMember } from './cluster/index.ts';
 

@@ -1,11 +1,11 @@
 /**
- * The embedded default backend: one SQLite file (better-sqlite3) in WAL mode, held exclusively by
+ * The embedded default backend: one SQLite file (node:sqlite) in WAL mode, held exclusively by
  * one process. Watches are in-process; history for replay and past reads is kept in a log table
  * until compacted.
  */
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import Database from 'better-sqlite3';
+import { openDatabase, pragmaValue, type DatabaseSync } from '../lib/index.ts';
 import { BerthError } from '../model/index.ts';
 import { LocalBackend, type LocalBackendOptions } from './local-backend.ts';
 import { SqliteStorage } from './sqlite-storage.ts';
@@ -32,16 +32,17 @@ export class SqliteBackend extends LocalBackend {
    */
   static async open(path: string, options: SqliteBackendOptions = {}): Promise<SqliteBackend> {
     const file = resolve(path);
-    let db: Database.Database | undefined;
+    let db: DatabaseSync | undefined;
     try {
       mkdirSync(dirname(file), { recursive: true });
-      db = new Database(file, { timeout: 1000 });
+      // Foreign keys are node:sqlite's default; this schema has none, so they would only cost time.
+      db = openDatabase(file, { timeout: 1000, enableForeignKeyConstraints: false });
       // Exclusive: one process owns the revision counter. It also lets WAL run without a -shm file.
-      db.pragma('locking_mode = EXCLUSIVE');
-      const mode = db.pragma('journal_mode = WAL', { simple: true });
+      db.exec('PRAGMA locking_mode = EXCLUSIVE');
+      const mode = pragmaValue(db, 'journal_mode = WAL');
       if (mode !== 'wal') throw new Error(`the file system does not support SQLite's WAL mode (journal mode is ${String(mode)})`);
-      db.pragma('synchronous = NORMAL');
-      db.pragma(`cache_size = ${-1024 * (options.cacheMiB ?? 64)}`);
+      db.exec('PRAGMA synchronous = NORMAL');
+      db.exec(`PRAGMA cache_size = ${-1024 * (options.cacheMiB ?? 64)}`);
       return new SqliteBackend(file, new SqliteStorage(db), options);
     } catch (err) {
       db?.close();
@@ -51,7 +52,8 @@ export class SqliteBackend extends LocalBackend {
 }
 
 function describe(err: unknown): string {
-  if (err instanceof Error && 'code' in err && err.code === 'SQLITE_BUSY') {
+  // node:sqlite reports SQLite's primary result code as `errcode`; 5 is SQLITE_BUSY.
+  if (err instanceof Error && 'errcode' in err && err.errcode === 5) {
     return 'it is already open elsewhere (database is locked); one state file serves one berth server';
   }
   return err instanceof Error ? err.message : String(err);

@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import type { Allocation, NodeStats } from '../../src/model/index.ts';
 import { berth, eventually, startDev, type DevProcess } from '../harness/berth.ts';
 import { dockerTestEngine } from '../harness/dockerd.ts';
-import { connectDocker } from '../../src/drivers/docker/docker-host.ts';
+import { connectDocker } from '../../src/drivers/index.ts';
 
 const bin = path.resolve(import.meta.dirname, '../../bin/berth.js');
 const engine = dockerTestEngine();

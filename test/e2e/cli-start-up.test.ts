@@ -2,25 +2,26 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { openDatabase } from '../../src/lib/index.ts';
 import { berth, eventually, freePorts, startDev, type DevProcess } from '../harness/berth.ts';
 
 const root = path.resolve(import.meta.dirname, '../..');
 const hook = pathToFileURL(path.join(root, 'test/fixtures/record-modules.js')).href;
 const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string };
 
-/** Packages a client command has no use for, and that would cost it their start-up. */
-const SERVER_ONLY = ['fastify', 'etcd3', 'better-sqlite3', 'dockerode'];
+/** Packages (and the built-in SQLite) a client command has no use for, and that would cost it their start-up. */
+const SERVER_ONLY = ['fastify', 'etcd3', 'node:sqlite', 'dockerode'];
 
 /**
  * Which of `packages` the files a process loaded contain: loaded from node_modules, or bundled
  * into a dist/ chunk (esbuild heads each bundled module with a `// node_modules/<pkg>/...` line).
+ * A `node:` name is a built-in module, found by its own URL.
  */
 async function packagesIn(urls: string[], packages: string[]): Promise<string[]> {
-  const found = new Set<string>();
+  const found = new Set<string>(packages.filter((p) => p.startsWith('node:') && urls.includes(p)));
   for (const url of urls.filter((u) => u.startsWith('file:'))) {
     const file = fileURLToPath(url);
     const text = file.includes(`${path.sep}dist${path.sep}`) ? await readFile(file, 'utf8') : '';
@@ -34,10 +35,9 @@ describe('the berth CLI as built', () => {
   before(async () => void (tmp = await mkdtemp(path.join(tmpdir(), 'berth-start-up-'))));
   after(() => rm(tmp, { recursive: true, force: true }));
 
-  it('runs on Node 24, and its SQLite binding loads there', () => {
+  it('runs on Node 24, and its SQLite (node:sqlite) opens a database there', () => {
     assert.equal(Number(process.versions.node.split('.')[0]), 24, `tests run on ${process.version} (${process.execPath}); npm scripts should put node_modules/.bin/node first`);
-    const Database = createRequire(import.meta.url)('better-sqlite3') as new (file: string) => { prepare(sql: string): { get(): unknown } };
-    assert.deepEqual(new Database(':memory:').prepare('select 1 + 1 as two').get(), { two: 2 });
+    assert.deepEqual({ ...openDatabase(':memory:').prepare('select 1 + 1 as two').get() }, { two: 2 });
   });
 
   it('berth version prints berth, Node and platform, and --json the same as an object', async () => {
@@ -69,7 +69,7 @@ describe('the berth CLI as built', () => {
       await dev.cleanup();
     });
 
-    it('job status lists the jobs and loads none of fastify, etcd3, better-sqlite3 or dockerode', async () => {
+    it('job status lists the jobs and loads none of fastify, etcd3, node:sqlite or dockerode', async () => {
       const out = path.join(tmp, 'status-modules.json');
       const r = await berth(['job', 'status'], { addr: dev.addr, env: { NODE_OPTIONS: `--import=${hook}`, BERTH_TEST_MODULES_OUT: out } });
       assert.equal(r.code, 0, r.stderr);
@@ -89,7 +89,7 @@ describe('the berth CLI as built', () => {
       assert.equal(await probe.stop(), 0, probe.logs());
       await probe.cleanup();
       const urls = JSON.parse(await readFile(out, 'utf8')) as string[];
-      assert.deepEqual(await packagesIn(urls, SERVER_ONLY), ['better-sqlite3', 'dockerode', 'fastify']);
+      assert.deepEqual(await packagesIn(urls, SERVER_ONLY), ['dockerode', 'fastify', 'node:sqlite']);
     });
   });
 });

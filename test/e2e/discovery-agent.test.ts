@@ -11,7 +11,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type Docker from 'dockerode';
 import type { Allocation } from '../../src/model/index.ts';
-import { connectDocker } from '../../src/drivers/docker/docker-host.ts';
+import { connectDocker } from '../../src/drivers/index.ts';
 import { berth, eventually, freePort } from '../harness/berth.ts';
 import { startAgent, startServer, type BerthProcess } from '../harness/cluster.ts';
 import { execIn, withDockerEngine } from '../harness/dockerd.ts';

@@ -4,7 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import type Docker from 'dockerode';
 import { BerthClient } from '../../src/api/index.ts';
 import type { Allocation } from '../../src/model/index.ts';
-import { connectDocker } from '../../src/drivers/docker/docker-host.ts';
+import { connectDocker } from '../../src/drivers/index.ts';
 import { berth, eventually, freePort, startDev, type DevProcess } from '../harness/berth.ts';
 import { withDockerEngine } from '../harness/dockerd.ts';
 

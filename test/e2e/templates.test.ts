@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import type { Allocation } from '../../src/model/index.ts';
-import { connectDocker } from '../../src/drivers/docker/docker-host.ts';
+import { connectDocker } from '../../src/drivers/index.ts';
 import { berth, eventually, startDev } from '../harness/berth.ts';
 import { requireDocker } from '../harness/dockerd.ts';
 

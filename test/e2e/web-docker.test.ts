@@ -1,7 +1,7 @@
 import type Docker from 'dockerode';
 import { webScenario } from '../harness/web-scenario.ts';
 import { withDockerEngine } from '../harness/dockerd.ts';
-import { connectDocker } from '../../src/drivers/docker/docker-host.ts';
+import { connectDocker } from '../../src/drivers/index.ts';
 
 withDockerEngine('berth dev with the docker driver', (engine) => {
   const docker: Docker = connectDocker(engine.host);

@@ -72,6 +72,8 @@ export interface AgentProcessOptions {
   netns?: string;
   /** More flags (`--task-dns 10.0.0.53`). */
   args?: string[];
+  /** More environment (NODE_OPTIONS). */
+  env?: NodeJS.ProcessEnv;
 }
 
 /** A `berth agent`; resolves once it has logged "agent started". */
@@ -80,7 +82,7 @@ export async function startAgent(o: AgentProcessOptions): Promise<BerthProcess> 
   for (const s of o.servers) args.push('--server', s);
   if (o.dockerHost) args.push('--docker-host', o.dockerHost);
   args.push(...(o.args ?? []));
-  const proc = launch(args, {}, o.netns);
+  const proc = launch(args, o.env ?? {}, o.netns);
   const deadline = Date.now() + 30_000;
   while (!proc.logs().includes('agent started')) {
     if (proc.child.exitCode !== null) throw new Error(`berth agent exited with ${proc.child.exitCode}:\n${proc.logs()}`);

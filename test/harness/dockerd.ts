@@ -5,13 +5,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { describe, it, type TestContext } from 'node:test';
 import type Docker from 'dockerode';
-import { connectDocker, dockerMessage, dockerStatus, readProgress } from '../../src/drivers/docker/docker-host.ts';
+import { connectDocker, dockerMessage, dockerStatus, readProgress } from '../../src/drivers/index.ts';
+import { TEST_IMAGE } from '../../src/testing/index.ts';
 import { busyboxRootfsTar } from './busybox-rootfs.ts';
 
-/** The image tests run: a busybox root filesystem imported locally (there is no registry here). */
-export const TEST_IMAGE = 'berth-test/busybox:latest';
+// Which engine a test uses is read from the environment in src/testing/, so that the Docker
+// tests under src/ need not import this harness; the e2e tests keep importing it from here.
+export { TEST_IMAGE, dockerTestEngine, requireDocker, withDockerEngine, type DockerTestEngine } from '../../src/testing/index.ts';
 
 /** A Docker engine for a test run. */
 export interface DockerEnv {
@@ -103,40 +104,6 @@ export async function ensureTestImage(host: string, image = TEST_IMAGE, busyboxP
   }
 }
 
-/** The engine tests should use, from `BERTH_TEST_DOCKER_HOST` and `BERTH_TEST_IMAGE`. */
-export interface DockerTestEngine {
-  host: string;
-  image: string;
-}
-
-const MISSING_ENGINE =
-  'BERTH_TEST_DOCKER_HOST is not set: run the tests through the test runner, which starts a private dockerd, ' +
-  'or start one with `node --import tsx test/harness/start-dockerd.ts` and export the host and image it prints ' +
-  'as BERTH_TEST_DOCKER_HOST and BERTH_TEST_IMAGE';
-
-/**
- * The engine for Docker tests, or null when there is none and the tests should be skipped.
- * Under CI (`CI=true`) a missing engine is an error instead, so Docker tests never silently vanish.
- */
-export function dockerTestEngine(): DockerTestEngine | null {
-  const host = process.env.BERTH_TEST_DOCKER_HOST;
-  if (host) return { host, image: process.env.BERTH_TEST_IMAGE || TEST_IMAGE };
-  if (process.env.CI === 'true') throw new Error(`Cannot run the Docker tests: ${MISSING_ENGINE}`);
-  return null;
-}
-
-/**
- * Declare the suites of a file that needs Docker: `body` runs with the engine; without one, a
- * suite named `suite` holds one skipped test that says so (under CI `dockerTestEngine` throws).
- */
-export function withDockerEngine(suite: string, body: (engine: DockerTestEngine) => void): void {
-  const engine = dockerTestEngine();
-  if (engine) return body(engine);
-  describe(suite, () => {
-    it('needs a Docker engine', (t) => t.skip(`no Docker engine: ${MISSING_ENGINE}`));
-  });
-}
-
 /** Run a command in a running container; what it wrote to stdout and stderr, demultiplexed. */
 export async function execIn(container: Docker.Container, cmd: string[]): Promise<string> {
   const exec = await container.exec({ Cmd: cmd, AttachStdout: true, AttachStderr: true });
@@ -149,17 +116,6 @@ export async function execIn(container: Docker.Container, cmd: string[]): Promis
   const out: string[] = [];
   for (let i = 0; i + 8 <= all.length; i += 8 + all.readUInt32BE(i + 4)) out.push(all.subarray(i + 8, i + 8 + all.readUInt32BE(i + 4)).toString());
   return out.join('');
-}
-
-/**
- * For a test that needs Docker: the engine, or undefined after marking the test skipped (the
- * test should then return). Fails the test under CI, see `dockerTestEngine`.
- */
-export function requireDocker(t: TestContext): DockerTestEngine | undefined {
-  const engine = dockerTestEngine();
-  if (engine) return engine;
-  t.skip(`no Docker engine: ${MISSING_ENGINE}`);
-  return undefined;
 }
 
 async function spawnDockerd(binary: string, dir: string, host: string, logPath: string): Promise<ChildProcess> {

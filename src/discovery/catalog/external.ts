@@ -4,7 +4,7 @@
  * (`Name`, `name`, `deregister_critical_service_after`), and so does this.
  */
 import { BerthError, type CheckSpec, type CheckState, type CheckStatus, type CheckType, type ErrorDetail, type ServiceInstance } from '../../model/index.ts';
-import { checkIds } from './derive.ts';
+import { checkIds } from '../checks/index.ts';
 import { parseGoDuration } from './consul-json.ts';
 import type { LocalNode } from './registry.ts';
 

@@ -2,7 +2,7 @@
 export { Catalog, type InstanceQuery } from './catalog.ts';
 export { CatalogSync, type CatalogSyncOptions } from './sync.ts';
 export { CatalogRegistry, findCheck, type CatalogRegistryOptions, type LocalNode } from './registry.ts';
-export { allocServices, allocServing, checkIds, deriveInstances, hostPort, instanceId, type AllocService } from './derive.ts';
+export { allocServing, deriveInstances } from './derive.ts';
 export {
   catalogNodeOf,
   consulCatalogService,

@@ -45,7 +45,7 @@ describe('serveDatagrams', () => {
   for (const publicApi of [false, true]) {
     it(`answers every datagram to its sender (${publicApi ? 'public dgram API' : 'native handle'})`, async (t) => {
       const { port, service } = await echo(t, publicApi);
-      // Node 20 exposes the handle this expects: the fast path is the one in use.
+      // Node 24 (as 20 did) exposes the handle this expects: the fast path is the one in use.
       assert.equal(service.direct, !publicApi);
       const got = await roundTrip(t, port, 1000);
       assert.equal(got.size, 1000);

@@ -1,5 +1,5 @@
 /**
- * Receiving and answering UDP datagrams with the least per-datagram work Node 20 allows.
+ * Receiving and answering UDP datagrams with the least per-datagram work Node allows.
  *
  * At a few hundred thousand queries a second, Node's public dgram path costs more than finding the
  * answer: every datagram goes through an EventEmitter `emit`, and every reply through `send`'s
@@ -7,8 +7,15 @@
  * socket's native handle is reachable, this talks to it as dgram itself does: datagrams arrive on
  * the handle's `onmessage`, replies go out through `handle.send`, which completes at once
  * (uv_udp_try_send) unless the socket buffer is full, and then keeps its buffer alive until done.
- * Node 20 offers no public way to this (no recvmmsg, sendmmsg or SO_REUSEPORT either). When the
- * handle is not what this expects (another Node version), the public API is used instead.
+ * Node offers no public way to this (no recvmmsg or sendmmsg). When the handle is not what this
+ * expects (another Node version), the public API is used instead.
+ *
+ * Measured on Node 24.21 with bench/dns.ts (2 workers, median of 3 runs each, load average 5-11,
+ * 2026-12-01; bench/RESULTS.md): berth/dnsmasq 0.88x on this path with the workers sharing one
+ * socket, 0.70x through the public API (socket.on('message') and socket.send) on the same shared
+ * socket, 0.79x and 0.71x with each worker on its own socket through dgram's `reusePort`
+ * (SO_REUSEPORT; native handle, public API). The public API loses about a fifth of the rate, so
+ * this path stays.
  */
 import type dgram from 'node:dgram';
 import util from 'node:util';
@@ -89,7 +96,7 @@ function nativeParts(socket: dgram.Socket): { handle: UdpHandle; SendWrap: SendW
     const state = Object.getOwnPropertySymbols(socket).find((s) => s.description === 'state symbol');
     const handle = state && (socket as unknown as Record<symbol, { handle?: Partial<UdpHandle> } | undefined>)[state]?.handle;
     if (typeof handle?.send !== 'function' || typeof handle.onmessage !== 'function') return undefined;
-    // Deprecated for general use (DEP0111) but kept by Node 20 for exactly this module.
+    // Deprecated for general use (DEP0111, documentation only) but kept by Node 20 and 24 for exactly this module.
     const binding = (process as unknown as { binding(name: string): { SendWrap?: SendWrapClass } }).binding('udp_wrap');
     if (typeof binding.SendWrap !== 'function') return undefined;
     return { handle: handle as UdpHandle, SendWrap: binding.SendWrap };

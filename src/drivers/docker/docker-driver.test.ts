@@ -4,7 +4,7 @@ import { get } from 'node:http';
 import { createServer } from 'node:net';
 import { describe, it, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { dockerTestEngine, requireDocker, type DockerTestEngine } from '../../../test/harness/dockerd.ts';
+import { dockerTestEngine, requireDocker, type DockerTestEngine } from '../../testing/index.ts';
 import { driverContract, type ContractTask } from '../contract.test-suite.ts';
 import { driverOptionsContract } from '../options-contract.test-suite.ts';
 import type { TaskHandle, TaskStartRequest } from '../driver.ts';

@@ -4,7 +4,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
-import { requireDocker, type DockerTestEngine } from '../../../test/harness/dockerd.ts';
+import { requireDocker, type DockerTestEngine } from '../../testing/index.ts';
 import type { TaskHandle, TaskStartRequest } from '../driver.ts';
 import { DockerDriver } from './docker-driver.ts';
 import { connectDocker } from './docker-host.ts';

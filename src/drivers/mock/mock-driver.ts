@@ -12,6 +12,11 @@ export interface MockDriverOptions {
   machine?: MockMachine;
   /** How long every `start` takes. Default 0. */
   startDelayMs?: number;
+  /**
+   * The driver this mock stands in for, which it names itself and its handles after, so that an
+   * agent routes its tasks, recovery and logs to it as to the real one. Default docker.
+   */
+  name?: DriverName;
 }
 
 /**
@@ -39,7 +44,7 @@ export interface MockDriverOptions {
  * Timers are real; a task's own timers do not keep the process alive, waiting on it does.
  */
 export class MockDriver implements TaskDriver {
-  readonly name = 'mock' as const;
+  readonly name: DriverName;
   /** The pretend host this driver runs tasks on. */
   readonly machine: MockMachine;
   readonly #startDelayMs: number;
@@ -47,6 +52,7 @@ export class MockDriver implements TaskDriver {
   constructor(options: MockDriverOptions = {}) {
     this.machine = options.machine ?? new MockMachine();
     this.#startDelayMs = options.startDelayMs ?? 0;
+    this.name = options.name ?? 'docker';
   }
 
   /** Always detected and healthy, version "mock". */
@@ -59,8 +65,7 @@ export class MockDriver implements TaskDriver {
     const behaviour = parseCommand(request);
     if (this.#startDelayMs > 0) await sleep(this.#startDelayMs);
     const handle: TaskHandle = {
-      // See TaskHandle.driver: 'mock' is not a DriverName, but the agent routes by the name it was given.
-      driver: this.name as unknown as DriverName,
+      driver: this.name,
       allocId: request.allocId,
       taskName: request.taskName,
       id: `mock-${randomUUID()}`,
@@ -153,11 +158,11 @@ export class MockDriver implements TaskDriver {
     }
   }
 
-  /** The tasks on the machine started for `nodeName`. */
+  /** The tasks on the machine this driver (by name) started for `nodeName`, as docker lists only its containers. */
   async list(nodeName: string): Promise<TaskHandle[]> {
     return this.machine
       .tasks()
-      .filter((task) => task.request.nodeName === nodeName)
+      .filter((task) => task.request.nodeName === nodeName && task.handle.driver === this.name)
       .map((task) => task.handle);
   }
 
@@ -246,4 +251,10 @@ function parseCommand(request: TaskStartRequest): Behaviour {
     default:
       throw fail(command === '' ? 'the mock driver needs config.command' : `command "${command}" not found`);
   }
+}
+
+/** A mock for each driver an agent loads (docker, process) on one machine: what agent tests inject. */
+export function mockDrivers(options: Omit<MockDriverOptions, 'name'> = {}): MockDriver[] {
+  const machine = options.machine ?? new MockMachine();
+  return (['docker', 'process'] as const).map((name) => new MockDriver({ ...options, machine, name }));
 }

@@ -3,7 +3,7 @@
  * Service and Check ops through a catalog attempt over the state view, committed together in one
  * backend txn, so all of them apply or none.
  */
-import { CatalogTxnAttempt, type Catalog, type CatalogTxnOp, type CatalogTxnResult } from '../../discovery/index.ts';
+import { CatalogTxnAttempt, type Catalog, type CatalogTxnOp, type CatalogTxnResult } from '../../discovery/catalog/index.ts';
 import type { KvService, TxnOp, TxnOutcome, TxnParticipant } from '../../kv/index.ts';
 import { BerthError } from '../../model/index.ts';
 import type { StateView } from '../../state/index.ts';

@@ -4,7 +4,8 @@
  */
 import os from 'node:os';
 import { Gauge, type Registry } from 'prom-client';
-import { Catalog, CatalogRegistry, CatalogSync, CatalogZone, DnsCluster, DnsServer, ExternalChecks, type DnsStats, type LocalNode } from '../../discovery/index.ts';
+import { Catalog, CatalogRegistry, CatalogSync, ExternalChecks, type LocalNode } from '../../discovery/catalog/index.ts';
+import { CatalogZone, DnsCluster, DnsServer, type DnsStats } from '../../discovery/dns/index.ts';
 import type { Logger } from '../../lib/index.ts';
 import type { StateStore, StateView } from '../../state/index.ts';
 

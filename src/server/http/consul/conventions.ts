@@ -5,7 +5,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { BerthError } from '../../../model/index.ts';
 import { Type } from '@sinclair/typebox';
-import { compileFilter } from '../../../discovery/index.ts';
+import { compileFilter } from '../../../discovery/catalog/index.ts';
 import type { ServerContext } from '../../context.ts';
 import { blockingQuery } from '../blocking.ts';
 

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import { BerthError, type CheckStatus } from '../../../model/index.ts';
-import { consulCheck, consulService, instanceFromConsul } from '../../../discovery/index.ts';
+import { consulCheck, consulService, instanceFromConsul } from '../../../discovery/catalog/index.ts';
 import type { ServerContext } from '../../context.ts';
 import { acceptAnyJson, filtered, flag } from './conventions.ts';
 

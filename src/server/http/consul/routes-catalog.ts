@@ -1,7 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import { BerthError } from '../../../model/index.ts';
-import { consulCatalogService, consulNode, consulService } from '../../../discovery/index.ts';
+import { consulCatalogService, consulNode, consulService } from '../../../discovery/catalog/index.ts';
 import type { ServerContext } from '../../context.ts';
 import { ConsulQuerySchema, consulBlocking, filtered, type ConsulQuery } from './conventions.ts';
 

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import { BerthError, type ServiceInstance } from '../../../model/index.ts';
-import { consulCheck, consulNode, consulService, serfHealth, type Catalog } from '../../../discovery/index.ts';
+import { consulCheck, consulNode, consulService, serfHealth, type Catalog } from '../../../discovery/catalog/index.ts';
 import type { ServerContext } from '../../context.ts';
 import { ConsulQuerySchema, consulBlocking, filtered, flag, type ConsulQuery } from './conventions.ts';
 

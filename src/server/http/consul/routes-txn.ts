@@ -7,7 +7,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { BerthError } from '../../../model/index.ts';
 import { MAX_TXN_OPS, MAX_VALUE_BYTES, TXN_VERBS, type TxnKvOp, type TxnOp } from '../../../kv/index.ts';
-import { isCatalogTxnOp, parseCatalogTxnOp, type CatalogTxnOp, type LocalNode } from '../../../discovery/index.ts';
+import { isCatalogTxnOp, parseCatalogTxnOp, type CatalogTxnOp, type LocalNode } from '../../../discovery/catalog/index.ts';
 import type { ServerContext } from '../../context.ts';
 import { runConsulTxn } from '../../consul/index.ts';
 import { consulHeaders, render } from './routes-kv.ts';

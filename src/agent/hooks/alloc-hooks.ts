@@ -1,0 +1,29 @@
+import type { ServerPool } from '../../api/index.ts';
+import type { TaskDriver } from '../../drivers/index.ts';
+import type { Logger } from '../../lib/index.ts';
+import type { DriverName } from '../../model/index.ts';
+import type { AllocHook, HookedAlloc } from '../allocs/alloc-hook.ts';
+import { dnsHook } from './dns.ts';
+import { payloadHook } from './payload.ts';
+import { serviceChecksHook } from './service-checks.ts';
+import { templatesHook } from './templates-hook.ts';
+
+/** What the hooks of an allocation need of the agent. */
+export interface AllocHookDeps {
+  nodeAddress: string;
+  drivers: ReadonlyMap<DriverName, TaskDriver>;
+  logger: Logger;
+  /** The servers checks report to and templates read from; without them neither runs. */
+  servers?: ServerPool;
+  /** DNS servers for docker tasks that set none. */
+  dnsServers?: string[];
+}
+
+/**
+ * The hooks every allocation runs with, in the order their steps are called: the task directory
+ * and payload first, then the request's DNS servers, then templates (rendered into that
+ * directory and the request's env), then the service checks, once the tasks began.
+ */
+export function allocHooks(alloc: HookedAlloc, deps: AllocHookDeps): AllocHook[] {
+  return [payloadHook(alloc), dnsHook(deps.dnsServers), templatesHook(deps), serviceChecksHook(alloc, deps)];
+}

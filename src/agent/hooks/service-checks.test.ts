@@ -1,0 +1,109 @@
+import { after, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import type { AddressInfo } from 'node:net';
+import { ServerPool } from '../../api/index.ts';
+import { MockDriver, type TaskDriver } from '../../drivers/index.ts';
+import { silentLogger, systemClock } from '../../lib/index.ts';
+import type { DriverName, Job } from '../../model/index.ts';
+import { mockAlloc, mockGroup, mockJob, mockTask } from '../../testing/index.ts';
+import { AllocRunner } from '../allocs/alloc-runner.ts';
+import { LocalState } from '../allocs/local-state.ts';
+import { withDns } from './dns.ts';
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-service-checks-'));
+after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+/** A stand-in for the server's check endpoint: records every update. */
+async function fakeServer(t: { after: (fn: () => void) => void }): Promise<{ url: string; updates: { id: string; Status: string }[] }> {
+  const updates: { id: string; Status: string }[] = [];
+  const server = http.createServer((req, res) => {
+    let body = '';
+    req.on('data', (c: Buffer) => (body += c));
+    req.on('end', () => {
+      const id = decodeURIComponent(req.url!.replace('/v1/agent/check/update/', ''));
+      updates.push({ id, ...(JSON.parse(body) as { Status: string }) });
+      res.end('null');
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.after(() => server.close());
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, updates };
+}
+
+async function closedPort(): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const { port } = s.address() as AddressInfo;
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+async function until(what: string, cond: () => boolean, ms = 3_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+describe('service checks on the agent', () => {
+  it('report a failing check to the server and restart the task after check_restart.limit failures', async (t) => {
+    const server = await fakeServer(t);
+    const port = await closedPort();
+    const job: Job = mockJob({
+      groups: [
+        mockGroup({
+          ports: [{ label: 'http' }],
+          services: [
+            {
+              name: 'web',
+              portLabel: 'http',
+              tags: [],
+              meta: {},
+              addressMode: 'auto',
+              checks: [{ type: 'tcp', intervalMs: 30, timeoutMs: 200, successBeforePassing: 0, failuresBeforeCritical: 0, checkRestart: { limit: 2, graceMs: 0 } }],
+            },
+          ],
+          tasks: [mockTask({ name: 't', config: { command: 'run' }, killTimeoutMs: 20 })],
+          restart: { attempts: 5, intervalMs: 60_000, delayMs: 10, mode: 'fail' },
+        }),
+      ],
+    });
+    const localState = new LocalState(fs.mkdtempSync(path.join(tmp, 'data-')));
+    await localState.open();
+    const driver = new MockDriver();
+    const alloc = mockAlloc({ jobId: job.id, ports: [{ label: 'http', value: port, to: port }] });
+    const runner = new AllocRunner(alloc, job, {
+      nodeName: 'n1',
+      nodeAddress: '127.0.0.1',
+      drivers: new Map<DriverName, TaskDriver>([['docker', driver]]),
+      defaultDriver: 'docker',
+      localState,
+      clock: systemClock,
+      logger: silentLogger(),
+      onChange: () => undefined,
+      servers: new ServerPool(server.url),
+    });
+    runner.start();
+    t.after(() => runner.stop());
+    await until('a critical report', () => server.updates.some((u) => u.Status === 'critical'));
+    assert.match(server.updates[0].id, /^service:_berth-group-.*-web-http$/);
+    // Reported once: only transitions go to the server.
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(server.updates.length, 1);
+    await until('the task restarted by check_restart', () => runner.taskStates().t.restarts >= 1);
+  });
+
+  it('docker tasks get berth DNS servers unless they name their own or use the host network', () => {
+    assert.deepEqual(withDns({ image: 'x' }, 'docker', ['172.17.0.1']).dnsServers, ['172.17.0.1']);
+    assert.deepEqual(withDns({ image: 'x', dnsServers: ['1.1.1.1'] }, 'docker', ['172.17.0.1']).dnsServers, ['1.1.1.1']);
+    assert.equal(withDns({ image: 'x', networkMode: 'host' }, 'docker', ['172.17.0.1']).dnsServers, undefined);
+    assert.equal(withDns({ command: 'x' }, 'process', ['172.17.0.1']).dnsServers, undefined);
+    assert.equal(withDns({ image: 'x' }, 'docker', undefined).dnsServers, undefined);
+  });
+});

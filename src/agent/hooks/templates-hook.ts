@@ -1,0 +1,38 @@
+import type { ServerPool } from '../../api/index.ts';
+import type { Logger } from '../../lib/index.ts';
+import type { AllocHook } from '../allocs/alloc-hook.ts';
+import { TaskTemplates } from './task-templates.ts';
+
+/** What the templates hook is given. */
+export interface TemplatesHookDeps {
+  /** The servers templates read KV and services from; without them no template renders. */
+  servers?: ServerPool;
+  logger: Logger;
+}
+
+/**
+ * The hook that renders each task's templates before it runs (files into its directory, env into
+ * its start request) and follows them until the allocation stops (task-templates.ts).
+ */
+export function templatesHook(deps: TemplatesHookDeps): AllocHook {
+  const byTask = new Map<string, TaskTemplates>();
+  let stopped = false;
+  return {
+    name: 'templates',
+    async prerun(t) {
+      const servers = deps.servers;
+      // Stopped before this task's turn came: it will not start, so nothing is followed for it.
+      if (!t.task.templates?.length || !servers || stopped) return;
+      let templates = byTask.get(t.task.name);
+      if (!templates) {
+        templates = new TaskTemplates(t.task.templates, t.runner, t.request.env, t.taskDir, servers, deps.logger);
+        byTask.set(t.task.name, templates);
+      }
+      await templates.render();
+    },
+    stop() {
+      stopped = true;
+      for (const templates of byTask.values()) templates.stop();
+    },
+  };
+}

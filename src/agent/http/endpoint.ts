@@ -1,0 +1,65 @@
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { Readable } from 'node:stream';
+import type { Logger } from '../../lib/index.ts';
+import type { AllocRunner } from '../allocs/alloc-runner.ts';
+import type { TaskDriver } from '../../drivers/index.ts';
+import type { DriverName } from '../../model/index.ts';
+import { allocUsage, nodeUsage } from './usage.ts';
+import { registerExec } from './exec.ts';
+import { registerTaskControl } from './task-control.ts';
+
+/**
+ * The agent's own small HTTP endpoint: what only the host that runs a task can answer (its logs,
+ * its usage, a command run inside it). The server proxies the `/v1/allocations/:id/logs|stats|exec`
+ * and `/v1/nodes/:id/stats` routes here.
+ */
+export async function buildAgentApp(
+  runners: Map<string, AllocRunner>,
+  drivers: Map<DriverName, TaskDriver>,
+  logger: Logger,
+  nodeId: () => string = () => '',
+): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: logger.child({ component: 'agent-http' }) as FastifyBaseLogger,
+    logController: new LogController({ disableRequestLogging: true }),
+    forceCloseConnections: true,
+  });
+  const fail = (code: number, message: string): { error: { code: string; message: string; details: [] } } => ({
+    error: { code: code === 404 ? 'not_found' : 'invalid_input', message, details: [] },
+  });
+  app.get('/v1/client/allocations/:id/logs', async (request, reply) => {
+    const { id } = request.params as { id: string };
+    const q = request.query as { task?: string; follow?: string; type?: string; tail?: string };
+    const runner = runners.get(id);
+    if (!runner) return reply.status(404).send(fail(404, `Cannot show logs of allocation ${id}: this agent does not run it`));
+    const task = q.task ?? runner.taskNames()[0];
+    const handle = task ? runner.handle(task) : undefined;
+    if (!task || !handle) return reply.status(404).send(fail(404, `Cannot show logs of task "${task}" in allocation ${id}: it has no running or finished instance here`));
+    const driver = drivers.get(handle.driver);
+    if (!driver) return reply.status(404).send(fail(404, `Cannot show logs: driver ${handle.driver} is not loaded`));
+    const abort = new AbortController();
+    reply.raw.on('close', () => abort.abort());
+    const stream = q.type === 'stdout' || q.type === 'stderr' ? q.type : 'both';
+    const tail = q.tail !== undefined && /^\d+$/.test(q.tail) ? Number(q.tail) : undefined;
+    const chunks = driver.logs(handle, { follow: q.follow === 'true', stream, tail, signal: abort.signal });
+    async function* bytes(): AsyncGenerator<Buffer> {
+      try {
+        for await (const c of chunks) yield c.data;
+      } catch (err) {
+        if (!abort.signal.aborted) yield Buffer.from(`\n[berth: log stream ended: ${(err as Error).message}]\n`);
+      }
+    }
+    reply.header('content-type', 'text/plain; charset=utf-8');
+    return reply.send(Readable.from(bytes()));
+  });
+  app.get('/v1/client/allocations/:id/stats', async (request, reply) => {
+    const { id } = request.params as { id: string };
+    const runner = runners.get(id);
+    if (!runner) return reply.status(404).send(fail(404, `Cannot show usage of allocation ${id}: this agent does not run it`));
+    return allocUsage(runner, drivers);
+  });
+  app.get('/v1/client/stats', async () => nodeUsage(nodeId(), runners.values(), drivers));
+  registerExec(app, runners, drivers);
+  registerTaskControl(app, runners);
+  return app;
+}

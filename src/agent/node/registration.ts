@@ -1,0 +1,72 @@
+import { isBerthError } from '../../model/index.ts';
+import { backoffDelay, type Clock, type Logger } from '../../lib/index.ts';
+import type { BerthClient, NodeRegisterRequest } from '../../api/index.ts';
+
+/** What a node registration is given. */
+export interface NodeRegistrationOptions {
+  /** Every server known; a call goes on to the next one when a server does not answer. */
+  client: BerthClient;
+  request: NodeRegisterRequest;
+  clock: Clock;
+  logger: Logger;
+  /** Aborted when the agent stops: ends the retries and the heartbeat loop. */
+  signal: AbortSignal;
+}
+
+/**
+ * The node's standing with the servers: registration (retried until a server answers) and the
+ * heartbeats that keep it up, at the TTL the server hands out. A server that no longer knows the
+ * node (its state was reset, or the node was garbage-collected) gets the registration again.
+ */
+export class NodeRegistration {
+  readonly #o: NodeRegistrationOptions;
+  /** Until the server says otherwise. */
+  #ttlMs = 10_000;
+
+  constructor(options: NodeRegistrationOptions) {
+    this.#o = options;
+  }
+
+  /** The node as registered. */
+  get request(): NodeRegisterRequest {
+    return this.#o.request;
+  }
+
+  /** Register, retrying with backoff until a server answers or the agent stops. */
+  async register(): Promise<void> {
+    const { client, clock, logger, signal } = this.#o;
+    for (let attempt = 0; !signal.aborted; attempt++) {
+      try {
+        this.#ttlMs = (await client.registerNode(this.#o.request)).heartbeatTtlMs;
+        return;
+      } catch (err) {
+        const delay = backoffDelay(attempt, { baseMs: 250, maxMs: 5000 });
+        logger.warn({ err: (err as Error).message, retryInMs: delay }, 'cannot register with the server');
+        await clock.sleep(delay, signal).catch(() => undefined);
+      }
+    }
+  }
+
+  /** Heartbeat until the agent stops. */
+  async heartbeatLoop(): Promise<void> {
+    const { client, clock, logger, signal } = this.#o;
+    let failures = 0;
+    while (!signal.aborted) {
+      // Half the TTL leaves room for one lost heartbeat; jitter keeps agents from beating in step.
+      const wait = failures > 0 ? backoffDelay(failures, { baseMs: 500, maxMs: this.#ttlMs / 3 }) : this.#ttlMs / 2 - Math.random() * (this.#ttlMs / 10);
+      try {
+        await clock.sleep(wait, signal);
+      } catch {
+        return;
+      }
+      try {
+        this.#ttlMs = (await client.heartbeat(this.#o.request.id)).heartbeatTtlMs;
+        failures = 0;
+      } catch (err) {
+        failures++;
+        if (isBerthError(err, 'not_found')) await this.register();
+        else logger.warn({ err: (err as Error).message }, 'heartbeat failed');
+      }
+    }
+  }
+}
