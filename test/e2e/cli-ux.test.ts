@@ -10,7 +10,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Allocation, Job, Node } from '../../src/model/index.ts';
 import { BerthClient } from '../../src/api/index.ts';
-import { berth, eventually, freePort, startDev, type DevProcess } from '../harness/berth.ts';
+import { berth, eventually, freePorts, startDev, type DevProcess } from '../harness/berth.ts';
 
 /** A long-running process task; `script` is its shell. */
 function spec(id: string, script: string, extra = ''): string {
@@ -44,7 +44,8 @@ describe('the berth CLI against berth dev', { timeout: 180_000 }, () => {
 
   before(async () => {
     dir = await mkdtemp(path.join(tmpdir(), 'berth-cli-ux-'));
-    dev = await startDev({ driver: 'process', args: ['--dns-addr', `127.0.0.1:${await freePort()}`] });
+    const [port, dnsPort] = await freePorts(2);
+    dev = await startDev({ driver: 'process', port, args: ['--dns-addr', `127.0.0.1:${dnsPort}`] });
   });
   after(async () => {
     await dev?.cleanup();
