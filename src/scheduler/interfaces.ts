@@ -2,8 +2,8 @@ import type { Allocation, Deployment, Evaluation, Job, Node, Plan, PlanResult } 
 
 /**
  * The scheduler's read-only view of the world. It must not change while the scheduler computes a
- * plan, that is between two awaits: the scheduler reads it only synchronously, from the start of a
- * pass to the `Planner` call that ends it, each pass is `computePlan`, synchronous; a next pass reads `Planner.refreshState`.
+ * plan, and it does not: a pass (`computePlan`) reads it synchronously, from its start to the
+ * `Planner` call that ends it, and the next pass reads what `Planner.refreshState` returns.
  * So `server/` may pass either an immutable snapshot or the live view itself (its worker does, see
  * `NodeUsageCache.live` in server/evals/node-usage.ts: the view changes only when a write lands,
  * which it cannot do inside a synchronous stretch); tests pass the harness's state.
