@@ -1,4 +1,4 @@
-// The layer rule of ARCHITECTURE.md as an ESLint rule: a file under src/<layer>/ may import
+// The layer rule of docs/ARCHITECTURE.md as an ESLint rule: a file under src/<layer>/ may import
 // another layer only through that layer's index.ts, and only a layer its row below allows.
 // It resolves each relative import against the file, so `../context.ts` inside server/http is
 // the same layer while `../../state/store.ts` is a reach inside another one. Files under test/
@@ -78,18 +78,18 @@ export default {
           if (!to || to === from) return;
           if (!ALLOWED[to]) {
             const subs = (SUBLAYERS[to] ?? []).map((s) => `${to}/${s}/index.ts`);
-            context.report({ node, message: `src/${to} is not a layer of ARCHITECTURE.md: ${subs.length ? `import one of ${subs.join(', ')}` : 'add it to scripts/eslint/layers.js'}` });
+            context.report({ node, message: `src/${to} is not a layer of docs/ARCHITECTURE.md: ${subs.length ? `import one of ${subs.join(', ')}` : 'add it to scripts/eslint/layers.js'}` });
             return;
           }
           const allowed = outside ? undefined : ALLOWED[from];
           if (!outside && !allowed) {
-            context.report({ node, message: `src/${from} is not a layer of ARCHITECTURE.md: add it to scripts/eslint/layers.js` });
+            context.report({ node, message: `src/${from} is not a layer of docs/ARCHITECTURE.md: add it to scripts/eslint/layers.js` });
             return;
           }
           // Tests may compose layers in process (a server and an agent together), but still only
           // through their public surfaces.
           if (!isTest && !allowed.includes(to)) {
-            context.report({ node, message: `${from}/ may not import ${to}/ (allowed: ${allowed.join(', ') || 'nothing'}); see ARCHITECTURE.md` });
+            context.report({ node, message: `${from}/ may not import ${to}/ (allowed: ${allowed.join(', ') || 'nothing'}); see docs/ARCHITECTURE.md` });
             return;
           }
           if (path.relative(path.join(srcDir, to), target) !== 'index.ts') {

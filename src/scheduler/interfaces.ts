@@ -1,8 +1,12 @@
 import type { Allocation, Deployment, Evaluation, Job, Node, Plan, PlanResult } from '../model/index.ts';
 
 /**
- * The scheduler's read-only view of the world: an immutable snapshot. `server/` passes the state
- * view's snapshot; tests pass the harness's.
+ * The scheduler's read-only view of the world. It must not change while the scheduler computes a
+ * plan, and it does not: a pass (`computePlan`) reads it synchronously, from its start to the
+ * `Planner` call that ends it, and the next pass reads what `Planner.refreshState` returns.
+ * So `server/` may pass either an immutable snapshot or the live view itself (its worker does, see
+ * `NodeUsageCache.live` in server/evals/node-usage.ts: the view changes only when a write lands,
+ * which it cannot do inside a synchronous stretch); tests pass the harness's state.
  */
 export interface State {
   /** The job as currently registered, undefined once purged. */
