@@ -2,7 +2,7 @@
 export { systemClock } from './clock.ts';
 export { ControlLoop } from './control-loop.ts';
 export type { ControlLoopOptions } from './control-loop.ts';
-export type { Clock } from './clock.ts';
+export type { Clock, Timer } from './clock.ts';
 export { backoffDelay } from './backoff.ts';
 export type { BackoffOptions } from './backoff.ts';
 export { newId, shortId } from './ids.ts';
