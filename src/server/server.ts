@@ -192,7 +192,7 @@ async function assemble(options: ServerOptions, leadership: Leadership): Promise
   const periodic = new PeriodicDispatcher({ view, store, clock, logger: child('periodic') }, options.periodic);
   const ctx: ServerContext = { view, store, clock, jobs, nodes, metrics, periodic, discovery, kv, backend, cluster: leadership };
   const leaderDeps = { view, store: leaderStore, clock };
-  const broker = new EvalBroker({ now: () => clock.now() });
+  const broker = new EvalBroker({ clock });
   const blockedEvals = new BlockedEvals({ ...leaderDeps, logger: child('blocked-evals') });
   const deployments = new DeploymentWatcher({ ...leaderDeps, logger: child('deployments'), jobs });
   const drainer = new Drainer({ ...leaderDeps, logger: child('drainer') }, { intervalMs: options.drainIntervalMs });
