@@ -45,6 +45,11 @@ export class ControlLoop {
     return this.#active;
   }
 
+  /** Resolves once the pass under way, if any, has finished (right after `start()`: the first pass). */
+  get idle(): Promise<void> {
+    return this.#idle;
+  }
+
   start(): void {
     if (this.#active) return;
     this.#active = true;
