@@ -187,7 +187,7 @@ async function assemble(options: ServerOptions, leadership: Leadership): Promise
   const nodes = new NodeService({ view, store, leaderStore, clock, logger: child('nodes') }, options.heartbeat);
   const discovery = new ServerDiscovery({ view, store, logger }, options.discovery);
   discovery.registerMetrics(metrics.registry);
-  const kv = await openServerKv(backend, options.discovery?.nodeName);
+  const kv = await openServerKv(backend, { nodeName: options.discovery?.nodeName, clock });
   // Launches are safe from any server: each one creates its run row only if absent.
   const periodic = new PeriodicDispatcher({ view, store, clock, logger: child('periodic') }, options.periodic);
   const ctx: ServerContext = { view, store, clock, jobs, nodes, metrics, periodic, discovery, kv, backend, cluster: leadership };
