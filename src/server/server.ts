@@ -185,7 +185,7 @@ async function assemble(options: ServerOptions, leadership: Leadership): Promise
   const metrics = new ServerMetrics();
   const jobs = new JobService({ view, store, clock });
   const nodes = new NodeService({ view, store, leaderStore, clock, logger: child('nodes') }, options.heartbeat);
-  const discovery = new ServerDiscovery({ view, store, logger }, options.discovery);
+  const discovery = new ServerDiscovery({ view, store, clock, logger }, options.discovery);
   discovery.registerMetrics(metrics.registry);
   const kv = await openServerKv(backend, { nodeName: options.discovery?.nodeName, clock });
   // Launches are safe from any server: each one creates its run row only if absent.
