@@ -100,7 +100,7 @@ export class Agent {
     const drivers = o.drivers ?? [new DockerDriver({ host: o.dockerHost }), new ProcessDriver()];
     for (const d of drivers) this.#drivers.set(d.name, d);
     const facts = await fingerprint(drivers);
-    this.#reporter = new StatusReporter((updates) => this.#client.updateAllocations(this.nodeId, updates), this.#log);
+    this.#reporter = new StatusReporter({ send: (updates) => this.#client.updateAllocations(this.nodeId, updates), logger: this.#log, clock: this.#clock });
     this.#allocs = new LocalAllocs({ client: this.#client, reporter: this.#reporter, logger: this.#log, signal, newRunner: (alloc, job) => this.#newRunner(alloc, job) });
     this.#http = await buildAgentApp(this.#allocs.runners, this.#drivers, this.#log, () => this.nodeId);
     const httpAddr = await this.#http.listen({ host: o.httpHost ?? '127.0.0.1', port: o.httpPort ?? 0 });
