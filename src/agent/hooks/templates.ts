@@ -9,6 +9,7 @@ import path from 'node:path';
 import Handlebars from 'handlebars';
 import { ServerPool } from '../../api/index.ts';
 import type { TaskTemplate } from '../../model/index.ts';
+import { systemClock, type Clock, type Timer } from '../../lib/index.ts';
 
 /** A template as a task declares it (the model's TaskTemplate). */
 export type TemplateSpec = TaskTemplate;
@@ -20,6 +21,18 @@ const RENDER_QUIET_MS = 50;
 type Dep = { kind: 'key' | 'tree' | 'service'; name: string };
 const depId = (d: Dep): string => `${d.kind}:${d.name}`;
 
+/** What a `TemplateSet` is given. */
+export interface TemplateSetOptions {
+  /** The servers to read from (a URL, or a pool that fails over between several). */
+  servers: ServerPool | string;
+  specs: TemplateSpec[];
+  taskDir: string;
+  /** Called, after the splay, when a template's output changed after the first render. */
+  onChange: (spec: TemplateSpec) => void;
+  /** For the render quiet time, the splay and retries. Default: the wall clock. */
+  clock?: Clock;
+}
+
 /** Renders templates and follows their dependencies until stopped. */
 export class TemplateSet {
   readonly #cache = new Map<string, unknown>();
@@ -30,20 +43,22 @@ export class TemplateSet {
   readonly #compiled: Handlebars.TemplateDelegate[];
   #deps = new Map<string, Dep>();
   #queue: Promise<void> = Promise.resolve();
-  #pending: ReturnType<typeof setTimeout> | undefined;
+  #pending: Timer | undefined;
   #env: Record<string, string> = {};
 
   readonly #servers: ServerPool;
+  private readonly specs: TemplateSpec[];
+  private readonly taskDir: string;
+  private readonly onChange: (spec: TemplateSpec) => void;
+  readonly #clock: Clock;
 
-  constructor(
-    /** The servers to read from (a URL, or a pool that fails over between several). */
-    servers: ServerPool | string,
-    private readonly specs: TemplateSpec[],
-    private readonly taskDir: string,
-    /** Called, after the splay, when a template's output changed after the first render. */
-    private readonly onChange: (spec: TemplateSpec) => void,
-  ) {
+  constructor(options: TemplateSetOptions) {
+    const { servers, specs } = options;
     this.#servers = typeof servers === 'string' ? new ServerPool(servers) : servers;
+    this.specs = specs;
+    this.taskDir = options.taskDir;
+    this.onChange = options.onChange;
+    this.#clock = options.clock ?? systemClock;
     this.#compiled = specs.map((s) => Handlebars.compile(s.data, { noEscape: true, strict: false }));
   }
 
@@ -71,7 +86,7 @@ export class TemplateSet {
   /** Stop following dependencies. */
   stop(): void {
     this.#stop.abort();
-    clearTimeout(this.#pending);
+    this.#pending?.cancel();
   }
 
   #renderOne(i: number): string {
@@ -124,7 +139,7 @@ export class TemplateSet {
           await this.#fetch(dep, Math.max(1, this.#indexes.get(id) ?? 1));
         } catch {
           if (this.#stop.signal.aborted) return;
-          await new Promise((r) => setTimeout(r, 1000));
+          await this.#clock.sleep(1000, this.#stop.signal).catch(() => undefined);
           continue;
         }
         if (JSON.stringify(this.#cache.get(id)) !== before) this.#schedule();
@@ -138,7 +153,7 @@ export class TemplateSet {
    */
   #schedule(): void {
     if (this.#pending) return;
-    this.#pending = setTimeout(() => {
+    this.#pending = this.#clock.setTimer(() => {
       this.#pending = undefined;
       this.#queue = this.#queue.then(() => this.#rerender()).catch(() => {});
     }, RENDER_QUIET_MS);
@@ -153,7 +168,7 @@ export class TemplateSet {
       for (const d of this.#deps.values()) if (!this.#cache.has(depId(d))) await this.#fetch(d, 0).then(() => this.#follow(d));
       const spec = this.specs[i];
       const splay = Math.floor(Math.random() * (spec.splayMs ?? 0));
-      setTimeout(() => !this.#stop.signal.aborted && this.onChange(spec), splay).unref?.();
+      this.#clock.setTimer(() => !this.#stop.signal.aborted && this.onChange(spec), splay);
     }
   }
 
