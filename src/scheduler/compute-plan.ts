@@ -10,7 +10,7 @@ import { nextRescheduleEvents, reschedulePolicy } from './reschedule.ts';
 import { specHash } from './spec-hash.ts';
 import { candidateLimit, selectNode, type SelectMetrics } from './stack.ts';
 import { reconcileSystem } from './system.ts';
-import { PlanUsage } from './usage.ts';
+import { PlanUsage } from './plan-usage.ts';
 import { resolveAttribute } from './constraints.ts';
 
 /** What a pass needs besides the state: the time and the id maker of the schedule context. */

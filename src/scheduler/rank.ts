@@ -1,7 +1,7 @@
 import type { Affinity, Node, Spread } from '../model/index.ts';
 import { nodeMatches, resolveAttribute } from './constraints.ts';
 import type { Demand, PlacementAsk } from './feasible.ts';
-import { toMilli, type NodeUsed } from './usage.ts';
+import { toMilli, type NodeUsed } from './plan-usage.ts';
 
 /** The best raw score: a node left with nothing free scores 20 - (10^0 + 10^0). */
 const MAX_RAW = 18;

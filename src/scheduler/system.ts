@@ -4,7 +4,7 @@ import type { State } from './interfaces.ts';
 import { classify } from './reconcile-rules.ts';
 import { allocName, type Followup, type ReconcileResult } from './reconcile.ts';
 import type { Classified } from './rolling.ts';
-import { PlanUsage } from './usage.ts';
+import { PlanUsage } from './plan-usage.ts';
 
 /** What makes a node one a system job belongs on; capacity and ports are checked at placement. */
 const STATIC_CHAIN = [nodeReadyChecker, datacenterChecker, driverChecker, constraintChecker];
