@@ -122,7 +122,7 @@ export class CatalogSync {
       const job = alloc && view.jobVersion(alloc.jobId, alloc.jobVersion);
       const node = alloc && view.node(alloc.nodeId);
       const have = existing.get(allocId) ?? [];
-      const want = alloc && job && node ? deriveInstances(alloc, job, node, (id) => view.serviceInstance(id), now, view.index) : [];
+      const want = alloc && job && node ? deriveInstances({ alloc, job, node, previous: (id) => view.serviceInstance(id), now, index: view.index }) : [];
       for (const inst of want) {
         const old = have.find((h) => h.id === inst.id);
         if (old && sameInstance(old, inst)) continue;
