@@ -69,7 +69,7 @@ export class KvService {
 
   /** PUT /v1/kv/:key: true when written. */
   async put(key: string, value: string | null, opts: PutOptions): Promise<{ ok: boolean; index: number }> {
-    const { result, index } = await this.store.write((tx) => putKey(tx, key, value, opts, this.sessions.inLockDelay));
+    const { result, index } = await this.store.write((tx) => putKey(tx, { ...opts, key, value }, this.sessions.inLockDelay));
     return { ok: result, index };
   }
 

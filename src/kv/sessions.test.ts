@@ -38,7 +38,7 @@ describe('KV mirror', () => {
     t.after(() => kv.close());
     await kv.put('a', 'MQ==', {});
     const index = kv.store.index('a', false);
-    const woke = kv.store.waitFor('a', false, index, 10_000);
+    const woke = kv.store.waitFor({ key: 'a', prefix: false, min: index, waitMs: 10_000 });
     // Compact past the mirror's position while it is not looking: its watch fails, it reloads.
     (kv.store as unknown as { watcher: { cancel(): void } }).watcher.cancel();
     await backend.put('/berth/kv/d/a', JSON.stringify({ v: 'Mg==', f: 0, l: 0 }));

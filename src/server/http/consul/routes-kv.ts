@@ -66,7 +66,7 @@ export function consulKvRoutes(kv: KvService): FastifyPluginAsync {
         const onClose = (): void => abort.abort();
         reply.raw.on('close', onClose);
         const waitMs = parseWait(q.wait);
-        await kv.store.waitFor(key, prefix, q.index, waitMs + Math.floor(Math.random() * (waitMs / 16)), abort.signal);
+        await kv.store.waitFor({ key, prefix, min: q.index, waitMs: waitMs + Math.floor(Math.random() * (waitMs / 16)), signal: abort.signal });
         reply.raw.off('close', onClose);
       }
       consulHeaders(reply, kv.store.index(key, prefix));
