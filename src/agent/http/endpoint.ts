@@ -13,12 +13,14 @@ import { registerTaskControl } from './task-control.ts';
  * its usage, a command run inside it). The server proxies the `/v1/allocations/:id/logs|stats|exec`
  * and `/v1/nodes/:id/stats` routes here.
  */
-export async function buildAgentApp(
-  runners: Map<string, AllocRunner>,
-  drivers: Map<DriverName, TaskDriver>,
-  logger: Logger,
-  nodeId: () => string = () => '',
-): Promise<FastifyInstance> {
+export async function buildAgentApp(deps: {
+  runners: Map<string, AllocRunner>;
+  drivers: Map<DriverName, TaskDriver>;
+  logger: Logger;
+  /** This node's id, once registered. */
+  nodeId: () => string;
+}): Promise<FastifyInstance> {
+  const { runners, drivers, logger, nodeId } = deps;
   const app = Fastify({
     loggerInstance: logger.child({ component: 'agent-http' }) as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),

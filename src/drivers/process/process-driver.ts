@@ -232,9 +232,7 @@ export class ProcessDriver implements TaskDriver {
   /** The task's log files; see `readLogFiles` for how tail and follow behave. */
   logs(handle: TaskHandle, options: LogOptions = {}): AsyncIterable<LogChunk> {
     const state = stateOf(handle);
-    return readLogFiles({ stdout: state.stdoutFile, stderr: state.stderrFile }, options, () =>
-      isRunning(state.pid, state.startTime),
-    );
+    return readLogFiles({ stdout: state.stdoutFile, stderr: state.stderrFile }, options, { running: () => isRunning(state.pid, state.startTime) });
   }
 
   /** CPU and memory of the task's process group (memory from its cgroup when it has one). */
