@@ -246,7 +246,7 @@ async function runExample(url: string, file: string, logger: Logger): Promise<vo
     const text = await fs.readFile(file, 'utf8');
     const result = await client.registerJob(text, path.extname(file) === '.json' ? 'json' : 'yaml');
     const job = await client.getJob(result.jobId);
-    const outcome = await watchRollout(client, job, result.evalId);
+    const outcome = await watchRollout(client, { job, evalId: result.evalId });
     if (outcome.ok) process.stderr.write(`Job "${job.id}" from ${file} is ${job.type === 'batch' ? 'complete' : 'running'}: npx berth job status ${job.id}\n`);
     else logger.error({ file }, outcome.reason);
   } catch (err) {

@@ -40,7 +40,7 @@ export function jobCommand(): Command {
       if (opts.detach) return;
       const registered = await client.getJob(result.jobId);
       // A version with an update strategy is followed through its deployment: health, not just running.
-      const outcome = result.deploymentId ? await watchDeployment(client, result.deploymentId) : await watchRollout(client, registered, result.evalId);
+      const outcome = result.deploymentId ? await watchDeployment(client, result.deploymentId) : await watchRollout(client, { job: registered, evalId: result.evalId });
       if (opts.json) printJson({ ...result, outcome });
       if (!outcome.ok) throw new CliError(outcome.reason);
       if (!opts.json) process.stdout.write(`Job "${result.jobId}" ${registered.type === 'batch' ? 'completed' : 'is running'}. See \`berth job status ${result.jobId}\`\n`);

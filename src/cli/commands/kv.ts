@@ -59,7 +59,7 @@ export function kvCommand(): Command {
       const q = new URLSearchParams();
       if (opts.flags) q.set('flags', opts.flags);
       if (opts.cas) q.set('cas', opts.modifyIndex);
-      const res = await call('PUT', `${kvPath(key)}${q.size ? `?${q}` : ''}`, await valueOf(value));
+      const res = await call('PUT', `${kvPath(key)}${q.size ? `?${q}` : ''}`, { body: await valueOf(value) });
       if (res.text.trim() !== 'true') throw new CliError(`Cannot put "${key}": the check-and-set did not hold (index ${opts.modifyIndex}); read it again with \`berth kv get --detailed ${key}\``);
       if (opts.json) return printJson({ key, written: true });
       process.stdout.write(`Success! Data written to: ${key}\n`);
@@ -98,7 +98,7 @@ export function kvCommand(): Command {
     .action(async (key: string, opts: { recurse?: boolean; json?: boolean }) => {
       let index = 0;
       for (;;) {
-        const res = await call('GET', `${kvPath(key)}?${opts.recurse ? 'recurse&' : ''}index=${index}&wait=5m`, undefined, { timeoutMs: 330_000 });
+        const res = await call('GET', `${kvPath(key)}?${opts.recurse ? 'recurse&' : ''}index=${index}&wait=5m`, { timeoutMs: 330_000 });
         if (res.index === index) continue;
         // Consul's rule: an index that goes backwards resets the watch.
         index = res.index < index ? 0 : res.index;
@@ -131,7 +131,7 @@ export function kvCommand(): Command {
       }
       for (let i = 0; i < items.length; i += 64) {
         const ops = items.slice(i, i + 64).map((it) => ({ KV: { Verb: 'set', Key: it.key, Flags: it.flags ?? 0, Value: it.value ?? '' } }));
-        const res = await call('PUT', '/v1/txn', JSON.stringify(ops));
+        const res = await call('PUT', '/v1/txn', { body: JSON.stringify(ops) });
         if (res.status !== 200) throw new CliError(`Cannot import: ${res.text}`);
       }
       if (opts.json) return printJson({ imported: items.length });
