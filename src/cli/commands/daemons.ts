@@ -98,7 +98,12 @@ const newLogger = async (opts: RunOpts): Promise<Logger> => (await import('../..
 
 /** `berth dev`, `berth server`, `berth agent`: the long-running processes. */
 export function daemonCommands(): Command[] {
-  const dev = common(new Command('dev'))
+  return [addDnsFlags(devCommand()), addDnsFlags(serverCommand()), agentCommand()];
+}
+
+/** `berth dev`: a server and an agent in one process. */
+function devCommand(): Command {
+  return common(new Command('dev'))
     .description('Server and agent in one process on embedded SQLite: the zero-configuration start')
     .addOption(new Option('--data-dir <dir>', 'where state and task files live').env('BERTH_DATA_DIR').default('.berth/dev'))
     .addOption(new Option('--http-addr <host:port>', 'HTTP API and UI address').env('BERTH_HTTP_ADDR').argParser(hostPort).default(hostPort('127.0.0.1:7460'), '127.0.0.1:7460'))
@@ -133,7 +138,10 @@ export function daemonCommands(): Command[] {
       );
       for (const file of opts.run ?? []) await runExample(server.url, file, logger);
     });
+}
 
+/** `berth server`: the control plane. */
+function serverCommand(): Command {
   const server = common(new Command('server'))
     .description('The control plane: state, scheduler, HTTP API')
     .addOption(new Option('--data-dir <dir>', 'where the state lives').env('BERTH_DATA_DIR').default('/var/lib/berth/server'))
@@ -152,8 +160,12 @@ export function daemonCommands(): Command[] {
       onSignals(logger, () => s.stop());
     });
   server.addCommand(serverMembersCommand());
+  return server;
+}
 
-  const agent = common(new Command('agent'))
+/** `berth agent`: runs tasks on this host. */
+function agentCommand(): Command {
+  return common(new Command('agent'))
     .description('Run tasks on this host for a berth server')
     .addOption(new Option('--server <url>', 'a server to join; repeat for several (the agent fails over between them)').env('BERTH_SERVER').argParser(collectServers))
     .addOption(new Option('--data-dir <dir>', 'where the node id, allocation records and task files live').env('BERTH_DATA_DIR').default('/var/lib/berth/agent'))
@@ -188,8 +200,6 @@ export function daemonCommands(): Command[] {
       });
       onSignals(logger, () => a.stop());
     });
-
-  return [addDnsFlags(dev), addDnsFlags(server), agent];
 }
 
 /** The state: the etcd cluster given with --etcd, else SQLite in the data dir. */
