@@ -14,6 +14,7 @@ import { addSpecCommands } from './job-spec.ts';
 import { resolveJobId } from '../resolve.ts';
 
 /** `berth job run|status|stop`. */
+// eslint-disable-next-line max-lines-per-function -- a command tree: one short action per subcommand
 export function jobCommand(): Command {
   const job = new Command('job').description('Run, inspect and stop jobs');
   addPlanCommand(job);
