@@ -1,16 +1,14 @@
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { MockDriver, type TaskHandle } from '../../drivers/index.ts';
 import { silentLogger, systemClock, type Clock } from '../../lib/index.ts';
 import { FakeClock } from '../../testing/index.ts';
 import type { RestartPolicy, TaskConfig } from '../../model/index.ts';
+import { tempDir, until } from '../agent-fixture.test-helper.ts';
 import { TaskRunner } from './task-runner.ts';
 
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-task-runner-'));
-after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+const tmp = tempDir('task-runner');
 
 interface Setup {
   config: TaskConfig;
@@ -49,15 +47,6 @@ function setup(s: Setup): { runner: TaskRunner; driver: MockDriver; handles: (Ta
 }
 
 const types = (runner: TaskRunner): string[] => runner.state.events.map((e) => e.type);
-
-/** Resolves once `cond` holds, polling every few ms; fails after `ms`. */
-async function until(what: string, cond: () => boolean, ms = 2_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 describe('TaskRunner', () => {
   it('restarts a task that exits non-zero up to the attempts, then marks it dead and failed', async () => {
