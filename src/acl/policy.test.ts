@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { BerthError } from '../model/index.ts';
+import { type BerthError } from '../model/index.ts';
 import { compileAuthorizer, parsePolicy } from './index.ts';
 
 function authorizer(...sources: string[]) {
