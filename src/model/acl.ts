@@ -52,8 +52,12 @@ export interface AclBootstrap {
   time: number;
 }
 
-/** The hash of the secret a node registered with (trust on first use). */
+/**
+ * The secret a node registered with (trust on first use): its agent must show it to act as the
+ * node, and the servers show it to the agent when they proxy logs, exec and stats to it. Kept apart
+ * from the node rows, which the API shows; never in an API answer.
+ */
 export interface NodeSecret {
   id: string;
-  secretHash: string;
+  secret: string;
 }

@@ -12,6 +12,7 @@ import { buildApp } from './http/index.ts';
 import type { ServerContext } from './context.ts';
 import { ServerDiscovery, type DiscoveryOptions, openServerKv } from './consul/index.ts';
 import { Leadership, LeaderLoops, fencedBackend, type ServerMember } from './cluster/index.ts';
+import { AclService, type AclOptions } from './acl/index.ts';
 
 /** Server settings. */
 export interface ServerOptions {
@@ -40,6 +41,8 @@ export interface ServerOptions {
   advertiseUrl?: string;
   /** Lease TTL of the leader election, seconds: how long a crashed leader may go unnoticed. Default 3. */
   leaderLeaseTtlSeconds?: number;
+  /** ACLs: off unless enabled. */
+  acl?: AclOptions;
 }
 
 /** What a server is made of before it listens: the routes' context and the leader's parts. */
@@ -190,7 +193,8 @@ async function assemble(options: ServerOptions, leadership: Leadership): Promise
   const kv = await openServerKv(backend, options.discovery?.nodeName);
   // Launches are safe from any server: each one creates its run row only if absent.
   const periodic = new PeriodicDispatcher({ view, store, clock, logger: child('periodic') }, options.periodic);
-  const ctx: ServerContext = { view, store, clock, jobs, nodes, metrics, periodic, discovery, kv, backend, cluster: leadership };
+  const acl = new AclService({ view, store, clock, logger: child('acl') }, options.acl ?? { enabled: false });
+  const ctx: ServerContext = { view, store, clock, jobs, nodes, metrics, periodic, discovery, kv, backend, cluster: leadership, acl };
   const leaderDeps = { view, store: leaderStore, clock };
   const broker = new EvalBroker({ now: () => clock.now() });
   const blockedEvals = new BlockedEvals({ ...leaderDeps, logger: child('blocked-evals') });

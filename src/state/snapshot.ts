@@ -167,7 +167,7 @@ export class StateReader {
     return this.tables.rows.aclBootstrap.get('bootstrap');
   }
 
-  /** The hashed secret a node registered with. */
+  /** The secret a node registered with. */
   nodeSecret(nodeId: string): NodeSecret | undefined {
     return this.tables.rows.nodeSecrets.get(nodeId);
   }

@@ -38,7 +38,7 @@ export interface TableRow {
   aclTokens: AclToken;
   /** One row, `bootstrap`, written when the ACL system was bootstrapped. */
   aclBootstrap: AclBootstrap;
-  /** The hashed secret of each node, by node id (apart from the node rows, which the API shows). */
+  /** The secret of each node, by node id (apart from the node rows, which the API shows). */
   nodeSecrets: NodeSecret;
 }
 
