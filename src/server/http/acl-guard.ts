@@ -25,6 +25,11 @@ export type RouteAcl =
   | { public: true }
   /** A capability on an object: `name` picks the object from the request (default: the scope as a whole). */
   | { scope: AclScope; cap: string | ((request: FastifyRequest) => string); name?: (request: FastifyRequest) => string }
+  /**
+   * A capability on objects the route picks itself (a list it filters, a job spec's id in the body):
+   * checked here for the scope as a whole (does any rule grant it?), then by the route per object.
+   */
+  | { scope: AclScope; cap: string; perObject: true }
   /** Any valid token, the anonymous one included (`token self`). */
   | { anyToken: true }
   /** The node's own agent, by its secret (`:id` is the node); or, when given, a token with this capability. */
@@ -139,6 +144,8 @@ export function enforce(ctx: ServerContext, request: FastifyRequest, acl: RouteA
     throw new BerthError('forbidden', `Permission denied: ${request.method} ${request.routeOptions.url ?? request.url} declares no ACL rule, so it refuses every token (a bug: report it)`);
   }
   if ('public' in acl || 'inHandler' in acl) return;
+  // A management token (or ACLs off) may do anything but act as a node: skip finding the object.
+  if (identity.authorizer.management && 'scope' in acl) return;
   if ('anyToken' in acl) return;
   if ('node' in acl) {
     const nodeId = (request.params as { id?: string }).id ?? '';
@@ -154,6 +161,10 @@ export function enforce(ctx: ServerContext, request: FastifyRequest, acl: RouteA
     authorize(identity, 'nodes', '', 'write');
     return;
   }
+  if ('perObject' in acl) {
+    if (!identity.authorizer.allowsAny(acl.scope, acl.cap)) throw denied(identity, `${acl.scope}: ${acl.cap}`);
+    return;
+  }
   const cap = typeof acl.cap === 'function' ? acl.cap(request) : acl.cap;
   authorize(identity, acl.scope, acl.name ? acl.name(request) : '', cap);
 }
@@ -164,9 +175,18 @@ export function agentHeaders(ctx: ServerContext, nodeId: string): Record<string,
   return secret ? { [NODE_SECRET_HEADER]: secret } : {};
 }
 
+const limiters = new WeakMap<ServerContext, FailureLimiter>();
+
+/** The failed-token limiter of a server (shared by its routes and its WebSocket upgrades). */
+export function limiterOf(ctx: ServerContext): FailureLimiter {
+  let limiter = limiters.get(ctx);
+  if (!limiter) limiters.set(ctx, (limiter = new FailureLimiter(ctx.clock)));
+  return limiter;
+}
+
 /** Install the ACL hook: every request gets an identity, then its route's rule is checked. */
 export function addAclGuard(app: FastifyInstance, ctx: ServerContext): void {
-  const limiter = new FailureLimiter(ctx.clock);
+  const limiter = limiterOf(ctx);
   app.decorateRequest('identity', { getter: () => NOBODY });
   app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
     try {
