@@ -17,6 +17,11 @@ export interface Authorizer {
   allows(scope: AclScope, name: string, capability: string): boolean;
   /** Does any rule of the scope grant `capability` (to show a list it then filters)? */
   allowsAny(scope: AclScope, capability: string): boolean;
+  /**
+   * May it use `capability` on every object under a prefix (a recursive KV delete)? The prefix's
+   * own rule must allow it and no more specific rule under the prefix may take it away.
+   */
+  allowsUnder(scope: AclScope, prefix: string, capability: string): boolean;
 }
 
 interface CompiledRule {
@@ -28,10 +33,10 @@ interface CompiledRule {
 }
 
 /** Everything allowed: ACLs off, or a management token. */
-export const ALLOW_ALL: Authorizer = { management: true, allows: () => true, allowsAny: () => true };
+export const ALLOW_ALL: Authorizer = { management: true, allows: () => true, allowsAny: () => true, allowsUnder: () => true };
 
 /** Nothing allowed. */
-export const DENY_ALL: Authorizer = { management: false, allows: () => false, allowsAny: () => false };
+export const DENY_ALL: Authorizer = { management: false, allows: () => false, allowsAny: () => false, allowsUnder: () => false };
 
 /** Compile the rules of all of a token's policies. */
 export function compileAuthorizer(rules: readonly AclRule[]): Authorizer {
@@ -54,11 +59,18 @@ export function compileAuthorizer(rules: readonly AclRule[]): Authorizer {
   const sorted = new Map<AclScope, CompiledRule[]>();
   for (const [scope, patterns] of byScope) sorted.set(scope, [...patterns.values()].sort(bySpecificity));
 
+  const grants = (rule: CompiledRule | undefined, capability: string): boolean => rule !== undefined && !rule.deny && rule.capabilities.has(capability);
   return {
     management: false,
     allows(scope, name, capability) {
-      const rule = sorted.get(scope)?.find((r) => (r.prefix === undefined ? name === r.pattern : name.startsWith(r.prefix)));
-      return rule !== undefined && !rule.deny && rule.capabilities.has(capability);
+      return grants(
+        sorted.get(scope)?.find((r) => (r.prefix === undefined ? name === r.pattern : name.startsWith(r.prefix))),
+        capability,
+      );
+    },
+    allowsUnder(scope, prefix, capability) {
+      if (!this.allows(scope, prefix, capability)) return false;
+      return (sorted.get(scope) ?? []).every((r) => !(r.prefix ?? r.pattern).startsWith(prefix) || grants(r, capability));
     },
     allowsAny(scope, capability) {
       return (sorted.get(scope) ?? []).some((r) => !r.deny && r.capabilities.has(capability));

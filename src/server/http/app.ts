@@ -15,6 +15,8 @@ import { eventRoutes } from './routes-events.ts';
 import { serverRoutes } from './routes-servers.ts';
 import { addLeaderForwarding } from './leader-forward.ts';
 import { lazySchemaController } from './lazy-compilers.ts';
+import { addAclGuard } from './acl-guard.ts';
+import { aclRoutes } from './routes-acl.ts';
 
 /**
  * Build the HTTP app without listening, so tests can call it with `app.inject()`. Routes validate,
@@ -59,6 +61,8 @@ export async function buildApp(ctx: ServerContext, logger: Logger): Promise<Fast
     void reply.status(404).send(err.toJSON());
   });
 
+  // First: nothing else runs for a request its token may not make (forwarding included).
+  addAclGuard(app, ctx);
   addLeaderForwarding(app, ctx);
 
   await app.register(jobRoutes(ctx));
@@ -76,6 +80,7 @@ export async function buildApp(ctx: ServerContext, logger: Logger): Promise<Fast
   await app.register(consulSessionRoutes(ctx.kv));
   await app.register(consulTxnRoutes(ctx));
   await app.register(eventRoutes(ctx.backend));
+  await app.register(aclRoutes(ctx));
   return app;
 }
 

@@ -5,6 +5,7 @@ import { AllocUpdateSchema, BlockingQuerySchema, NodeRegisterSchema, type AllocU
 import type { ServerContext } from '../context.ts';
 import { blockingQuery } from './blocking.ts';
 import { lastHeartbeats, withHeartbeat } from './node-heartbeats.ts';
+import { credentialsOf } from './leader-forward.ts';
 import { mayRead, NODE_SECRET_HEADER } from './acl-guard.ts';
 import { NODE_REGISTRATION, nodeAgent, onNode, perObject } from './route-acl.ts';
 
@@ -15,7 +16,7 @@ export function nodeRoutes(ctx: ServerContext): FastifyPluginAsync {
   return async (app) => {
     app.get('/v1/nodes', { schema: { querystring: BlockingQuerySchema }, config: perObject('nodes') }, async (request, reply) => {
       await blockingQuery(ctx.view, request, reply, () => ctx.view.tableIndex('nodes'));
-      const seen = await lastHeartbeats(ctx);
+      const seen = await lastHeartbeats(ctx, credentialsOf(request.headers));
       return [...ctx.view.nodes()].filter((n) => mayRead(request, 'nodes', n.name)).sort((a, b) => a.name.localeCompare(b.name)).map((n) => withHeartbeat(n, seen));
     });
 
@@ -34,7 +35,7 @@ export function nodeRoutes(ctx: ServerContext): FastifyPluginAsync {
       const node = ctx.view.node(id);
       if (!node) throw new BerthError('not_found', `Cannot find node "${id}": no such node (see \`berth node status\`)`);
       reply.header('x-berth-index', String(ctx.view.modRevision('nodes', id)));
-      return withHeartbeat(node, await lastHeartbeats(ctx));
+      return withHeartbeat(node, await lastHeartbeats(ctx, credentialsOf(request.headers)));
     });
 
     app.put(
