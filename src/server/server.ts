@@ -66,6 +66,8 @@ interface ServerParts {
  */
 export class Server {
   readonly view: StateView;
+  /** Every service the routes call. */
+  readonly ctx: ServerContext;
   readonly store: StateStore;
   readonly app: FastifyInstance;
   readonly broker: EvalBroker;
@@ -88,6 +90,7 @@ export class Server {
     const { ctx } = parts;
     this.#options = options;
     this.#parts = parts;
+    this.ctx = ctx;
     this.view = ctx.view;
     this.store = ctx.store;
     this.app = app;

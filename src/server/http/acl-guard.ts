@@ -176,6 +176,12 @@ export function agentHeaders(ctx: ServerContext, nodeId: string): Record<string,
 }
 
 const limiters = new WeakMap<ServerContext, FailureLimiter>();
+const declared = new WeakMap<FastifyInstance, { method: string; url: string; acl: RouteAcl | undefined }[]>();
+
+/** Every route of an app with what it declares (the deny-by-default test walks it). */
+export function routeRules(app: FastifyInstance): readonly { method: string; url: string; acl: RouteAcl | undefined }[] {
+  return declared.get(app) ?? [];
+}
 
 /** The failed-token limiter of a server (shared by its routes and its WebSocket upgrades). */
 export function limiterOf(ctx: ServerContext): FailureLimiter {
@@ -187,6 +193,11 @@ export function limiterOf(ctx: ServerContext): FailureLimiter {
 /** Install the ACL hook: every request gets an identity, then its route's rule is checked. */
 export function addAclGuard(app: FastifyInstance, ctx: ServerContext): void {
   const limiter = limiterOf(ctx);
+  const routes: { method: string; url: string; acl: RouteAcl | undefined }[] = [];
+  declared.set(app, routes);
+  app.addHook('onRoute', (route) => {
+    for (const method of [route.method].flat()) if (method !== 'HEAD') routes.push({ method, url: route.url, acl: (route.config as { acl?: RouteAcl } | undefined)?.acl });
+  });
   app.decorateRequest('identity', { getter: () => NOBODY });
   app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
     try {
