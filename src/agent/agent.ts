@@ -12,7 +12,7 @@ import { StatusReporter } from './allocs/reporter.ts';
 import { watchAllocs } from './allocs/watcher.ts';
 import { buildAgentApp } from './http/endpoint.ts';
 import { fingerprint } from './node/fingerprint.ts';
-import { loadNodeId } from './node/node-id.ts';
+import { loadNodeId, loadNodeSecret } from './node/node-id.ts';
 import { registrationRequest, type NodeSettings } from './node/node-settings.ts';
 import { NodeRegistration } from './node/registration.ts';
 
@@ -38,6 +38,8 @@ export interface AgentOptions extends NodeSettings {
   /** DNS servers given to docker tasks that name none: berth's DNS on the bridge. Default: Docker's. */
   dnsServers?: string[];
   clock?: Clock;
+  /** The ACL token the agent uses with the servers (registration needs `nodes: write`). Default env BERTH_TOKEN. */
+  token?: string;
 }
 
 /**
@@ -50,7 +52,8 @@ export class Agent {
   readonly #clock: Clock;
   readonly #log: Logger;
   /** Every server known; a call goes on to the next one when a server does not answer. */
-  readonly #client: BerthClient;
+  #client: BerthClient;
+  readonly #urls: string[];
   readonly #localState: LocalState;
   readonly #drivers = new Map<DriverName, TaskDriver>();
   readonly #stop = new AbortController();
@@ -65,8 +68,8 @@ export class Agent {
     this.#o = options;
     this.#clock = options.clock ?? systemClock;
     this.#log = options.logger.child({ component: 'agent' });
-    const urls = [...new Set([options.serverUrl, ...(options.servers ?? [])].filter(Boolean))];
-    this.#client = new BerthClient({ address: urls });
+    this.#urls = [...new Set([options.serverUrl, ...(options.servers ?? [])].filter(Boolean))];
+    this.#client = new BerthClient({ address: this.#urls, token: options.token });
     this.#localState = new LocalState(options.dataDir);
   }
 
@@ -97,12 +100,14 @@ export class Agent {
     await fs.mkdir(o.dataDir, { recursive: true });
     await this.#localState.open();
     this.nodeId = await loadNodeId(o.dataDir);
+    const secret = await loadNodeSecret(o.dataDir);
+    this.#client = new BerthClient({ address: this.#urls, token: o.token, nodeSecret: secret });
     const drivers = o.drivers ?? [new DockerDriver({ host: o.dockerHost }), new ProcessDriver()];
     for (const d of drivers) this.#drivers.set(d.name, d);
     const facts = await fingerprint(drivers);
     this.#reporter = new StatusReporter((updates) => this.#client.updateAllocations(this.nodeId, updates), this.#log);
     this.#allocs = new LocalAllocs({ client: this.#client, reporter: this.#reporter, logger: this.#log, signal, newRunner: (alloc, job) => this.#newRunner(alloc, job) });
-    this.#http = await buildAgentApp(this.#allocs.runners, this.#drivers, this.#log, () => this.nodeId);
+    this.#http = await buildAgentApp({ runners: this.#allocs.runners, drivers: this.#drivers, logger: this.#log, nodeId: () => this.nodeId, nodeSecret: secret });
     const httpAddr = await this.#http.listen({ host: o.httpHost ?? '127.0.0.1', port: o.httpPort ?? 0 });
     const request = registrationRequest({ nodeId: this.nodeId, settings: o, facts, httpAddr });
     this.#node = new NodeRegistration({ client: this.#client, request, clock: this.#clock, logger: this.#log, signal });

@@ -28,6 +28,8 @@ export interface ClientOptions {
   address?: string | string[];
   /** Sent as a bearer token. Default env BERTH_TOKEN. */
   token?: string;
+  /** An agent's node secret, sent as `X-Berth-Node-Secret`: what lets it act as its node. */
+  nodeSecret?: string;
   /** Per-request timeout for non-blocking calls. Default 30 s. */
   timeoutMs?: number;
 }
@@ -49,8 +51,12 @@ export class BerthClient {
   readonly #timeoutMs: number;
 
   constructor(options: ClientOptions = {}) {
-    this.servers = new ServerPool(options.address);
     this.#token = options.token ?? process.env.BERTH_TOKEN;
+    const headers: Record<string, string> = {};
+    if (this.#token) headers.authorization = `Bearer ${this.#token}`;
+    if (options.nodeSecret) headers['x-berth-node-secret'] = options.nodeSecret;
+    // In the pool, so that every request through it carries them (the agent's templates and checks too).
+    this.servers = new ServerPool(options.address, { headers });
     this.#timeoutMs = options.timeoutMs ?? 30_000;
   }
 
@@ -300,7 +306,6 @@ export class BerthClient {
   ): Promise<Response> {
     const headers: Record<string, string> = {};
     if (init.contentType) headers['content-type'] = init.contentType;
-    if (this.#token) headers.authorization = `Bearer ${this.#token}`;
     const res = await this.servers.fetch(path, { method, headers, body: init.body, signal: init.signal, timeoutMs: init.noTimeout || init.timeoutMs === Infinity ? undefined : (init.timeoutMs ?? this.#timeoutMs), idempotent: init.idempotent });
     if (res.ok) return res;
     const text = await res.text();

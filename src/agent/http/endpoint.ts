@@ -7,18 +7,26 @@ import type { DriverName } from '../../model/index.ts';
 import { allocUsage, nodeUsage } from './usage.ts';
 import { registerExec } from './exec.ts';
 import { registerTaskControl } from './task-control.ts';
+import { nodeSecretMatches, NOT_A_SERVER } from './node-secret.ts';
+
+/** What the agent's endpoint serves. */
+export interface AgentAppOptions {
+  runners: Map<string, AllocRunner>;
+  drivers: Map<DriverName, TaskDriver>;
+  logger: Logger;
+  nodeId?: () => string;
+  /** Callers must show it (`X-Berth-Node-Secret`); only the servers know it. Undefined: no check (tests). */
+  nodeSecret?: string;
+}
 
 /**
  * The agent's own small HTTP endpoint: what only the host that runs a task can answer (its logs,
  * its usage, a command run inside it). The server proxies the `/v1/allocations/:id/logs|stats|exec`
  * and `/v1/nodes/:id/stats` routes here.
  */
-export async function buildAgentApp(
-  runners: Map<string, AllocRunner>,
-  drivers: Map<DriverName, TaskDriver>,
-  logger: Logger,
-  nodeId: () => string = () => '',
-): Promise<FastifyInstance> {
+export async function buildAgentApp(options: AgentAppOptions): Promise<FastifyInstance> {
+  const { runners, drivers, logger } = options;
+  const nodeId = options.nodeId ?? ((): string => '');
   const app = Fastify({
     loggerInstance: logger.child({ component: 'agent-http' }) as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
@@ -26,6 +34,10 @@ export async function buildAgentApp(
   });
   const fail = (code: number, message: string): { error: { code: string; message: string; details: [] } } => ({
     error: { code: code === 404 ? 'not_found' : 'invalid_input', message, details: [] },
+  });
+  // Only the servers may call: they show this node's secret (acl-guard.ts on the server).
+  app.addHook('onRequest', async (request, reply) => {
+    if (!nodeSecretMatches(options.nodeSecret, request.headers)) return reply.status(403).send(NOT_A_SERVER);
   });
   app.get('/v1/client/allocations/:id/logs', async (request, reply) => {
     const { id } = request.params as { id: string };
@@ -59,7 +71,7 @@ export async function buildAgentApp(
     return allocUsage(runner, drivers);
   });
   app.get('/v1/client/stats', async () => nodeUsage(nodeId(), runners.values(), drivers));
-  registerExec(app, runners, drivers);
+  registerExec(app, { runners, drivers, nodeSecret: options.nodeSecret });
   registerTaskControl(app, runners);
   return app;
 }

@@ -5,6 +5,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import type { DriverName } from '../../model/index.ts';
 import type { ExecSession, TaskDriver } from '../../drivers/index.ts';
 import type { AllocRunner } from '../allocs/alloc-runner.ts';
+import { nodeSecretMatches, NOT_A_SERVER } from './node-secret.ts';
 
 /**
  * The exec protocol, one JSON object per WebSocket text message (data in base64, as Nomad's):
@@ -23,12 +24,17 @@ const EXEC_PATH = /^\/v1\/client\/allocations\/([^/]+)\/exec$/;
  * `GET /v1/client/allocations/:id/exec?task=&command=<JSON array>&tty=true` upgraded to a
  * WebSocket: runs the command in the task through its driver and relays the streams.
  */
-export function registerExec(app: FastifyInstance, runners: Map<string, AllocRunner>, drivers: Map<DriverName, TaskDriver>): void {
+export function registerExec(app: FastifyInstance, options: { runners: Map<string, AllocRunner>; drivers: Map<DriverName, TaskDriver>; nodeSecret?: string }): void {
+  const { runners, drivers } = options;
   const wss = new WebSocketServer({ noServer: true });
   app.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const url = new URL(req.url ?? '/', 'http://agent');
     const m = EXEC_PATH.exec(url.pathname);
     if (!m) return void socket.destroy();
+    if (!nodeSecretMatches(options.nodeSecret, req.headers)) {
+      const body = JSON.stringify(NOT_A_SERVER);
+      return void socket.end(`HTTP/1.1 403 Forbidden\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+    }
     wss.handleUpgrade(req, socket, head, (ws) => void runExec(ws, m[1], url.searchParams, runners, drivers));
   });
   app.addHook('onClose', async () => {
