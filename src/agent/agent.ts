@@ -101,7 +101,7 @@ export class Agent {
     await this.#localState.open();
     this.nodeId = await loadNodeId(o.dataDir);
     const secret = await loadNodeSecret(o.dataDir);
-    this.#client = new BerthClient({ address: this.#urls, token: o.token, nodeSecret: secret });
+    this.#client = new BerthClient({ address: this.#urls, token: o.token, nodeSecret: secret, nodeId: this.nodeId });
     const drivers = o.drivers ?? [new DockerDriver({ host: o.dockerHost }), new ProcessDriver()];
     for (const d of drivers) this.#drivers.set(d.name, d);
     const facts = await fingerprint(drivers);

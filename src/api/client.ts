@@ -3,6 +3,9 @@ import type { AllocStats, Allocation, Deployment, Evaluation, Job, JobRun, Node,
 import { codeOfHttpStatus } from './status.ts';
 import { ServerPool } from './server-pool.ts';
 import type {
+  AclPolicyInfo,
+  AclTokenInfo,
+  AclTokenRequest,
   ServerListEntry,
   AllocUpdate,
   HeartbeatResponse,
@@ -30,6 +33,8 @@ export interface ClientOptions {
   token?: string;
   /** An agent's node secret, sent as `X-Berth-Node-Secret`: what lets it act as its node. */
   nodeSecret?: string;
+  /** The agent's node id, sent beside the secret as `X-Berth-Node-Id`. */
+  nodeId?: string;
   /** Per-request timeout for non-blocking calls. Default 30 s. */
   timeoutMs?: number;
 }
@@ -55,6 +60,7 @@ export class BerthClient {
     const headers: Record<string, string> = {};
     if (this.#token) headers.authorization = `Bearer ${this.#token}`;
     if (options.nodeSecret) headers['x-berth-node-secret'] = options.nodeSecret;
+    if (options.nodeId) headers['x-berth-node-id'] = options.nodeId;
     // In the pool, so that every request through it carries them (the agent's templates and checks too).
     this.servers = new ServerPool(options.address, { headers });
     this.#timeoutMs = options.timeoutMs ?? 30_000;
@@ -292,6 +298,49 @@ export class BerthClient {
     const res = await this.#fetch('GET', q.size ? `${path}${sep}${q}` : path, { signal: opts.signal, timeoutMs });
     const index = Number(res.headers.get('x-berth-index') ?? 0);
     return { index, value: (await res.json()) as T };
+  }
+
+  /** ACLs: the first management token (once). */
+  aclBootstrap(): Promise<AclTokenInfo> {
+    return this.#json('POST', '/v1/acl/bootstrap', { idempotent: false });
+  }
+
+  aclPolicies(): Promise<AclPolicyInfo[]> {
+    return this.#json('GET', '/v1/acl/policies');
+  }
+
+  aclPolicy(name: string): Promise<AclPolicyInfo> {
+    return this.#json('GET', `/v1/acl/policy/${enc(name)}`);
+  }
+
+  /** Create or replace a policy from its document (YAML or JSON text). */
+  applyAclPolicy(name: string, rules: string, description?: string): Promise<AclPolicyInfo> {
+    return this.#json('POST', `/v1/acl/policy/${enc(name)}`, { body: JSON.stringify({ rules, description }), contentType: 'application/json', idempotent: true });
+  }
+
+  deleteAclPolicy(name: string): Promise<unknown> {
+    return this.#json('DELETE', `/v1/acl/policy/${enc(name)}`);
+  }
+
+  aclTokens(): Promise<AclTokenInfo[]> {
+    return this.#json('GET', '/v1/acl/tokens');
+  }
+
+  /** A token by accessor id, or `self`: the one this client uses. */
+  aclToken(accessor: string): Promise<AclTokenInfo> {
+    return this.#json('GET', `/v1/acl/token/${enc(accessor)}`);
+  }
+
+  createAclToken(req: AclTokenRequest): Promise<AclTokenInfo> {
+    return this.#json('POST', '/v1/acl/token', { body: JSON.stringify(req), contentType: 'application/json', idempotent: false });
+  }
+
+  updateAclToken(accessor: string, req: AclTokenRequest): Promise<AclTokenInfo> {
+    return this.#json('POST', `/v1/acl/token/${enc(accessor)}`, { body: JSON.stringify(req), contentType: 'application/json', idempotent: true });
+  }
+
+  deleteAclToken(accessor: string): Promise<unknown> {
+    return this.#json('DELETE', `/v1/acl/token/${enc(accessor)}`);
   }
 
   async #json<T>(method: string, path: string, init: { body?: string; contentType?: string; idempotent?: boolean } = {}): Promise<T> {

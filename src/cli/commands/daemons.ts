@@ -88,6 +88,7 @@ interface RunOpts {
   etcd?: string[];
   name?: string;
   advertiseUrl?: string;
+  acl?: boolean;
 }
 
 // The server, the agent and the logger are imported inside the actions: `berth server members`
@@ -106,15 +107,18 @@ export function daemonCommands(): Command[] {
     .addOption(new Option('--driver <driver>', 'driver for tasks that name none: docker, process or auto').env('BERTH_DRIVER').argParser(driverChoice).default('auto'))
     .addOption(new Option('--docker-host <addr>', 'Docker engine address').env('DOCKER_HOST'))
     .addOption(new Option('--run <file...>', 'job files to run once the node is ready'))
+    .addOption(aclOption())
     .action(async (opts: RunOpts) => {
       const logger = await newLogger(opts);
       // External services registered with the dev server live on its one node.
       opts.nodeName ??= 'dev';
       const server = await startServer(opts, logger);
       const { Agent } = await agentLayer();
+      const agentDir = path.join(opts.dataDir, 'agent');
       const agent = await Agent.start({
         serverUrl: server.url,
-        dataDir: path.join(opts.dataDir, 'agent'),
+        dataDir: agentDir,
+        token: opts.acl ? await devAgentToken(server, agentDir) : undefined,
         logger,
         nodeName: opts.nodeName ?? 'dev',
         defaultDriver: opts.driver,
@@ -146,6 +150,7 @@ export function daemonCommands(): Command[] {
     .addOption(new Option('--etcd <urls>', 'keep the state in this etcd cluster (client URLs, comma-separated or repeated) to run several servers; default: SQLite in --data-dir').env('BERTH_ETCD').argParser(collectEtcd))
     .addOption(new Option('--name <name>', 'unique name of this server among the servers (default: host name:port)').env('BERTH_SERVER_NAME'))
     .addOption(new Option('--advertise-url <url>', 'the API URL other servers and agents reach this one at (default: the --http-addr URL)').env('BERTH_ADVERTISE_URL').argParser(urlArg))
+    .addOption(aclOption())
     .action(async (opts: RunOpts) => {
       const logger = await newLogger(opts);
       const s = await startServer(opts, logger);
@@ -192,6 +197,33 @@ export function daemonCommands(): Command[] {
   return [addDnsFlags(dev), addDnsFlags(server), agent];
 }
 
+function aclOption(): Option {
+  return new Option('--acl', 'enforce ACLs: every request needs a token with the right policy (then run `berth acl bootstrap`)').env('BERTH_ACL');
+}
+
+/**
+ * The token of `berth dev`'s own agent when ACLs are on: made once (a policy for what an agent
+ * does, and a token for it) and kept in the agent's data dir, since the operator has no token yet
+ * to give it. Reused while it still works.
+ */
+async function devAgentToken(server: Server, agentDir: string): Promise<string> {
+  const file = path.join(agentDir, 'acl-token');
+  const saved = (await fs.readFile(file, 'utf8').catch(() => '')).trim();
+  if (saved) {
+    try {
+      server.ctx.acl.resolve(saved);
+      return saved;
+    } catch {
+      // Deleted or expired: make a new one below.
+    }
+  }
+  await server.ctx.acl.applyPolicy('berth-dev-agent', "description: berth dev's own agent\nnodes: [write]\nservices: [write]\nkv: [read]\n");
+  const token = await server.ctx.acl.createToken({ description: "berth dev's own agent", policies: ['berth-dev-agent'] });
+  await fs.mkdir(agentDir, { recursive: true });
+  await fs.writeFile(file, token.secretId, { mode: 0o600 });
+  return token.secretId;
+}
+
 /** The state: the etcd cluster given with --etcd, else SQLite in the data dir. */
 async function openState(opts: RunOpts): Promise<StateBackend> {
   const { openEtcdState, openSqliteState } = await serverLayer();
@@ -214,7 +246,8 @@ async function startServer(opts: RunOpts, logger: Logger): Promise<Server> {
     const discovery = discoveryOptions(opts as RunOpts & DnsFlags, opts.nodeName, opts.datacenter);
     const cluster = { name: opts.name, advertiseUrl: opts.advertiseUrl };
     const { Server } = await serverLayer();
-    return await Server.start({ backend, logger, host: opts.httpAddr.host, port: opts.httpAddr.port, ...schedulerOptions(opts), discovery, ...cluster });
+    const acl = { enabled: opts.acl === true, resetFile: path.join(opts.dataDir, 'acl-bootstrap-reset') };
+    return await Server.start({ backend, logger, host: opts.httpAddr.host, port: opts.httpAddr.port, ...schedulerOptions(opts), discovery, ...cluster, acl });
   } catch (err) {
     await backend.close();
     const e = err as NodeJS.ErrnoException;

@@ -18,13 +18,21 @@ import { httpStatusOf } from '../../api/index.ts';
 
 /** The header an agent sends its node secret in. */
 export const NODE_SECRET_HEADER = 'x-berth-node-secret';
+/** The header an agent names its node in, beside the secret, where the route has no node in its path. */
+export const NODE_ID_HEADER = 'x-berth-node-id';
 
 /** What a route needs. */
 export type RouteAcl =
   /** Anyone, token or not (`/v1/status/leader`, as in Consul). */
   | { public: true }
   /** A capability on an object: `name` picks the object from the request (default: the scope as a whole). */
-  | { scope: AclScope; cap: string | ((request: FastifyRequest) => string); name?: (request: FastifyRequest) => string }
+  | {
+      scope: AclScope;
+      cap: string | ((request: FastifyRequest) => string);
+      name?: (request: FastifyRequest) => string;
+      /** Also allowed to the agent of a node that runs an allocation of this job (it reads the job it runs). */
+      orAgentOfJob?: (request: FastifyRequest) => string;
+    }
   /**
    * A capability on objects the route picks itself (a list it filters, a job spec's id in the body):
    * checked here for the scope as a whole (does any rule grant it?), then by the route per object.
@@ -166,7 +174,17 @@ export function enforce(ctx: ServerContext, request: FastifyRequest, acl: RouteA
     return;
   }
   const cap = typeof acl.cap === 'function' ? acl.cap(request) : acl.cap;
-  authorize(identity, acl.scope, acl.name ? acl.name(request) : '', cap);
+  const name = acl.name ? acl.name(request) : '';
+  if (acl.orAgentOfJob && !identity.authorizer.allows(acl.scope, name, cap) && agentRunsJob(ctx, request, acl.orAgentOfJob(request))) return;
+  authorize(identity, acl.scope, name, cap);
+}
+
+/** Is the caller the agent of a node (by its id and secret) with an allocation of the job? */
+function agentRunsJob(ctx: ServerContext, request: FastifyRequest, jobId: string): boolean {
+  const nodeId = request.headers[NODE_ID_HEADER];
+  const secret = request.headers[NODE_SECRET_HEADER];
+  if (typeof nodeId !== 'string' || typeof secret !== 'string' || !ctx.nodes.checkSecret(nodeId, secret)) return false;
+  return ctx.view.allocsByJob(jobId).some((a) => a.nodeId === nodeId);
 }
 
 /** The headers the server sends an agent it proxies to, proving it is a server. */

@@ -39,6 +39,11 @@ export function onJob(cap: Cap): Config {
   return rule('jobs', cap, (r) => param(r));
 }
 
+/** `read` on the job `:id`, or the agent of a node that runs it (what the agent reads of the jobs it runs). */
+export function onJobOrItsAgents(): Config {
+  return { acl: { scope: 'jobs', cap: 'read', name: (r) => param(r), orAgentOfJob: (r) => param(r) } };
+}
+
 /**
  * A capability on the job of the allocation, evaluation or deployment `:id` (a full id or a
  * unique prefix). One that cannot be found is checked as the job "" (only `*` rules match), and the

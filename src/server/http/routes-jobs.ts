@@ -8,7 +8,7 @@ import { blockingQuery } from './blocking.ts';
 import { planJob } from '../jobs/index.ts';
 import { specChanged, type JobSpec } from '../jobs/index.ts';
 import { authorize, mayRead } from './acl-guard.ts';
-import { onJob, perObject } from './route-acl.ts';
+import { onJob, onJobOrItsAgents, perObject } from './route-acl.ts';
 
 const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 256 }) });
 /** `?checkIndex=N`: register only if the job is still at modify index N (0: only if it does not exist). */
@@ -75,7 +75,7 @@ export function jobRoutes(ctx: ServerContext): FastifyPluginAsync {
       return ctx.jobs.summary(id);
     });
 
-    app.get('/v1/jobs/:id/allocations', { schema: { params: IdParams, querystring: BlockingQuerySchema }, config: onJob('read') }, async (request, reply) => {
+    app.get('/v1/jobs/:id/allocations', { schema: { params: IdParams, querystring: BlockingQuerySchema }, config: onJobOrItsAgents() }, async (request, reply) => {
       const { id } = request.params as { id: string };
       // A purged job's allocations stay readable until they are collected, so a stop can be followed.
       if (ctx.view.allocsByJob(id).length === 0) ctx.jobs.get(id);
@@ -117,7 +117,7 @@ export function jobRoutes(ctx: ServerContext): FastifyPluginAsync {
 
     app.get(
       '/v1/jobs/:id/versions/:version',
-      { schema: { params: Type.Object({ id: Type.String({ minLength: 1 }), version: Type.Integer({ minimum: 0 }) }) }, config: onJob('read') },
+      { schema: { params: Type.Object({ id: Type.String({ minLength: 1 }), version: Type.Integer({ minimum: 0 }) }) }, config: onJobOrItsAgents() },
       async (request) => {
         const { id, version } = request.params as { id: string; version: number };
         const job = ctx.view.jobVersion(id, version);
