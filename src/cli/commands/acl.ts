@@ -61,8 +61,10 @@ function policyCommand(): Command {
     .command('delete')
     .description('Delete a policy (refused while tokens use it)')
     .argument('<name>', 'policy name')
-    .action(async (name: string) => {
+    .option('--json', 'print JSON')
+    .action(async (name: string, opts: { json?: boolean }) => {
       await new BerthClient().deleteAclPolicy(name);
+      if (opts.json) return printJson({ deleted: name });
       process.stdout.write(`Deleted ACL policy "${name}".\n`);
     });
   return cmd;
@@ -118,8 +120,10 @@ function tokenCommand(): Command {
     .command('delete')
     .description('Delete a token: its secret stops working at once')
     .argument('<accessor>', 'accessor id')
-    .action(async (accessor: string) => {
+    .option('--json', 'print JSON')
+    .action(async (accessor: string, opts: { json?: boolean }) => {
       await new BerthClient().deleteAclToken(accessor);
+      if (opts.json) return printJson({ deleted: accessor });
       process.stdout.write(`Deleted ACL token ${accessor}.\n`);
     });
   return cmd;
