@@ -7,23 +7,31 @@ import type { DriverName } from '../../model/index.ts';
 import { allocUsage, nodeUsage } from './usage.ts';
 import { registerExec } from './exec.ts';
 import { registerTaskControl } from './task-control.ts';
+import { addAgentRequestGuard, agentRequestPolicy } from './request-guard.ts';
+
+/** What the agent's endpoint is built with. */
+export interface AgentAppOptions {
+  logger: Logger;
+  /** The node's id, once registered (for the node's usage). Default ''. */
+  nodeId?: () => string;
+  /** The address the endpoint listens at: the Host names it answers to (0.0.0.0: any interface). Default 127.0.0.1. */
+  bindHost?: string;
+}
 
 /**
  * The agent's own small HTTP endpoint: what only the host that runs a task can answer (its logs,
  * its usage, a command run inside it). The server proxies the `/v1/allocations/:id/logs|stats|exec`
  * and `/v1/nodes/:id/stats` routes here.
  */
-export async function buildAgentApp(
-  runners: Map<string, AllocRunner>,
-  drivers: Map<DriverName, TaskDriver>,
-  logger: Logger,
-  nodeId: () => string = () => '',
-): Promise<FastifyInstance> {
+export async function buildAgentApp(runners: Map<string, AllocRunner>, drivers: Map<DriverName, TaskDriver>, options: AgentAppOptions): Promise<FastifyInstance> {
+  const { logger, nodeId = () => '' } = options;
+  const policy = agentRequestPolicy(options.bindHost ?? '127.0.0.1');
   const app = Fastify({
     loggerInstance: logger.child({ component: 'agent-http' }) as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
     forceCloseConnections: true,
   });
+  addAgentRequestGuard(app, policy);
   const fail = (code: number, message: string): { error: { code: string; message: string; details: [] } } => ({
     error: { code: code === 404 ? 'not_found' : 'invalid_input', message, details: [] },
   });
@@ -59,7 +67,7 @@ export async function buildAgentApp(
     return allocUsage(runner, drivers);
   });
   app.get('/v1/client/stats', async () => nodeUsage(nodeId(), runners.values(), drivers));
-  registerExec(app, runners, drivers);
+  registerExec(app, { runners, drivers, policy });
   registerTaskControl(app, runners);
   return app;
 }

@@ -5,6 +5,9 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import type { DriverName } from '../../model/index.ts';
 import type { ExecSession, TaskDriver } from '../../drivers/index.ts';
 import type { AllocRunner } from '../allocs/alloc-runner.ts';
+import { MAX_EXEC_MESSAGE_BYTES } from '../../api/index.ts';
+import type { RequestPolicy } from '../../lib/index.ts';
+import { refuseAgentUpgrade } from './request-guard.ts';
 
 /**
  * The exec protocol, one JSON object per WebSocket text message (data in base64, as Nomad's):
@@ -23,12 +26,14 @@ const EXEC_PATH = /^\/v1\/client\/allocations\/([^/]+)\/exec$/;
  * `GET /v1/client/allocations/:id/exec?task=&command=<JSON array>&tty=true` upgraded to a
  * WebSocket: runs the command in the task through its driver and relays the streams.
  */
-export function registerExec(app: FastifyInstance, runners: Map<string, AllocRunner>, drivers: Map<DriverName, TaskDriver>): void {
-  const wss = new WebSocketServer({ noServer: true });
+export function registerExec(app: FastifyInstance, deps: { runners: Map<string, AllocRunner>; drivers: Map<DriverName, TaskDriver>; policy: RequestPolicy }): void {
+  const { runners, drivers, policy } = deps;
+  const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_EXEC_MESSAGE_BYTES });
   app.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const url = new URL(req.url ?? '/', 'http://agent');
     const m = EXEC_PATH.exec(url.pathname);
     if (!m) return void socket.destroy();
+    if (refuseAgentUpgrade(req, socket, policy)) return;
     wss.handleUpgrade(req, socket, head, (ws) => void runExec(ws, m[1], url.searchParams, runners, drivers));
   });
   app.addHook('onClose', async () => {

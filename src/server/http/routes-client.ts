@@ -4,8 +4,10 @@ import type { FastifyPluginAsync } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import { WebSocket, WebSocketServer } from 'ws';
 import { BerthError, type Node } from '../../model/index.ts';
+import { MAX_EXEC_MESSAGE_BYTES } from '../../api/index.ts';
 import type { ServerContext } from '../context.ts';
 import { resolveAlloc } from './routes-allocs.ts';
+import { refuseUpgrade } from './browser-guard.ts';
 
 const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 256 }) });
 const TaskBody = Type.Object({ task: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })) }, { additionalProperties: false });
@@ -45,11 +47,11 @@ export function clientRoutes(ctx: ServerContext): FastifyPluginAsync {
       return agentPost(agentOf(ctx, alloc.nodeId, what), `/v1/client/allocations/${alloc.id}/signal`, request.body, what);
     });
 
-    const wss = new WebSocketServer({ noServer: true });
+    const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_EXEC_MESSAGE_BYTES });
     app.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
       const url = new URL(req.url ?? '/', 'http://server');
       const m = EXEC_PATH.exec(url.pathname);
-      if (!m) return;
+      if (!m || refuseUpgrade(app, req, socket)) return;
       wss.handleUpgrade(req, socket, head, (ws) => proxyExec(ctx, ws, m[1], url.searchParams));
     });
     app.addHook('onClose', async () => {
