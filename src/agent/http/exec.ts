@@ -43,6 +43,8 @@ export function registerExec(app: FastifyInstance, deps: { runners: Map<string, 
 }
 
 async function runExec(ws: WebSocket, allocId: string, q: URLSearchParams, runners: Map<string, AllocRunner>, drivers: Map<DriverName, TaskDriver>): Promise<void> {
+  // A frame over the limit (or any protocol error) closes the socket; unheard, it would end the agent.
+  ws.on('error', () => ws.terminate());
   const fail = (message: string): void => {
     ws.send(JSON.stringify({ error: message }));
     ws.close();

@@ -102,6 +102,9 @@ async function agentPost(node: Node, path: string, body: unknown, what: string):
 
 /** Relays an exec session between the caller's WebSocket and the agent's, message for message. */
 function proxyExec(ctx: ServerContext, client: WebSocket, allocRef: string, q: URLSearchParams): void {
+  // A frame over the limit (or any protocol error) closes the socket with its code; without a
+  // listener the error would be thrown and end the server.
+  client.on('error', () => client.terminate());
   let target: string;
   try {
     const alloc = resolveAlloc(ctx.view, allocRef);
