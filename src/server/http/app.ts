@@ -62,7 +62,7 @@ export async function buildApp(ctx: ServerContext, logger: Logger, browser: Brow
     void reply.status(404).send(err.toJSON());
   });
 
-  addBrowserGuard(app, browser);
+  await addBrowserGuard(app, browser);
   addLeaderForwarding(app, ctx);
 
   await app.register(jobRoutes(ctx));

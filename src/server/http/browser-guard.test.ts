@@ -80,6 +80,22 @@ describe('browser guard', () => {
     assert.equal(configured.status, 200, configured.text);
   });
 
+  it('answers the CORS preflight of a configured origin, and of no other', async (t) => {
+    const s = await startServer(t, { browser: { allowedOrigins: ['https://ui.example.com'] } });
+    const ask = (origin: string) =>
+      raw(`${s.server.url}/v1/jobs`, { method: 'OPTIONS', headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type' } });
+    const allowed = await new Promise<http.IncomingMessage>((resolve, reject) => {
+      const req = http.request(`${s.server.url}/v1/jobs`, { method: 'OPTIONS', headers: { origin: 'https://ui.example.com', 'access-control-request-method': 'POST' } }, resolve);
+      req.on('error', reject);
+      req.end();
+    });
+    allowed.resume();
+    assert.equal(allowed.statusCode, 204);
+    assert.equal(allowed.headers['access-control-allow-origin'], 'https://ui.example.com');
+    assert.match(String(allowed.headers['access-control-allow-methods']), /POST/);
+    assert.equal((await ask('https://evil.example')).status, 403);
+  });
+
   it('refuses a Host that is not one of its names with 403 naming --allowed-host, and accepts configured and advertised ones', async (t) => {
     const s = await startServer(t, { advertiseUrl: 'http://berth-1.internal:7460', browser: { allowedHosts: ['berth.example.com'] } });
     const res = await raw(`${s.server.url}/v1/jobs`, { headers: { host: 'evil.example:7460' } });

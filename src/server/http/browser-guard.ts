@@ -8,6 +8,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import cors from '@fastify/cors';
 import { BerthError } from '../../model/index.ts';
 import { checkRequest, isAnyAddress, type RequestPolicy, type RequestVerdict } from '../../lib/index.ts';
 
@@ -49,8 +50,12 @@ export function serverRequestPolicy(options: BrowserGuardOptions = {}): RequestP
   return { hosts, anyInterface, origins: options.allowedOrigins ?? [], sameOrigin: true };
 }
 
-/** Add the guard at the root of the app, before any route, so every request passes it first. */
-export function addBrowserGuard(app: FastifyInstance, options: BrowserGuardOptions = {}): void {
+/**
+ * Add the guard at the root of the app, before any route, so every request passes it first. Pages
+ * of the `--allowed-origin` origins also get CORS answers (@fastify/cors, after the guard), since a
+ * browser shows them no response and sends them no JSON request without those.
+ */
+export async function addBrowserGuard(app: FastifyInstance, options: BrowserGuardOptions = {}): Promise<void> {
   const policy = serverRequestPolicy(options);
   app.decorate('requestPolicy', policy);
   app.addHook('onRequest', async (request, reply) => {
@@ -67,6 +72,14 @@ export function addBrowserGuard(app: FastifyInstance, options: BrowserGuardOptio
       return reply.status(415).send(err.toJSON());
     }
   });
+  if (policy.origins.length > 0) {
+    await app.register(cors, {
+      origin: [...policy.origins],
+      methods: ['GET', 'HEAD', 'PUT', 'POST', 'DELETE'],
+      exposedHeaders: ['X-Berth-Index', 'X-Consul-Index', 'X-Consul-KnownLeader', 'X-Consul-LastContact'],
+      maxAge: 600,
+    });
+  }
 }
 
 /**
