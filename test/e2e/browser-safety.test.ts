@@ -5,8 +5,11 @@
  */
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import Consul from 'consul';
 import { WebSocket } from 'ws';
@@ -14,6 +17,7 @@ import { BerthClient } from '../../src/api/index.ts';
 import type { Allocation } from '../../src/model/index.ts';
 import { berth, eventually, freePort, startDev, type DevProcess } from '../harness/berth.ts';
 import { withDockerEngine } from '../harness/dockerd.ts';
+import { startServer } from '../harness/cluster.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 
@@ -285,5 +289,29 @@ withDockerEngine('no way in from a browser on berth dev', (engine) => {
       }
       assert.deepEqual(await jobIds(), ['shell'], 'no job from the page');
     });
+  });
+});
+
+describe('berth server on every interface', { timeout: 60_000 }, () => {
+  it('warns on stderr, answers at its interface addresses and --allowed-host names, and refuses other Hosts', async (t) => {
+    const dataDir = await mkdtemp(path.join(os.tmpdir(), 'berth-server-'));
+    const server = await startServer(dataDir, undefined, '0.0.0.0', ['--no-dns', '--allowed-host', 'berth.test']);
+    t.after(async () => {
+      await server.stop();
+      await rm(dataDir, { recursive: true, force: true });
+    });
+    assert.match(server.logs(), /WARNING: the berth API listens on 0\.0\.0\.0 \(every interface of this host\), beyond this host, without ACLs and without TLS\./);
+    assert.match(server.logs(), /Turn ACLs on with --acl/);
+    assert.match(server.logs(), /--tls-cert <file> --tls-key <file>/);
+
+    const local = Object.values(os.networkInterfaces()).flatMap((l) => l ?? []).filter((a) => !a.internal && a.family === 'IPv4').map((a) => a.address);
+    for (const address of local) {
+      const res = await raw(`http://${address}:${server.port}/v1/nodes`);
+      assert.equal(res.status, 200, `${address}: ${res.text}`);
+    }
+    assert.equal((await raw(`http://127.0.0.1:${server.port}/v1/nodes`, { headers: { host: `berth.test:${server.port}` } })).status, 200);
+    const evil = await raw(`http://127.0.0.1:${server.port}/v1/nodes`, { headers: { host: `evil.example:${server.port}` } });
+    assert.equal(evil.status, 403);
+    assert.match(messageOf(evil), /--allowed-host evil\.example/);
   });
 });

@@ -11,7 +11,7 @@ import { checkRequest, isAnyAddress, type RequestPolicy, type RequestVerdict } f
 /** The rule for an agent endpoint bound to `bindHost`: loopback names, that address (any interface for 0.0.0.0), no web origin. */
 export function agentRequestPolicy(bindHost: string): RequestPolicy {
   const anyInterface = isAnyAddress(bindHost);
-  return { hosts: anyInterface ? [] : [bindHost], anyInterface, origins: [], sameOrigin: false };
+  return { hosts: [bindHost], anyInterface, origins: [], sameOrigin: false };
 }
 
 /** The refusal of a request, in berth's error shape, or undefined when it may go on. */

@@ -46,7 +46,8 @@ const DOCUMENT_TYPE = /^(application\/(json|[a-z0-9.+-]+\+json|yaml|x-yaml)|text
 export function serverRequestPolicy(options: BrowserGuardOptions = {}): RequestPolicy {
   const bindHost = options.bindHost ?? '127.0.0.1';
   const anyInterface = isAnyAddress(bindHost);
-  const hosts = [...(anyInterface ? [] : [bindHost]), ...(options.advertised ?? []), ...(options.allowedHosts ?? [])];
+  // The bind address itself too when it is 0.0.0.0: `curl http://0.0.0.0:7460` is no page's name.
+  const hosts = [bindHost, ...(options.advertised ?? []), ...(options.allowedHosts ?? [])];
   return { hosts, anyInterface, origins: options.allowedOrigins ?? [], sameOrigin: true };
 }
 
