@@ -4,6 +4,7 @@
  * that must keep working (the CLI, the consul npm client, a page the server serves itself).
  */
 import assert from 'node:assert/strict';
+import { Resolver } from 'node:dns/promises';
 import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import http from 'node:http';
@@ -155,6 +156,7 @@ withDockerEngine('no way in from a browser on berth dev', (engine) => {
     let dev: DevProcess;
     let alloc: Allocation;
     let client: BerthClient;
+    let dnsPort: number;
     const jobIds = async (): Promise<string[]> => (await client.listJobs()).value.map((j) => j.id).sort();
     /** How many requests the server answered with `status` on `route`, from its metrics. */
     const answered = async (method: string, route: string, status: number): Promise<number> => {
@@ -164,7 +166,7 @@ withDockerEngine('no way in from a browser on berth dev', (engine) => {
     };
 
     before(async () => {
-      const dnsPort = await freePort();
+      dnsPort = await freePort();
       dev = await startDev({ driver: 'docker', dockerHost: engine.host, args: ['--dns-addr', `127.0.0.1:${dnsPort}`] });
       client = new BerthClient({ address: dev.addr });
       await client.registerJob(shellSpec(engine.image));
@@ -185,6 +187,12 @@ withDockerEngine('no way in from a browser on berth dev', (engine) => {
       assert.ok(addrs.filter((a) => a.startsWith('tcp')).length >= 3, `API, DNS over TCP and the agent endpoint: ${addrs.join(', ')}`);
       assert.deepEqual(addrs.filter((a) => !isLoopbackAddress(a)), [], 'nothing listens beyond loopback');
       assert.doesNotMatch(dev.logs(), /WARNING: the berth API listens on/);
+    });
+
+    it('refuses recursion on its DNS: a name outside its domain is REFUSED, not looked up', async () => {
+      const resolver = new Resolver({ timeout: 2000, tries: 1 });
+      resolver.setServers([`127.0.0.1:${dnsPort}`]);
+      await assert.rejects(resolver.resolve4('example.com'), { code: 'EREFUSED' });
     });
 
     it("refuses a page's text/plain POST of a job (a simple request, no preflight) and creates no job", async () => {
