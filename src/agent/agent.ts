@@ -107,7 +107,7 @@ export class Agent {
     const facts = await fingerprint(drivers);
     this.#reporter = new StatusReporter((updates) => this.#client.updateAllocations(this.nodeId, updates), this.#log);
     this.#allocs = new LocalAllocs({ client: this.#client, reporter: this.#reporter, logger: this.#log, signal, newRunner: (alloc, job) => this.#newRunner(alloc, job) });
-    this.#http = await buildAgentApp({ runners: this.#allocs.runners, drivers: this.#drivers, logger: this.#log, nodeId: () => this.nodeId, nodeSecret: secret });
+    this.#http = await buildAgentApp(this.#allocs.runners, this.#drivers, { logger: this.#log, nodeId: () => this.nodeId, bindHost: o.httpHost, nodeSecret: secret });
     const httpAddr = await this.#http.listen({ host: o.httpHost ?? '127.0.0.1', port: o.httpPort ?? 0 });
     const request = registrationRequest({ nodeId: this.nodeId, settings: o, facts, httpAddr });
     this.#node = new NodeRegistration({ client: this.#client, request, clock: this.#clock, logger: this.#log, signal });

@@ -8,7 +8,7 @@ import { NodeService, type NodeServiceOptions, Drainer } from './nodes/index.ts'
 import { PeriodicDispatcher, type DispatcherOptions } from './periodic/index.ts';
 import { DeploymentWatcher } from './rollout/index.ts';
 import { ServerMetrics } from './metrics.ts';
-import { buildApp } from './http/index.ts';
+import { buildApp, type BrowserGuardOptions } from './http/index.ts';
 import type { ServerContext } from './context.ts';
 import { ServerDiscovery, type DiscoveryOptions, openServerKv } from './consul/index.ts';
 import { Leadership, LeaderLoops, fencedBackend, type ServerMember } from './cluster/index.ts';
@@ -43,6 +43,8 @@ export interface ServerOptions {
   leaderLeaseTtlSeconds?: number;
   /** ACLs: off unless enabled. */
   acl?: AclOptions;
+  /** More Host names and web origins the API accepts (`--allowed-host`, `--allowed-origin`); the bind and advertised addresses are always accepted. */
+  browser?: Pick<BrowserGuardOptions, 'allowedHosts' | 'allowedOrigins'>;
 }
 
 /** What a server is made of before it listens: the routes' context and the leader's parts. */
@@ -115,7 +117,7 @@ export class Server {
       onDeposed: () => made.server && made.server.#lead(false),
     });
     const parts = await assemble(options, leadership);
-    const app = await buildApp(parts.ctx, options.logger);
+    const app = await buildApp(parts.ctx, options.logger, browserGuardOptions(options));
     const server = new Server(options, parts, app);
     made.server = server;
     await server.#listenAndJoin();
@@ -219,6 +221,12 @@ async function assemble(options: ServerOptions, leadership: Leadership): Promise
     algorithm: options.schedulerAlgorithm,
   });
   return { ctx, discovery, leadership, broker, blockedEvals, drainer, deployments, loops };
+}
+
+/** The names the API answers to: its bind address, the addresses it is advertised at, configured ones. */
+function browserGuardOptions(options: ServerOptions): BrowserGuardOptions {
+  const advertised = [options.discovery?.address, options.advertiseUrl ? new URL(options.advertiseUrl).hostname : undefined].filter((h): h is string => !!h);
+  return { bindHost: options.host, advertised, ...options.browser };
 }
 
 /**

@@ -6,6 +6,9 @@ import type { DriverName } from '../../model/index.ts';
 import type { ExecSession, TaskDriver } from '../../drivers/index.ts';
 import type { AllocRunner } from '../allocs/alloc-runner.ts';
 import { nodeSecretMatches, NOT_A_SERVER } from './node-secret.ts';
+import { MAX_EXEC_MESSAGE_BYTES } from '../../api/index.ts';
+import type { RequestPolicy } from '../../lib/index.ts';
+import { refuseAgentUpgrade } from './request-guard.ts';
 
 /**
  * The exec protocol, one JSON object per WebSocket text message (data in base64, as Nomad's):
@@ -24,14 +27,15 @@ const EXEC_PATH = /^\/v1\/client\/allocations\/([^/]+)\/exec$/;
  * `GET /v1/client/allocations/:id/exec?task=&command=<JSON array>&tty=true` upgraded to a
  * WebSocket: runs the command in the task through its driver and relays the streams.
  */
-export function registerExec(app: FastifyInstance, options: { runners: Map<string, AllocRunner>; drivers: Map<DriverName, TaskDriver>; nodeSecret?: string }): void {
-  const { runners, drivers } = options;
-  const wss = new WebSocketServer({ noServer: true });
+export function registerExec(app: FastifyInstance, deps: { runners: Map<string, AllocRunner>; drivers: Map<DriverName, TaskDriver>; policy: RequestPolicy; nodeSecret?: string }): void {
+  const { runners, drivers, policy } = deps;
+  const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_EXEC_MESSAGE_BYTES });
   app.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const url = new URL(req.url ?? '/', 'http://agent');
     const m = EXEC_PATH.exec(url.pathname);
     if (!m) return void socket.destroy();
-    if (!nodeSecretMatches(options.nodeSecret, req.headers)) {
+    if (refuseAgentUpgrade(req, socket, policy)) return;
+    if (!nodeSecretMatches(deps.nodeSecret, req.headers)) {
       const body = JSON.stringify(NOT_A_SERVER);
       return void socket.end(`HTTP/1.1 403 Forbidden\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
     }
@@ -44,6 +48,8 @@ export function registerExec(app: FastifyInstance, options: { runners: Map<strin
 }
 
 async function runExec(ws: WebSocket, allocId: string, q: URLSearchParams, runners: Map<string, AllocRunner>, drivers: Map<DriverName, TaskDriver>): Promise<void> {
+  // A frame over the limit (or any protocol error) closes the socket; unheard, it would end the agent.
+  ws.on('error', () => ws.terminate());
   const fail = (message: string): void => {
     ws.send(JSON.stringify({ error: message }));
     ws.close();

@@ -11,6 +11,8 @@ import { applyConfigFile } from '../config.ts';
 import { CliError, EXIT_USAGE } from '../errors.ts';
 import { addDnsFlags, collectTaskDns, discoveryOptions, taskDnsServers, type DnsFlags } from './dns-flags.ts';
 import { serverMembersCommand } from './server-members.ts';
+import { addBrowserFlags, browserOptions, type BrowserFlags } from './browser-flags.ts';
+import { securityWarning } from '../security-warning.ts';
 
 /** `host:port`, as the address flags take it. */
 export interface HostPort {
@@ -68,7 +70,7 @@ function common(cmd: Command): Command {
     .hook('preAction', (thisCommand) => applyConfigFile(thisCommand));
 }
 
-interface RunOpts {
+interface RunOpts extends BrowserFlags {
   dataDir: string;
   httpAddr: HostPort;
   dnsAddr?: HostPort;
@@ -194,7 +196,7 @@ export function daemonCommands(): Command[] {
       onSignals(logger, () => a.stop());
     });
 
-  return [addDnsFlags(dev), addDnsFlags(server), agent];
+  return [addBrowserFlags(addDnsFlags(dev)), addBrowserFlags(addDnsFlags(server)), agent];
 }
 
 function aclOption(): Option {
@@ -241,13 +243,17 @@ async function openState(opts: RunOpts): Promise<StateBackend> {
 }
 
 async function startServer(opts: RunOpts, logger: Logger): Promise<Server> {
+  // TLS has not landed yet: it counts as off until its flags do.
+  const warning = securityWarning({ bindAddress: opts.httpAddr.host, aclEnabled: opts.acl === true, tlsEnabled: false });
+  if (warning) process.stderr.write(`\n${warning}\n`);
   const backend = await openState(opts);
   try {
     const discovery = discoveryOptions(opts as RunOpts & DnsFlags, opts.nodeName, opts.datacenter);
     const cluster = { name: opts.name, advertiseUrl: opts.advertiseUrl };
     const { Server } = await serverLayer();
     const acl = { enabled: opts.acl === true, resetFile: path.join(opts.dataDir, 'acl-bootstrap-reset') };
-    return await Server.start({ backend, logger, host: opts.httpAddr.host, port: opts.httpAddr.port, ...schedulerOptions(opts), discovery, ...cluster, acl });
+    const browser = browserOptions(opts);
+    return await Server.start({ backend, logger, host: opts.httpAddr.host, port: opts.httpAddr.port, ...schedulerOptions(opts), discovery, ...cluster, acl, browser });
   } catch (err) {
     await backend.close();
     const e = err as NodeJS.ErrnoException;

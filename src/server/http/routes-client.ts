@@ -4,11 +4,13 @@ import type { FastifyPluginAsync } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import { WebSocket, WebSocketServer } from 'ws';
 import { BerthError, type Node } from '../../model/index.ts';
+import { MAX_EXEC_MESSAGE_BYTES } from '../../api/index.ts';
 import type { ServerContext } from '../context.ts';
 import { resolveAlloc } from './routes-allocs.ts';
 import { agentHeaders, authorize, identify, limiterOf } from './acl-guard.ts';
 import { onAllocJob, onNode } from './route-acl.ts';
 import { httpStatusOf } from '../../api/index.ts';
+import { refuseUpgrade, writeUpgradeRefusal } from './browser-guard.ts';
 
 const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 256 }) });
 const TaskBody = Type.Object({ task: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })) }, { additionalProperties: false });
@@ -48,14 +50,14 @@ export function clientRoutes(ctx: ServerContext): FastifyPluginAsync {
       return agentPost(ctx, agentOf(ctx, alloc.nodeId, what), `/v1/client/allocations/${alloc.id}/signal`, request.body, what);
     });
 
-    const wss = new WebSocketServer({ noServer: true });
+    const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_EXEC_MESSAGE_BYTES });
     app.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
       const url = new URL(req.url ?? '/', 'http://server');
       const m = EXEC_PATH.exec(url.pathname);
-      if (!m) return;
+      if (!m || refuseUpgrade(app, req, socket)) return;
       const refusal = execRefusal(ctx, req, m[1]);
       if (refusal) {
-        refuseUpgrade(socket, refusal);
+        writeUpgradeRefusal(socket, httpStatusOf[refusal.code], refusal.toJSON());
         return;
       }
       wss.handleUpgrade(req, socket, head, (ws) => proxyExec(ctx, ws, m[1], url.searchParams));
@@ -108,6 +110,9 @@ async function agentPost(ctx: ServerContext, node: Node, path: string, body: unk
 
 /** Relays an exec session between the caller's WebSocket and the agent's, message for message. */
 function proxyExec(ctx: ServerContext, client: WebSocket, allocRef: string, q: URLSearchParams): void {
+  // A frame over the limit (or any protocol error) closes the socket with its code; without a
+  // listener the error would be thrown and end the server.
+  client.on('error', () => client.terminate());
   let target: string;
   let headers: Record<string, string>;
   try {
@@ -156,11 +161,4 @@ function execRefusal(ctx: ServerContext, req: IncomingMessage, allocRef: string)
   } catch (err) {
     return err instanceof BerthError ? err : new BerthError('internal', (err as Error).message);
   }
-}
-
-/** Answers an upgrade request with an HTTP error in berth's shape and closes the socket. */
-function refuseUpgrade(socket: Duplex, err: BerthError): void {
-  const body = JSON.stringify(err.toJSON());
-  const status = httpStatusOf[err.code];
-  socket.end(`HTTP/1.1 ${status} ${status === 401 ? 'Unauthorized' : status === 429 ? 'Too Many Requests' : 'Forbidden'}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
 }
