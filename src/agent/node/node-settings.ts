@@ -68,8 +68,14 @@ export function offeredResources(total: Fingerprint['resources'], reserved: Node
   const cpu = Math.round((total.cpu - (reserved.cpu ?? 0)) * 1000) / 1000;
   const memoryMiB = total.memoryMiB - (reserved.memoryMiB ?? 0);
   if (cpu <= 0) return { ok: false, error: `Cannot start the agent: --reserve-cpu ${reserved.cpu} keeps all of this host's ${total.cpu} cores for the host, leaving none for tasks; reserve less than ${total.cpu}` };
-  if (memoryMiB <= 0) return { ok: false, error: `Cannot start the agent: --reserve-memory ${reserved.memoryMiB}Mi keeps all of this host's ${total.memoryMiB} MiB for the host, leaving none for tasks; reserve less than ${total.memoryMiB}Mi` };
+  if (memoryMiB <= 0) return { ok: false, error: `Cannot start the agent: --reserve-memory ${size(reserved.memoryMiB ?? 0)} keeps all of this host's ${size(total.memoryMiB)} for the host, leaving none for tasks; reserve less than ${size(total.memoryMiB)}` };
   return { ok: true, value: { cpu, memoryMiB } };
+}
+
+/** MiB as the flags write sizes: `1Gi`, `512Mi`. */
+function size(mib: number): string {
+  for (const [unit, n] of [['Ti', 1024 * 1024], ['Gi', 1024]] as const) if (mib % n === 0) return `${mib / n}${unit}`;
+  return `${mib}Mi`;
 }
 
 /** 'auto' (the default) is docker when its engine answered the fingerprint, else process. */
