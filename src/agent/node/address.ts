@@ -47,9 +47,10 @@ export interface NodeAddresses {
   httpHost: string;
 }
 
-/** The operator's settings and the servers an agent was given. */
+/** The operator's settings and where the servers are. */
 export interface AddressInput {
-  servers: readonly string[];
+  /** A server on another host (its address is not loopback), if any. */
+  remoteServer?: string;
   /** `--address`; default: the address of the interface that reaches the first server. */
   address?: string;
   /** `--http-addr`'s host; default: the same interface's address. */
@@ -62,7 +63,7 @@ export interface AddressInput {
  * The node's addresses (`nodeAddresses`), finding the route towards the first server when a
  * setting is left out; a route that cannot be found is an error that says which flags to give.
  */
-export async function resolveNodeAddresses(input: Omit<AddressInput, 'routeSource'>): Promise<{ ok: true; value: NodeAddresses } | { ok: false; error: string }> {
+export async function resolveNodeAddresses(input: { servers: readonly string[]; address?: string; httpHost?: string }): Promise<{ ok: true; value: NodeAddresses } | { ok: false; error: string }> {
   let routeSource = input.address ?? input.httpHost ?? '';
   if (input.address === undefined || input.httpHost === undefined) {
     const server = input.servers[0];
@@ -72,7 +73,19 @@ export async function resolveNodeAddresses(input: Omit<AddressInput, 'routeSourc
       return { ok: false, error: `Cannot start the agent: cannot find the address this host reaches the server ${server} from (${(err as Error).message}); check --server, or give --address and --http-addr` };
     }
   }
-  return nodeAddresses({ ...input, routeSource });
+  const remote = await Promise.all(input.servers.map(async (s) => ((await isRemote(s)) ? s : undefined)));
+  return nodeAddresses({ address: input.address, httpHost: input.httpHost, routeSource, remoteServer: remote.find(Boolean) });
+}
+
+/**
+ * True when a server's address is not loopback. A name is resolved first: on many hosts the
+ * host's own name resolves to 127.0.1.1. A name that does not resolve is not held against the agent.
+ */
+async function isRemote(serverUrl: string): Promise<boolean> {
+  const host = hostOf(serverUrl);
+  if (net.isIP(host) || isLoopback(host)) return !isLoopback(host);
+  const addresses = await dns.lookup(host, { all: true }).catch(() => []);
+  return addresses.length > 0 && addresses.every((a) => !isLoopback(a.address));
 }
 
 /**
@@ -83,7 +96,7 @@ export async function resolveNodeAddresses(input: Omit<AddressInput, 'routeSourc
 export function nodeAddresses(input: AddressInput): { ok: true; value: NodeAddresses } | { ok: false; error: string } {
   const address = input.address ?? input.routeSource;
   const httpHost = input.httpHost ?? input.routeSource;
-  const remote = input.servers.find((s) => !isLoopback(hostOf(s)));
+  const remote = input.remoteServer;
   if (remote) {
     const fix = isLoopback(input.routeSource)
       ? "give this host's address with --address"
