@@ -291,6 +291,9 @@ if (problem) {
           assert.match(node.httpAddr, /^http:\/\/10\.0\.0\.2:\d+$/);
           const cores = Number(node.attributes['cpu.cores']);
           assert.deepEqual(node.resources, { cpu: cores - 0.5, memoryMiB: Number(node.attributes['memory.totalMiB']) - 512 });
+          const shown = await agentHost.run(`berth node status ${node.id.slice(0, 8)}`, { BERTH_ADDR: 'http://10.0.0.1:7460' });
+          assert.match(shown.stdout, /Reserved for the host\s+= 0\.5 cpu, 512 MiB/, shown.stdout);
+          assert.match(shown.stdout, /Address\s+= 10\.0\.0\.2\n/, shown.stdout);
         }
         if (l === 'berth job status hello') {
           const json = await agentHost.run('berth job status hello --json');
