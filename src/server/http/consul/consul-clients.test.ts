@@ -7,11 +7,11 @@ import { Server } from '../../server.ts';
 type Reply = { status: number; text: string; type: string | null; json: unknown };
 
 /** A real server on a real port; bodies are sent as the raw text a client would write. */
-async function serve(t: TestContext): Promise<(method: string, p: string, body?: string) => Promise<Reply>> {
+async function serve(t: TestContext): Promise<(method: string, p: string, body?: string, type?: string) => Promise<Reply>> {
   const server = await Server.start({ backend: new MemoryBackend(), logger: silentLogger(), port: 0, discovery: { nodeName: 'node-1' } });
   t.after(() => server.stop());
-  return async (method, p, body) => {
-    const res = await fetch(server.url + p, { method, body });
+  return async (method, p, body, type) => {
+    const res = await fetch(server.url + p, { method, body, headers: type ? { 'content-type': type } : {} });
     const text = await res.text();
     let json: unknown;
     try {
@@ -79,5 +79,11 @@ describe('Consul routes as clients in the wild call them', () => {
     assert.equal((await call('GET', '/v1/catalog/services?dc=dc1')).status, 200);
     assert.equal((await call('GET', '/v1/catalog/services?dc=')).status, 200, 'an empty dc is the local one');
     assert.equal((await call('GET', '/v1/agent/services?dc=mars')).status, 200, "the agent's routes ignore dc, as Consul's do");
+    assert.deepEqual((await call('GET', '/v1/catalog/datacenters?dc=mars')).json, ['dc1']);
+    // A datacenter becomes known when a node of it registers.
+    const node = { id: 'n-eu', name: 'eu-1', datacenter: 'eu', address: '10.0.0.9', httpAddr: 'http://10.0.0.9:4000', attributes: {}, drivers: {}, defaultDriver: 'process', resources: { cpu: 1, memoryMiB: 512 }, portRange: { min: 20000, max: 20100 } };
+    const registered = await call('PUT', '/v1/nodes/register', JSON.stringify(node), 'application/json');
+    assert.equal(registered.status, 200, registered.text);
+    assert.equal((await call('GET', '/v1/catalog/services?dc=eu')).status, 200);
   });
 });

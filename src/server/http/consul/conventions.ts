@@ -85,12 +85,13 @@ export function filtered<T>(items: T[], filter: string | undefined): T[] {
 /**
  * `?dc=` naming a datacenter berth does not know gets Consul's answer: 500 with the text
  * `No path to datacenter` (consul-template and linkerd read that text), not the local one's data.
- * An empty `dc` is the local datacenter. The agent's own routes ignore `dc`, as Consul's do.
+ * An empty `dc` is the local datacenter. The agent's own routes and the datacenter list ignore
+ * `dc`, as Consul's do.
  */
 export function refuseUnknownDatacenter(app: FastifyInstance, datacenters: () => string[]): void {
   app.addHook('onRequest', async (request, reply) => {
     const dc = (request.query as { dc?: unknown }).dc;
-    if (typeof dc !== 'string' || dc === '' || request.url.startsWith('/v1/agent/')) return;
+    if (typeof dc !== 'string' || dc === '' || request.url.startsWith('/v1/agent/') || request.url.startsWith('/v1/catalog/datacenters')) return;
     if (datacenters().includes(dc)) return;
     return reply.code(500).type('text/plain; charset=utf-8').send('No path to datacenter');
   });
