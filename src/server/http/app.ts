@@ -10,7 +10,7 @@ import { nodeRoutes } from './routes-nodes.ts';
 import { allocRoutes } from './routes-allocs.ts';
 import { metricsRoutes } from './routes-metrics.ts';
 import { clientRoutes } from './routes-client.ts';
-import { consulCatalogRoutes, consulHealthRoutes, consulAgentRoutes, consulKvRoutes, consulSessionRoutes, consulTxnRoutes } from './consul/index.ts';
+import { consulRoutes } from './consul/index.ts';
 import { eventRoutes } from './routes-events.ts';
 import { serverRoutes } from './routes-servers.ts';
 import { addLeaderForwarding } from './leader-forward.ts';
@@ -72,13 +72,8 @@ export async function buildApp(ctx: ServerContext, logger: Logger, browser: Brow
   await app.register(allocRoutes(ctx));
   await app.register(metricsRoutes(ctx));
   await app.register(clientRoutes(ctx));
-  await app.register(consulCatalogRoutes(ctx));
-  await app.register(consulHealthRoutes(ctx));
-  await app.register(consulAgentRoutes(ctx));
   await app.register(serverRoutes(ctx));
-  await app.register(consulKvRoutes(ctx.kv));
-  await app.register(consulSessionRoutes(ctx.kv));
-  await app.register(consulTxnRoutes(ctx));
+  await app.register(consulRoutes(ctx));
   await app.register(eventRoutes(ctx.backend));
   return app;
 }

@@ -1,9 +1,10 @@
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import { BerthError, type CheckStatus } from '../../../model/index.ts';
 import { consulCheck, consulService, instanceFromConsul } from '../../../discovery/catalog/index.ts';
 import type { ServerContext } from '../../context.ts';
 import { acceptAnyJson, filtered, flag } from './conventions.ts';
+import { SERVICE_REGISTRATION } from './field-names.ts';
 
 const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 512 }) });
 const StatusBody = Type.Object({ Status: Type.Optional(Type.String()), Output: Type.Optional(Type.String({ maxLength: 65536 })) });
@@ -22,33 +23,34 @@ export function consulAgentRoutes(ctx: ServerContext): FastifyPluginAsync {
     // `curl --data @svc.json` and several client libraries send the definition as a form or text.
     acceptAnyJson(app);
 
-    app.put('/v1/agent/service/register', async (request) => {
+    // Consul answers these writes with 200 and an empty body (not `null`), as `empty` sends.
+    app.put('/v1/agent/service/register', { config: { consulFields: SERVICE_REGISTRATION } }, async (request, reply) => {
       const q = request.query as { 'replace-existing-checks'?: string };
       const instance = instanceFromConsul(request.body, local, ctx.clock.now());
       await registry.register(instance, flag(q['replace-existing-checks']));
-      return null;
+      return empty(reply);
     });
 
-    app.put('/v1/agent/service/deregister/:id', { schema: { params: IdParams } }, async (request) => {
+    app.put('/v1/agent/service/deregister/:id', { schema: { params: IdParams } }, async (request, reply) => {
       await registry.deregister((request.params as { id: string }).id);
-      return null;
+      return empty(reply);
     });
 
     for (const [verb, status] of [['pass', 'passing'], ['warn', 'warning'], ['fail', 'critical']] as const) {
-      app.put(`/v1/agent/check/${verb}/:id`, { schema: { params: IdParams, querystring: NoteQuery } }, async (request) => {
+      app.put(`/v1/agent/check/${verb}/:id`, { schema: { params: IdParams, querystring: NoteQuery } }, async (request, reply) => {
         await registry.updateCheck((request.params as { id: string }).id, status, (request.query as { note?: string }).note ?? '');
-        return null;
+        return empty(reply);
       });
     }
 
-    app.put('/v1/agent/check/update/:id', { schema: { params: IdParams, body: StatusBody } }, async (request) => {
+    app.put('/v1/agent/check/update/:id', { schema: { params: IdParams, body: StatusBody } }, async (request, reply) => {
       const body = (request.body ?? {}) as { Status?: string; Output?: string };
       const status = body.Status ?? 'passing';
       if (!['passing', 'warning', 'critical'].includes(status)) {
         throw new BerthError('invalid_input', `Cannot update check: Status must be passing, warning or critical, got "${status}"`, [{ path: 'Status', message: 'invalid status' }]);
       }
       await registry.updateCheck((request.params as { id: string }).id, status as CheckStatus, body.Output ?? '');
-      return null;
+      return empty(reply);
     });
 
     app.get('/v1/agent/services', async (request) => {
@@ -96,4 +98,9 @@ function hostPort(url: string): string {
   } catch {
     return url;
   }
+}
+
+/** 200 with no body, as Consul answers an agent write. */
+function empty(reply: FastifyReply): FastifyReply {
+  return reply.code(200).send();
 }

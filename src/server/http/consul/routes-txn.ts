@@ -12,13 +12,14 @@ import type { ServerContext } from '../../context.ts';
 import { runConsulTxn } from '../../consul/index.ts';
 import { consulHeaders, render } from './routes-kv.ts';
 import { acceptAnyJson } from './conventions.ts';
+import { TXN_OP } from './field-names.ts';
 
 /** The txn route over the server's KV service and catalog. */
 export function consulTxnRoutes(ctx: ServerContext): FastifyPluginAsync {
   return async (app) => {
     acceptAnyJson(app);
     const { catalog, registry } = ctx.discovery;
-    app.put('/v1/txn', async (request, reply) => {
+    app.put('/v1/txn', { config: { consulFields: TXN_OP } }, async (request, reply) => {
       const ops = parseOps(jsonOf(request.body), registry.node, ctx.clock.now());
       const tooLarge = ops.findIndex((op) => 'KV' in op && op.KV.Value && Buffer.byteLength(op.KV.Value, 'base64') > MAX_VALUE_BYTES);
       if (tooLarge >= 0) {
