@@ -1,7 +1,8 @@
 import fs from 'node:fs/promises';
+import net from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { BerthClient } from '../api/index.ts';
-import type { Allocation, DriverName, Job } from '../model/index.ts';
+import { BerthError, type Allocation, type DriverName, type Job } from '../model/index.ts';
 import { DockerDriver, ProcessDriver, type TaskDriver } from '../drivers/index.ts';
 import { systemClock, type Clock, type Logger } from '../lib/index.ts';
 import { AllocRunner } from './allocs/alloc-runner.ts';
@@ -13,7 +14,8 @@ import { watchAllocs } from './allocs/watcher.ts';
 import { buildAgentApp } from './http/endpoint.ts';
 import { fingerprint } from './node/fingerprint.ts';
 import { loadNodeId, loadNodeSecret } from './node/node-id.ts';
-import { registrationRequest, type NodeSettings } from './node/node-settings.ts';
+import { resolveNodeAddresses } from './node/address.ts';
+import { offeredResources, registrationRequest, type NodeSettings } from './node/node-settings.ts';
 import { NodeRegistration } from './node/registration.ts';
 
 /** Agent settings. */
@@ -25,7 +27,10 @@ export interface AgentOptions extends NodeSettings {
   /** Where the agent keeps its node id, allocation records and task files. */
   dataDir: string;
   logger: Logger;
-  /** Where the agent's own endpoint (logs) listens. Default 127.0.0.1, port 0 (any free). */
+  /**
+   * Where the agent's own endpoint (logs, exec, stats) listens. Default: the address of the
+   * interface that reaches the first server (127.0.0.1 for a server on this host), port 0 (any free).
+   */
   httpHost?: string;
   httpPort?: number;
   /** Docker engine address (DOCKER_HOST form). Default env DOCKER_HOST or the local socket. */
@@ -97,19 +102,31 @@ export class Agent {
   async #start(): Promise<void> {
     const o = this.#o;
     const signal = this.#stop.signal;
+    // What can be refused is checked before anything is opened, so a refusal leaves nothing behind.
+    const addresses = await resolveNodeAddresses({ servers: this.#client.servers.addresses, address: o.address, httpHost: o.httpHost });
+    if (!addresses.ok) throw new BerthError('invalid_input', addresses.error);
+    const { address, httpHost } = addresses.value;
+    const drivers = o.drivers ?? [new DockerDriver({ host: o.dockerHost }), new ProcessDriver()];
+    for (const d of drivers) this.#drivers.set(d.name, d);
+    const facts = await fingerprint(drivers);
+    const offered = offeredResources(facts.resources, o.reserved);
+    if (!offered.ok) throw new BerthError('invalid_input', offered.error);
     await fs.mkdir(o.dataDir, { recursive: true });
     await this.#localState.open();
     this.nodeId = await loadNodeId(o.dataDir);
     const secret = await loadNodeSecret(o.dataDir);
     this.#client = new BerthClient({ address: this.#urls, token: o.token, nodeSecret: secret, nodeId: this.nodeId });
-    const drivers = o.drivers ?? [new DockerDriver({ host: o.dockerHost }), new ProcessDriver()];
-    for (const d of drivers) this.#drivers.set(d.name, d);
-    const facts = await fingerprint(drivers);
     this.#reporter = new StatusReporter((updates) => this.#client.updateAllocations(this.nodeId, updates), this.#log);
     this.#allocs = new LocalAllocs({ client: this.#client, reporter: this.#reporter, logger: this.#log, signal, newRunner: (alloc, job) => this.#newRunner(alloc, job) });
-    this.#http = await buildAgentApp(this.#allocs.runners, this.#drivers, { logger: this.#log, nodeId: () => this.nodeId, bindHost: o.httpHost, nodeSecret: secret });
-    const httpAddr = await this.#http.listen({ host: o.httpHost ?? '127.0.0.1', port: o.httpPort ?? 0 });
-    const request = registrationRequest({ nodeId: this.nodeId, settings: o, facts, httpAddr });
+    // The endpoint answers to the Host names of the address it listens at (the one the servers are given).
+    this.#http = await buildAgentApp(this.#allocs.runners, this.#drivers, { logger: this.#log, nodeId: () => this.nodeId, bindHost: httpHost, nodeSecret: secret });
+    await this.#http.listen({ host: httpHost, port: o.httpPort ?? 0 }).catch(async (err: NodeJS.ErrnoException) => {
+      this.#localState.close();
+      await this.#http?.close();
+      const why = err.code === 'EADDRINUSE' ? 'the port is in use' : err.code === 'EADDRNOTAVAIL' ? 'it is not an address of this host' : err.message;
+      throw new BerthError('invalid_input', `Cannot start the agent: cannot listen on ${httpHost}:${o.httpPort ?? 0} (${why}); pick another with --http-addr`);
+    });
+    const request = registrationRequest({ nodeId: this.nodeId, settings: { ...o, address }, facts, httpAddr: endpointUrl(httpHost, address, this.#http) });
     this.#node = new NodeRegistration({ client: this.#client, request, clock: this.#clock, logger: this.#log, signal });
     this.#allocs.restore(await recoverLocal({ localState: this.#localState, drivers: this.#drivers, nodeName: request.name, logger: this.#log }));
     await this.#node.register();
@@ -164,4 +181,11 @@ export class Agent {
       dnsServers: this.#o.dnsServers,
     });
   }
+}
+
+/** The URL the server reaches the agent's endpoint at: its listening address, or `address` when it listens on every interface. */
+function endpointUrl(httpHost: string, address: string, http: FastifyInstance): string {
+  const host = httpHost === '0.0.0.0' || httpHost === '::' ? address : httpHost;
+  const port = (http.server.address() as net.AddressInfo).port;
+  return `http://${net.isIPv6(host) ? `[${host}]` : host}:${port}`;
 }

@@ -1,4 +1,4 @@
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import { BerthError, type CheckStatus } from '../../../model/index.ts';
 import { consulCheck, consulService, instanceFromConsul } from '../../../discovery/catalog/index.ts';
@@ -6,6 +6,7 @@ import type { ServerContext } from '../../context.ts';
 import { acceptAnyJson, filtered, flag } from './conventions.ts';
 import { authorize, mayRead } from '../acl-guard.ts';
 import { perObject, PUBLIC, rule } from '../route-acl.ts';
+import { SERVICE_REGISTRATION } from './field-names.ts';
 
 const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 512 }) });
 const StatusBody = Type.Object({ Status: Type.Optional(Type.String()), Output: Type.Optional(Type.String({ maxLength: 65536 })) });
@@ -28,35 +29,36 @@ export function consulAgentRoutes(ctx: ServerContext): FastifyPluginAsync {
     const serviceOf = (id: string): string => ctx.view.serviceInstance(id)?.name ?? id;
     const serviceOfCheck = (id: string): string => ctx.view.serviceInstances().find((i) => i.checks.some((c) => c.id === id))?.name ?? '';
 
-    app.put('/v1/agent/service/register', { config: perObject('services', 'write') }, async (request) => {
+    // Consul answers these writes with 200 and an empty body (not `null`), as `empty` sends.
+    app.put('/v1/agent/service/register', { config: { ...perObject('services', 'write'), consulFields: SERVICE_REGISTRATION } }, async (request, reply) => {
       const q = request.query as { 'replace-existing-checks'?: string };
       const instance = instanceFromConsul(request.body, local, ctx.clock.now());
       authorize(request.identity, 'services', instance.name, 'write');
       await registry.register(instance, flag(q['replace-existing-checks']));
-      return null;
+      return empty(reply);
     });
 
-    app.put('/v1/agent/service/deregister/:id', { schema: { params: IdParams }, config: rule('services', 'write', (r) => serviceOf((r.params as { id: string }).id)) }, async (request) => {
+    app.put('/v1/agent/service/deregister/:id', { schema: { params: IdParams }, config: rule('services', 'write', (r) => serviceOf((r.params as { id: string }).id)) }, async (request, reply) => {
       await registry.deregister((request.params as { id: string }).id);
-      return null;
+      return empty(reply);
     });
 
     const checkRule = rule('services', 'write', (r) => serviceOfCheck((r.params as { id: string }).id));
     for (const [verb, status] of [['pass', 'passing'], ['warn', 'warning'], ['fail', 'critical']] as const) {
-      app.put(`/v1/agent/check/${verb}/:id`, { schema: { params: IdParams, querystring: NoteQuery }, config: checkRule }, async (request) => {
+      app.put(`/v1/agent/check/${verb}/:id`, { schema: { params: IdParams, querystring: NoteQuery }, config: checkRule }, async (request, reply) => {
         await registry.updateCheck((request.params as { id: string }).id, status, (request.query as { note?: string }).note ?? '');
-        return null;
+        return empty(reply);
       });
     }
 
-    app.put('/v1/agent/check/update/:id', { schema: { params: IdParams, body: StatusBody }, config: checkRule }, async (request) => {
+    app.put('/v1/agent/check/update/:id', { schema: { params: IdParams, body: StatusBody }, config: checkRule }, async (request, reply) => {
       const body = (request.body ?? {}) as { Status?: string; Output?: string };
       const status = body.Status ?? 'passing';
       if (!['passing', 'warning', 'critical'].includes(status)) {
         throw new BerthError('invalid_input', `Cannot update check: Status must be passing, warning or critical, got "${status}"`, [{ path: 'Status', message: 'invalid status' }]);
       }
       await registry.updateCheck((request.params as { id: string }).id, status as CheckStatus, body.Output ?? '');
-      return null;
+      return empty(reply);
     });
 
     app.get('/v1/agent/services', { config: perObject('services') }, async (request) => {
@@ -111,4 +113,9 @@ function hostPort(url: string): string {
   } catch {
     return url;
   }
+}
+
+/** 200 with no body, as Consul answers an agent write. */
+function empty(reply: FastifyReply): FastifyReply {
+  return reply.code(200).send();
 }

@@ -25,7 +25,7 @@ export function consulCatalogRoutes(ctx: ServerContext): FastifyPluginAsync {
       const { name } = request.params as { name: string };
       const q = request.query as ConsulQuery;
       await consulBlocking(ctx, request, reply, () => catalog.serviceIndex(name));
-      const entries = catalog.instances(name, { tags: q.tag }).map((i) => consulCatalogService(i, catalog.nodeOf(i), catalog.modifyIndex(i)));
+      const entries = catalog.instances(name, { tags: q.tag, datacenter: q.dc || undefined }).map((i) => consulCatalogService(i, catalog.nodeOf(i), catalog.modifyIndex(i)));
       return filtered(entries, q.filter);
     });
 

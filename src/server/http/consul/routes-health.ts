@@ -19,7 +19,7 @@ export function consulHealthRoutes(ctx: ServerContext): FastifyPluginAsync {
       const { name } = request.params as { name: string };
       const q = request.query as ConsulQuery;
       await consulBlocking(ctx, request, reply, () => catalog.serviceIndex(name));
-      const entries = catalog.instances(name, { tags: q.tag, passing: flag(q.passing) }).map((i) => healthEntry(catalog, i));
+      const entries = catalog.instances(name, { tags: q.tag, passing: flag(q.passing), datacenter: q.dc || undefined }).map((i) => healthEntry(catalog, i));
       return filtered(entries, q.filter);
     });
 

@@ -15,13 +15,14 @@ import { acceptAnyJson } from './conventions.ts';
 import { authorize, denied } from '../acl-guard.ts';
 import { IN_HANDLER } from '../route-acl.ts';
 import type { Identity } from '../../acl/index.ts';
+import { TXN_OP } from './field-names.ts';
 
 /** The txn route over the server's KV service and catalog. */
 export function consulTxnRoutes(ctx: ServerContext): FastifyPluginAsync {
   return async (app) => {
     acceptAnyJson(app);
     const { catalog, registry } = ctx.discovery;
-    app.put('/v1/txn', { config: IN_HANDLER }, async (request, reply) => {
+    app.put('/v1/txn', { config: { ...IN_HANDLER, consulFields: TXN_OP } }, async (request, reply) => {
       const ops = parseOps(jsonOf(request.body), registry.node, ctx.clock.now());
       authorizeOps(request.identity, ops, ctx);
       const tooLarge = ops.findIndex((op) => 'KV' in op && op.KV.Value && Buffer.byteLength(op.KV.Value, 'base64') > MAX_VALUE_BYTES);
