@@ -129,7 +129,13 @@ export class Agent {
     const request = registrationRequest({ nodeId: this.nodeId, settings: { ...o, address }, facts, httpAddr: endpointUrl(httpHost, address, this.#http) });
     this.#node = new NodeRegistration({ client: this.#client, request, clock: this.#clock, logger: this.#log, signal });
     this.#allocs.restore(await recoverLocal({ localState: this.#localState, drivers: this.#drivers, nodeName: request.name, logger: this.#log }));
-    await this.#node.register();
+    try {
+      await this.#node.register();
+    } catch (err) {
+      // Refused for good (another node's id, no token): let go of what was opened, tasks keep running.
+      await this.stop();
+      throw err;
+    }
     const watch = watchAllocs({
       client: this.#client,
       nodeId: this.nodeId,

@@ -1,4 +1,4 @@
-import { isBerthError } from '../../model/index.ts';
+import { BerthError, isBerthError } from '../../model/index.ts';
 import { backoffDelay, type Clock, type Logger } from '../../lib/index.ts';
 import type { BerthClient, NodeRegisterRequest } from '../../api/index.ts';
 
@@ -32,7 +32,10 @@ export class NodeRegistration {
     return this.#o.request;
   }
 
-  /** Register, retrying with backoff until a server answers or the agent stops. */
+  /**
+   * Register, retrying with backoff until a server answers or the agent stops. A refusal that
+   * retrying cannot change (the id is another node's, the token lacks `nodes: write`) is thrown.
+   */
   async register(): Promise<void> {
     const { client, clock, logger, signal } = this.#o;
     for (let attempt = 0; !signal.aborted; attempt++) {
@@ -40,6 +43,9 @@ export class NodeRegistration {
         this.#ttlMs = (await client.registerNode(this.#o.request)).heartbeatTtlMs;
         return;
       } catch (err) {
+        if (isBerthError(err, 'forbidden') || isBerthError(err, 'unauthorized')) {
+          throw new BerthError((err as BerthError).code, `Cannot register node "${this.#o.request.name}": ${(err as Error).message}`);
+        }
         const delay = backoffDelay(attempt, { baseMs: 250, maxMs: 5000 });
         logger.warn({ err: (err as Error).message, retryInMs: delay }, 'cannot register with the server');
         await clock.sleep(delay, signal).catch(() => undefined);
