@@ -28,7 +28,8 @@ export const ALLOWED = {
   'discovery/dns': ['discovery/catalog', 'model', 'lib'],
   testing: ['scheduler', 'state', 'model', 'lib'],
   agent: ['api', 'drivers', 'discovery/checks', 'model', 'lib'],
-  server: ['scheduler', 'state', 'kv', 'discovery/catalog', 'discovery/checks', 'discovery/dns', 'jobspec', 'api', 'model', 'lib'],
+  acl: ['model', 'lib'],
+  server: ['acl', 'scheduler', 'state', 'kv', 'discovery/catalog', 'discovery/checks', 'discovery/dns', 'jobspec', 'api', 'model', 'lib'],
   // The CLI validates job files before sending them (jobspec) and is the composition root
   // that starts server and agent.
   cli: ['api', 'jobspec', 'server', 'agent', 'model', 'lib'],

@@ -1,7 +1,8 @@
 import fs from 'node:fs/promises';
+import net from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { BerthClient } from '../api/index.ts';
-import type { Allocation, DriverName, Job } from '../model/index.ts';
+import { BerthError, type Allocation, type DriverName, type Job } from '../model/index.ts';
 import { DockerDriver, ProcessDriver, type TaskDriver } from '../drivers/index.ts';
 import { systemClock, type Clock, type Logger } from '../lib/index.ts';
 import { AllocRunner } from './allocs/alloc-runner.ts';
@@ -12,8 +13,9 @@ import { StatusReporter } from './allocs/reporter.ts';
 import { watchAllocs } from './allocs/watcher.ts';
 import { buildAgentApp } from './http/endpoint.ts';
 import { fingerprint } from './node/fingerprint.ts';
-import { loadNodeId } from './node/node-id.ts';
-import { registrationRequest, type NodeSettings } from './node/node-settings.ts';
+import { loadNodeId, loadNodeSecret } from './node/node-id.ts';
+import { resolveNodeAddresses } from './node/address.ts';
+import { offeredResources, registrationRequest, type NodeSettings } from './node/node-settings.ts';
 import { NodeRegistration } from './node/registration.ts';
 
 /** Agent settings. */
@@ -25,7 +27,10 @@ export interface AgentOptions extends NodeSettings {
   /** Where the agent keeps its node id, allocation records and task files. */
   dataDir: string;
   logger: Logger;
-  /** Where the agent's own endpoint (logs) listens. Default 127.0.0.1, port 0 (any free). */
+  /**
+   * Where the agent's own endpoint (logs, exec, stats) listens. Default: the address of the
+   * interface that reaches the first server (127.0.0.1 for a server on this host), port 0 (any free).
+   */
   httpHost?: string;
   httpPort?: number;
   /** Docker engine address (DOCKER_HOST form). Default env DOCKER_HOST or the local socket. */
@@ -38,6 +43,8 @@ export interface AgentOptions extends NodeSettings {
   /** DNS servers given to docker tasks that name none: berth's DNS on the bridge. Default: Docker's. */
   dnsServers?: string[];
   clock?: Clock;
+  /** The ACL token the agent uses with the servers (registration needs `nodes: write`). Default env BERTH_TOKEN. */
+  token?: string;
 }
 
 /**
@@ -50,7 +57,8 @@ export class Agent {
   readonly #clock: Clock;
   readonly #log: Logger;
   /** Every server known; a call goes on to the next one when a server does not answer. */
-  readonly #client: BerthClient;
+  #client: BerthClient;
+  readonly #urls: string[];
   readonly #localState: LocalState;
   readonly #drivers = new Map<DriverName, TaskDriver>();
   readonly #stop = new AbortController();
@@ -65,8 +73,8 @@ export class Agent {
     this.#o = options;
     this.#clock = options.clock ?? systemClock;
     this.#log = options.logger.child({ component: 'agent' });
-    const urls = [...new Set([options.serverUrl, ...(options.servers ?? [])].filter(Boolean))];
-    this.#client = new BerthClient({ address: urls });
+    this.#urls = [...new Set([options.serverUrl, ...(options.servers ?? [])].filter(Boolean))];
+    this.#client = new BerthClient({ address: this.#urls, token: options.token });
     this.#localState = new LocalState(options.dataDir);
   }
 
@@ -94,20 +102,40 @@ export class Agent {
   async #start(): Promise<void> {
     const o = this.#o;
     const signal = this.#stop.signal;
-    await fs.mkdir(o.dataDir, { recursive: true });
-    await this.#localState.open();
-    this.nodeId = await loadNodeId(o.dataDir);
+    // What can be refused is checked before anything is opened, so a refusal leaves nothing behind.
+    const addresses = await resolveNodeAddresses({ servers: this.#client.servers.addresses, address: o.address, httpHost: o.httpHost });
+    if (!addresses.ok) throw new BerthError('invalid_input', addresses.error);
+    const { address, httpHost } = addresses.value;
     const drivers = o.drivers ?? [new DockerDriver({ host: o.dockerHost }), new ProcessDriver()];
     for (const d of drivers) this.#drivers.set(d.name, d);
     const facts = await fingerprint(drivers);
+    const offered = offeredResources(facts.resources, o.reserved);
+    if (!offered.ok) throw new BerthError('invalid_input', offered.error);
+    await fs.mkdir(o.dataDir, { recursive: true });
+    await this.#localState.open();
+    this.nodeId = await loadNodeId(o.dataDir);
+    const secret = await loadNodeSecret(o.dataDir);
+    this.#client = new BerthClient({ address: this.#urls, token: o.token, nodeSecret: secret, nodeId: this.nodeId });
     this.#reporter = new StatusReporter({ send: (updates) => this.#client.updateAllocations(this.nodeId, updates), logger: this.#log, clock: this.#clock });
     this.#allocs = new LocalAllocs({ client: this.#client, reporter: this.#reporter, logger: this.#log, signal, newRunner: (alloc, job) => this.#newRunner(alloc, job) });
-    this.#http = await buildAgentApp({ runners: this.#allocs.runners, drivers: this.#drivers, logger: this.#log, nodeId: () => this.nodeId });
-    const httpAddr = await this.#http.listen({ host: o.httpHost ?? '127.0.0.1', port: o.httpPort ?? 0 });
-    const request = registrationRequest({ nodeId: this.nodeId, settings: o, facts, httpAddr });
+    // The endpoint answers to the Host names of the address it listens at (the one the servers are given).
+    this.#http = await buildAgentApp(this.#allocs.runners, this.#drivers, { logger: this.#log, nodeId: () => this.nodeId, bindHost: httpHost, nodeSecret: secret });
+    await this.#http.listen({ host: httpHost, port: o.httpPort ?? 0 }).catch(async (err: NodeJS.ErrnoException) => {
+      this.#localState.close();
+      await this.#http?.close();
+      const why = err.code === 'EADDRINUSE' ? 'the port is in use' : err.code === 'EADDRNOTAVAIL' ? 'it is not an address of this host' : err.message;
+      throw new BerthError('invalid_input', `Cannot start the agent: cannot listen on ${httpHost}:${o.httpPort ?? 0} (${why}); pick another with --http-addr`);
+    });
+    const request = registrationRequest({ nodeId: this.nodeId, settings: { ...o, address }, facts, httpAddr: endpointUrl(httpHost, address, this.#http) });
     this.#node = new NodeRegistration({ client: this.#client, request, clock: this.#clock, logger: this.#log, signal });
     this.#allocs.restore(await recoverLocal({ localState: this.#localState, drivers: this.#drivers, nodeName: request.name, logger: this.#log }));
-    await this.#node.register();
+    try {
+      await this.#node.register();
+    } catch (err) {
+      // Refused for good (another node's id, no token): let go of what was opened, tasks keep running.
+      await this.stop();
+      throw err;
+    }
     const watch = watchAllocs({
       client: this.#client,
       nodeId: this.nodeId,
@@ -159,4 +187,11 @@ export class Agent {
       dnsServers: this.#o.dnsServers,
     });
   }
+}
+
+/** The URL the server reaches the agent's endpoint at: its listening address, or `address` when it listens on every interface. */
+function endpointUrl(httpHost: string, address: string, http: FastifyInstance): string {
+  const host = httpHost === '0.0.0.0' || httpHost === '::' ? address : httpHost;
+  const port = (http.server.address() as net.AddressInfo).port;
+  return `http://${net.isIPv6(host) ? `[${host}]` : host}:${port}`;
 }

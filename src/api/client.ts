@@ -3,6 +3,9 @@ import type { AllocStats, Allocation, Deployment, Evaluation, Job, JobRun, Node,
 import { codeOfHttpStatus } from './status.ts';
 import { ServerPool } from './server-pool.ts';
 import type {
+  AclPolicyInfo,
+  AclTokenInfo,
+  AclTokenRequest,
   ServerListEntry,
   AllocUpdate,
   HeartbeatResponse,
@@ -28,6 +31,10 @@ export interface ClientOptions {
   address?: string | string[];
   /** Sent as a bearer token. Default env BERTH_TOKEN. */
   token?: string;
+  /** An agent's node secret, sent as `X-Berth-Node-Secret`: what lets it act as its node. */
+  nodeSecret?: string;
+  /** The agent's node id, sent beside the secret as `X-Berth-Node-Id`. */
+  nodeId?: string;
   /** Per-request timeout for non-blocking calls. Default 30 s. */
   timeoutMs?: number;
 }
@@ -49,8 +56,13 @@ export class BerthClient {
   readonly #timeoutMs: number;
 
   constructor(options: ClientOptions = {}) {
-    this.servers = new ServerPool(options.address);
     this.#token = options.token ?? process.env.BERTH_TOKEN;
+    const headers: Record<string, string> = {};
+    if (this.#token) headers.authorization = `Bearer ${this.#token}`;
+    if (options.nodeSecret) headers['x-berth-node-secret'] = options.nodeSecret;
+    if (options.nodeId) headers['x-berth-node-id'] = options.nodeId;
+    // In the pool, so that every request through it carries them (the agent's templates and checks too).
+    this.servers = new ServerPool(options.address, { headers });
     this.#timeoutMs = options.timeoutMs ?? 30_000;
   }
 
@@ -288,6 +300,49 @@ export class BerthClient {
     return { index, value: (await res.json()) as T };
   }
 
+  /** ACLs: the first management token (once). */
+  aclBootstrap(): Promise<AclTokenInfo> {
+    return this.#json('POST', '/v1/acl/bootstrap', { idempotent: false });
+  }
+
+  aclPolicies(): Promise<AclPolicyInfo[]> {
+    return this.#json('GET', '/v1/acl/policies');
+  }
+
+  aclPolicy(name: string): Promise<AclPolicyInfo> {
+    return this.#json('GET', `/v1/acl/policy/${enc(name)}`);
+  }
+
+  /** Create or replace a policy from its document (YAML or JSON text). */
+  applyAclPolicy(name: string, rules: string, description?: string): Promise<AclPolicyInfo> {
+    return this.#json('POST', `/v1/acl/policy/${enc(name)}`, { body: JSON.stringify({ rules, description }), contentType: 'application/json', idempotent: true });
+  }
+
+  deleteAclPolicy(name: string): Promise<unknown> {
+    return this.#json('DELETE', `/v1/acl/policy/${enc(name)}`);
+  }
+
+  aclTokens(): Promise<AclTokenInfo[]> {
+    return this.#json('GET', '/v1/acl/tokens');
+  }
+
+  /** A token by accessor id, or `self`: the one this client uses. */
+  aclToken(accessor: string): Promise<AclTokenInfo> {
+    return this.#json('GET', `/v1/acl/token/${enc(accessor)}`);
+  }
+
+  createAclToken(req: AclTokenRequest): Promise<AclTokenInfo> {
+    return this.#json('POST', '/v1/acl/token', { body: JSON.stringify(req), contentType: 'application/json', idempotent: false });
+  }
+
+  updateAclToken(accessor: string, req: AclTokenRequest): Promise<AclTokenInfo> {
+    return this.#json('POST', `/v1/acl/token/${enc(accessor)}`, { body: JSON.stringify(req), contentType: 'application/json', idempotent: true });
+  }
+
+  deleteAclToken(accessor: string): Promise<unknown> {
+    return this.#json('DELETE', `/v1/acl/token/${enc(accessor)}`);
+  }
+
   async #json<T>(method: string, path: string, init: { body?: string; contentType?: string; idempotent?: boolean } = {}): Promise<T> {
     const res = await this.#fetch(method, path, init);
     return (await res.json()) as T;
@@ -300,7 +355,6 @@ export class BerthClient {
   ): Promise<Response> {
     const headers: Record<string, string> = {};
     if (init.contentType) headers['content-type'] = init.contentType;
-    if (this.#token) headers.authorization = `Bearer ${this.#token}`;
     const res = await this.servers.fetch(path, { method, headers, body: init.body, signal: init.signal, timeoutMs: init.noTimeout || init.timeoutMs === Infinity ? undefined : (init.timeoutMs ?? this.#timeoutMs), idempotent: init.idempotent });
     if (res.ok) return res;
     const text = await res.text();

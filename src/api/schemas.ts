@@ -74,3 +74,9 @@ export const BlockingQuerySchema = Type.Object({
 
 /** The largest request body a server takes (a job spec, a KV value is smaller still): 4 MiB. */
 export const MAX_BODY_BYTES = 4 * 1024 * 1024;
+
+/**
+ * The largest message an exec WebSocket takes (server and agent), 1 MiB: a stdin chunk is at most
+ * 64 KiB before base64; a larger frame closes the socket (1009) instead of being buffered whole.
+ */
+export const MAX_EXEC_MESSAGE_BYTES = 1024 * 1024;

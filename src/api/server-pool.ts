@@ -28,6 +28,8 @@ const BUSY_PAUSE_MAX_MS = 2_000;
 export interface ServerPoolOptions {
   /** How long idempotent requests answered 503 or 504 keep being retried. Default 15 s. */
   busyRetryMs?: number;
+  /** Headers sent with every request (credentials: a token, a node secret); a request's own win. */
+  headers?: Record<string, string>;
 }
 
 /** One request: what `fetch` takes, plus the per-server timeout. */
@@ -62,12 +64,14 @@ export class ServerPool {
   readonly addresses: readonly string[];
   #current = 0;
   readonly #busyRetryMs: number;
+  readonly #headers: Record<string, string>;
 
   /** `addresses`: a list or an address setting (comma-separated); default env BERTH_ADDR, else 127.0.0.1:7460. */
   constructor(addresses?: string | string[], options: ServerPoolOptions = {}) {
     const list = parseAddresses(addresses ?? process.env.BERTH_ADDR ?? DEFAULT_ADDRESS);
     this.addresses = list.length ? list : [DEFAULT_ADDRESS];
     this.#busyRetryMs = options.busyRetryMs ?? 15_000;
+    this.#headers = options.headers ?? {};
   }
 
   /** The server the next request goes to first. */
@@ -106,7 +110,7 @@ export class ServerPool {
       const signals = [init.signal, init.timeoutMs === undefined ? undefined : AbortSignal.timeout(init.timeoutMs)].filter((s): s is AbortSignal => !!s);
       let res: Response;
       try {
-        res = await fetch(address + path, { method, headers: init.headers, body: init.body, signal: signals.length ? AbortSignal.any(signals) : undefined });
+        res = await fetch(address + path, { method, headers: { ...this.#headers, ...init.headers }, body: init.body, signal: signals.length ? AbortSignal.any(signals) : undefined });
       } catch (err) {
         if (init.signal?.aborted) throw err;
         const reason = failureReason(err);

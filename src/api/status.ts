@@ -3,7 +3,9 @@ import type { ErrorCode } from '../model/index.ts';
 /** The one table that maps error codes to HTTP statuses, used by the server and the client. */
 export const httpStatusOf: Record<ErrorCode, number> = {
   invalid_input: 400,
+  unauthorized: 401,
   forbidden: 403,
+  rate_limited: 429,
   not_found: 404,
   conflict: 409,
   timeout: 504,

@@ -154,3 +154,34 @@ export interface ServerListEntry {
   /** True for the server that answered. */
   self: boolean;
 }
+
+/** An ACL token as the API shows it (never its secret hash). */
+export interface AclTokenInfo {
+  accessorId: string;
+  description: string;
+  type: 'management' | 'client';
+  policies: string[];
+  createTime: number;
+  expirationTime?: number;
+  /** Only in the answer that created the token. */
+  secretId?: string;
+}
+
+/** What `token create` and `token update` send. */
+export interface AclTokenRequest {
+  description?: string;
+  type?: 'management' | 'client';
+  policies?: string[];
+  /** A duration: 30m, 12h, 90d. */
+  expirationTtl?: string;
+}
+
+/** An ACL policy: its document (`source`) and the rules parsed from it. */
+export interface AclPolicyInfo {
+  name: string;
+  description: string;
+  source?: string;
+  rules?: { scope: string; pattern: string; capabilities: string[] }[];
+  createTime: number;
+  modifyTime: number;
+}

@@ -103,4 +103,19 @@ describe('applyConfigFile', () => {
     assert.equal(cmd.opts().detach, false, 'not the truthy string "false"');
     await assert.rejects(cmd.parseAsync(['--config', configFile('detach: "yes"\n')], { from: 'user' }), /must be true or false/);
   });
+
+  it("reads an agent's reserve and port range from the file, as its flags would", async () => {
+    const agent = daemonCommands().find((c) => c.name() === 'agent')!;
+    let got: Record<string, unknown> | undefined;
+    agent.exitOverride().action((opts: Record<string, unknown>) => void (got = opts));
+    await agent.parseAsync(['--config', configFile('reserve-cpu: 500m\nreserve-memory: 1Gi\nport-range: 21000-21999\n'), '--reserve-cpu', '0.25'], { from: 'user' });
+    assert.deepEqual([got!.reserveCpu, got!.reserveMemory, got!.portRange], [0.25, 1024, { min: 21000, max: 21999 }], 'the flag wins over the file');
+    assert.equal(got!.address, undefined, 'no --address: the agent finds the one that reaches the server');
+    assert.equal(got!.httpAddr, undefined);
+    const bad = daemonCommands().find((c) => c.name() === 'agent')!.exitOverride().action(() => {});
+    const err = await bad.parseAsync(['--config', configFile('reserve-memory: 512M\n')], { from: 'user' }).catch((e: unknown) => e);
+    assert.ok(err instanceof CliError, String(err));
+    assert.equal(err.exitCode, 2);
+    assert.match(err.message, /setting "reserve-memory".*unknown size unit "M".*512Mi/);
+  });
 });

@@ -43,6 +43,21 @@ export function execSession(url: string, tty: boolean): Promise<number> {
       else resolve(code);
     };
     ws.on('close', done);
+    // A refusal before the upgrade (no token, too weak a token, a foreign Origin) comes as an HTTP
+    // answer with berth's error body: show its message, not "Unexpected server response: 403".
+    ws.on('unexpected-response', (_req, res) => {
+      let body = '';
+      res.on('data', (d: Buffer) => (body += d.toString()));
+      res.on('end', () => {
+        try {
+          failure = (JSON.parse(body) as { error?: { message?: string } }).error?.message;
+        } catch {
+          // Not berth's shape.
+        }
+        failure ??= `Cannot exec: the server answered ${res.statusCode}`;
+        done();
+      });
+    });
     ws.on('error', (err) => {
       failure ??= `Cannot exec: cannot reach the server at ${url.split('/v1/')[0]}: ${err.message} (is it running? set BERTH_ADDR)`;
     });

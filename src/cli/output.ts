@@ -31,7 +31,8 @@ export function printJson(value: unknown): void {
 /** A time as people read it: `2026-11-24T16:03:52Z (5s ago)`. */
 export function when(ms: number | undefined, now = Date.now()): string {
   if (!ms) return '-';
-  return `${new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z')} (${ago(now - ms)})`;
+  const at = new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z');
+  return ms > now + 1000 ? `${at} (in ${ago(ms - now).replace(/ ago$/, '')})` : `${at} (${ago(now - ms)})`;
 }
 
 /** A duration as people read it: `3s`, `4m10s`, `2h5m`. */

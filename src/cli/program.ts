@@ -24,6 +24,7 @@ const MODULES: CommandModule[] = [
   { names: ['kv'], load: async () => [(await import('./commands/kv.ts')).kvCommand()] },
   { names: ['event'], load: async () => [(await import('./commands/event.ts')).eventCommand()] },
   { names: ['lock'], load: async () => [(await import('./commands/lock.ts')).lockCommand()] },
+  { names: ['acl'], load: async () => [(await import('./commands/acl.ts')).aclCommand()] },
 ];
 
 /**
@@ -51,6 +52,20 @@ export async function buildProgram(argv?: string[]): Promise<Command> {
   const loaded = await Promise.all((argv === undefined ? MODULES : modulesFor(argv)).map((m) => m.load()));
   for (const cmd of [...loaded.flat(), versionCommand(), completionCommand(program)]) program.addCommand(cmd);
   reportMisuseEverywhere(program);
-  for (const cmd of allCommands(program)) cmd.option('--no-color', 'no colour in the output (also: NO_COLOR=1); there is colour only on a terminal');
+  for (const cmd of allCommands(program)) {
+    cmd.option('--no-color', 'no colour in the output (also: NO_COLOR=1); there is colour only on a terminal');
+    // Every command that talks to a server may be given its token; BERTH_TOKEN is what the client reads.
+    cmd.option('--token <secret>', 'ACL token secret ID (also: BERTH_TOKEN)');
+  }
+  // A parent command takes its options anywhere after it (`node status --token X` sets node's), so
+  // the token is looked for from the action up.
+  program.hook('preAction', (_program, action) => {
+    for (let cmd: Command | null = action; cmd; cmd = cmd.parent) {
+      const token = (cmd.opts() as { token?: string }).token;
+      if (token === undefined) continue;
+      process.env.BERTH_TOKEN = token;
+      break;
+    }
+  });
   return program;
 }

@@ -12,3 +12,5 @@ export { createLogger, silentLogger } from './logger.ts';
 export type { Logger, LoggerOptions } from './logger.ts';
 export { openDatabase, pragmaValue, transaction } from './sqlite.ts';
 export type { DatabaseSync, SQLInputValue, StatementSync, Transaction } from './sqlite.ts';
+export { checkRequest, hostnameOf, isAnyAddress, isLoopback, originOf } from './request-policy.ts';
+export type { RequestHeaders, RequestPolicy, RequestVerdict } from './request-policy.ts';

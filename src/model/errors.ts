@@ -1,9 +1,11 @@
 /** The closed set of error codes. `api/` maps each to an HTTP status. */
 export type ErrorCode =
   | 'invalid_input'
+  | 'unauthorized'
   | 'not_found'
   | 'conflict'
   | 'forbidden'
+  | 'rate_limited'
   | 'unavailable'
   | 'timeout'
   | 'internal';

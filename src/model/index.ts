@@ -8,6 +8,7 @@ export type * from './service.ts';
 export type * from './stats.ts';
 export type * from './job-diff.ts';
 export type * from './deployment.ts';
+export type * from './acl.ts';
 export { aggregateStatus } from './service.ts';
 export { isTerminal, isClientTerminal } from './alloc.ts';
 export { allocsFit } from './fit.ts';

@@ -7,6 +7,7 @@ import type { ServerMetrics } from './metrics.ts';
 import type { Catalog, CatalogRegistry } from '../discovery/catalog/index.ts';
 import type { KvService } from '../kv/index.ts';
 import type { ServerMember } from './cluster/index.ts';
+import type { AclService } from './acl/index.ts';
 
 /** What the routes know of the servers: who leads, who is there. */
 export interface ClusterView {
@@ -41,4 +42,6 @@ export interface ServerContext {
   backend: StateBackend;
   /** The servers and the election. */
   cluster: ClusterView;
+  /** Tokens and policies; resolves a request's identity. */
+  acl: AclService;
 }

@@ -8,10 +8,11 @@ import { NodeService, type NodeServiceOptions, Drainer } from './nodes/index.ts'
 import { PeriodicDispatcher, type DispatcherOptions } from './periodic/index.ts';
 import { DeploymentWatcher } from './rollout/index.ts';
 import { ServerMetrics } from './metrics.ts';
-import { buildApp } from './http/index.ts';
+import { buildApp, type BrowserGuardOptions } from './http/index.ts';
 import type { ServerContext } from './context.ts';
 import { ServerDiscovery, type DiscoveryOptions, openServerKv } from './consul/index.ts';
 import { Leadership, LeaderLoops, fencedBackend, type ServerMember } from './cluster/index.ts';
+import { AclService, type AclOptions } from './acl/index.ts';
 
 /** Server settings. */
 export interface ServerOptions {
@@ -40,6 +41,10 @@ export interface ServerOptions {
   advertiseUrl?: string;
   /** Lease TTL of the leader election, seconds: how long a crashed leader may go unnoticed. Default 3. */
   leaderLeaseTtlSeconds?: number;
+  /** ACLs: off unless enabled. */
+  acl?: AclOptions;
+  /** More Host names and web origins the API accepts (`--allowed-host`, `--allowed-origin`); the bind and advertised addresses are always accepted. */
+  browser?: Pick<BrowserGuardOptions, 'allowedHosts' | 'allowedOrigins'>;
 }
 
 /** What a server is made of before it listens: the routes' context and the leader's parts. */
@@ -63,6 +68,8 @@ interface ServerParts {
  */
 export class Server {
   readonly view: StateView;
+  /** Every service the routes call. */
+  readonly ctx: ServerContext;
   readonly store: StateStore;
   readonly app: FastifyInstance;
   readonly broker: EvalBroker;
@@ -85,6 +92,7 @@ export class Server {
     const { ctx } = parts;
     this.#options = options;
     this.#parts = parts;
+    this.ctx = ctx;
     this.view = ctx.view;
     this.store = ctx.store;
     this.app = app;
@@ -109,7 +117,7 @@ export class Server {
       onDeposed: () => made.server && made.server.#lead(false),
     });
     const parts = await assemble(options, leadership);
-    const app = await buildApp(parts.ctx, options.logger);
+    const app = await buildApp(parts.ctx, options.logger, browserGuardOptions(options));
     const server = new Server(options, parts, app);
     made.server = server;
     await server.#listenAndJoin();
@@ -190,7 +198,8 @@ async function assemble(options: ServerOptions, leadership: Leadership): Promise
   const kv = await openServerKv(backend, { nodeName: options.discovery?.nodeName, clock });
   // Launches are safe from any server: each one creates its run row only if absent.
   const periodic = new PeriodicDispatcher({ view, store, clock, logger: child('periodic') }, options.periodic);
-  const ctx: ServerContext = { view, store, clock, jobs, nodes, metrics, periodic, discovery, kv, backend, cluster: leadership };
+  const acl = new AclService({ view, store, clock, logger: child('acl') }, options.acl ?? { enabled: false });
+  const ctx: ServerContext = { view, store, clock, jobs, nodes, metrics, periodic, discovery, kv, backend, cluster: leadership, acl };
   const leaderDeps = { view, store: leaderStore, clock };
   const broker = new EvalBroker({ clock });
   const blockedEvals = new BlockedEvals({ ...leaderDeps, logger: child('blocked-evals') });
@@ -212,6 +221,12 @@ async function assemble(options: ServerOptions, leadership: Leadership): Promise
     algorithm: options.schedulerAlgorithm,
   });
   return { ctx, discovery, leadership, broker, blockedEvals, drainer, deployments, loops };
+}
+
+/** The names the API answers to: its bind address, the addresses it is advertised at, configured ones. */
+function browserGuardOptions(options: ServerOptions): BrowserGuardOptions {
+  const advertised = [options.discovery?.address, options.advertiseUrl ? new URL(options.advertiseUrl).hostname : undefined].filter((h): h is string => !!h);
+  return { bindHost: options.host, advertised, ...options.browser };
 }
 
 /**

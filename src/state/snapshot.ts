@@ -3,7 +3,7 @@
  * shared and (by default) deep-frozen: treat them as immutable. Lists are fresh arrays sorted by
  * id, so the same state reads the same on every server.
  */
-import type { Allocation, Deployment, Evaluation, Job, JobRun, Node, ServiceInstance } from '../model/index.ts';
+import type { AclBootstrap, AclPolicy, AclToken, Allocation, Deployment, Evaluation, Job, JobRun, Node, NodeSecret, ServiceInstance } from '../model/index.ts';
 import { sortedIds, type IdSet, type TablesData } from './tables-data.ts';
 import { runRowId, versionRowId } from './tables.ts';
 import type { CowMap } from './cow-map.ts';
@@ -140,6 +140,36 @@ export class StateReader {
   /** One run of a job, by its scheduled time. */
   run(jobId: string, scheduledMs: number): JobRun | undefined {
     return this.tables.rows.runs.get(runRowId(jobId, scheduledMs));
+  }
+
+  /** One ACL policy, by name. */
+  aclPolicy(name: string): AclPolicy | undefined {
+    return this.tables.rows.aclPolicies.get(name);
+  }
+
+  /** Every ACL policy, by name. */
+  aclPolicies(): AclPolicy[] {
+    return this.tables.rows.aclPolicies.sortedValues().slice();
+  }
+
+  /** One ACL token, by accessor id. */
+  aclToken(accessorId: string): AclToken | undefined {
+    return this.tables.rows.aclTokens.get(accessorId);
+  }
+
+  /** Every ACL token, by accessor id. */
+  aclTokens(): AclToken[] {
+    return this.tables.rows.aclTokens.sortedValues().slice();
+  }
+
+  /** The record of the ACL bootstrap, undefined until it happened. */
+  aclBootstrap(): AclBootstrap | undefined {
+    return this.tables.rows.aclBootstrap.get('bootstrap');
+  }
+
+  /** The secret a node registered with. */
+  nodeSecret(nodeId: string): NodeSecret | undefined {
+    return this.tables.rows.nodeSecrets.get(nodeId);
   }
 
   private lookup<V>(rows: CowMap<V>, set: IdSet | undefined): V[] {

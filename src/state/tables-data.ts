@@ -38,7 +38,20 @@ export function sortedIds(set: IdSet | undefined): readonly string[] {
 /** The live tables of a view. */
 export class MutableTables {
   readonly data: TablesData = {
-    rows: { jobs: new CowMap(), jobVersions: new CowMap(), allocs: new CowMap(), nodes: new CowMap(), evals: new CowMap(), services: new CowMap(), deployments: new CowMap(), runs: new CowMap() },
+    rows: {
+      jobs: new CowMap(),
+      jobVersions: new CowMap(),
+      allocs: new CowMap(),
+      nodes: new CowMap(),
+      evals: new CowMap(),
+      services: new CowMap(),
+      deployments: new CowMap(),
+      runs: new CowMap(),
+      aclPolicies: new CowMap(),
+      aclTokens: new CowMap(),
+      aclBootstrap: new CowMap(),
+      nodeSecrets: new CowMap(),
+    },
     allocsByJob: new CowMap(),
     allocsByNode: new CowMap(),
     evalsByJob: new CowMap(),
@@ -63,6 +76,10 @@ export class MutableTables {
         services: d.rows.services.fork(),
         deployments: d.rows.deployments.fork(),
         runs: d.rows.runs.fork(),
+        aclPolicies: d.rows.aclPolicies.fork(),
+        aclTokens: d.rows.aclTokens.fork(),
+        aclBootstrap: d.rows.aclBootstrap.fork(),
+        nodeSecrets: d.rows.nodeSecrets.fork(),
       },
       allocsByJob: d.allocsByJob.fork(),
       allocsByNode: d.allocsByNode.fork(),
@@ -127,6 +144,10 @@ export class MutableTables {
       case 'jobs':
       case 'nodes':
       case 'deployments':
+      case 'aclPolicies':
+      case 'aclTokens':
+      case 'aclBootstrap':
+      case 'nodeSecrets':
         break;
     }
   }

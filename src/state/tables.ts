@@ -2,10 +2,22 @@
  * The typed tables over the key space: which key holds which row, and the JSON type of each.
  */
 import { BerthError } from '../model/index.ts';
-import type { Allocation, Deployment, Evaluation, Job, JobRun, Node, ServiceInstance } from '../model/index.ts';
+import type { AclBootstrap, AclPolicy, AclToken, Allocation, Deployment, Evaluation, Job, JobRun, Node, NodeSecret, ServiceInstance } from '../model/index.ts';
 
 /** The tables of the state view. */
-export type Table = 'jobs' | 'jobVersions' | 'allocs' | 'nodes' | 'evals' | 'services' | 'deployments' | 'runs';
+export type Table =
+  | 'jobs'
+  | 'jobVersions'
+  | 'allocs'
+  | 'nodes'
+  | 'evals'
+  | 'services'
+  | 'deployments'
+  | 'runs'
+  | 'aclPolicies'
+  | 'aclTokens'
+  | 'aclBootstrap'
+  | 'nodeSecrets';
 
 /** The row type of each table. A job version is the Job as it was at that version. */
 export interface TableRow {
@@ -20,10 +32,31 @@ export interface TableRow {
   deployments: Deployment;
   /** Launches of periodic, dispatched and dependent jobs, by `<jobId>/<scheduled ms, 15 digits>`. */
   runs: JobRun;
+  /** ACL policies, by name. */
+  aclPolicies: AclPolicy;
+  /** ACL tokens, by accessor id; the secret is stored hashed only. */
+  aclTokens: AclToken;
+  /** One row, `bootstrap`, written when the ACL system was bootstrapped. */
+  aclBootstrap: AclBootstrap;
+  /** The secret of each node, by node id (apart from the node rows, which the API shows). */
+  nodeSecrets: NodeSecret;
 }
 
 /** Every table, in a fixed order. */
-export const TABLES: readonly Table[] = ['jobs', 'jobVersions', 'allocs', 'nodes', 'evals', 'services', 'deployments', 'runs'];
+export const TABLES: readonly Table[] = [
+  'jobs',
+  'jobVersions',
+  'allocs',
+  'nodes',
+  'evals',
+  'services',
+  'deployments',
+  'runs',
+  'aclPolicies',
+  'aclTokens',
+  'aclBootstrap',
+  'nodeSecrets',
+];
 
 /**
  * The root of every key berth writes. The view watches all of it, so its index follows every
@@ -40,6 +73,10 @@ const PREFIXES: Record<Table, string> = {
   services: '/berth/services/',
   deployments: '/berth/deployments/',
   runs: '/berth/runs/',
+  aclPolicies: '/berth/acl/policies/',
+  aclTokens: '/berth/acl/tokens/',
+  aclBootstrap: '/berth/acl/bootstrap/',
+  nodeSecrets: '/berth/node_secrets/',
 };
 
 /** The row id of a job's run: sorted by scheduled time within the job. */

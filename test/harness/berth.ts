@@ -112,9 +112,14 @@ export async function startDev(options: { driver: 'docker' | 'process'; dockerHo
   for (;;) {
     if (child.exitCode !== null) throw new Error(`berth dev exited with ${child.exitCode}:\n${output}`);
     try {
-      const res = await fetch(`${addr}/v1/nodes`);
-      const nodes = (await res.json()) as { status: string }[];
-      if (nodes.some((n) => n.status === 'ready')) return dev;
+      // With ACLs on there is no token yet to ask with: dev says when its node registered.
+      if (options.args?.includes('--acl')) {
+        if (output.includes('berth dev is running')) return dev;
+      } else {
+        const res = await fetch(`${addr}/v1/nodes`);
+        const nodes = (await res.json()) as { status: string }[];
+        if (nodes.some((n) => n.status === 'ready')) return dev;
+      }
     } catch {
       // Not listening yet.
     }

@@ -32,7 +32,8 @@ export async function watchAllocs(o: AllocWatchOptions): Promise<void> {
       o.onAllocs(res.value);
     } catch (err) {
       if (o.signal.aborted) return;
-      if (isBerthError(err, 'not_found')) await o.onUnknownNode();
+      // A refused re-registration (the id taken by another secret) is logged; the loop keeps trying.
+      if (isBerthError(err, 'not_found')) await o.onUnknownNode().catch((e: unknown) => o.logger.error({ err: (e as Error).message }, 'cannot register again'));
       const delay = backoffDelay(failures++, { baseMs: 250, maxMs: 5000 });
       o.logger.warn({ err: (err as Error).message, retryInMs: delay }, 'cannot read allocations from the server');
       await o.clock.sleep(delay, o.signal).catch(() => undefined);

@@ -7,27 +7,40 @@ import type { DriverName } from '../../model/index.ts';
 import { allocUsage, nodeUsage } from './resource-stats.ts';
 import { registerExec } from './exec.ts';
 import { registerTaskControl } from './task-control.ts';
+import { nodeSecretMatches, NOT_A_SERVER } from './node-secret.ts';
+import { addAgentRequestGuard, agentRequestPolicy } from './request-guard.ts';
+
+/** What the agent's endpoint is built with. */
+export interface AgentAppOptions {
+  logger: Logger;
+  /** The node's id, once registered (for the node's usage). Default ''. */
+  nodeId?: () => string;
+  /** The address the endpoint listens at: the Host names it answers to (0.0.0.0: any interface). Default 127.0.0.1. */
+  bindHost?: string;
+  /** Callers must show it (`X-Berth-Node-Secret`); only the servers know it. Undefined: no check (tests). */
+  nodeSecret?: string;
+}
 
 /**
  * The agent's own small HTTP endpoint: what only the host that runs a task can answer (its logs,
  * its usage, a command run inside it). The server proxies the `/v1/allocations/:id/logs|stats|exec`
  * and `/v1/nodes/:id/stats` routes here.
  */
-export async function buildAgentApp(deps: {
-  runners: Map<string, AllocRunner>;
-  drivers: Map<DriverName, TaskDriver>;
-  logger: Logger;
-  /** This node's id, once registered. */
-  nodeId: () => string;
-}): Promise<FastifyInstance> {
-  const { runners, drivers, logger, nodeId } = deps;
+export async function buildAgentApp(runners: Map<string, AllocRunner>, drivers: Map<DriverName, TaskDriver>, options: AgentAppOptions): Promise<FastifyInstance> {
+  const { logger, nodeId = () => '' } = options;
+  const policy = agentRequestPolicy(options.bindHost ?? '127.0.0.1');
   const app = Fastify({
     loggerInstance: logger.child({ component: 'agent-http' }) as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
     forceCloseConnections: true,
   });
+  addAgentRequestGuard(app, policy);
   const fail = (code: number, message: string): { error: { code: string; message: string; details: [] } } => ({
     error: { code: code === 404 ? 'not_found' : 'invalid_input', message, details: [] },
+  });
+  // Only the servers may call: they show this node's secret (acl-guard.ts on the server).
+  app.addHook('onRequest', async (request, reply) => {
+    if (!nodeSecretMatches(options.nodeSecret, request.headers)) return reply.status(403).send(NOT_A_SERVER);
   });
   app.get('/v1/client/allocations/:id/logs', async (request, reply) => {
     const { id } = request.params as { id: string };
@@ -61,7 +74,7 @@ export async function buildAgentApp(deps: {
     return allocUsage(runner, drivers);
   });
   app.get('/v1/client/stats', async () => nodeUsage(nodeId(), runners.values(), drivers));
-  registerExec(app, runners, drivers);
+  registerExec(app, { runners, drivers, policy, nodeSecret: options.nodeSecret });
   registerTaskControl(app, runners);
   return app;
 }

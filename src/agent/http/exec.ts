@@ -5,6 +5,10 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import type { DriverName } from '../../model/index.ts';
 import type { ExecSession, TaskDriver } from '../../drivers/index.ts';
 import type { AllocRunner } from '../allocs/alloc-runner.ts';
+import { nodeSecretMatches, NOT_A_SERVER } from './node-secret.ts';
+import { MAX_EXEC_MESSAGE_BYTES } from '../../api/index.ts';
+import type { RequestPolicy } from '../../lib/index.ts';
+import { refuseAgentUpgrade } from './request-guard.ts';
 
 /**
  * The exec protocol, one JSON object per WebSocket text message (data in base64, as Nomad's):
@@ -23,12 +27,18 @@ const EXEC_PATH = /^\/v1\/client\/allocations\/([^/]+)\/exec$/;
  * `GET /v1/client/allocations/:id/exec?task=&command=<JSON array>&tty=true` upgraded to a
  * WebSocket: runs the command in the task through its driver and relays the streams.
  */
-export function registerExec(app: FastifyInstance, runners: Map<string, AllocRunner>, drivers: Map<DriverName, TaskDriver>): void {
-  const wss = new WebSocketServer({ noServer: true });
+export function registerExec(app: FastifyInstance, deps: { runners: Map<string, AllocRunner>; drivers: Map<DriverName, TaskDriver>; policy: RequestPolicy; nodeSecret?: string }): void {
+  const { runners, drivers, policy } = deps;
+  const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_EXEC_MESSAGE_BYTES });
   app.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const url = new URL(req.url ?? '/', 'http://agent');
     const m = EXEC_PATH.exec(url.pathname);
     if (!m) return void socket.destroy();
+    if (refuseAgentUpgrade(req, socket, policy)) return;
+    if (!nodeSecretMatches(deps.nodeSecret, req.headers)) {
+      const body = JSON.stringify(NOT_A_SERVER);
+      return void socket.end(`HTTP/1.1 403 Forbidden\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+    }
     wss.handleUpgrade(req, socket, head, (ws) => void runExec(ws, m[1], url.searchParams, runners, drivers));
   });
   app.addHook('onClose', async () => {
@@ -38,6 +48,8 @@ export function registerExec(app: FastifyInstance, runners: Map<string, AllocRun
 }
 
 async function runExec(ws: WebSocket, allocId: string, q: URLSearchParams, runners: Map<string, AllocRunner>, drivers: Map<DriverName, TaskDriver>): Promise<void> {
+  // A frame over the limit (or any protocol error) closes the socket; unheard, it would end the agent.
+  ws.on('error', () => ws.terminate());
   const fail = (message: string): void => {
     ws.send(JSON.stringify({ error: message }));
     ws.close();

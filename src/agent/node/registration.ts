@@ -1,4 +1,4 @@
-import { isBerthError } from '../../model/index.ts';
+import { BerthError, isBerthError } from '../../model/index.ts';
 import { backoffDelay, ControlLoop, type Clock, type Logger } from '../../lib/index.ts';
 import type { BerthClient, NodeRegisterRequest } from '../../api/index.ts';
 
@@ -37,7 +37,10 @@ export class NodeRegistration {
     return this.#o.request;
   }
 
-  /** Register, retrying with backoff until a server answers or the agent stops. */
+  /**
+   * Register, retrying with backoff until a server answers or the agent stops. A refusal that
+   * retrying cannot change (the id is another node's, the token lacks `nodes: write`) is thrown.
+   */
   async register(): Promise<void> {
     const { client, clock, logger, signal } = this.#o;
     for (let attempt = 0; !signal.aborted; attempt++) {
@@ -45,6 +48,9 @@ export class NodeRegistration {
         this.#ttlMs = (await client.registerNode(this.#o.request)).heartbeatTtlMs;
         return;
       } catch (err) {
+        if (isBerthError(err, 'forbidden') || isBerthError(err, 'unauthorized')) {
+          throw new BerthError((err as BerthError).code, `Cannot register node "${this.#o.request.name}": ${(err as Error).message}`);
+        }
         const delay = backoffDelay(attempt, { baseMs: 250, maxMs: 5000 });
         logger.warn({ err: (err as Error).message, retryInMs: delay }, 'cannot register with the server');
         await clock.sleep(delay, signal).catch(() => undefined);
@@ -59,7 +65,8 @@ export class NodeRegistration {
   async heartbeatLoop(): Promise<void> {
     const { clock, logger, signal } = this.#o;
     if (signal.aborted) return;
-    // Each pass returns its wait; the interval only bounds a pass that threw (none does).
+    // Each pass returns its wait. One that threw (a re-registration refused for good) is logged and
+    // the interval, the longest timer, is as good as never: heartbeats end, as the agent must.
     const loop = new ControlLoop(() => this.#beat(), { intervalMs: MAX_TIMER_MS, clock, onError: (err) => logger.error({ err }, 'heartbeat pass failed') });
     // Registering was as good as a heartbeat: the first one is due a wait from now.
     const first = clock.setTimer(() => loop.start(), this.#nextWait());

@@ -4,13 +4,15 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import type { Server, ServerOptions, StateBackend } from '../../server/index.ts';
 import type * as ServerLayer from '../../server/index.ts';
 import type * as AgentLayer from '../../agent/index.ts';
-import { parseDuration } from '../../jobspec/index.ts';
+import { parseCpu, parseDuration, parseSize } from '../../jobspec/index.ts';
 import type { Logger } from '../../lib/index.ts';
 import type { DriverName } from '../../model/index.ts';
 import { applyConfigFile } from '../config.ts';
 import { CliError, EXIT_USAGE } from '../errors.ts';
 import { addDnsFlags, collectTaskDns, discoveryOptions, taskDnsServers, type DnsFlags } from './dns-flags.ts';
 import { serverMembersCommand } from './server-members.ts';
+import { addBrowserFlags, browserOptions, type BrowserFlags } from './browser-flags.ts';
+import { securityWarning } from '../security-warning.ts';
 
 /** `host:port`, as the address flags take it. */
 export interface HostPort {
@@ -55,6 +57,30 @@ function positiveInt(value: string): number {
   return Number(value);
 }
 
+/** `--reserve-cpu`: cores (`0.5`) or millicores (`500m`), as a job's cpu; 0 reserves none. */
+function reserveCpu(value: string): number {
+  if (/^\s*0+(\.0*)?m?\s*$/.test(value)) return 0;
+  const parsed = parseCpu(value);
+  if (!parsed.ok) throw new InvalidArgumentError(`${parsed.error} (e.g. 0.5 or 500m)`);
+  return parsed.value;
+}
+
+/** `--reserve-memory`: a size with a binary unit (`512Mi`, `1Gi`) or MiB, as a job's memory; 0 reserves none. */
+function reserveMemory(value: string): number {
+  if (/^\s*0+\s*([KMGT]i?B?)?\s*$/i.test(value)) return 0;
+  const parsed = parseSize(value);
+  if (!parsed.ok) throw new InvalidArgumentError(`${parsed.error} (e.g. 512Mi or 1Gi)`);
+  return parsed.value;
+}
+
+/** `--port-range 20000-32000`: the host ports dynamic ports are picked from. */
+function portRange(value: string): { min: number; max: number } {
+  const m = /^(\d{1,5})-(\d{1,5})$/.exec(value.trim());
+  const [min, max] = m ? [Number(m[1]), Number(m[2])] : [NaN, NaN];
+  if (!m || min < 1 || max > 65535 || min > max) throw new InvalidArgumentError(`expected MIN-MAX with 1 <= MIN <= MAX <= 65535 (e.g. 20000-32000), got "${value}"`);
+  return { min, max };
+}
+
 function driverChoice(value: string): DriverName | 'auto' {
   if (value !== 'docker' && value !== 'process' && value !== 'auto') throw new InvalidArgumentError(`expected docker, process or auto, got "${value}"`);
   return value;
@@ -68,7 +94,7 @@ function common(cmd: Command): Command {
     .hook('preAction', (thisCommand) => applyConfigFile(thisCommand));
 }
 
-interface RunOpts {
+interface RunOpts extends BrowserFlags {
   dataDir: string;
   httpAddr: HostPort;
   dnsAddr?: HostPort;
@@ -88,17 +114,29 @@ interface RunOpts {
   etcd?: string[];
   name?: string;
   advertiseUrl?: string;
+  acl?: boolean;
+}
+
+/** The agent's flags beyond the common ones. */
+interface AgentOpts extends Omit<RunOpts, 'httpAddr'> {
+  httpAddr?: HostPort;
+  nodeClass?: string;
+  meta?: Record<string, string>;
+  taskDns?: string[];
+  reserveCpu?: number;
+  reserveMemory?: number;
+  portRange: { min: number; max: number };
 }
 
 // The server, the agent and the logger are imported inside the actions: `berth server members`
 // (a client) and the parsing of flags need none of fastify, the drivers, SQLite or etcd.
 const serverLayer = (): Promise<typeof ServerLayer> => import('../../server/index.ts');
 const agentLayer = (): Promise<typeof AgentLayer> => import('../../agent/index.ts');
-const newLogger = async (opts: RunOpts): Promise<Logger> => (await import('../../lib/index.ts')).createLogger({ level: opts.logLevel, format: opts.logFormat });
+const newLogger = async (opts: Pick<RunOpts, 'logLevel' | 'logFormat'>): Promise<Logger> => (await import('../../lib/index.ts')).createLogger({ level: opts.logLevel, format: opts.logFormat });
 
 /** `berth dev`, `berth server`, `berth agent`: the long-running processes. */
 export function daemonCommands(): Command[] {
-  return [addDnsFlags(devCommand()), addDnsFlags(serverCommand()), agentCommand()];
+  return [addBrowserFlags(addDnsFlags(devCommand())), addBrowserFlags(addDnsFlags(serverCommand())), agentCommand()];
 }
 
 /** `berth dev`: a server and an agent in one process. */
@@ -111,15 +149,18 @@ function devCommand(): Command {
     .addOption(new Option('--driver <driver>', 'driver for tasks that name none: docker, process or auto').env('BERTH_DRIVER').argParser(driverChoice).default('auto'))
     .addOption(new Option('--docker-host <addr>', 'Docker engine address').env('DOCKER_HOST'))
     .addOption(new Option('--run <file...>', 'job files to run once the node is ready'))
+    .addOption(aclOption())
     .action(async (opts: RunOpts) => {
       const logger = await newLogger(opts);
       // External services registered with the dev server live on its one node.
       opts.nodeName ??= 'dev';
       const server = await startServer(opts, logger);
       const { Agent } = await agentLayer();
+      const agentDir = path.join(opts.dataDir, 'agent');
       const agent = await Agent.start({
         serverUrl: server.url,
-        dataDir: path.join(opts.dataDir, 'agent'),
+        dataDir: agentDir,
+        token: opts.acl ? await devAgentToken(server, agentDir) : undefined,
         logger,
         nodeName: opts.nodeName ?? 'dev',
         defaultDriver: opts.driver,
@@ -154,6 +195,7 @@ function serverCommand(): Command {
     .addOption(new Option('--etcd <urls>', 'keep the state in this etcd cluster (client URLs, comma-separated or repeated) to run several servers; default: SQLite in --data-dir').env('BERTH_ETCD').argParser(collectEtcd))
     .addOption(new Option('--name <name>', 'unique name of this server among the servers (default: host name:port)').env('BERTH_SERVER_NAME'))
     .addOption(new Option('--advertise-url <url>', 'the API URL other servers and agents reach this one at (default: the --http-addr URL)').env('BERTH_ADVERTISE_URL').argParser(urlArg))
+    .addOption(aclOption())
     .action(async (opts: RunOpts) => {
       const logger = await newLogger(opts);
       const s = await startServer(opts, logger);
@@ -171,17 +213,23 @@ function agentCommand(): Command {
     .addOption(new Option('--data-dir <dir>', 'where the node id, allocation records and task files live').env('BERTH_DATA_DIR').default('/var/lib/berth/agent'))
     .addOption(new Option('--node-name <name>', 'unique name of this node (default: host name)').env('BERTH_NODE_NAME'))
     .addOption(new Option('--datacenter <dc>', 'datacenter of this node').env('BERTH_DATACENTER').default('dc1'))
-    .addOption(new Option('--address <ip>', 'address where this node\'s task ports are reachable').env('BERTH_ADVERTISE').default('127.0.0.1'))
-    .addOption(new Option('--http-addr <host:port>', "the agent's own endpoint (logs); port 0 picks one").env('BERTH_AGENT_HTTP_ADDR').argParser(hostPort).default(hostPort('127.0.0.1:0'), '127.0.0.1:0'))
+    .addOption(new Option('--address <ip>', "address where this node's task ports are reachable (default: the address of the interface that reaches the server)").env('BERTH_ADVERTISE'))
+    .addOption(new Option('--http-addr <host:port>', "the agent's own endpoint (logs, exec, stats), which the server connects to; port 0 picks one (default: the interface that reaches the server, port 0)").env('BERTH_AGENT_HTTP_ADDR').argParser(hostPort))
+    .addOption(new Option('--reserve-cpu <cores>', 'CPU kept for the host itself, in cores (0.5) or millicores (500m): the node offers the rest').env('BERTH_RESERVE_CPU').argParser(reserveCpu))
+    .addOption(new Option('--reserve-memory <size>', 'memory kept for the host itself (512Mi, 1Gi): the node offers the rest').env('BERTH_RESERVE_MEMORY').argParser(reserveMemory))
+    .addOption(new Option('--port-range <min-max>', 'host ports that dynamic task ports are picked from').env('BERTH_PORT_RANGE').argParser(portRange).default(portRange('20000-32000'), '20000-32000'))
     .addOption(new Option('--driver <driver>', 'driver for tasks that name none: docker, process or auto').env('BERTH_DRIVER').argParser(driverChoice).default('auto'))
     .addOption(new Option('--docker-host <addr>', 'Docker engine address').env('DOCKER_HOST'))
     .addOption(new Option('--node-class <class>', 'class of this node, for ${node.class} constraints').env('BERTH_NODE_CLASS'))
     .addOption(new Option('--meta <key=value>', 'node metadata for ${meta.<key>} constraints; repeat for several').argParser(collectMeta))
     .addOption(new Option('--task-dns <ip|auto>', "DNS server for docker tasks that set none, so that they resolve NAME.service.berth: where berth's DNS answers on port 53 (`berth server --dns-bridge`); auto: this host's docker0 address; repeat for several").env('BERTH_TASK_DNS').argParser(collectTaskDns))
-    .action(async (opts: RunOpts & { nodeClass?: string; meta?: Record<string, string>; taskDns?: string[] }) => {
+    .action(async (opts: AgentOpts) => {
       const logger = await newLogger(opts);
       const servers = opts.server?.length ? opts.server : ['http://127.0.0.1:7460'];
-      const { Agent } = await agentLayer();
+      const { Agent, resolveNodeAddresses } = await agentLayer();
+      // Found here rather than left to the agent so that a loopback address meant for one host is misuse (exit 2).
+      const addresses = await resolveNodeAddresses({ servers, address: opts.address, httpHost: opts.httpAddr?.host });
+      if (!addresses.ok) throw new CliError(addresses.error, EXIT_USAGE);
       const a = await Agent.start({
         serverUrl: servers[0],
         servers,
@@ -189,17 +237,46 @@ function agentCommand(): Command {
         logger,
         nodeName: opts.nodeName,
         datacenter: opts.datacenter,
-        address: opts.address,
-        httpHost: opts.httpAddr.host,
-        httpPort: opts.httpAddr.port,
+        address: addresses.value.address,
+        httpHost: addresses.value.httpHost,
+        httpPort: opts.httpAddr?.port ?? 0,
         defaultDriver: opts.driver,
         dockerHost: opts.dockerHost,
         nodeClass: opts.nodeClass,
         meta: opts.meta,
+        reserved: { cpu: opts.reserveCpu, memoryMiB: opts.reserveMemory },
+        portRange: opts.portRange,
         dnsServers: taskDnsServers(opts.taskDns),
       });
       onSignals(logger, () => a.stop());
     });
+}
+
+function aclOption(): Option {
+  return new Option('--acl', 'enforce ACLs: every request needs a token with the right policy (then run `berth acl bootstrap`)').env('BERTH_ACL');
+}
+
+/**
+ * The token of `berth dev`'s own agent when ACLs are on: made once (a policy for what an agent
+ * does, and a token for it) and kept in the agent's data dir, since the operator has no token yet
+ * to give it. Reused while it still works.
+ */
+async function devAgentToken(server: Server, agentDir: string): Promise<string> {
+  const file = path.join(agentDir, 'acl-token');
+  const saved = (await fs.readFile(file, 'utf8').catch(() => '')).trim();
+  if (saved) {
+    try {
+      server.ctx.acl.resolve(saved);
+      return saved;
+    } catch {
+      // Deleted or expired: make a new one below.
+    }
+  }
+  await server.ctx.acl.applyPolicy('berth-dev-agent', "description: berth dev's own agent\nnodes: [write]\nservices: [write]\nkv: [read]\n");
+  const token = await server.ctx.acl.createToken({ description: "berth dev's own agent", policies: ['berth-dev-agent'] });
+  await fs.mkdir(agentDir, { recursive: true });
+  await fs.writeFile(file, token.secretId, { mode: 0o600 });
+  return token.secretId;
 }
 
 /** The state: the etcd cluster given with --etcd, else SQLite in the data dir. */
@@ -219,12 +296,17 @@ async function openState(opts: RunOpts): Promise<StateBackend> {
 }
 
 async function startServer(opts: RunOpts, logger: Logger): Promise<Server> {
+  // TLS has not landed yet: it counts as off until its flags do.
+  const warning = securityWarning({ bindAddress: opts.httpAddr.host, aclEnabled: opts.acl === true, tlsEnabled: false });
+  if (warning) process.stderr.write(`\n${warning}\n`);
   const backend = await openState(opts);
   try {
     const discovery = discoveryOptions(opts as RunOpts & DnsFlags, opts.nodeName, opts.datacenter);
     const cluster = { name: opts.name, advertiseUrl: opts.advertiseUrl };
     const { Server } = await serverLayer();
-    return await Server.start({ backend, logger, host: opts.httpAddr.host, port: opts.httpAddr.port, ...schedulerOptions(opts), discovery, ...cluster });
+    const acl = { enabled: opts.acl === true, resetFile: path.join(opts.dataDir, 'acl-bootstrap-reset') };
+    const browser = browserOptions(opts);
+    return await Server.start({ backend, logger, host: opts.httpAddr.host, port: opts.httpAddr.port, ...schedulerOptions(opts), discovery, ...cluster, acl, browser });
   } catch (err) {
     await backend.close();
     const e = err as NodeJS.ErrnoException;

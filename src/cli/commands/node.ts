@@ -46,6 +46,8 @@ export function nodeCommand(): Command {
           ['Default driver', n.defaultDriver],
           ['Drivers', Object.entries(n.drivers).map(([k, d]) => `${k} ${d?.healthy ? 'healthy' : 'unhealthy'}${d?.version ? ` ${d.version}` : ''}`).join(', ')],
           ['Resources', `${n.resources.cpu} cpu, ${n.resources.memoryMiB} MiB`],
+          ['Reserved for the host', reservedText(n.attributes)],
+          ['HTTP address', n.httpAddr],
           ['Last heartbeat', when(n.lastHeartbeat)],
         ]),
         '',
@@ -56,4 +58,12 @@ export function nodeCommand(): Command {
     });
   addDrainCommands(node);
   return node;
+}
+
+/** What the agent keeps for the host (`--reserve-cpu`, `--reserve-memory`), from the attributes it registers. */
+function reservedText(attributes: Record<string, string>): string {
+  const cpu = attributes['cpu.reserved'];
+  const memory = attributes['memory.reservedMiB'];
+  if (!cpu && !memory) return 'none';
+  return `${cpu ?? 0} cpu, ${memory ?? 0} MiB`;
 }

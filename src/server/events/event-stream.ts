@@ -133,6 +133,8 @@ export interface Subscription {
   /** Resume with the first revision after this one; undefined: from now. */
   after: number | undefined;
   onFrame: (frame: StreamFrame) => void;
+  /** Which events the subscriber may see (its token's read rights); default all. */
+  visible?: (event: StreamEvent) => boolean;
   /** The watch failed; no frame follows. */
   onError: (err: Error) => void;
 }
@@ -143,6 +145,7 @@ export interface Subscription {
  */
 export async function subscribeEvents(backend: StateBackend, subscription: Subscription): Promise<Watcher> {
   const { filter, after, onFrame, onError } = subscription;
+  const visible = subscription.visible ?? (() => true);
   if (after !== undefined) {
     const current = await backend.revision();
     if (after > current) throw new BerthError('invalid_input', `Cannot resume the event stream after index ${after}: the latest index is ${current}`, [{ path: 'index', message: 'ahead of the server' }]);
@@ -160,7 +163,7 @@ export async function subscribeEvents(backend: StateBackend, subscription: Subsc
     { prefix: STATE_PREFIX },
     (batch) => {
       const ends = sessionEnds(batch.events);
-      const events = batch.events.map((ev) => toEvent(ev, batch.revision, ends)).filter((e): e is StreamEvent => e !== undefined && wanted(filter, e));
+      const events = batch.events.map((ev) => toEvent(ev, batch.revision, ends)).filter((e): e is StreamEvent => e !== undefined && wanted(filter, e) && visible(e));
       if (events.length > 0) onFrame({ Index: batch.revision, Events: events });
     },
     { fromRevision: after === undefined ? 0 : after + 1, prevKv: true, onError },

@@ -104,7 +104,8 @@ describe('HTTP API: jobs', () => {
     ];
     for (const [body, type] of cases) {
       const res = await s.request<ErrorBody>('POST', '/v1/jobs', body, type);
-      assert.equal(res.status, 400, `${type} ${JSON.stringify(body)} answered ${res.status}: ${res.text}`);
+      // A type that is no document is 415 (browser-guard.ts), still invalid_input.
+      assert.equal(res.status, type === 'application/xml' ? 415 : 400, `${type} ${JSON.stringify(body)} answered ${res.status}: ${res.text}`);
       assert.equal(res.body.error.code, 'invalid_input');
       assert.match(res.body.error.message, /\S/);
     }

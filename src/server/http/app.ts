@@ -10,17 +10,20 @@ import { nodeRoutes } from './routes-nodes.ts';
 import { allocRoutes } from './routes-allocs.ts';
 import { metricsRoutes } from './routes-metrics.ts';
 import { clientRoutes } from './routes-client.ts';
-import { consulCatalogRoutes, consulHealthRoutes, consulAgentRoutes, consulKvRoutes, consulSessionRoutes, consulTxnRoutes } from './consul/index.ts';
+import { consulRoutes } from './consul/index.ts';
 import { eventRoutes } from './routes-events.ts';
 import { serverRoutes } from './routes-servers.ts';
 import { addLeaderForwarding } from './leader-forward.ts';
 import { lazySchemaController } from './lazy-compilers.ts';
+import { addAclGuard } from './acl-guard.ts';
+import { aclRoutes } from './routes-acl.ts';
+import { addBrowserGuard, type BrowserGuardOptions } from './browser-guard.ts';
 
 /**
  * Build the HTTP app without listening, so tests can call it with `app.inject()`. Routes validate,
  * call one service and render; errors become `{error: {code, message, details}}` here and only here.
  */
-export async function buildApp(ctx: ServerContext, logger: Logger): Promise<FastifyInstance> {
+export async function buildApp(ctx: ServerContext, logger: Logger, browser: BrowserGuardOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: logger.child({ component: 'http' }) as FastifyBaseLogger,
     // Request lines would drown the log (agents poll); the onResponse hook feeds metrics instead.
@@ -39,7 +42,7 @@ export async function buildApp(ctx: ServerContext, logger: Logger): Promise<Fast
   });
 
   // Job specs may be posted as YAML; the route parses them with jobspec/ so errors carry paths.
-  app.addContentTypeParser(['application/yaml', 'application/x-yaml', 'text/yaml', 'text/plain'], { parseAs: 'string' }, (_req, body, done) =>
+  app.addContentTypeParser(['application/yaml', 'application/x-yaml', 'text/yaml'], { parseAs: 'string' }, (_req, body, done) =>
     done(null, body),
   );
 
@@ -51,7 +54,9 @@ export async function buildApp(ctx: ServerContext, logger: Logger): Promise<Fast
   app.setErrorHandler((err: FastifyError | BerthError | Error, request, reply) => {
     const berthErr = toBerthError(err);
     if (berthErr.code === 'internal') request.log.error({ err, url: request.url }, 'internal error');
-    void reply.status(httpStatusOf[berthErr.code]).send(berthErr.toJSON());
+    // A body over the limit keeps its 413 (and an unknown type its 415): the client must not retry it as is.
+    const status = (err as FastifyError).statusCode === 413 || (err as FastifyError).statusCode === 415 ? (err as FastifyError).statusCode! : httpStatusOf[berthErr.code];
+    void reply.status(status).send(berthErr.toJSON());
   });
 
   app.setNotFoundHandler((request, reply) => {
@@ -59,6 +64,9 @@ export async function buildApp(ctx: ServerContext, logger: Logger): Promise<Fast
     void reply.status(404).send(err.toJSON());
   });
 
+  await addBrowserGuard(app, browser);
+  // Then ACLs: nothing else runs for a request its token may not make (forwarding included).
+  addAclGuard(app, ctx);
   addLeaderForwarding(app, ctx);
 
   await app.register(jobRoutes(ctx));
@@ -68,14 +76,10 @@ export async function buildApp(ctx: ServerContext, logger: Logger): Promise<Fast
   await app.register(allocRoutes(ctx));
   await app.register(metricsRoutes(ctx));
   await app.register(clientRoutes(ctx));
-  await app.register(consulCatalogRoutes(ctx));
-  await app.register(consulHealthRoutes(ctx));
-  await app.register(consulAgentRoutes(ctx));
   await app.register(serverRoutes(ctx));
-  await app.register(consulKvRoutes(ctx.kv));
-  await app.register(consulSessionRoutes(ctx.kv));
-  await app.register(consulTxnRoutes(ctx));
+  await app.register(consulRoutes(ctx));
   await app.register(eventRoutes(ctx.backend));
+  await app.register(aclRoutes(ctx));
   return app;
 }
 
@@ -94,6 +98,9 @@ function toBerthError(err: FastifyError | BerthError | Error): BerthError {
     });
     const first = details[0];
     return new BerthError('invalid_input', `Invalid request ${fe.validationContext ?? 'body'}: ${first.path ? `${first.path}: ` : ''}${first.message}`, details);
+  }
+  if (fe.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+    return new BerthError('invalid_input', `Invalid request: the body is larger than the limit of ${MAX_BODY_BYTES / 1024 / 1024} MiB (${MAX_BODY_BYTES} bytes); send a smaller one`);
   }
   if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
     const code = fe.statusCode === 404 ? 'not_found' : 'invalid_input';

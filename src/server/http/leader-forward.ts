@@ -10,6 +10,8 @@
 import type { FastifyInstance } from 'fastify';
 import { BerthError } from '../../model/index.ts';
 import type { ServerContext } from '../context.ts';
+import type { IncomingHttpHeaders } from 'node:http';
+import { NODE_SECRET_HEADER } from './acl-guard.ts';
 
 /** Marks a forwarded request: the receiver handles it itself, whatever it thinks of the election. */
 export const FORWARDED_HEADER = 'x-berth-forwarded-by';
@@ -47,7 +49,7 @@ export function addLeaderForwarding(app: FastifyInstance, ctx: ServerContext): v
     const leader = cluster.leader;
     if (!leader) throw new BerthError('unavailable', `${what}: no server leads right now (an election is under way); retry in a few seconds`);
     const body = bodyOf(request.body);
-    const headers: Record<string, string> = { [FORWARDED_HEADER]: cluster.self.name };
+    const headers: Record<string, string> = { [FORWARDED_HEADER]: cluster.self.name, ...credentialsOf(request.headers) };
     if (body !== undefined) headers['content-type'] = String(request.headers['content-type'] ?? 'application/json');
     let res: Response;
     try {
@@ -61,6 +63,18 @@ export function addLeaderForwarding(app: FastifyInstance, ctx: ServerContext): v
     }
     return reply.status(res.status).send(await res.text());
   });
+}
+
+/** The headers that say who a request is from, passed on so that the leader checks them too. */
+const CREDENTIALS = ['authorization', 'x-berth-token', 'x-consul-token', NODE_SECRET_HEADER];
+
+export function credentialsOf(headers: IncomingHttpHeaders): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const h of CREDENTIALS) {
+    const v = headers[h];
+    if (typeof v === 'string') out[h] = v;
+  }
+  return out;
 }
 
 /** The request body as it came (KV values are raw bytes), or JSON again for a parsed one. */

@@ -11,13 +11,13 @@ import { FORWARDED_HEADER } from './leader-forward.ts';
 const ASK_LEADER_MS = 1000;
 
 /** Each node's last heartbeat as the leader saw it; empty when it cannot be known. */
-export async function lastHeartbeats(ctx: ServerContext): Promise<Record<string, number>> {
+export async function lastHeartbeats(ctx: ServerContext, credentials: Record<string, string>): Promise<Record<string, number>> {
   const cluster = ctx.cluster;
   if (!cluster || cluster.isLeader) return ctx.nodes.lastHeartbeats();
   const leader = cluster.leader;
   if (!leader) return {};
   try {
-    const res = await fetch(`${leader.url}/v1/nodes/heartbeats`, { headers: { [FORWARDED_HEADER]: cluster.self.name }, signal: AbortSignal.timeout(ASK_LEADER_MS) });
+    const res = await fetch(`${leader.url}/v1/nodes/heartbeats`, { headers: { [FORWARDED_HEADER]: cluster.self.name, ...credentials }, signal: AbortSignal.timeout(ASK_LEADER_MS) });
     return res.ok ? ((await res.json()) as Record<string, number>) : {};
   } catch {
     return {};

@@ -7,6 +7,8 @@ import { BlockingQuerySchema } from '../../api/index.ts';
 import type { StateView } from '../../state/index.ts';
 import type { ServerContext } from '../context.ts';
 import { blockingQuery } from './blocking.ts';
+import { agentHeaders, mayRead } from './acl-guard.ts';
+import { onAllocJob, onEvalJob, perObject } from './route-acl.ts';
 
 const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 256 }) });
 const LogsQuery = Type.Object({
@@ -19,19 +21,19 @@ const LogsQuery = Type.Object({
 /** `/v1/allocations` and `/v1/evaluations`. Logs are proxied to the agent that runs the task. */
 export function allocRoutes(ctx: ServerContext): FastifyPluginAsync {
   return async (app) => {
-    app.get('/v1/allocations', { schema: { querystring: BlockingQuerySchema } }, async (request, reply) => {
+    app.get('/v1/allocations', { schema: { querystring: BlockingQuerySchema }, config: perObject('jobs') }, async (request, reply) => {
       await blockingQuery(ctx.view, request, reply, () => ctx.view.tableIndex('allocs'));
-      return ctx.view.allocs();
+      return ctx.view.allocs().filter((a) => mayRead(request, 'jobs', a.jobId));
     });
 
-    app.get('/v1/allocations/:id', { schema: { params: IdParams, querystring: BlockingQuerySchema } }, async (request, reply) => {
+    app.get('/v1/allocations/:id', { schema: { params: IdParams, querystring: BlockingQuerySchema }, config: onAllocJob(ctx.view, 'read') }, async (request, reply) => {
       const alloc = resolveAlloc(ctx.view, (request.params as { id: string }).id);
       await blockingQuery(ctx.view, request, reply, () => ctx.view.modRevision('allocs', alloc.id));
       return ctx.view.alloc(alloc.id) ?? alloc;
     });
 
     // Nomad's `alloc stop`: the allocation stops and the scheduler places a replacement.
-    app.post('/v1/allocations/:id/stop', { schema: { params: IdParams } }, async (request, reply) => {
+    app.post('/v1/allocations/:id/stop', { schema: { params: IdParams }, config: onAllocJob(ctx.view, 'alloc-lifecycle') }, async (request, reply) => {
       const alloc = resolveAlloc(ctx.view, (request.params as { id: string }).id);
       if (isTerminal(alloc)) throw new BerthError('invalid_input', `Cannot stop allocation ${alloc.id}: it is stopped already (desired ${alloc.desiredStatus}, status ${alloc.clientStatus})`);
       const result = await ctx.jobs.restartAllocs(alloc.jobId, [alloc.id]);
@@ -39,7 +41,7 @@ export function allocRoutes(ctx: ServerContext): FastifyPluginAsync {
       return { allocId: alloc.id, evalId: result.evalId, index: result.index };
     });
 
-    app.get('/v1/allocations/:id/logs', { schema: { params: IdParams, querystring: LogsQuery } }, async (request, reply) => {
+    app.get('/v1/allocations/:id/logs', { schema: { params: IdParams, querystring: LogsQuery }, config: onAllocJob(ctx.view, 'alloc-logs') }, async (request, reply) => {
       const alloc = resolveAlloc(ctx.view, (request.params as { id: string }).id);
       const query = request.query as { task?: string; follow?: boolean; type?: string; tail?: number };
       const tasks = Object.keys(alloc.taskStates);
@@ -60,7 +62,7 @@ export function allocRoutes(ctx: ServerContext): FastifyPluginAsync {
       reply.raw.on('close', () => abort.abort());
       let upstream: Response;
       try {
-        upstream = await fetch(`${node.httpAddr}/v1/client/allocations/${alloc.id}/logs?${q}`, { signal: abort.signal });
+        upstream = await fetch(`${node.httpAddr}/v1/client/allocations/${alloc.id}/logs?${q}`, { signal: abort.signal, headers: agentHeaders(ctx, node.id) });
       } catch (err) {
         throw new BerthError('unavailable', `Cannot show logs of allocation ${alloc.id}: agent on node ${node.name} at ${node.httpAddr} did not answer (${(err as Error).message})`);
       }
@@ -72,9 +74,9 @@ export function allocRoutes(ctx: ServerContext): FastifyPluginAsync {
       return reply.send(upstream.body ? Readable.fromWeb(upstream.body as WebReadableStream) : '');
     });
 
-    app.get('/v1/evaluations', async () => ctx.view.evals());
+    app.get('/v1/evaluations', { config: perObject('jobs') }, async (request) => ctx.view.evals().filter((e) => mayRead(request, 'jobs', e.jobId)));
 
-    app.get('/v1/evaluations/:id', { schema: { params: IdParams } }, async (request) => {
+    app.get('/v1/evaluations/:id', { schema: { params: IdParams }, config: onEvalJob(ctx.view, 'read') }, async (request) => {
       const { id } = request.params as { id: string };
       const evaluation = findByIdPrefix(ctx.view.evals(), id, { what: 'evaluation', label: (e) => `${e.id} (job ${e.jobId}, ${e.triggeredBy})`, listCommand: 'berth eval list' });
       return evaluation;

@@ -6,7 +6,10 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import type { StateBackend } from '../../state/index.ts';
-import { IndexCompactedError, parseTopics, subscribeEvents, type StreamFrame } from '../events/index.ts';
+import { IndexCompactedError, parseTopics, subscribeEvents, type StreamEvent, type StreamFrame } from '../events/index.ts';
+import { mayRead } from './acl-guard.ts';
+import { rule } from './route-acl.ts';
+import type { FastifyRequest } from 'fastify';
 
 const StreamQuery = Type.Object({
   topic: Type.Optional(Type.Array(Type.String({ maxLength: 512 }), { maxItems: 64 })),
@@ -22,8 +25,9 @@ const HEARTBEAT_MS = 10_000;
 
 /** The event stream route over the server's backend. */
 export function eventRoutes(backend: StateBackend): FastifyPluginAsync {
+  // events: read to subscribe at all; then each event only if the token may read its object.
   return async (app) => {
-    app.get('/v1/event/stream', { schema: { querystring: StreamQuery } }, async (request, reply) => {
+    app.get('/v1/event/stream', { schema: { querystring: StreamQuery }, config: rule('events', 'read') }, async (request, reply) => {
       const q = request.query as { topic?: string[]; index?: number; heartbeat?: number };
       const sse = (request.headers.accept ?? '').includes('text/event-stream');
       const lastId = request.headers['last-event-id'];
@@ -49,6 +53,7 @@ export function eventRoutes(backend: StateBackend): FastifyPluginAsync {
         watcher = await subscribeEvents(backend, {
           filter,
           after,
+          visible: (event) => eventVisible(request, event),
           onFrame: (frame) => (started ? write(frame) : pending.push(frame)),
           onError: (err) => {
             if (raw.writableEnded) return;
@@ -77,4 +82,25 @@ export function eventRoutes(backend: StateBackend): FastifyPluginAsync {
       });
     });
   };
+}
+
+/** May the request's token read the object an event is about? */
+function eventVisible(request: FastifyRequest, event: StreamEvent): boolean {
+  const payload = (event.Payload[event.Topic] ?? {}) as { jobId?: string; name?: string; Name?: string } | null;
+  switch (event.Topic) {
+    case 'Job':
+      return mayRead(request, 'jobs', event.Key);
+    case 'Allocation':
+    case 'Deployment':
+    case 'Evaluation':
+      return mayRead(request, 'jobs', payload?.jobId ?? '');
+    case 'Node':
+      return mayRead(request, 'nodes', payload?.name ?? event.Key);
+    case 'Service':
+      return mayRead(request, 'services', payload?.name ?? '');
+    case 'KV':
+      return mayRead(request, 'kv', event.Key);
+    case 'Session':
+      return mayRead(request, 'sessions', event.Key);
+  }
 }

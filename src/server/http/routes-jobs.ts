@@ -7,6 +7,8 @@ import type { ServerContext } from '../context.ts';
 import { blockingQuery } from './blocking.ts';
 import { planJob } from '../jobs/index.ts';
 import { specChanged, type JobSpec } from '../jobs/index.ts';
+import { authorize, mayRead } from './acl-guard.ts';
+import { onJob, onJobOrItsAgents, perObject } from './route-acl.ts';
 
 const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 256 }) });
 /** `?checkIndex=N`: register only if the job is still at modify index N (0: only if it does not exist). */
@@ -32,19 +34,21 @@ function specOf(body: unknown): JobSpec {
 export function jobRoutes(ctx: ServerContext): FastifyPluginAsync {
   // eslint-disable-next-line max-lines-per-function -- a route table: one short handler per route
   return async (app) => {
-    app.post('/v1/jobs', { schema: { querystring: CheckIndexQuery } }, async (request, reply) => {
+    app.post('/v1/jobs', { schema: { querystring: CheckIndexQuery }, config: perObject('jobs', 'write') }, async (request, reply) => {
       const { checkIndex } = request.query as { checkIndex?: number };
-      const result = await ctx.jobs.register(specOf(request.body), { checkIndex });
+      const spec = specOf(request.body);
+      authorize(request.identity, 'jobs', spec.id, 'write');
+      const result = await ctx.jobs.register(spec, { checkIndex });
       reply.header('x-berth-index', String(result.index));
       return result;
     });
 
-    app.get('/v1/jobs', { schema: { querystring: BlockingQuerySchema } }, async (request, reply) => {
+    app.get('/v1/jobs', { schema: { querystring: BlockingQuerySchema }, config: perObject('jobs') }, async (request, reply) => {
       await blockingQuery(ctx.view, request, reply, () => Math.max(ctx.view.tableIndex('jobs'), ctx.view.tableIndex('allocs')));
-      return ctx.jobs.list();
+      return ctx.jobs.list().filter((j) => mayRead(request, 'jobs', j.id));
     });
 
-    app.post('/v1/jobs/:id/plan', { schema: { params: IdParams } }, async (request) => {
+    app.post('/v1/jobs/:id/plan', { schema: { params: IdParams }, config: onJob('write') }, async (request) => {
       const { id } = request.params as { id: string };
       const spec = specOf(request.body);
       if (spec.id !== id) {
@@ -57,14 +61,14 @@ export function jobRoutes(ctx: ServerContext): FastifyPluginAsync {
       return { ...plan, diff: diffJobs(current?.stop ? undefined : current, spec), modifyIndex: current ? ctx.view.modRevision('jobs', id) : 0 };
     });
 
-    app.get('/v1/jobs/:id', { schema: { params: IdParams } }, async (request, reply) => {
+    app.get('/v1/jobs/:id', { schema: { params: IdParams }, config: onJob('read') }, async (request, reply) => {
       const { id } = request.params as { id: string };
       const job = ctx.jobs.get(id);
       reply.header('x-berth-index', String(ctx.view.modRevision('jobs', id)));
       return job;
     });
 
-    app.get('/v1/jobs/:id/summary', { schema: { params: IdParams, querystring: BlockingQuerySchema } }, async (request, reply) => {
+    app.get('/v1/jobs/:id/summary', { schema: { params: IdParams, querystring: BlockingQuerySchema }, config: onJob('read') }, async (request, reply) => {
       const { id } = request.params as { id: string };
       ctx.jobs.get(id);
       await blockingQuery(ctx.view, request, reply, () =>
@@ -73,7 +77,7 @@ export function jobRoutes(ctx: ServerContext): FastifyPluginAsync {
       return ctx.jobs.summary(id);
     });
 
-    app.get('/v1/jobs/:id/allocations', { schema: { params: IdParams, querystring: BlockingQuerySchema } }, async (request, reply) => {
+    app.get('/v1/jobs/:id/allocations', { schema: { params: IdParams, querystring: BlockingQuerySchema }, config: onJobOrItsAgents() }, async (request, reply) => {
       const { id } = request.params as { id: string };
       // A purged job's allocations stay readable until they are collected, so a stop can be followed.
       if (ctx.view.allocsByJob(id).length === 0) ctx.jobs.get(id);
@@ -81,7 +85,7 @@ export function jobRoutes(ctx: ServerContext): FastifyPluginAsync {
       return ctx.view.allocsByJob(id);
     });
 
-    app.get('/v1/jobs/:id/evaluations', { schema: { params: IdParams } }, async (request) => {
+    app.get('/v1/jobs/:id/evaluations', { schema: { params: IdParams }, config: onJob('read') }, async (request) => {
       const { id } = request.params as { id: string };
       ctx.jobs.get(id);
       return ctx.jobs.evaluations(id);
@@ -89,7 +93,7 @@ export function jobRoutes(ctx: ServerContext): FastifyPluginAsync {
 
     app.get(
       '/v1/jobs/:id/versions',
-      { schema: { params: IdParams, querystring: Type.Object({ diffs: Type.Optional(Type.Boolean()) }) } },
+      { schema: { params: IdParams, querystring: Type.Object({ diffs: Type.Optional(Type.Boolean()) }) }, config: onJob('read') },
       async (request) => {
         const { id } = request.params as { id: string };
         const { diffs } = request.query as { diffs?: boolean };
@@ -103,7 +107,7 @@ export function jobRoutes(ctx: ServerContext): FastifyPluginAsync {
 
     app.post(
       '/v1/jobs/:id/revert',
-      { schema: { params: IdParams, body: Type.Object({ version: Type.Integer({ minimum: 0 }), checkIndex: Type.Optional(Type.Integer({ minimum: 0 })) }) } },
+      { schema: { params: IdParams, body: Type.Object({ version: Type.Integer({ minimum: 0 }), checkIndex: Type.Optional(Type.Integer({ minimum: 0 })) }) }, config: onJob('write') },
       async (request, reply) => {
         const { id } = request.params as { id: string };
         const { version, checkIndex } = request.body as { version: number; checkIndex?: number };
@@ -115,7 +119,7 @@ export function jobRoutes(ctx: ServerContext): FastifyPluginAsync {
 
     app.get(
       '/v1/jobs/:id/versions/:version',
-      { schema: { params: Type.Object({ id: Type.String({ minLength: 1 }), version: Type.Integer({ minimum: 0 }) }) } },
+      { schema: { params: Type.Object({ id: Type.String({ minLength: 1 }), version: Type.Integer({ minimum: 0 }) }) }, config: onJobOrItsAgents() },
       async (request) => {
         const { id, version } = request.params as { id: string; version: number };
         const job = ctx.view.jobVersion(id, version);
@@ -126,7 +130,7 @@ export function jobRoutes(ctx: ServerContext): FastifyPluginAsync {
 
     app.delete(
       '/v1/jobs/:id',
-      { schema: { params: IdParams, querystring: Type.Object({ purge: Type.Optional(Type.Boolean()) }) } },
+      { schema: { params: IdParams, querystring: Type.Object({ purge: Type.Optional(Type.Boolean()) }) }, config: onJob('write') },
       async (request, reply) => {
         const { id } = request.params as { id: string };
         const { purge } = request.query as { purge?: boolean };

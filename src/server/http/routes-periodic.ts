@@ -1,22 +1,24 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import type { ServerContext } from '../context.ts';
-import { dispatchJob, type DispatchRequest, graphDot, jobGraph, observeRun, upcoming } from '../periodic/index.ts';
+import { dispatchJob, type DispatchRequest, graphDot, jobGraph, observeRun, upcoming, type JobGraph } from '../periodic/index.ts';
+import { mayRead } from './acl-guard.ts';
+import { onJob, perObject } from './route-acl.ts';
 
 const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 256 }) });
 
 /** Periodic, parameterized and dependent jobs: graph, runs, force, dispatch. */
 export function periodicRoutes(ctx: ServerContext): FastifyPluginAsync {
   return async (app) => {
-    app.get('/v1/jobs/graph', { schema: { querystring: Type.Object({ format: Type.Optional(Type.Union([Type.Literal('json'), Type.Literal('dot')])) }) } }, async (request, reply) => {
+    app.get('/v1/jobs/graph', { schema: { querystring: Type.Object({ format: Type.Optional(Type.Union([Type.Literal('json'), Type.Literal('dot')])) }) }, config: perObject('jobs') }, async (request, reply) => {
       const { format } = request.query as { format?: 'json' | 'dot' };
-      const graph = jobGraph(ctx.view);
+      const graph = visibleGraph(jobGraph(ctx.view), (id) => mayRead(request, 'jobs', id));
       if (format !== 'dot') return graph;
       reply.type('text/vnd.graphviz; charset=utf-8');
       return graphDot(graph);
     });
 
-    app.get('/v1/jobs/:id/runs', { schema: { params: IdParams, querystring: Type.Object({ next: Type.Optional(Type.Integer({ minimum: 0, maximum: 100 })) }) } }, async (request) => {
+    app.get('/v1/jobs/:id/runs', { schema: { params: IdParams, querystring: Type.Object({ next: Type.Optional(Type.Integer({ minimum: 0, maximum: 100 })) }) }, config: onJob('read') }, async (request) => {
       const { id } = request.params as { id: string };
       const { next } = request.query as { next?: number };
       const job = ctx.jobs.get(id);
@@ -24,7 +26,7 @@ export function periodicRoutes(ctx: ServerContext): FastifyPluginAsync {
       return { jobId: id, runs: runs.reverse(), next: upcoming(ctx.view, job, next ?? 5) };
     });
 
-    app.post('/v1/jobs/:id/periodic/force', { schema: { params: IdParams } }, async (request) => {
+    app.post('/v1/jobs/:id/periodic/force', { schema: { params: IdParams }, config: onJob('write') }, async (request) => {
       const { id } = request.params as { id: string };
       return ctx.periodic.force(id);
     });
@@ -43,6 +45,7 @@ export function periodicRoutes(ctx: ServerContext): FastifyPluginAsync {
             { additionalProperties: false },
           ),
         },
+        config: onJob('dispatch'),
       },
       async (request) => {
         const { id } = request.params as { id: string };
@@ -50,4 +53,9 @@ export function periodicRoutes(ctx: ServerContext): FastifyPluginAsync {
       },
     );
   };
+}
+
+/** The part of the job graph a token may read: the jobs it may read and the edges between them. */
+function visibleGraph(graph: JobGraph, visible: (jobId: string) => boolean): JobGraph {
+  return { nodes: graph.nodes.filter((n) => visible(n.id)), edges: graph.edges.filter((e) => visible(e.from) && visible(e.to)) };
 }

@@ -3,6 +3,7 @@ import type { AllocUpdate, HeartbeatResponse, NodeRegisterRequest } from '../../
 import type { StateStore, StateView, Write } from '../../state/index.ts';
 import type { Clock, Logger, Timer } from '../../lib/index.ts';
 import { newEvalWrite } from '../evals/index.ts';
+import { timingSafeEqual } from 'node:crypto';
 
 /** Node service settings. */
 export interface NodeServiceOptions {
@@ -83,8 +84,19 @@ export class NodeService {
     if (this.#view.node(nodeId)?.status === 'ready') this.#arm(nodeId);
   }
 
-  /** Register or re-register a node; it becomes ready. */
-  async register(req: NodeRegisterRequest): Promise<HeartbeatResponse> {
+  /**
+   * Register or re-register a node; it becomes ready. The first registration with a secret binds
+   * the node's id to it (trust on first use); after that only the same secret may re-register it,
+   * so a host cannot take over another's id and, with it, its allocations, logs and exec.
+   */
+  async register(req: NodeRegisterRequest, secret?: string): Promise<HeartbeatResponse> {
+    const stored = this.#view.nodeSecret(req.id);
+    if (stored && (secret === undefined || !sameSecret(stored.secret, secret))) {
+      throw new BerthError(
+        'forbidden',
+        `Cannot register node "${req.id}" (${req.name}): it is registered with another node secret. Only its own agent may re-register it; an agent whose data dir was lost registers as a new node with a new data dir`,
+      );
+    }
     if (req.portRange.min > req.portRange.max) {
       throw new BerthError('invalid_input', `Cannot register node "${req.name}": port range ${req.portRange.min}-${req.portRange.max} is empty`, [
         { path: 'portRange', message: 'min must not exceed max' },
@@ -99,6 +111,8 @@ export class NodeService {
       if (prev?.drain !== undefined) node.drain = prev.drain;
       if (prev?.meta !== undefined && node.meta === undefined) node.meta = prev.meta;
       const writes: Write[] = [{ table: 'nodes', id: node.id, value: node, ifModRevision: view.modRevision('nodes', node.id) }];
+      // Guarded: of two agents racing to register one new id, only the first binds its secret.
+      if (secret !== undefined && !view.nodeSecret(node.id)) writes.push({ table: 'nodeSecrets', id: node.id, value: { id: node.id, secret }, ifModRevision: 0 });
       if (becameReady) writes.push(...this.#systemJobEvals(view, node.id));
       return writes;
     });
@@ -125,6 +139,17 @@ export class NodeService {
     this.#lastSeen.set(nodeId, this.#clock.now());
     this.#arm(nodeId);
     return { heartbeatTtlMs: this.heartbeatTtlMs(), index };
+  }
+
+  /** Is this the secret the node registered with? */
+  checkSecret(nodeId: string, secret: string): boolean {
+    const stored = this.#view.nodeSecret(nodeId);
+    return stored !== undefined && sameSecret(stored.secret, secret);
+  }
+
+  /** The secret the servers show a node's agent when they proxy to it (logs, exec, stats). */
+  proxySecret(nodeId: string): string | undefined {
+    return this.#view.nodeSecret(nodeId)?.secret;
   }
 
   /** The last heartbeat this server saw of each node, ms since the epoch. */
@@ -270,6 +295,13 @@ export class NodeService {
     }
     throw new BerthError('conflict', 'Cannot update node state: it kept changing concurrently; try again');
   }
+}
+
+/** Compares in constant time, so that response times do not leak a secret byte by byte. */
+function sameSecret(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
 }
 
 /**

@@ -2,4 +2,5 @@
 export { PeriodicDispatcher, upcoming, isTemplate, type DispatcherOptions } from './dispatcher.ts';
 export { dispatchJob, type DispatchRequest } from './dispatch.ts';
 export { checkNoCycle, jobGraph, graphDot } from './graph.ts';
+export type { GraphNode, JobGraph } from './graph.ts';
 export { observeRun } from './launch.ts';

@@ -2,12 +2,13 @@
  * What the Consul-compatible routes share: the query string, Consul's response headers, bodies
  * sent with any content type, and `?filter=`.
  */
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest, preValidationAsyncHookHandler } from 'fastify';
 import { BerthError } from '../../../model/index.ts';
-import { Type } from '@sinclair/typebox';
+import { Type, type TSchema } from '@sinclair/typebox';
 import { compileFilter } from '../../../discovery/catalog/index.ts';
 import type { ServerContext } from '../../context.ts';
 import { blockingQuery } from '../blocking.ts';
+import { fieldNamesOf, foldFieldNames } from './field-names.ts';
 
 /** Consul's read parameters berth honours; others (`stale`, `consistent`, `ns`, `near`) are accepted and ignored. */
 export const ConsulQuerySchema = Type.Object({
@@ -44,10 +45,22 @@ export async function consulBlocking(ctx: ServerContext, request: FastifyRequest
 }
 
 /**
- * Consul clients often send JSON bodies with no or a text content type: inside the calling
- * plugin, read every body as JSON whatever its type, and an empty one as `{}`.
+ * Consul clients often send JSON bodies with no or a text content type, and field names in any
+ * case: inside the calling plugin, read every body as JSON whatever its type, an empty one as
+ * `{}`, and match its keys to the route's fields as Go does (field-names.ts). A route's fields
+ * come from its TypeBox body schema, or from `config.consulFields` when it parses the body itself.
+ * Call it before declaring the routes.
  */
 export function acceptAnyJson(app: FastifyInstance): void {
+  app.addHook('onRoute', (route) => {
+    const names = route.config?.consulFields ?? (route.schema?.body ? fieldNamesOf(route.schema.body as TSchema) : null);
+    if (!names) return;
+    const fold: preValidationAsyncHookHandler = async (request) => {
+      request.body = foldFieldNames(request.body, names);
+    };
+    // After the plugin's own preValidation below, which turns a missing body into {}.
+    route.preValidation = [...(route.preValidation ? [route.preValidation].flat() : []), fold] as typeof route.preValidation;
+  });
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => {
     const text = String(body).trim();
@@ -68,4 +81,19 @@ export function filtered<T>(items: T[], filter: string | undefined): T[] {
   if (!filter) return items;
   const keep = compileFilter(filter);
   return items.filter(keep);
+}
+
+/**
+ * `?dc=` naming a datacenter berth does not know gets Consul's answer: 500 with the text
+ * `No path to datacenter` (consul-template and linkerd read that text), not the local one's data.
+ * An empty `dc` is the local datacenter. The agent's own routes and the datacenter list ignore
+ * `dc`, as Consul's do.
+ */
+export function refuseUnknownDatacenter(app: FastifyInstance, datacenters: () => string[]): void {
+  app.addHook('onRequest', async (request, reply) => {
+    const dc = (request.query as { dc?: unknown }).dc;
+    if (typeof dc !== 'string' || dc === '' || request.url.startsWith('/v1/agent/') || request.url.startsWith('/v1/catalog/datacenters')) return;
+    if (datacenters().includes(dc)) return;
+    return reply.code(500).type('text/plain; charset=utf-8').send('No path to datacenter');
+  });
 }

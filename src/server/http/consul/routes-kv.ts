@@ -8,6 +8,8 @@ import { BerthError } from '../../../model/index.ts';
 import { MAX_VALUE_BYTES, ValueTooLargeError, checkKey, toValue, type KvEntry, type KvService } from '../../../kv/index.ts';
 import { parseWait } from '../blocking.ts';
 import { flag } from './conventions.ts';
+import { denied, mayRead } from '../acl-guard.ts';
+import { rule } from '../route-acl.ts';
 
 const KvQuery = Type.Object({
   index: Type.Optional(Type.Integer({ minimum: 0 })),
@@ -50,13 +52,15 @@ export function consulHeaders(reply: FastifyReply, index: number): void {
 }
 
 /** The KV routes over the server's KV service. */
+// eslint-disable-next-line max-lines-per-function -- a route table: one short handler per route
 export function consulKvRoutes(kv: KvService): FastifyPluginAsync {
+  // eslint-disable-next-line max-lines-per-function -- a route table: one short handler per route
   return async (app) => {
     // Values are raw bytes whatever the content type: take every body as a buffer, in this scope only.
     app.removeAllContentTypeParsers();
     app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: BODY_LIMIT }, (_req, body, done) => done(null, body));
 
-    app.get('/v1/kv/*', { schema: { querystring: KvQuery } }, async (request, reply) => {
+    app.get('/v1/kv/*', { schema: { querystring: KvQuery }, config: KV_READ }, async (request, reply) => {
       const key = keyOf(request);
       const q = request.query as KvQueryT;
       const listing = flag(q.keys);
@@ -71,11 +75,15 @@ export function consulKvRoutes(kv: KvService): FastifyPluginAsync {
       }
       consulHeaders(reply, kv.store.index(key, prefix));
       if (listing) {
-        const keys = listKeys(kv.store.list(key), key, q.separator);
+        const keys = listKeys(
+          kv.store.list(key).filter((e) => mayRead(request, 'kv', e.Key, 'list')),
+          key,
+          q.separator,
+        );
         return keys.length === 0 ? reply.status(404).send('') : keys;
       }
       if (prefix) {
-        const entries = kv.store.list(key);
+        const entries = kv.store.list(key).filter((e) => mayRead(request, 'kv', e.Key));
         return entries.length === 0 ? reply.status(404).send('') : entries.map(render);
       }
       const entry = kv.store.get(key);
@@ -84,7 +92,7 @@ export function consulKvRoutes(kv: KvService): FastifyPluginAsync {
       return [render(entry)];
     });
 
-    app.put('/v1/kv/*', { schema: { querystring: KvQuery }, bodyLimit: BODY_LIMIT }, async (request, reply) => {
+    app.put('/v1/kv/*', { schema: { querystring: KvQuery }, bodyLimit: BODY_LIMIT, config: rule('kv', 'write', keyOf) }, async (request, reply) => {
       const key = keyOf(request);
       checkKey(key, 'write a key');
       const q = request.query as KvQueryT;
@@ -101,10 +109,11 @@ export function consulKvRoutes(kv: KvService): FastifyPluginAsync {
       return ok;
     });
 
-    app.delete('/v1/kv/*', { schema: { querystring: KvQuery } }, async (request, reply) => {
+    app.delete('/v1/kv/*', { schema: { querystring: KvQuery }, config: rule('kv', 'write', keyOf) }, async (request, reply) => {
       const key = keyOf(request);
       const q = request.query as KvQueryT;
       const recurse = flag(q.recurse);
+      if (recurse && !request.identity.authorizer.allowsUnder('kv', key, 'write')) throw denied(request.identity, `kv: write on every key under "${key}"`);
       if (!recurse) checkKey(key, 'delete a key');
       const { ok, index } = await kv.delete(key, { recurse, cas: q.cas });
       consulHeaders(reply, index);
@@ -112,6 +121,9 @@ export function consulKvRoutes(kv: KvService): FastifyPluginAsync {
     });
   };
 }
+
+/** Reading one key needs `read` on it; a recursive read or a key listing needs `list` on the prefix, and shows only what the token may read. */
+const KV_READ = rule('kv', (r) => (flag((r.query as KvQueryT).keys) || flag((r.query as KvQueryT).recurse) ? 'list' : 'read'), keyOf);
 
 /** The key from the wildcard path, decoded. */
 function keyOf(request: FastifyRequest): string {

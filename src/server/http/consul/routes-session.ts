@@ -6,6 +6,11 @@ import type { KvService, SessionCreate, SessionRecord } from '../../../kv/index.
 import { consulHeaders } from './routes-kv.ts';
 import { parseWait } from '../blocking.ts';
 import { acceptAnyJson } from './conventions.ts';
+import { rule } from '../route-acl.ts';
+
+// Sessions are one kind of object to ACLs: read or write them all (Consul scopes them by node, which berth's server-held sessions do not have).
+const SESSION_READ = rule('sessions', 'read');
+const SESSION_WRITE = rule('sessions', 'write');
 
 const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 128 }) });
 const NodeParams = Type.Object({ node: Type.String({ minLength: 1, maxLength: 256 }) });
@@ -36,18 +41,18 @@ const ReadQuery = Type.Object({
 export function consulSessionRoutes(kv: KvService): FastifyPluginAsync {
   return async (app) => {
     acceptAnyJson(app);
-    app.put('/v1/session/create', { schema: { body: CreateBody } }, async (request, reply) => {
+    app.put('/v1/session/create', { schema: { body: CreateBody }, config: SESSION_WRITE }, async (request, reply) => {
       const { ID, index } = await kv.sessions.create(request.body as SessionCreate);
       consulHeaders(reply, index);
       return { ID };
     });
 
-    app.put('/v1/session/destroy/:id', { schema: { params: IdParams } }, async (request) => {
+    app.put('/v1/session/destroy/:id', { schema: { params: IdParams }, config: SESSION_WRITE }, async (request) => {
       await kv.sessions.destroy((request.params as { id: string }).id);
       return true;
     });
 
-    app.put('/v1/session/renew/:id', { schema: { params: IdParams } }, async (request, reply) => {
+    app.put('/v1/session/renew/:id', { schema: { params: IdParams }, config: SESSION_WRITE }, async (request, reply) => {
       const { id } = request.params as { id: string };
       const s = kv.sessions.renew(id);
       if (!s) throw new BerthError('not_found', `Cannot renew session "${id}": it does not exist or has ended (create a new one)`);
@@ -55,7 +60,7 @@ export function consulSessionRoutes(kv: KvService): FastifyPluginAsync {
       return [s];
     });
 
-    app.get('/v1/session/info/:id', { schema: { params: IdParams, querystring: ReadQuery } }, async (request, reply) => {
+    app.get('/v1/session/info/:id', { schema: { params: IdParams, querystring: ReadQuery }, config: SESSION_READ }, async (request, reply) => {
       const { id } = request.params as { id: string };
       await blockOnSessions(kv, request.query as { index?: number; wait?: string });
       consulHeaders(reply, kv.store.sessionsIndex());
@@ -63,13 +68,13 @@ export function consulSessionRoutes(kv: KvService): FastifyPluginAsync {
       return s ? [s] : [];
     });
 
-    app.get('/v1/session/list', { schema: { querystring: ReadQuery } }, async (request, reply) => {
+    app.get('/v1/session/list', { schema: { querystring: ReadQuery }, config: SESSION_READ }, async (request, reply) => {
       await blockOnSessions(kv, request.query as { index?: number; wait?: string });
       consulHeaders(reply, kv.store.sessionsIndex());
       return kv.sessions.list() satisfies SessionRecord[];
     });
 
-    app.get('/v1/session/node/:node', { schema: { params: NodeParams, querystring: ReadQuery } }, async (request, reply) => {
+    app.get('/v1/session/node/:node', { schema: { params: NodeParams, querystring: ReadQuery }, config: SESSION_READ }, async (request, reply) => {
       await blockOnSessions(kv, request.query as { index?: number; wait?: string });
       consulHeaders(reply, kv.store.sessionsIndex());
       return kv.sessions.list((request.params as { node: string }).node);

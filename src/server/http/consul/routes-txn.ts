@@ -12,14 +12,19 @@ import type { ServerContext } from '../../context.ts';
 import { runConsulTxn } from '../../consul/index.ts';
 import { consulHeaders, render } from './routes-kv.ts';
 import { acceptAnyJson } from './conventions.ts';
+import { authorize, denied } from '../acl-guard.ts';
+import { IN_HANDLER } from '../route-acl.ts';
+import type { Identity } from '../../acl/index.ts';
+import { TXN_OP } from './field-names.ts';
 
 /** The txn route over the server's KV service and catalog. */
 export function consulTxnRoutes(ctx: ServerContext): FastifyPluginAsync {
   return async (app) => {
     acceptAnyJson(app);
     const { catalog, registry } = ctx.discovery;
-    app.put('/v1/txn', async (request, reply) => {
+    app.put('/v1/txn', { config: { ...IN_HANDLER, consulFields: TXN_OP } }, async (request, reply) => {
       const ops = parseOps(jsonOf(request.body), registry.node, ctx.clock.now());
+      authorizeOps(request.identity, ops, ctx);
       const tooLarge = ops.findIndex((op) => 'KV' in op && op.KV.Value && Buffer.byteLength(op.KV.Value, 'base64') > MAX_VALUE_BYTES);
       if (tooLarge >= 0) {
         const err = new BerthError('invalid_input', `Cannot run the transaction: operation ${tooLarge} has a value over ${MAX_VALUE_BYTES} bytes (512 KiB)`);
@@ -81,4 +86,32 @@ function parseKvOp(kv: Record<string, unknown>, i: number): TxnKvOp {
   }
   const value = typeof kv.Value === 'string' && kv.Value !== '' ? kv.Value : null;
   return { Verb: verb, Key: kv.Key, Value: value, Flags: kv.Flags as number | undefined, Index: kv.Index as number | undefined, Session: kv.Session as string | undefined };
+}
+
+const KV_READ_VERBS: ReadonlySet<string> = new Set(['get', 'get-or-empty', 'check-index', 'check-session', 'check-not-exists']);
+
+/**
+ * Each operation needs its own right, all checked before any runs (Consul's rule): KV reads need
+ * `read` on the key, a tree read or delete the capability on every key under the prefix, writes
+ * `write`; catalog operations `read` or `write` on the service, `read` on the node.
+ */
+function authorizeOps(identity: Identity, ops: TxnOp<CatalogTxnOp>[], ctx: ServerContext): void {
+  if (identity.authorizer.management) return;
+  for (const op of ops) {
+    if ('KV' in op) {
+      const { Verb: verb, Key: key } = op.KV;
+      if (verb === 'get-tree' || verb === 'delete-tree') {
+        const cap = verb === 'get-tree' ? 'read' : 'write';
+        if (!identity.authorizer.allowsUnder('kv', key, cap)) throw denied(identity, `kv: ${cap} on every key under "${key}"`);
+      } else {
+        authorize(identity, 'kv', key, KV_READ_VERBS.has(verb) ? 'read' : 'write');
+      }
+      continue;
+    }
+    const other = op.other;
+    const cap = other.verb === 'get' ? 'read' : 'write';
+    if (other.kind === 'Node') authorize(identity, 'nodes', other.name, 'read');
+    else if (other.kind === 'Service') authorize(identity, 'services', 'instance' in other ? other.instance.name : (ctx.view.serviceInstance(other.id)?.name ?? other.id), cap);
+    else authorize(identity, 'services', ctx.view.serviceInstance('serviceId' in other ? other.serviceId : '')?.name ?? ctx.view.serviceInstances().find((i) => i.checks.some((c) => c.id === other.id))?.name ?? '', cap);
+  }
 }

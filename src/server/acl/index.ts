@@ -1,0 +1,3 @@
+/** The server's ACL system: token resolution, bootstrap, policies and tokens. */
+export { AclService } from './acl-service.ts';
+export type { AclOptions, Identity, NewToken, TokenRequest } from './acl-service.ts';
