@@ -143,15 +143,17 @@ export class Leadership {
 
   /**
    * Renew (or take) the lease, then campaign when nobody leads. A server whose lease has just run
-   * out lets the others campaign first and joins in from its next round, so that leadership moves
-   * on rather than bouncing back to the server that lost it.
+   * out, while other servers are there, lets them campaign first and joins in from its next round,
+   * so that leadership moves on rather than bouncing back to the server that lost it; alone, it
+   * campaigns at once.
    */
   async #round(): Promise<void> {
     if (this.#stopped) return;
     const had = this.#lease;
     await this.#renew();
     const lostLease = had !== undefined && had !== this.#lease;
-    if (this.#lease !== undefined && !this.#leader && !lostLease) await this.#campaign();
+    const others = [...this.#members.keys()].some((name) => name !== this.#self?.name);
+    if (this.#lease !== undefined && !this.#leader && !(lostLease && others)) await this.#campaign();
   }
 
   async #renew(): Promise<void> {
