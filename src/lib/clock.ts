@@ -19,6 +19,9 @@ export interface Clock {
   setTimer(fn: () => void, ms: number): Timer;
 }
 
+/** The longest wait setTimeout takes. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /** The wall clock. */
 export const systemClock: Clock = {
   now: () => Date.now(),
@@ -36,7 +39,9 @@ export const systemClock: Clock = {
       signal?.addEventListener('abort', onAbort, { once: true });
     }),
   setTimer(fn, ms) {
-    const handle = setTimeout(fn, ms);
+    // setTimeout fires at once past 2^31 - 1 ms; no wait here is that long but a "never" (the agent's
+    // heartbeat interval), which this keeps a never.
+    const handle = setTimeout(fn, Math.min(ms, MAX_TIMER_MS));
     handle.unref();
     return { cancel: () => clearTimeout(handle) };
   },

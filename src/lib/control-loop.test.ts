@@ -77,3 +77,17 @@ test('nothing runs after stop', async () => {
   await clock.run(30, 5);
   assert.equal(passes, seen);
 });
+
+test('a pass that throws before its first await is reported like any other failure', async () => {
+  const errors: unknown[] = [];
+  const loop = new ControlLoop(
+    (() => {
+      throw new Error('at once');
+    }) as () => Promise<void>,
+    { intervalMs: 60_000, onError: (e) => errors.push(e), clock: new FakeClock() },
+  );
+  loop.start();
+  await loop.idle;
+  await loop.stop();
+  assert.equal((errors[0] as Error).message, 'at once');
+});

@@ -77,7 +77,9 @@ export class ControlLoop {
     this.#idle = new Promise<void>((resolve) => {
       setImmediate(() => {
         let next = this.#options.intervalMs;
-        this.#pass()
+        // Through a promise, so that a pass that throws before its first await is reported too.
+        Promise.resolve()
+          .then(() => this.#pass())
           .then(
             (ms) => void (typeof ms === 'number' && (next = Math.min(next, ms))),
             (err: unknown) => this.#options.onError(err),
