@@ -68,7 +68,8 @@ export class CatalogRegistry {
     this.#unsubscribe = this.#o.view.onChange((_rev, changes) => {
       if (changes.some((c) => c.table === 'services')) this.#expiry.poke();
     });
-    this.#expiry.start();
+    if (this.#expiry.active) this.#expiry.poke();
+    else this.#expiry.start();
   }
 
   stop(): void {

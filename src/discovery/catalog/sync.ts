@@ -45,7 +45,9 @@ export class CatalogSync {
     this.#all = true;
     this.#unsubscribe?.();
     this.#unsubscribe = this.#o.view.onChange((_rev, changes) => this.#onChange(changes));
-    this.#loop.start();
+    // Started again without a stop: the full pass still runs now.
+    if (this.#loop.active) this.#loop.poke();
+    else this.#loop.start();
   }
 
   stop(): void {
