@@ -1,6 +1,8 @@
 import fs from 'node:fs/promises';
 import type { FastifyInstance } from 'fastify';
-import { BerthClient } from '../api/index.ts';
+import { BerthClient, type Transport } from '../api/index.ts';
+import type { ServerTls } from '../tls/index.ts';
+import type tls from 'node:tls';
 import type { Allocation, DriverName, Job } from '../model/index.ts';
 import { DockerDriver, ProcessDriver, type TaskDriver } from '../drivers/index.ts';
 import { systemClock, type Clock, type Logger } from '../lib/index.ts';
@@ -38,6 +40,14 @@ export interface AgentOptions extends NodeSettings {
   /** DNS servers given to docker tasks that name none: berth's DNS on the bridge. Default: Docker's. */
   dnsServers?: string[];
   clock?: Clock;
+  /** TLS of the agent's own endpoint (the server proxies logs and exec to it), reloaded by `reloadTls()`. Default plain HTTP. */
+  tls?: ServerTls;
+  /**
+   * How the agent calls the servers: with TLS, trusting the CA, presenting the agent's
+   * certificate and checking theirs names a server. `reload` is called by `reloadTls()`. Default
+   * the process default (plain fetch).
+   */
+  transport?: Transport & { reload?: () => void };
 }
 
 /**
@@ -66,7 +76,7 @@ export class Agent {
     this.#clock = options.clock ?? systemClock;
     this.#log = options.logger.child({ component: 'agent' });
     const urls = [...new Set([options.serverUrl, ...(options.servers ?? [])].filter(Boolean))];
-    this.#client = new BerthClient({ address: urls });
+    this.#client = new BerthClient({ address: urls, transport: options.transport });
     this.#localState = new LocalState(options.dataDir);
   }
 
@@ -102,7 +112,8 @@ export class Agent {
     const facts = await fingerprint(drivers);
     this.#reporter = new StatusReporter((updates) => this.#client.updateAllocations(this.nodeId, updates), this.#log);
     this.#allocs = new LocalAllocs({ client: this.#client, reporter: this.#reporter, logger: this.#log, signal, newRunner: (alloc, job) => this.#newRunner(alloc, job) });
-    this.#http = await buildAgentApp(this.#allocs.runners, this.#drivers, this.#log, () => this.nodeId);
+    this.#http = await buildAgentApp(this.#allocs.runners, this.#drivers, this.#log, () => this.nodeId, o.tls?.options);
+    o.tls?.attach(this.#http.server as unknown as tls.Server);
     const httpAddr = await this.#http.listen({ host: o.httpHost ?? '127.0.0.1', port: o.httpPort ?? 0 });
     const request = registrationRequest({ nodeId: this.nodeId, settings: o, facts, httpAddr });
     this.#node = new NodeRegistration({ client: this.#client, request, clock: this.#clock, logger: this.#log, signal });
@@ -119,6 +130,15 @@ export class Agent {
     });
     this.#loops.push(this.#node.heartbeatLoop(), watch);
     this.#log.info({ nodeId: this.nodeId, name: request.name, defaultDriver: request.defaultDriver, http: request.httpAddr }, 'agent started');
+  }
+
+  /**
+   * Read the TLS files again (SIGHUP): the endpoint's new handshakes and new connections to the
+   * servers use the new certificates; open ones go on. Throws on a bad file, keeping the old ones.
+   */
+  reloadTls(): void {
+    this.#o.tls?.reload();
+    this.#o.transport?.reload?.();
   }
 
   /** Stop the agent's loops. Tasks keep running unless `stopTasks`. */

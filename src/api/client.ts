@@ -2,6 +2,7 @@ import { BerthError, type ErrorDetail } from '../model/index.ts';
 import type { AllocStats, Allocation, Deployment, Evaluation, Job, JobRun, Node, NodeStats } from '../model/index.ts';
 import { codeOfHttpStatus } from './status.ts';
 import { ServerPool } from './server-pool.ts';
+import type { Transport } from './transport.ts';
 import type {
   ServerListEntry,
   AllocUpdate,
@@ -30,6 +31,8 @@ export interface ClientOptions {
   token?: string;
   /** Per-request timeout for non-blocking calls. Default 30 s. */
   timeoutMs?: number;
+  /** How requests are sent (TLS settings). Default the process default (`setDefaultTransport`), else plain fetch. */
+  transport?: Transport;
 }
 
 /** Options of a blocking read. */
@@ -49,7 +52,7 @@ export class BerthClient {
   readonly #timeoutMs: number;
 
   constructor(options: ClientOptions = {}) {
-    this.servers = new ServerPool(options.address);
+    this.servers = new ServerPool(options.address, { transport: options.transport });
     this.#token = options.token ?? process.env.BERTH_TOKEN;
     this.#timeoutMs = options.timeoutMs ?? 30_000;
   }

@@ -7,6 +7,7 @@ import type { DriverName } from '../../model/index.ts';
 import { allocUsage, nodeUsage } from './usage.ts';
 import { registerExec } from './exec.ts';
 import { registerTaskControl } from './task-control.ts';
+import type { ServerTlsOptions } from '../../tls/index.ts';
 
 /**
  * The agent's own small HTTP endpoint: what only the host that runs a task can answer (its logs,
@@ -18,8 +19,11 @@ export async function buildAgentApp(
   drivers: Map<DriverName, TaskDriver>,
   logger: Logger,
   nodeId: () => string = () => '',
+  https?: ServerTlsOptions,
 ): Promise<FastifyInstance> {
+  // With `https` (the agent's --tls-cert), fastify makes an https.Server; the routes are the same.
   const app = Fastify({
+    ...(https ? { https } : {}),
     loggerInstance: logger.child({ component: 'agent-http' }) as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
     forceCloseConnections: true,

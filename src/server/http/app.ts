@@ -15,13 +15,22 @@ import { eventRoutes } from './routes-events.ts';
 import { serverRoutes } from './routes-servers.ts';
 import { addLeaderForwarding } from './leader-forward.ts';
 import { lazySchemaController } from './lazy-compilers.ts';
+import type { ServerTlsOptions } from '../../tls/index.ts';
+
+/** How the app serves. */
+export interface AppOptions {
+  /** Serve HTTPS with these TLS options (tls layer's ServerTls.options). Default plain HTTP. */
+  https?: ServerTlsOptions;
+}
 
 /**
  * Build the HTTP app without listening, so tests can call it with `app.inject()`. Routes validate,
  * call one service and render; errors become `{error: {code, message, details}}` here and only here.
  */
-export async function buildApp(ctx: ServerContext, logger: Logger): Promise<FastifyInstance> {
+export async function buildApp(ctx: ServerContext, logger: Logger, options: AppOptions = {}): Promise<FastifyInstance> {
+  // With `https`, fastify makes an https.Server; the app is used the same either way.
   const app = Fastify({
+    ...(options.https ? { https: options.https } : {}),
     loggerInstance: logger.child({ component: 'http' }) as FastifyBaseLogger,
     // Request lines would drown the log (agents poll); the onResponse hook feeds metrics instead.
     logController: new LogController({ disableRequestLogging: true }),

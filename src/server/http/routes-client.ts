@@ -22,27 +22,27 @@ export function clientRoutes(ctx: ServerContext): FastifyPluginAsync {
     app.get('/v1/allocations/:id/stats', { schema: { params: IdParams } }, async (request) => {
       const alloc = resolveAlloc(ctx.view, (request.params as { id: string }).id);
       const node = agentOf(ctx, alloc.nodeId, `Cannot show usage of allocation ${alloc.id}`);
-      return agentJson(node, `/v1/client/allocations/${alloc.id}/stats`, `Cannot show usage of allocation ${alloc.id}`);
+      return agentJson(ctx, node, `/v1/client/allocations/${alloc.id}/stats`, `Cannot show usage of allocation ${alloc.id}`);
     });
 
     app.get('/v1/nodes/:id/stats', { schema: { params: IdParams } }, async (request) => {
       const { id } = request.params as { id: string };
       const node = ctx.view.node(id) ?? ctx.view.nodes().find((n) => n.name === id);
       if (!node) throw new BerthError('not_found', `Cannot find node "${id}": no such node (see \`berth node status\`)`);
-      return agentJson(agentOf(ctx, node.id, `Cannot show usage of node ${node.name}`), '/v1/client/stats', `Cannot show usage of node ${node.name}`);
+      return agentJson(ctx, agentOf(ctx, node.id, `Cannot show usage of node ${node.name}`), '/v1/client/stats', `Cannot show usage of node ${node.name}`);
     });
 
     // In place, on the agent: the tasks keep their allocation (`alloc stop` replaces it instead).
     app.post('/v1/allocations/:id/restart', { schema: { params: IdParams, body: Type.Optional(TaskBody) } }, async (request) => {
       const alloc = resolveAlloc(ctx.view, (request.params as { id: string }).id);
       const what = `Cannot restart allocation ${alloc.id}`;
-      return agentPost(agentOf(ctx, alloc.nodeId, what), `/v1/client/allocations/${alloc.id}/restart`, request.body ?? {}, what);
+      return agentPost(ctx, agentOf(ctx, alloc.nodeId, what), `/v1/client/allocations/${alloc.id}/restart`, request.body ?? {}, what);
     });
 
     app.post('/v1/allocations/:id/signal', { schema: { params: IdParams, body: SignalBody } }, async (request) => {
       const alloc = resolveAlloc(ctx.view, (request.params as { id: string }).id);
       const what = `Cannot signal allocation ${alloc.id}`;
-      return agentPost(agentOf(ctx, alloc.nodeId, what), `/v1/client/allocations/${alloc.id}/signal`, request.body, what);
+      return agentPost(ctx, agentOf(ctx, alloc.nodeId, what), `/v1/client/allocations/${alloc.id}/signal`, request.body, what);
     });
 
     const wss = new WebSocketServer({ noServer: true });
@@ -66,10 +66,10 @@ function agentOf(ctx: ServerContext, nodeId: string, what: string): Node {
   return node;
 }
 
-async function agentJson(node: Node, path: string, what: string): Promise<unknown> {
+async function agentJson(ctx: ServerContext, node: Node, path: string, what: string): Promise<unknown> {
   let res: Response;
   try {
-    res = await fetch(`${node.httpAddr}${path}`, { signal: AbortSignal.timeout(10_000) });
+    res = await ctx.peers.agents.fetch(`${node.httpAddr}${path}`, { signal: AbortSignal.timeout(10_000) });
   } catch (err) {
     throw new BerthError('unavailable', `${what}: agent on node ${node.name} at ${node.httpAddr} did not answer (${(err as Error).message})`);
   }
@@ -78,11 +78,11 @@ async function agentJson(node: Node, path: string, what: string): Promise<unknow
 }
 
 /** POST to the agent; its refusal (a task not running, a signal it does not know) comes back in its words. */
-async function agentPost(node: Node, path: string, body: unknown, what: string): Promise<unknown> {
+async function agentPost(ctx: ServerContext, node: Node, path: string, body: unknown, what: string): Promise<unknown> {
   let res: Response;
   try {
     // A restart waits for the task to stop: up to its kill_timeout.
-    res = await fetch(`${node.httpAddr}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal: AbortSignal.timeout(60_000) });
+    res = await ctx.peers.agents.fetch(`${node.httpAddr}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal: AbortSignal.timeout(60_000) });
   } catch (err) {
     throw new BerthError('unavailable', `${what}: agent on node ${node.name} at ${node.httpAddr} did not answer (${(err as Error).message})`);
   }
@@ -110,7 +110,8 @@ function proxyExec(ctx: ServerContext, client: WebSocket, allocRef: string, q: U
     client.close();
     return;
   }
-  const agent = new WebSocket(target);
+  // ws hands these to tls.connect, whose checkServerIdentity returns an Error (ws types it as boolean).
+  const agent = new WebSocket(target, ctx.peers.agents.wsOptions() as WebSocket.ClientOptions);
   const pending: string[] = [];
   client.on('message', (data) => {
     if (agent.readyState === WebSocket.OPEN) agent.send(String(data));
