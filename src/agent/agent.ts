@@ -4,7 +4,7 @@ import { BerthClient, type Transport } from '../api/index.ts';
 import type { ServerTls } from '../tls/index.ts';
 import type tls from 'node:tls';
 import type { Allocation, DriverName, Job } from '../model/index.ts';
-import { DockerDriver, ProcessDriver, type TaskDriver } from '../drivers/index.ts';
+import { DockerDriver, ProcessDriver, type DockerTlsFiles, type TaskDriver } from '../drivers/index.ts';
 import { systemClock, type Clock, type Logger } from '../lib/index.ts';
 import { AllocRunner } from './allocs/alloc-runner.ts';
 import { LocalAllocs } from './allocs/local-allocs.ts';
@@ -32,6 +32,8 @@ export interface AgentOptions extends NodeSettings {
   httpPort?: number;
   /** Docker engine address (DOCKER_HOST form). Default env DOCKER_HOST or the local socket. */
   dockerHost?: string;
+  /** TLS to a tcp Docker engine. Default DOCKER_TLS_VERIFY and DOCKER_CERT_PATH, else none. */
+  dockerTls?: DockerTlsFiles;
   /**
    * The drivers to load, each under its `name`; default docker and process. Tests inject mocks
    * named for the drivers they stand in for (`mockDrivers()`).
@@ -107,7 +109,7 @@ export class Agent {
     await fs.mkdir(o.dataDir, { recursive: true });
     await this.#localState.open();
     this.nodeId = await loadNodeId(o.dataDir);
-    const drivers = o.drivers ?? [new DockerDriver({ host: o.dockerHost }), new ProcessDriver()];
+    const drivers = o.drivers ?? [new DockerDriver({ host: o.dockerHost, tls: o.dockerTls }), new ProcessDriver()];
     for (const d of drivers) this.#drivers.set(d.name, d);
     const facts = await fingerprint(drivers);
     this.#reporter = new StatusReporter((updates) => this.#client.updateAllocations(this.nodeId, updates), this.#log);

@@ -1,3 +1,4 @@
 /** A host's runtime: fingerprint, registration, heartbeats, allocation and task runners. */
 export { Agent } from './agent.ts';
 export type { AgentOptions } from './agent.ts';
+export type { DockerTlsFiles } from '../drivers/index.ts';

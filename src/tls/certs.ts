@@ -3,14 +3,13 @@ import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
 import { createPrivateKey, randomBytes, webcrypto } from 'node:crypto';
 import { isIP } from 'node:net';
+import { roleName, type CertRole } from './names.ts';
 
 x509.cryptoProvider.set(webcrypto as never);
 
 type CryptoKey = webcrypto.CryptoKey;
 type CryptoKeyPair = webcrypto.CryptoKeyPair;
 
-/** Whom a certificate is for: a server, an agent (Nomad's "client") or the CLI. */
-export type CertRole = 'server' | 'client' | 'cli';
 
 /** A certificate and its private key, both PEM. */
 export interface PemPair {
@@ -18,13 +17,6 @@ export interface PemPair {
   key: string;
 }
 
-/** The region certificates name when none is given, as Nomad's `global`. */
-export const DEFAULT_REGION = 'global';
-
-/** The name a certificate of `role` carries and peers verify: `server.global.berth`. */
-export function roleName(role: CertRole, region: string = DEFAULT_REGION): string {
-  return `${role}.${region}.berth`;
-}
 
 /** Settings of a new CA. */
 export interface CaOptions {

@@ -2,7 +2,7 @@ import tls from 'node:tls';
 import { Agent } from 'undici';
 import { readPem } from './files.ts';
 import { checkContext } from './server-tls.ts';
-import { roleName } from './certs.ts';
+import { roleName } from './names.ts';
 
 /** Where a caller's CA and own certificate are. */
 export interface ClientTlsFiles {

@@ -11,6 +11,8 @@ import { applyConfigFile } from '../config.ts';
 import { CliError, EXIT_USAGE } from '../errors.ts';
 import { addDnsFlags, collectTaskDns, discoveryOptions, taskDnsServers, type DnsFlags } from './dns-flags.ts';
 import { serverMembersCommand } from './server-members.ts';
+import { addDockerTlsFlags, addEtcdTlsFlags, addListenerTlsFlags, agentTransport, dockerTls, etcdTls, listenerTls, serverPeers, type TlsFlags } from './tls-flags.ts';
+import type { Transport } from '../../api/index.ts';
 
 /** `host:port`, as the address flags take it. */
 export interface HostPort {
@@ -68,7 +70,7 @@ function common(cmd: Command): Command {
     .hook('preAction', (thisCommand) => applyConfigFile(thisCommand));
 }
 
-interface RunOpts {
+interface RunOpts extends TlsFlags {
   dataDir: string;
   httpAddr: HostPort;
   dnsAddr?: HostPort;
@@ -112,8 +114,14 @@ export function daemonCommands(): Command[] {
       opts.nodeName ??= 'dev';
       const server = await startServer(opts, logger);
       const { Agent } = await agentLayer();
+      // The dev agent uses the server's certificate for its endpoint and its calls to the server.
+      const agentTls = await listenerTls(opts);
+      const transport = (await serverPeers(opts))?.servers;
       const agent = await Agent.start({
         serverUrl: server.url,
+        tls: agentTls,
+        transport,
+        dockerTls: dockerTls(opts),
         dataDir: path.join(opts.dataDir, 'agent'),
         logger,
         nodeName: opts.nodeName ?? 'dev',
@@ -123,15 +131,20 @@ export function daemonCommands(): Command[] {
         // Containers reach services at the bridge address, not at 127.0.0.1 (their own loopback).
         address: server.discovery.bridgeAddress,
       });
-      onSignals(logger, async () => {
-        await agent.stop();
-        await server.stop();
-      });
+      onSignals(
+        logger,
+        async () => {
+          await agent.stop();
+          await server.stop();
+        },
+        () => (server.reloadTls(), agent.reloadTls()),
+      );
+      const env = server.tlsEnabled ? `BERTH_CACERT=${opts.tlsCa} ` : '';
       process.stderr.write(
         `\nberth dev is running: API ${server.url}, node "${agent.nodeName}" (driver ${agent.defaultDriver}), data in ${opts.dataDir}\n` +
-          `Try: BERTH_ADDR=${server.url} npx berth job run examples/web.yaml\n\n`,
+          `Try: ${env}BERTH_ADDR=${server.url} npx berth job run examples/web.yaml\n\n`,
       );
-      for (const file of opts.run ?? []) await runExample(server.url, file, logger);
+      for (const file of opts.run ?? []) await runExample(server.url, file, logger, transport);
     });
 
   const server = common(new Command('server'))
@@ -149,7 +162,7 @@ export function daemonCommands(): Command[] {
     .action(async (opts: RunOpts) => {
       const logger = await newLogger(opts);
       const s = await startServer(opts, logger);
-      onSignals(logger, () => s.stop());
+      onSignals(logger, () => s.stop(), () => s.reloadTls());
     });
   server.addCommand(serverMembersCommand());
 
@@ -168,9 +181,14 @@ export function daemonCommands(): Command[] {
     .addOption(new Option('--task-dns <ip|auto>', "DNS server for docker tasks that set none, so that they resolve NAME.service.berth: where berth's DNS answers on port 53 (`berth server --dns-bridge`); auto: this host's docker0 address; repeat for several").env('BERTH_TASK_DNS').argParser(collectTaskDns))
     .action(async (opts: RunOpts & { nodeClass?: string; meta?: Record<string, string>; taskDns?: string[] }) => {
       const logger = await newLogger(opts);
-      const servers = opts.server?.length ? opts.server : ['http://127.0.0.1:7460'];
+      const tls = await listenerTls(opts);
+      const transport = await agentTransport(opts);
+      const servers = opts.server?.length ? opts.server : [transport ? 'https://127.0.0.1:7460' : 'http://127.0.0.1:7460'];
       const { Agent } = await agentLayer();
       const a = await Agent.start({
+        tls,
+        transport,
+        dockerTls: dockerTls(opts),
         serverUrl: servers[0],
         servers,
         dataDir: opts.dataDir,
@@ -186,9 +204,14 @@ export function daemonCommands(): Command[] {
         meta: opts.meta,
         dnsServers: taskDnsServers(opts.taskDns),
       });
-      onSignals(logger, () => a.stop());
+      onSignals(logger, () => a.stop(), () => a.reloadTls());
     });
 
+  addListenerTlsFlags(dev, 'the API and the dev agent');
+  addDockerTlsFlags(dev);
+  addEtcdTlsFlags(addListenerTlsFlags(server, 'the API'));
+  // The agent's calls to the servers take --ca-cert, --client-cert, --client-key like every client command (cli/client-tls.ts).
+  addDockerTlsFlags(addListenerTlsFlags(agent, "the agent's own endpoint (logs, exec), also presented to the servers"));
   return [addDnsFlags(dev), addDnsFlags(server), agent];
 }
 
@@ -197,7 +220,7 @@ async function openState(opts: RunOpts): Promise<StateBackend> {
   const { openEtcdState, openSqliteState } = await serverLayer();
   if (opts.etcd?.length) {
     try {
-      return await openEtcdState(opts.etcd);
+      return await openEtcdState(opts.etcd, etcdTls(opts));
     } catch (err) {
       throw new CliError(`Cannot start the server: ${(err as Error).message} (is etcd running there? check --etcd)`);
     }
@@ -209,12 +232,14 @@ async function openState(opts: RunOpts): Promise<StateBackend> {
 }
 
 async function startServer(opts: RunOpts, logger: Logger): Promise<Server> {
+  const tls = await listenerTls(opts);
+  const peers = await serverPeers(opts);
   const backend = await openState(opts);
   try {
     const discovery = discoveryOptions(opts as RunOpts & DnsFlags, opts.nodeName, opts.datacenter);
     const cluster = { name: opts.name, advertiseUrl: opts.advertiseUrl };
     const { Server } = await serverLayer();
-    return await Server.start({ backend, logger, host: opts.httpAddr.host, port: opts.httpAddr.port, ...schedulerOptions(opts), discovery, ...cluster });
+    return await Server.start({ backend, logger, host: opts.httpAddr.host, port: opts.httpAddr.port, ...schedulerOptions(opts), discovery, ...cluster, tls, peers });
   } catch (err) {
     await backend.close();
     const e = err as NodeJS.ErrnoException;
@@ -239,10 +264,10 @@ function schedulerOptions(opts: RunOpts): Partial<ServerOptions> {
 }
 
 /** Register a job file and follow it, logging instead of failing the process. */
-async function runExample(url: string, file: string, logger: Logger): Promise<void> {
+async function runExample(url: string, file: string, logger: Logger, transport?: Transport): Promise<void> {
   try {
     const [{ BerthClient }, { watchRollout }] = await Promise.all([import('../../api/index.ts'), import('../progress.ts')]);
-    const client = new BerthClient({ address: url });
+    const client = new BerthClient({ address: url, transport });
     const text = await fs.readFile(file, 'utf8');
     const result = await client.registerJob(text, path.extname(file) === '.json' ? 'json' : 'yaml');
     const job = await client.getJob(result.jobId);
@@ -254,8 +279,19 @@ async function runExample(url: string, file: string, logger: Logger): Promise<vo
   }
 }
 
-/** SIGINT/SIGTERM: shut down cleanly once; a second signal exits at once. */
-function onSignals(logger: Logger, shutdown: () => Promise<void>): void {
+/**
+ * SIGINT/SIGTERM: shut down cleanly once; a second signal exits at once. SIGHUP: read the TLS
+ * certificates again (`reload`); a bad file is logged and the old certificates stay.
+ */
+function onSignals(logger: Logger, shutdown: () => Promise<void>, reload: () => void): void {
+  process.on('SIGHUP', () => {
+    try {
+      reload();
+      logger.info({ signal: 'SIGHUP' }, 'TLS certificates reloaded (if any)');
+    } catch (err) {
+      logger.error({ signal: 'SIGHUP', err: (err as Error).message }, 'cannot reload the TLS certificates; keeping the old ones');
+    }
+  });
   let stopping = false;
   const handler = (signal: string): void => {
     if (stopping) process.exit(1);
