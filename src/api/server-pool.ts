@@ -115,7 +115,7 @@ export class ServerPool {
         res = await this.transport.fetch(address + path, { method, headers: init.headers, body: init.body, signal: signals.length ? AbortSignal.any(signals) : undefined });
       } catch (err) {
         if (init.signal?.aborted) throw err;
-        const reason = failureReason(err);
+        const reason = failureReason(err, address);
         tried.push({ address, detail: reason.detail, fix: reason.fix });
         if (!reason.notSent && !idempotent) throw this.#unavailable(tried, `${method} ${path} may or may not have been applied; check before sending it again`);
         continue;
@@ -167,12 +167,21 @@ const TLS_FAILURES: Record<string, { detail: string; fix: string }> = {
 };
 
 /** Why a fetch failed, in a word, whether the request surely never reached a server, and the fix where known. */
-function failureReason(err: unknown): { detail: string; notSent: boolean; fix?: string } {
+function failureReason(err: unknown, address: string): { detail: string; notSent: boolean; fix?: string } {
   const e = err as Error & { cause?: { code?: string; message?: string } };
   if (e.name === 'TimeoutError') return { detail: 'timed out', notSent: false };
   const code = e.cause?.code;
   const tls = code === undefined ? undefined : TLS_FAILURES[code];
   if (tls) return { detail: `${tls.detail} (${code})`, notSent: true, fix: tls.fix };
+  // A server verifying client certificates under TLS 1.3 checks one after the handshake and
+  // closes without an alert when it is missing or not of its CA; a TLS server reached over plain
+  // HTTP closes too. Neither says more, so say what it most likely was.
+  if (code === 'UND_ERR_SOCKET') {
+    const fix = address.startsWith('https:')
+      ? 'if it runs with --verify-incoming, set BERTH_CLIENT_CERT and BERTH_CLIENT_KEY (--client-cert, --client-key) to a certificate of its CA'
+      : 'if it serves HTTPS, use an https:// address';
+    return { detail: 'it closed the connection without answering', notSent: false, fix };
+  }
   // fetch refuses ports browsers block (1, 25, ...) before connecting: nothing was sent either.
   const blocked = e.cause?.message === 'bad port';
   return { detail: code ?? e.cause?.message ?? e.message, notSent: blocked || (code !== undefined && NOT_SENT.has(code)) };
