@@ -1,5 +1,4 @@
 import { Option, type Command } from 'commander';
-import { setDefaultTransport } from '../api/index.ts';
 import { CliError, EXIT_USAGE } from './errors.ts';
 
 /** The client TLS settings of a command, from its flags or BERTH_* variables. */
@@ -35,12 +34,12 @@ export function addClientTlsOptions(root: Command): void {
 /**
  * Before a command runs: with any client TLS setting, make every client of this process trust the
  * CA, present the certificate and check the server's role name. The tls layer (and with it undici)
- * is loaded only then.
+ * is loaded only then, and the api layer only here, so `berth version` stays light.
  */
 export async function useClientTls(cmd: Command): Promise<void> {
   const opts = cmd.opts<ClientTlsFlags>();
   if (!opts.caCert && !opts.clientCert && !opts.clientKey) return;
-  const { ClientTls } = await import('../tls/index.ts');
+  const [{ ClientTls }, { setDefaultTransport }] = await Promise.all([import('../tls/index.ts'), import('../api/index.ts')]);
   try {
     setDefaultTransport(ClientTls.load({ ca: opts.caCert, cert: opts.clientCert, key: opts.clientKey }, { peerNames: opts.tlsServerName ? [opts.tlsServerName] : undefined }));
   } catch (err) {
