@@ -1,0 +1,106 @@
+/**
+ * bench/tls.ts: what TLS costs the KV API. Two `berth server` processes (sqlite state) in the same
+ * run, one plain and one with TLS and --verify-incoming (mutual TLS, ECDSA P-256 certificates from
+ * the tls layer), take the same PUT and GET load over Consul's HTTP API from CLIENTS keep-alive
+ * connections (node:http and node:https agents), phase by phase, plain then TLS. Target: TLS GET
+ * at least 0.8x plain.
+ *
+ *   npx tsx bench/tls.ts [--seconds 10] [--clients 64] [--quick]
+ * The last line printed is {"plain_put_per_s","tls_put_per_s","plain_get_per_s","tls_get_per_s","put_ratio","get_ratio"}.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import http from 'node:http';
+import https from 'node:https';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { freePorts } from '../test/harness/berth.ts';
+import { createCa, createCert, writePair } from '../src/tls/index.ts';
+import { closedLoop } from './closed-loop.ts';
+
+const { values } = parseArgs({ options: { seconds: { type: 'string' }, clients: { type: 'string' }, quick: { type: 'boolean' } } });
+const quick = values.quick ?? false;
+const SECONDS = Number(values.seconds ?? (quick ? 3 : 10));
+const CLIENTS = Number(values.clients ?? 64);
+const KEYS = 1000;
+const VALUE = 'x'.repeat(100);
+const log = (s: string): void => void process.stderr.write(s + '\n');
+const load = (op: (k: number) => Promise<void>): Promise<number> => closedLoop({ clients: CLIENTS, seconds: SECONDS }, (_c, i) => op(i % KEYS));
+
+const root = path.resolve(import.meta.dirname, '..');
+const dir = await mkdtemp(path.join(tmpdir(), 'berth-bench-tls-'));
+const ca = await createCa();
+const caFile = writePair(dir, 'ca', ca).cert;
+const serverFiles = writePair(dir, 'server', await createCert(ca, { role: 'server' }));
+const cli = await createCert(ca, { role: 'cli' });
+
+/** Start a berth server with `flags`; resolves once `ping` gets an answer. */
+async function start(name: string, flags: string[], url: (port: number) => string, ping: (u: string) => Promise<unknown>): Promise<{ url: string; child: ChildProcess }> {
+  const [port, dnsPort] = await freePorts(2);
+  const child = spawn(process.execPath, [path.join(root, 'bin/berth.js'), 'server', '--data-dir', path.join(dir, name), '--http-addr', `127.0.0.1:${port}`, '--dns-addr', `127.0.0.1:${dnsPort}`, ...flags], { stdio: 'ignore' });
+  for (let i = 0; ; i++) {
+    try {
+      await ping(url(port));
+      return { url: url(port), child };
+    } catch {
+      if (i > 200) throw new Error(`Cannot start the ${name} berth server for the bench`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
+
+// node:http(s) with keep-alive, as bench/kv.ts: the client must not be what sets the rate.
+const plainAgent = new http.Agent({ keepAlive: true, maxSockets: CLIENTS });
+const tlsAgent = new https.Agent({ keepAlive: true, maxSockets: CLIENTS, ca: ca.cert, cert: cli.cert, key: cli.key, servername: 'server.global.berth' });
+
+function send(base: string, method: 'GET' | 'PUT', p: string, body?: string): Promise<{ status: number; text: string }> {
+  const secure = base.startsWith('https:');
+  return new Promise((resolve, reject) => {
+    const req = (secure ? https : http).request(base + p, { method, agent: secure ? tlsAgent : plainAgent }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (text += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+const ping = async (u: string): Promise<void> => {
+  const res = await send(u, 'GET', '/v1/status/leader');
+  if (res.status >= 500) throw new Error(`answered ${res.status}`);
+};
+const plain = await start('plain', [], (p) => `http://127.0.0.1:${p}`, ping);
+const secured = await start('tls', ['--tls-cert', serverFiles.cert, '--tls-key', serverFiles.key, '--tls-ca', caFile, '--verify-incoming'], (p) => `https://127.0.0.1:${p}`, ping);
+try {
+  log(`plain ${plain.url}, TLS ${secured.url} (mutual); ${CLIENTS} clients, ${SECONDS}s per phase, ${KEYS} keys of ${VALUE.length} bytes`);
+  const put = (base: string) => async (k: number): Promise<void> => {
+    const res = await send(base, 'PUT', `/v1/kv/bench/k${k}`, VALUE);
+    if (res.text !== 'true') throw new Error(`PUT answered ${res.status}`);
+  };
+  const get = (base: string) => async (k: number): Promise<void> => {
+    const res = await send(base, 'GET', `/v1/kv/bench/k${k}`);
+    if (res.status !== 200) throw new Error(`GET answered ${res.status}`);
+  };
+  const plainPut = await load(put(plain.url));
+  log(`plain PUT: ${plainPut}/s`);
+  const tlsPut = await load(put(secured.url));
+  log(`TLS PUT:   ${tlsPut}/s`);
+  const plainGet = await load(get(plain.url));
+  log(`plain GET: ${plainGet}/s`);
+  const tlsGet = await load(get(secured.url));
+  log(`TLS GET:   ${tlsGet}/s`);
+  const ratio = (a: number, b: number): number => Math.round((a / b) * 100) / 100;
+  log(`TLS/plain: PUT ${ratio(tlsPut, plainPut)}, GET ${ratio(tlsGet, plainGet)} (target GET >= 0.8)`);
+  console.log(JSON.stringify({ plain_put_per_s: plainPut, tls_put_per_s: tlsPut, plain_get_per_s: plainGet, tls_get_per_s: tlsGet, put_ratio: ratio(tlsPut, plainPut), get_ratio: ratio(tlsGet, plainGet) }));
+} finally {
+  plainAgent.destroy();
+  tlsAgent.destroy();
+  for (const s of [plain, secured]) {
+    s.child.kill('SIGTERM');
+    await new Promise((r) => s.child.once('exit', r));
+  }
+  await rm(dir, { recursive: true, force: true });
+}
