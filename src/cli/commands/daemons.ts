@@ -139,7 +139,7 @@ export function daemonCommands(): Command[] {
         },
         () => (server.reloadTls(), agent.reloadTls()),
       );
-      const env = server.tlsEnabled ? `BERTH_CACERT=${opts.tlsCa} ` : '';
+      const env = server.tlsEnabled ? `BERTH_CACERT=${opts.tlsCa} ${opts.verifyIncoming ? 'BERTH_CLIENT_CERT=<cli cert> BERTH_CLIENT_KEY=<its key> ' : ''}` : '';
       process.stderr.write(
         `\nberth dev is running: API ${server.url}, node "${agent.nodeName}" (driver ${agent.defaultDriver}), data in ${opts.dataDir}\n` +
           `Try: ${env}BERTH_ADDR=${server.url} npx berth job run examples/web.yaml\n\n`,
