@@ -207,6 +207,18 @@ describe('TLS', () => {
     const range = await direct.fetch(`${etcdUrl}/v3/kv/range`, { method: 'POST', body: JSON.stringify({ key: Buffer.from('\0').toString('base64'), range_end: Buffer.from('\0').toString('base64'), count_only: true }) });
     assert.ok(Number(((await range.json()) as { count?: string }).count) > 0, 'etcd holds berth\'s keys');
     await direct.close();
+    // A second server on the same etcd follows; what it must forward goes to the leader over
+    // mutual TLS, checked as server.global.berth (a txn is always forwarded).
+    const follower = await startTlsServer('e2', [...etcdFlags, '--etcd-cert', f('global-cli-berth.pem'), '--etcd-key', f('global-cli-berth-key.pem')]);
+    procs.push(follower);
+    const members = JSON.parse(await ok(['server', 'members', '--json'], { env: { ...env, BERTH_ADDR: follower.addr } })) as { url: string; leader: boolean }[];
+    assert.deepEqual(members.map((m) => [m.url, m.leader]).sort(), [[server.addr, true], [follower.addr, false]].sort());
+    const cli = ClientTls.load({ ca, cert: f('global-cli-berth.pem'), key: f('global-cli-berth-key.pem') });
+    const txn = await cli.fetch(`${follower.addr}/v1/txn`, { method: 'PUT', body: JSON.stringify([{ KV: { Verb: 'set', Key: 'via/follower', Value: Buffer.from('forwarded').toString('base64') } }]) });
+    assert.equal(txn.status, 200, await txn.text());
+    assert.equal(await ok(['kv', 'get', 'via/follower'], { env }), 'forwarded\n');
+    await cli.close();
+    await follower.stop();
     await server.stop();
   });
 });
