@@ -11,6 +11,12 @@ export interface ServerTlsFiles {
   ca?: string;
   /** Refuse callers without a certificate signed by `ca` (mutual TLS). Default false. */
   verifyIncoming?: boolean;
+  /**
+   * With `verifyIncoming`, also refuse callers whose certificate carries none of these names: an
+   * agent's endpoint takes only servers (`server.global.berth`), not the CLI. Default: any
+   * certificate of the CA.
+   */
+  callerNames?: string[];
 }
 
 /** What a TLS listener is given: PEM texts and the client-certificate policy. */
@@ -53,10 +59,17 @@ export class ServerTls {
     return this.#options;
   }
 
-  /** Follow this server: `reload()` gives it the new certificate. */
+  /** Follow this server: `reload()` gives it the new certificate; callers are held to `callerNames`. */
   attach(server: tls.Server): void {
     this.#servers.add(server);
     server.once('close', () => this.#servers.delete(server));
+    const names = this.files.callerNames;
+    if (!this.files.verifyIncoming || !names?.length) return;
+    // Runs before the first request is read from the connection: the HTTP layer waits for data.
+    server.on('secureConnection', (socket: tls.TLSSocket) => {
+      const cert = socket.getPeerCertificate();
+      if (!names.some((name) => tls.checkServerIdentity(name, cert) === undefined)) socket.destroy();
+    });
   }
 
   /** Read the files again and use them for new handshakes; on a bad file, throws and keeps the old ones. */

@@ -92,6 +92,24 @@ test('with verifyIncoming a caller without a certificate of the CA is refused, o
   }
 });
 
+test('with callerNames only callers whose certificate carries one of them are served', async () => {
+  const dir = tmpDir();
+  const ca = await createCa();
+  const caFile = files(dir, 'ca', ca).cert;
+  const endpoint = files(dir, 'agent', await createCert(ca, { role: 'client' }));
+  const server = await listen(ServerTls.load({ ...endpoint, ca: caFile, verifyIncoming: true, callerNames: ['server.global.berth'] }));
+  try {
+    const asServer = files(dir, 'server', await createCert(ca, { role: 'server' }));
+    const viaServer = ClientTls.load({ ca: caFile, ...asServer }, { peerNames: ['client.global.berth'] });
+    assert.equal((await viaServer.fetch(server.url)).status, 200);
+    const asCli = files(dir, 'cli', await createCert(ca, { role: 'cli' }));
+    await assert.rejects(ClientTls.load({ ca: caFile, ...asCli }, { peerNames: ['client.global.berth'] }).fetch(server.url));
+  } finally {
+    server.server.closeAllConnections();
+    server.server.close();
+  }
+});
+
 test('a key that does not match its certificate is named at load', async () => {
   const dir = tmpDir();
   const ca = await createCa();

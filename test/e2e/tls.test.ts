@@ -88,6 +88,12 @@ describe('TLS', () => {
     // Logs and exec go CLI -> server -> agent, each hop verified both ways.
     await eventually('the logs through the server', async () => (await berth(['alloc', 'logs', alloc], { env })).stdout.includes('hello-over-tls'));
     assert.equal(await ok(['alloc', 'exec', alloc, '--', '/bin/echo', 'exec-over-tls'], { env }), 'exec-over-tls\n');
+    // The agent's own endpoint takes only servers: a CLI certificate of the same CA cannot go round them.
+    const [node] = JSON.parse(await ok(['node', 'status', '--json'], { env })) as { httpAddr: string }[];
+    assert.match(node.httpAddr, /^https:/);
+    const direct = ClientTls.load({ ca, cert: f('global-cli-berth.pem'), key: f('global-cli-berth-key.pem') }, { peerNames: ['client.global.berth'] });
+    await assert.rejects(direct.fetch(`${node.httpAddr}/v1/client/allocations/${alloc}/stats`));
+    await direct.close();
     await ok(['job', 'stop', 'tick'], { env });
   });
 

@@ -115,7 +115,7 @@ export function daemonCommands(): Command[] {
       const server = await startServer(opts, logger);
       const { Agent } = await agentLayer();
       // The dev agent uses the server's certificate for its endpoint and its calls to the server.
-      const agentTls = await listenerTls(opts);
+      const agentTls = await listenerTls(opts, 'servers');
       const transport = (await serverPeers(opts))?.servers;
       const agent = await Agent.start({
         serverUrl: server.url,
@@ -181,7 +181,7 @@ export function daemonCommands(): Command[] {
     .addOption(new Option('--task-dns <ip|auto>', "DNS server for docker tasks that set none, so that they resolve NAME.service.berth: where berth's DNS answers on port 53 (`berth server --dns-bridge`); auto: this host's docker0 address; repeat for several").env('BERTH_TASK_DNS').argParser(collectTaskDns))
     .action(async (opts: RunOpts & { nodeClass?: string; meta?: Record<string, string>; taskDns?: string[] }) => {
       const logger = await newLogger(opts);
-      const tls = await listenerTls(opts);
+      const tls = await listenerTls(opts, 'servers');
       const transport = await agentTransport(opts);
       const servers = opts.server?.length ? opts.server : [transport ? 'https://127.0.0.1:7460' : 'http://127.0.0.1:7460'];
       const { Agent } = await agentLayer();

@@ -72,16 +72,20 @@ function loading<T>(make: () => T): T {
   }
 }
 
-/** The listener's TLS from the flags, or undefined without --tls-cert. */
-export async function listenerTls(opts: TlsFlags): Promise<ServerTls | undefined> {
+/**
+ * The listener's TLS from the flags, or undefined without --tls-cert. `callers`: the roles whose
+ * certificates it takes under --verify-incoming (an agent's endpoint: servers only). Default any.
+ */
+export async function listenerTls(opts: TlsFlags, callers?: 'servers'): Promise<ServerTls | undefined> {
   if (!opts.tlsCert && !opts.tlsKey) {
     if (opts.verifyIncoming) throw misuse('--verify-incoming needs --tls-cert, --tls-key and --tls-ca');
     return undefined;
   }
   if (!opts.tlsCert || !opts.tlsKey) throw misuse('--tls-cert and --tls-key go together');
   if (!opts.tlsCa) throw misuse('--tls-cert needs --tls-ca, the CA that signed the certificates of the other servers and agents');
-  const { ServerTls } = await import('../../tls/index.ts');
-  return loading(() => ServerTls.load({ cert: opts.tlsCert!, key: opts.tlsKey!, ca: opts.tlsCa, verifyIncoming: opts.verifyIncoming }));
+  const { ServerTls, roleName } = await import('../../tls/index.ts');
+  const callerNames = callers === 'servers' ? [roleName('server', opts.region)] : undefined;
+  return loading(() => ServerTls.load({ cert: opts.tlsCert!, key: opts.tlsKey!, ca: opts.tlsCa, verifyIncoming: opts.verifyIncoming, callerNames }));
 }
 
 /**
