@@ -6,7 +6,10 @@
  * at least 0.8x plain.
  *
  *   npx tsx bench/tls.ts [--seconds 10] [--clients 64] [--quick]
- * The last line printed is {"plain_put_per_s","tls_put_per_s","plain_get_per_s","tls_get_per_s","put_ratio","get_ratio"}.
+ * Plain and TLS run in alternating slices, so that load from elsewhere falls on both alike.
+ * The last line printed is {"plain_put_per_s","tls_put_per_s","plain_get_per_s","tls_get_per_s",
+ * "put_ratio","get_ratio","put_cpu_ratio","get_cpu_ratio"} (ratios: TLS rate / plain rate, and
+ * plain CPU per request / TLS CPU per request, server and client together).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
@@ -17,6 +20,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { freePorts } from '../test/harness/berth.ts';
 import { createCa, createCert, writePair } from '../src/tls/index.ts';
+import { readFileSync } from 'node:fs';
 import { closedLoop } from './closed-loop.ts';
 
 const { values } = parseArgs({ options: { seconds: { type: 'string' }, clients: { type: 'string' }, quick: { type: 'boolean' } } });
@@ -24,9 +28,62 @@ const quick = values.quick ?? false;
 const SECONDS = Number(values.seconds ?? (quick ? 3 : 10));
 const CLIENTS = Number(values.clients ?? 64);
 const KEYS = 1000;
+/** Alternating slices per side and phase. */
+const ROUNDS = quick ? 3 : 5;
 const VALUE = 'x'.repeat(100);
 const log = (s: string): void => void process.stderr.write(s + '\n');
-const load = (op: (k: number) => Promise<void>): Promise<number> => closedLoop({ clients: CLIENTS, seconds: SECONDS }, (_c, i) => op(i % KEYS));
+
+/** CPU seconds a process has used (user + system), from /proc. */
+function cpuSeconds(pid: number | undefined): number {
+  const fields = readFileSync(`/proc/${pid ?? 'self'}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/** What one side (plain or TLS) did over its slices. */
+interface Tally {
+  ops: number;
+  seconds: number;
+  serverCpu: number;
+  clientCpu: number;
+}
+
+/** Run `op` on key numbers in CLIENTS loops for `seconds`, adding the operations and CPU to `tally`. */
+async function slice(server: ChildProcess, seconds: number, tally: Tally, op: (k: number) => Promise<void>): Promise<void> {
+  const before = { server: cpuSeconds(server.pid), client: cpuSeconds(undefined) };
+  const started = Date.now();
+  const perS = await closedLoop({ clients: CLIENTS, seconds }, (_c, i) => op(i % KEYS));
+  const elapsed = (Date.now() - started) / 1000;
+  tally.ops += perS * elapsed;
+  tally.seconds += elapsed;
+  tally.serverCpu += cpuSeconds(server.pid) - before.server;
+  tally.clientCpu += cpuSeconds(undefined) - before.client;
+}
+
+/**
+ * Plain and TLS in alternating slices (ROUNDS of each, SECONDS in all per side), so that load from
+ * elsewhere on the machine falls on both alike: operations per second, and the server's and this
+ * client's CPU microseconds per operation (which say where TLS costs, whatever the load).
+ */
+async function compare(what: string, plainOp: (k: number) => Promise<void>, tlsOp: (k: number) => Promise<void>): Promise<{ plain: Result; tls: Result }> {
+  const plainTally: Tally = { ops: 0, seconds: 0, serverCpu: 0, clientCpu: 0 };
+  const tlsTally: Tally = { ops: 0, seconds: 0, serverCpu: 0, clientCpu: 0 };
+  for (let r = 0; r < ROUNDS; r++) {
+    await slice(plain.child, SECONDS / ROUNDS, plainTally, plainOp);
+    await slice(secured.child, SECONDS / ROUNDS, tlsTally, tlsOp);
+  }
+  const result = (t: Tally): Result => ({ perS: Math.round(t.ops / t.seconds), serverUs: Math.round((t.serverCpu * 1e6) / t.ops), clientUs: Math.round((t.clientCpu * 1e6) / t.ops) });
+  const out = { plain: result(plainTally), tls: result(tlsTally) };
+  show(`plain ${what}`, out.plain);
+  show(`TLS ${what}  `, out.tls);
+  return out;
+}
+
+interface Result {
+  perS: number;
+  serverUs: number;
+  clientUs: number;
+}
+const show = (name: string, r: Result): void => log(`${name}: ${r.perS}/s (server ${r.serverUs} µs CPU per request, client ${r.clientUs} µs)`);
 
 const root = path.resolve(import.meta.dirname, '..');
 const dir = await mkdtemp(path.join(tmpdir(), 'berth-bench-tls-'));
@@ -84,17 +141,24 @@ try {
     const res = await send(base, 'GET', `/v1/kv/bench/k${k}`);
     if (res.status !== 200) throw new Error(`GET answered ${res.status}`);
   };
-  const plainPut = await load(put(plain.url));
-  log(`plain PUT: ${plainPut}/s`);
-  const tlsPut = await load(put(secured.url));
-  log(`TLS PUT:   ${tlsPut}/s`);
-  const plainGet = await load(get(plain.url));
-  log(`plain GET: ${plainGet}/s`);
-  const tlsGet = await load(get(secured.url));
-  log(`TLS GET:   ${tlsGet}/s`);
+  const putRun = await compare('PUT', put(plain.url), put(secured.url));
+  const getRun = await compare('GET', get(plain.url), get(secured.url));
+  const [plainPut, tlsPut, plainGet, tlsGet] = [putRun.plain, putRun.tls, getRun.plain, getRun.tls].map((r) => r.perS);
+  const cpu = (r: Result): number => r.serverUs + r.clientUs;
   const ratio = (a: number, b: number): number => Math.round((a / b) * 100) / 100;
-  log(`TLS/plain: PUT ${ratio(tlsPut, plainPut)}, GET ${ratio(tlsGet, plainGet)} (target GET >= 0.8)`);
-  console.log(JSON.stringify({ plain_put_per_s: plainPut, tls_put_per_s: tlsPut, plain_get_per_s: plainGet, tls_get_per_s: tlsGet, put_ratio: ratio(tlsPut, plainPut), get_ratio: ratio(tlsGet, plainGet) }));
+  log(`TLS/plain: PUT ${ratio(tlsPut, plainPut)}, GET ${ratio(tlsGet, plainGet)} (target GET >= 0.8); by CPU per request (server + client): PUT ${ratio(cpu(putRun.plain), cpu(putRun.tls))}, GET ${ratio(cpu(getRun.plain), cpu(getRun.tls))}`);
+  console.log(
+    JSON.stringify({
+      plain_put_per_s: plainPut,
+      tls_put_per_s: tlsPut,
+      plain_get_per_s: plainGet,
+      tls_get_per_s: tlsGet,
+      put_ratio: ratio(tlsPut, plainPut),
+      get_ratio: ratio(tlsGet, plainGet),
+      put_cpu_ratio: ratio(cpu(putRun.plain), cpu(putRun.tls)),
+      get_cpu_ratio: ratio(cpu(getRun.plain), cpu(getRun.tls)),
+    }),
+  );
 } finally {
   plainAgent.destroy();
   tlsAgent.destroy();
