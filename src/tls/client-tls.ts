@@ -71,7 +71,7 @@ export class ClientTls {
     this.#connect = next;
     this.#dispatcher = new Agent({ connect: next });
     // Closing waits for the requests under way (a blocking query) to end on their connections.
-    void old.close();
+    void old.close().catch(() => undefined);
   }
 
   /** Close the connections once their requests end. */

@@ -72,6 +72,25 @@ describe('TLS', () => {
     assert.equal(fs.statSync(f('global-server-berth-key.pem')).mode & 0o777, 0o600);
   });
 
+  it('berth tls cert create says what is missing and never replaces a file', async () => {
+    const none = await berth(['tls', 'cert', 'create', '--dir', certs]);
+    assert.equal(none.code, 2);
+    assert.match(none.stderr, /give exactly one of --server, --client, --cli/);
+    const two = await berth(['tls', 'cert', 'create', '--server', '--cli', '--dir', certs]);
+    assert.equal(two.code, 2);
+    const noCa = await berth(['tls', 'cert', 'create', '--server', '--dir', path.join(dir, 'elsewhere'), '--ca', path.join(dir, 'no-ca.pem')]);
+    assert.equal(noCa.code, 1);
+    assert.match(noCa.stderr, /cannot read the CA certificate .*no-ca.pem: no such file \(create a CA with `berth tls ca create`, or pass --ca and --key\)/);
+    const before = fs.readFileSync(f('global-server-berth-key.pem'), 'utf8');
+    const again = await berth(['tls', 'cert', 'create', '--server', '--dir', certs, '--ca', ca, '--key', f('berth-agent-ca-key.pem')]);
+    assert.equal(again.code, 1);
+    assert.match(again.stderr, /global-server-berth.pem already exists/);
+    assert.equal(fs.readFileSync(f('global-server-berth-key.pem'), 'utf8'), before);
+    const badIp = await berth(['tls', 'cert', 'create', '--server', '--additional-ipaddress', '10.0.0.300', '--dir', certs]);
+    assert.equal(badIp.code, 2);
+    assert.match(badIp.stderr, /expected an IP address, got "10.0.0.300"/);
+  });
+
   it('runs a job through an agent over mutual TLS, and the CLI reads its logs and execs in it over HTTPS', async () => {
     const server = await startTlsServer('s1');
     procs.push(server);
