@@ -21,6 +21,8 @@ export interface TlsFlags {
   caCert?: string;
   clientCert?: string;
   clientKey?: string;
+  /** The name the servers' certificates must carry (default server.<region>.berth). */
+  tlsServerName?: string;
   etcdCacert?: string;
   etcdCert?: string;
   etcdKey?: string;
@@ -110,7 +112,7 @@ export async function agentTransport(opts: TlsFlags): Promise<ReloadableTranspor
   const files = { ca: opts.caCert ?? opts.tlsCa, cert: opts.clientCert ?? opts.tlsCert, key: opts.clientKey ?? opts.tlsKey };
   if (!files.ca && !files.cert && !files.key) return undefined;
   const { ClientTls, roleName } = await import('../../tls/index.ts');
-  return loading(() => ClientTls.load(files, { peerNames: files.ca ? [roleName('server', opts.region)] : undefined }));
+  return loading(() => ClientTls.load(files, { peerNames: files.ca ? [opts.tlsServerName ?? roleName('server', opts.region)] : undefined }));
 }
 
 /** etcd's TLS files from the flags, or undefined. */
