@@ -107,6 +107,10 @@ describe('TLS', () => {
     // Logs and exec go CLI -> server -> agent, each hop verified both ways.
     await eventually('the logs through the server', async () => (await berth(['alloc', 'logs', alloc], { env })).stdout.includes('hello-over-tls'));
     assert.equal(await ok(['alloc', 'exec', alloc, '--', '/bin/echo', 'exec-over-tls'], { env }), 'exec-over-tls\n');
+    // The agent reloads too on SIGHUP, and the server still reaches it and it the server.
+    agent.child.kill('SIGHUP');
+    await eventually('the agent to reload', async () => agent.logs().includes('TLS certificates reloaded'));
+    assert.equal(await ok(['alloc', 'exec', alloc, '--', '/bin/echo', 'after-reload'], { env }), 'after-reload\n');
     // The agent's own endpoint takes only servers: a CLI certificate of the same CA cannot go round them.
     const [node] = JSON.parse(await ok(['node', 'status', '--json'], { env })) as { httpAddr: string }[];
     assert.match(node.httpAddr, /^https:/);
