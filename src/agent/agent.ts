@@ -139,7 +139,7 @@ export class Agent {
       const why = err.code === 'EADDRINUSE' ? 'the port is in use' : err.code === 'EADDRNOTAVAIL' ? 'it is not an address of this host' : err.message;
       throw new BerthError('invalid_input', `Cannot start the agent: cannot listen on ${httpHost}:${o.httpPort ?? 0} (${why}); pick another with --http-addr`);
     });
-    const request = registrationRequest({ nodeId: this.nodeId, settings: { ...o, address }, facts, httpAddr: endpointUrl(httpHost, address, this.#http) });
+    const request = registrationRequest({ nodeId: this.nodeId, settings: { ...o, address }, facts, httpAddr: endpointUrl(httpHost, address, this.#http, o.tls !== undefined) });
     this.#node = new NodeRegistration({ client: this.#client, request, clock: this.#clock, logger: this.#log, signal });
     this.#allocs.restore(await recoverLocal({ localState: this.#localState, drivers: this.#drivers, nodeName: request.name, logger: this.#log }));
     try {
@@ -212,8 +212,8 @@ export class Agent {
 }
 
 /** The URL the server reaches the agent's endpoint at: its listening address, or `address` when it listens on every interface. */
-function endpointUrl(httpHost: string, address: string, http: FastifyInstance): string {
+function endpointUrl(httpHost: string, address: string, http: FastifyInstance, https: boolean): string {
   const host = httpHost === '0.0.0.0' || httpHost === '::' ? address : httpHost;
   const port = (http.server.address() as net.AddressInfo).port;
-  return `http://${net.isIPv6(host) ? `[${host}]` : host}:${port}`;
+  return `${https ? 'https' : 'http'}://${net.isIPv6(host) ? `[${host}]` : host}:${port}`;
 }
