@@ -203,6 +203,23 @@ describe('TLS', () => {
     agent.destroy();
   });
 
+  it('with ACLs on too, the consul npm client needs its token over HTTPS as over HTTP', async () => {
+    const server = await startTlsServer('s6', ['--acl']);
+    procs.push(server);
+    const env = { ...cliEnv, BERTH_ADDR: server.addr };
+    const boot = JSON.parse(await ok(['acl', 'bootstrap', '--json'], { env })) as { secretId: string };
+    const url = new URL(server.addr);
+    const agent = new https.Agent({ ca: fs.readFileSync(ca), cert: fs.readFileSync(f('global-cli-berth.pem')), key: fs.readFileSync(f('global-cli-berth-key.pem')) });
+    const withToken = new Consul({ host: url.hostname, port: Number(url.port), secure: true, agent, defaults: { token: boot.secretId } });
+    await withToken.kv.set('greeting', 'hello over tls with a token');
+    assert.equal(((await withToken.kv.get('greeting')) as { Value: string }).Value, 'hello over tls with a token');
+    const noToken = new Consul({ host: url.hostname, port: Number(url.port), secure: true, agent });
+    await assert.rejects(noToken.kv.get('greeting'), /unauthorized/);
+    // The CLI over HTTPS with the token.
+    assert.match(await ok(['kv', 'get', 'greeting'], { env: { ...env, BERTH_TOKEN: boot.secretId } }), /hello over tls with a token/);
+    agent.destroy();
+  });
+
   it('keeps its state in an etcd that serves TLS and verifies client certificates', async (t) => {
     if (!requireEtcd(t)) return;
     const [client, peer] = await freePorts(2);
