@@ -62,16 +62,20 @@ export class Upstream {
       if (!endpoint) break;
       tried.push(endpoint);
       exclude.add(endpoint.id);
+      // A connect in progress counts for least-connections, or a burst would all pick one endpoint.
+      this.pool.acquire(endpoint.id);
       try {
         const socket = await connectTo(endpoint, this.#connectTimeoutMs);
         this.pool.reportSuccess(endpoint.id);
         if (!this.pool.has(endpoint)) {
           // Removed while connecting: nothing would close this connection later.
+          this.pool.release(endpoint.id);
           socket.destroy();
           continue;
         }
         return { ok: true, socket, endpoint };
       } catch (e) {
+        this.pool.release(endpoint.id);
         error = e as Error;
         this.failedConnects++;
         this.pool.reportFailure(endpoint.id);
@@ -81,8 +85,9 @@ export class Upstream {
   }
 
   /**
-   * Hold a connection on an endpoint: counted for least-connections until `release` (returned)
-   * is called, and destroyed if the endpoint is removed first.
+   * Hold a connection on an endpoint that `dial` returned (and counted): counted for
+   * least-connections until `release` (returned) is called, destroyed if the endpoint is removed
+   * first.
    */
   hold(endpoint: Endpoint, connection: Held): () => void {
     let set = this.#held.get(endpoint.id);
@@ -91,7 +96,6 @@ export class Upstream {
       this.#held.set(endpoint.id, set);
     }
     set.add(connection);
-    this.pool.acquire(endpoint.id);
     let released = false;
     return () => {
       if (released) return;
