@@ -27,7 +27,10 @@ export const ALLOWED = {
   'discovery/catalog': ['discovery/checks', 'state', 'model', 'lib'],
   'discovery/dns': ['discovery/catalog', 'model', 'lib'],
   testing: ['scheduler', 'state', 'model', 'lib'],
-  agent: ['api', 'drivers', 'discovery/checks', 'model', 'lib'],
+  // The connection data path: endpoints in, bytes out; no domain types, so not even model.
+  proxy: ['lib'],
+  // The agent runs the per-node service listeners and the ingress (proxy).
+  agent: ['api', 'drivers', 'discovery/checks', 'proxy', 'model', 'lib'],
   acl: ['model', 'lib'],
   server: ['acl', 'scheduler', 'state', 'kv', 'discovery/catalog', 'discovery/checks', 'discovery/dns', 'jobspec', 'api', 'model', 'lib'],
   // The CLI validates job files before sending them (jobspec) and is the composition root
