@@ -216,9 +216,10 @@ export class IngressRouter {
     });
     let connected = false;
     let responded = false;
+    const bodyless = !hasBody(req);
     const sendBody = (): void => {
       connected = true;
-      if (req.readableEnded) proxyReq.end();
+      if (bodyless || req.readableEnded) proxyReq.end();
       else req.pipe(proxyReq);
     };
     proxyReq.once('socket', (socket) => {
@@ -249,7 +250,7 @@ export class IngressRouter {
         return this.#fail(req, res, 'bad_gateway', `could not connect to an instance of service "${service}": ${error.message}`, service);
       }
       // A keep-alive socket the backend closed just as the request went out: try once more.
-      if (!responded && proxyReq.reusedSocket && !retriedReset && IDEMPOTENT.has(req.method ?? '') && !hasBody(req)) {
+      if (!responded && proxyReq.reusedSocket && !retriedReset && IDEMPOTENT.has(req.method ?? '') && bodyless) {
         tried.delete(endpoint.id);
         return this.#forward(req, res, service, tried, true);
       }
