@@ -4,7 +4,8 @@
  *   tcp      8 streams of bytes, a Node sender to a Node sink, straight to the sink vs through a
  *            ServiceListener: throughput (MB/s)
  *   http     wrk, 64 keep-alive connections, against nginx straight vs through a ServiceListener:
- *            req/s; latency added: wrk with 1 connection, p99 through the listener less p99 direct
+ *            req/s; latency added: one request at a time on a keep-alive connection each way, in
+ *            pairs, p99 through the listener less p99 direct
  *   ingress  wrk, 64 keep-alive connections with `Host: app.test`, through berth's IngressRouter
  *            vs HAProxy (Debian's haproxy), both routing by Host to the same two nginx backends,
  *            round robin, keep-alive to the backends, the same timeouts; req/s and p99
@@ -38,8 +39,6 @@ const { values } = parseArgs({ options: { seconds: { type: 'string' }, rounds: {
 const quick = values.quick ?? false;
 const SECONDS = Number(values.seconds ?? (quick ? 2 : 10));
 const ROUNDS = Number(values.rounds ?? (quick ? 2 : 3));
-/** Seconds of each single-connection latency turn. */
-const LATENCY_SECONDS = quick ? 1 : 3;
 const HOST = '127.0.0.1';
 const log = (s: string): void => void process.stderr.write(s + '\n');
 
@@ -157,6 +156,72 @@ async function tcpTurn(port: number, proxyPid: number | undefined): Promise<{ mb
   return { mbps: mb / seconds, cpuUsPerMb: proxyPid ? (cpuUs(proxyPid) - cpu0) / mb : 0 };
 }
 
+/**
+ * The latency one request adds through the listener when the machine is not loaded by the bench:
+ * one keep-alive connection straight to nginx and one through the listener, a request on each in
+ * turn (the order alternating), a millisecond apart, for `seconds`. Taking the pairs together lets
+ * the two sides see the same moments of a busy machine; wrk's p99 under a 64-connection load is
+ * mostly queueing and is reported apart (http_64c_p99_added_ms).
+ */
+async function latencyPairs(directPort: number, proxiedPort: number, seconds: number): Promise<{ direct: Percentiles; listener: Percentiles; pairs: number }> {
+  const direct = await rawClient(directPort);
+  const proxied = await rawClient(proxiedPort);
+  const times = { direct: [] as number[], listener: [] as number[] };
+  const end = Date.now() + seconds * 1000;
+  for (let i = 0; Date.now() < end; i++) {
+    const order: ['direct' | 'listener', RawClient][] = i % 2 === 0 ? [['direct', direct], ['listener', proxied]] : [['listener', proxied], ['direct', direct]];
+    for (const [side, client] of order) times[side].push(await client.roundTrip());
+    await new Promise((r) => setTimeout(r, 1));
+  }
+  direct.close();
+  proxied.close();
+  return { direct: percentiles(times.direct), listener: percentiles(times.listener), pairs: times.direct.length };
+}
+
+interface Percentiles {
+  p50: number;
+  p99: number;
+}
+
+function percentiles(samples: number[]): Percentiles {
+  const sorted = [...samples].sort((a, b) => a - b);
+  const at = (p: number): number => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? NaN;
+  return { p50: at(0.5), p99: at(0.99) };
+}
+
+interface RawClient {
+  /** One GET on the kept-alive connection; milliseconds until the whole answer is in. */
+  roundTrip(): Promise<number>;
+  close(): void;
+}
+
+/** A keep-alive HTTP/1.1 client on a raw socket, for nginx's fixed `ok` answer: no client library's own latency in the figure. */
+async function rawClient(port: number): Promise<RawClient> {
+  const socket = net.connect(port, HOST);
+  socket.setNoDelay(true);
+  await once(socket, 'connect');
+  socket.setEncoding('latin1');
+  return {
+    roundTrip: () =>
+      new Promise((resolve, reject) => {
+        let got = '';
+        const t0 = performance.now();
+        const onData = (d: string): void => {
+          got += d;
+          if (!got.endsWith('\r\n\r\nok\n')) return;
+          socket.off('data', onData);
+          socket.off('close', onClose);
+          resolve(performance.now() - t0);
+        };
+        const onClose = (): void => reject(new Error(`connection to ${port} closed mid-answer`));
+        socket.on('data', onData);
+        socket.once('close', onClose);
+        socket.write('GET / HTTP/1.1\r\nHost: app.test\r\n\r\n');
+      }),
+    close: () => socket.destroy(),
+  };
+}
+
 interface HttpTurn extends WrkRun {
   /** CPU the proxy process spent per request, in microseconds (0 when there is none). */
   cpuUsPerRequest: number;
@@ -262,15 +327,14 @@ async function main(): Promise<void> {
     await run(process.execPath, ['-e', SENDER, String(ports.tcp), '1', '8']);
     const tcp = await takeTurns('tcp', [['direct', () => tcpTurn(sinkPort, undefined)], ['listener', () => tcpTurn(ports.tcp, proxyPid)]], mb);
     const http = await takeTurns('http', [['direct', () => httpTurn(nginxA, undefined, 64, SECONDS)], ['listener', () => httpTurn(ports.http, proxyPid, 64, SECONDS)]], req);
-    const latency = await takeTurns('latency', [['direct', () => httpTurn(nginxA, undefined, 1, LATENCY_SECONDS)], ['listener', () => httpTurn(ports.http, proxyPid, 1, LATENCY_SECONDS)]], req);
+    const latency = await latencyPairs(nginxA, ports.http, SECONDS * ROUNDS);
+    log(`latency  direct p50 ${latency.direct.p50.toFixed(3)} ms p99 ${latency.direct.p99.toFixed(3)} ms; listener p50 ${latency.listener.p50.toFixed(3)} ms p99 ${latency.listener.p99.toFixed(3)} ms (${latency.pairs} pairs)`);
     const ingress = await takeTurns('ingress', [['berth', () => httpTurn(ports.ingress, proxyPid, 64, SECONDS, 'app.test')], ['haproxy', () => httpTurn(haproxyPort, haproxyPid, 64, SECONDS, 'app.test')]], req);
 
     const tcpD = median(tcp.direct, (r) => r.mbps);
     const tcpL = median(tcp.listener, (r) => r.mbps);
     const httpD = median(http.direct, (r) => r.rps);
     const httpL = median(http.listener, (r) => r.rps);
-    const latD = median(latency.direct, (r) => r.p99Ms);
-    const latL = median(latency.listener, (r) => r.p99Ms);
     const ingB = median(ingress.berth, (r) => r.rps);
     const ingH = median(ingress.haproxy, (r) => r.rps);
     const errors = [...http.direct, ...http.listener, ...ingress.berth, ...ingress.haproxy].reduce((a, r) => a + r.errors, 0);
@@ -279,7 +343,7 @@ async function main(): Promise<void> {
     const result = {
       tcp_ratio: r3(tcpL.mbps / tcpD.mbps),
       http_ratio: r3(httpL.rps / httpD.rps),
-      added_p99_ms: r3(latL.p99Ms - latD.p99Ms),
+      added_p99_ms: r3(latency.listener.p99 - latency.direct.p99),
       ingress_ratio: r3(ingB.rps / ingH.rps),
       ingress_p99_ratio: r3(ingB.p99Ms / ingH.p99Ms),
       tcp_direct_mbps: Math.round(tcpD.mbps),
@@ -289,8 +353,11 @@ async function main(): Promise<void> {
       http_listener_rps: Math.round(httpL.rps),
       http_listener_cpu_us_per_req: r3(httpL.cpuUsPerRequest),
       http_64c_p99_added_ms: r3(httpL.p99Ms - httpD.p99Ms),
-      latency_1c_p99_direct_ms: r3(latD.p99Ms),
-      latency_1c_p99_listener_ms: r3(latL.p99Ms),
+      latency_p50_direct_ms: r3(latency.direct.p50),
+      latency_p50_listener_ms: r3(latency.listener.p50),
+      latency_p99_direct_ms: r3(latency.direct.p99),
+      latency_p99_listener_ms: r3(latency.listener.p99),
+      latency_pairs: latency.pairs,
       ingress_berth_rps: Math.round(ingB.rps),
       ingress_haproxy_rps: Math.round(ingH.rps),
       ingress_berth_p99_ms: r3(ingB.p99Ms),
@@ -320,9 +387,9 @@ async function main(): Promise<void> {
 async function serveProxy(): Promise<void> {
   const config = JSON.parse(values.config!) as ProxyConfig;
   const nginx = config.nginxPorts.map((port, i) => ({ id: `nginx-${i}`, host: HOST, port }));
-  const tcp = new ServiceListener({ host: HOST, name: 'sink' });
+  const tcp = new ServiceListener({ host: HOST });
   tcp.setEndpoints([{ id: 'sink', host: HOST, port: config.sinkPort }]);
-  const http = new ServiceListener({ host: HOST, name: 'web' });
+  const http = new ServiceListener({ host: HOST });
   http.setEndpoints(nginx);
   const ingress = new IngressRouter({ host: HOST, requestTimeoutMs: 60_000, idleTimeoutMs: 60_000, connectTimeoutMs: 5000 });
   ingress.setRoutes([{ service: 'web', host: 'app.test' }]);

@@ -12,8 +12,6 @@ export interface ServiceListenerOptions extends UpstreamOptions {
   host: string;
   /** The port to bind; 0 picks a free one. Default 0. */
   port?: number;
-  /** What the listener serves, for messages (a service name). Default `host:port`. */
-  name?: string;
 }
 
 /** A ServiceListener's counters. */
