@@ -180,7 +180,7 @@ test('a WebSocket upgrade passes through, with X-Forwarded-For', async () => {
   await once(ws, 'close');
 });
 
-test('removing an instance closes its WebSockets, so clients reconnect, and lets its requests in flight finish', async () => {
+test('removing an instance closes its WebSockets, so clients reconnect, and lets its requests in flight finish', { timeout: 10_000 }, async () => {
   const { router, port } = await ingress();
   const a = await backend('a');
   router.setRoutes([{ service: 'ws' }]);
