@@ -221,3 +221,18 @@ test('route and endpoint updates under load drop no request', async () => {
   assert.ok(statuses.length > 50, `${statuses.length} requests`);
   assert.deepEqual(statuses.filter((s) => s !== 200), []);
 });
+
+test('a client keep-alive connection idle past the idle timeout is closed by the ingress', async () => {
+  const { router, port } = await ingress({ idleTimeoutMs: 150 });
+  router.setRoutes([{ service: 'web' }]);
+  router.setEndpoints('web', [await backend('web')]);
+  const socket = net.connect(port, HOST);
+  await once(socket, 'connect');
+  socket.write('GET / HTTP/1.1\r\nHost: app.test\r\n\r\n');
+  await once(socket, 'data');
+  const started = Date.now();
+  socket.resume();
+  await once(socket, 'close');
+  const idle = Date.now() - started;
+  assert.ok(idle >= 100 && idle < 2000, `closed after ${idle} ms idle`);
+});
