@@ -52,6 +52,25 @@ interface ServiceState {
   agents: Map<string, http.Agent>;
 }
 
+/** One try of a request on one endpoint. */
+interface Attempt {
+  req: http.IncomingMessage;
+  res: http.ServerResponse;
+  service: string;
+  state: ServiceState;
+  endpoint: Endpoint;
+  /** Endpoint ids tried for this request so far, this one included. */
+  tried: Set<string>;
+  /** Whether this is already the retry after a reused socket was closed under the request. */
+  retriedReset: boolean;
+  bodyless: boolean;
+  /** The socket is connected and the request is on its way: no retry elsewhere from here. */
+  connected: boolean;
+  responded: boolean;
+  /** Give back the endpoint's count for least-connections (once). */
+  release: () => void;
+}
+
 /** Methods a client may repeat without harm (RFC 9110 section 9.2.2), retried once on a keep-alive socket the backend closed. */
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE']);
 
@@ -70,6 +89,9 @@ const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE']);
  */
 export class IngressRouter {
   readonly #options: IngressRouterOptions;
+  readonly #connectTimeoutMs: number;
+  readonly #requestTimeoutMs: number;
+  readonly #retries: number;
   readonly #server: http.Server;
   readonly #services = new Map<string, ServiceState>();
   readonly #upgraded = new Set<net.Socket>();
@@ -81,7 +103,10 @@ export class IngressRouter {
   constructor(options: IngressRouterOptions) {
     if (!options.host) throw new Error('Cannot make an ingress: no host given; pass the address to bind (the interface that takes outside traffic)');
     this.#options = options;
-    const requestTimeout = options.requestTimeoutMs ?? 60_000;
+    this.#connectTimeoutMs = options.connectTimeoutMs ?? 5000;
+    this.#requestTimeoutMs = options.requestTimeoutMs ?? 60_000;
+    this.#retries = options.retries ?? 2;
+    const requestTimeout = this.#requestTimeoutMs;
     this.#server = http.createServer({ requestTimeout, headersTimeout: requestTimeout, keepAliveTimeout: options.idleTimeoutMs ?? 60_000, noDelay: true });
     this.#server.on('request', (req, res) => this.#onRequest(req, res));
     this.#server.on('upgrade', (req, socket, head) => this.#onUpgrade(req, socket as net.Socket, head));
@@ -199,11 +224,10 @@ export class IngressRouter {
     }
     tried.add(endpoint.id);
     pool.acquire(endpoint.id);
-    let done = false;
+    let held = true;
     const release = (): void => {
-      if (done) return;
-      done = true;
-      pool.release(endpoint.id);
+      if (held) pool.release(endpoint.id);
+      held = false;
     };
     const proxyReq = http.request({
       host: endpoint.host,
@@ -214,17 +238,15 @@ export class IngressRouter {
       agent: this.#agent(state, endpoint),
       setHost: false,
     });
-    let connected = false;
-    let responded = false;
-    const bodyless = !hasBody(req);
+    const attempt: Attempt = { req, res, service, state, endpoint, tried, retriedReset, bodyless: !hasBody(req), connected: false, responded: false, release };
     const sendBody = (): void => {
-      connected = true;
-      if (bodyless || req.readableEnded) proxyReq.end();
+      attempt.connected = true;
+      if (attempt.bodyless || req.readableEnded) proxyReq.end();
       else req.pipe(proxyReq);
     };
     proxyReq.once('socket', (socket) => {
       if (!socket.connecting) return sendBody();
-      const timer = setTimeout(() => proxyReq.destroy(new ConnectTimeoutError(`connect timed out after ${this.#options.connectTimeoutMs ?? 5000} ms`)), this.#options.connectTimeoutMs ?? 5000);
+      const timer = setTimeout(() => proxyReq.destroy(new ConnectTimeoutError(`connect timed out after ${this.#connectTimeoutMs} ms`)), this.#connectTimeoutMs);
       socket.once('connect', () => {
         clearTimeout(timer);
         pool.reportSuccess(endpoint.id);
@@ -232,37 +254,41 @@ export class IngressRouter {
       });
       socket.once('close', () => clearTimeout(timer));
     });
-    proxyReq.setTimeout(this.#options.requestTimeoutMs ?? 60_000, () => proxyReq.destroy(new GatewayTimeout()));
+    proxyReq.setTimeout(this.#requestTimeoutMs, () => proxyReq.destroy(new GatewayTimeout()));
     proxyReq.once('response', (backendRes) => {
-      responded = true;
+      attempt.responded = true;
       res.writeHead(backendRes.statusCode ?? 502, backendRes.statusMessage, responseHeaders(backendRes));
       backendRes.pipe(res);
       backendRes.once('end', release);
       backendRes.once('error', () => res.destroy());
     });
-    proxyReq.on('error', (error) => {
-      release();
-      if (res.destroyed) return;
-      if (!connected) {
-        state.upstream.failedConnects++;
-        pool.reportFailure(endpoint.id);
-        if (tried.size <= (this.#options.retries ?? 2)) return this.#forward(req, res, service, tried, retriedReset);
-        return this.#fail(req, res, 'bad_gateway', `could not connect to an instance of service "${service}": ${error.message}`, service);
-      }
-      // A keep-alive socket the backend closed just as the request went out: try once more.
-      if (!responded && proxyReq.reusedSocket && !retriedReset && IDEMPOTENT.has(req.method ?? '') && bodyless) {
-        tried.delete(endpoint.id);
-        return this.#forward(req, res, service, tried, true);
-      }
-      if (error instanceof GatewayTimeout && !responded) {
-        return this.#fail(req, res, 'gateway_timeout', `an instance of service "${service}" did not answer within ${this.#options.requestTimeoutMs ?? 60_000} ms`, service);
-      }
-      this.#fail(req, res, 'bad_gateway', `the instance of service "${service}" failed: ${error.message}`, service);
-    });
+    proxyReq.on('error', (error) => this.#onBackendError(attempt, proxyReq, error));
     res.once('close', () => {
       release();
       if (!res.writableFinished) proxyReq.destroy();
     });
+  }
+
+  /** A request to a backend failed: retry where nothing reached it, else answer 502 or 504. */
+  #onBackendError(a: Attempt, proxyReq: http.ClientRequest, error: Error): void {
+    a.release();
+    if (a.res.destroyed) return;
+    const pool = a.state.upstream.pool;
+    if (!a.connected) {
+      a.state.upstream.failedConnects++;
+      pool.reportFailure(a.endpoint.id);
+      if (a.tried.size <= this.#retries) return this.#forward(a.req, a.res, a.service, a.tried, a.retriedReset);
+      return this.#fail(a.req, a.res, 'bad_gateway', `could not connect to an instance of service "${a.service}": ${error.message}`, a.service);
+    }
+    // A keep-alive socket the backend closed just as the request went out: try once more.
+    if (!a.responded && proxyReq.reusedSocket && !a.retriedReset && IDEMPOTENT.has(a.req.method ?? '') && a.bodyless) {
+      a.tried.delete(a.endpoint.id);
+      return this.#forward(a.req, a.res, a.service, a.tried, true);
+    }
+    if (error instanceof GatewayTimeout && !a.responded) {
+      return this.#fail(a.req, a.res, 'gateway_timeout', `an instance of service "${a.service}" did not answer within ${this.#requestTimeoutMs} ms`, a.service);
+    }
+    this.#fail(a.req, a.res, 'bad_gateway', `the instance of service "${a.service}" failed: ${error.message}`, a.service);
   }
 
   async #onUpgrade(req: http.IncomingMessage, socket: net.Socket, head: Buffer): Promise<void> {
