@@ -41,12 +41,19 @@ async function closedPort(): Promise<number> {
   return port;
 }
 
-/** A listener whose accept queue is full, so that further connects hang (their SYN is dropped). */
+/**
+ * A listener whose accept queue is full, so that further connects hang (their SYN is dropped).
+ * Python's, because a Node server always accepts: only a socket that listens and never accepts
+ * makes a connect time out on loopback.
+ */
 async function blackHole(): Promise<number> {
   const py = 'import socket,time\ns=socket.socket(); s.bind(("127.0.0.1",0)); s.listen(0)\nprint(s.getsockname()[1], flush=True)\ntime.sleep(120)';
   const child: ChildProcess = spawn('python3', ['-c', py], { stdio: ['ignore', 'pipe', 'inherit'] });
   cleanups.push(() => child.kill());
-  const [line] = (await once(child.stdout!, 'data')) as [Buffer];
+  const spawnFailed = once(child, 'error').then(([e]) => {
+    throw new Error(`Cannot make a listener that never accepts: python3 did not start (${(e as Error).message}); install python3`);
+  });
+  const [line] = (await Promise.race([once(child.stdout!, 'data'), spawnFailed])) as [Buffer];
   const port = Number(line.toString().trim());
   // One connection fills the queue of a backlog-0 listener.
   const filler = net.connect(port, HOST);
