@@ -29,7 +29,10 @@ export const ALLOWED = {
   testing: ['scheduler', 'state', 'model', 'lib'],
   // TLS: certificates made, read and reloaded; the server, agent and CLI serve and call with it.
   tls: ['model', 'lib'],
-  agent: ['api', 'drivers', 'discovery/checks', 'tls', 'model', 'lib'],
+  // The connection data path: endpoints in, bytes out; no domain types, so not even model.
+  proxy: ['lib'],
+  // The agent runs the per-node service listeners and the ingress (proxy).
+  agent: ['api', 'drivers', 'discovery/checks', 'tls', 'proxy', 'model', 'lib'],
   acl: ['model', 'lib'],
   server: ['acl', 'scheduler', 'state', 'kv', 'discovery/catalog', 'discovery/checks', 'discovery/dns', 'jobspec', 'api', 'tls', 'model', 'lib'],
   // The CLI validates job files before sending them (jobspec), makes certificates (tls) and is
