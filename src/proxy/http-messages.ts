@@ -87,15 +87,24 @@ function failureResponse(accept: string | undefined, failure: IngressFailure, me
   return { status, reason, type: 'text/plain; charset=utf-8', body: `${status} ${reason}: ${message}\n` };
 }
 
+/** What went wrong, for the ingress's own answer: the kind, what to say, the service it concerns. */
+export interface FailureNotice {
+  failure: IngressFailure;
+  message: string;
+  service?: string;
+}
+
 /** Answer a request with the ingress's own error. */
-export function sendFailure(req: IncomingMessage, res: ServerResponse, failure: IngressFailure, message: string, service?: string): void {
+export function sendFailure(req: IncomingMessage, res: ServerResponse, notice: FailureNotice): void {
+  const { failure, message, service } = notice;
   const f = failureResponse(req.headers.accept, failure, message, service);
   res.writeHead(f.status, { 'content-type': f.type, 'content-length': Buffer.byteLength(f.body), 'x-berth-ingress': failure });
   res.end(f.body);
 }
 
 /** Answer an upgrade request on its raw socket with the ingress's own error, and close it. */
-export function sendRawFailure(req: IncomingMessage, socket: Socket, failure: IngressFailure, message: string, service?: string): void {
+export function sendRawFailure(req: IncomingMessage, socket: Socket, notice: FailureNotice): void {
+  const { failure, message, service } = notice;
   const f = failureResponse(req.headers.accept, failure, message, service);
   socket.end(`HTTP/1.1 ${f.status} ${f.reason}\r\ncontent-type: ${f.type}\r\ncontent-length: ${Buffer.byteLength(f.body)}\r\nx-berth-ingress: ${failure}\r\nconnection: close\r\n\r\n${f.body}`);
 }

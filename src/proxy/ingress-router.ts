@@ -201,7 +201,7 @@ export class IngressRouter {
   #fail(req: http.IncomingMessage, res: http.ServerResponse, failure: keyof IngressStats['failures'], message: string, service?: string): void {
     this.#failures[failure]++;
     if (res.headersSent) res.destroy();
-    else sendFailure(req, res, failure, message, service);
+    else sendFailure(req, res, { failure, message, service });
   }
 
   #onRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
@@ -297,7 +297,7 @@ export class IngressRouter {
     const route = this.#table.match(req.headers.host, req.url ?? '/');
     if (!route) {
       this.#failures.no_route++;
-      return sendRawFailure(req, socket, 'no_route', `no route for host "${req.headers.host ?? ''}" and path "${req.url}"`);
+      return sendRawFailure(req, socket, { failure: 'no_route', message: `no route for host "${req.headers.host ?? ''}" and path "${req.url}"` });
     }
     const state = this.#service(route.service);
     const result = await state.upstream.dial();
@@ -305,7 +305,7 @@ export class IngressRouter {
       const failure = result.reason === 'no-endpoints' ? 'no_healthy_instance' : 'bad_gateway';
       this.#failures[failure]++;
       const message = failure === 'no_healthy_instance' ? `no healthy instance of service "${route.service}"` : `could not connect to an instance of service "${route.service}"`;
-      return sendRawFailure(req, socket, failure, message, route.service);
+      return sendRawFailure(req, socket, { failure, message, service: route.service });
     }
     const backend = result.socket;
     if (socket.destroyed) return void backend.destroy();
