@@ -8,6 +8,7 @@ import type { Catalog, CatalogRegistry } from '../discovery/catalog/index.ts';
 import type { KvService } from '../kv/index.ts';
 import type { ServerMember } from './cluster/index.ts';
 import type { AclService } from './acl/index.ts';
+import type { Keyring, VariableService, WorkloadIdentities } from './variables/index.ts';
 
 /** What the routes know of the servers: who leads, who is there. */
 export interface ClusterView {
@@ -44,4 +45,10 @@ export interface ServerContext {
   cluster: ClusterView;
   /** Tokens and policies; resolves a request's identity. */
   acl: AclService;
+  /** Variables, encrypted under the keyring. */
+  variables: VariableService;
+  /** The data keys of variables (`operator keyring`). */
+  keyring: Keyring;
+  /** The tokens of allocations (`wi:...`). */
+  workloadIdentities: WorkloadIdentities;
 }

@@ -13,6 +13,7 @@ import type { ServerContext } from './context.ts';
 import { ServerDiscovery, type DiscoveryOptions, openServerKv } from './consul/index.ts';
 import { Leadership, LeaderLoops, fencedBackend, type ServerMember } from './cluster/index.ts';
 import { AclService, type AclOptions } from './acl/index.ts';
+import { openVariables, type KeyringOptions } from './variables/index.ts';
 
 /** Server settings. */
 export interface ServerOptions {
@@ -45,6 +46,8 @@ export interface ServerOptions {
   acl?: AclOptions;
   /** More Host names and web origins the API accepts (`--allowed-host`, `--allowed-origin`); the bind and advertised addresses are always accepted. */
   browser?: Pick<BrowserGuardOptions, 'allowedHosts' | 'allowedOrigins'>;
+  /** The keyring of variables: where its key-encryption key is. Default: a KEK in memory (tests only; variables do not survive a restart). */
+  keyring?: KeyringOptions;
 }
 
 /** What a server is made of before it listens: the routes' context and the leader's parts. */
@@ -198,8 +201,9 @@ async function assemble(options: ServerOptions, leadership: Leadership): Promise
   const kv = await openServerKv(backend, options.discovery?.nodeName);
   // Launches are safe from any server: each one creates its run row only if absent.
   const periodic = new PeriodicDispatcher({ view, store, clock, logger: child('periodic') }, options.periodic);
-  const acl = new AclService({ view, store, clock, logger: child('acl') }, options.acl ?? { enabled: false });
-  const ctx: ServerContext = { view, store, clock, jobs, nodes, metrics, periodic, discovery, kv, backend, cluster: leadership, acl };
+  const vars = await openVariables({ view, store, leaderStore, clock, logger: child('keyring') }, options.keyring);
+  const acl = new AclService({ view, store, clock, logger: child('acl'), workload: (secret) => vars.workloadIdentities.resolve(secret) }, options.acl ?? { enabled: false });
+  const ctx: ServerContext = { view, store, clock, jobs, nodes, metrics, periodic, discovery, kv, backend, cluster: leadership, acl, variables: vars.variables, keyring: vars.keyring, workloadIdentities: vars.workloadIdentities };
   const leaderDeps = { view, store: leaderStore, clock };
   const broker = new EvalBroker({ now: () => clock.now() });
   const blockedEvals = new BlockedEvals({ ...leaderDeps, logger: child('blocked-evals') });
@@ -219,6 +223,7 @@ async function assemble(options: ServerOptions, leadership: Leadership): Promise
     kv,
     workers: options.workers ?? 2,
     algorithm: options.schedulerAlgorithm,
+    rekey: vars.rekey,
   });
   return { ctx, discovery, leadership, broker, blockedEvals, drainer, deployments, loops };
 }
