@@ -25,6 +25,8 @@ const MODULES: CommandModule[] = [
   { names: ['event'], load: async () => [(await import('./commands/event.ts')).eventCommand()] },
   { names: ['lock'], load: async () => [(await import('./commands/lock.ts')).lockCommand()] },
   { names: ['acl'], load: async () => [(await import('./commands/acl.ts')).aclCommand()] },
+  { names: ['var'], load: async () => [(await import('./commands/var.ts')).varCommand()] },
+  { names: ['operator'], load: async () => [(await import('./commands/var.ts')).operatorCommand()] },
 ];
 
 /**
