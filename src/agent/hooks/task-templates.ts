@@ -22,8 +22,10 @@ export class TaskTemplates {
     taskDir: string,
     servers: ServerPool,
     private readonly logger: Logger,
+    /** The allocation's workload token, for `{{var ...}}`. */
+    workloadToken?: string,
   ) {
-    this.#set = new TemplateSet(servers, templates, taskDir, (spec) => this.#changed(spec));
+    this.#set = new TemplateSet(servers, templates, taskDir, (spec) => this.#changed(spec), workloadToken);
   }
 
   /** Render everything once (retrying while the server cannot answer), before the task starts. */

@@ -2,6 +2,7 @@ import type { ServerPool } from '../../api/index.ts';
 import type { Logger } from '../../lib/index.ts';
 import type { AllocHook } from '../allocs/alloc-hook.ts';
 import { TaskTemplates } from './task-templates.ts';
+import { WORKLOAD_TOKEN_ENV } from './workload-identity.ts';
 
 /** What the templates hook is given. */
 export interface TemplatesHookDeps {
@@ -25,7 +26,7 @@ export function templatesHook(deps: TemplatesHookDeps): AllocHook {
       if (!t.task.templates?.length || !servers || stopped) return;
       let templates = byTask.get(t.task.name);
       if (!templates) {
-        templates = new TaskTemplates(t.task.templates, t.runner, t.request.env, t.taskDir, servers, deps.logger);
+        templates = new TaskTemplates(t.task.templates, t.runner, t.request.env, t.taskDir, servers, deps.logger, t.request.env[WORKLOAD_TOKEN_ENV]);
         byTask.set(t.task.name, templates);
       }
       await templates.render();

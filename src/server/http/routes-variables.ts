@@ -4,11 +4,13 @@ import { BerthError } from '../../model/index.ts';
 import type { ServerContext } from '../context.ts';
 import { IN_HANDLER, perObject, rule } from './route-acl.ts';
 import { mayRead, NODE_ID_HEADER, NODE_SECRET_HEADER } from './acl-guard.ts';
+import { blockingQuery } from './blocking.ts';
 
 const pathOf = (request: FastifyRequest): string => (request.params as { '*'?: string })['*'] ?? '';
 const CasQuery = Type.Object({ cas: Type.Optional(Type.Integer({ minimum: 0 })) });
 // Item names and values are checked by the service (every problem with its path); the body limit caps the size.
 const PutBody = Type.Object({ items: Type.Record(Type.String(), Type.Unknown()) }, { additionalProperties: false });
+const GetQuery = Type.Object({ index: Type.Optional(Type.Integer({ minimum: 0 })), wait: Type.Optional(Type.String({ maxLength: 16 })) });
 const ListQuery = Type.Object({ prefix: Type.Optional(Type.String({ maxLength: 256 })) });
 const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) });
 
@@ -18,10 +20,10 @@ const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) 
  */
 export function variableRoutes(ctx: ServerContext): FastifyPluginAsync {
   return async (app) => {
-    app.get('/v1/var/*', { config: rule('variables', 'read', pathOf) }, async (request, reply) => {
-      const variable = ctx.variables.get(pathOf(request));
-      void reply.header('x-berth-index', String(variable.modifyIndex));
-      return variable;
+    // A blocking read (`?index=N&wait=`) wakes on any change of the variables table (templates follow variables so).
+    app.get('/v1/var/*', { schema: { querystring: GetQuery }, config: rule('variables', 'read', pathOf) }, async (request, reply) => {
+      await blockingQuery(ctx.view, request, reply, () => ctx.view.tableIndex('variables'));
+      return ctx.variables.get(pathOf(request));
     });
     app.put('/v1/var/*', { schema: { querystring: CasQuery, body: PutBody }, config: rule('variables', 'write', pathOf) }, async (request, reply) => {
       const { cas } = request.query as { cas?: number };
