@@ -46,7 +46,7 @@ export interface ServerOptions {
   acl?: AclOptions;
   /** More Host names and web origins the API accepts (`--allowed-host`, `--allowed-origin`); the bind and advertised addresses are always accepted. */
   browser?: Pick<BrowserGuardOptions, 'allowedHosts' | 'allowedOrigins'>;
-  /** The keyring of variables: where its key-encryption key is. Default: a KEK in memory (tests only; variables do not survive a restart). */
+  /** The keyring of variables: where its key-encryption key is. Default: a KEK in this process's memory (tests: variables do not outlive the process). */
   keyring?: KeyringOptions;
 }
 

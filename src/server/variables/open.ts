@@ -9,7 +9,10 @@ import { WorkloadIdentities } from './workload-identity.ts';
 
 /** Where a server's keyring key-encryption key comes from. */
 export interface KeyringOptions {
-  /** The KEK file (`<data dir>/keyring.kek`, or `--keyring-kek`). Default: a random KEK in memory (tests). */
+  /**
+   * The KEK file (`<data dir>/keyring.kek`, or `--keyring-kek`). Default: a random KEK kept in this
+   * process's memory, shared by every server it starts (tests: servers on one state, restarts).
+   */
   kekFile?: string;
   /** Make the file (mode 600) when it does not exist. Default true; false for a file the operator gives. */
   createKek?: boolean;
@@ -17,12 +20,15 @@ export interface KeyringOptions {
   rekey?: RekeyLoopOptions;
 }
 
+/** The KEK of servers started without a file: random, made once per process, never written anywhere. */
+let processKek: Buffer | undefined;
+
 /** Load the KEK, open the keyring (making its first keys if the state has none), and build the services. */
 export async function openVariables(
   deps: { view: StateView; store: StateStore; leaderStore: StateStore; clock: Clock; logger: Logger },
   options: KeyringOptions = {},
 ): Promise<{ keyring: Keyring; variables: VariableService; workloadIdentities: WorkloadIdentities; rekey: RekeyLoop }> {
-  const kek = options.kekFile ? await loadKek(options.kekFile, options.createKek ?? true) : newKey();
+  const kek = options.kekFile ? await loadKek(options.kekFile, options.createKek ?? true) : (processKek ??= newKey());
   const keyring = new Keyring({ view: deps.view, store: deps.store, clock: deps.clock, logger: deps.logger, kek, kekSource: options.kekFile });
   await keyring.open();
   const variables = new VariableService({ view: deps.view, store: deps.store, clock: deps.clock, keyring });
