@@ -22,8 +22,8 @@ export class TaskTemplates {
     taskDir: string,
     servers: ServerPool,
     private readonly logger: Logger,
-    /** The allocation's workload token, for `{{var ...}}`. */
-    workloadToken?: string,
+    /** The allocation's workload token, for `{{var ...}}` (read when used: it may come after the first render). */
+    workloadToken?: () => string | undefined,
   ) {
     this.#set = new TemplateSet(servers, templates, taskDir, (spec) => this.#changed(spec), workloadToken);
   }

@@ -26,7 +26,7 @@ export function templatesHook(deps: TemplatesHookDeps): AllocHook {
       if (!t.task.templates?.length || !servers || stopped) return;
       let templates = byTask.get(t.task.name);
       if (!templates) {
-        templates = new TaskTemplates(t.task.templates, t.runner, t.request.env, t.taskDir, servers, deps.logger, t.request.env[WORKLOAD_TOKEN_ENV]);
+        templates = new TaskTemplates(t.task.templates, t.runner, t.request.env, t.taskDir, servers, deps.logger, () => t.request.env[WORKLOAD_TOKEN_ENV]);
         byTask.set(t.task.name, templates);
       }
       await templates.render();

@@ -44,7 +44,7 @@ export class TemplateSet {
     /** Called, after the splay, when a template's output changed after the first render. */
     private readonly onChange: (spec: TemplateSpec) => void,
     /** The allocation's workload token: what `{{var ...}}` reads variables with. */
-    private readonly workloadToken?: string,
+    private readonly workloadToken?: () => string | undefined,
   ) {
     this.#servers = typeof servers === 'string' ? new ServerPool(servers) : servers;
     this.#compiled = specs.map((s) => Handlebars.compile(s.data, { noEscape: true, strict: false }));
@@ -121,7 +121,8 @@ export class TemplateSet {
   async #fetchVar(dep: Dep, index: number): Promise<void> {
     const p = `/v1/var/${dep.name.split('/').map(encodeURIComponent).join('/')}${index ? `?index=${index}&wait=5m` : ''}`;
     // The workload token replaces the agent's own credentials: a task's template reads what its job may.
-    const headers: Record<string, string> = this.workloadToken ? { authorization: `Bearer ${this.workloadToken}` } : {};
+    const token = this.workloadToken?.();
+    const headers: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
     const res = await this.#servers.fetch(p, { signal: this.#stop.signal, headers });
     const text = await res.text();
     this.#indexes.set(depId(dep), Number(res.headers.get('x-berth-index') ?? 0));

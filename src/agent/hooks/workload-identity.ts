@@ -11,42 +11,58 @@ import type { AllocHook, HookedAlloc } from '../allocs/alloc-hook.ts';
 /** The env variable a task finds its token in. */
 export const WORKLOAD_TOKEN_ENV = 'BERTH_WORKLOAD_TOKEN';
 
-/** Tries before a task starts without a token (the servers unreachable that long). */
-const TRIES = 5;
-const RETRY_MS = 1000;
+/** Longest wait between tries while the servers cannot answer. */
+const MAX_RETRY_MS = 30_000;
 
 export function workloadIdentityHook(alloc: HookedAlloc, deps: { servers?: ServerPool; logger: Logger }): AllocHook {
-  let token: Promise<string | undefined> | undefined;
+  let token: string | undefined;
   let stopped = false;
-  const fetchToken = async (): Promise<string | undefined> => {
-    const servers = deps.servers!;
-    for (let i = 0; i < TRIES && !stopped; i++) {
-      try {
-        const res = await servers.fetch(`/v1/allocations/${encodeURIComponent(alloc.alloc.id)}/identity`);
-        const text = await res.text();
-        if (res.ok) return (JSON.parse(text) as { token: string }).token;
-        // Refused (an old server without the route, or a node secret it does not know): no use retrying.
-        if (res.status < 500) {
-          deps.logger.warn({ allocId: alloc.alloc.id, status: res.status, body: text.slice(0, 200) }, 'no workload identity for the allocation: its tasks start without BERTH_WORKLOAD_TOKEN');
-          return undefined;
-        }
-      } catch (err) {
-        deps.logger.debug({ err }, 'cannot fetch the workload identity yet');
+  /** Envs of tasks that ran before the token came: filled in when it does (a restart then has it). */
+  const waiting: Record<string, string>[] = [];
+  let first: Promise<void> | undefined;
+
+  /** One try: true when done (the token, or a refusal no retry will change), false to try again. */
+  const attempt = async (): Promise<boolean> => {
+    try {
+      const res = await deps.servers!.fetch(`/v1/allocations/${encodeURIComponent(alloc.alloc.id)}/identity`);
+      const text = await res.text();
+      if (res.ok) {
+        token = (JSON.parse(text) as { token: string }).token;
+        for (const env of waiting.splice(0)) env[WORKLOAD_TOKEN_ENV] = token;
+        return true;
       }
-      await new Promise((r) => setTimeout(r, RETRY_MS));
+      if (res.status >= 500) return false;
+      // Refused (an older server without the route, a node secret it does not know): retrying will not help.
+      deps.logger.warn({ allocId: alloc.alloc.id, status: res.status, body: text.slice(0, 200) }, 'no workload identity for the allocation: its tasks run without BERTH_WORKLOAD_TOKEN');
+      return true;
+    } catch (err) {
+      deps.logger.debug({ err }, 'cannot fetch the workload identity yet');
+      return false;
     }
-    deps.logger.warn({ allocId: alloc.alloc.id }, 'cannot fetch the workload identity: its tasks start without BERTH_WORKLOAD_TOKEN');
-    return undefined;
   };
+
+  // The first try is awaited; while the servers cannot answer (an agent restarting during an
+  // outage reattaches to its tasks), tasks go on and the token comes later, with backoff.
+  const start = (): Promise<void> =>
+    attempt().then((done) => {
+      if (done) return;
+      deps.logger.warn({ allocId: alloc.alloc.id }, 'cannot fetch the workload identity yet: tasks start without BERTH_WORKLOAD_TOKEN until it comes');
+      void (async () => {
+        for (let delay = 1000; !stopped; delay = Math.min(delay * 2, MAX_RETRY_MS)) {
+          await new Promise((r) => setTimeout(r, delay).unref());
+          if (stopped || (await attempt())) return;
+        }
+      })();
+    });
+
   return {
     name: 'workload-identity',
     async prerun(t) {
       if (!deps.servers || stopped) return;
-      // One token per allocation: fetched once, for its first task; a failed fetch is tried again for the next.
-      token ??= fetchToken();
-      const value = await token;
-      if (value === undefined) token = undefined;
-      else t.request.env[WORKLOAD_TOKEN_ENV] = value;
+      if (token !== undefined) t.request.env[WORKLOAD_TOKEN_ENV] = token;
+      else waiting.push(t.request.env);
+      first ??= start();
+      await first;
     },
     stop() {
       stopped = true;
