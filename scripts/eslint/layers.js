@@ -27,12 +27,14 @@ export const ALLOWED = {
   'discovery/catalog': ['discovery/checks', 'state', 'model', 'lib'],
   'discovery/dns': ['discovery/catalog', 'model', 'lib'],
   testing: ['scheduler', 'state', 'model', 'lib'],
-  agent: ['api', 'drivers', 'discovery/checks', 'model', 'lib'],
+  // TLS: certificates made, read and reloaded; the server, agent and CLI serve and call with it.
+  tls: ['model', 'lib'],
+  agent: ['api', 'drivers', 'discovery/checks', 'tls', 'model', 'lib'],
   acl: ['model', 'lib'],
-  server: ['acl', 'scheduler', 'state', 'kv', 'discovery/catalog', 'discovery/checks', 'discovery/dns', 'jobspec', 'api', 'model', 'lib'],
-  // The CLI validates job files before sending them (jobspec) and is the composition root
-  // that starts server and agent.
-  cli: ['api', 'jobspec', 'server', 'agent', 'model', 'lib'],
+  server: ['acl', 'scheduler', 'state', 'kv', 'discovery/catalog', 'discovery/checks', 'discovery/dns', 'jobspec', 'api', 'tls', 'model', 'lib'],
+  // The CLI validates job files before sending them (jobspec), makes certificates (tls) and is
+  // the composition root that starts server and agent.
+  cli: ['api', 'jobspec', 'server', 'agent', 'tls', 'model', 'lib'],
   ui: ['api', 'model'],
 };
 

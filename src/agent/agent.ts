@@ -1,9 +1,11 @@
 import fs from 'node:fs/promises';
 import net from 'node:net';
 import type { FastifyInstance } from 'fastify';
-import { BerthClient } from '../api/index.ts';
+import { BerthClient, type Transport } from '../api/index.ts';
+import type { ServerTls } from '../tls/index.ts';
+import type tls from 'node:tls';
 import { BerthError, type Allocation, type DriverName, type Job } from '../model/index.ts';
-import { DockerDriver, ProcessDriver, type TaskDriver } from '../drivers/index.ts';
+import { DockerDriver, ProcessDriver, type DockerTlsFiles, type TaskDriver } from '../drivers/index.ts';
 import { systemClock, type Clock, type Logger } from '../lib/index.ts';
 import { AllocRunner } from './allocs/alloc-runner.ts';
 import { LocalAllocs } from './allocs/local-allocs.ts';
@@ -35,6 +37,8 @@ export interface AgentOptions extends NodeSettings {
   httpPort?: number;
   /** Docker engine address (DOCKER_HOST form). Default env DOCKER_HOST or the local socket. */
   dockerHost?: string;
+  /** TLS to a tcp Docker engine. Default DOCKER_TLS_VERIFY and DOCKER_CERT_PATH, else none. */
+  dockerTls?: DockerTlsFiles;
   /**
    * The drivers to load, each under its `name`; default docker and process. Tests inject mocks
    * named for the drivers they stand in for (`mockDrivers()`).
@@ -45,6 +49,14 @@ export interface AgentOptions extends NodeSettings {
   clock?: Clock;
   /** The ACL token the agent uses with the servers (registration needs `nodes: write`). Default env BERTH_TOKEN. */
   token?: string;
+  /** TLS of the agent's own endpoint (the server proxies logs and exec to it), reloaded by `reloadTls()`. Default plain HTTP. */
+  tls?: ServerTls;
+  /**
+   * How the agent calls the servers: with TLS, trusting the CA, presenting the agent's
+   * certificate and checking theirs names a server. `reload` is called by `reloadTls()`. Default
+   * the process default (plain fetch).
+   */
+  transport?: Transport & { reload?: () => void };
 }
 
 /**
@@ -74,7 +86,7 @@ export class Agent {
     this.#clock = options.clock ?? systemClock;
     this.#log = options.logger.child({ component: 'agent' });
     this.#urls = [...new Set([options.serverUrl, ...(options.servers ?? [])].filter(Boolean))];
-    this.#client = new BerthClient({ address: this.#urls, token: options.token });
+    this.#client = new BerthClient({ address: this.#urls, token: options.token, transport: options.transport });
     this.#localState = new LocalState(options.dataDir);
   }
 
@@ -106,7 +118,7 @@ export class Agent {
     const addresses = await resolveNodeAddresses({ servers: this.#client.servers.addresses, address: o.address, httpHost: o.httpHost });
     if (!addresses.ok) throw new BerthError('invalid_input', addresses.error);
     const { address, httpHost } = addresses.value;
-    const drivers = o.drivers ?? [new DockerDriver({ host: o.dockerHost }), new ProcessDriver()];
+    const drivers = o.drivers ?? [new DockerDriver({ host: o.dockerHost, tls: o.dockerTls }), new ProcessDriver()];
     for (const d of drivers) this.#drivers.set(d.name, d);
     const facts = await fingerprint(drivers);
     const offered = offeredResources(facts.resources, o.reserved);
@@ -115,18 +127,19 @@ export class Agent {
     await this.#localState.open();
     this.nodeId = await loadNodeId(o.dataDir);
     const secret = await loadNodeSecret(o.dataDir);
-    this.#client = new BerthClient({ address: this.#urls, token: o.token, nodeSecret: secret, nodeId: this.nodeId });
+    this.#client = new BerthClient({ address: this.#urls, token: o.token, nodeSecret: secret, nodeId: this.nodeId, transport: o.transport });
     this.#reporter = new StatusReporter((updates) => this.#client.updateAllocations(this.nodeId, updates), this.#log);
     this.#allocs = new LocalAllocs({ client: this.#client, reporter: this.#reporter, logger: this.#log, signal, newRunner: (alloc, job) => this.#newRunner(alloc, job) });
     // The endpoint answers to the Host names of the address it listens at (the one the servers are given).
-    this.#http = await buildAgentApp(this.#allocs.runners, this.#drivers, { logger: this.#log, nodeId: () => this.nodeId, bindHost: httpHost, nodeSecret: secret });
+    this.#http = await buildAgentApp(this.#allocs.runners, this.#drivers, { logger: this.#log, nodeId: () => this.nodeId, bindHost: httpHost, nodeSecret: secret, https: o.tls?.options });
+    o.tls?.attach(this.#http.server as unknown as tls.Server);
     await this.#http.listen({ host: httpHost, port: o.httpPort ?? 0 }).catch(async (err: NodeJS.ErrnoException) => {
       this.#localState.close();
       await this.#http?.close();
       const why = err.code === 'EADDRINUSE' ? 'the port is in use' : err.code === 'EADDRNOTAVAIL' ? 'it is not an address of this host' : err.message;
       throw new BerthError('invalid_input', `Cannot start the agent: cannot listen on ${httpHost}:${o.httpPort ?? 0} (${why}); pick another with --http-addr`);
     });
-    const request = registrationRequest({ nodeId: this.nodeId, settings: { ...o, address }, facts, httpAddr: endpointUrl(httpHost, address, this.#http) });
+    const request = registrationRequest({ nodeId: this.nodeId, settings: { ...o, address }, facts, httpAddr: endpointUrl(httpHost, address, this.#http, o.tls !== undefined) });
     this.#node = new NodeRegistration({ client: this.#client, request, clock: this.#clock, logger: this.#log, signal });
     this.#allocs.restore(await recoverLocal({ localState: this.#localState, drivers: this.#drivers, nodeName: request.name, logger: this.#log }));
     try {
@@ -147,6 +160,15 @@ export class Agent {
     });
     this.#loops.push(this.#node.heartbeatLoop(), watch);
     this.#log.info({ nodeId: this.nodeId, name: request.name, defaultDriver: request.defaultDriver, http: request.httpAddr }, 'agent started');
+  }
+
+  /**
+   * Read the TLS files again (SIGHUP): the endpoint's new handshakes and new connections to the
+   * servers use the new certificates; open ones go on. Throws on a bad file, keeping the old ones.
+   */
+  reloadTls(): void {
+    this.#o.tls?.reload();
+    this.#o.transport?.reload?.();
   }
 
   /** Stop the agent's loops. Tasks keep running unless `stopTasks`. */
@@ -190,8 +212,8 @@ export class Agent {
 }
 
 /** The URL the server reaches the agent's endpoint at: its listening address, or `address` when it listens on every interface. */
-function endpointUrl(httpHost: string, address: string, http: FastifyInstance): string {
+function endpointUrl(httpHost: string, address: string, http: FastifyInstance, https: boolean): string {
   const host = httpHost === '0.0.0.0' || httpHost === '::' ? address : httpHost;
   const port = (http.server.address() as net.AddressInfo).port;
-  return `http://${net.isIPv6(host) ? `[${host}]` : host}:${port}`;
+  return `${https ? 'https' : 'http'}://${net.isIPv6(host) ? `[${host}]` : host}:${port}`;
 }

@@ -2,6 +2,7 @@ import { BerthError, type ErrorDetail } from '../model/index.ts';
 import type { AllocStats, Allocation, Deployment, Evaluation, Job, JobRun, KeyringKeyInfo, Node, NodeStats, Variable, VariableMeta } from '../model/index.ts';
 import { codeOfHttpStatus } from './status.ts';
 import { ServerPool } from './server-pool.ts';
+import type { Transport } from './transport.ts';
 import type {
   AclPolicyInfo,
   AclTokenInfo,
@@ -37,6 +38,8 @@ export interface ClientOptions {
   nodeId?: string;
   /** Per-request timeout for non-blocking calls. Default 30 s. */
   timeoutMs?: number;
+  /** How requests are sent (TLS settings). Default the process default (`setDefaultTransport`), else plain fetch. */
+  transport?: Transport;
 }
 
 /** Options of a blocking read. */
@@ -62,7 +65,7 @@ export class BerthClient {
     if (options.nodeSecret) headers['x-berth-node-secret'] = options.nodeSecret;
     if (options.nodeId) headers['x-berth-node-id'] = options.nodeId;
     // In the pool, so that every request through it carries them (the agent's templates and checks too).
-    this.servers = new ServerPool(options.address, { headers });
+    this.servers = new ServerPool(options.address, { headers, transport: options.transport });
     this.#timeoutMs = options.timeoutMs ?? 30_000;
   }
 

@@ -2,7 +2,9 @@
 export { BerthClient } from './client.ts';
 export type { ClientOptions, BlockingOptions } from './client.ts';
 export { ServerPool, parseAddresses, DEFAULT_ADDRESS } from './server-pool.ts';
-export type { PoolRequest } from './server-pool.ts';
+export type { PoolRequest, ServerPoolOptions } from './server-pool.ts';
+export { plainTransport, setDefaultTransport, defaultTransport } from './transport.ts';
+export type { Transport, WsTlsOptions } from './transport.ts';
 export { httpStatusOf, codeOfHttpStatus } from './status.ts';
 export * from './schemas.ts';
 export type * from './types.ts';

@@ -5,6 +5,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BerthError } from '../model/index.ts';
+import { defaultTransport, type Transport } from './transport.ts';
 
 /** The address used when none is given: one server on this host. */
 export const DEFAULT_ADDRESS = 'http://127.0.0.1:7460';
@@ -30,6 +31,8 @@ export interface ServerPoolOptions {
   busyRetryMs?: number;
   /** Headers sent with every request (credentials: a token, a node secret); a request's own win. */
   headers?: Record<string, string>;
+  /** How requests are sent (TLS settings). Default the process default (`setDefaultTransport`), else plain fetch. */
+  transport?: Transport;
 }
 
 /** One request: what `fetch` takes, plus the per-server timeout. */
@@ -65,6 +68,8 @@ export class ServerPool {
   #current = 0;
   readonly #busyRetryMs: number;
   readonly #headers: Record<string, string>;
+  /** How requests are sent: plain, or with the TLS settings of this process. */
+  readonly transport: Transport;
 
   /** `addresses`: a list or an address setting (comma-separated); default env BERTH_ADDR, else 127.0.0.1:7460. */
   constructor(addresses?: string | string[], options: ServerPoolOptions = {}) {
@@ -72,6 +77,7 @@ export class ServerPool {
     this.addresses = list.length ? list : [DEFAULT_ADDRESS];
     this.#busyRetryMs = options.busyRetryMs ?? 15_000;
     this.#headers = options.headers ?? {};
+    this.transport = options.transport ?? defaultTransport();
   }
 
   /** The server the next request goes to first. */
@@ -102,7 +108,7 @@ export class ServerPool {
 
   /** One try of each server, from the current one: the first final answer, else the last busy one. */
   async #round(path: string, method: string, idempotent: boolean, init: PoolRequest): Promise<Response> {
-    const tried: { address: string; detail: string }[] = [];
+    const tried: Tried[] = [];
     let busy: Response | undefined;
     for (let i = 0; i < this.addresses.length; i++) {
       const at = (this.#current + i) % this.addresses.length;
@@ -110,11 +116,11 @@ export class ServerPool {
       const signals = [init.signal, init.timeoutMs === undefined ? undefined : AbortSignal.timeout(init.timeoutMs)].filter((s): s is AbortSignal => !!s);
       let res: Response;
       try {
-        res = await fetch(address + path, { method, headers: { ...this.#headers, ...init.headers }, body: init.body, signal: signals.length ? AbortSignal.any(signals) : undefined });
+        res = await this.transport.fetch(address + path, { method, headers: { ...this.#headers, ...init.headers }, body: init.body, signal: signals.length ? AbortSignal.any(signals) : undefined });
       } catch (err) {
         if (init.signal?.aborted) throw err;
-        const reason = failureReason(err);
-        tried.push({ address, detail: reason.detail });
+        const reason = failureReason(err, address);
+        tried.push({ address, detail: reason.detail, fix: reason.fix });
         if (!reason.notSent && !idempotent) throw this.#unavailable(tried, `${method} ${path} may or may not have been applied; check before sending it again`);
         continue;
       }
@@ -129,19 +135,57 @@ export class ServerPool {
     throw this.#unavailable(tried);
   }
 
-  #unavailable(tried: { address: string; detail: string }[], note?: string): BerthError {
+  #unavailable(tried: Tried[], note?: string): BerthError {
     const fix = note ?? (this.addresses.length > 1 ? 'are they running? BERTH_ADDR lists them, comma-separated' : 'is it running? set BERTH_ADDR to its address');
-    if (this.addresses.length === 1) return new BerthError('unavailable', `Cannot reach the berth server at ${tried[0].address}: ${tried[0].detail} (${fix})`);
+    if (this.addresses.length === 1) return new BerthError('unavailable', `Cannot reach the berth server at ${tried[0].address}: ${tried[0].detail} (${note ?? tried[0].fix ?? fix})`);
     const list = tried.map((t) => `${t.address} (${t.detail})`).join(', ');
     return new BerthError('unavailable', `Cannot reach any berth server: tried ${list} (${fix})`);
   }
 }
 
-/** Why a fetch failed, in a word, and whether the request surely never reached a server. */
-function failureReason(err: unknown): { detail: string; notSent: boolean } {
+/** One server that did not answer, why, and what to do about it where that is known. */
+interface Tried {
+  address: string;
+  detail: string;
+  fix?: string;
+}
+
+/**
+ * TLS handshakes that failed, by the error code Node gives, in words and with the fix. The
+ * request was never sent: a handshake comes first.
+ */
+const TLS_FAILURES: Record<string, { detail: string; fix: string }> = {
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: { detail: 'its certificate is not signed by a CA this client trusts', fix: 'set BERTH_CACERT (--ca-cert) to the CA that signed the server certificate' },
+  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: { detail: 'its certificate is not signed by a CA this client trusts', fix: 'set BERTH_CACERT (--ca-cert) to the CA that signed the server certificate' },
+  SELF_SIGNED_CERT_IN_CHAIN: { detail: 'its certificate is signed by a CA this client does not trust', fix: 'set BERTH_CACERT (--ca-cert) to the CA that signed the server certificate' },
+  DEPTH_ZERO_SELF_SIGNED_CERT: { detail: 'its certificate is self-signed and not trusted', fix: 'set BERTH_CACERT (--ca-cert) to the CA that signed the server certificate' },
+  CERT_HAS_EXPIRED: { detail: 'its certificate has expired', fix: 'make a new one with `berth tls cert create --server` and send the server SIGHUP' },
+  CERT_NOT_YET_VALID: { detail: 'its certificate is not valid yet', fix: "check this host's clock" },
+  ERR_TLS_CERT_ALTNAME_INVALID: { detail: 'its certificate is not for a berth server', fix: 'the server needs a certificate from `berth tls cert create --server`' },
+  ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED: { detail: 'it requires a client certificate', fix: 'set BERTH_CLIENT_CERT and BERTH_CLIENT_KEY (--client-cert, --client-key), e.g. from `berth tls cert create --cli`' },
+  ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE: { detail: 'it refused the TLS handshake (no client certificate?)', fix: 'set BERTH_CLIENT_CERT and BERTH_CLIENT_KEY (--client-cert, --client-key), e.g. from `berth tls cert create --cli`' },
+  ERR_SSL_TLSV1_ALERT_UNKNOWN_CA: { detail: 'it does not trust the CA of this client certificate', fix: 'use a client certificate signed by the CA the server verifies (--tls-ca on the server)' },
+  ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE: { detail: 'it refused this client certificate', fix: 'use a client certificate signed by the CA the server verifies (--tls-ca on the server)' },
+  ERR_SSL_WRONG_VERSION_NUMBER: { detail: 'it does not speak TLS', fix: 'use an http:// address, or start the server with --tls-cert and --tls-key' },
+  ERR_SSL_PACKET_LENGTH_TOO_LONG: { detail: 'it does not speak TLS', fix: 'use an http:// address, or start the server with --tls-cert and --tls-key' },
+};
+
+/** Why a fetch failed, in a word, whether the request surely never reached a server, and the fix where known. */
+function failureReason(err: unknown, address: string): { detail: string; notSent: boolean; fix?: string } {
   const e = err as Error & { cause?: { code?: string; message?: string } };
   if (e.name === 'TimeoutError') return { detail: 'timed out', notSent: false };
   const code = e.cause?.code;
+  const tls = code === undefined ? undefined : TLS_FAILURES[code];
+  if (tls) return { detail: `${tls.detail} (${code})`, notSent: true, fix: tls.fix };
+  // A server verifying client certificates under TLS 1.3 checks one after the handshake and
+  // closes without an alert when it is missing or not of its CA; a TLS server reached over plain
+  // HTTP closes too. Neither says more, so say what it most likely was.
+  if (code === 'UND_ERR_SOCKET') {
+    const fix = address.startsWith('https:')
+      ? 'if it runs with --verify-incoming, set BERTH_CLIENT_CERT and BERTH_CLIENT_KEY (--client-cert, --client-key) to a certificate of its CA'
+      : 'if it serves HTTPS, use an https:// address';
+    return { detail: 'it closed the connection without answering', notSent: false, fix };
+  }
   // fetch refuses ports browsers block (1, 25, ...) before connecting: nothing was sent either.
   const blocked = e.cause?.message === 'bad port';
   return { detail: code ?? e.cause?.message ?? e.message, notSent: blocked || (code !== undefined && NOT_SENT.has(code)) };

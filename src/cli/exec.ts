@@ -1,5 +1,6 @@
 import WebSocket from 'ws';
 import { CliError } from './errors.ts';
+import { defaultTransport } from '../api/index.ts';
 
 /**
  * Runs an exec session over its WebSocket: relays this terminal's stdin up, writes stdout and
@@ -8,7 +9,9 @@ import { CliError } from './errors.ts';
  */
 export function execSession(url: string, tty: boolean): Promise<number> {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, { headers: process.env.BERTH_TOKEN ? { authorization: `Bearer ${process.env.BERTH_TOKEN}` } : {} });
+    // ws hands the TLS options to tls.connect, whose checkServerIdentity returns an Error (ws types it as boolean).
+    const tls = defaultTransport().wsOptions() as WebSocket.ClientOptions;
+    const ws = new WebSocket(url, { ...tls, headers: process.env.BERTH_TOKEN ? { authorization: `Bearer ${process.env.BERTH_TOKEN}` } : {} });
     const stdin = process.stdin;
     let code: number | undefined;
     let failure: string | undefined;

@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { berthVersion, versionCommand } from './commands/version.ts';
 import { completionCommand } from './commands/completion.ts';
 import { allCommands, reportMisuseEverywhere } from './usage.ts';
+import { addClientTlsOptions, useClientTls } from './client-tls.ts';
 
 /** A module of top-level commands, imported only when one of them runs. */
 interface CommandModule {
@@ -25,6 +26,7 @@ const MODULES: CommandModule[] = [
   { names: ['event'], load: async () => [(await import('./commands/event.ts')).eventCommand()] },
   { names: ['lock'], load: async () => [(await import('./commands/lock.ts')).lockCommand()] },
   { names: ['acl'], load: async () => [(await import('./commands/acl.ts')).aclCommand()] },
+  { names: ['tls'], load: async () => [(await import('./commands/tls.ts')).tlsCommand()] },
   { names: ['var'], load: async () => [(await import('./commands/var.ts')).varCommand()] },
   { names: ['operator'], load: async () => [(await import('./commands/var.ts')).operatorCommand()] },
 ];
@@ -53,6 +55,8 @@ export async function buildProgram(argv?: string[]): Promise<Command> {
     .enablePositionalOptions();
   const loaded = await Promise.all((argv === undefined ? MODULES : modulesFor(argv)).map((m) => m.load()));
   for (const cmd of [...loaded.flat(), versionCommand(), completionCommand(program)]) program.addCommand(cmd);
+  addClientTlsOptions(program);
+  program.hook('preAction', (_root, action) => useClientTls(action));
   reportMisuseEverywhere(program);
   for (const cmd of allCommands(program)) {
     cmd.option('--no-color', 'no colour in the output (also: NO_COLOR=1); there is colour only on a terminal');

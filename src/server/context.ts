@@ -9,6 +9,7 @@ import type { KvService } from '../kv/index.ts';
 import type { ServerMember } from './cluster/index.ts';
 import type { AclService } from './acl/index.ts';
 import type { Keyring, VariableService, WorkloadIdentities } from './variables/index.ts';
+import type { Transport } from '../api/index.ts';
 
 /** What the routes know of the servers: who leads, who is there. */
 export interface ClusterView {
@@ -51,4 +52,16 @@ export interface ServerContext {
   keyring: Keyring;
   /** The tokens of allocations (`wi:...`). */
   workloadIdentities: WorkloadIdentities;
+  /**
+   * How this server calls its peers: other servers (leader forwarding), whose certificates must
+   * name a server, and agents (logs, exec, stats, task control), whose must name an agent.
+   * Plain fetch without TLS.
+   */
+  peers: Peers;
+}
+
+/** The transports to the other servers and to the agents. */
+export interface Peers {
+  servers: Transport;
+  agents: Transport;
 }

@@ -18,6 +18,23 @@ export async function openSqliteState(dataDir: string): Promise<StateBackend> {
  * `--auto-compaction-mode revision --auto-compaction-retention 10000` to keep what sqlite keeps, and
  * with `--max-txn-ops 10000`, since berth commits a whole plan in one txn (etcd's default is 128).
  */
-export async function openEtcdState(endpoints: string[]): Promise<StateBackend> {
-  return EtcdBackend.open(endpoints);
+export async function openEtcdState(endpoints: string[], tls?: EtcdTlsFiles): Promise<StateBackend> {
+  return EtcdBackend.open(endpoints, tls ? { credentials: await etcdCredentials(tls) } : {});
+}
+
+/** TLS files for etcd: the CA of its members, and a client certificate and key for --client-cert-auth. */
+export interface EtcdTlsFiles {
+  /** Default: the system's CAs. */
+  ca?: string;
+  cert?: string;
+  key?: string;
+}
+
+/** The etcd client's credentials from the files; throws naming a file that cannot be read. */
+async function etcdCredentials(files: EtcdTlsFiles): Promise<{ rootCertificate: Buffer; certChain?: Buffer; privateKey?: Buffer }> {
+  // Loaded here: a server without etcd TLS does not load the tls layer (and undici) at all.
+  const { readPem } = await import('../tls/index.ts');
+  const pem = (file: string | undefined, what: string): Buffer | undefined => (file ? Buffer.from(readPem(file, what)) : undefined);
+  // gRPC's createSsl takes null for "the system's CAs"; the etcd3 client's type says Buffer only.
+  return { rootCertificate: pem(files.ca, 'etcd CA certificate') ?? (null as unknown as Buffer), certChain: pem(files.cert, 'etcd client certificate'), privateKey: pem(files.key, 'etcd client key') };
 }

@@ -9,7 +9,10 @@ import { PeriodicDispatcher, type DispatcherOptions } from './periodic/index.ts'
 import { DeploymentWatcher } from './rollout/index.ts';
 import { ServerMetrics } from './metrics.ts';
 import { buildApp, type BrowserGuardOptions } from './http/index.ts';
-import type { ServerContext } from './context.ts';
+import type { Peers, ServerContext } from './context.ts';
+import { plainTransport } from '../api/index.ts';
+import type { ServerTls } from '../tls/index.ts';
+import type tls from 'node:tls';
 import { ServerDiscovery, type DiscoveryOptions, openServerKv } from './consul/index.ts';
 import { Leadership, LeaderLoops, fencedBackend, type ServerMember } from './cluster/index.ts';
 import { AclService, type AclOptions } from './acl/index.ts';
@@ -46,6 +49,17 @@ export interface ServerOptions {
   acl?: AclOptions;
   /** More Host names and web origins the API accepts (`--allowed-host`, `--allowed-origin`); the bind and advertised addresses are always accepted. */
   browser?: Pick<BrowserGuardOptions, 'allowedHosts' | 'allowedOrigins'>;
+  /**
+   * TLS of the HTTP API (the DNS port stays plain): its certificate, key and CA, read again by
+   * `reloadTls()`. Its presence is what "TLS is on" means. Default none: plain HTTP.
+   */
+  tls?: ServerTls;
+  /**
+   * How the server calls other servers (leader forwarding) and agents (logs, exec, stats); with
+   * TLS, transports that trust the CA, present this server's certificate and check the peer's
+   * role name. Default plain fetch.
+   */
+  peers?: Peers & { reload?: () => void };
   /** The keyring of variables: where its key-encryption key is. Default: a KEK in this process's memory (tests: variables do not outlive the process). */
   keyring?: KeyringOptions;
 }
@@ -120,7 +134,8 @@ export class Server {
       onDeposed: () => made.server && made.server.#lead(false),
     });
     const parts = await assemble(options, leadership);
-    const app = await buildApp(parts.ctx, options.logger, browserGuardOptions(options));
+    const app = await buildApp(parts.ctx, options.logger, { https: options.tls?.options, browser: browserGuardOptions(options) });
+    if (options.tls) options.tls.attach(app.server as unknown as tls.Server);
     const server = new Server(options, parts, app);
     made.server = server;
     await server.#listenAndJoin();
@@ -160,6 +175,21 @@ export class Server {
     this.#transition = this.#transition
       .then(() => (elected && this.leadership.isLeader ? loops.start() : loops.stop()))
       .catch((err: unknown) => this.#options.logger.error({ err }, 'cannot start or stop the leader loops'));
+  }
+
+  /** Whether the API is served over TLS. */
+  get tlsEnabled(): boolean {
+    return this.#options.tls !== undefined;
+  }
+
+  /**
+   * Read the TLS files again (SIGHUP): new handshakes, incoming and outgoing, use the new
+   * certificates; open connections (blocking queries) go on. Throws on a bad file, keeping the
+   * old ones; does nothing without TLS.
+   */
+  reloadTls(): void {
+    this.#options.tls?.reload();
+    this.#options.peers?.reload?.();
   }
 
   /** True while this server runs the control loops. */
@@ -203,7 +233,9 @@ async function assemble(options: ServerOptions, leadership: Leadership): Promise
   const periodic = new PeriodicDispatcher({ view, store, clock, logger: child('periodic') }, options.periodic);
   const vars = await openVariables({ view, store, leaderStore, clock, logger: child('keyring') }, options.keyring);
   const acl = new AclService({ view, store, clock, logger: child('acl'), workload: (secret) => vars.workloadIdentities.resolve(secret) }, options.acl ?? { enabled: false });
-  const ctx: ServerContext = { view, store, clock, jobs, nodes, metrics, periodic, discovery, kv, backend, cluster: leadership, acl, variables: vars.variables, keyring: vars.keyring, workloadIdentities: vars.workloadIdentities };
+  const peers = options.peers ?? { servers: plainTransport, agents: plainTransport };
+  const { variables, keyring, workloadIdentities } = vars;
+  const ctx: ServerContext = { view, store, clock, jobs, nodes, metrics, periodic, discovery, kv, backend, cluster: leadership, acl, peers: { servers: peers.servers, agents: peers.agents }, variables, keyring, workloadIdentities };
   const leaderDeps = { view, store: leaderStore, clock };
   const broker = new EvalBroker({ now: () => clock.now() });
   const blockedEvals = new BlockedEvals({ ...leaderDeps, logger: child('blocked-evals') });

@@ -31,6 +31,11 @@ import { EtcdWatch } from './etcd-watch.ts';
 export interface EtcdBackendOptions {
   /** Deadline of each unary call. Default 5 000 ms. */
   callTimeoutMs?: number;
+  /**
+   * TLS to etcd (https:// endpoints): the CA of the members' certificates, and this client's
+   * certificate chain and key for members run with --client-cert-auth; PEM. Default none.
+   */
+  credentials?: { rootCertificate: Buffer; certChain?: Buffer; privateKey?: Buffer };
 }
 
 /** Largest answer accepted from etcd (a range of a whole table). */
@@ -72,6 +77,7 @@ export class EtcdBackend implements StateBackend {
       faultHandling: { global: noop },
       // A whole table read at startup can pass gRPC's default 4 MiB message limit by far.
       grpcOptions: { 'grpc.max_receive_message_length': MAX_MESSAGE_BYTES },
+      ...(options.credentials ? { credentials: options.credentials } : {}),
     };
     // The client (gRPC, protobuf and etcd's .proto files) is loaded only here: a server on SQLite,
     // and every command that merely imports the state layer, would pay for it at start-up.

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -19,10 +19,10 @@ let dir = '';
 let server: BerthProcess & { addr: string };
 const agents = new Map<string, BerthProcess>();
 
-async function api<T>(method: string, url: string, body?: unknown): Promise<T> {
+async function api<T>(method: string, url: string, body?: unknown, headers: Record<string, string> = {}): Promise<T> {
   const res = await fetch(`${server.addr}${url}`, {
     method,
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    headers: body === undefined ? headers : { ...headers, 'content-type': 'application/json' },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   const text = await res.text();
@@ -87,7 +87,9 @@ describe('scheduler end to end: three agents on one machine', { timeout: 150_000
 
   it('replaces the allocations of a killed agent on the others within TTL + 3 s', async () => {
     const victim = (await nodes()).find((n) => n.name === 'n2')!;
-    const ttl = (await api<{ heartbeatTtlMs: number }>('PUT', `/v1/nodes/${victim.id}/heartbeat`)).heartbeatTtlMs;
+    // Only the node's own agent may heartbeat for it: with the secret from its data dir.
+    const secret = (await readFile(path.join(dir, 'n2', 'node-secret'), 'utf8')).trim();
+    const ttl = (await api<{ heartbeatTtlMs: number }>('PUT', `/v1/nodes/${victim.id}/heartbeat`, undefined, { 'x-berth-node-secret': secret })).heartbeatTtlMs;
     const killedAt = Date.now();
     await agents.get('n2')!.kill9();
     agents.delete('n2');

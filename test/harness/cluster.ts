@@ -18,7 +18,7 @@ export interface BerthProcess {
 }
 
 /** Run the berth CLI with `args`, inside network namespace `netns` when one is given. */
-function launch(args: string[], env: NodeJS.ProcessEnv = {}, netns?: string): BerthProcess {
+export function launch(args: string[], env: NodeJS.ProcessEnv = {}, netns?: string): BerthProcess {
   const argv = [process.execPath, bin, ...args];
   const [command, ...commandArgs] = netns ? ['ip', 'netns', 'exec', netns, ...argv] : argv;
   const child = spawn(command, commandArgs, {

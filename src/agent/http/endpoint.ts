@@ -19,7 +19,10 @@ export interface AgentAppOptions {
   bindHost?: string;
   /** Callers must show it (`X-Berth-Node-Secret`); only the servers know it. Undefined: no check (tests). */
   nodeSecret?: string;
+  /** Serve HTTPS with these options (the agent's --tls-cert). Default plain HTTP. */
+  https?: ServerTlsOptions;
 }
+import type { ServerTlsOptions } from '../../tls/index.ts';
 
 /**
  * The agent's own small HTTP endpoint: what only the host that runs a task can answer (its logs,
@@ -29,7 +32,10 @@ export interface AgentAppOptions {
 export async function buildAgentApp(runners: Map<string, AllocRunner>, drivers: Map<DriverName, TaskDriver>, options: AgentAppOptions): Promise<FastifyInstance> {
   const { logger, nodeId = () => '' } = options;
   const policy = agentRequestPolicy(options.bindHost ?? '127.0.0.1');
+  // With `https` (the agent's --tls-cert), fastify makes an https.Server; the routes are the same.
+  const https = options.https;
   const app = Fastify({
+    ...(https ? { https } : {}),
     loggerInstance: logger.child({ component: 'agent-http' }) as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
     forceCloseConnections: true,

@@ -13,6 +13,8 @@ import { addDnsFlags, collectTaskDns, discoveryOptions, taskDnsServers, type Dns
 import { serverMembersCommand } from './server-members.ts';
 import { addBrowserFlags, browserOptions, type BrowserFlags } from './browser-flags.ts';
 import { securityWarning } from '../security-warning.ts';
+import { addDockerTlsFlags, addEtcdTlsFlags, addListenerTlsFlags, agentTransport, dockerTls, etcdTls, listenerTls, serverPeers, type TlsFlags } from './tls-flags.ts';
+import type { Transport } from '../../api/index.ts';
 
 /** `host:port`, as the address flags take it. */
 export interface HostPort {
@@ -94,7 +96,7 @@ function common(cmd: Command): Command {
     .hook('preAction', (thisCommand) => applyConfigFile(thisCommand));
 }
 
-interface RunOpts extends BrowserFlags {
+interface RunOpts extends BrowserFlags, TlsFlags {
   dataDir: string;
   httpAddr: HostPort;
   dnsAddr?: HostPort;
@@ -154,8 +156,14 @@ export function daemonCommands(): Command[] {
       const server = await startServer(opts, logger);
       const { Agent } = await agentLayer();
       const agentDir = path.join(opts.dataDir, 'agent');
+      // The dev agent uses the server's certificate for its endpoint and its calls to the server.
+      const agentTls = await listenerTls(opts, 'servers');
+      const transport = (await serverPeers(opts))?.servers;
       const agent = await Agent.start({
         serverUrl: server.url,
+        tls: agentTls,
+        transport,
+        dockerTls: dockerTls(opts),
         dataDir: agentDir,
         token: opts.acl ? await devAgentToken(server, agentDir) : undefined,
         logger,
@@ -166,15 +174,20 @@ export function daemonCommands(): Command[] {
         // Containers reach services at the bridge address, not at 127.0.0.1 (their own loopback).
         address: server.discovery.bridgeAddress,
       });
-      onSignals(logger, async () => {
-        await agent.stop();
-        await server.stop();
-      });
+      onSignals(
+        logger,
+        async () => {
+          await agent.stop();
+          await server.stop();
+        },
+        () => (server.reloadTls(), agent.reloadTls()),
+      );
+      const env = server.tlsEnabled ? `BERTH_CACERT=${opts.tlsCa} ${opts.verifyIncoming ? 'BERTH_CLIENT_CERT=<cli cert> BERTH_CLIENT_KEY=<its key> ' : ''}` : '';
       process.stderr.write(
         `\nberth dev is running: API ${server.url}, node "${agent.nodeName}" (driver ${agent.defaultDriver}), data in ${opts.dataDir}\n` +
-          `Try: BERTH_ADDR=${server.url} npx berth job run examples/web.yaml\n\n`,
+          `Try: ${env}BERTH_ADDR=${server.url} npx berth job run examples/web.yaml\n\n`,
       );
-      for (const file of opts.run ?? []) await runExample(server.url, file, logger);
+      for (const file of opts.run ?? []) await runExample(server.url, file, logger, transport);
     });
 
   const server = common(new Command('server'))
@@ -194,7 +207,7 @@ export function daemonCommands(): Command[] {
     .action(async (opts: RunOpts) => {
       const logger = await newLogger(opts);
       const s = await startServer(opts, logger);
-      onSignals(logger, () => s.stop());
+      onSignals(logger, () => s.stop(), () => s.reloadTls());
     });
   server.addCommand(serverMembersCommand());
 
@@ -216,12 +229,17 @@ export function daemonCommands(): Command[] {
     .addOption(new Option('--task-dns <ip|auto>', "DNS server for docker tasks that set none, so that they resolve NAME.service.berth: where berth's DNS answers on port 53 (`berth server --dns-bridge`); auto: this host's docker0 address; repeat for several").env('BERTH_TASK_DNS').argParser(collectTaskDns))
     .action(async (opts: AgentOpts) => {
       const logger = await newLogger(opts);
-      const servers = opts.server?.length ? opts.server : ['http://127.0.0.1:7460'];
+      const tls = await listenerTls(opts, 'servers');
+      const transport = await agentTransport(opts);
+      const servers = opts.server?.length ? opts.server : [transport ? 'https://127.0.0.1:7460' : 'http://127.0.0.1:7460'];
       const { Agent, resolveNodeAddresses } = await agentLayer();
       // Found here rather than left to the agent so that a loopback address meant for one host is misuse (exit 2).
       const addresses = await resolveNodeAddresses({ servers, address: opts.address, httpHost: opts.httpAddr?.host });
       if (!addresses.ok) throw new CliError(addresses.error, EXIT_USAGE);
       const a = await Agent.start({
+        tls,
+        transport,
+        dockerTls: dockerTls(opts),
         serverUrl: servers[0],
         servers,
         dataDir: opts.dataDir,
@@ -239,9 +257,14 @@ export function daemonCommands(): Command[] {
         portRange: opts.portRange,
         dnsServers: taskDnsServers(opts.taskDns),
       });
-      onSignals(logger, () => a.stop());
+      onSignals(logger, () => a.stop(), () => a.reloadTls());
     });
 
+  addListenerTlsFlags(dev, 'the API and the dev agent');
+  addDockerTlsFlags(dev);
+  addEtcdTlsFlags(addListenerTlsFlags(server, 'the API'));
+  // The agent's calls to the servers take --ca-cert, --client-cert, --client-key like every client command (cli/client-tls.ts).
+  addDockerTlsFlags(addListenerTlsFlags(agent, "the agent's own endpoint (logs, exec), also presented to the servers"));
   return [addBrowserFlags(addDnsFlags(dev)), addBrowserFlags(addDnsFlags(server)), agent];
 }
 
@@ -281,7 +304,7 @@ async function openState(opts: RunOpts): Promise<StateBackend> {
   const { openEtcdState, openSqliteState } = await serverLayer();
   if (opts.etcd?.length) {
     try {
-      return await openEtcdState(opts.etcd);
+      return await openEtcdState(opts.etcd, etcdTls(opts));
     } catch (err) {
       throw new CliError(`Cannot start the server: ${(err as Error).message} (is etcd running there? check --etcd)`);
     }
@@ -293,8 +316,9 @@ async function openState(opts: RunOpts): Promise<StateBackend> {
 }
 
 async function startServer(opts: RunOpts, logger: Logger): Promise<Server> {
-  // TLS has not landed yet: it counts as off until its flags do.
-  const warning = securityWarning({ bindAddress: opts.httpAddr.host, aclEnabled: opts.acl === true, tlsEnabled: false });
+  const tls = await listenerTls(opts);
+  const peers = await serverPeers(opts);
+  const warning = securityWarning({ bindAddress: opts.httpAddr.host, aclEnabled: opts.acl === true, tlsEnabled: tls !== undefined });
   if (warning) process.stderr.write(`\n${warning}\n`);
   const backend = await openState(opts);
   try {
@@ -305,7 +329,7 @@ async function startServer(opts: RunOpts, logger: Logger): Promise<Server> {
     const browser = browserOptions(opts);
     // A file the operator names must exist (several servers share it); the default one is made.
     const keyring = { kekFile: opts.keyringKek ?? path.join(opts.dataDir, 'keyring.kek'), createKek: opts.keyringKek === undefined };
-    return await Server.start({ backend, logger, host: opts.httpAddr.host, port: opts.httpAddr.port, ...schedulerOptions(opts), discovery, ...cluster, acl, browser, keyring });
+    return await Server.start({ backend, logger, host: opts.httpAddr.host, port: opts.httpAddr.port, ...schedulerOptions(opts), discovery, ...cluster, acl, browser, tls, peers, keyring });
   } catch (err) {
     await backend.close();
     const e = err as NodeJS.ErrnoException;
@@ -330,10 +354,10 @@ function schedulerOptions(opts: RunOpts): Partial<ServerOptions> {
 }
 
 /** Register a job file and follow it, logging instead of failing the process. */
-async function runExample(url: string, file: string, logger: Logger): Promise<void> {
+async function runExample(url: string, file: string, logger: Logger, transport?: Transport): Promise<void> {
   try {
     const [{ BerthClient }, { watchRollout }] = await Promise.all([import('../../api/index.ts'), import('../progress.ts')]);
-    const client = new BerthClient({ address: url });
+    const client = new BerthClient({ address: url, transport });
     const text = await fs.readFile(file, 'utf8');
     const result = await client.registerJob(text, path.extname(file) === '.json' ? 'json' : 'yaml');
     const job = await client.getJob(result.jobId);
@@ -345,8 +369,19 @@ async function runExample(url: string, file: string, logger: Logger): Promise<vo
   }
 }
 
-/** SIGINT/SIGTERM: shut down cleanly once; a second signal exits at once. */
-function onSignals(logger: Logger, shutdown: () => Promise<void>): void {
+/**
+ * SIGINT/SIGTERM: shut down cleanly once; a second signal exits at once. SIGHUP: read the TLS
+ * certificates again (`reload`); a bad file is logged and the old certificates stay.
+ */
+function onSignals(logger: Logger, shutdown: () => Promise<void>, reload: () => void): void {
+  process.on('SIGHUP', () => {
+    try {
+      reload();
+      logger.info({ signal: 'SIGHUP' }, 'TLS certificates reloaded (if any)');
+    } catch (err) {
+      logger.error({ signal: 'SIGHUP', err: (err as Error).message }, 'cannot reload the TLS certificates; keeping the old ones');
+    }
+  });
   let stopping = false;
   const handler = (signal: string): void => {
     if (stopping) process.exit(1);

@@ -10,12 +10,14 @@ import { containerCreateOptions, LABEL_ALLOC, LABEL_NODE, LABEL_TASK, TASK_DIR_M
 import { countLines, lastLines } from '../lines.ts';
 import { hostSignal, unknownSignal } from '../signals.ts';
 import { demuxDockerLogs } from './docker-logs.ts';
-import { connectDocker, defaultDockerHost, dockerMessage, dockerStatus, readProgress } from './docker-host.ts';
+import { connectDocker, defaultDockerHost, dockerMessage, dockerStatus, readProgress, type DockerTlsFiles } from './docker-host.ts';
 
 /** Options of `DockerDriver`. */
 export interface DockerDriverOptions {
   /** The engine, in `DOCKER_HOST` form (`unix:///path`, `tcp://host:port`). Default: `DOCKER_HOST`, else `unix:///var/run/docker.sock`. */
   host?: string;
+  /** TLS to a tcp engine: CA, client certificate and key files. Default `DOCKER_TLS_VERIFY` and `DOCKER_CERT_PATH` as the Docker CLI reads them, else none. */
+  tls?: DockerTlsFiles;
   /** How long `fingerprint` waits for the engine. Default 2000 ms. */
   fingerprintTimeoutMs?: number;
   /** Where pulls and retries are reported. Default: nowhere. */
@@ -39,20 +41,22 @@ interface WaitResponse {
 export class DockerDriver implements TaskDriver {
   readonly name = 'docker' as const;
   readonly #host: string;
+  readonly #tls: DockerTlsFiles | undefined;
   readonly #docker: Docker;
   readonly #fingerprintTimeoutMs: number;
   readonly #logger: DriverLogger | undefined;
 
   constructor(options: DockerDriverOptions = {}) {
     this.#host = options.host ?? defaultDockerHost();
-    this.#docker = connectDocker(this.#host);
+    this.#tls = options.tls;
+    this.#docker = connectDocker(this.#host, { tls: options.tls });
     this.#fingerprintTimeoutMs = options.fingerprintTimeoutMs ?? 2000;
     this.#logger = options.logger;
   }
 
   /** Detected when the engine answers `/version` within the timeout; its version is the engine's. */
   async fingerprint(): Promise<DriverInfo> {
-    const docker = connectDocker(this.#host, { timeoutMs: this.#fingerprintTimeoutMs });
+    const docker = connectDocker(this.#host, { timeoutMs: this.#fingerprintTimeoutMs, tls: this.#tls });
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error(`no answer within ${this.#fingerprintTimeoutMs} ms`)), this.#fingerprintTimeoutMs);

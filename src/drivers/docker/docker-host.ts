@@ -1,3 +1,6 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import Docker from 'dockerode';
 
 /** Where a Docker engine listens when neither the caller nor `DOCKER_HOST` says. */
@@ -13,7 +16,7 @@ export interface DockerConnection {
 
 /**
  * Parses a `DOCKER_HOST`-style address: `unix:///path`, a bare `/path`, `tcp://host:port`,
- * `http://host:port` or `https://host:port`. TLS client certificates are not handled.
+ * `http://host:port` or `https://host:port`. TLS client certificates come with `DockerTlsFiles`.
  */
 export function parseDockerHost(address: string): DockerConnection {
   if (address.startsWith('unix://')) {
@@ -40,19 +43,65 @@ export function defaultDockerHost(): string {
   return process.env.DOCKER_HOST || DEFAULT_DOCKER_HOST;
 }
 
+/** TLS to a remote engine (`dockerd --tlsverify`): the files of the CA and of this client's certificate. */
+export interface DockerTlsFiles {
+  /** The CA that signed the engine's certificate. */
+  ca: string;
+  /** This client's certificate and key, which the engine verifies. */
+  cert: string;
+  key: string;
+}
+
+/**
+ * The TLS files the Docker CLI would use: with `DOCKER_TLS_VERIFY` set (to anything but "" or
+ * "0"), `ca.pem`, `cert.pem` and `key.pem` in `DOCKER_CERT_PATH`, else in `~/.docker`. Undefined
+ * without `DOCKER_TLS_VERIFY`.
+ */
+export function dockerTlsFromEnv(env: NodeJS.ProcessEnv = process.env): DockerTlsFiles | undefined {
+  const verify = env.DOCKER_TLS_VERIFY;
+  if (!verify || verify === '0') return undefined;
+  const dir = env.DOCKER_CERT_PATH || path.join(os.homedir(), '.docker');
+  return { ca: path.join(dir, 'ca.pem'), cert: path.join(dir, 'cert.pem'), key: path.join(dir, 'key.pem') };
+}
+
+/** The PEM texts of `files`, or an error naming the file that cannot be read. */
+function readDockerTls(files: DockerTlsFiles): { ca: string; cert: string; key: string } {
+  const read = (file: string, what: string): string => {
+    try {
+      return fs.readFileSync(file, 'utf8');
+    } catch (err) {
+      throw new Error(`Cannot use TLS to the Docker engine: cannot read the ${what} ${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message} (check --docker-tls-* or DOCKER_CERT_PATH)`);
+    }
+  };
+  return { ca: read(files.ca, 'CA certificate'), cert: read(files.cert, 'client certificate'), key: read(files.key, 'client key') };
+}
+
+/** Settings of `connectDocker`. */
+export interface ConnectDockerOptions {
+  /** Per-request timeout. Default none. */
+  timeoutMs?: number;
+  /** TLS to a tcp engine (https, verifying the engine, presenting a client certificate). Default `dockerTlsFromEnv()`. */
+  tls?: DockerTlsFiles;
+}
+
 /**
  * A dockerode client for `address`. Every connection key is set explicitly because dockerode
  * merges its own `DOCKER_HOST` defaults under the options, and a tcp host from the environment
- * would otherwise win over the socket path asked for here.
+ * would otherwise win over the socket path asked for here. With TLS files (given, or from
+ * DOCKER_TLS_VERIFY and DOCKER_CERT_PATH as the Docker CLI reads them) a tcp engine is reached
+ * over https with them; a unix socket ignores them.
  */
-export function connectDocker(address: string, options: { timeoutMs?: number } = {}): Docker {
+export function connectDocker(address: string, options: ConnectDockerOptions = {}): Docker {
   const connection = parseDockerHost(address);
+  const files = connection.socketPath ? undefined : (options.tls ?? dockerTlsFromEnv());
+  const tls = files ? readDockerTls(files) : undefined;
   return new Docker({
     socketPath: connection.socketPath,
     host: connection.host,
     port: connection.port,
-    protocol: connection.protocol,
+    protocol: tls ? 'https' : connection.protocol,
     timeout: options.timeoutMs,
+    ...(tls ?? {}),
   });
 }
 

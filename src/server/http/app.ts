@@ -19,13 +19,24 @@ import { addAclGuard } from './acl-guard.ts';
 import { aclRoutes } from './routes-acl.ts';
 import { variableRoutes } from './routes-variables.ts';
 import { addBrowserGuard, type BrowserGuardOptions } from './browser-guard.ts';
+import type { ServerTlsOptions } from '../../tls/index.ts';
+
+/** How the app serves. */
+export interface AppOptions {
+  /** Serve HTTPS with these TLS options (tls layer's ServerTls.options). Default plain HTTP. */
+  https?: ServerTlsOptions;
+  /** More Host names and web origins the browser guard accepts. */
+  browser?: BrowserGuardOptions;
+}
 
 /**
  * Build the HTTP app without listening, so tests can call it with `app.inject()`. Routes validate,
  * call one service and render; errors become `{error: {code, message, details}}` here and only here.
  */
-export async function buildApp(ctx: ServerContext, logger: Logger, browser: BrowserGuardOptions = {}): Promise<FastifyInstance> {
+export async function buildApp(ctx: ServerContext, logger: Logger, options: AppOptions = {}): Promise<FastifyInstance> {
+  // With `https`, fastify makes an https.Server; the app is used the same either way.
   const app = Fastify({
+    ...(options.https ? { https: options.https } : {}),
     loggerInstance: logger.child({ component: 'http' }) as FastifyBaseLogger,
     // Request lines would drown the log (agents poll); the onResponse hook feeds metrics instead.
     logController: new LogController({ disableRequestLogging: true }),
@@ -65,7 +76,7 @@ export async function buildApp(ctx: ServerContext, logger: Logger, browser: Brow
     void reply.status(404).send(err.toJSON());
   });
 
-  await addBrowserGuard(app, browser);
+  await addBrowserGuard(app, options.browser ?? {});
   // Then ACLs: nothing else runs for a request its token may not make (forwarding included).
   addAclGuard(app, ctx);
   addLeaderForwarding(app, ctx);

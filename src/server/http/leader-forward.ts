@@ -53,7 +53,7 @@ export function addLeaderForwarding(app: FastifyInstance, ctx: ServerContext): v
     if (body !== undefined) headers['content-type'] = String(request.headers['content-type'] ?? 'application/json');
     let res: Response;
     try {
-      res = await fetch(`${leader.url}${request.url}`, { method: request.method, headers, body, signal: AbortSignal.timeout(FORWARD_TIMEOUT_MS) });
+      res = await ctx.peers.servers.fetch(`${leader.url}${request.url}`, { method: request.method, headers, body, signal: AbortSignal.timeout(FORWARD_TIMEOUT_MS) });
     } catch (err) {
       throw new BerthError('unavailable', `${what}: the leader ${leader.name} at ${leader.url} did not answer (${(err as Error).message}); retry in a few seconds`);
     }

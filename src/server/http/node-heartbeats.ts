@@ -17,7 +17,7 @@ export async function lastHeartbeats(ctx: ServerContext, credentials: Record<str
   const leader = cluster.leader;
   if (!leader) return {};
   try {
-    const res = await fetch(`${leader.url}/v1/nodes/heartbeats`, { headers: { [FORWARDED_HEADER]: cluster.self.name, ...credentials }, signal: AbortSignal.timeout(ASK_LEADER_MS) });
+    const res = await ctx.peers.servers.fetch(`${leader.url}/v1/nodes/heartbeats`, { headers: { [FORWARDED_HEADER]: cluster.self.name, ...credentials }, signal: AbortSignal.timeout(ASK_LEADER_MS) });
     return res.ok ? ((await res.json()) as Record<string, number>) : {};
   } catch {
     return {};

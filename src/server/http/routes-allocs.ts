@@ -62,7 +62,7 @@ export function allocRoutes(ctx: ServerContext): FastifyPluginAsync {
       reply.raw.on('close', () => abort.abort());
       let upstream: Response;
       try {
-        upstream = await fetch(`${node.httpAddr}/v1/client/allocations/${alloc.id}/logs?${q}`, { signal: abort.signal, headers: agentHeaders(ctx, node.id) });
+        upstream = await ctx.peers.agents.fetch(`${node.httpAddr}/v1/client/allocations/${alloc.id}/logs?${q}`, { signal: abort.signal, headers: agentHeaders(ctx, node.id) });
       } catch (err) {
         throw new BerthError('unavailable', `Cannot show logs of allocation ${alloc.id}: agent on node ${node.name} at ${node.httpAddr} did not answer (${(err as Error).message})`);
       }

@@ -79,7 +79,7 @@ function agentOf(ctx: ServerContext, nodeId: string, what: string): Node {
 async function agentJson(ctx: ServerContext, node: Node, path: string, what: string): Promise<unknown> {
   let res: Response;
   try {
-    res = await fetch(`${node.httpAddr}${path}`, { headers: agentHeaders(ctx, node.id), signal: AbortSignal.timeout(10_000) });
+    res = await ctx.peers.agents.fetch(`${node.httpAddr}${path}`, { headers: agentHeaders(ctx, node.id), signal: AbortSignal.timeout(10_000) });
   } catch (err) {
     throw new BerthError('unavailable', `${what}: agent on node ${node.name} at ${node.httpAddr} did not answer (${(err as Error).message})`);
   }
@@ -92,7 +92,7 @@ async function agentPost(ctx: ServerContext, node: Node, path: string, body: unk
   let res: Response;
   try {
     // A restart waits for the task to stop: up to its kill_timeout.
-    res = await fetch(`${node.httpAddr}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...agentHeaders(ctx, node.id) }, body: JSON.stringify(body), signal: AbortSignal.timeout(60_000) });
+    res = await ctx.peers.agents.fetch(`${node.httpAddr}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...agentHeaders(ctx, node.id) }, body: JSON.stringify(body), signal: AbortSignal.timeout(60_000) });
   } catch (err) {
     throw new BerthError('unavailable', `${what}: agent on node ${node.name} at ${node.httpAddr} did not answer (${(err as Error).message})`);
   }
@@ -125,7 +125,8 @@ function proxyExec(ctx: ServerContext, client: WebSocket, allocRef: string, q: U
     client.close();
     return;
   }
-  const agent = new WebSocket(target, { headers });
+  // ws hands these to tls.connect, whose checkServerIdentity returns an Error (ws types it as boolean).
+  const agent = new WebSocket(target, { ...(ctx.peers.agents.wsOptions() as WebSocket.ClientOptions), headers });
   const pending: string[] = [];
   client.on('message', (data) => {
     if (agent.readyState === WebSocket.OPEN) agent.send(String(data));

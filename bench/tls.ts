@@ -1,0 +1,170 @@
+/**
+ * bench/tls.ts: what TLS costs the KV API. Two `berth server` processes (sqlite state) in the same
+ * run, one plain and one with TLS and --verify-incoming (mutual TLS, ECDSA P-256 certificates from
+ * the tls layer), take the same PUT and GET load over Consul's HTTP API from CLIENTS keep-alive
+ * connections (node:http and node:https agents), phase by phase, plain then TLS. Target: TLS GET
+ * at least 0.8x plain.
+ *
+ *   npx tsx bench/tls.ts [--seconds 10] [--clients 64] [--quick]
+ * Plain and TLS run in alternating slices, so that load from elsewhere falls on both alike.
+ * The last line printed is {"plain_put_per_s","tls_put_per_s","plain_get_per_s","tls_get_per_s",
+ * "put_ratio","get_ratio","put_cpu_ratio","get_cpu_ratio"} (ratios: TLS rate / plain rate, and
+ * plain CPU per request / TLS CPU per request, server and client together).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import http from 'node:http';
+import https from 'node:https';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { freePorts } from '../test/harness/berth.ts';
+import { createCa, createCert, writePair } from '../src/tls/index.ts';
+import { readFileSync } from 'node:fs';
+import { closedLoop } from './closed-loop.ts';
+
+const { values } = parseArgs({ options: { seconds: { type: 'string' }, clients: { type: 'string' }, quick: { type: 'boolean' } } });
+const quick = values.quick ?? false;
+const SECONDS = Number(values.seconds ?? (quick ? 3 : 10));
+const CLIENTS = Number(values.clients ?? 64);
+const KEYS = 1000;
+/** Alternating slices per side and phase. */
+const ROUNDS = quick ? 3 : 5;
+const VALUE = 'x'.repeat(100);
+const log = (s: string): void => void process.stderr.write(s + '\n');
+
+/** CPU seconds a process has used (user + system), from /proc. */
+function cpuSeconds(pid: number | undefined): number {
+  const fields = readFileSync(`/proc/${pid ?? 'self'}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/** What one side (plain or TLS) did over its slices. */
+interface Tally {
+  ops: number;
+  seconds: number;
+  serverCpu: number;
+  clientCpu: number;
+}
+
+/** Run `op` on key numbers in CLIENTS loops for `seconds`, adding the operations and CPU to `tally`. */
+async function slice(server: ChildProcess, seconds: number, tally: Tally, op: (k: number) => Promise<void>): Promise<void> {
+  const before = { server: cpuSeconds(server.pid), client: cpuSeconds(undefined) };
+  const started = Date.now();
+  const perS = await closedLoop({ clients: CLIENTS, seconds }, (_c, i) => op(i % KEYS));
+  const elapsed = (Date.now() - started) / 1000;
+  tally.ops += perS * elapsed;
+  tally.seconds += elapsed;
+  tally.serverCpu += cpuSeconds(server.pid) - before.server;
+  tally.clientCpu += cpuSeconds(undefined) - before.client;
+}
+
+/**
+ * Plain and TLS in alternating slices (ROUNDS of each, SECONDS in all per side), so that load from
+ * elsewhere on the machine falls on both alike: operations per second, and the server's and this
+ * client's CPU microseconds per operation (which say where TLS costs, whatever the load).
+ */
+async function compare(what: string, plainOp: (k: number) => Promise<void>, tlsOp: (k: number) => Promise<void>): Promise<{ plain: Result; tls: Result }> {
+  const plainTally: Tally = { ops: 0, seconds: 0, serverCpu: 0, clientCpu: 0 };
+  const tlsTally: Tally = { ops: 0, seconds: 0, serverCpu: 0, clientCpu: 0 };
+  for (let r = 0; r < ROUNDS; r++) {
+    await slice(plain.child, SECONDS / ROUNDS, plainTally, plainOp);
+    await slice(secured.child, SECONDS / ROUNDS, tlsTally, tlsOp);
+  }
+  const result = (t: Tally): Result => ({ perS: Math.round(t.ops / t.seconds), serverUs: Math.round((t.serverCpu * 1e6) / t.ops), clientUs: Math.round((t.clientCpu * 1e6) / t.ops) });
+  const out = { plain: result(plainTally), tls: result(tlsTally) };
+  show(`plain ${what}`, out.plain);
+  show(`TLS ${what}  `, out.tls);
+  return out;
+}
+
+interface Result {
+  perS: number;
+  serverUs: number;
+  clientUs: number;
+}
+const show = (name: string, r: Result): void => log(`${name}: ${r.perS}/s (server ${r.serverUs} µs CPU per request, client ${r.clientUs} µs)`);
+
+const root = path.resolve(import.meta.dirname, '..');
+const dir = await mkdtemp(path.join(tmpdir(), 'berth-bench-tls-'));
+const ca = await createCa();
+const caFile = writePair(dir, 'ca', ca).cert;
+const serverFiles = writePair(dir, 'server', await createCert(ca, { role: 'server' }));
+const cli = await createCert(ca, { role: 'cli' });
+
+/** Start a berth server with `flags`; resolves once `ping` gets an answer. */
+async function start(name: string, flags: string[], url: (port: number) => string, ping: (u: string) => Promise<unknown>): Promise<{ url: string; child: ChildProcess }> {
+  const [port, dnsPort] = await freePorts(2);
+  const child = spawn(process.execPath, [path.join(root, 'bin/berth.js'), 'server', '--data-dir', path.join(dir, name), '--http-addr', `127.0.0.1:${port}`, '--dns-addr', `127.0.0.1:${dnsPort}`, ...flags], { stdio: 'ignore' });
+  for (let i = 0; ; i++) {
+    try {
+      await ping(url(port));
+      return { url: url(port), child };
+    } catch {
+      if (i > 200) throw new Error(`Cannot start the ${name} berth server for the bench`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
+
+// node:http(s) with keep-alive, as bench/kv.ts: the client must not be what sets the rate.
+const plainAgent = new http.Agent({ keepAlive: true, maxSockets: CLIENTS });
+const tlsAgent = new https.Agent({ keepAlive: true, maxSockets: CLIENTS, ca: ca.cert, cert: cli.cert, key: cli.key, servername: 'server.global.berth' });
+
+function send(base: string, method: 'GET' | 'PUT', p: string, body?: string): Promise<{ status: number; text: string }> {
+  const secure = base.startsWith('https:');
+  return new Promise((resolve, reject) => {
+    const req = (secure ? https : http).request(base + p, { method, agent: secure ? tlsAgent : plainAgent }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (text += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+const ping = async (u: string): Promise<void> => {
+  const res = await send(u, 'GET', '/v1/status/leader');
+  if (res.status >= 500) throw new Error(`answered ${res.status}`);
+};
+const plain = await start('plain', [], (p) => `http://127.0.0.1:${p}`, ping);
+const secured = await start('tls', ['--tls-cert', serverFiles.cert, '--tls-key', serverFiles.key, '--tls-ca', caFile, '--verify-incoming'], (p) => `https://127.0.0.1:${p}`, ping);
+try {
+  log(`plain ${plain.url}, TLS ${secured.url} (mutual); ${CLIENTS} clients, ${SECONDS}s per phase, ${KEYS} keys of ${VALUE.length} bytes`);
+  const put = (base: string) => async (k: number): Promise<void> => {
+    const res = await send(base, 'PUT', `/v1/kv/bench/k${k}`, VALUE);
+    if (res.text !== 'true') throw new Error(`PUT answered ${res.status}`);
+  };
+  const get = (base: string) => async (k: number): Promise<void> => {
+    const res = await send(base, 'GET', `/v1/kv/bench/k${k}`);
+    if (res.status !== 200) throw new Error(`GET answered ${res.status}`);
+  };
+  const putRun = await compare('PUT', put(plain.url), put(secured.url));
+  const getRun = await compare('GET', get(plain.url), get(secured.url));
+  const [plainPut, tlsPut, plainGet, tlsGet] = [putRun.plain, putRun.tls, getRun.plain, getRun.tls].map((r) => r.perS);
+  const cpu = (r: Result): number => r.serverUs + r.clientUs;
+  const ratio = (a: number, b: number): number => Math.round((a / b) * 100) / 100;
+  log(`TLS/plain: PUT ${ratio(tlsPut, plainPut)}, GET ${ratio(tlsGet, plainGet)} (target GET >= 0.8); by CPU per request (server + client): PUT ${ratio(cpu(putRun.plain), cpu(putRun.tls))}, GET ${ratio(cpu(getRun.plain), cpu(getRun.tls))}`);
+  console.log(
+    JSON.stringify({
+      plain_put_per_s: plainPut,
+      tls_put_per_s: tlsPut,
+      plain_get_per_s: plainGet,
+      tls_get_per_s: tlsGet,
+      put_ratio: ratio(tlsPut, plainPut),
+      get_ratio: ratio(tlsGet, plainGet),
+      put_cpu_ratio: ratio(cpu(putRun.plain), cpu(putRun.tls)),
+      get_cpu_ratio: ratio(cpu(getRun.plain), cpu(getRun.tls)),
+    }),
+  );
+} finally {
+  plainAgent.destroy();
+  tlsAgent.destroy();
+  for (const s of [plain, secured]) {
+    s.child.kill('SIGTERM');
+    await new Promise((r) => s.child.once('exit', r));
+  }
+  await rm(dir, { recursive: true, force: true });
+}
