@@ -36,8 +36,9 @@ export class Keyring {
 
   /**
    * Make the first keys if the state has none (one server wins the race; the others use its keys),
-   * then check that this server's KEK opens them: a server given another KEK than its peers fails
-   * here, naming the fix.
+   * then check that this server's KEK opens them. A server given another KEK than its peers logs
+   * the fix loudly and serves everything but variables, which answer 503 with the same fix: the
+   * rest of the cluster keeps working while the operator copies the file.
    */
   async open(): Promise<void> {
     const { view } = this.#d;
@@ -52,7 +53,11 @@ export class Keyring {
       if (!result.ok) this.#keys.clear();
       else this.#d.logger.info({ keyId: first }, 'keyring: made the first data key');
     }
-    for (const key of view.keyringKeys()) this.#unwrap(key);
+    try {
+      for (const key of view.keyringKeys()) this.#unwrap(key);
+    } catch (err) {
+      this.#d.logger.error({ err }, (err as Error).message);
+    }
   }
 
   /** The active variables key: its id and bytes. */
@@ -128,8 +133,8 @@ export class Keyring {
     } catch {
       const source = this.#d.kekSource ?? 'the key-encryption key';
       throw new BerthError(
-        'internal',
-        `Cannot open keyring key ${row.id}: it was wrapped with another key-encryption key than ${source}; give every server the same file with --keyring-kek (see README "Variables")`,
+        'unavailable',
+        `Cannot open keyring key ${row.id}: it was wrapped with another key-encryption key than ${source}; give every server the same file with --keyring-kek and restart it (see README "Variables")`,
       );
     }
     this.#keys.set(row.id, key);

@@ -41,10 +41,13 @@ test('the state holds ciphertext and wrapped keys only; a row copied to another 
   assert.throws(() => variables.get('app/other'), /does not authenticate/);
 });
 
-test('a server with another key-encryption key cannot open the keyring, and says how to fix it', async () => {
+test('a server with another key-encryption key cannot read variables, and says how to fix it (503)', async () => {
   const first = await open();
   await first.variables.put('a', { k: 'v' });
-  await assert.rejects(open(newKey(), first.backend), /another key-encryption key.*--keyring-kek/);
+  const other = await open(newKey(), first.backend);
+  assert.throws(() => other.variables.get('a'), (e: Error & { code?: string }) => e.code === 'unavailable' && /another key-encryption key.*--keyring-kek/.test(e.message));
+  await assert.rejects(other.variables.put('b', { k: 'v' }), /another key-encryption key/);
+  assert.equal(other.view.variable('b'), undefined);
 });
 
 test('CAS: a write or delete at a stale modify index is a 409 naming the current one; cas=0 creates only', async () => {
