@@ -4,6 +4,7 @@
  * stored bytes read directly from the SQLite file and from a real etcd: no plaintext anywhere.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -41,12 +42,16 @@ describe('variables', { timeout: 240_000 }, () => {
     const shown = await berth(['var', 'get', 'app/db'], { addr });
     assert.match(shown.stdout, /Path\s+= app\/db/);
     assert.match(shown.stdout, new RegExp(`password = ${secret}`));
-    // A JSON document from stdin is not testable through `berth()`; @file is the same path.
+    // Items as a JSON document on stdin: a whole variable as `var get --json` prints it.
+    const bin = path.resolve(import.meta.dirname, '../../bin/berth.js');
+    const piped = spawnSync(process.execPath, [bin, 'var', 'put', 'app/piped', '-'], { input: JSON.stringify({ path: 'x', items: { from: 'stdin' } }), env: { ...process.env, BERTH_ADDR: addr } });
+    assert.equal(piped.status, 0, piped.stderr.toString());
+    assert.equal((await berth(['var', 'get', 'app/piped', '--item', 'from'], { addr })).stdout, 'stdin\n');
     const dir = await mkdtemp(path.join(tmpdir(), 'berth-var-e2e-'));
     await writeFile(path.join(dir, 'items.json'), JSON.stringify({ token: 'from-file' }));
     assert.equal((await berth(['var', 'put', 'app/api', `@${path.join(dir, 'items.json')}`], { addr })).code, 0);
     const list = JSON.parse((await berth(['var', 'list', 'app/', '--json'], { addr })).stdout) as { path: string; items?: unknown }[];
-    assert.deepEqual(list.map((v) => v.path), ['app/api', 'app/db']);
+    assert.deepEqual(list.map((v) => v.path), ['app/api', 'app/db', 'app/piped']);
     assert.ok(list.every((v) => v.items === undefined), 'a list carries no items');
 
     // CAS, bad input, misuse.
@@ -65,7 +70,7 @@ describe('variables', { timeout: 240_000 }, () => {
     assert.equal((await berth(['operator', 'keyring', 'rotate'], { addr })).code, 0);
     await eventually('the old key retired', async () => {
       const keys = JSON.parse((await berth(['operator', 'keyring', 'list', '--json'], { addr })).stdout) as { state: string; variables: number }[];
-      return keys.length === 2 && keys[0].state === 'active' && keys[0].variables === 2 && keys[1].state === 'inactive' && keys[1].variables === 0;
+      return keys.length === 2 && keys[0].state === 'active' && keys[0].variables === 3 && keys[1].state === 'inactive' && keys[1].variables === 0;
     });
     assert.equal((await berth(['var', 'get', 'app/db', '--item', 'password'], { addr })).stdout, `${secret}\n`);
     assert.equal((await berth(['var', 'delete', 'app/api'], { addr })).code, 0);
