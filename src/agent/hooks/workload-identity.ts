@@ -14,6 +14,7 @@ export const WORKLOAD_TOKEN_ENV = 'BERTH_WORKLOAD_TOKEN';
 /** Longest wait between tries while the servers cannot answer. */
 const MAX_RETRY_MS = 30_000;
 
+/** The hook that gives an allocation's tasks (and templates) its workload token. */
 export function workloadIdentityHook(alloc: HookedAlloc, deps: { servers?: ServerPool; logger: Logger }): AllocHook {
   let token: string | undefined;
   let stopped = false;

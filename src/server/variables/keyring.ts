@@ -25,6 +25,7 @@ export interface KeyringDeps {
   kekSource?: string;
 }
 
+/** The keyring of one server: unwraps data keys with its KEK (cached), makes and rotates them. */
 export class Keyring {
   readonly #d: KeyringDeps;
   /** Unwrapped keys by id (keys never change once made). */

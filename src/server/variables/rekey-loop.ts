@@ -16,6 +16,7 @@ export interface RekeyLoopOptions {
   intervalMs?: number;
 }
 
+/** The leader's loop that moves variables to the active key and retires keys nothing uses. */
 export class RekeyLoop {
   readonly #loop: ControlLoop;
   #unsubscribe: (() => void) | undefined;

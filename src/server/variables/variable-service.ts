@@ -13,6 +13,7 @@ import { checkItems, checkPath, checkPrefix } from './validate.ts';
 /** The additional data of a variable's ciphertext. */
 const aadOf = (path: string): string => `berth-variable:${path}`;
 
+/** Variables by path: decrypted on read, encrypted on write, CAS on the modify index. */
 export class VariableService {
   constructor(private readonly d: { view: StateView; store: StateStore; clock: Clock; keyring: Keyring }) {}
 

@@ -20,6 +20,7 @@ export function jobVariablesPath(jobId: string): string {
   return `berth/jobs/${jobId}`;
 }
 
+/** Issues and checks the workload tokens of allocations. */
 export class WorkloadIdentities {
   constructor(private readonly d: { view: StateView; keyring: Keyring }) {}
 
