@@ -1,6 +1,10 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
-import berth from './scripts/eslint/layers.js';
+import layers from './scripts/eslint/layers.js';
+import params from './scripts/eslint/params.js';
+
+/** The repo's own rules: the layer table, and options objects at module boundaries. */
+const berth = { rules: { ...layers.rules, ...params.rules } };
 
 export default tseslint.config(
   { ignores: ['node_modules/**', 'dist/**', '.berth/**', 'src/ui/dist/**'] },
@@ -15,6 +19,17 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       '@typescript-eslint/consistent-type-imports': ['error', { fixStyle: 'inline-type-imports' }],
       'no-console': 'error',
+    },
+  },
+  {
+    // docs/STYLE.md: a function does one job in at most ~60 lines; an exported one takes at most
+    // three positional parameters. Exceptions are marked where they are, with the reason
+    // (a route table, a command tree, one parser). Tests are lists of steps and may run longer.
+    files: ['src/**/*.ts'],
+    ignores: ['**/*.test.ts', '**/*.test-suite.ts', '**/*.test-helper.ts'],
+    rules: {
+      'max-lines-per-function': ['error', { max: 60, skipBlankLines: true, skipComments: true }],
+      'berth/exported-max-params': ['error', 3],
     },
   },
   {

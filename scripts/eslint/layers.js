@@ -69,7 +69,7 @@ export default {
         const outside = outsideOf(context.cwd, file);
         const from = layerOf(srcDir, file) ?? outside;
         if (!from) return {};
-        const isTest = outside !== undefined || /\.test(-suite)?\.ts$/.test(file);
+        const isTest = outside !== undefined || /\.test(-suite|-helper)?\.ts$/.test(file);
         const check = (node, spec) => {
           if (typeof spec !== 'string' || !spec.startsWith('.')) return;
           const target = path.resolve(path.dirname(file), spec);

@@ -1,7 +1,5 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { BerthClient } from '../api/index.ts';
 import { MockMachine, mockDrivers } from '../drivers/index.ts';
@@ -11,10 +9,10 @@ import type { Allocation } from '../model/index.ts';
 import { Server } from '../server/index.ts';
 import { MemoryBackend } from '../state/index.ts';
 import { Agent } from './agent.ts';
+import { tempDir } from './agent-fixture.test-helper.ts';
 import { LocalState } from './allocs/local-state.ts';
 
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-agent-'));
-after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+const tmp = tempDir('agent');
 
 /** Resolves with the first truthy value of `probe`, polling; fails after `ms`. */
 async function eventually<T>(what: string, probe: () => T | undefined | false, ms = 5_000): Promise<T> {

@@ -1,8 +1,6 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
 import http from 'node:http';
-import os from 'node:os';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { BerthClient } from '../api/index.ts';
@@ -12,9 +10,9 @@ import { silentLogger } from '../lib/index.ts';
 import { Server } from '../server/index.ts';
 import { MemoryBackend } from '../state/index.ts';
 import { Agent } from './agent.ts';
+import { tempDir } from './agent-fixture.test-helper.ts';
 
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-in-place-'));
-after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+const tmp = tempDir('in-place');
 
 async function eventually<T>(what: string, probe: () => Promise<T | undefined | false>, ms = 8_000): Promise<T> {
   const end = Date.now() + ms;

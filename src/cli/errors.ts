@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { isBerthError } from '../model/index.ts';
 import { paint } from './colour.ts';
-import { misuseText } from './usage.ts';
+import { misuseText } from './misuse.ts';
 
 /** Exit codes: 0 success, 1 failure, 2 misuse. */
 export const EXIT_FAILURE = 1;

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { buildProgram } from './program.ts';
-import { allCommands, commandPath } from './usage.ts';
+import { allCommands, commandPath } from './misuse.ts';
 import { completionEntries, completionScript } from './completion.ts';
 
 /**

@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import { berthVersion, versionCommand } from './commands/version.ts';
 import { completionCommand } from './commands/completion.ts';
-import { allCommands, reportMisuseEverywhere } from './usage.ts';
+import { allCommands, reportMisuseEverywhere } from './misuse.ts';
 import { addClientTlsOptions, useClientTls } from './client-tls.ts';
 
 /** A module of top-level commands, imported only when one of them runs. */

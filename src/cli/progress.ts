@@ -19,7 +19,8 @@ interface GroupProgress {
  * Follow a job's rollout until every group of `version` runs (service) or finishes (batch),
  * printing live progress: one rewritten line on a terminal, a line per change otherwise.
  */
-export async function watchRollout(client: BerthClient, job: Job, evalId: string, out: NodeJS.WriteStream = process.stderr): Promise<RolloutOutcome> {
+export async function watchRollout(client: BerthClient, rollout: { job: Job; evalId: string; out?: NodeJS.WriteStream }): Promise<RolloutOutcome> {
+  const { job, evalId, out = process.stderr } = rollout;
   const live = out.isTTY === true;
   let last = '';
   let index = 0;

@@ -12,7 +12,7 @@ const DESTRUCTIVE_GROUP_FIELDS = ['ports', 'constraints'];
 const IN_PLACE_TASK_FIELDS = ['services'];
 
 /** Compare two JSON values, listing the leaves that differ under `prefix`. */
-export function diffValues(prefix: string, a: unknown, b: unknown, out: FieldChange[] = []): FieldChange[] {
+function diffValues(prefix: string, a: unknown, b: unknown, out: FieldChange[] = []): FieldChange[] {
   if (a === undefined && b === undefined) return out;
   if (a === undefined) return (out.push({ kind: 'added', path: prefix, new: b }), out);
   if (b === undefined) return (out.push({ kind: 'removed', path: prefix, old: a }), out);

@@ -5,5 +5,5 @@ export { toJob, type JobInput, type JobStamp } from './to-job.ts';
 export { formatErrors } from './format.ts';
 export { parseCpu, parseDuration, parseSize, type Parsed } from './units.ts';
 export { DEFAULTS, RESTART_DEFAULTS, LIMITS } from './defaults.ts';
-export { diffJobs, diffValues, formatDiff } from './diff.ts';
+export { diffJobs, formatDiff } from './diff.ts';
 export { checkSchedule, nextLaunch, nextLaunches, parseRepeating } from './schedule.ts';

@@ -1,6 +1,6 @@
 /** The `periodic`, `parameterized` and `after` blocks of a batch job. */
 import type { Job, JobType, ParameterizedConfig, PeriodicConfig } from '../model/index.ts';
-import { MapReader, indexPath } from './reader.ts';
+import { type MapReader, indexPath } from './reader.ts';
 import { checkSchedule } from './schedule.ts';
 import { NAME } from './defaults.ts';
 import { describeValue, parseDuration } from './units.ts';
@@ -39,7 +39,7 @@ export function readTriggers(r: MapReader, type: JobType): Partial<Pick<Job, 'pe
 
 function readPeriodic(parent: MapReader): PeriodicConfig | undefined {
   if (!parent.has('periodic')) return undefined;
-  const r = MapReader.open(parent.get('periodic'), parent.pathOf('periodic'), parent.problems, PERIODIC_KEYS);
+  const r = parent.child('periodic', PERIODIC_KEYS);
   if (r === undefined) return undefined;
   const config: PeriodicConfig = {
     timeZone: r.string('time_zone', 'UTC'),
@@ -59,7 +59,7 @@ function readPeriodic(parent: MapReader): PeriodicConfig | undefined {
 
 function readParameterized(parent: MapReader): ParameterizedConfig | undefined {
   if (!parent.has('parameterized')) return undefined;
-  const r = MapReader.open(parent.get('parameterized'), parent.pathOf('parameterized'), parent.problems, PARAMETERIZED_KEYS);
+  const r = parent.child('parameterized', PARAMETERIZED_KEYS);
   if (r === undefined) return undefined;
   const names = (key: string): string[] =>
     r.list(key, 'meta keys').filter((v, i): v is string => {

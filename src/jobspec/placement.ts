@@ -66,7 +66,7 @@ export function readConstraints(parent: MapReader): Constraint[] | undefined {
   if (!parent.has('constraints')) return undefined;
   const out: Constraint[] = [];
   parent.list('constraints', 'constraints').forEach((item, i) => {
-    const r = MapReader.open(item, indexPath(parent.pathOf('constraints'), i), parent.problems, CONSTRAINT_KEYS);
+    const r = MapReader.open(item, { path: indexPath(parent.pathOf('constraints'), i), problems: parent.problems }, CONSTRAINT_KEYS);
     const rule = r && readRule(r, false);
     if (rule) out.push(rule);
   });
@@ -78,7 +78,7 @@ export function readAffinities(parent: MapReader): Affinity[] | undefined {
   if (!parent.has('affinities')) return undefined;
   const out: Affinity[] = [];
   parent.list('affinities', 'affinities').forEach((item, i) => {
-    const r = MapReader.open(item, indexPath(parent.pathOf('affinities'), i), parent.problems, AFFINITY_KEYS);
+    const r = MapReader.open(item, { path: indexPath(parent.pathOf('affinities'), i), problems: parent.problems }, AFFINITY_KEYS);
     const rule = r && readRule(r, true);
     if (rule) out.push({ ...rule, weight: rule.weight ?? 50 });
   });
@@ -90,11 +90,11 @@ export function readSpreads(parent: MapReader): Spread[] | undefined {
   if (!parent.has('spreads')) return undefined;
   const out: Spread[] = [];
   parent.list('spreads', 'spreads').forEach((item, i) => {
-    const r = MapReader.open(item, indexPath(parent.pathOf('spreads'), i), parent.problems, SPREAD_KEYS);
+    const r = MapReader.open(item, { path: indexPath(parent.pathOf('spreads'), i), problems: parent.problems }, SPREAD_KEYS);
     if (r === undefined) return;
     const spread: Spread = { attribute: r.string('attribute', '', { required: true }), weight: r.int('weight', 50, { min: 0, max: 100 }), targets: [] };
     r.list('targets', 'targets').forEach((t, j) => {
-      const tr = MapReader.open(t, indexPath(r.pathOf('targets'), j), r.problems, TARGET_KEYS);
+      const tr = MapReader.open(t, { path: indexPath(r.pathOf('targets'), j), problems: r.problems }, TARGET_KEYS);
       if (tr) spread.targets.push({ value: tr.string('value', '', { required: true }), percent: tr.int('percent', 0, { min: 0, max: 100 }) });
     });
     if (spread.targets.reduce((s, t) => s + t.percent, 0) > 100) r.problem('targets', 'percentages must add up to at most 100');
@@ -108,7 +108,7 @@ export function readSpreads(parent: MapReader): Spread[] | undefined {
 export function readReschedule(parent: MapReader, type: JobType): ReschedulePolicy | undefined {
   if (!parent.has('reschedule')) return undefined;
   const d = RESCHEDULE_DEFAULTS[type];
-  const r = MapReader.open(parent.get('reschedule'), parent.pathOf('reschedule'), parent.problems, RESCHEDULE_KEYS);
+  const r = parent.child('reschedule', RESCHEDULE_KEYS);
   if (r === undefined) return undefined;
   return {
     attempts: r.int('attempts', d.attempts, { min: 0, max: 1_000 }),
@@ -123,7 +123,7 @@ export function readReschedule(parent: MapReader, type: JobType): ReschedulePoli
 /** A group's `disconnect` block. */
 export function readDisconnect(parent: MapReader): DisconnectPolicy | undefined {
   if (!parent.has('disconnect')) return undefined;
-  const r = MapReader.open(parent.get('disconnect'), parent.pathOf('disconnect'), parent.problems, DISCONNECT_KEYS);
+  const r = parent.child('disconnect', DISCONNECT_KEYS);
   if (r === undefined) return undefined;
   const policy: DisconnectPolicy = {
     replace: r.bool('replace', true),
@@ -136,7 +136,7 @@ export function readDisconnect(parent: MapReader): DisconnectPolicy | undefined 
 /** A group's `migrate` block. */
 export function readMigrate(parent: MapReader): { maxParallel: number } | undefined {
   if (!parent.has('migrate')) return undefined;
-  const r = MapReader.open(parent.get('migrate'), parent.pathOf('migrate'), parent.problems, MIGRATE_KEYS);
+  const r = parent.child('migrate', MIGRATE_KEYS);
   if (r === undefined) return undefined;
   return { maxParallel: r.int('max_parallel', 1, { min: 1, max: 10_000 }) };
 }

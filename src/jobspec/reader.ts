@@ -75,7 +75,8 @@ export class MapReader {
    * Opens `value` as a map with the given known keys; each other key is a problem with a
    * "did you mean" when one is close. Undefined (and a problem) when `value` is not a map.
    */
-  static open(value: unknown, path: string, problems: Problems, known: readonly string[]): MapReader | undefined {
+  static open(value: unknown, at: { path: string; problems: Problems }, known: readonly string[]): MapReader | undefined {
+    const { path, problems } = at;
     if (!isMap(value)) {
       problems.add(path, must('a map', value));
       return undefined;
@@ -90,6 +91,11 @@ export class MapReader {
   }
 
   /** True when the key holds a value. YAML's empty value (null) counts as absent, so defaults apply. */
+  /** The map under `key`, opened as `MapReader.open` does; undefined (and a problem) when it is not a map. */
+  child(key: string, known: readonly string[]): MapReader | undefined {
+    return MapReader.open(this.get(key), { path: this.pathOf(key), problems: this.problems }, known);
+  }
+
   has(key: string): boolean {
     return Object.hasOwn(this.map, key) && this.map[key] !== null && this.map[key] !== undefined;
   }

@@ -43,7 +43,7 @@ export function readServices(owner: MapReader, portLabels: readonly string[] | u
   if (!owner.has('services')) return undefined;
   const services: ServiceSpec[] = [];
   owner.list('services', 'services').forEach((item, i) => {
-    const r = MapReader.open(item, indexPath(owner.pathOf('services'), i), owner.problems, SERVICE_KEYS);
+    const r = MapReader.open(item, { path: indexPath(owner.pathOf('services'), i), problems: owner.problems }, SERVICE_KEYS);
     if (r === undefined) return;
     const service: ServiceSpec = {
       name: r.string('name', '', { required: true, pattern: SERVICE_NAME.pattern, patternHelp: SERVICE_NAME.help }),
@@ -85,7 +85,7 @@ function readStrings(r: MapReader, key: string): string[] {
 }
 
 function readCheck(value: unknown, path: string, problems: Problems, portLabels: readonly string[] | undefined): CheckSpec | undefined {
-  const r = MapReader.open(value, path, problems, CHECK_KEYS);
+  const r = MapReader.open(value, { path, problems }, CHECK_KEYS);
   if (r === undefined) return undefined;
   const type = r.oneOf('type', CHECK_TYPES, 'tcp');
   if (!r.has('type')) r.problem('type', `required: one of ${CHECK_TYPES.join(', ')}`);
@@ -161,13 +161,14 @@ function readStatusRange(r: MapReader): { min: number; max: number } {
 }
 
 function readCheckRestart(r: MapReader, check: CheckSpec): void {
-  const c = MapReader.open(r.get('check_restart'), r.pathOf('check_restart'), r.problems, ['limit', 'grace'] as const);
+  const c = r.child('check_restart', ['limit', 'grace'] as const);
   if (c === undefined) return;
   check.checkRestart = { limit: c.int('limit', 0, COUNT), graceMs: c.quantity('grace', parseDuration, 1000) };
 }
 
 /** Task services read before the group's ports were known: their port labels must be the group's. */
-export function checkTaskServicePorts(tasks: readonly { services?: ServiceSpec[] }[], tasksPath: string, portLabels: readonly string[], problems: Problems): void {
+export function checkTaskServicePorts(tasks: readonly { services?: ServiceSpec[] }[], portLabels: readonly string[], at: { tasksPath: string; problems: Problems }): void {
+  const { tasksPath, problems } = at;
   tasks.forEach((task, t) =>
     task.services?.forEach((svc, i) => {
       const labels = [svc.portLabel, ...svc.checks.map((c) => c.portLabel)].filter((l): l is string => l !== undefined && l !== '');

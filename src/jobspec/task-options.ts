@@ -57,7 +57,7 @@ export function readDriverOptions(r: MapReader, out: TaskConfig): void {
 /** Reads `lifecycle`, `max_run_duration` and `logs` of a task into it; records every problem. */
 export function readTaskOptions(r: MapReader, task: Task): void {
   if (r.has('lifecycle')) {
-    const l = MapReader.open(r.get('lifecycle'), r.pathOf('lifecycle'), r.problems, ['hook', 'sidecar']);
+    const l = r.child('lifecycle', ['hook', 'sidecar']);
     if (l) {
       const hook = l.oneOf('hook', ['prestart', 'poststop'] as const, undefined);
       if (hook === undefined && !l.has('hook')) l.problem('hook', 'required (prestart or poststop)');
@@ -68,7 +68,7 @@ export function readTaskOptions(r: MapReader, task: Task): void {
   }
   if (r.has('max_run_duration')) task.maxRunDurationMs = r.quantity('max_run_duration', parseDuration, 0);
   if (r.has('logs')) {
-    const l = MapReader.open(r.get('logs'), r.pathOf('logs'), r.problems, ['max_files', 'max_file_size']);
+    const l = r.child('logs', ['max_files', 'max_file_size']);
     if (l) task.logs = { maxFiles: l.int('max_files', 10, { min: 1, max: 1000 }), maxFileSizeMiB: l.quantity('max_file_size', parseSize, 10) };
   }
   if (r.has('templates')) readTemplates(r, task);
@@ -78,7 +78,7 @@ export function readTaskOptions(r: MapReader, task: Task): void {
 function readTemplates(r: MapReader, task: Task): void {
   const templates: TaskTemplate[] = [];
   r.list('templates', 'templates').forEach((item, i) => {
-    const t = MapReader.open(item, indexPath(r.pathOf('templates'), i), r.problems, ['data', 'destination', 'env', 'change_mode', 'change_signal', 'splay']);
+    const t = MapReader.open(item, { path: indexPath(r.pathOf('templates'), i), problems: r.problems }, ['data', 'destination', 'env', 'change_mode', 'change_signal', 'splay']);
     if (!t) return;
     const tpl: TaskTemplate = { data: t.string('data', '') };
     if (tpl.data === '') t.problem('data', 'required: the template text, e.g. \'port={{key "cfg/port"}}\'');

@@ -3,7 +3,7 @@
  * A group's block overrides the job's field by field; Nomad's defaults fill the rest.
  */
 import type { UpdateStrategy } from '../model/index.ts';
-import { MapReader } from './reader.ts';
+import { type MapReader } from './reader.ts';
 import { parseDuration } from './units.ts';
 
 const UPDATE_KEYS = [
@@ -34,7 +34,7 @@ export const UPDATE_DEFAULTS: UpdateStrategy = {
 /** The fields an `update` block of `parent` sets (none when absent), checked. */
 export function readUpdate(parent: MapReader): Partial<UpdateStrategy> | undefined {
   if (!parent.has('update')) return undefined;
-  const r = MapReader.open(parent.get('update'), parent.pathOf('update'), parent.problems, UPDATE_KEYS);
+  const r = parent.child('update', UPDATE_KEYS);
   if (r === undefined) return undefined;
   const out: Partial<UpdateStrategy> = {};
   if (r.has('max_parallel')) out.maxParallel = r.int('max_parallel', 1, { min: 0, max: 10_000 });

@@ -19,7 +19,7 @@ export function readTask(value: unknown, path: string, problems: Problems): Task
     resources: { ...DEFAULTS.resources },
     killTimeoutMs: DEFAULTS.killTimeoutMs,
   };
-  const r = MapReader.open(value, path, problems, TASK_KEYS);
+  const r = MapReader.open(value, { path, problems }, TASK_KEYS);
   if (r === undefined) return fallback;
   const task: Task = {
     name: r.string('name', '', { required: true, pattern: NAME.pattern, patternHelp: NAME.help }),
@@ -40,7 +40,7 @@ export function readTask(value: unknown, path: string, problems: Problems): Task
 
 function readConfig(task: MapReader): TaskConfig {
   if (!task.has('config')) return {};
-  const r = MapReader.open(task.get('config'), task.pathOf('config'), task.problems, CONFIG_KEYS);
+  const r = task.child('config', CONFIG_KEYS);
   if (r === undefined) return {};
   const config: TaskConfig = {};
   if (r.has('image')) config.image = r.string('image', '');
@@ -67,7 +67,7 @@ function readArgs(config: MapReader): string[] {
 
 function readResources(task: MapReader): Resources {
   if (!task.has('resources')) return { ...DEFAULTS.resources };
-  const r = MapReader.open(task.get('resources'), task.pathOf('resources'), task.problems, RESOURCE_KEYS);
+  const r = task.child('resources', RESOURCE_KEYS);
   if (r === undefined) return { ...DEFAULTS.resources };
   const resources: Resources = {
     cpu: r.quantity('cpu', parseCpu, DEFAULTS.resources.cpu),

@@ -35,7 +35,7 @@ function readJob(input: unknown, problems: Problems): JobInput | undefined {
     problems.add('job', 'unknown field; a spec has no "job:" wrapper, write its fields (id, groups, ...) at the top level');
     return undefined;
   }
-  const r = MapReader.open(input, '', problems, JOB_KEYS);
+  const r = MapReader.open(input, { path: '', problems }, JOB_KEYS);
   if (r === undefined) return undefined;
   const type = r.oneOf('type', JOB_TYPES, DEFAULTS.type);
   return {
@@ -79,7 +79,7 @@ function readGroups(r: MapReader, type: JobType, jobUpdate: Partial<UpdateStrate
 
 function readGroup(value: unknown, path: string, problems: Problems, type: JobType, jobUpdate?: Partial<UpdateStrategy>): Group {
   const restart = { ...RESTART_DEFAULTS[type] };
-  const r = MapReader.open(value, path, problems, GROUP_KEYS);
+  const r = MapReader.open(value, { path, problems }, GROUP_KEYS);
   if (r === undefined) return { name: '', count: 0, tasks: [], ports: [], restart };
   const group: Group = {
     name: r.string('name', '', { required: true, pattern: NAME.pattern, patternHelp: NAME.help }),
@@ -94,7 +94,7 @@ function readGroup(value: unknown, path: string, problems: Problems, type: JobTy
   group.tasks = items.map((item, i) => readTask(item, indexPath(r.pathOf('tasks'), i), problems));
   flagDuplicateNames(group.tasks, r.pathOf('tasks'), problems);
   const services = readServices(r, group.ports.map((p) => p.label));
-  checkTaskServicePorts(group.tasks, r.pathOf('tasks'), group.ports.map((p) => p.label), problems);
+  checkTaskServicePorts(group.tasks, group.ports.map((p) => p.label), { tasksPath: r.pathOf('tasks'), problems });
   checkTaskAddressModes(group.tasks, r.pathOf('tasks'), problems);
   if (services) group.services = services;
   Object.assign(group, readGroupPlacement(r, type));
@@ -126,7 +126,7 @@ function readPorts(group: MapReader): PortSpec[] {
   const ports: PortSpec[] = [];
   group.list('ports', 'ports').forEach((item, i) => {
     const path = indexPath(group.pathOf('ports'), i);
-    const r = MapReader.open(item, path, group.problems, PORT_KEYS);
+    const r = MapReader.open(item, { path, problems: group.problems }, PORT_KEYS);
     if (r === undefined) return;
     const label = r.string('label', '', { required: true, pattern: IDENTIFIER.pattern, patternHelp: IDENTIFIER.help });
     const port: PortSpec = { label };
@@ -143,7 +143,7 @@ function readPorts(group: MapReader): PortSpec[] {
 
 function readRestart(group: MapReader, defaults: RestartPolicy): RestartPolicy {
   if (!group.has('restart')) return defaults;
-  const r = MapReader.open(group.get('restart'), group.pathOf('restart'), group.problems, RESTART_KEYS);
+  const r = group.child('restart', RESTART_KEYS);
   if (r === undefined) return defaults;
   const policy: RestartPolicy = {
     attempts: r.int('attempts', defaults.attempts, { min: 0, max: LIMITS.restartAttempts }),

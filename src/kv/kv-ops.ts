@@ -21,8 +21,15 @@ export interface PutOptions {
 /** Refuses acquires of keys still in lock-delay. */
 export type LockDelayCheck = (key: string) => boolean;
 
+/** One key to put: where, what, and how (`PutOptions`). */
+export interface KeyPut extends PutOptions {
+  key: string;
+  value: string | null;
+}
+
 /** PUT /v1/kv/:key. */
-export function putKey(tx: KvTx, key: string, value: string | null, opts: PutOptions, inLockDelay: LockDelayCheck): boolean {
+export function putKey(tx: KvTx, put: KeyPut, inLockDelay: LockDelayCheck): boolean {
+  const { key, value, ...opts } = put;
   const prev = tx.entry(key);
   if (opts.cas !== undefined) {
     if (opts.cas === 0 && prev) return false;
@@ -108,16 +115,16 @@ function runOp(tx: KvTx, op: TxnKvOp, inLockDelay: LockDelayCheck): TxnOpOutcome
   };
   switch (op.Verb) {
     case 'set':
-      return { ok: true, entries: [setOrFail(tx, key, value, { flags }, inLockDelay)] };
+      return { ok: true, entries: [setOrFail(tx, { key, value, flags }, inLockDelay)] };
     case 'cas': {
-      if (!putKey(tx, key, value, { flags, cas: op.Index ?? 0 }, inLockDelay)) return fail(`failed to set key "${key}", index is stale`);
+      if (!putKey(tx, { key, value, flags, cas: op.Index ?? 0 }, inLockDelay)) return fail(`failed to set key "${key}", index is stale`);
       return { ok: true, entries: current() };
     }
     case 'lock':
-      if (!putKey(tx, key, value, { flags, acquire: op.Session ?? '' }, inLockDelay)) return fail(`failed to lock key "${key}", lock is already held`);
+      if (!putKey(tx, { key, value, flags, acquire: op.Session ?? '' }, inLockDelay)) return fail(`failed to lock key "${key}", lock is already held`);
       return { ok: true, entries: current() };
     case 'unlock':
-      if (!putKey(tx, key, value, { flags, release: op.Session ?? '' }, inLockDelay)) return fail(`failed to unlock key "${key}", lock isn't held, or is held by another session`);
+      if (!putKey(tx, { key, value, flags, release: op.Session ?? '' }, inLockDelay)) return fail(`failed to unlock key "${key}", lock isn't held, or is held by another session`);
       return { ok: true, entries: current() };
     case 'get': {
       const e = tx.entry(key);
@@ -153,9 +160,9 @@ function runOp(tx: KvTx, op: TxnKvOp, inLockDelay: LockDelayCheck): TxnOpOutcome
   }
 }
 
-function setOrFail(tx: KvTx, key: string, value: string | null, opts: PutOptions, inLockDelay: LockDelayCheck): KvEntry {
-  putKey(tx, key, value, opts, inLockDelay);
-  return tx.entry(key)!;
+function setOrFail(tx: KvTx, put: KeyPut, inLockDelay: LockDelayCheck): KvEntry {
+  putKey(tx, put, inLockDelay);
+  return tx.entry(put.key)!;
 }
 
 /** Only the reads (`get`, `get-or-empty`, `get-tree`) answer with values; writes and checks answer without, as Consul. */

@@ -9,6 +9,7 @@ import { KvStore } from './kv-store.ts';
 import type { KvTx } from './kv-tx.ts';
 import { deleteKey, putKey, runTxnOp, txnReturnsValue, type PutOptions, type TxnKvOp } from './kv-ops.ts';
 import { Sessions } from './sessions.ts';
+import type { Clock } from '../lib/index.ts';
 
 /** Most operations one `/v1/txn` may carry, as Consul. */
 export const MAX_TXN_OPS = 64;
@@ -55,9 +56,9 @@ export class KvService {
   ) {}
 
   /** Load the mirror from the backend and follow it. `node` is the default node of new sessions. */
-  static async open(backend: StateBackend, options: { node: string; now?: () => number }): Promise<KvService> {
+  static async open(backend: StateBackend, options: { node: string; clock?: Clock }): Promise<KvService> {
     const store = await KvStore.open(backend);
-    return new KvService(store, new Sessions(store, options.node, options.now));
+    return new KvService(store, new Sessions(store, options.node, options.clock));
   }
 
   /** Stop the reaper and the mirror's watch. */
@@ -68,7 +69,7 @@ export class KvService {
 
   /** PUT /v1/kv/:key: true when written. */
   async put(key: string, value: string | null, opts: PutOptions): Promise<{ ok: boolean; index: number }> {
-    const { result, index } = await this.store.write((tx) => putKey(tx, key, value, opts, this.sessions.inLockDelay));
+    const { result, index } = await this.store.write((tx) => putKey(tx, { ...opts, key, value }, this.sessions.inLockDelay));
     return { ok: result, index };
   }
 

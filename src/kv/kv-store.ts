@@ -126,7 +126,8 @@ export class KvStore {
    * Wait until the key's (or prefix's) index moves past `min`, `waitMs` passes or `signal` aborts.
    * Only writes under the key or prefix wake the wait.
    */
-  async waitFor(key: string, prefix: boolean, min: number, waitMs: number, signal?: AbortSignal): Promise<void> {
+  async waitFor(wait: { key: string; prefix: boolean; min: number; waitMs: number; signal?: AbortSignal }): Promise<void> {
+    const { key, prefix, min, waitMs, signal } = wait;
     if (this.index(key, prefix) > min) return;
     const map = prefix ? this.prefixWaiters : this.exactWaiters;
     await new Promise<void>((resolve) => {

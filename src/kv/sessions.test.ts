@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { MemoryBackend } from '../state/index.ts';
+import { FakeClock } from '../testing/index.ts';
 import { KvService, type SessionHealth } from './index.ts';
 
 describe('session reaper', () => {
   it('ends a session when its TTL lapses unrenewed, its node goes down or a bound check turns critical', async (t) => {
-    let now = 1_000_000;
-    const kv = await KvService.open(new MemoryBackend(), { node: 'n1', now: () => now });
+    const clock = new FakeClock(1_000_000);
+    const kv = await KvService.open(new MemoryBackend(), { node: 'n1', clock });
     t.after(() => kv.close());
     const down = new Set<string>();
     const critical = new Set<string>();
@@ -15,11 +16,11 @@ describe('session reaper', () => {
     const onNode = (await kv.sessions.create({ Node: 'n2' })).ID;
     const bound = (await kv.sessions.create({ ServiceChecks: [{ ID: 'service:web' }] })).ID;
     assert.equal((await kv.put('lock', 'v', { acquire: ttl })).ok, true);
-    now += 9_000;
+    clock.advance(9_000);
     kv.sessions.renew(ttl);
-    now += 9_000;
+    clock.advance(9_000);
     assert.deepEqual(await kv.sessions.reap(health), [], 'a renewed session lives on');
-    now += 1_500;
+    clock.advance(1_500);
     assert.deepEqual(await kv.sessions.reap(health), [ttl], 'a session unrenewed past its TTL ends');
     assert.equal(kv.store.get('lock')?.Session, undefined, 'and its lock is released');
     down.add('n2');
@@ -37,7 +38,7 @@ describe('KV mirror', () => {
     t.after(() => kv.close());
     await kv.put('a', 'MQ==', {});
     const index = kv.store.index('a', false);
-    const woke = kv.store.waitFor('a', false, index, 10_000);
+    const woke = kv.store.waitFor({ key: 'a', prefix: false, min: index, waitMs: 10_000 });
     // Compact past the mirror's position while it is not looking: its watch fails, it reloads.
     (kv.store as unknown as { watcher: { cancel(): void } }).watcher.cancel();
     await backend.put('/berth/kv/d/a', JSON.stringify({ v: 'Mg==', f: 0, l: 0 }));

@@ -5,6 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { BerthError } from '../model/index.ts';
+import { ControlLoop, systemClock, type Clock } from '../lib/index.ts';
 import { KV_SESSION_ENDS } from './entries.ts';
 import type { KvStore } from './kv-store.ts';
 import type { KvTx } from './kv-tx.ts';
@@ -59,15 +60,20 @@ export class Sessions {
   private readonly renewedAt = new Map<string, number>();
   /** Keys whose lock was lost by an ended session, and until when they cannot be acquired. */
   private readonly lockDelays = new Map<string, number>();
-  private timer: ReturnType<typeof setInterval> | undefined;
+  /** The reaper, on the leader. */
+  private reaper: ControlLoop | undefined;
   /** The lease end markers are put with, and until when it is handed out. */
   private markerLease: { id: number; until: number } | undefined;
 
   constructor(
     private readonly store: KvStore,
     private readonly defaultNode: string,
-    private readonly now: () => number = Date.now,
+    private readonly clock: Clock = systemClock,
   ) {}
+
+  private now(): number {
+    return this.clock.now();
+  }
 
   /** True while `key` is in lock-delay. */
   readonly inLockDelay = (key: string): boolean => {
@@ -146,15 +152,17 @@ export class Sessions {
    * are forgotten: every session gets a full TTL from now, as on a Consul leader change.
    */
   startReaper(health: SessionHealth, intervalMs = 500): void {
-    if (!this.timer) this.renewedAt.clear();
-    this.timer ??= setInterval(() => void this.reap(health).catch(() => {}), intervalMs);
-    this.timer.unref?.();
+    if (this.reaper) return;
+    this.renewedAt.clear();
+    // A failed pass is tried again at the next one.
+    this.reaper = new ControlLoop(() => this.reap(health).then(() => undefined), { intervalMs, clock: this.clock, onError: () => {} });
+    this.reaper.start();
   }
 
   /** Stop the reaper. */
   stop(): void {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = undefined;
+    void this.reaper?.stop();
+    this.reaper = undefined;
   }
 
   /** End every session whose TTL lapsed, node is down or bound check is critical. */

@@ -1,8 +1,10 @@
 /** Generic helpers with no domain knowledge. */
 export { systemClock } from './clock.ts';
 export { ControlLoop } from './control-loop.ts';
-export type { ControlLoopOptions } from './control-loop.ts';
-export type { Clock } from './clock.ts';
+export type { ControlLoopOptions, ControlLoopPass } from './control-loop.ts';
+export { Controller } from './controller.ts';
+export type { ControllerOptions } from './controller.ts';
+export type { Clock, Timer } from './clock.ts';
 export { backoffDelay } from './backoff.ts';
 export type { BackoffOptions } from './backoff.ts';
 export { newId, shortId } from './ids.ts';

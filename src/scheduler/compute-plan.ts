@@ -10,7 +10,7 @@ import { nextRescheduleEvents, reschedulePolicy } from './reschedule.ts';
 import { specHash } from './spec-hash.ts';
 import { candidateLimit, selectNode, type SelectMetrics } from './stack.ts';
 import { reconcileSystem } from './system.ts';
-import { PlanUsage } from './usage.ts';
+import { PlanUsage } from './plan-usage.ts';
 import { resolveAttribute } from './constraints.ts';
 
 /** What a pass needs besides the state: the time and the id maker of the schedule context. */
@@ -68,7 +68,7 @@ export function computePlan(evaluation: Evaluation, state: State, options: PassO
   const tainted = taintedNodes(state, allocs);
   const deployment = job === undefined ? undefined : state.latestDeployment?.(job.id);
   const diff =
-    job?.type === 'system' && !job.stop ? reconcileSystem(job, allocs, state, options.now, tainted) : reconcile(job, allocs, options.now, { tainted, deployment });
+    job?.type === 'system' && !job.stop ? reconcileSystem(job, allocs, { state, now: options.now, tainted }) : reconcile(job, allocs, { now: options.now, tainted, deployment });
   const plan: ComputedPlan = {
     evalId: evaluation.id,
     jobId: evaluation.jobId,
@@ -187,7 +187,7 @@ function place(pass: Pass, request: PlaceRequest, base: PlacementAsk): void {
     scores: pass.options.explain === true,
   });
   const node = selection.ok ? selection.node : undefined;
-  const ports = node && assignPorts(group, node, pass.usage.used(node.id).ports, pass.random);
+  const ports = node && assignPorts(group, node, { used: pass.usage.used(node.id).ports, random: pass.random });
   if (node === undefined || ports === undefined) {
     if (request.nodeId !== undefined) {
       // A system job: the node suits it but has no room; say so in the group's failure.
@@ -233,7 +233,7 @@ function newAlloc(pass: Pass, request: PlaceRequest, group: Group, demand: Deman
   if (prev !== undefined) {
     alloc.previousAllocation = prev.id;
     if (request.rescheduleDelayMs !== undefined) {
-      alloc.rescheduleEvents = nextRescheduleEvents(prev, now, request.rescheduleDelayMs, reschedulePolicy(pass.job.type, group));
+      alloc.rescheduleEvents = nextRescheduleEvents(prev, reschedulePolicy(pass.job.type, group), { now, delayMs: request.rescheduleDelayMs });
     } else if (prev.rescheduleEvents !== undefined) alloc.rescheduleEvents = prev.rescheduleEvents;
   }
   pass.usage.add(alloc);

@@ -13,7 +13,7 @@ import {
   type FeasibilityChecker,
   type PlacementAsk,
 } from './feasible.ts';
-import { PlanUsage } from './usage.ts';
+import { PlanUsage } from './plan-usage.ts';
 
 function ask(harness: SchedulerHarness, job: Job, group: Group = job.groups[0]): PlacementAsk {
   return { job, group, demand: groupDemand(group), usage: new PlanUsage(harness.snapshot(), new Set()) };

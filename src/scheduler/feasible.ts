@@ -1,7 +1,7 @@
 import type { Constraint, DriverName, Group, Job, Node } from '../model/index.ts';
 import { constraintReason, nodeMatches, resolveAttribute } from './constraints.ts';
 import type { JobPresence } from './presence.ts';
-import { toMilli, type PlanUsage } from './usage.ts';
+import { toMilli, type PlanUsage } from './plan-usage.ts';
 
 /** What one allocation of a group needs from a node. */
 export interface Demand {

@@ -30,4 +30,4 @@ export {
 } from './feasible.ts';
 export { affinityScore, antiAffinityScore, binPackScore, rankNode, spreadFitScore, spreadScore, type RankOptions, type SchedulerAlgorithm } from './rank.ts';
 export { selectNode, type Selection, type SelectMetrics } from './stack.ts';
-export { PlanUsage, type NodeUsed } from './usage.ts';
+export { PlanUsage, type NodeUsed } from './plan-usage.ts';

@@ -10,7 +10,8 @@ const RANDOM_TRIES = 20;
  * lowest-first, so that a port freed a moment ago is not handed out at once to another allocation.
  * Undefined when the range runs out (the port checker should have said so first).
  */
-export function assignPorts(group: Group, node: Node, used: ReadonlySet<number>, random: Random): AllocatedPort[] | undefined {
+export function assignPorts(group: Group, node: Node, pool: { used: ReadonlySet<number>; random: Random }): AllocatedPort[] | undefined {
+  const { used, random } = pool;
   const taken = new Set(used);
   for (const spec of group.ports) if (spec.static !== undefined) taken.add(spec.static);
   const ports: AllocatedPort[] = [];

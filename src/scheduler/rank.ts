@@ -1,7 +1,7 @@
 import type { Affinity, Node, Spread } from '../model/index.ts';
 import { nodeMatches, resolveAttribute } from './constraints.ts';
 import type { Demand, PlacementAsk } from './feasible.ts';
-import { toMilli, type NodeUsed } from './usage.ts';
+import { toMilli, type NodeUsed } from './plan-usage.ts';
 
 /** The best raw score: a node left with nothing free scores 20 - (10^0 + 10^0). */
 const MAX_RAW = 18;
@@ -68,7 +68,8 @@ export function affinityScore(node: Node, affinities: readonly Affinity[]): numb
  * Spread blocks: a node whose attribute value has fewer allocations than its target share scores
  * up to 1, one over its share down to -1. Without targets the share is even over the values seen.
  */
-export function spreadScore(node: Node, ask: PlacementAsk, spreads: readonly Spread[], allValues: (attribute: string) => ReadonlySet<string>): number | undefined {
+export function spreadScore(node: Node, ask: PlacementAsk, spread: { spreads: readonly Spread[]; allValues: (attribute: string) => ReadonlySet<string> }): number | undefined {
+  const { spreads, allValues } = spread;
   if (spreads.length === 0) return undefined;
   let sum = 0;
   let weights = 0;
@@ -145,7 +146,7 @@ export function rankNode(node: Node, ask: PlacementAsk, options: RankOptions): n
     }
   }
   if ((job.spreads?.length ?? 0) + (group.spreads?.length ?? 0) > 0) {
-    const spread = spreadScore(node, ask, [...(job.spreads ?? []), ...(group.spreads ?? [])], options.allValues);
+    const spread = spreadScore(node, ask, { spreads: [...(job.spreads ?? []), ...(group.spreads ?? [])], allValues: options.allValues });
     if (spread !== undefined) {
       sum += spread;
       n++;

@@ -49,6 +49,8 @@ export function allocName(jobId: string, group: string, index: number): string {
 
 /** What the reconciler needs besides the job and its allocations. */
 export interface ReconcileOptions {
+  /** The time the evaluation runs at. */
+  now: number;
   /** Nodes that are down or draining, by id. */
   tainted?: ReadonlyMap<string, Node>;
   /** Allocation ids that a later allocation already replaces. */
@@ -65,7 +67,8 @@ export { RULES, canUpdateInPlace } from './reconcile-rules.ts';
  * touching nothing. Slots `0..count-1` of each group are filled by one allocation each; what is
  * left over (older versions, indexes past count, duplicates) is stopped.
  */
-export function reconcile(job: Job | undefined, allocs: readonly Allocation[], now: number, options: ReconcileOptions = {}): ReconcileResult {
+export function reconcile(job: Job | undefined, allocs: readonly Allocation[], options: ReconcileOptions): ReconcileResult {
+  const { now } = options;
   const result: ReconcileResult = { place: [], stop: [], inplace: [], destructive: [], migrate: [], lost: [], reschedule: [], followups: [], ignore: [] };
   const tainted = options.tainted ?? new Map<string, Node>();
   const replaced = options.replaced ?? replacedIds(allocs);
@@ -90,14 +93,15 @@ export function reconcile(job: Job | undefined, allocs: readonly Allocation[], n
     const subject: Subject = { alloc, job, group, exited: isClientTerminal(alloc), node: tainted.get(alloc.nodeId), now, replaced: replaced.has(alloc.id) };
     return { subject, ...classify(subject) };
   });
-  if (job !== undefined) {
-    paceDestructive(job, allocs, classified, options.deployment);
-    setCanariesAside(job, classified, options.deployment);
+  const rollout = job && { job, allocs, deployment: options.deployment };
+  if (rollout !== undefined) {
+    paceDestructive(rollout, classified);
+    setCanariesAside(rollout.job, classified, options.deployment);
   }
   for (const { subject, verdict, reason } of classified) settle(subject, verdict, reason, result, { keep, displace });
   if (job !== undefined && !job.stop && job.type !== 'system') {
     for (const group of job.groups) fillSlots(job, group, kept.get(group.name) ?? [], displaced.get(group.name), result);
-    result.place.push(...canaryPlacements(job, allocs, options.deployment, (g, i) => allocName(job.id, g, i)));
+    result.place.push(...canaryPlacements({ job, allocs, deployment: options.deployment }, (g, i) => allocName(job.id, g, i)));
   }
   result.stop.sort(highestIndexFirst);
   return result;

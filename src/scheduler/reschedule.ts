@@ -57,7 +57,8 @@ export function rescheduleVerdict(alloc: Allocation, policy: ReschedulePolicy, n
 }
 
 /** The chain of reschedules a replacement carries: its predecessor's plus this one. */
-export function nextRescheduleEvents(prev: Allocation, now: number, delayMs: number, policy: ReschedulePolicy): RescheduleEvent[] {
+export function nextRescheduleEvents(prev: Allocation, policy: ReschedulePolicy, at: { now: number; delayMs: number }): RescheduleEvent[] {
+  const { now, delayMs } = at;
   const kept = (prev.rescheduleEvents ?? []).filter((e) => policy.unlimited || e.time > now - policy.intervalMs);
   // Unlimited chains keep a bounded history: enough for the delay to stay at its cap.
   const tail = kept.slice(-20);

@@ -6,6 +6,13 @@
 import { isTerminal, type Allocation, type Deployment, type Job } from '../model/index.ts';
 import type { PlaceRequest, Subject, Verdict } from './reconcile-rules.ts';
 
+/** What pacing reads: the job, its allocations and its newest deployment. */
+export interface Rollout {
+  job: Job;
+  allocs: readonly Allocation[];
+  deployment: Deployment | undefined;
+}
+
 /** One classified allocation, as the reconciler holds it before settling it in its buckets. */
 export interface Classified {
   subject: Subject;
@@ -18,7 +25,8 @@ export interface Classified {
  * allocations of this deployment that are not healthy yet; none while one is unhealthy or the
  * deployment is not running. Undefined: no pacing (no strategy, or no deployment of this version).
  */
-export function destructiveBudget(job: Job, group: string, allocs: readonly Allocation[], deployment: Deployment | undefined): number | undefined {
+export function destructiveBudget(rollout: Rollout, group: string): number | undefined {
+  const { job, allocs, deployment } = rollout;
   const strategy = job.groups.find((g) => g.name === group)?.update;
   if (job.type !== 'service' || strategy === undefined || strategy.maxParallel === 0) return undefined;
   if (deployment === undefined || deployment.jobVersion !== job.version) return undefined;
@@ -38,12 +46,13 @@ export function destructiveBudget(job: Job, group: string, allocs: readonly Allo
  * Turns destructive verdicts past each group's budget into `keep`: those allocations run on, in
  * their slots, until a later evaluation has room for them. Lowest slots go first.
  */
-export function paceDestructive(job: Job, allocs: readonly Allocation[], classified: Classified[], deployment: Deployment | undefined): void {
+export function paceDestructive(rollout: Rollout, classified: Classified[]): void {
+  const { job, allocs, deployment } = rollout;
   const budgets = new Map<string, number | undefined>();
   const destructive = classified.filter((c) => c.verdict === 'destructive').sort((a, b) => a.subject.alloc.index - b.subject.alloc.index);
   for (const c of destructive) {
     const group = c.subject.alloc.group;
-    if (!budgets.has(group)) budgets.set(group, destructiveBudget(job, group, allocs, deployment));
+    if (!budgets.has(group)) budgets.set(group, destructiveBudget(rollout, group));
     const budget = budgets.get(group);
     if (budget === undefined) continue;
     // A promoted canary already holds this slot: stopping the old allocation places nothing.
@@ -81,7 +90,8 @@ export function setCanariesAside(job: Job, classified: Classified[], deployment:
  * The canaries still to place for each group awaiting promotion: each in the slot of a live
  * allocation of an older version (the lowest first), which keeps running beside it.
  */
-export function canaryPlacements(job: Job, allocs: readonly Allocation[], deployment: Deployment | undefined, name: (group: string, index: number) => string): PlaceRequest[] {
+export function canaryPlacements(rollout: Rollout, name: (group: string, index: number) => string): PlaceRequest[] {
+  const { job, allocs, deployment } = rollout;
   const out: PlaceRequest[] = [];
   for (const group of job.groups) {
     if (!awaitingPromotion(job, group.name, deployment)) continue;

@@ -4,7 +4,7 @@ import type { State } from './interfaces.ts';
 import { classify } from './reconcile-rules.ts';
 import { allocName, type Followup, type ReconcileResult } from './reconcile.ts';
 import type { Classified } from './rolling.ts';
-import { PlanUsage } from './usage.ts';
+import { PlanUsage } from './plan-usage.ts';
 
 /** What makes a node one a system job belongs on; capacity and ports are checked at placement. */
 const STATIC_CHAIN = [nodeReadyChecker, datacenterChecker, driverChecker, constraintChecker];
@@ -14,7 +14,8 @@ const STATIC_CHAIN = [nodeReadyChecker, datacenterChecker, driverChecker, constr
  * that joined since included. Allocations are classified by the same rule table as services
  * (lost, migrate, destructive, in-place); slots are nodes instead of indexes.
  */
-export function reconcileSystem(job: Job, allocs: readonly Allocation[], state: State, now: number, tainted: ReadonlyMap<string, Node>): ReconcileResult {
+export function reconcileSystem(job: Job, allocs: readonly Allocation[], on: { state: State; now: number; tainted: ReadonlyMap<string, Node> }): ReconcileResult {
+  const { state, now, tainted } = on;
   const result: ReconcileResult = { place: [], stop: [], inplace: [], destructive: [], migrate: [], lost: [], reschedule: [], followups: [], ignore: [] };
   /** `nodeId|group` -> the allocation that holds it. */
   const held = new Map<string, Allocation>();

@@ -226,9 +226,9 @@ async function assemble(options: ServerOptions, leadership: Leadership): Promise
   const metrics = new ServerMetrics();
   const jobs = new JobService({ view, store, clock });
   const nodes = new NodeService({ view, store, leaderStore, clock, logger: child('nodes') }, options.heartbeat);
-  const discovery = new ServerDiscovery({ view, store, logger }, options.discovery);
+  const discovery = new ServerDiscovery({ view, store, clock, logger }, options.discovery);
   discovery.registerMetrics(metrics.registry);
-  const kv = await openServerKv(backend, options.discovery?.nodeName);
+  const kv = await openServerKv(backend, { nodeName: options.discovery?.nodeName, clock });
   // Launches are safe from any server: each one creates its run row only if absent.
   const periodic = new PeriodicDispatcher({ view, store, clock, logger: child('periodic') }, options.periodic);
   const vars = await openVariables({ view, store, leaderStore, clock, logger: child('keyring') }, options.keyring);
@@ -237,7 +237,7 @@ async function assemble(options: ServerOptions, leadership: Leadership): Promise
   const { variables, keyring, workloadIdentities } = vars;
   const ctx: ServerContext = { view, store, clock, jobs, nodes, metrics, periodic, discovery, kv, backend, cluster: leadership, acl, peers: { servers: peers.servers, agents: peers.agents }, variables, keyring, workloadIdentities };
   const leaderDeps = { view, store: leaderStore, clock };
-  const broker = new EvalBroker({ now: () => clock.now() });
+  const broker = new EvalBroker({ clock });
   const blockedEvals = new BlockedEvals({ ...leaderDeps, logger: child('blocked-evals') });
   const deployments = new DeploymentWatcher({ ...leaderDeps, logger: child('deployments'), jobs });
   const drainer = new Drainer({ ...leaderDeps, logger: child('drainer') }, { intervalMs: options.drainIntervalMs });

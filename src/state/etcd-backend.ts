@@ -139,7 +139,7 @@ export class EtcdBackend implements StateBackend {
 
   async watch(selector: KeySelector, callback: WatchCallback, options: WatchOptions = {}): Promise<Watcher> {
     this.ensureOpen('watch');
-    const watch = new EtcdWatch(this.client.watchClient, selector, callback, options, (w) => this.watches.delete(w));
+    const watch = new EtcdWatch({ client: this.client.watchClient, selector, callback, options, onCancel: (w) => this.watches.delete(w) });
     this.watches.add(watch);
     await watch.start();
     return watch;

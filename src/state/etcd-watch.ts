@@ -35,14 +35,19 @@ export class EtcdWatch implements Watcher {
   /** Whether etcd created the watch once: later stream losses are retried, earlier ones fail `start`. */
   private established = false;
 
-  constructor(
-    private readonly client: WatchClient,
-    private readonly selector: KeySelector,
-    private readonly callback: WatchCallback,
-    private readonly options: WatchOptions,
-    private readonly onCancel: (w: EtcdWatch) => void,
-  ) {
-    this.next = options.fromRevision || 0;
+  private readonly client: WatchClient;
+  private readonly selector: KeySelector;
+  private readonly callback: WatchCallback;
+  private readonly options: WatchOptions;
+  private readonly onCancel: (w: EtcdWatch) => void;
+
+  constructor(watch: { client: WatchClient; selector: KeySelector; callback: WatchCallback; options: WatchOptions; onCancel: (w: EtcdWatch) => void }) {
+    this.client = watch.client;
+    this.selector = watch.selector;
+    this.callback = watch.callback;
+    this.options = watch.options;
+    this.onCancel = watch.onCancel;
+    this.next = watch.options.fromRevision || 0;
   }
 
   /** Open the stream and wait for etcd to create the watch; rejects when it cannot start. */

@@ -20,8 +20,6 @@ export type {
   Watcher,
 } from './backend.ts';
 export { CompactedError, compareKeys, prefixEnd, selects } from './backend.ts';
-export type { BackendClock } from './clock.ts';
-export { ManualClock, systemClock } from './clock.ts';
 export { EtcdBackend } from './etcd-backend.ts';
 export type { EtcdBackendOptions } from './etcd-backend.ts';
 export type { LocalBackendOptions } from './local-backend.ts';

@@ -21,7 +21,7 @@ import type {
   WatchOptions,
   Watcher,
 } from './backend.ts';
-import { systemClock, type BackendClock } from './clock.ts';
+import { systemClock, type Clock } from '../lib/index.ts';
 import { checkLeases, checkTxnRequest, compareHolds, runOps, tombstone, type TxnTarget } from './txn.ts';
 import { WatchHub, reportError } from './watch-hub.ts';
 
@@ -68,7 +68,7 @@ export interface LocalStorage extends TxnTarget {
 /** Options of the in-process backends. */
 export interface LocalBackendOptions {
   /** Time source for lease expiry. Default: the wall clock. */
-  clock?: BackendClock;
+  clock?: Clock;
   /** Receives errors of background work (lease expiry). Default: they are rethrown asynchronously. */
   onError?: (err: Error) => void;
   /**
@@ -85,7 +85,7 @@ const MAX_TIMER_MS = 3_600_000;
 export class LocalBackend implements StateBackend {
   readonly name: string;
   private readonly storage: LocalStorage;
-  private readonly clock: BackendClock;
+  private readonly clock: Clock;
   private readonly onError: ((err: Error) => void) | undefined;
   private readonly retainRevisions: number | undefined;
   private readonly hub = new WatchHub();

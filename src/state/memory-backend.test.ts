@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { CompactedError } from './backend.ts';
-import { ManualClock } from './clock.ts';
+import { FakeClock } from '../testing/index.ts';
 import { stateBackendContract } from './contract.test-suite.ts';
 import { MemoryBackend } from './memory-backend.ts';
 
 stateBackendContract('memory', async () => {
-  const clock = new ManualClock();
+  const clock = new FakeClock();
   const backend = new MemoryBackend({ clock });
   return {
     backend,
@@ -17,7 +17,7 @@ stateBackendContract('memory', async () => {
 
 describe('memory backend', () => {
   it('expires a lease on the injected clock without real waiting', async () => {
-    const clock = new ManualClock();
+    const clock = new FakeClock();
     const backend = new MemoryBackend({ clock });
     const lease = await backend.leaseGrant(30);
     await backend.put('k', 'v', { lease: lease.id });

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { isBerthError } from '../model/index.ts';
-import { ManualClock } from './clock.ts';
+import { FakeClock } from '../testing/index.ts';
 import { stateBackendContract } from './contract.test-suite.ts';
 import { SqliteBackend } from './sqlite-backend.ts';
 
@@ -16,7 +16,7 @@ let files = 0;
 const newPath = () => join(dir, `state-${++files}`, 'berth.db');
 
 stateBackendContract('sqlite', async () => {
-  const clock = new ManualClock();
+  const clock = new FakeClock();
   const backend = await SqliteBackend.open(newPath(), { clock });
   return {
     backend,
@@ -52,7 +52,7 @@ describe('sqlite backend', () => {
 
   it('expires on open the leases that ran out while it was closed', async () => {
     const path = newPath();
-    const clock = new ManualClock();
+    const clock = new FakeClock();
     const first = await SqliteBackend.open(path, { clock });
     const lease = await first.leaseGrant(10);
     await first.put('s', 'x', { lease: lease.id });

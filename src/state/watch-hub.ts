@@ -39,7 +39,7 @@ export class WatchHub {
 }
 
 /** One watcher: a filter and a queue drained in a microtask. */
-export class HubWatch implements Watcher {
+class HubWatch implements Watcher {
   private queue: WatchBatch[] = [];
   private scheduled = false;
   private canceled = false;

@@ -7,3 +7,4 @@ export { mockAlloc, mockAllocFor, mockEval, mockGroup, mockJob, mockNode, mockTa
 export { startEtcd, etcdSkipReason, etcdTestAvailable, requireEtcd, type EtcdCluster, type StartEtcdOptions } from './etcd.ts';
 export { testBackends, type TestBackend } from './state-backends.ts';
 export { TEST_IMAGE, dockerTestEngine, requireDocker, withDockerEngine, type DockerTestEngine } from './docker-engine.ts';
+export { FakeClock } from './fake-clock.ts';

@@ -1,57 +1,20 @@
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import type { AllocUpdate } from '../../api/index.ts';
-import { mockDrivers, type TaskDriver } from '../../drivers/index.ts';
-import { silentLogger, systemClock } from '../../lib/index.ts';
+import { mockDrivers } from '../../drivers/index.ts';
 import type { DriverName, Job } from '../../model/index.ts';
-import { mockAlloc, mockGroup, mockJob, mockTask } from '../../testing/index.ts';
-import { AllocRunner } from './alloc-runner.ts';
-import { LocalState } from './local-state.ts';
-
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-alloc-runner-'));
-after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+import { allocRunner, jobOf, until, type RunnerFixture } from '../agent-fixture.test-helper.ts';
 
 function jobWith(tasks: { name: string; command: string; driver?: DriverName }[]): Job {
-  return mockJob({
-    groups: [
-      mockGroup({
-        tasks: tasks.map((t) => mockTask({ name: t.name, driver: t.driver ?? 'docker', config: { command: t.command }, killTimeoutMs: 50 })),
-        restart: { attempts: 0, intervalMs: 60_000, delayMs: 10, mode: 'fail' },
-      }),
-    ],
-  });
+  return jobOf(tasks);
 }
 
-async function setup(job: Job, drivers: DriverName[] = ['docker', 'process'], dnsServers?: string[]) {
+/** A runner with the mocks of `drivers` (both share one machine: tests look at it through `driver`). */
+async function setup(job: Job, drivers: DriverName[] = ['docker', 'process'], dnsServers?: string[]): Promise<RunnerFixture & { driver: ReturnType<typeof mockDrivers>[number] }> {
   const mocks = mockDrivers();
-  const localState = new LocalState(fs.mkdtempSync(path.join(tmp, 'data-')));
-  await localState.open();
-  const updates: AllocUpdate[] = [];
-  const alloc = mockAlloc({ jobId: job.id });
-  const runner = new AllocRunner(alloc, job, {
-    nodeName: 'n1',
-    nodeAddress: '127.0.0.1',
-    drivers: new Map<DriverName, TaskDriver>(mocks.filter((d) => drivers.includes(d.name)).map((d) => [d.name, d])),
-    defaultDriver: 'docker',
-    localState,
-    clock: systemClock,
-    logger: silentLogger(),
-    onChange: (u) => updates.push(u),
-    dnsServers,
-  });
-  // Both mocks run on one machine: tests look at it through either.
-  return { runner, driver: mocks[0], updates, localState, alloc };
-}
-
-async function until(what: string, cond: () => boolean, ms = 2_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
+  const fixture = await allocRunner({ job, drivers: mocks.filter((d) => drivers.includes(d.name)), dnsServers });
+  return { ...fixture, driver: mocks[0] };
 }
 
 describe('AllocRunner', () => {
@@ -95,16 +58,7 @@ describe('AllocRunner', () => {
     const [record] = await localState.load(() => {});
     assert.equal(record.taskStates.once.state, 'dead');
     assert.ok(record.handles.once, 'the ended task is kept for its logs');
-    const again = new AllocRunner(record.alloc, record.job, {
-      nodeName: 'n1',
-      nodeAddress: '127.0.0.1',
-      drivers: new Map<DriverName, TaskDriver>([['docker', driver]]),
-      defaultDriver: 'docker',
-      localState,
-      clock: systemClock,
-      logger: silentLogger(),
-      onChange: () => {},
-    });
+    const { runner: again } = await allocRunner({ job: record.job, alloc: record.alloc, drivers: [driver], localState });
     again.start({ handles: record.handles, taskStates: record.taskStates });
     await again.done;
     assert.equal(again.clientStatus(), 'complete');

@@ -1,54 +1,18 @@
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { MockDriver, type TaskDriver } from '../../drivers/index.ts';
-import { silentLogger, systemClock } from '../../lib/index.ts';
-import type { DriverName, Job, Task, TaskEvent } from '../../model/index.ts';
-import { mockAlloc, mockGroup, mockJob, mockTask } from '../../testing/index.ts';
-import { AllocRunner } from './alloc-runner.ts';
-import { LocalState } from './local-state.ts';
+import { MockDriver } from '../../drivers/index.ts';
+import type { Job, TaskEvent } from '../../model/index.ts';
+import { allocRunner, jobOf, until, type TaskLine } from '../agent-fixture.test-helper.ts';
+import type { AllocRunner } from './alloc-runner.ts';
 
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-lifecycle-'));
-after(() => fs.rmSync(tmp, { recursive: true, force: true }));
-
-function job(type: Job['type'], tasks: (Partial<Task> & { name: string; command: string })[]): Job {
-  return mockJob({
-    type,
-    groups: [
-      mockGroup({
-        tasks: tasks.map(({ command, ...t }) => mockTask({ driver: 'docker', config: { command }, killTimeoutMs: 50, ...t })),
-        restart: { attempts: 0, intervalMs: 60_000, delayMs: 10, mode: 'fail' },
-      }),
-    ],
-  });
+function job(type: Job['type'], tasks: TaskLine[]): Job {
+  return jobOf(tasks, { type });
 }
 
 async function start(j: Job): Promise<AllocRunner> {
-  const driver = new MockDriver();
-  const localState = new LocalState(fs.mkdtempSync(path.join(tmp, 'data-')));
-  await localState.open();
-  const runner = new AllocRunner(mockAlloc({ jobId: j.id }), j, {
-    nodeName: 'n1',
-    nodeAddress: '127.0.0.1',
-    drivers: new Map<DriverName, TaskDriver>([['docker', driver]]),
-    defaultDriver: 'docker',
-    localState,
-    clock: systemClock,
-    logger: silentLogger(),
-    onChange: () => {},
-  });
+  const { runner } = await allocRunner({ job: j, drivers: [new MockDriver()] });
   runner.start();
   return runner;
-}
-
-async function until(what: string, cond: () => boolean, ms = 3_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
 }
 
 const startedAt = (events: TaskEvent[]): number => events.find((e) => e.type === 'Started')?.time ?? Infinity;

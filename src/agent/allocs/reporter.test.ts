@@ -2,6 +2,7 @@ import { describe, it, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { AllocUpdate } from '../../api/index.ts';
 import { silentLogger } from '../../lib/index.ts';
+import { FakeClock } from '../../testing/index.ts';
 import { StatusReporter } from './reporter.ts';
 import { BerthError } from '../../model/index.ts';
 
@@ -27,7 +28,7 @@ const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
 describe('StatusReporter', () => {
   it('sends updates raised in the same tick together', async () => {
     const server = fakeServer();
-    const r = new StatusReporter(server.send, silentLogger());
+    const r = new StatusReporter({ send: server.send, logger: silentLogger() });
     r.push(update('a', 'pending'));
     r.push(update('b', 'pending'));
     r.push(update('a', 'running'));
@@ -39,7 +40,7 @@ describe('StatusReporter', () => {
 
   it('coalesces updates pushed while a send is in flight into the next send, latest per allocation', async () => {
     const server = fakeServer();
-    const r = new StatusReporter(server.send, silentLogger());
+    const r = new StatusReporter({ send: server.send, logger: silentLogger() });
     r.push(update('a', 'pending'));
     await tick();
     r.push(update('a', 'running'));
@@ -59,17 +60,18 @@ describe('StatusReporter', () => {
 
   it('retries a failed send and loses nothing but the states superseded meanwhile', async () => {
     const server = fakeServer();
-    const r = new StatusReporter(server.send, silentLogger());
+    const clock = new FakeClock();
+    const r = new StatusReporter({ send: server.send, logger: silentLogger(), clock });
     r.push(update('a', 'pending'));
     r.push(update('c', 'running'));
     await tick();
     r.push(update('a', 'running'));
     const retry = server.nextCall();
     server.calls[0].fail(new Error('connection refused'));
-    // The backoff timer does not keep a process alive (an agent has its server for that); this does.
-    const keepAlive = setInterval(() => {}, 1_000);
+    await tick();
+    assert.equal(server.calls.length, 1, 'no retry before the backoff');
+    await clock.run(1_000, 50);
     await retry;
-    clearInterval(keepAlive);
     assert.deepEqual(server.calls[1].batch, ['a:running', 'c:running'], 'c is sent again, the old a is not');
     server.calls[1].ok();
     await r.flush();
@@ -78,7 +80,7 @@ describe('StatusReporter', () => {
 
   it('flush resolves only once the sends in flight and those queued behind them are done', async () => {
     const server = fakeServer();
-    const r = new StatusReporter(server.send, silentLogger());
+    const r = new StatusReporter({ send: server.send, logger: silentLogger() });
     r.push(update('a', 'pending'));
     let flushed = false;
     void r.flush().then(() => (flushed = true));
@@ -95,7 +97,7 @@ describe('StatusReporter', () => {
 
   it('sends nothing more once closed', async () => {
     const server = fakeServer();
-    const r = new StatusReporter(server.send, silentLogger());
+    const r = new StatusReporter({ send: server.send, logger: silentLogger() });
     r.close();
     r.push(update('a', 'running'));
     await tick();
@@ -107,11 +109,14 @@ describe('StatusReporter', () => {
 test('a batch the server refuses as invalid is dropped, and later reports still go out', async () => {
   const sent: string[][] = [];
   let calls = 0;
-  const reporter = new StatusReporter(async (updates) => {
-    calls++;
-    if (calls === 1) throw new BerthError('invalid_input', 'Invalid request body: allocs[0].taskStates.x.driver: must be docker or process');
-    sent.push(updates.map((u) => u.id));
-  }, silentLogger());
+  const reporter = new StatusReporter({
+    send: async (updates) => {
+      calls++;
+      if (calls === 1) throw new BerthError('invalid_input', 'Invalid request body: allocs[0].taskStates.x.driver: must be docker or process');
+      sent.push(updates.map((u) => u.id));
+    },
+    logger: silentLogger(),
+  });
   reporter.push({ id: 'bad', clientStatus: 'running', taskStates: {} });
   await reporter.flush();
   reporter.push({ id: 'good', clientStatus: 'running', taskStates: {} });

@@ -1,7 +1,15 @@
 import type { AllocUpdate } from '../../api/index.ts';
 import { isBerthError } from '../../model/index.ts';
-import { backoffDelay } from '../../lib/index.ts';
-import type { Logger } from '../../lib/index.ts';
+import { backoffDelay, systemClock, type Clock, type Logger } from '../../lib/index.ts';
+
+/** What a `StatusReporter` is given. */
+export interface StatusReporterOptions {
+  /** Sends one batch; rejects when it could not. */
+  send: (updates: AllocUpdate[]) => Promise<unknown>;
+  logger: Logger;
+  /** For the backoff between failed sends. Default: the wall clock. */
+  clock?: Clock;
+}
 
 /**
  * Sends allocation updates to the server, coalesced: while one request is in flight, later
@@ -11,14 +19,16 @@ import type { Logger } from '../../lib/index.ts';
 export class StatusReporter {
   readonly #send: (updates: AllocUpdate[]) => Promise<unknown>;
   readonly #logger: Logger;
+  readonly #clock: Clock;
   readonly #pending = new Map<string, AllocUpdate>();
   #inFlight: Promise<void> | undefined;
   #failures = 0;
   #closed = false;
 
-  constructor(send: (updates: AllocUpdate[]) => Promise<unknown>, logger: Logger) {
-    this.#send = send;
-    this.#logger = logger;
+  constructor(options: StatusReporterOptions) {
+    this.#send = options.send;
+    this.#logger = options.logger;
+    this.#clock = options.clock ?? systemClock;
   }
 
   /** Queue the latest state of an allocation. */
@@ -64,7 +74,8 @@ export class StatusReporter {
       for (const u of batch) if (!this.#pending.has(u.id)) this.#pending.set(u.id, u);
       const delay = backoffDelay(this.#failures++, { baseMs: 200, maxMs: 5000 });
       this.#logger.warn({ err: (err as Error).message, retryInMs: delay }, 'cannot report allocation status');
-      await new Promise((r) => setTimeout(r, delay).unref());
+      // A timer, not a sleep: the wait does not keep the process alive (an agent has its server for that).
+      await new Promise<void>((resolve) => this.#clock.setTimer(resolve, delay));
     }
   }
 }

@@ -1,6 +1,6 @@
 import type { ServerPool } from '../../api/index.ts';
 import type { TaskDriver } from '../../drivers/index.ts';
-import type { Logger } from '../../lib/index.ts';
+import type { Clock, Logger } from '../../lib/index.ts';
 import type { DriverName } from '../../model/index.ts';
 import type { AllocHook, HookedAlloc } from '../allocs/alloc-hook.ts';
 import { dnsHook } from './dns.ts';
@@ -13,6 +13,7 @@ import { workloadIdentityHook } from './workload-identity.ts';
 export interface AllocHookDeps {
   nodeAddress: string;
   drivers: ReadonlyMap<DriverName, TaskDriver>;
+  clock: Clock;
   logger: Logger;
   /** The servers checks report to and templates read from; without them neither runs. */
   servers?: ServerPool;

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ServerPool } from '../../api/index.ts';
-import { silentLogger } from '../../lib/index.ts';
+import { silentLogger, systemClock } from '../../lib/index.ts';
 import type { CheckSpec, Job } from '../../model/index.ts';
 import { mockAlloc, mockGroup, mockJob, mockTask } from '../../testing/index.ts';
 import { startServiceChecks, type CheckedAlloc } from './service-checks.ts';
@@ -29,7 +29,7 @@ describe('service checks after an in-place update', () => {
     const server = http.createServer((_req, res) => res.end('null'));
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     t.after(() => server.close());
-    const deps = { servers: new ServerPool(`http://127.0.0.1:${(server.address() as AddressInfo).port}`), nodeAddress: '127.0.0.1', drivers: new Map(), logger: silentLogger() };
+    const deps = { servers: new ServerPool(`http://127.0.0.1:${(server.address() as AddressInfo).port}`), nodeAddress: '127.0.0.1', drivers: new Map(), clock: systemClock, logger: silentLogger() };
     const alloc = mockAlloc({ ports: [{ label: 'http', value: 1, to: 1 }] });
     const runner: CheckedAlloc & { job: Job } = { alloc, job: version(0, '/api', '/admin'), handle: () => undefined, taskNames: () => ['t'] };
 

@@ -1,22 +1,14 @@
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { ServerPool } from '../../api/index.ts';
-import { MockDriver, type TaskDriver } from '../../drivers/index.ts';
-import { silentLogger, systemClock } from '../../lib/index.ts';
-import type { DriverName, Job } from '../../model/index.ts';
+import { MockDriver } from '../../drivers/index.ts';
+import type { Job } from '../../model/index.ts';
 import { mockAlloc, mockGroup, mockJob, mockTask } from '../../testing/index.ts';
-import { AllocRunner } from '../allocs/alloc-runner.ts';
-import { LocalState } from '../allocs/local-state.ts';
+import { allocRunner, until } from '../agent-fixture.test-helper.ts';
 import { withDns } from './dns.ts';
-
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-service-checks-'));
-after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 /** A stand-in for the server's check endpoint: records every update. */
 async function fakeServer(t: { after: (fn: () => void) => void }): Promise<{ url: string; updates: { id: string; Status: string }[] }> {
@@ -43,14 +35,6 @@ async function closedPort(): Promise<number> {
   return port;
 }
 
-async function until(what: string, cond: () => boolean, ms = 3_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
-
 describe('service checks on the agent', () => {
   it('report a failing check to the server and restart the task after check_restart.limit failures', async (t) => {
     const server = await fakeServer(t);
@@ -74,21 +58,8 @@ describe('service checks on the agent', () => {
         }),
       ],
     });
-    const localState = new LocalState(fs.mkdtempSync(path.join(tmp, 'data-')));
-    await localState.open();
-    const driver = new MockDriver();
     const alloc = mockAlloc({ jobId: job.id, ports: [{ label: 'http', value: port, to: port }] });
-    const runner = new AllocRunner(alloc, job, {
-      nodeName: 'n1',
-      nodeAddress: '127.0.0.1',
-      drivers: new Map<DriverName, TaskDriver>([['docker', driver]]),
-      defaultDriver: 'docker',
-      localState,
-      clock: systemClock,
-      logger: silentLogger(),
-      onChange: () => undefined,
-      servers: new ServerPool(server.url),
-    });
+    const { runner } = await allocRunner({ job, alloc, drivers: [new MockDriver()], servers: new ServerPool(server.url) });
     runner.start();
     t.after(() => runner.stop());
     await until('a critical report', () => server.updates.some((u) => u.Status === 'critical'));

@@ -7,7 +7,7 @@
 import { execFile } from 'node:child_process';
 import type { DriverName } from '../../model/index.ts';
 import type { TaskDriver } from '../../drivers/index.ts';
-import type { Logger } from '../../lib/index.ts';
+import type { Clock, Logger } from '../../lib/index.ts';
 import type { ServerPool } from '../../api/index.ts';
 import type { AllocHook, HookedAlloc } from '../allocs/alloc-hook.ts';
 import { CheckRunner, MAX_OUTPUT, allocServices, checkIds, hostPort, instanceId, type ProbeTarget } from '../../discovery/checks/index.ts';
@@ -21,6 +21,7 @@ export interface ServiceCheckDeps {
   servers?: ServerPool;
   nodeAddress: string;
   drivers: ReadonlyMap<DriverName, TaskDriver>;
+  clock: Clock;
   logger: Logger;
 }
 
@@ -65,6 +66,7 @@ export function startServiceChecks(runner: CheckedAlloc, deps: ServiceCheckDeps,
         target,
         report: (checkId, status, output) => report(servers, checkId, status, output),
         onRestart: (reason) => restartTasks(runner, deps, tasks, reason),
+        clock: deps.clock,
       });
       check.start();
       runners.set(key, check);

@@ -1,5 +1,5 @@
 import type { ServerPool } from '../../api/index.ts';
-import type { Logger } from '../../lib/index.ts';
+import type { Clock, Logger } from '../../lib/index.ts';
 import type { AllocHook } from '../allocs/alloc-hook.ts';
 import { TaskTemplates } from './task-templates.ts';
 import { WORKLOAD_TOKEN_ENV } from './workload-identity.ts';
@@ -8,6 +8,7 @@ import { WORKLOAD_TOKEN_ENV } from './workload-identity.ts';
 export interface TemplatesHookDeps {
   /** The servers templates read KV and services from; without them no template renders. */
   servers?: ServerPool;
+  clock: Clock;
   logger: Logger;
 }
 
@@ -26,7 +27,10 @@ export function templatesHook(deps: TemplatesHookDeps): AllocHook {
       if (!t.task.templates?.length || !servers || stopped) return;
       let templates = byTask.get(t.task.name);
       if (!templates) {
-        templates = new TaskTemplates(t.task.templates, t.runner, t.request.env, t.taskDir, servers, deps.logger, () => t.request.env[WORKLOAD_TOKEN_ENV]);
+        templates = new TaskTemplates({
+          templates: t.task.templates, runner: t.runner, env: t.request.env, taskDir: t.taskDir, servers, clock: deps.clock, logger: deps.logger,
+          workloadToken: () => t.request.env[WORKLOAD_TOKEN_ENV],
+        });
         byTask.set(t.task.name, templates);
       }
       await templates.render();

@@ -21,7 +21,7 @@ describe('templates', () => {
       { data: 'port={{key "cfg/app/port"}}\n{{#each (tree "cfg/app/")}}{{Key}}:{{Value}}\n{{/each}}name={{keyOrDefault "cfg/app/name" "anon"}}\n', destination: 'local/app.conf', changeMode: 'restart' },
       { data: 'APP_PORT={{key "cfg/app/port"}}\n', env: true, changeMode: 'noop' },
     ];
-    const set = new TemplateSet(server.url, specs, dir, (s) => changes.push(s));
+    const set = new TemplateSet({ servers: server.url, specs, taskDir: dir, onChange: (s) => changes.push(s) });
     t.after(() => set.stop());
     const env = await set.render();
     assert.deepEqual(env, { APP_PORT: '8080' });

@@ -10,6 +10,7 @@ import path from 'node:path';
 import Handlebars from 'handlebars';
 import { ServerPool } from '../../api/index.ts';
 import type { TaskTemplate } from '../../model/index.ts';
+import { systemClock, type Clock, type Timer } from '../../lib/index.ts';
 
 /** A template as a task declares it (the model's TaskTemplate). */
 export type TemplateSpec = TaskTemplate;
@@ -21,6 +22,20 @@ const RENDER_QUIET_MS = 50;
 type Dep = { kind: 'key' | 'tree' | 'service' | 'var'; name: string };
 const depId = (d: Dep): string => `${d.kind}:${d.name}`;
 
+/** What a `TemplateSet` is given. */
+export interface TemplateSetOptions {
+  /** The servers to read from (a URL, or a pool that fails over between several). */
+  servers: ServerPool | string;
+  specs: TemplateSpec[];
+  taskDir: string;
+  /** Called, after the splay, when a template's output changed after the first render. */
+  onChange: (spec: TemplateSpec) => void;
+  /** For the render quiet time, the splay and retries. Default: the wall clock. */
+  clock?: Clock;
+  /** The allocation's workload token, what `{{var ...}}` reads variables with (read when used: it may come after the first render). Default none. */
+  workloadToken?: () => string | undefined;
+}
+
 /** Renders templates and follows their dependencies until stopped. */
 export class TemplateSet {
   readonly #cache = new Map<string, unknown>();
@@ -31,22 +46,24 @@ export class TemplateSet {
   readonly #compiled: Handlebars.TemplateDelegate[];
   #deps = new Map<string, Dep>();
   #queue: Promise<void> = Promise.resolve();
-  #pending: ReturnType<typeof setTimeout> | undefined;
+  #pending: Timer | undefined;
   #env: Record<string, string> = {};
 
   readonly #servers: ServerPool;
+  private readonly specs: TemplateSpec[];
+  private readonly taskDir: string;
+  private readonly onChange: (spec: TemplateSpec) => void;
+  private readonly workloadToken: (() => string | undefined) | undefined;
+  readonly #clock: Clock;
 
-  constructor(
-    /** The servers to read from (a URL, or a pool that fails over between several). */
-    servers: ServerPool | string,
-    private readonly specs: TemplateSpec[],
-    private readonly taskDir: string,
-    /** Called, after the splay, when a template's output changed after the first render. */
-    private readonly onChange: (spec: TemplateSpec) => void,
-    /** The allocation's workload token: what `{{var ...}}` reads variables with. */
-    private readonly workloadToken?: () => string | undefined,
-  ) {
+  constructor(options: TemplateSetOptions) {
+    const { servers, specs } = options;
     this.#servers = typeof servers === 'string' ? new ServerPool(servers) : servers;
+    this.specs = specs;
+    this.taskDir = options.taskDir;
+    this.onChange = options.onChange;
+    this.workloadToken = options.workloadToken;
+    this.#clock = options.clock ?? systemClock;
     this.#compiled = specs.map((s) => Handlebars.compile(s.data, { noEscape: true, strict: false }));
   }
 
@@ -74,7 +91,7 @@ export class TemplateSet {
   /** Stop following dependencies. */
   stop(): void {
     this.#stop.abort();
-    clearTimeout(this.#pending);
+    this.#pending?.cancel();
   }
 
   #renderOne(i: number): string {
@@ -143,7 +160,7 @@ export class TemplateSet {
           await this.#fetch(dep, Math.max(1, this.#indexes.get(id) ?? 1));
         } catch {
           if (this.#stop.signal.aborted) return;
-          await new Promise((r) => setTimeout(r, 1000));
+          await this.#clock.sleep(1000, this.#stop.signal).catch(() => undefined);
           continue;
         }
         if (JSON.stringify(this.#cache.get(id)) !== before) this.#schedule();
@@ -157,7 +174,7 @@ export class TemplateSet {
    */
   #schedule(): void {
     if (this.#pending) return;
-    this.#pending = setTimeout(() => {
+    this.#pending = this.#clock.setTimer(() => {
       this.#pending = undefined;
       this.#queue = this.#queue.then(() => this.#rerender()).catch(() => {});
     }, RENDER_QUIET_MS);
@@ -172,7 +189,7 @@ export class TemplateSet {
       for (const d of this.#deps.values()) if (!this.#cache.has(depId(d))) await this.#fetch(d, 0).then(() => this.#follow(d));
       const spec = this.specs[i];
       const splay = Math.floor(Math.random() * (spec.splayMs ?? 0));
-      setTimeout(() => !this.#stop.signal.aborted && this.onChange(spec), splay).unref?.();
+      this.#clock.setTimer(() => !this.#stop.signal.aborted && this.onChange(spec), splay);
     }
   }
 

@@ -4,7 +4,7 @@ import type { Logger } from '../../lib/index.ts';
 import type { AllocRunner } from '../allocs/alloc-runner.ts';
 import type { TaskDriver } from '../../drivers/index.ts';
 import type { DriverName } from '../../model/index.ts';
-import { allocUsage, nodeUsage } from './usage.ts';
+import { allocUsage, nodeUsage } from './resource-stats.ts';
 import { registerExec } from './exec.ts';
 import { registerTaskControl } from './task-control.ts';
 import { nodeSecretMatches, NOT_A_SERVER } from './node-secret.ts';

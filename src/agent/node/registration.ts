@@ -1,11 +1,14 @@
 import { BerthError, isBerthError } from '../../model/index.ts';
-import { backoffDelay, type Clock, type Logger } from '../../lib/index.ts';
+import { backoffDelay, ControlLoop, type Clock, type Logger } from '../../lib/index.ts';
 import type { BerthClient, NodeRegisterRequest } from '../../api/index.ts';
+
+/** The longest a timer can wait (setTimeout's limit, 2^31 - 1 ms). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** What a node registration is given. */
 export interface NodeRegistrationOptions {
   /** Every server known; a call goes on to the next one when a server does not answer. */
-  client: BerthClient;
+  client: Pick<BerthClient, 'registerNode' | 'heartbeat'>;
   request: NodeRegisterRequest;
   clock: Clock;
   logger: Logger;
@@ -22,6 +25,8 @@ export class NodeRegistration {
   readonly #o: NodeRegistrationOptions;
   /** Until the server says otherwise. */
   #ttlMs = 10_000;
+  /** Heartbeats that failed in a row. */
+  #failures = 0;
 
   constructor(options: NodeRegistrationOptions) {
     this.#o = options;
@@ -53,26 +58,40 @@ export class NodeRegistration {
     }
   }
 
-  /** Heartbeat until the agent stops. */
+  /**
+   * Heartbeat until the agent stops, on a ControlLoop whose passes say when the next one is due:
+   * half the TTL after a success (with jitter), a backoff after a failure.
+   */
   async heartbeatLoop(): Promise<void> {
-    const { client, clock, logger, signal } = this.#o;
-    let failures = 0;
-    while (!signal.aborted) {
-      // Half the TTL leaves room for one lost heartbeat; jitter keeps agents from beating in step.
-      const wait = failures > 0 ? backoffDelay(failures, { baseMs: 500, maxMs: this.#ttlMs / 3 }) : this.#ttlMs / 2 - Math.random() * (this.#ttlMs / 10);
-      try {
-        await clock.sleep(wait, signal);
-      } catch {
-        return;
-      }
-      try {
-        this.#ttlMs = (await client.heartbeat(this.#o.request.id)).heartbeatTtlMs;
-        failures = 0;
-      } catch (err) {
-        failures++;
-        if (isBerthError(err, 'not_found')) await this.register();
-        else logger.warn({ err: (err as Error).message }, 'heartbeat failed');
-      }
+    const { clock, logger, signal } = this.#o;
+    if (signal.aborted) return;
+    // Each pass returns its wait. One that threw (a re-registration refused for good) is logged and
+    // the interval, the longest timer, is as good as never: heartbeats end, as the agent must.
+    const loop = new ControlLoop(() => this.#beat(), { intervalMs: MAX_TIMER_MS, clock, onError: (err) => logger.error({ err }, 'heartbeat pass failed') });
+    // Registering was as good as a heartbeat: the first one is due a wait from now.
+    const first = clock.setTimer(() => loop.start(), this.#nextWait());
+    await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+    first.cancel();
+    await loop.stop();
+  }
+
+  /** One heartbeat (a registration again when the server no longer knows the node); returns the wait until the next. */
+  async #beat(): Promise<number> {
+    const { client, logger, signal } = this.#o;
+    if (signal.aborted) return MAX_TIMER_MS;
+    try {
+      this.#ttlMs = (await client.heartbeat(this.#o.request.id)).heartbeatTtlMs;
+      this.#failures = 0;
+    } catch (err) {
+      this.#failures++;
+      if (isBerthError(err, 'not_found')) await this.register();
+      else logger.warn({ err: (err as Error).message }, 'heartbeat failed');
     }
+    return this.#nextWait();
+  }
+
+  /** Half the TTL leaves room for one lost heartbeat; jitter keeps agents from beating in step. */
+  #nextWait(): number {
+    return this.#failures > 0 ? backoffDelay(this.#failures, { baseMs: 500, maxMs: this.#ttlMs / 3 }) : this.#ttlMs / 2 - Math.random() * (this.#ttlMs / 10);
   }
 }

@@ -20,7 +20,7 @@ export interface StartRequestInput {
  * interpolated from that env, its ports and resources. Pure; hooks shape it further (alloc-hook.ts).
  */
 export function taskStartRequest(i: StartRequestInput): TaskStartRequest {
-  const env = taskEnv(i.job, i.alloc, i.task, i.nodeAddress, i.driverName, taskDirs(i.taskDir, i.driverName));
+  const env = taskEnv({ job: i.job, alloc: i.alloc, task: i.task, nodeAddress: i.nodeAddress, driver: i.driverName, dirs: taskDirs(i.taskDir, i.driverName) });
   return {
     allocId: i.alloc.id,
     taskName: i.task.name,

@@ -14,6 +14,16 @@ export function taskDirs(taskDir: string, driver: DriverName): TaskDirs {
   return { local: seen('local'), secrets: seen('secrets') };
 }
 
+/** What `taskEnv` reads. */
+export interface TaskEnvInput {
+  job: Job;
+  alloc: Allocation;
+  task: Task;
+  nodeAddress: string;
+  driver: DriverName;
+  dirs?: TaskDirs;
+}
+
 /**
  * The environment berth gives a task: its own `env` plus BERTH_* variables that say where it runs.
  * `BERTH_PORT_<label>` is the port the task listens on (inside the container for docker),
@@ -21,7 +31,8 @@ export function taskDirs(taskDir: string, driver: DriverName): TaskDirs {
  * the node's port. With `dirs`, BERTH_TASK_DIR and BERTH_SECRETS_DIR name the task's `local/` and
  * `secrets/`, and BERTH_PAYLOAD_FILE a dispatched job's payload in `local/` (see payload.ts).
  */
-export function taskEnv(job: Job, alloc: Allocation, task: Task, nodeAddress: string, driver: DriverName, dirs?: TaskDirs): Record<string, string> {
+export function taskEnv(input: TaskEnvInput): Record<string, string> {
+  const { job, alloc, task, nodeAddress, driver, dirs } = input;
   const env: Record<string, string> = {
     BERTH_ALLOC_ID: alloc.id,
     BERTH_ALLOC_NAME: alloc.name,

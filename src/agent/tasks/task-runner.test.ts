@@ -1,21 +1,22 @@
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { MockDriver, type TaskHandle } from '../../drivers/index.ts';
-import { silentLogger, systemClock } from '../../lib/index.ts';
+import { silentLogger, systemClock, type Clock } from '../../lib/index.ts';
+import { FakeClock } from '../../testing/index.ts';
 import type { RestartPolicy, TaskConfig } from '../../model/index.ts';
+import { tempDir, until } from '../agent-fixture.test-helper.ts';
 import { TaskRunner } from './task-runner.ts';
 
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-task-runner-'));
-after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+const tmp = tempDir('task-runner');
 
 interface Setup {
   config: TaskConfig;
   restart?: Partial<RestartPolicy>;
   batch?: boolean;
   driver?: MockDriver;
+  /** Restart delays and max_run_duration run on it. Default: the wall clock. */
+  clock?: Clock;
 }
 
 function setup(s: Setup): { runner: TaskRunner; driver: MockDriver; handles: (TaskHandle | undefined)[] } {
@@ -37,7 +38,7 @@ function setup(s: Setup): { runner: TaskRunner; driver: MockDriver; handles: (Ta
     restart: { attempts: 2, intervalMs: 60_000, delayMs: 10, mode: 'fail', ...s.restart },
     batch: s.batch ?? false,
     killTimeoutMs: 50,
-    clock: systemClock,
+    clock: s.clock ?? systemClock,
     logger: silentLogger(),
     onChange: () => {},
     onHandle: async (h) => void handles.push(h),
@@ -46,15 +47,6 @@ function setup(s: Setup): { runner: TaskRunner; driver: MockDriver; handles: (Ta
 }
 
 const types = (runner: TaskRunner): string[] => runner.state.events.map((e) => e.type);
-
-/** Resolves once `cond` holds, polling every few ms; fails after `ms`. */
-async function until(what: string, cond: () => boolean, ms = 2_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 describe('TaskRunner', () => {
   it('restarts a task that exits non-zero up to the attempts, then marks it dead and failed', async () => {
@@ -90,14 +82,33 @@ describe('TaskRunner', () => {
     assert.equal(driver.machine.tasks().length, 0, 'destroy removes it');
   });
 
+  it('waits the restart delay, on its clock, before it starts the task again', async () => {
+    const clock = new FakeClock();
+    const { runner } = setup({ config: { command: 'exit:1' }, restart: { attempts: 1, delayMs: 1_000 }, clock });
+    const done = runner.run();
+    await until('the restart wait', () => runner.state.events.some((e) => e.type === 'Restarting'));
+    clock.advance(999);
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(types(runner), ['Started', 'Terminated', 'Restarting'], 'not before the delay');
+    clock.advance(1);
+    await until('the second start', () => types(runner).filter((t) => t === 'Started').length === 2);
+    await done;
+    assert.equal(runner.state.restarts, 1);
+  });
+
   it('ends promptly and not failed when stopped while waiting to restart', async () => {
-    const { runner } = setup({ config: { command: 'exit:1' }, restart: { delayMs: 60_000 } });
+    const clock = new FakeClock();
+    const { runner } = setup({ config: { command: 'exit:1' }, restart: { delayMs: 60_000 }, clock });
     const done = runner.run();
     await until('the restart wait', () => runner.state.events.some((e) => e.type === 'Restarting'));
     const started = Date.now();
+    const t0 = clock.now();
+    clock.advance(59_999);
     await runner.stop();
     await done;
     assert.ok(Date.now() - started < 500, 'did not wait out the 60 s delay');
+    assert.equal(clock.now() - t0, 59_999, 'stopped 1 ms before the restart was due');
+    assert.equal(types(runner).filter((t) => t === 'Started').length, 1, 'and did not start again');
     assert.equal(runner.state.state, 'dead');
     assert.equal(runner.state.failed, false);
     assert.equal(types(runner).at(-1), 'Finished');

@@ -125,82 +125,103 @@ export class TaskRunner {
     this.#handle = undefined;
   }
 
+  /** Start (or reattach to) the task, watch it run, and apply the restart policy, until it ends for good. */
   async #loop(recovered?: TaskHandle): Promise<void> {
-    const { driver, clock } = this.#o;
-    const signal = this.#stopping.signal;
     const detaching = this.#detaching.signal;
     const detached = new Promise<undefined>((resolve) => {
       if (detaching.aborted) resolve(undefined);
       else detaching.addEventListener('abort', () => resolve(undefined), { once: true });
     });
     let handle = recovered;
-    if (handle) this.#event('Reattached', `reattached to ${handle.id}`);
+    if (handle) {
+      this.#event('Reattached', `reattached to ${handle.id}`);
+      this.#handle = handle;
+      this.#set({ state: 'running', network: handle.network ?? this.state.network });
+    }
     for (;;) {
       if (!handle) {
-        if (signal.aborted) return this.#finish(false, 'stopped before it started');
-        try {
-          await fs.mkdir(this.#o.request.taskDir, { recursive: true });
-          handle = await driver.start(this.#o.request);
-        } catch (err) {
-          this.#event('Driver Failure', (err as Error).message);
-          if (signal.aborted) return this.#finish(false, 'stopped before it started');
-          if (!(await this.#afterExit(undefined))) return;
-          continue;
-        }
-        this.#handle = handle;
-        await this.#o.onHandle(handle);
-        if (detaching.aborted && !signal.aborted) return;
-        if (signal.aborted) {
-          // A stop raced with the start: stop() found no handle, so stop it here.
-          await driver.stop(handle, this.#o.killTimeoutMs).catch((err: unknown) => this.#warn('stop failed', err));
-        }
-        this.#set({ state: 'running', startedAt: clock.now(), finishedAt: undefined, exitCode: undefined, network: handle.network });
-        this.#event('Started', `${driver.name} ${handle.id.slice(0, 12)}`);
-      } else {
-        this.#handle = handle;
-        this.#set({ state: 'running', network: handle.network ?? this.state.network });
+        const started = await this.#startInstance();
+        if (started === 'retry') continue;
+        if (started === 'end') return;
+        handle = started;
       }
-      const overran = this.#overrun(handle);
-      const exit = await Promise.race([driver.wait(handle), detached, overran.promise]);
-      overran.cancel();
-      // Detached: the task runs on without us; state stays as it is for the next agent.
-      if (!exit) return;
-      if (exit === 'overran') {
-        const limit = `${this.#o.maxRunDurationMs! / 1000}s`;
-        await driver.stop(handle, this.#o.killTimeoutMs).catch((err: unknown) => this.#warn('stop failed', err));
-        const how = await driver.wait(handle);
-        this.#set({ exitCode: how.exitCode, finishedAt: clock.now() });
-        this.#event('Killed', `ran longer than its max_run_duration of ${limit}`);
-        return this.#finish(true, `exceeded max_run_duration (${limit})`);
-      }
-      this.#set({ exitCode: exit.exitCode, finishedAt: clock.now() });
-      const how = exit.error ?? `exit code ${exit.exitCode}${exit.signal ? `, signal ${exit.signal}` : ''}${exit.oomKilled ? ', out of memory' : ''}`;
-      if (signal.aborted) {
-        this.#event('Killed', `${this.#stopReason} (${how})`);
-        return this.#finish(false);
-      }
-      this.#event('Terminated', how);
-      const ended = handle;
-      if (this.#restartReason) {
-        this.#event('Restarting', this.#restartReason);
-        this.#restartReason = undefined;
-        await driver.destroy(ended).catch((err: unknown) => this.#warn('destroy failed', err));
-        this.#handle = undefined;
-        await this.#o.onHandle(undefined);
-        this.#set({ state: 'pending', restarts: this.state.restarts + 1 });
-        handle = undefined;
-        continue;
-      }
-      // The next attempt is a new container or process, and the old one goes then. The last one
-      // stays (for its logs) until the allocation is destroyed.
-      const restart = await this.#afterExit(exit.exitCode, async () => {
-        await driver.destroy(ended).catch((err: unknown) => this.#warn('destroy failed', err));
-        this.#handle = undefined;
-        await this.#o.onHandle(undefined);
-      });
-      if (!restart) return;
+      if ((await this.#runInstance(handle, detached)) === 'end') return;
       handle = undefined;
     }
+  }
+
+  /** Start a new instance; 'retry' after a failed start the restart policy allows again, 'end' when the task is over. */
+  async #startInstance(): Promise<TaskHandle | 'retry' | 'end'> {
+    const { driver, clock } = this.#o;
+    const signal = this.#stopping.signal;
+    if (signal.aborted) {
+      this.#finish(false, 'stopped before it started');
+      return 'end';
+    }
+    let handle: TaskHandle;
+    try {
+      await fs.mkdir(this.#o.request.taskDir, { recursive: true });
+      handle = await driver.start(this.#o.request);
+    } catch (err) {
+      this.#event('Driver Failure', (err as Error).message);
+      if (signal.aborted) {
+        this.#finish(false, 'stopped before it started');
+        return 'end';
+      }
+      return (await this.#afterExit(undefined)) ? 'retry' : 'end';
+    }
+    this.#handle = handle;
+    await this.#o.onHandle(handle);
+    if (this.#detaching.signal.aborted && !signal.aborted) return 'end';
+    if (signal.aborted) {
+      // A stop raced with the start: stop() found no handle, so stop it here.
+      await driver.stop(handle, this.#o.killTimeoutMs).catch((err: unknown) => this.#warn('stop failed', err));
+    }
+    this.#set({ state: 'running', startedAt: clock.now(), finishedAt: undefined, exitCode: undefined, network: handle.network });
+    this.#event('Started', `${driver.name} ${handle.id.slice(0, 12)}`);
+    return handle;
+  }
+
+  /** Wait for a running instance to end and act on how it ended: 'restart' for a new instance, 'end' when the task is over. */
+  async #runInstance(handle: TaskHandle, detached: Promise<undefined>): Promise<'restart' | 'end'> {
+    const { driver, clock } = this.#o;
+    const overran = this.#overrun(handle);
+    const exit = await Promise.race([driver.wait(handle), detached, overran.promise]);
+    overran.cancel();
+    // Detached: the task runs on without us; state stays as it is for the next agent.
+    if (!exit) return 'end';
+    if (exit === 'overran') {
+      const limit = `${this.#o.maxRunDurationMs! / 1000}s`;
+      await driver.stop(handle, this.#o.killTimeoutMs).catch((err: unknown) => this.#warn('stop failed', err));
+      const how = await driver.wait(handle);
+      this.#set({ exitCode: how.exitCode, finishedAt: clock.now() });
+      this.#event('Killed', `ran longer than its max_run_duration of ${limit}`);
+      this.#finish(true, `exceeded max_run_duration (${limit})`);
+      return 'end';
+    }
+    this.#set({ exitCode: exit.exitCode, finishedAt: clock.now() });
+    const how = exit.error ?? `exit code ${exit.exitCode}${exit.signal ? `, signal ${exit.signal}` : ''}${exit.oomKilled ? ', out of memory' : ''}`;
+    if (this.#stopping.signal.aborted) {
+      this.#event('Killed', `${this.#stopReason} (${how})`);
+      this.#finish(false);
+      return 'end';
+    }
+    this.#event('Terminated', how);
+    const forget = async (): Promise<void> => {
+      await driver.destroy(handle).catch((err: unknown) => this.#warn('destroy failed', err));
+      this.#handle = undefined;
+      await this.#o.onHandle(undefined);
+    };
+    if (this.#restartReason) {
+      this.#event('Restarting', this.#restartReason);
+      this.#restartReason = undefined;
+      await forget();
+      this.#set({ state: 'pending', restarts: this.state.restarts + 1 });
+      return 'restart';
+    }
+    // The next attempt is a new container or process, and the old one goes then. The last one
+    // stays (for its logs) until the allocation is destroyed.
+    return (await this.#afterExit(exit.exitCode, forget)) ? 'restart' : 'end';
   }
 
   /**

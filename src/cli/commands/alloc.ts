@@ -7,6 +7,7 @@ import { CliError, EXIT_USAGE } from '../errors.ts';
 import { addAllocOpsCommands } from './alloc-ops.ts';
 
 /** `berth alloc status|logs|exec|stop|restart|signal`. */
+// eslint-disable-next-line max-lines-per-function -- a command tree: one short action per subcommand
 export function allocCommand(): Command {
   const alloc = new Command('alloc').description('Inspect allocations, follow their output, run commands in them, stop, restart or signal them');
 

@@ -34,7 +34,8 @@ export async function send(path: string, init: { method?: string; headers?: Reco
 }
 
 /** Call the server; 404 is returned (KV's "no such key"), other refusals become a CliError with the server's words. */
-export async function call(method: 'GET' | 'PUT' | 'DELETE', path: string, body?: string | Buffer, options: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<RawAnswer> {
+export async function call(method: 'GET' | 'PUT' | 'DELETE', path: string, options: { body?: string | Buffer; timeoutMs?: number; signal?: AbortSignal } = {}): Promise<RawAnswer> {
+  const { body } = options;
   const headers: Record<string, string> = {};
   if (body !== undefined) headers['content-type'] = 'application/octet-stream';
   // The caller's signal replaces the timeout: a watch waits as long as it is told to.

@@ -139,7 +139,18 @@ const newLogger = async (opts: Pick<RunOpts, 'logLevel' | 'logFormat'>): Promise
 
 /** `berth dev`, `berth server`, `berth agent`: the long-running processes. */
 export function daemonCommands(): Command[] {
-  const dev = common(new Command('dev'))
+  const [dev, server, agent] = [devCommand(), serverCommand(), agentCommand()];
+  addListenerTlsFlags(dev, 'the API and the dev agent');
+  addDockerTlsFlags(dev);
+  addEtcdTlsFlags(addListenerTlsFlags(server, 'the API'));
+  // The agent's calls to the servers take --ca-cert, --client-cert, --client-key like every client command (cli/client-tls.ts).
+  addDockerTlsFlags(addListenerTlsFlags(agent, "the agent's own endpoint (logs, exec), also presented to the servers"));
+  return [addBrowserFlags(addDnsFlags(dev)), addBrowserFlags(addDnsFlags(server)), agent];
+}
+
+/** `berth dev`: a server and an agent in one process. */
+function devCommand(): Command {
+  return common(new Command('dev'))
     .description('Server and agent in one process on embedded SQLite: the zero-configuration start')
     .addOption(new Option('--data-dir <dir>', 'where state and task files live').env('BERTH_DATA_DIR').default('.berth/dev'))
     .addOption(new Option('--http-addr <host:port>', 'HTTP API and UI address').env('BERTH_HTTP_ADDR').argParser(hostPort).default(hostPort('127.0.0.1:7460'), '127.0.0.1:7460'))
@@ -189,7 +200,10 @@ export function daemonCommands(): Command[] {
       );
       for (const file of opts.run ?? []) await runExample(server.url, file, logger, transport);
     });
+}
 
+/** `berth server`: the control plane. */
+function serverCommand(): Command {
   const server = common(new Command('server'))
     .description('The control plane: state, scheduler, HTTP API')
     .addOption(new Option('--data-dir <dir>', 'where the state lives').env('BERTH_DATA_DIR').default('/var/lib/berth/server'))
@@ -210,8 +224,12 @@ export function daemonCommands(): Command[] {
       onSignals(logger, () => s.stop(), () => s.reloadTls());
     });
   server.addCommand(serverMembersCommand());
+  return server;
+}
 
-  const agent = common(new Command('agent'))
+/** `berth agent`: runs tasks on this host. */
+function agentCommand(): Command {
+  return common(new Command('agent'))
     .description('Run tasks on this host for a berth server')
     .addOption(new Option('--server <url>', 'a server to join; repeat for several (the agent fails over between them)').env('BERTH_SERVER').argParser(collectServers))
     .addOption(new Option('--data-dir <dir>', 'where the node id, allocation records and task files live').env('BERTH_DATA_DIR').default('/var/lib/berth/agent'))
@@ -259,13 +277,6 @@ export function daemonCommands(): Command[] {
       });
       onSignals(logger, () => a.stop(), () => a.reloadTls());
     });
-
-  addListenerTlsFlags(dev, 'the API and the dev agent');
-  addDockerTlsFlags(dev);
-  addEtcdTlsFlags(addListenerTlsFlags(server, 'the API'));
-  // The agent's calls to the servers take --ca-cert, --client-cert, --client-key like every client command (cli/client-tls.ts).
-  addDockerTlsFlags(addListenerTlsFlags(agent, "the agent's own endpoint (logs, exec), also presented to the servers"));
-  return [addBrowserFlags(addDnsFlags(dev)), addBrowserFlags(addDnsFlags(server)), agent];
 }
 
 function aclOption(): Option {
@@ -361,7 +372,7 @@ async function runExample(url: string, file: string, logger: Logger, transport?:
     const text = await fs.readFile(file, 'utf8');
     const result = await client.registerJob(text, path.extname(file) === '.json' ? 'json' : 'yaml');
     const job = await client.getJob(result.jobId);
-    const outcome = await watchRollout(client, job, result.evalId);
+    const outcome = await watchRollout(client, { job, evalId: result.evalId });
     if (outcome.ok) process.stderr.write(`Job "${job.id}" from ${file} is ${job.type === 'batch' ? 'complete' : 'running'}: npx berth job status ${job.id}\n`);
     else logger.error({ file }, outcome.reason);
   } catch (err) {

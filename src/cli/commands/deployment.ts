@@ -14,6 +14,7 @@ async function newestOf(client: BerthClient, job: string | undefined): Promise<s
 }
 
 /** `berth deployment list|status|promote|fail|pause|resume`. */
+// eslint-disable-next-line max-lines-per-function -- a command tree: one short action per subcommand
 export function deploymentCommand(): Command {
   const cmd = new Command('deployment').description('Follow and steer the rollouts of job versions');
 

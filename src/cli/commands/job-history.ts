@@ -52,7 +52,7 @@ export function addHistoryCommands(job: Command): void {
       const result = await client.revertJob(id, version, opts.checkIndex);
       if (!opts.json) process.stdout.write(`Job "${id}" reverted to the spec of version ${version}: now version ${result.version}, evaluation ${result.evalId.slice(0, 8)}\n`);
       if (opts.detach) return opts.json ? printJson(result) : undefined;
-      const outcome = await watchRollout(client, await client.getJob(id), result.evalId);
+      const outcome = await watchRollout(client, { job: await client.getJob(id), evalId: result.evalId });
       if (opts.json) printJson({ ...result, outcome });
       if (!outcome.ok) throw new CliError(outcome.reason);
     });

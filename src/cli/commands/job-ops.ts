@@ -114,7 +114,7 @@ export function addJobOpsCommands(job: Command): void {
       const result = await client.scaleJob(id, group, n);
       if (!opts.json) process.stdout.write(`Job "${id}" scaled${group ? ` (group ${group})` : ''} to ${n}: version ${result.version}, evaluation ${result.evalId.slice(0, 8)}\n`);
       if (opts.detach) return opts.json ? printJson(result) : undefined;
-      const outcome = result.deploymentId ? await watchDeployment(client, result.deploymentId) : await watchRollout(client, await client.getJob(id), result.evalId);
+      const outcome = result.deploymentId ? await watchDeployment(client, result.deploymentId) : await watchRollout(client, { job: await client.getJob(id), evalId: result.evalId });
       if (opts.json) printJson({ ...result, outcome });
       if (!outcome.ok) throw new CliError(outcome.reason);
     });

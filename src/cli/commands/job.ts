@@ -14,6 +14,7 @@ import { addSpecCommands } from './job-spec.ts';
 import { resolveJobId } from '../resolve.ts';
 
 /** `berth job run|status|stop`. */
+// eslint-disable-next-line max-lines-per-function -- a command tree: one short action per subcommand
 export function jobCommand(): Command {
   const job = new Command('job').description('Run, inspect and stop jobs');
   addPlanCommand(job);
@@ -40,7 +41,7 @@ export function jobCommand(): Command {
       if (opts.detach) return;
       const registered = await client.getJob(result.jobId);
       // A version with an update strategy is followed through its deployment: health, not just running.
-      const outcome = result.deploymentId ? await watchDeployment(client, result.deploymentId) : await watchRollout(client, registered, result.evalId);
+      const outcome = result.deploymentId ? await watchDeployment(client, result.deploymentId) : await watchRollout(client, { job: registered, evalId: result.evalId });
       if (opts.json) printJson({ ...result, outcome });
       if (!outcome.ok) throw new CliError(outcome.reason);
       if (!opts.json) process.stdout.write(`Job "${result.jobId}" ${registered.type === 'batch' ? 'completed' : 'is running'}. See \`berth job status ${result.jobId}\`\n`);

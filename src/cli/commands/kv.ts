@@ -34,6 +34,12 @@ function print(entries: KvEntry[], detailed: boolean): void {
 /** `berth kv get|put|delete|list|watch|export|import`: Consul's KV, as `consul kv`. */
 export function kvCommand(): Command {
   const kv = new Command('kv').description('The key/value store (Consul-compatible): get, put, delete, list, watch, export, import');
+  for (const add of [addGet, addPut, addDelete, addList, addWatch, addExport, addImport]) add(kv);
+  return kv;
+}
+
+/** `berth kv get`. */
+function addGet(kv: Command): void {
   kv.command('get')
     .description('Print a key’s value (or every key under a prefix with --recurse)')
     .argument('<key>')
@@ -47,6 +53,10 @@ export function kvCommand(): Command {
       if (opts.json) return printJson(entries);
       print(entries, Boolean(opts.detailed));
     });
+}
+
+/** `berth kv put`. */
+function addPut(kv: Command): void {
   kv.command('put')
     .description('Write a key: VALUE, `-` for stdin or @FILE')
     .argument('<key>')
@@ -59,11 +69,15 @@ export function kvCommand(): Command {
       const q = new URLSearchParams();
       if (opts.flags) q.set('flags', opts.flags);
       if (opts.cas) q.set('cas', opts.modifyIndex);
-      const res = await call('PUT', `${kvPath(key)}${q.size ? `?${q}` : ''}`, await valueOf(value));
+      const res = await call('PUT', `${kvPath(key)}${q.size ? `?${q}` : ''}`, { body: await valueOf(value) });
       if (res.text.trim() !== 'true') throw new CliError(`Cannot put "${key}": the check-and-set did not hold (index ${opts.modifyIndex}); read it again with \`berth kv get --detailed ${key}\``);
       if (opts.json) return printJson({ key, written: true });
       process.stdout.write(`Success! Data written to: ${key}\n`);
     });
+}
+
+/** `berth kv delete`. */
+function addDelete(kv: Command): void {
   kv.command('delete')
     .description('Delete a key, or every key under a prefix with --recurse')
     .argument('<key>')
@@ -79,6 +93,10 @@ export function kvCommand(): Command {
       if (opts.json) return printJson({ key, recurse: opts.recurse === true, deleted: true });
       process.stdout.write(`Success! Deleted key${opts.recurse ? 's under' : ''}: ${key}\n`);
     });
+}
+
+/** `berth kv list`. */
+function addList(kv: Command): void {
   kv.command('list')
     .description('List keys under a prefix (one level with --separator /)')
     .argument('[prefix]', 'key prefix', '')
@@ -90,6 +108,10 @@ export function kvCommand(): Command {
       if (opts.json) return printJson(keys);
       for (const k of keys) process.stdout.write(`${k}\n`);
     });
+}
+
+/** `berth kv watch`. */
+function addWatch(kv: Command): void {
   kv.command('watch')
     .description('Print a key’s value (or a prefix’s keys with --recurse) now and on every change, until interrupted')
     .argument('<key>')
@@ -98,7 +120,7 @@ export function kvCommand(): Command {
     .action(async (key: string, opts: { recurse?: boolean; json?: boolean }) => {
       let index = 0;
       for (;;) {
-        const res = await call('GET', `${kvPath(key)}?${opts.recurse ? 'recurse&' : ''}index=${index}&wait=5m`, undefined, { timeoutMs: 330_000 });
+        const res = await call('GET', `${kvPath(key)}?${opts.recurse ? 'recurse&' : ''}index=${index}&wait=5m`, { timeoutMs: 330_000 });
         if (res.index === index) continue;
         // Consul's rule: an index that goes backwards resets the watch.
         index = res.index < index ? 0 : res.index;
@@ -107,6 +129,10 @@ export function kvCommand(): Command {
         else print(JSON.parse(res.text) as KvEntry[], false);
       }
     });
+}
+
+/** `berth kv export`. */
+function addExport(kv: Command): void {
   kv.command('export')
     .description('Print every key under a prefix as JSON for `berth kv import` (consul kv export format)')
     .argument('[prefix]', 'key prefix', '')
@@ -116,6 +142,10 @@ export function kvCommand(): Command {
       const entries = res.status === 404 ? [] : (JSON.parse(res.text) as KvEntry[]);
       printJson(entries.map((e) => ({ key: e.Key, flags: e.Flags, value: e.Value ?? '' })));
     });
+}
+
+/** `berth kv import`. */
+function addImport(kv: Command): void {
   kv.command('import')
     .description('Write keys from `berth kv export` JSON (FILE, or - for stdin), 64 per transaction')
     .argument('[file]', 'JSON file', '-')
@@ -131,11 +161,10 @@ export function kvCommand(): Command {
       }
       for (let i = 0; i < items.length; i += 64) {
         const ops = items.slice(i, i + 64).map((it) => ({ KV: { Verb: 'set', Key: it.key, Flags: it.flags ?? 0, Value: it.value ?? '' } }));
-        const res = await call('PUT', '/v1/txn', JSON.stringify(ops));
+        const res = await call('PUT', '/v1/txn', { body: JSON.stringify(ops) });
         if (res.status !== 200) throw new CliError(`Cannot import: ${res.text}`);
       }
       if (opts.json) return printJson({ imported: items.length });
       process.stdout.write(`Imported ${items.length} key${items.length === 1 ? '' : 's'}\n`);
     });
-  return kv;
 }

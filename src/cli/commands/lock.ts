@@ -23,10 +23,10 @@ function say(opts: LockOptions, line: string): void {
 async function acquire(key: string, session: string, holder: string, stopped: () => boolean): Promise<boolean> {
   let index = 0;
   while (!stopped()) {
-    const ok = await call('PUT', `${kvPath(key)}?acquire=${session}`, holder);
+    const ok = await call('PUT', `${kvPath(key)}?acquire=${session}`, { body: holder });
     if (ok.text.trim() === 'true') return true;
     // Held (or in lock-delay): wait for the key to change, at most a second for lock-delay to pass.
-    const res = await call('GET', `${kvPath(key)}?index=${index}&wait=1s`, undefined, { timeoutMs: 10_000 });
+    const res = await call('GET', `${kvPath(key)}?index=${index}&wait=1s`, { timeoutMs: 10_000 });
     index = res.index;
   }
   return false;
@@ -44,7 +44,7 @@ export function lockCommand(): Command {
     .option('--verbose', 'say what happens on stderr')
     .action(async (prefix: string, command: string[], opts: LockOptions) => {
       const key = `${prefix.replace(/\/+$/, '')}/.lock`;
-      const created = await call('PUT', '/v1/session/create', JSON.stringify({ Name: opts.name, TTL: opts.ttl, LockDelay: opts.lockDelay, Behavior: 'release' }));
+      const created = await call('PUT', '/v1/session/create', { body: JSON.stringify({ Name: opts.name, TTL: opts.ttl, LockDelay: opts.lockDelay, Behavior: 'release' }) });
       const session = (JSON.parse(created.text) as { ID: string }).ID;
       let stop = false;
       let child: ChildProcess | undefined;
@@ -82,7 +82,7 @@ export function lockCommand(): Command {
         process.exitCode = code;
       } finally {
         clearInterval(renew);
-        await call('PUT', `${kvPath(key)}?release=${session}`, '').catch(() => undefined);
+        await call('PUT', `${kvPath(key)}?release=${session}`, { body: '' }).catch(() => undefined);
         await call('PUT', `/v1/session/destroy/${session}`).catch(() => undefined);
         process.off('SIGINT', onSignal);
         process.off('SIGTERM', onSignal);

@@ -33,6 +33,7 @@ function statusOf(entry: Json): string {
 }
 
 /** `berth service list|info|register|deregister`. */
+// eslint-disable-next-line max-lines-per-function -- a command tree: one short action per subcommand
 export function serviceCommand(): Command {
   const service = new Command('service').description('Services in the catalog: instances, health checks, external registrations');
   service

@@ -22,7 +22,7 @@ function fixture(mode: AddressMode, network: TaskNetwork | undefined, onGroup = 
     ports: [{ label: 'http', value: 21000, to: 8080 }],
     taskStates: { sidecar: running, web: { ...running, ...(network ? { network } : {}) } },
   });
-  return deriveInstances(alloc, job, node, () => undefined, 0, 1).map((i) => `${i.address}:${i.port}`);
+  return deriveInstances({ alloc, job, node, previous: () => undefined, now: 0, index: 1 }).map((i) => `${i.address}:${i.port}`);
 }
 
 const bridge: TaskNetwork = { ip: '172.17.0.5', autoAdvertise: false };

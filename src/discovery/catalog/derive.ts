@@ -13,7 +13,7 @@ import { allocServices, checkIds, hostPort, instanceId, type AllocService } from
  * when the task has no address of its own (a process, host networking): Nomad does not register
  * such a service either.
  */
-export function instanceAddress(alloc: Allocation, job: Job, node: Node, svc: AllocService): { address: string; port: number } | undefined {
+function instanceAddress(alloc: Allocation, job: Job, node: Node, svc: AllocService): { address: string; port: number } | undefined {
   const mode = svc.spec.addressMode;
   const network = mode === 'host' ? undefined : taskNetwork(alloc, job, svc);
   if (mode === 'driver' && !network) return undefined;
@@ -40,18 +40,24 @@ export function allocServing(alloc: Allocation): boolean {
   return alloc.desiredStatus === 'run' && alloc.clientStatus === 'running';
 }
 
+/** What `deriveInstances` reads. */
+export interface DeriveInput {
+  alloc: Allocation;
+  job: Job;
+  node: Node;
+  /** The instance the catalog holds under an id, if any. */
+  previous: (id: string) => ServiceInstance | undefined;
+  now: number;
+  /** The state index new instances are created at. */
+  index: number;
+}
+
 /**
  * The instances an allocation should have in the catalog. Checks keep the status `previous`
  * holds for the same id; new ones start critical, as in Consul.
  */
-export function deriveInstances(
-  alloc: Allocation,
-  job: Job,
-  node: Node,
-  previous: (id: string) => ServiceInstance | undefined,
-  now: number,
-  index: number,
-): ServiceInstance[] {
+export function deriveInstances(input: DeriveInput): ServiceInstance[] {
+  const { alloc, job, node, previous, now, index } = input;
   if (!allocServing(alloc)) return [];
   const out: ServiceInstance[] = [];
   for (const svc of allocServices(job, alloc.group)) {

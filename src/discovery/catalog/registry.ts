@@ -4,7 +4,7 @@
  * the expiry of TTL checks and of services critical for longer than they allow.
  */
 import { BerthError, type CheckStatus, type ServiceInstance } from '../../model/index.ts';
-import type { Logger } from '../../lib/index.ts';
+import { ControlLoop, systemClock, type Clock, type Logger } from '../../lib/index.ts';
 import type { StateStore, StateView } from '../../state/index.ts';
 
 /** The node external services are registered on: the server's own, as a Consul agent's. */
@@ -21,8 +21,8 @@ export interface CatalogRegistryOptions {
   store: StateStore;
   logger: Logger;
   node: LocalNode;
-  /** Wall clock. Default Date.now. */
-  now?: () => number;
+  /** Default: the wall clock. */
+  clock?: Clock;
 }
 
 /** Longest a timer sleeps before looking again (a clock jump or a missed change). */
@@ -31,19 +31,28 @@ const MAX_SLEEP_MS = 60_000;
 /** External registrations, check updates and TTL expiry. */
 export class CatalogRegistry {
   readonly #o: CatalogRegistryOptions;
-  readonly #now: () => number;
+  readonly #clock: Clock;
+  /** Expires what is due, then sleeps until the next thing falls due (or a change pokes it). */
+  readonly #expiry: ControlLoop;
   /** When each TTL check was last refreshed through this server (kept in memory, as a Consul agent does). */
   readonly #ttlSeen = new Map<string, number>();
   /** When expiry started here (this server's term as leader): no TTL runs out before a full TTL after it. */
   #startedAt: number;
-  #timer: ReturnType<typeof setTimeout> | undefined;
   #unsubscribe: (() => void) | undefined;
-  #stopped = false;
 
   constructor(options: CatalogRegistryOptions) {
     this.#o = options;
-    this.#now = options.now ?? Date.now;
+    this.#clock = options.clock ?? systemClock;
     this.#startedAt = this.#now();
+    this.#expiry = new ControlLoop(() => this.#expire(), {
+      intervalMs: MAX_SLEEP_MS,
+      clock: this.#clock,
+      onError: (err) => this.#o.logger.error({ err }, 'cannot expire catalog checks'),
+    });
+  }
+
+  #now(): number {
+    return this.#clock.now();
   }
 
   get node(): LocalNode {
@@ -52,21 +61,20 @@ export class CatalogRegistry {
 
   /** Follow the catalog to keep the expiry timer right. */
   start(): void {
-    this.#stopped = false;
     this.#startedAt = this.#now();
     // Refreshes seen in an earlier term are stale: they went to another leader since.
     this.#ttlSeen.clear();
     this.#unsubscribe?.();
     this.#unsubscribe = this.#o.view.onChange((_rev, changes) => {
-      if (changes.some((c) => c.table === 'services')) this.#schedule();
+      if (changes.some((c) => c.table === 'services')) this.#expiry.poke();
     });
-    this.#schedule();
+    if (this.#expiry.active) this.#expiry.poke();
+    else this.#expiry.start();
   }
 
   stop(): void {
-    this.#stopped = true;
     this.#unsubscribe?.();
-    clearTimeout(this.#timer);
+    void this.#expiry.stop();
   }
 
   /** Add or replace an external service instance. Returns the commit index. */
@@ -129,16 +137,6 @@ export class CatalogRegistry {
     return result.index;
   }
 
-  /** Sleep until the next TTL expiry or critical deregistration is due. */
-  #schedule(): void {
-    if (this.#stopped) return;
-    clearTimeout(this.#timer);
-    const due = this.#due();
-    const sleep = Math.max(0, Math.min(MAX_SLEEP_MS, due.next - this.#now()));
-    this.#timer = setTimeout(() => void this.#expire(), sleep);
-    this.#timer.unref();
-  }
-
   /** What is due now and when the next thing falls due. */
   #due(): { ttl: string[]; deregister: string[]; next: number } {
     const now = this.#now();
@@ -161,7 +159,8 @@ export class CatalogRegistry {
     return out;
   }
 
-  async #expire(): Promise<void> {
+  /** Expire what is due; returns how long until the next TTL expiry or critical deregistration. */
+  async #expire(): Promise<number> {
     const due = this.#due();
     try {
       for (const id of due.ttl) await this.updateCheck(id, 'critical', 'TTL expired').catch(ignoreNotFound);
@@ -169,7 +168,8 @@ export class CatalogRegistry {
     } catch (err) {
       this.#o.logger.error({ err }, 'cannot expire catalog checks');
     }
-    this.#schedule();
+    // What it wrote poked the loop again, which then finds the next deadline.
+    return Math.max(0, this.#due().next - this.#now());
   }
 }
 

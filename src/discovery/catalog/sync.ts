@@ -4,7 +4,7 @@
  * each pass derives what should be from the view and writes only the difference, so it does not
  * matter which agent, server or restart caused the change.
  */
-import type { Logger } from '../../lib/index.ts';
+import { ControlLoop, systemClock, type Clock, type Logger } from '../../lib/index.ts';
 import type { ServiceInstance } from '../../model/index.ts';
 import type { StateStore, StateView, TableChange, Write } from '../../state/index.ts';
 import { deriveInstances, sameInstance } from './derive.ts';
@@ -12,13 +12,16 @@ import { deriveInstances, sameInstance } from './derive.ts';
 /** Wait before a pass that failed runs again. */
 const RETRY_MS = 100;
 
+/** Passes run on changes; a timed one only after a failure, so this is long. */
+const IDLE_MS = 60_000;
+
 /** Options of `CatalogSync`. */
 export interface CatalogSyncOptions {
   view: StateView;
   store: StateStore;
   logger: Logger;
-  /** Wall clock, for new checks' timestamps. Default Date.now. */
-  now?: () => number;
+  /** For new checks' timestamps and the retry timer. Default: the wall clock. */
+  clock?: Clock;
 }
 
 /** Registers and deregisters allocations' services as they start and stop. */
@@ -26,33 +29,38 @@ export class CatalogSync {
   readonly #o: CatalogSyncOptions;
   readonly #dirty = new Set<string>();
   #all = true;
-  #running: Promise<void> | undefined;
   #unsubscribe: (() => void) | undefined;
-  #stopped = false;
-  #retry: ReturnType<typeof setTimeout> | undefined;
+  readonly #clock: Clock;
+  readonly #loop: ControlLoop;
 
   constructor(options: CatalogSyncOptions) {
     this.#o = options;
+    this.#clock = options.clock ?? systemClock;
+    // A pass that failed asks to run again after RETRY_MS, so that a lasting failure does not spin.
+    this.#loop = new ControlLoop(() => this.#syncPass(), { intervalMs: IDLE_MS, clock: this.#clock, onError: () => {} });
   }
 
   /** Sync everything once, then follow changes. */
   start(): void {
-    this.#stopped = false;
     this.#all = true;
     this.#unsubscribe?.();
     this.#unsubscribe = this.#o.view.onChange((_rev, changes) => this.#onChange(changes));
-    this.#kick();
+    // Started again without a stop: the full pass still runs now.
+    if (this.#loop.active) this.#loop.poke();
+    else this.#loop.start();
   }
 
   stop(): void {
-    this.#stopped = true;
-    clearTimeout(this.#retry);
     this.#unsubscribe?.();
+    void this.#loop.stop();
   }
 
   /** Resolves once no pass is under way (tests). */
   async idle(): Promise<void> {
-    while (this.#running) await this.#running;
+    for (let pass = this.#loop.idle; ; pass = this.#loop.idle) {
+      await pass;
+      if (pass === this.#loop.idle) return;
+    }
   }
 
   #onChange(changes: TableChange[]): void {
@@ -61,28 +69,20 @@ export class CatalogSync {
       // A node's address or datacenter is part of every instance on it.
       else if (c.table === 'nodes') for (const a of this.#o.view.allocsByNode(c.id)) this.#dirty.add(a.id);
     }
-    if (this.#dirty.size > 0) this.#kick();
+    if (this.#dirty.size > 0) this.#loop.poke();
   }
 
-  #kick(): void {
-    if (this.#running || this.#stopped || this.#retry) return;
-    let failed = false;
-    this.#running = this.#pass()
-      .then((ok) => void (failed = !ok))
-      .catch((err: unknown) => {
-        failed = true;
-        this.#o.logger.error({ err }, 'cannot sync the service catalog');
-      })
-      .finally(() => {
-        this.#running = undefined;
-        if ((this.#dirty.size === 0 && !this.#all) || this.#stopped) return;
-        // After a failure wait a little, so that a lasting one does not spin.
-        if (!failed) return this.#kick();
-        this.#retry = setTimeout(() => {
-          this.#retry = undefined;
-          this.#kick();
-        }, RETRY_MS);
-      });
+  /** A pass of the loop: nothing to do without dirty allocations; after a failure, again in RETRY_MS. */
+  async #syncPass(): Promise<number | void> {
+    if (this.#dirty.size === 0 && !this.#all) return;
+    let ok = false;
+    try {
+      ok = await this.#pass();
+    } catch (err) {
+      this.#o.logger.error({ err }, 'cannot sync the service catalog');
+    }
+    if (!ok) return RETRY_MS;
+    // Changes seen during the pass poked the loop: it runs again at once.
   }
 
   /** One pass over the dirty allocations; false when it lost every race and must run again. */
@@ -118,13 +118,13 @@ export class CatalogSync {
       existing.set(inst.source.allocId, list);
     }
     const writes: Write[] = [];
-    const now = (this.#o.now ?? Date.now)();
+    const now = this.#clock.now();
     for (const allocId of allocIds) {
       const alloc = view.alloc(allocId);
       const job = alloc && view.jobVersion(alloc.jobId, alloc.jobVersion);
       const node = alloc && view.node(alloc.nodeId);
       const have = existing.get(allocId) ?? [];
-      const want = alloc && job && node ? deriveInstances(alloc, job, node, (id) => view.serviceInstance(id), now, view.index) : [];
+      const want = alloc && job && node ? deriveInstances({ alloc, job, node, previous: (id) => view.serviceInstance(id), now, index: view.index }) : [];
       for (const inst of want) {
         const old = have.find((h) => h.id === inst.id);
         if (old && sameInstance(old, inst)) continue;

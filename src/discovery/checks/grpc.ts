@@ -45,7 +45,8 @@ export function decodeHealthStatus(frame: Buffer): number {
 }
 
 /** Ask a gRPC server whether `service` ('' for the whole server) is SERVING. */
-export function grpcHealth(host: string, port: number, service: string, timeoutMs: number): Promise<ProbeResult> {
+export function grpcHealth(target: { host: string; port: number; service: string; timeoutMs: number }): Promise<ProbeResult> {
+  const { host, port, service, timeoutMs } = target;
   const where = `gRPC ${host}:${port}${service ? `/${service}` : ''}`;
   return new Promise((resolve) => {
     const client = http2.connect(`http://${host.includes(':') ? `[${host}]` : host}:${port}`);

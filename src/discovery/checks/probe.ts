@@ -34,7 +34,7 @@ export async function probe(spec: CheckSpec, target: ProbeTarget): Promise<Probe
         return await probeScript(spec, target);
       case 'grpc': {
         const [host, port] = hostPort(spec, target);
-        return await grpcHealth(host, port, spec.grpcService ?? '', spec.timeoutMs);
+        return await grpcHealth({ host, port, service: spec.grpcService ?? '', timeoutMs: spec.timeoutMs });
       }
       case 'ttl':
         return { status: 'critical', output: 'TTL checks are updated from outside, not run' };

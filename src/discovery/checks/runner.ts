@@ -5,6 +5,7 @@
  * reports the level, not the edge it saw.
  */
 import type { CheckSpec, CheckStatus } from '../../model/index.ts';
+import { ControlLoop, systemClock, type Clock } from '../../lib/index.ts';
 import { probe, type ProbeResult, type ProbeTarget } from './probe.ts';
 
 /** Options of `CheckRunner`. */
@@ -18,13 +19,15 @@ export interface CheckRunnerOptions {
   onRestart?: (reason: string) => void;
   /** Replaces the real probe (tests). */
   probe?: (spec: CheckSpec, target: ProbeTarget) => Promise<ProbeResult>;
-  now?: () => number;
+  /** For the interval and check_restart's grace. Default: the wall clock. */
+  clock?: Clock;
 }
 
 /** One check's loop. */
 export class CheckRunner {
   readonly #o: CheckRunnerOptions;
-  #timer: ReturnType<typeof setTimeout> | undefined;
+  readonly #clock: Clock;
+  readonly #loop: ControlLoop;
   #stopped = false;
   /** What the catalog was last told; undefined until a report succeeds (the catalog may hold anything). */
   #reported: CheckStatus | undefined;
@@ -37,6 +40,9 @@ export class CheckRunner {
 
   constructor(options: CheckRunnerOptions) {
     this.#o = options;
+    this.#clock = options.clock ?? systemClock;
+    // A probe that throws is a run with no result: the next run probes again.
+    this.#loop = new ControlLoop(() => this.runOnce(), { intervalMs: options.spec.intervalMs, clock: this.#clock, onError: () => {} });
   }
 
   /** The status the runner holds now, after thresholds. */
@@ -47,12 +53,12 @@ export class CheckRunner {
   /** Start running: first at once, then every interval. */
   start(): void {
     this.#graceUntil = this.#now() + (this.#o.spec.checkRestart?.graceMs ?? 0);
-    this.#schedule(0);
+    this.#loop.start();
   }
 
   stop(): void {
     this.#stopped = true;
-    clearTimeout(this.#timer);
+    void this.#loop.stop();
   }
 
   /** The task (re)started: check_restart counts from scratch after the grace period. */
@@ -62,13 +68,7 @@ export class CheckRunner {
   }
 
   #now(): number {
-    return (this.#o.now ?? Date.now)();
-  }
-
-  #schedule(ms: number): void {
-    if (this.#stopped) return;
-    this.#timer = setTimeout(() => void this.runOnce().finally(() => this.#schedule(this.#o.spec.intervalMs)), ms);
-    this.#timer.unref?.();
+    return this.#clock.now();
   }
 
   /** One run: probe, apply thresholds, report a change. Exposed for tests. */

@@ -183,7 +183,7 @@ export class MockDriver implements TaskDriver {
           break;
         case 'tick': {
           let count = 0;
-          this.machine.later(id, Number(value), () => this.machine.print(id, 'stdout', `tick ${++count}`), true);
+          this.machine.every(id, Number(value), () => this.machine.print(id, 'stdout', `tick ${++count}`));
           break;
         }
         case 'trap': {

@@ -94,7 +94,16 @@ export class MockMachine {
    * @internal Runs `fn` after `ms` on behalf of the task, unless it has ended by then. The timer
    * does not keep the process alive, like a real task does not keep the agent alive.
    */
-  later(id: string, ms: number, fn: () => void, repeat = false): void {
+  later(id: string, ms: number, fn: () => void): void {
+    this.#timer(id, { ms, fn, repeat: false });
+  }
+
+  /** @internal Runs `fn` every `ms` on behalf of the task until it ends; see `later`. */
+  every(id: string, ms: number, fn: () => void): void {
+    this.#timer(id, { ms, fn, repeat: true });
+  }
+
+  #timer(id: string, { ms, fn, repeat }: { ms: number; fn: () => void; repeat: boolean }): void {
     const entry = this.#tasks.get(id);
     if (!entry || entry.exit) return;
     const timer = (repeat ? setInterval : setTimeout)(() => {

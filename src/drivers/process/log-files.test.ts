@@ -16,7 +16,7 @@ describe('process log files', () => {
   async function read(name: string, options: LogOptions, running = () => false): Promise<string> {
     const files = { stdout: join(dir, `${name}.stdout`), stderr: join(dir, `${name}.stderr`) };
     let text = '';
-    for await (const chunk of readLogFiles(files, options, running, 20)) text += `${chunk.stream}:${chunk.data.toString()}|`;
+    for await (const chunk of readLogFiles(files, options, { running, pollMs: 20 })) text += `${chunk.stream}:${chunk.data.toString()}|`;
     return text;
   }
 

@@ -18,12 +18,8 @@ const CHUNK = 64 * 1024;
  * the files every `pollMs` and ends, after a last read, once `running()` is false or the signal
  * aborts.
  */
-export async function* readLogFiles(
-  files: LogFiles,
-  options: LogOptions,
-  running: () => boolean,
-  pollMs = 250,
-): AsyncGenerator<LogChunk> {
+export async function* readLogFiles(files: LogFiles, options: LogOptions, follow: { running: () => boolean; pollMs?: number }): AsyncGenerator<LogChunk> {
+  const { running, pollMs = 250 } = follow;
   const which = options.stream ?? 'both';
   const streams: LogChunk['stream'][] = which === 'both' ? ['stdout', 'stderr'] : [which];
   const signal = options.signal;

@@ -88,29 +88,7 @@ export class ProcessDriver implements TaskDriver {
   /** Spawns the task; resolves once it runs. A missing command or directory rejects. */
   async start(request: TaskStartRequest): Promise<TaskHandle> {
     const fail = (detail: string): Error => new Error(`Cannot start task "${request.taskName}": ${detail}`);
-    const command = request.config.command;
-    if (!command) throw fail('the process driver needs config.command');
-    const cwd = request.config.workdir ?? request.taskDir;
-    await mkdir(request.taskDir, { recursive: true });
-    if (!(await isDirectory(cwd))) throw fail(`working directory "${cwd}" does not exist`);
-    const prepared = await setUpTask(request, this.#cgroup);
-    if (!prepared.ok) throw fail(prepared.reason);
-    const { setup } = prepared;
-    const env = { ...baseEnv(), ...setup.env, ...request.env };
-    const resolved = await resolveCommand(command, env.PATH ?? '', cwd);
-    if (!resolved.ok) throw fail(resolved.reason);
-    const logs = request.logs ?? { maxFiles: 10, maxFileSizeMiB: 10 };
-
-    const base = join(request.taskDir, request.taskName.replace(/[/\\]/g, '_'));
-    const state = {
-      exitFile: `${base}.exit`,
-      stdoutFile: `${base}.stdout`,
-      stderrFile: `${base}.stderr`,
-      stopSignal: setup.stopSignal,
-      logMaxBytes: Math.round(logs.maxFileSizeMiB * 1024 * 1024),
-      logMaxFiles: logs.maxFiles,
-      ...(setup.cgroupProcs ? { cgroupProcs: setup.cgroupProcs } : {}),
-    };
+    const { cwd, env, path, setup, state } = await this.#prepare(request, fail);
     // An exit file of an earlier run of this task would answer for this one.
     await rm(state.exitFile, { force: true });
     const out = openSync(state.stdoutFile, 'a');
@@ -122,7 +100,7 @@ export class ProcessDriver implements TaskDriver {
       // it can exit and be reaped.
       child = await this.#spawner.spawn({
         file: '/bin/sh',
-        args: ['-c', WRAPPER, 'berth-task', state.exitFile, setup.cgroupProcs ?? '', resolved.path, ...request.args],
+        args: ['-c', WRAPPER, 'berth-task', state.exitFile, setup.cgroupProcs ?? '', path, ...request.args],
         cwd,
         env,
         ...(setup.user ? { uid: setup.user.uid, gid: setup.user.gid } : {}),
@@ -156,6 +134,33 @@ export class ProcessDriver implements TaskDriver {
       startedAt: Date.now(),
       state: { startTime, ...state },
     };
+  }
+
+  /** Check the request and set the task up: its directory, user and cgroup, environment, command and log files. */
+  async #prepare(request: TaskStartRequest, fail: (detail: string) => Error) {
+    const command = request.config.command;
+    if (!command) throw fail('the process driver needs config.command');
+    const cwd = request.config.workdir ?? request.taskDir;
+    await mkdir(request.taskDir, { recursive: true });
+    if (!(await isDirectory(cwd))) throw fail(`working directory "${cwd}" does not exist`);
+    const prepared = await setUpTask(request, this.#cgroup);
+    if (!prepared.ok) throw fail(prepared.reason);
+    const { setup } = prepared;
+    const env = { ...baseEnv(), ...setup.env, ...request.env };
+    const resolved = await resolveCommand(command, env.PATH ?? '', cwd);
+    if (!resolved.ok) throw fail(resolved.reason);
+    const logs = request.logs ?? { maxFiles: 10, maxFileSizeMiB: 10 };
+    const base = join(request.taskDir, request.taskName.replace(/[/\\]/g, '_'));
+    const state = {
+      exitFile: `${base}.exit`,
+      stdoutFile: `${base}.stdout`,
+      stderrFile: `${base}.stderr`,
+      stopSignal: setup.stopSignal,
+      logMaxBytes: Math.round(logs.maxFileSizeMiB * 1024 * 1024),
+      logMaxFiles: logs.maxFiles,
+      ...(setup.cgroupProcs ? { cgroupProcs: setup.cgroupProcs } : {}),
+    };
+    return { cwd, env, path: resolved.path, setup, state };
   }
 
   /** True while the process runs, and after it ended as long as its exit status is on disk. */
@@ -232,9 +237,7 @@ export class ProcessDriver implements TaskDriver {
   /** The task's log files; see `readLogFiles` for how tail and follow behave. */
   logs(handle: TaskHandle, options: LogOptions = {}): AsyncIterable<LogChunk> {
     const state = stateOf(handle);
-    return readLogFiles({ stdout: state.stdoutFile, stderr: state.stderrFile }, options, () =>
-      isRunning(state.pid, state.startTime),
-    );
+    return readLogFiles({ stdout: state.stdoutFile, stderr: state.stderrFile }, options, { running: () => isRunning(state.pid, state.startTime) });
   }
 
   /** CPU and memory of the task's process group (memory from its cgroup when it has one). */

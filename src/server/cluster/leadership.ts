@@ -5,11 +5,12 @@
  * the others campaign as soon as it is gone. Each server also keeps a member key on the same lease.
  * It works the same on every backend: on sqlite and memory one server simply always wins.
  *
- * Timing uses the wall clock, not the server's injectable clock: leases expire in the backend by
- * real time, and a renewal must keep pace with that, whatever time the scheduler is shown.
+ * Timing uses the clock the backend's leases expire by (`LeadershipOptions.clock`), which the server
+ * leaves at the wall clock, not the server's injectable clock: a renewal must keep pace with the
+ * backend, whatever time the scheduler is shown. The rounds run on a ControlLoop.
  */
 import { BerthError } from '../../model/index.ts';
-import type { Logger } from '../../lib/index.ts';
+import { ControlLoop, systemClock, type Clock, type Logger, type Timer } from '../../lib/index.ts';
 import type { Compare, KeyValue, StateBackend, WatchBatch, Watcher } from '../../state/index.ts';
 
 /** The keys of the servers' coordination (the state view ignores them). */
@@ -43,6 +44,8 @@ interface MemberRecord extends ServerMember {
 export interface LeadershipOptions {
   backend: StateBackend;
   logger: Logger;
+  /** The clock the backend's leases expire by. Default: the wall clock. */
+  clock?: Clock;
   /**
    * Lease TTL in seconds: a crashed leader is replaced this long after its last renewal, at most.
    * Renewed every third of it. Default 3.
@@ -70,11 +73,10 @@ export class Leadership {
   #leader: MemberRecord | undefined;
   readonly #members = new Map<string, MemberRecord>();
   #watcher: Watcher | undefined;
-  #tick: ReturnType<typeof setTimeout> | undefined;
-  #expiry: ReturnType<typeof setTimeout> | undefined;
-  #busy = false;
-  /** A round was asked for while one ran: run another at once. */
-  #again = false;
+  readonly #clock: Clock;
+  /** Renews the lease and campaigns: every third of the TTL, and at once when the leader key goes. */
+  readonly #rounds: ControlLoop;
+  #expiry: Timer | undefined;
   #stopped = false;
 
   constructor(options: LeadershipOptions) {
@@ -82,6 +84,12 @@ export class Leadership {
     const ttl = options.ttlSeconds ?? 3;
     if (!(ttl > 0)) throw new BerthError('invalid_input', `Cannot take part in leader election: the lease TTL must be positive, got ${ttl}`);
     this.#ttlMs = ttl * 1000;
+    this.#clock = options.clock ?? systemClock;
+    this.#rounds = new ControlLoop(() => this.#round(), {
+      intervalMs: this.#ttlMs / 3,
+      clock: this.#clock,
+      onError: (err) => this.#o.logger.warn({ err: (err as Error).message }, 'leader election round failed; retrying'),
+    });
   }
 
   /** True while this server leads. */
@@ -117,13 +125,15 @@ export class Leadership {
   async start(member: ServerMember): Promise<void> {
     this.#self = member;
     await this.#follow();
-    await this.#round();
+    this.#rounds.start();
+    await this.#rounds.idle;
   }
 
   /** Leave: step down and give the lease back, so another server takes over without waiting for the TTL. */
   async stop(): Promise<void> {
     this.#stopped = true;
-    clearTimeout(this.#tick);
+    // Not awaited: a round stuck on an unreachable backend must not hold the server's stop.
+    void this.#rounds.stop();
     this.#watcher?.cancel();
     this.#depose('stopping');
     const lease = this.#lease;
@@ -131,32 +141,23 @@ export class Leadership {
     if (lease !== undefined) await this.#o.backend.leaseRevoke(lease).catch(() => {});
   }
 
-  /** Renew (or take) the lease, then campaign when nobody leads; again every third of the TTL. */
+  /**
+   * Renew (or take) the lease, then campaign when nobody leads. A server whose lease has just run
+   * out, while other servers are there, lets them campaign first and joins in from its next round,
+   * so that leadership moves on rather than bouncing back to the server that lost it; alone, it
+   * campaigns at once.
+   */
   async #round(): Promise<void> {
     if (this.#stopped) return;
-    if (this.#busy) {
-      this.#again = true;
-      return;
-    }
-    this.#busy = true;
-    this.#again = false;
-    clearTimeout(this.#tick);
-    try {
-      await this.#renew();
-      if (this.#lease !== undefined && !this.#leader) await this.#campaign();
-    } catch (err) {
-      this.#o.logger.warn({ err: (err as Error).message }, 'leader election round failed; retrying');
-    } finally {
-      this.#busy = false;
-      if (!this.#stopped) {
-        this.#tick = setTimeout(() => void this.#round(), this.#again ? 0 : this.#ttlMs / 3);
-        this.#tick.unref();
-      }
-    }
+    const had = this.#lease;
+    await this.#renew();
+    const lostLease = had !== undefined && had !== this.#lease;
+    const others = [...this.#members.keys()].some((name) => name !== this.#self?.name);
+    if (this.#lease !== undefined && !this.#leader && !(lostLease && others)) await this.#campaign();
   }
 
   async #renew(): Promise<void> {
-    const sentAt = Date.now();
+    const sentAt = this.#clock.now();
     if (this.#lease === undefined) {
       const lease = await this.#o.backend.leaseGrant(this.#ttlMs / 1000);
       const record: MemberRecord = { ...this.self, lease: lease.id };
@@ -172,14 +173,13 @@ export class Leadership {
       }
     }
     // The lease lives at least until sentAt + TTL; lead no longer than that without a renewal.
-    clearTimeout(this.#expiry);
-    this.#expiry = setTimeout(() => this.#loseLease('no lease renewal within the TTL'), Math.max(0, sentAt + this.#ttlMs - SAFETY_MS - Date.now()));
-    this.#expiry.unref();
+    this.#expiry?.cancel();
+    this.#expiry = this.#clock.setTimer(() => this.#loseLease('no lease renewal within the TTL'), Math.max(0, sentAt + this.#ttlMs - SAFETY_MS - this.#clock.now()));
   }
 
   /** Forget the lease (it may still live in the backend: revoke it when that answers) and step down. */
   #loseLease(why: string): void {
-    clearTimeout(this.#expiry);
+    this.#expiry?.cancel();
     const lease = this.#lease;
     this.#lease = undefined;
     this.#depose(why);
@@ -234,14 +234,14 @@ export class Leadership {
       onError: (err) => {
         if (this.#stopped) return;
         this.#o.logger.warn({ err: err.message }, 'lost the watch on the cluster keys; reloading');
-        setTimeout(() => void this.#follow().catch(() => this.#follow()), 500).unref();
+        this.#clock.setTimer(() => void this.#follow().catch(() => this.#follow()), 500);
       },
     });
   }
 
   #onBatch(batch: WatchBatch): void {
     for (const ev of batch.events) this.#apply(ev);
-    if (!this.#leader && !this.#stopped) void this.#round();
+    if (!this.#leader && !this.#stopped) this.#rounds.poke();
   }
 
   #apply(ev: { type: 'put' | 'delete'; kv: KeyValue }): void {

@@ -6,7 +6,7 @@ import os from 'node:os';
 import { Gauge, type Registry } from 'prom-client';
 import { Catalog, CatalogRegistry, CatalogSync, ExternalChecks, type LocalNode } from '../../discovery/catalog/index.ts';
 import { CatalogZone, DnsCluster, DnsServer, type DnsStats } from '../../discovery/dns/index.ts';
-import type { Logger } from '../../lib/index.ts';
+import type { Clock, Logger } from '../../lib/index.ts';
 import type { StateStore, StateView } from '../../state/index.ts';
 
 /** Discovery settings of a server. */
@@ -59,14 +59,14 @@ export class ServerDiscovery {
   readonly #options: DiscoveryOptions;
   readonly #log: Logger;
 
-  constructor(deps: { view: StateView; store: StateStore; logger: Logger }, options: DiscoveryOptions = {}) {
-    const { view, store, logger } = deps;
+  constructor(deps: { view: StateView; store: StateStore; clock: Clock; logger: Logger }, options: DiscoveryOptions = {}) {
+    const { view, store, clock, logger } = deps;
     const name = options.nodeName ?? os.hostname();
     const node: LocalNode = { id: name, name, address: options.address ?? '127.0.0.1', datacenter: options.datacenter ?? 'dc1' };
     const log = logger.child({ component: 'discovery' });
     this.catalog = new Catalog(view, node);
-    this.registry = new CatalogRegistry({ view, store, node, logger: log });
-    this.sync = new CatalogSync({ view, store, logger: log });
+    this.registry = new CatalogRegistry({ view, store, node, clock, logger: log });
+    this.sync = new CatalogSync({ view, store, clock, logger: log });
     this.#zone = new CatalogZone(this.catalog);
     this.externalChecks = new ExternalChecks(view, this.registry);
     this.#options = options;

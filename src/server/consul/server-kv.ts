@@ -6,10 +6,11 @@
 import os from 'node:os';
 import { KvService } from '../../kv/index.ts';
 import type { StateBackend, StateView } from '../../state/index.ts';
+import type { Clock } from '../../lib/index.ts';
 
 /** Open the KV service (every server); the reaper starts with `startSessionReaper` (leader only). */
-export async function openServerKv(backend: StateBackend, nodeName: string | undefined): Promise<KvService> {
-  return KvService.open(backend, { node: nodeName ?? os.hostname() });
+export async function openServerKv(backend: StateBackend, options: { nodeName?: string; clock: Clock }): Promise<KvService> {
+  return KvService.open(backend, { node: options.nodeName ?? os.hostname(), clock: options.clock });
 }
 
 /**

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { setImmediate as tick } from 'node:timers/promises';
-import { mockEval } from '../../testing/index.ts';
+import { FakeClock, mockEval } from '../../testing/index.ts';
 import { EvalBroker, type Delivery } from './broker.ts';
 
 /** An enabled broker, as the leader runs it. */
@@ -164,13 +164,15 @@ describe('eval broker', () => {
 
 describe('eval broker: delayed evaluations', () => {
   it('holds an evaluation until its waitUntil, then hands it out', async () => {
-    let now = 1_000;
-    const broker = new EvalBroker({ now: () => now });
+    const clock = new FakeClock(1_000);
+    const broker = new EvalBroker({ clock });
     broker.enable();
     broker.enqueue(mockEval({ id: 'later', jobId: 'j', waitUntil: 1_040 }));
     assert.equal(broker.readyCount, 0);
     assert.equal(broker.delayedCount, 1);
-    now = 1_040;
+    clock.advance(39);
+    assert.equal(broker.readyCount, 0, 'not before its time');
+    clock.advance(1);
     const delivery = await broker.dequeue(after(1_000));
     assert.equal(delivery?.evaluation.id, 'later');
     broker.disable();

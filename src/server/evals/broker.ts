@@ -1,4 +1,5 @@
 import type { Evaluation } from '../../model/index.ts';
+import { systemClock, type Clock, type Timer } from '../../lib/index.ts';
 
 /** A delivered evaluation. Ack when done; nack to have it delivered again later. */
 export interface Delivery {
@@ -13,8 +14,8 @@ export interface Delivery {
 export interface BrokerOptions {
   /** Deliveries before an evaluation is given up on. Default 3. */
   deliveryLimit?: number;
-  /** The time, for evaluations that wait (`waitUntil`). Default `Date.now`. */
-  now?: () => number;
+  /** The time and timers, for evaluations that wait (`waitUntil`). Default: the wall clock. */
+  clock?: Clock;
 }
 
 /**
@@ -31,13 +32,13 @@ export class EvalBroker {
   readonly #attempts = new Map<string, number>();
   readonly #waiters: ((d: Delivery | null) => void)[] = [];
   /** Evaluations that wait for their `waitUntil`, by id. */
-  readonly #delayed = new Map<string, NodeJS.Timeout>();
-  readonly #now: () => number;
+  readonly #delayed = new Map<string, Timer>();
+  readonly #clock: Clock;
   #enabled = false;
 
   constructor(options: BrokerOptions = {}) {
     this.#deliveryLimit = options.deliveryLimit ?? 3;
-    this.#now = options.now ?? Date.now;
+    this.#clock = options.clock ?? systemClock;
   }
 
   /** Start handing out work (on the leader). */
@@ -49,7 +50,7 @@ export class EvalBroker {
   /** Stop handing out work; waiting workers get null. */
   disable(): void {
     this.#enabled = false;
-    for (const t of this.#delayed.values()) clearTimeout(t);
+    for (const t of this.#delayed.values()) t.cancel();
     this.#delayed.clear();
     this.#pending.clear();
     this.#inFlight.clear();
@@ -59,15 +60,14 @@ export class EvalBroker {
   /** Add (or refresh) a pending evaluation. Idempotent per eval id. */
   enqueue(evaluation: Evaluation): void {
     if (!this.#enabled) return;
-    const wait = (evaluation.waitUntil ?? 0) - this.#now();
+    const wait = (evaluation.waitUntil ?? 0) - this.#clock.now();
     if (wait > 0) {
       // A delayed evaluation (reschedule delay, lost_after) is held until its time.
       if (this.#delayed.has(evaluation.id)) return;
-      const timer = setTimeout(() => {
+      const timer = this.#clock.setTimer(() => {
         this.#delayed.delete(evaluation.id);
         this.enqueue({ ...evaluation, waitUntil: undefined });
       }, wait);
-      timer.unref();
       this.#delayed.set(evaluation.id, timer);
       return;
     }

@@ -5,13 +5,12 @@ import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import type { Allocation, Node, Plan } from '../../model/index.ts';
 import { MemoryBackend, SqliteBackend, StateStore, StateView, type StateBackend } from '../../state/index.ts';
-import { systemClock, type Clock } from '../../lib/index.ts';
-import { mockAlloc, mockNode } from '../../testing/index.ts';
+import { FakeClock, mockAlloc, mockNode } from '../../testing/index.ts';
 import { PlanApplier } from './plan-apply.ts';
 import { ServerMetrics } from '../metrics.ts';
 
 const NOW = 1_700_000_000_000;
-const clock: Clock = { now: () => NOW, sleep: systemClock.sleep };
+const clock = new FakeClock(NOW);
 
 /** A real view and store over `backend`, a plan applier on them, and the nodes and allocations given. */
 async function setup(t: TestContext, seed: { nodes?: Node[]; allocs?: Allocation[] } = {}, backend: StateBackend = new MemoryBackend()) {

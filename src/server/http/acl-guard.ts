@@ -123,7 +123,8 @@ export class FailureLimiter {
 }
 
 /** Who the request is (throws 401 for an unknown secret, counted by the limiter). */
-export function identify(ctx: ServerContext, limiter: FailureLimiter, headers: IncomingHttpHeaders, url: string, address: string): Identity {
+export function identify(ctx: ServerContext, limiter: FailureLimiter, request: { headers: IncomingHttpHeaders; url: string; address: string }): Identity {
+  const { headers, url, address } = request;
   if (!ctx.acl.enabled) return ctx.acl.resolve(undefined);
   limiter.check(address);
   try {
@@ -135,12 +136,14 @@ export function identify(ctx: ServerContext, limiter: FailureLimiter, headers: I
 }
 
 /** Does the identity have the capability? Throws the 401/403 that says what is missing. */
+// eslint-disable-next-line berth/exported-max-params -- (scope, name, capability) is one ACL rule, in the order policies write it
 export function authorize(identity: Identity, scope: AclScope, name: string, cap: string): void {
   if (identity.authorizer.allows(scope, name, cap)) return;
   throw denied(identity, `${scope}: ${cap}${name ? ` on "${name}"` : ''}`);
 }
 
 /** May the request read this object? For filtering lists. */
+// eslint-disable-next-line berth/exported-max-params -- (scope, name, capability) is one ACL rule, in the order policies write it
 export function mayRead(request: FastifyRequest, scope: AclScope, name: string, cap = 'read'): boolean {
   return request.identity.authorizer.allows(scope, name, cap);
 }
@@ -219,7 +222,7 @@ export function addAclGuard(app: FastifyInstance, ctx: ServerContext): void {
   app.decorateRequest('identity', { getter: () => NOBODY });
   app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
     try {
-      const identity = identify(ctx, limiter, request.headers, request.url, request.ip);
+      const identity = identify(ctx, limiter, { headers: request.headers, url: request.url, address: request.ip });
       Object.defineProperty(request, 'identity', { value: identity, configurable: true });
       // An unknown path answers 404 from the not-found handler; it has no rule to check.
       if (!request.is404) enforce(ctx, request, request.routeOptions.config.acl);

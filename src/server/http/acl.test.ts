@@ -9,6 +9,7 @@ import { mkdtemp, readFile, writeFile, access } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { systemClock, type Clock } from '../../lib/index.ts';
+import { FakeClock } from '../../testing/index.ts';
 import { startServer, nodeBody, jobYaml, type TestServer } from '../test-server.test-helper.ts';
 import { routeRules } from './acl-guard.ts';
 
@@ -134,12 +135,11 @@ test('the anonymous token acts for requests without a token, with the policy the
 });
 
 test('a token that expires stops working without a restart', async (t) => {
-  let offset = 0;
-  const clock: Clock = { now: () => systemClock.now() + offset, sleep: systemClock.sleep };
+  const clock = new FakeClock(Date.now());
   const { ts, root } = await aclServer(t, clock);
   const brief = await tokenWith(ts, root, 'reader', 'jobs: [read]', { expirationTtl: '1h' });
   assert.equal((await call(ts, { method: 'GET', url: '/v1/jobs' }, brief)).status, 200);
-  offset = 3_600_001;
+  clock.advance(3_600_001);
   const res = await call(ts, { method: 'GET', url: '/v1/jobs' }, brief);
   assert.equal(res.status, 401);
   assert.match(res.body.error!.message, /expired at/);

@@ -21,6 +21,7 @@ export function parseWait(wait: string | undefined): number {
  * the wait ends, or the client goes away), then answer. The index goes back in X-Berth-Index.
  * `indexOf` is recomputed on every state change, so a query wakes only for what it reads.
  */
+// eslint-disable-next-line berth/exported-max-params -- (request, reply) is Fastify's pair for one exchange, read as one
 export async function blockingQuery(
   view: StateView,
   request: FastifyRequest,

@@ -150,7 +150,7 @@ function proxyExec(ctx: ServerContext, client: WebSocket, allocRef: string, q: U
  */
 function execRefusal(ctx: ServerContext, req: IncomingMessage, allocRef: string): BerthError | undefined {
   try {
-    const identity = identify(ctx, limiterOf(ctx), req.headers, req.url ?? '/', req.socket.remoteAddress ?? '');
+    const identity = identify(ctx, limiterOf(ctx), { headers: req.headers, url: req.url ?? '/', address: req.socket.remoteAddress ?? '' });
     let jobId = '';
     try {
       jobId = resolveAlloc(ctx.view, allocRef).jobId;

@@ -11,7 +11,9 @@ const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 256 })
 const ACTIONS: DeploymentAction[] = ['promote', 'fail', 'pause', 'resume'];
 
 /** `/v1/deployments` and `/v1/jobs/:id/deployment(s)`: read deployments and act on them. */
+// eslint-disable-next-line max-lines-per-function -- a route table: one short handler per route
 export function deploymentRoutes(ctx: ServerContext): FastifyPluginAsync {
+  // eslint-disable-next-line max-lines-per-function -- a route table: one short handler per route
   return async (app) => {
     app.get('/v1/deployments', { schema: { querystring: BlockingQuerySchema }, config: perObject('jobs') }, async (request, reply) => {
       await blockingQuery(ctx.view, request, reply, () => ctx.view.tableIndex('deployments'));

@@ -12,7 +12,9 @@ import { NODE_REGISTRATION, nodeAgent, onNode, perObject } from './route-acl.ts'
 const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 256 }) });
 
 /** `/v1/nodes`: what agents call (register, heartbeat, allocations) and what people read. */
+// eslint-disable-next-line max-lines-per-function -- a route table: one short handler per route
 export function nodeRoutes(ctx: ServerContext): FastifyPluginAsync {
+  // eslint-disable-next-line max-lines-per-function -- a route table: one short handler per route
   return async (app) => {
     app.get('/v1/nodes', { schema: { querystring: BlockingQuerySchema }, config: perObject('nodes') }, async (request, reply) => {
       await blockingQuery(ctx.view, request, reply, () => ctx.view.tableIndex('nodes'));

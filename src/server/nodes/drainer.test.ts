@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Allocation, Node } from '../../model/index.ts';
+import { FakeClock } from '../../testing/index.ts';
 import { eventually, nodeBody, startServer, type TestServer } from '../test-server.test-helper.ts';
 
 function jobJson(id: string, count: number, maxParallel: number, type = 'service'): unknown {
@@ -52,16 +53,21 @@ describe('node drain and eligibility', () => {
   });
 
   it('moves everything left at once when the deadline passes', async (t) => {
-    const s = await startServer(t, { heartbeat: { minHeartbeatTtlMs: 60_000 }, drainIntervalMs: 50 });
+    // The deadline is on the server's clock: nothing passes it until the test moves the clock.
+    const clock = new FakeClock();
+    const s = await startServer(t, { heartbeat: { minHeartbeatTtlMs: 60_000 }, drainIntervalMs: 50, clock });
     await s.registerNode(nodeBody({ id: 'node-a' }));
     await s.ok('POST', '/v1/jobs', jobJson('web', 3, 1));
     const onA = await eventually('3 allocations on node-a', async () => ((await live(s, 'node-a')).length === 3 ? live(s, 'node-a') : undefined));
     await s.report('node-a', onA, 'running');
     await s.registerNode(nodeBody({ id: 'node-b' }));
-    await s.ok('PUT', '/v1/nodes/node-a/drain', { enable: true, deadlineMs: 1_000 });
+    await s.ok('PUT', '/v1/nodes/node-a/drain', { enable: true, deadlineMs: 30_000 });
     // node-b never reports its replacements running: before the deadline only one moves.
     await eventually('one replacement on node-b', async () => ((await live(s, 'node-b')).length === 1 ? true : undefined));
     assert.equal((await live(s, 'node-a')).length, 2);
+    await clock.run(29_999, 5_000);
+    assert.equal((await live(s, 'node-a')).length, 2, 'nothing more moves before the deadline');
+    await clock.run(100, 50);
     await eventually('the rest to move at the deadline', async () => ((await live(s, 'node-b')).length === 3 ? true : undefined));
     assert.equal((await live(s, 'node-a')).length, 0);
   });

@@ -1,6 +1,6 @@
 import { isClientTerminal, type Allocation, type Node } from '../../model/index.ts';
 import type { StateStore, StateView, Write } from '../../state/index.ts';
-import { ControlLoop, type Clock, type Logger } from '../../lib/index.ts';
+import { Controller, type Clock, type Logger } from '../../lib/index.ts';
 import { newEvalWrite } from '../evals/index.ts';
 
 /** Drainer settings. */
@@ -17,37 +17,26 @@ export interface DrainerOptions {
  * marked at once. System jobs go last, or stay with `ignoreSystem`. A node with nothing left to
  * move is done draining and stays ineligible. Level-triggered: each pass reads the state afresh.
  */
-export class Drainer {
+export class Drainer extends Controller {
   readonly #view: StateView;
   readonly #store: StateStore;
   readonly #clock: Clock;
   readonly #logger: Logger;
-  readonly #loop: ControlLoop;
 
   constructor(deps: { view: StateView; store: StateStore; clock: Clock; logger: Logger }, options: DrainerOptions = {}) {
+    super({ what: 'drain', intervalMs: options.intervalMs ?? 1_000, clock: deps.clock, logger: deps.logger });
     this.#view = deps.view;
     this.#store = deps.store;
     this.#clock = deps.clock;
     this.#logger = deps.logger;
+  }
+
+  protected pass(): Promise<void> {
     // Most passes find no node draining: they end at once.
-    const pass = (): Promise<void> => (this.#view.nodes().some((n) => n.drain !== undefined) ? this.#pass() : Promise.resolve());
-    this.#loop = new ControlLoop(pass, { intervalMs: options.intervalMs ?? 1_000, onError: (err) => this.#logger.error({ err }, 'drain pass failed') });
+    return this.#view.nodes().some((n) => n.drain !== undefined) ? this.#drain() : Promise.resolve();
   }
 
-  start(): void {
-    this.#loop.start();
-  }
-
-  stop(): Promise<void> {
-    return this.#loop.stop();
-  }
-
-  /** Something changed: run a pass soon. Pokes in one tick make one pass; one pass runs at a time. */
-  poke(): void {
-    this.#loop.poke();
-  }
-
-  async #pass(): Promise<void> {
+  async #drain(): Promise<void> {
     const view = this.#view;
     const now = this.#clock.now();
     const writes: Write[] = [];
@@ -78,7 +67,7 @@ export class Drainer {
     if (writes.length === 0) return;
     const result = await this.#store.commit(writes);
     // Lost a race with another write: look again with what it wrote.
-    if (!result.ok) this.#loop.poke();
+    if (!result.ok) this.poke();
   }
 
   /** The allocations that may start moving now: per job and group, max_parallel minus those moving. */

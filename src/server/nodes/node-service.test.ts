@@ -4,12 +4,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { SqliteBackend } from '../../state/index.ts';
+import { FakeClock } from '../../testing/index.ts';
 import type { Allocation, ErrorDetail } from '../../model/index.ts';
 import type { HeartbeatResponse } from '../../api/index.ts';
 import { eventually, jobYaml, nodeBody, startServer, type TestServer } from '../test-server.test-helper.ts';
 
 /** Heartbeats expire after 200 ms plus 100 ms of grace, so a silent node is down within ~300 ms. */
 const heartbeat = { minHeartbeatTtlMs: 200, heartbeatGraceMs: 100 };
+/** The TTL has up to 10% jitter: a node's timer runs out between these two, after its last heartbeat. */
+const TTL_AND_GRACE_MIN = 200 + 100;
+const TTL_AND_GRACE_MAX = 220 + 100;
 
 /** A server with node-a heartbeating and a count-2 job placed on it. */
 async function twoAllocsOnNodeA(t: TestContext): Promise<{ s: TestServer; stopA: () => void; onA: Allocation[] }> {
@@ -73,8 +77,14 @@ describe('node service', () => {
   });
 
   it('makes a down node ready again when it heartbeats, and places work on it again', async (t) => {
-    const s = await startServer(t, { heartbeat });
+    const clock = new FakeClock();
+    const s = await startServer(t, { heartbeat, clock });
+    await eventually('the server to lead', async () => (s.server.leading ? true : undefined));
     await s.registerNode({ id: 'node-a' });
+    clock.advance(TTL_AND_GRACE_MIN - 1);
+    await new Promise((r) => setImmediate(r));
+    assert.equal((await s.node('node-a')).status, 'ready', 'not down before its TTL and grace ran out');
+    clock.advance(TTL_AND_GRACE_MAX - TTL_AND_GRACE_MIN + 1);
     await waitForStatus(s, 'node-a', 'down');
     await s.ok('POST', '/v1/jobs', jobYaml(), 'application/yaml');
     await eventually('the evaluation to find no ready node', async () => ((await s.summary('web')).latestEval?.failures.length ? true : undefined));
@@ -96,8 +106,16 @@ describe('node service', () => {
     await first.registerNode({ id: 'node-a' });
     await first.stop();
 
-    const second = await startServer(t, { backend: await SqliteBackend.open(file), heartbeat });
+    const clock = new FakeClock();
+    const second = await startServer(t, { backend: await SqliteBackend.open(file), heartbeat, clock });
     assert.equal((await second.node('node-a')).status, 'ready');
+    await eventually('the new server to lead', async () => (second.server.leading ? true : undefined));
+    // A new leader gives every ready node at least a full TTL plus grace to check in.
+    clock.advance(TTL_AND_GRACE_MIN - 1);
+    await new Promise((r) => setImmediate(r));
+    assert.equal((await second.node('node-a')).status, 'ready', 'a full TTL from the restart');
+    // NodeService.start arms TTL + grace, and #arm adds the grace once more.
+    clock.advance(TTL_AND_GRACE_MAX + 100 - (TTL_AND_GRACE_MIN - 1));
     await waitForStatus(second, 'node-a', 'down');
   });
 

@@ -1,8 +1,7 @@
 import { BerthError, isClientTerminal, type Allocation, type EvalTrigger, type Node } from '../../model/index.ts';
 import type { AllocUpdate, HeartbeatResponse, NodeRegisterRequest } from '../../api/index.ts';
 import type { StateStore, StateView, Write } from '../../state/index.ts';
-import type { Clock } from '../../lib/index.ts';
-import type { Logger } from '../../lib/index.ts';
+import type { Clock, Logger, Timer } from '../../lib/index.ts';
 import { newEvalWrite } from '../evals/index.ts';
 import { timingSafeEqual } from 'node:crypto';
 
@@ -20,7 +19,9 @@ export interface NodeServiceOptions {
  * Node registration, heartbeats and allocation reports from agents. Heartbeats are kept in memory
  * (a timer per node) and written only when a node's status changes, as Nomad does: a write per
  * heartbeat would cost the state store for nothing. The timers run on the leader; heartbeats that
- * reach another server are forwarded to it (http/leader-forward.ts).
+ * reach another server are forwarded to it (http/leader-forward.ts). The TTLs are deadlines, one per
+ * node, on the server's clock, not a ControlLoop: a loop would scan every node to find the one
+ * whose time ran out, where a timer fires for exactly that node.
  */
 export class NodeService {
   readonly #view: StateView;
@@ -32,7 +33,7 @@ export class NodeService {
   readonly #minTtl: number;
   readonly #grace: number;
   readonly #rate: number;
-  readonly #timers = new Map<string, NodeJS.Timeout>();
+  readonly #timers = new Map<string, Timer>();
   /**
    * When each node last heartbeated here, in memory only (a write per heartbeat is what this
    * service avoids); the node rows keep the registration time. Heartbeats go to the leader, so the
@@ -70,7 +71,7 @@ export class NodeService {
 
   stop(): void {
     this.#active = false;
-    for (const t of this.#timers.values()) clearTimeout(t);
+    for (const t of this.#timers.values()) t.cancel();
     this.#timers.clear();
   }
 
@@ -248,12 +249,11 @@ export class NodeService {
 
   #arm(nodeId: string, ttl = this.heartbeatTtlMs()): void {
     if (!this.#active) return;
-    clearTimeout(this.#timers.get(nodeId));
-    const timer = setTimeout(() => {
+    this.#timers.get(nodeId)?.cancel();
+    const timer = this.#clock.setTimer(() => {
       this.#timers.delete(nodeId);
       this.#markDown(nodeId).catch((err: unknown) => this.#logger.error({ err, nodeId }, 'cannot mark node down'));
     }, ttl + this.#grace);
-    timer.unref();
     this.#timers.set(nodeId, timer);
   }
 

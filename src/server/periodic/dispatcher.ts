@@ -6,7 +6,7 @@
  */
 import { BerthError, type Job, type JobRun } from '../../model/index.ts';
 import type { StateStore, StateView, Write } from '../../state/index.ts';
-import type { Clock, Logger } from '../../lib/index.ts';
+import { Controller, type Clock, type Logger } from '../../lib/index.ts';
 import { nextLaunch } from '../../jobspec/index.ts';
 import { launchWrites, observeRun, periodicChildId, runLive, skippedWrite } from './launch.ts';
 import { dependentWrites, runId } from './dependencies.ts';
@@ -67,16 +67,13 @@ export function upcoming(view: StateView, job: Job, count: number): number[] {
 }
 
 /** Launches periodic and dependent jobs; runs on the leader. */
-export class PeriodicDispatcher {
+export class PeriodicDispatcher extends Controller {
   readonly #view: StateView;
   readonly #store: StateStore;
   readonly #clock: Clock;
   readonly #logger: Logger;
   readonly #maxSleepMs: number;
   readonly #runsKept: number;
-  #stop = new AbortController();
-  #loop: Promise<void> | undefined;
-  #wake: (() => void) | undefined;
   #unsubscribe: (() => void) | undefined;
   /** The next due launch of each enabled periodic job (Infinity once its schedule ended). */
   readonly #due = new Map<string, number>();
@@ -89,6 +86,8 @@ export class PeriodicDispatcher {
   #all = true;
 
   constructor(deps: { view: StateView; store: StateStore; clock: Clock; logger: Logger }, options: DispatcherOptions = {}) {
+    // A pass returns when the next launch is due; the loop waits at least 5 ms so it never spins.
+    super({ what: 'periodic dispatch', intervalMs: options.maxSleepMs ?? 1000, minDelayMs: 5, clock: deps.clock, logger: deps.logger });
     this.#view = deps.view;
     this.#store = deps.store;
     this.#clock = deps.clock;
@@ -97,8 +96,7 @@ export class PeriodicDispatcher {
     this.#runsKept = Math.max(1, options.runsKept ?? DEFAULT_RUNS_KEPT);
   }
 
-  start(): void {
-    this.#stop = new AbortController();
+  override start(): void {
     this.#all = true;
     this.#unsubscribe = this.#view.onChange((_rev, changes) => {
       let wake = false;
@@ -116,35 +114,14 @@ export class PeriodicDispatcher {
           if (parent !== undefined || this.#dependents.size > 0) wake = true;
         }
       }
-      if (wake) this.#wake?.();
+      if (wake) this.poke();
     });
-    this.#loop = this.#run(this.#stop.signal);
+    super.start();
   }
 
-  async stop(): Promise<void> {
+  override async stop(): Promise<void> {
     this.#unsubscribe?.();
-    this.#stop.abort();
-    this.#wake?.();
-    await this.#loop;
-  }
-
-  async #run(signal: AbortSignal): Promise<void> {
-    while (!signal.aborted) {
-      let sleepMs = this.#maxSleepMs;
-      try {
-        sleepMs = Math.min(sleepMs, await this.pass());
-      } catch (err) {
-        this.#logger.error({ err }, 'periodic dispatch pass failed');
-      }
-      if (signal.aborted) break;
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, Math.max(5, sleepMs));
-        this.#wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-    }
+    await super.stop();
   }
 
   /**

@@ -5,20 +5,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { JobRun } from '../../model/index.ts';
 import { SqliteBackend } from '../../state/index.ts';
-import { silentLogger, systemClock, type Clock } from '../../lib/index.ts';
+import { silentLogger, type Clock } from '../../lib/index.ts';
+import { FakeClock } from '../../testing/index.ts';
 import { Server } from '../server.ts';
 import { TestServer } from '../test-server.test-helper.ts';
-
-/** A clock the test moves; sleeps are real (short) so that loops still turn. */
-class FakeClock implements Clock {
-  constructor(public t: number) {}
-  now(): number {
-    return this.t;
-  }
-  sleep(ms: number, signal?: AbortSignal): Promise<void> {
-    return systemClock.sleep(Math.min(ms, 50), signal);
-  }
-}
 
 const T0 = Date.parse('2026-06-01T12:00:30Z');
 /** Every minute, on the minute; a 30 s epsilon. */
@@ -57,7 +47,7 @@ test('a launch missed by less than epsilon starts once after a restart; no time 
   assert.deepEqual(await runsOf(ts, 'nightly'), [], 'nothing is due before 12:01');
   await ts.server.stop();
   // Down across 12:01:00, back at 12:01:20: 20 s late, within the 30 s epsilon.
-  clock.t = Date.parse('2026-06-01T12:01:20Z');
+  clock.advanceTo(Date.parse('2026-06-01T12:01:20Z'));
   ts = await start(file, clock);
   await settle();
   const runs = await runsOf(ts, 'nightly');
@@ -80,7 +70,7 @@ test('a launch missed by more than epsilon is recorded as skipped, not run', asy
   let ts = await start(file, clock);
   await ts.ok('POST', '/v1/jobs', job());
   await ts.server.stop();
-  clock.t = Date.parse('2026-06-01T12:01:45Z');
+  clock.advanceTo(Date.parse('2026-06-01T12:01:45Z'));
   ts = await start(file, clock);
   await settle();
   const runs = await runsOf(ts, 'nightly');
@@ -89,7 +79,7 @@ test('a launch missed by more than epsilon is recorded as skipped, not run', asy
   assert.match(runs[0].reason ?? '', /missed by 45s, more than epsilon \(30s\)/);
   assert.equal(ts.server.view.jobs().filter((j) => j.parentId === 'nightly').length, 0, 'no child job');
   // The schedule goes on: 12:02 launches.
-  clock.t = Date.parse('2026-06-01T12:02:00Z');
+  clock.advanceTo(Date.parse('2026-06-01T12:02:00Z'));
   await settle();
   const after = await runsOf(ts, 'nightly');
   assert.deepEqual(after.map((r) => r.outcome === 'skipped'), [false, true]);
@@ -105,7 +95,7 @@ test('forbid skips a launch while the last run lives; force launches now; status
   const forced = await ts.ok<JobRun>('POST', '/v1/jobs/nightly/periodic/force');
   assert.equal(forced.trigger, 'force');
   // No node: the forced run stays pending, so 12:01 is skipped under forbid.
-  clock.t = Date.parse('2026-06-01T12:01:00Z');
+  clock.advanceTo(Date.parse('2026-06-01T12:01:00Z'));
   await settle();
   const body = await ts.ok<{ runs: JobRun[]; next: number[] }>('GET', '/v1/jobs/nightly/runs?next=2');
   assert.equal(body.runs[0].outcome, 'skipped');
@@ -145,7 +135,7 @@ test('replace stops the live run in the txn that launches the next; allow runs t
   await ts.ok('POST', '/v1/jobs', { ...job({ concurrency: 'allow' }), id: 'side' });
   const forced = await ts.ok<JobRun>('POST', '/v1/jobs/nightly/periodic/force');
   await ts.ok('POST', '/v1/jobs/side/periodic/force');
-  clock.t = Date.parse('2026-06-01T12:01:00Z');
+  clock.advanceTo(Date.parse('2026-06-01T12:01:00Z'));
   await settle();
   const runs = await runsOf(ts, 'nightly');
   assert.equal(runs.length, 2);

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Allocation, Deployment, Job } from '../../model/index.ts';
 import type { AllocUpdate, JobRegisterResponse } from '../../api/index.ts';
+import { FakeClock } from '../../testing/index.ts';
 import { eventually, startServer, type TestServer } from '../test-server.test-helper.ts';
 
 /** A 3-instance service with a rolling update strategy; `memory` changes force new allocations. */
@@ -172,6 +173,28 @@ describe('deployments: rolling updates and the watcher', () => {
     const after = (await s.nodeAllocs('node-a')).filter((a) => a.desiredStatus === 'run');
     assert.deepEqual(after.map((a) => a.jobVersion), [1, 1, 1]);
     assert.ok(after.some((a) => a.id === waiting.groups.web.canaries[0]), 'the canary stays, promoted');
+  });
+
+  it('counts min_healthy_time on the server clock: allocations are healthy only once it has passed', async (t) => {
+    const clock = new FakeClock();
+    // Nodes must not miss heartbeats while the test moves the clock.
+    const s = await startServer(t, { clock, heartbeat: { minHeartbeatTtlMs: 3_600_000 } });
+    await eventually('the server to lead', async () => (s.server.leading ? true : undefined));
+    await s.registerNode();
+    const update = 'max_parallel: 3, health_check: task_states, min_healthy_time: 30s, healthy_deadline: 5m, progress_deadline: 10m';
+    const v0 = await s.ok<JobRegisterResponse>('POST', '/v1/jobs', rollingJob('64Mi', update), 'application/yaml');
+    const placed = await eventually('3 allocations placed', async () => {
+      const allocs = await s.nodeAllocs('node-a');
+      return allocs.length === 3 ? allocs : undefined;
+    });
+    const running: AllocUpdate[] = placed.map((a) => ({ id: a.id, clientStatus: 'running', taskStates: { server: { state: 'running', failed: false, restarts: 0, events: [] } } }));
+    await s.ok('PUT', '/v1/nodes/node-a/allocations', { allocs: running });
+    await clock.run(29_000, 250);
+    const waiting = await s.ok<Deployment>('GET', `/v1/deployments/${v0.deploymentId}`);
+    assert.deepEqual([waiting.status, waiting.groups.web.healthy], ['running', 0], 'running for 29 s is not yet healthy');
+    await clock.run(1_500, 250);
+    const done = await deploymentOf(s, v0.deploymentId!, 'successful');
+    assert.equal(done.groups.web.healthy, 3);
   });
 
   it('health_check manual: waits for the operator to mark allocations healthy', async (t) => {

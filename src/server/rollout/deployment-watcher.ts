@@ -8,7 +8,7 @@
  */
 import { isTerminal, type Allocation, type Deployment, type DeploymentHealth, type Job, type ServiceInstance } from '../../model/index.ts';
 import type { StateStore, StateView, Write } from '../../state/index.ts';
-import { ControlLoop, type Clock, type Logger } from '../../lib/index.ts';
+import { Controller, type Clock, type Logger } from '../../lib/index.ts';
 import { newEvalWrite } from '../evals/index.ts';
 import { judge } from './deployment-health.ts';
 import { specChanged, type JobService } from '../jobs/index.ts';
@@ -26,7 +26,7 @@ interface Outcome {
 }
 
 /** Runs passes over the running deployments; one pass at a time, level-triggered. */
-export class DeploymentWatcher {
+export class DeploymentWatcher extends Controller {
   readonly #view: StateView;
   readonly #store: StateStore;
   readonly #clock: Clock;
@@ -34,34 +34,17 @@ export class DeploymentWatcher {
   readonly #jobs: JobService;
   /** When each allocation was first seen looking healthy (min_healthy_time counts from it). */
   readonly #since = new Map<string, number>();
-  readonly #loop: ControlLoop;
 
   constructor(deps: { view: StateView; store: StateStore; clock: Clock; logger: Logger; jobs: JobService }, options: DeploymentWatcherOptions = {}) {
+    super({ what: 'deployment', intervalMs: options.intervalMs ?? 250, clock: deps.clock, logger: deps.logger });
     this.#view = deps.view;
     this.#store = deps.store;
     this.#clock = deps.clock;
     this.#logger = deps.logger;
     this.#jobs = deps.jobs;
-    this.#loop = new ControlLoop(() => this.#pass(), {
-      intervalMs: options.intervalMs ?? 250,
-      onError: (err) => this.#logger.error({ err }, 'deployment pass failed'),
-    });
   }
 
-  start(): void {
-    this.#loop.start();
-  }
-
-  stop(): Promise<void> {
-    return this.#loop.stop();
-  }
-
-  /** Something changed: run a pass soon (one at a time). */
-  poke(): void {
-    this.#loop.poke();
-  }
-
-  async #pass(): Promise<void> {
+  protected async pass(): Promise<void> {
     const running = this.#view.deployments().filter((d) => d.status === 'running');
     if (running.length === 0) {
       this.#since.clear();
@@ -78,7 +61,7 @@ export class DeploymentWatcher {
       if (outcome.writes.length === 0) continue;
       const result = await this.#store.commit(outcome.writes);
       if (!result.ok) {
-        this.#loop.poke();
+        this.poke();
         continue;
       }
       if (outcome.revertTo !== undefined) await this.#revert(d, outcome.revertTo);

@@ -33,6 +33,6 @@ export async function openVariables(
   await keyring.open();
   const variables = new VariableService({ view: deps.view, store: deps.store, clock: deps.clock, keyring });
   const workloadIdentities = new WorkloadIdentities({ view: deps.view, keyring });
-  const rekey = new RekeyLoop({ view: deps.view, store: deps.leaderStore, keyring, variables, logger: deps.logger }, options.rekey);
+  const rekey = new RekeyLoop({ view: deps.view, store: deps.leaderStore, keyring, variables, logger: deps.logger, clock: deps.clock }, options.rekey);
   return { keyring, variables, workloadIdentities, rekey };
 }

@@ -3,7 +3,7 @@
  * then mark the keys nothing uses any more inactive. Level-triggered on lib's ControlLoop: each
  * pass looks at what is still under an old key; keyring changes only wake it sooner.
  */
-import { ControlLoop, type Logger } from '../../lib/index.ts';
+import { ControlLoop, type Clock, type Logger } from '../../lib/index.ts';
 import type { StateStore, StateView } from '../../state/index.ts';
 import type { Keyring } from './keyring.ts';
 import type { VariableService } from './variable-service.ts';
@@ -22,10 +22,10 @@ export class RekeyLoop {
   #unsubscribe: (() => void) | undefined;
 
   constructor(
-    private readonly d: { view: StateView; store: StateStore; keyring: Keyring; variables: VariableService; logger: Logger },
+    private readonly d: { view: StateView; store: StateStore; keyring: Keyring; variables: VariableService; logger: Logger; clock?: Clock },
     private readonly options: RekeyLoopOptions = {},
   ) {
-    this.#loop = new ControlLoop(() => this.#pass(), { intervalMs: options.intervalMs ?? 10_000, onError: (err) => d.logger.warn({ err }, 'rekey pass failed; retrying') });
+    this.#loop = new ControlLoop(() => this.#pass(), { intervalMs: options.intervalMs ?? 10_000, clock: d.clock, onError: (err) => d.logger.warn({ err }, 'rekey pass failed; retrying') });
   }
 
   start(): void {

@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
 import type { Allocation } from '../../../model/index.ts';
 import { eventually, startServer, type TestServer } from '../../test-server.test-helper.ts';
+import { FakeClock } from '../../../testing/index.ts';
 
 type Json = Record<string, unknown>;
 
@@ -112,8 +113,10 @@ describe('Consul API: catalog and health', () => {
   });
 
   it('an external service with a TTL check passes when refreshed and goes critical when not', async (t) => {
-    const s = await startServer(t);
-    await s.ok('PUT', '/v1/agent/service/register', { ID: 'db1', Name: 'db', Port: 5432, Tags: ['main'], Check: { CheckID: 'db-ttl', TTL: '400ms' } });
+    const clock = new FakeClock();
+    const s = await startServer(t, { clock });
+    await eventually('the server to lead', async () => (s.server.leading ? true : undefined));
+    await s.ok('PUT', '/v1/agent/service/register', { ID: 'db1', Name: 'db', Port: 5432, Tags: ['main'], Check: { CheckID: 'db-ttl', TTL: '30s' } });
     assert.equal((await instances(s, '/v1/health/service/db?passing')).length, 0);
     await s.ok('PUT', '/v1/agent/check/pass/db-ttl?note=alive');
     const [entry] = await instances(s, '/v1/health/service/db?passing');
@@ -123,6 +126,10 @@ describe('Consul API: catalog and health', () => {
     assert.equal(services.db1.Service, 'db');
     const checks = await s.ok<Record<string, Json>>('GET', '/v1/agent/checks');
     assert.equal(checks['db-ttl'].Status, 'passing');
+    // On the server's clock: 30 s pass in no time, and real time could not expire it.
+    await clock.run(29_999, 10_000);
+    assert.equal((await s.ok<Record<string, Json>>('GET', '/v1/agent/checks'))['db-ttl'].Status, 'passing', 'not before its TTL ran out');
+    clock.advance(1);
     const critical = await eventually('the TTL check to expire', async () => {
       const [e] = await instances(s, '/v1/health/service/db');
       const c = (e.Checks as Json[])[1];
@@ -148,8 +155,13 @@ describe('Consul API: catalog and health', () => {
   });
 
   it('an external service critical for longer than deregister_critical_service_after is removed', async (t) => {
-    const s = await startServer(t);
-    await s.ok('PUT', '/v1/agent/service/register', { Name: 'tmp', Checks: [{ TTL: '10s', DeregisterCriticalServiceAfter: '200ms' }] });
+    const clock = new FakeClock();
+    const s = await startServer(t, { clock });
+    await eventually('the server to lead', async () => (s.server.leading ? true : undefined));
+    await s.ok('PUT', '/v1/agent/service/register', { Name: 'tmp', Checks: [{ TTL: '10m', DeregisterCriticalServiceAfter: '1m' }] });
+    await clock.run(59_999, 20_000);
+    assert.equal((await instances(s, '/v1/catalog/service/tmp')).length, 1, 'not before it was critical for a minute');
+    clock.advance(1);
     await eventually('tmp removed', async () => ((await instances(s, '/v1/catalog/service/tmp')).length === 0 ? true : undefined), 3000);
   });
 

@@ -36,6 +36,7 @@ export function flag(value: string | undefined): boolean {
 }
 
 /** Wait as a blocking query, then set Consul's headers along with berth's. */
+// eslint-disable-next-line berth/exported-max-params -- (request, reply) is Fastify's pair for one exchange, read as one
 export async function consulBlocking(ctx: ServerContext, request: FastifyRequest, reply: FastifyReply, indexOf: () => number): Promise<void> {
   await blockingQuery(ctx.view, request, reply, indexOf);
   reply.header('x-consul-index', String(Math.max(1, indexOf())));

@@ -1,13 +1,14 @@
 import assert from 'node:assert/strict';
 import { describe, it, type TestContext } from 'node:test';
 import { MemoryBackend } from '../../../state/index.ts';
-import { silentLogger } from '../../../lib/index.ts';
+import { silentLogger, type Clock } from '../../../lib/index.ts';
+import { FakeClock } from '../../../testing/index.ts';
 import { Server } from '../../server.ts';
 
 // Answers are read field by field as a Consul client would; `any` keeps the test readable.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-async function serve(t: TestContext): Promise<(method: string, p: string, body?: unknown) => Promise<{ status: number; json: any; text: string }>> {
-  const server = await Server.start({ backend: new MemoryBackend(), logger: silentLogger(), port: 0, discovery: { nodeName: 'node-1' } });
+async function serve(t: TestContext, clock?: Clock): Promise<(method: string, p: string, body?: unknown) => Promise<{ status: number; json: any; text: string }>> {
+  const server = await Server.start({ backend: new MemoryBackend(), logger: silentLogger(), port: 0, discovery: { nodeName: 'node-1' }, clock });
   t.after(() => server.stop());
   return async (method, p, body) => {
     const res = await fetch(server.url + p, { method, body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body) });
@@ -46,7 +47,9 @@ describe('Consul session API over HTTP', () => {
   });
 
   it('locks: acquire, contention, release, and lock-delay after the holder’s session ends', async (t) => {
-    const call = await serve(t);
+    // Lock-delay runs on the server's clock: the test moves it instead of waiting a second.
+    const clock = new FakeClock();
+    const call = await serve(t, clock);
     const a = (await call('PUT', '/v1/session/create', { LockDelay: '1s' })).json.ID;
     const b = (await call('PUT', '/v1/session/create', { LockDelay: '1s' })).json.ID;
     assert.equal((await call('PUT', `/v1/kv/service/leader?acquire=${a}`, 'a')).json, true);
@@ -65,10 +68,12 @@ describe('Consul session API over HTTP', () => {
     [e] = (await call('GET', '/v1/kv/service/leader')).json;
     assert.equal(e.Session, undefined, 'ending a session releases its locks (behavior release)');
     assert.equal(e.Value, Buffer.from('b').toString('base64'), 'and keeps the value');
-    const started = Date.now();
+    const started = clock.now();
     assert.equal((await call('PUT', `/v1/kv/service/leader?acquire=${a}`, 'a')).json, false, 'lock-delay holds the key');
-    while ((await call('PUT', `/v1/kv/service/leader?acquire=${a}`, 'a')).json !== true) await new Promise((r) => setTimeout(r, 100));
-    const waited = Date.now() - started;
+    clock.advance(999);
+    assert.equal((await call('PUT', `/v1/kv/service/leader?acquire=${a}`, 'a')).json, false, 'still held 1 ms before the lock-delay ends');
+    while ((await call('PUT', `/v1/kv/service/leader?acquire=${a}`, 'a')).json !== true) clock.advance(100);
+    const waited = clock.now() - started;
     assert.ok(waited >= 800 && waited < 3000, `acquired after ${waited} ms of a 1s lock-delay`);
     const d = (await call('PUT', '/v1/session/create', { Behavior: 'delete', LockDelay: '0s' })).json.ID;
     assert.equal((await call('PUT', `/v1/kv/ephemeral?acquire=${d}`, 'x')).json, true);

@@ -57,7 +57,7 @@ function parseOps(body: unknown, local: LocalNode, now: number): TxnOp<CatalogTx
   return body.map((raw: unknown, i): TxnOp<CatalogTxnOp> => {
     const op = raw as { KV?: Record<string, unknown> } | null;
     const at = `[${i}]`;
-    if (op && typeof op === 'object' && !op.KV && isCatalogTxnOp(op)) return { other: parseCatalogTxnOp(op as Record<string, unknown>, i, local, now) };
+    if (op && typeof op === 'object' && !op.KV && isCatalogTxnOp(op)) return { other: parseCatalogTxnOp(op as Record<string, unknown>, i, { local, now }) };
     const kv = op?.KV;
     if (!kv || typeof kv !== 'object') {
       const kind = op && typeof op === 'object' ? Object.keys(op)[0] : undefined;
