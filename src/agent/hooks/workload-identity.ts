@@ -5,7 +5,7 @@
  * of its own job (`berth/jobs/<job>/...`) and nothing else, while the allocation runs.
  */
 import type { ServerPool } from '../../api/index.ts';
-import type { Logger } from '../../lib/index.ts';
+import type { Clock, Logger } from '../../lib/index.ts';
 import type { AllocHook, HookedAlloc } from '../allocs/alloc-hook.ts';
 
 /** The env variable a task finds its token in. */
@@ -15,9 +15,10 @@ export const WORKLOAD_TOKEN_ENV = 'BERTH_WORKLOAD_TOKEN';
 const MAX_RETRY_MS = 30_000;
 
 /** The hook that gives an allocation's tasks (and templates) its workload token. */
-export function workloadIdentityHook(alloc: HookedAlloc, deps: { servers?: ServerPool; logger: Logger }): AllocHook {
+export function workloadIdentityHook(alloc: HookedAlloc, deps: { servers?: ServerPool; logger: Logger; clock: Clock }): AllocHook {
   let token: string | undefined;
   let stopped = false;
+  const stop = new AbortController();
   /** Envs of tasks that ran before the token came: filled in when it does (a restart then has it). */
   const waiting: Record<string, string>[] = [];
   let first: Promise<void> | undefined;
@@ -50,8 +51,11 @@ export function workloadIdentityHook(alloc: HookedAlloc, deps: { servers?: Serve
       deps.logger.warn({ allocId: alloc.alloc.id }, 'cannot fetch the workload identity yet: tasks start without BERTH_WORKLOAD_TOKEN until it comes');
       void (async () => {
         for (let delay = 1000; !stopped; delay = Math.min(delay * 2, MAX_RETRY_MS)) {
-          await new Promise((r) => setTimeout(r, delay).unref());
-          if (stopped || (await attempt())) return;
+          const slept = await deps.clock.sleep(delay, stop.signal).then(
+            () => true,
+            () => false,
+          );
+          if (!slept || stopped || (await attempt())) return;
         }
       })();
     });
@@ -67,6 +71,7 @@ export function workloadIdentityHook(alloc: HookedAlloc, deps: { servers?: Serve
     },
     stop() {
       stopped = true;
+      stop.abort();
     },
   };
 }
