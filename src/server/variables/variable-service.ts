@@ -10,6 +10,9 @@ import { seal, unseal } from './crypto.ts';
 import type { Keyring } from './keyring.ts';
 import { checkItems, checkPath, checkPrefix } from './validate.ts';
 
+/** The most ciphertext one re-encryption txn carries. */
+const MAX_TXN_BYTES = 512 * 1024;
+
 /** The additional data of a variable's ciphertext. */
 const aadOf = (path: string): string => `berth-variable:${path}`;
 
@@ -75,7 +78,15 @@ export class VariableService {
   async reencrypt(batch: number, store: StateStore = this.d.store): Promise<number> {
     const { view } = this.d;
     const active = this.d.keyring.active();
-    const stale = view.variables().filter((v) => v.keyId !== active.id).slice(0, batch);
+    const stale: StoredVariable[] = [];
+    let bytes = 0;
+    // Bounded by bytes too: one txn must stay under etcd's request size (1.5 MiB by default).
+    for (const v of view.variables()) {
+      if (v.keyId === active.id) continue;
+      if (stale.length >= batch || (stale.length > 0 && bytes + v.ciphertext.length > MAX_TXN_BYTES)) break;
+      stale.push(v);
+      bytes += v.ciphertext.length;
+    }
     if (stale.length === 0) return 0;
     const writes = stale.map((v) => {
       const index = view.modRevision('variables', v.path);
