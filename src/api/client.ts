@@ -1,5 +1,5 @@
 import { BerthError, type ErrorDetail } from '../model/index.ts';
-import type { AllocStats, Allocation, Deployment, Evaluation, Job, JobRun, Node, NodeStats } from '../model/index.ts';
+import type { AllocStats, Allocation, Deployment, Evaluation, Job, JobRun, KeyringKeyInfo, Node, NodeStats, Variable, VariableMeta } from '../model/index.ts';
 import { codeOfHttpStatus } from './status.ts';
 import { ServerPool } from './server-pool.ts';
 import type { Transport } from './transport.ts';
@@ -346,6 +346,42 @@ export class BerthClient {
     return this.#json('DELETE', `/v1/acl/token/${enc(accessor)}`);
   }
 
+  /** A variable with its items. */
+  getVariable(path: string): Promise<Variable> {
+    return this.#json('GET', `/v1/var/${encPath(path)}`);
+  }
+
+  /** Create or replace a variable; with `cas`, only if its modify index is still that (0: only if new). */
+  putVariable(path: string, items: Record<string, string>, cas?: number): Promise<Variable> {
+    const q = cas === undefined ? '' : `?cas=${cas}`;
+    return this.#json('PUT', `/v1/var/${encPath(path)}${q}`, { body: JSON.stringify({ items }), contentType: 'application/json', idempotent: cas === undefined });
+  }
+
+  /** Delete a variable; with `cas`, only if its modify index is still that. */
+  deleteVariable(path: string, cas?: number): Promise<unknown> {
+    return this.#json('DELETE', `/v1/var/${encPath(path)}${cas === undefined ? '' : `?cas=${cas}`}`);
+  }
+
+  /** The variables under a prefix: metadata, no items. */
+  listVariables(prefix = ''): Promise<VariableMeta[]> {
+    return this.#json('GET', `/v1/vars?prefix=${encodeURIComponent(prefix)}`);
+  }
+
+  /** The keyring's keys: state and how many variables each encrypts. */
+  keyringKeys(): Promise<KeyringKeyInfo[]> {
+    return this.#json('GET', '/v1/operator/keyring');
+  }
+
+  /** Make a new active key; variables are re-encrypted under it in the background. */
+  rotateKeyring(): Promise<KeyringKeyInfo> {
+    return this.#json('PUT', '/v1/operator/keyring/rotate', { idempotent: false });
+  }
+
+  /** The workload token of an allocation this agent runs (needs its node secret). */
+  workloadToken(allocId: string): Promise<{ allocId: string; token: string }> {
+    return this.#json('GET', `/v1/allocations/${enc(allocId)}/identity`);
+  }
+
   async #json<T>(method: string, path: string, init: { body?: string; contentType?: string; idempotent?: boolean } = {}): Promise<T> {
     const res = await this.#fetch(method, path, init);
     return (await res.json()) as T;
@@ -374,4 +410,9 @@ export class BerthClient {
 
 function enc(s: string): string {
   return encodeURIComponent(s);
+}
+
+/** A variable path in a URL: each segment encoded, the slashes kept. */
+function encPath(path: string): string {
+  return path.split('/').map(encodeURIComponent).join('/');
 }

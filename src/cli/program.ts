@@ -27,6 +27,8 @@ const MODULES: CommandModule[] = [
   { names: ['lock'], load: async () => [(await import('./commands/lock.ts')).lockCommand()] },
   { names: ['acl'], load: async () => [(await import('./commands/acl.ts')).aclCommand()] },
   { names: ['tls'], load: async () => [(await import('./commands/tls.ts')).tlsCommand()] },
+  { names: ['var'], load: async () => [(await import('./commands/var.ts')).varCommand()] },
+  { names: ['operator'], load: async () => [(await import('./commands/var.ts')).operatorCommand()] },
 ];
 
 /**

@@ -9,6 +9,7 @@ export type * from './stats.ts';
 export type * from './job-diff.ts';
 export type * from './deployment.ts';
 export type * from './acl.ts';
+export type * from './variables.ts';
 export { aggregateStatus } from './service.ts';
 export { isTerminal, isClientTerminal } from './alloc.ts';
 export { allocsFit } from './fit.ts';

@@ -8,6 +8,7 @@ import type { Catalog, CatalogRegistry } from '../discovery/catalog/index.ts';
 import type { KvService } from '../kv/index.ts';
 import type { ServerMember } from './cluster/index.ts';
 import type { AclService } from './acl/index.ts';
+import type { Keyring, VariableService, WorkloadIdentities } from './variables/index.ts';
 import type { Transport } from '../api/index.ts';
 
 /** What the routes know of the servers: who leads, who is there. */
@@ -45,6 +46,12 @@ export interface ServerContext {
   cluster: ClusterView;
   /** Tokens and policies; resolves a request's identity. */
   acl: AclService;
+  /** Variables, encrypted under the keyring. */
+  variables: VariableService;
+  /** The data keys of variables (`operator keyring`). */
+  keyring: Keyring;
+  /** The tokens of allocations (`wi:...`). */
+  workloadIdentities: WorkloadIdentities;
   /**
    * How this server calls its peers: other servers (leader forwarding), whose certificates must
    * name a server, and agents (logs, exec, stats, task control), whose must name an agent.

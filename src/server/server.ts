@@ -16,6 +16,7 @@ import type tls from 'node:tls';
 import { ServerDiscovery, type DiscoveryOptions, openServerKv } from './consul/index.ts';
 import { Leadership, LeaderLoops, fencedBackend, type ServerMember } from './cluster/index.ts';
 import { AclService, type AclOptions } from './acl/index.ts';
+import { openVariables, type KeyringOptions } from './variables/index.ts';
 
 /** Server settings. */
 export interface ServerOptions {
@@ -59,6 +60,8 @@ export interface ServerOptions {
    * role name. Default plain fetch.
    */
   peers?: Peers & { reload?: () => void };
+  /** The keyring of variables: where its key-encryption key is. Default: a KEK in this process's memory (tests: variables do not outlive the process). */
+  keyring?: KeyringOptions;
 }
 
 /** What a server is made of before it listens: the routes' context and the leader's parts. */
@@ -228,9 +231,11 @@ async function assemble(options: ServerOptions, leadership: Leadership): Promise
   const kv = await openServerKv(backend, { nodeName: options.discovery?.nodeName, clock });
   // Launches are safe from any server: each one creates its run row only if absent.
   const periodic = new PeriodicDispatcher({ view, store, clock, logger: child('periodic') }, options.periodic);
-  const acl = new AclService({ view, store, clock, logger: child('acl') }, options.acl ?? { enabled: false });
+  const vars = await openVariables({ view, store, leaderStore, clock, logger: child('keyring') }, options.keyring);
+  const acl = new AclService({ view, store, clock, logger: child('acl'), workload: (secret) => vars.workloadIdentities.resolve(secret) }, options.acl ?? { enabled: false });
   const peers = options.peers ?? { servers: plainTransport, agents: plainTransport };
-  const ctx: ServerContext = { view, store, clock, jobs, nodes, metrics, periodic, discovery, kv, backend, cluster: leadership, acl, peers: { servers: peers.servers, agents: peers.agents } };
+  const { variables, keyring, workloadIdentities } = vars;
+  const ctx: ServerContext = { view, store, clock, jobs, nodes, metrics, periodic, discovery, kv, backend, cluster: leadership, acl, peers: { servers: peers.servers, agents: peers.agents }, variables, keyring, workloadIdentities };
   const leaderDeps = { view, store: leaderStore, clock };
   const broker = new EvalBroker({ clock });
   const blockedEvals = new BlockedEvals({ ...leaderDeps, logger: child('blocked-evals') });
@@ -250,6 +255,7 @@ async function assemble(options: ServerOptions, leadership: Leadership): Promise
     kv,
     workers: options.workers ?? 2,
     algorithm: options.schedulerAlgorithm,
+    rekey: vars.rekey,
   });
   return { ctx, discovery, leadership, broker, blockedEvals, drainer, deployments, loops };
 }

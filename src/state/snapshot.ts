@@ -3,7 +3,7 @@
  * shared and (by default) deep-frozen: treat them as immutable. Lists are fresh arrays sorted by
  * id, so the same state reads the same on every server.
  */
-import type { AclBootstrap, AclPolicy, AclToken, Allocation, Deployment, Evaluation, Job, JobRun, Node, NodeSecret, ServiceInstance } from '../model/index.ts';
+import type { AclBootstrap, AclPolicy, AclToken, Allocation, Deployment, Evaluation, Job, JobRun, KeyringKey, Node, NodeSecret, ServiceInstance, StoredVariable } from '../model/index.ts';
 import { sortedIds, type IdSet, type TablesData } from './tables-data.ts';
 import { runRowId, versionRowId } from './tables.ts';
 import type { CowMap } from './cow-map.ts';
@@ -170,6 +170,26 @@ export class StateReader {
   /** The secret a node registered with. */
   nodeSecret(nodeId: string): NodeSecret | undefined {
     return this.tables.rows.nodeSecrets.get(nodeId);
+  }
+
+  /** One key of the keyring, by id. */
+  keyringKey(id: string): KeyringKey | undefined {
+    return this.tables.rows.keyring.get(id);
+  }
+
+  /** Every key of the keyring, by id. */
+  keyringKeys(): KeyringKey[] {
+    return this.tables.rows.keyring.sortedValues().slice();
+  }
+
+  /** One variable as stored (encrypted), by path. */
+  variable(path: string): StoredVariable | undefined {
+    return this.tables.rows.variables.get(path);
+  }
+
+  /** Every variable as stored, sorted by path. */
+  variables(): StoredVariable[] {
+    return this.tables.rows.variables.sortedValues().slice();
   }
 
   private lookup<V>(rows: CowMap<V>, set: IdSet | undefined): V[] {

@@ -51,6 +51,8 @@ export class MutableTables {
       aclTokens: new CowMap(),
       aclBootstrap: new CowMap(),
       nodeSecrets: new CowMap(),
+      keyring: new CowMap(),
+      variables: new CowMap(),
     },
     allocsByJob: new CowMap(),
     allocsByNode: new CowMap(),
@@ -80,6 +82,8 @@ export class MutableTables {
         aclTokens: d.rows.aclTokens.fork(),
         aclBootstrap: d.rows.aclBootstrap.fork(),
         nodeSecrets: d.rows.nodeSecrets.fork(),
+        keyring: d.rows.keyring.fork(),
+        variables: d.rows.variables.fork(),
       },
       allocsByJob: d.allocsByJob.fork(),
       allocsByNode: d.allocsByNode.fork(),
@@ -148,6 +152,8 @@ export class MutableTables {
       case 'aclTokens':
       case 'aclBootstrap':
       case 'nodeSecrets':
+      case 'keyring':
+      case 'variables':
         break;
     }
   }

@@ -2,7 +2,7 @@
  * The typed tables over the key space: which key holds which row, and the JSON type of each.
  */
 import { BerthError } from '../model/index.ts';
-import type { AclBootstrap, AclPolicy, AclToken, Allocation, Deployment, Evaluation, Job, JobRun, Node, NodeSecret, ServiceInstance } from '../model/index.ts';
+import type { AclBootstrap, AclPolicy, AclToken, Allocation, Deployment, Evaluation, Job, JobRun, KeyringKey, Node, NodeSecret, ServiceInstance, StoredVariable } from '../model/index.ts';
 
 /** The tables of the state view. */
 export type Table =
@@ -17,7 +17,9 @@ export type Table =
   | 'aclPolicies'
   | 'aclTokens'
   | 'aclBootstrap'
-  | 'nodeSecrets';
+  | 'nodeSecrets'
+  | 'keyring'
+  | 'variables';
 
 /** The row type of each table. A job version is the Job as it was at that version. */
 export interface TableRow {
@@ -40,6 +42,10 @@ export interface TableRow {
   aclBootstrap: AclBootstrap;
   /** The secret of each node, by node id (apart from the node rows, which the API shows). */
   nodeSecrets: NodeSecret;
+  /** The keyring's data keys, by key id, each wrapped with the key-encryption key kept outside the state. */
+  keyring: KeyringKey;
+  /** Variables, by path: ciphertext and plaintext metadata. */
+  variables: StoredVariable;
 }
 
 /** Every table, in a fixed order. */
@@ -56,6 +62,8 @@ export const TABLES: readonly Table[] = [
   'aclTokens',
   'aclBootstrap',
   'nodeSecrets',
+  'keyring',
+  'variables',
 ];
 
 /**
@@ -77,6 +85,8 @@ const PREFIXES: Record<Table, string> = {
   aclTokens: '/berth/acl/tokens/',
   aclBootstrap: '/berth/acl/bootstrap/',
   nodeSecrets: '/berth/node_secrets/',
+  keyring: '/berth/keyring/',
+  variables: '/berth/variables/',
 };
 
 /** The row id of a job's run: sorted by scheduled time within the job. */

@@ -4,7 +4,8 @@
  * are given every server's URL. Helpers say who leads, kill a server with SIGKILL, restart one,
  * and stop or start an etcd member.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { BerthClient } from '../../src/api/index.ts';
@@ -68,7 +69,10 @@ export async function startHaCluster(options: HaClusterOptions = {}): Promise<Ha
   const names = Array.from({ length: options.servers ?? 3 }, (_, i) => `s${i}`);
   const ports = await Promise.all(names.map(() => freePort()));
   const urls = ports.map((p) => `http://127.0.0.1:${p}`);
-  const flags = (name: string): string[] => ['--etcd', etcd.endpoints.join(','), '--name', name, ...(options.serverFlags ?? [])];
+  // One keyring key-encryption key for every server, as README's etcd example gives them.
+  const kek = path.join(dir, 'keyring.kek');
+  await writeFile(kek, randomBytes(32).toString('base64') + '\n', { mode: 0o600 });
+  const flags = (name: string): string[] => ['--etcd', etcd.endpoints.join(','), '--name', name, '--keyring-kek', kek, ...(options.serverFlags ?? [])];
   const launch = async (i: number): Promise<HaServer> => {
     const p = await startServer(path.join(dir, names[i]), ports[i], '127.0.0.1', flags(names[i]));
     return { ...p, name: names[i], addr: urls[i], alive: () => p.child.exitCode === null && p.child.signalCode === null };

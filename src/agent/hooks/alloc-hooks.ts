@@ -7,6 +7,7 @@ import { dnsHook } from './dns.ts';
 import { payloadHook } from './payload.ts';
 import { serviceChecksHook } from './service-checks.ts';
 import { templatesHook } from './templates-hook.ts';
+import { workloadIdentityHook } from './workload-identity.ts';
 
 /** What the hooks of an allocation need of the agent. */
 export interface AllocHookDeps {
@@ -22,9 +23,10 @@ export interface AllocHookDeps {
 
 /**
  * The hooks every allocation runs with, in the order their steps are called: the task directory
- * and payload first, then the request's DNS servers, then templates (rendered into that
+ * and payload first, then the request's DNS servers, then the workload token (into the request's
+ * env, where templates find it), then templates (rendered into that
  * directory and the request's env), then the service checks, once the tasks began.
  */
 export function allocHooks(alloc: HookedAlloc, deps: AllocHookDeps): AllocHook[] {
-  return [payloadHook(alloc), dnsHook(deps.dnsServers), templatesHook(deps), serviceChecksHook(alloc, deps)];
+  return [payloadHook(alloc), dnsHook(deps.dnsServers), workloadIdentityHook(alloc, deps), templatesHook(deps), serviceChecksHook(alloc, deps)];
 }

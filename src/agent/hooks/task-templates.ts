@@ -19,6 +19,8 @@ export interface TaskTemplatesOptions {
   servers: ServerPool;
   clock: Clock;
   logger: Logger;
+  /** The allocation's workload token, for `{{var ...}}` (read when used: it may come after the first render). */
+  workloadToken?: () => string | undefined;
 }
 
 /** Renders and follows a task's templates for its runner. */
@@ -29,8 +31,8 @@ export class TaskTemplates {
 
   constructor(options: TaskTemplatesOptions) {
     this.#o = options;
-    const { servers, templates: specs, taskDir, clock } = options;
-    this.#set = new TemplateSet({ servers, specs, taskDir, clock, onChange: (spec) => this.#changed(spec) });
+    const { servers, templates: specs, taskDir, clock, workloadToken } = options;
+    this.#set = new TemplateSet({ servers, specs, taskDir, clock, workloadToken, onChange: (spec) => this.#changed(spec) });
   }
 
   /** Render everything once (retrying while the server cannot answer), before the task starts. */

@@ -2,6 +2,7 @@ import type { ServerPool } from '../../api/index.ts';
 import type { Clock, Logger } from '../../lib/index.ts';
 import type { AllocHook } from '../allocs/alloc-hook.ts';
 import { TaskTemplates } from './task-templates.ts';
+import { WORKLOAD_TOKEN_ENV } from './workload-identity.ts';
 
 /** What the templates hook is given. */
 export interface TemplatesHookDeps {
@@ -26,7 +27,10 @@ export function templatesHook(deps: TemplatesHookDeps): AllocHook {
       if (!t.task.templates?.length || !servers || stopped) return;
       let templates = byTask.get(t.task.name);
       if (!templates) {
-        templates = new TaskTemplates({ templates: t.task.templates, runner: t.runner, env: t.request.env, taskDir: t.taskDir, servers, clock: deps.clock, logger: deps.logger });
+        templates = new TaskTemplates({
+          templates: t.task.templates, runner: t.runner, env: t.request.env, taskDir: t.taskDir, servers, clock: deps.clock, logger: deps.logger,
+          workloadToken: () => t.request.env[WORKLOAD_TOKEN_ENV],
+        });
         byTask.set(t.task.name, templates);
       }
       await templates.render();

@@ -2,7 +2,8 @@
  * Templates (consul-template's role): render a task's files or env from KV keys and healthy service
  * instances with Handlebars, and render again when what a template read changes, through one
  * blocking query per dependency. `{{key "cfg/x"}}`, `{{keyOrDefault "cfg/x" "d"}}`,
- * `{{#each (tree "cfg/")}}{{Key}}={{Value}}{{/each}}`, `{{#each (service "web")}}{{Address}}:{{Port}}{{/each}}`.
+ * `{{#each (tree "cfg/")}}{{Key}}={{Value}}{{/each}}`, `{{#each (service "web")}}{{Address}}:{{Port}}{{/each}}`,
+ * and variables, read with the allocation's workload token: `{{var "berth/jobs/web/db" "password"}}`.
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -17,8 +18,8 @@ export type TemplateSpec = TaskTemplate;
 /** How long after a change renders wait for related changes. */
 const RENDER_QUIET_MS = 50;
 
-/** One dependency: a key, a key prefix or a service. */
-type Dep = { kind: 'key' | 'tree' | 'service'; name: string };
+/** One dependency: a key, a key prefix, a service or a variable. */
+type Dep = { kind: 'key' | 'tree' | 'service' | 'var'; name: string };
 const depId = (d: Dep): string => `${d.kind}:${d.name}`;
 
 /** What a `TemplateSet` is given. */
@@ -31,6 +32,8 @@ export interface TemplateSetOptions {
   onChange: (spec: TemplateSpec) => void;
   /** For the render quiet time, the splay and retries. Default: the wall clock. */
   clock?: Clock;
+  /** The allocation's workload token, what `{{var ...}}` reads variables with (read when used: it may come after the first render). Default none. */
+  workloadToken?: () => string | undefined;
 }
 
 /** Renders templates and follows their dependencies until stopped. */
@@ -50,6 +53,7 @@ export class TemplateSet {
   private readonly specs: TemplateSpec[];
   private readonly taskDir: string;
   private readonly onChange: (spec: TemplateSpec) => void;
+  private readonly workloadToken: (() => string | undefined) | undefined;
   readonly #clock: Clock;
 
   constructor(options: TemplateSetOptions) {
@@ -58,6 +62,7 @@ export class TemplateSet {
     this.specs = specs;
     this.taskDir = options.taskDir;
     this.onChange = options.onChange;
+    this.workloadToken = options.workloadToken;
     this.#clock = options.clock ?? systemClock;
     this.#compiled = specs.map((s) => Handlebars.compile(s.data, { noEscape: true, strict: false }));
   }
@@ -95,6 +100,7 @@ export class TemplateSet {
       keyOrDefault: (name: string, dflt: string) => String(this.#use({ kind: 'key', name }) ?? dflt),
       tree: (name: string) => (this.#use({ kind: 'tree', name }) as unknown[]) ?? [],
       service: (name: string) => (this.#use({ kind: 'service', name }) as unknown[]) ?? [],
+      var: (name: string, item: string) => String((this.#use({ kind: 'var', name }) as Record<string, string> | undefined)?.[item] ?? ''),
     };
     return this.#compiled[i]({}, { helpers });
   }
@@ -105,6 +111,7 @@ export class TemplateSet {
   }
 
   async #fetch(dep: Dep, index: number): Promise<void> {
+    if (dep.kind === 'var') return this.#fetchVar(dep, index);
     const p = dep.kind === 'service' ? `/v1/health/service/${encodeURIComponent(dep.name)}?passing` : `/v1/kv/${dep.name}${dep.kind === 'tree' ? '?recurse' : ''}`;
     const sep = p.includes('?') ? '&' : '?';
     const res = await this.#servers.fetch(`${p}${index ? `${sep}index=${index}&wait=5m` : ''}`, { signal: this.#stop.signal });
@@ -125,6 +132,20 @@ export class TemplateSet {
         }),
       );
     }
+  }
+
+  /** A variable's items, by path; a missing variable renders its items empty. */
+  async #fetchVar(dep: Dep, index: number): Promise<void> {
+    const p = `/v1/var/${dep.name.split('/').map(encodeURIComponent).join('/')}${index ? `?index=${index}&wait=5m` : ''}`;
+    // The workload token replaces the agent's own credentials: a task's template reads what its job may.
+    const token = this.workloadToken?.();
+    const headers: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
+    const res = await this.#servers.fetch(p, { signal: this.#stop.signal, headers });
+    const text = await res.text();
+    this.#indexes.set(depId(dep), Number(res.headers.get('x-berth-index') ?? 0));
+    if (res.status === 404) return void this.#cache.set(depId(dep), {});
+    if (!res.ok) throw new Error(`Cannot render a template: variable "${dep.name}" answered ${res.status}: ${text.slice(0, 200)}`);
+    this.#cache.set(depId(dep), (JSON.parse(text) as { items: Record<string, string> }).items);
   }
 
   /** One blocking query loop per dependency; a change re-renders every template. */

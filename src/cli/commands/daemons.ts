@@ -117,6 +117,7 @@ interface RunOpts extends BrowserFlags, TlsFlags {
   name?: string;
   advertiseUrl?: string;
   acl?: boolean;
+  keyringKek?: string;
 }
 
 /** The agent's flags beyond the common ones. */
@@ -158,6 +159,7 @@ function devCommand(): Command {
     .addOption(new Option('--docker-host <addr>', 'Docker engine address').env('DOCKER_HOST'))
     .addOption(new Option('--run <file...>', 'job files to run once the node is ready'))
     .addOption(aclOption())
+    .addOption(keyringKekOption())
     .action(async (opts: RunOpts) => {
       const logger = await newLogger(opts);
       // External services registered with the dev server live on its one node.
@@ -215,6 +217,7 @@ function serverCommand(): Command {
     .addOption(new Option('--name <name>', 'unique name of this server among the servers (default: host name:port)').env('BERTH_SERVER_NAME'))
     .addOption(new Option('--advertise-url <url>', 'the API URL other servers and agents reach this one at (default: the --http-addr URL)').env('BERTH_ADVERTISE_URL').argParser(urlArg))
     .addOption(aclOption())
+    .addOption(keyringKekOption())
     .action(async (opts: RunOpts) => {
       const logger = await newLogger(opts);
       const s = await startServer(opts, logger);
@@ -280,6 +283,10 @@ function aclOption(): Option {
   return new Option('--acl', 'enforce ACLs: every request needs a token with the right policy (then run `berth acl bootstrap`)').env('BERTH_ACL');
 }
 
+function keyringKekOption(): Option {
+  return new Option('--keyring-kek <file>', "the key-encryption key of variables' keyring (default: <data-dir>/keyring.kek, made on first start); give every server the same file").env('BERTH_KEYRING_KEK');
+}
+
 /**
  * The token of `berth dev`'s own agent when ACLs are on: made once (a policy for what an agent
  * does, and a token for it) and kept in the agent's data dir, since the operator has no token yet
@@ -331,7 +338,9 @@ async function startServer(opts: RunOpts, logger: Logger): Promise<Server> {
     const { Server } = await serverLayer();
     const acl = { enabled: opts.acl === true, resetFile: path.join(opts.dataDir, 'acl-bootstrap-reset') };
     const browser = browserOptions(opts);
-    return await Server.start({ backend, logger, host: opts.httpAddr.host, port: opts.httpAddr.port, ...schedulerOptions(opts), discovery, ...cluster, acl, browser, tls, peers });
+    // A file the operator names must exist (several servers share it); the default one is made.
+    const keyring = { kekFile: opts.keyringKek ?? path.join(opts.dataDir, 'keyring.kek'), createKek: opts.keyringKek === undefined };
+    return await Server.start({ backend, logger, host: opts.httpAddr.host, port: opts.httpAddr.port, ...schedulerOptions(opts), discovery, ...cluster, acl, browser, tls, peers, keyring });
   } catch (err) {
     await backend.close();
     const e = err as NodeJS.ErrnoException;

@@ -64,6 +64,7 @@ export class AclService {
   readonly #clock: Clock;
   readonly #logger: Logger;
   readonly #resetFile: string | undefined;
+  readonly #workload: ((secret: string) => Identity | undefined) | undefined;
   readonly #hashes = new Map<string, string>();
   /** Tokens by secret hash, rebuilt when the tokens table moves. */
   #byHash = new Map<string, AclToken>();
@@ -72,13 +73,18 @@ export class AclService {
   #authorizers = new Map<string, Authorizer>();
   #authorizersAt = '';
 
-  constructor(deps: { view: StateView; store: StateStore; clock: Clock; logger: Logger }, options: AclOptions) {
+  /**
+   * `deps.workload` resolves the tokens of allocations (`wi:...`, server/variables/): an identity,
+   * undefined for a secret that is not one, or a 401 thrown.
+   */
+  constructor(deps: { view: StateView; store: StateStore; clock: Clock; logger: Logger; workload?: (secret: string) => Identity | undefined }, options: AclOptions) {
     this.enabled = options.enabled;
     this.#view = deps.view;
     this.#store = deps.store;
     this.#clock = deps.clock;
     this.#logger = deps.logger;
     this.#resetFile = options.resetFile;
+    this.#workload = deps.workload;
   }
 
   /**
@@ -87,6 +93,8 @@ export class AclService {
    */
   resolve(secret: string | undefined): Identity {
     if (!this.enabled) return OPEN;
+    const workload = secret ? this.#workload?.(secret) : undefined;
+    if (workload) return workload;
     const token = secret === undefined || secret === '' ? this.#view.aclToken(ANONYMOUS_ACCESSOR) : this.#tokenOf(secret);
     if (!token) {
       if (secret === undefined || secret === '') return { accessorId: ANONYMOUS_ACCESSOR, authorizer: DENY_ALL };

@@ -34,6 +34,8 @@ export interface LeaderLoopsDeps {
   /** Eval workers. */
   workers: number;
   algorithm?: 'binpack' | 'spread';
+  /** The keyring's rekey loop (server/variables/). */
+  rekey?: { start(): void; stop(): Promise<void> };
 }
 
 /** Starts and stops the leader's loops, one term at a time. */
@@ -78,6 +80,7 @@ export class LeaderLoops {
     d.periodic.start();
     d.discovery.lead();
     startSessionReaper(d.kv, d.view);
+    d.rekey?.start();
   }
 
   /** Stop every loop at once; resolves when the passes under way have ended (their writes fail on the fence). */
@@ -92,6 +95,6 @@ export class LeaderLoops {
     d.blockedEvals.stop();
     d.kv.sessions.stop();
     d.discovery.unlead();
-    await Promise.allSettled([d.drainer.stop(), d.deployments.stop(), d.periodic.stop(), ...term.workers]);
+    await Promise.allSettled([d.drainer.stop(), d.deployments.stop(), d.periodic.stop(), ...term.workers, d.rekey?.stop()]);
   }
 }

@@ -66,8 +66,8 @@ test('representative routes: no token, unknown token, weak token, enough: 401, 4
   const { ts, root } = await aclServer(t);
   // Set up objects to act on (as root).
   assert.equal((await call(ts, { method: 'POST', url: '/v1/jobs', body: jobYaml({ id: 'web' }), contentType: 'application/yaml' }, root)).status, 200);
-  const weak = await tokenWith(ts, root, 'weak', 'jobs:\n  "*": [read]\nkv:\n  "": [read]\nnodes: [read]\nservices: [read]\nsessions: [read]\n');
-  const strong = await tokenWith(ts, root, 'strong', 'jobs:\n  "*": [write]\nkv:\n  "": [write]\nnodes: [write]\nservices: [write]\nsessions: [write]\noperator: [read]\nevents: [read]\nagent: [read]\n');
+  const weak = await tokenWith(ts, root, 'weak', 'jobs:\n  "*": [read]\nkv:\n  "": [read]\nnodes: [read]\nservices: [read]\nsessions: [read]\nvariables:\n  "": [read]\n');
+  const strong = await tokenWith(ts, root, 'strong', 'jobs:\n  "*": [write]\nkv:\n  "": [write]\nnodes: [write]\nservices: [write]\nsessions: [write]\noperator: [read]\nevents: [read]\nagent: [read]\nvariables:\n  "": [write]\n');
 
   const view = ts.server.ctx.view;
   const cases: { what: string; call: Call; changed: () => boolean }[] = [
@@ -79,6 +79,8 @@ test('representative routes: no token, unknown token, weak token, enough: 401, 4
     { what: 'register a Consul service', call: { method: 'PUT', url: '/v1/agent/service/register', body: { Name: 'db', Port: 5432 } }, changed: () => view.instancesOf('db').length > 0 },
     { what: 'create a session', call: { method: 'PUT', url: '/v1/session/create', body: { Name: 's1' } }, changed: () => ts.server.ctx.kv.sessions.list().some((s: { Name?: string }) => s.Name === 's1') },
     { what: 'run a txn', call: { method: 'PUT', url: '/v1/txn', body: [{ KV: { Verb: 'set', Key: 'app/t', Value: 'dg==' } }] }, changed: () => ts.server.ctx.kv.store.get('app/t') !== undefined },
+    { what: 'put a variable', call: { method: 'PUT', url: '/v1/var/app/v', body: { items: { password: 'x' } } }, changed: () => view.variable('app/v') !== undefined },
+    { what: 'rotate the keyring', call: { method: 'PUT', url: '/v1/operator/keyring/rotate' }, changed: () => view.keyringKeys().length > 2 },
     { what: 'apply an ACL policy', call: { method: 'POST', url: '/v1/acl/policy/extra', body: { rules: 'jobs: [read]' } }, changed: () => view.aclPolicy('extra') !== undefined },
   ];
   assert.equal((await call(ts, { method: 'POST', url: '/v1/jobs', body: jobYaml({ id: 'web2' }), contentType: 'application/yaml' }, root)).status, 200);
@@ -96,9 +98,9 @@ test('representative routes: no token, unknown token, weak token, enough: 401, 4
     // The ACL policy route needs acl:write, which neither client token has.
     const tooWeak = await as(weak);
     assert.equal(tooWeak.status, 403, `${c.what} with a weak token: ${tooWeak.text}`);
-    assert.match(tooWeak.body.error!.message, /lacks (jobs|kv|services|sessions|acl): (write|scale)/);
+    assert.match(tooWeak.body.error!.message, /lacks (jobs|kv|services|sessions|acl|variables|operator): (write|scale)/);
     assert.equal(c.changed(), false, `${c.what}: a refused request changed state`);
-    const enough = await as(c.what === 'apply an ACL policy' ? root : strong);
+    const enough = await as(c.what === 'apply an ACL policy' || c.what === 'rotate the keyring' ? root : strong);
     assert.equal(enough.status, 200, `${c.what} with enough rights: ${enough.text}`);
     assert.equal(c.changed(), true, `${c.what}: the allowed request did not change state`);
   }

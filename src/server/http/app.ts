@@ -17,6 +17,7 @@ import { addLeaderForwarding } from './leader-forward.ts';
 import { lazySchemaController } from './lazy-compilers.ts';
 import { addAclGuard } from './acl-guard.ts';
 import { aclRoutes } from './routes-acl.ts';
+import { variableRoutes } from './routes-variables.ts';
 import { addBrowserGuard, type BrowserGuardOptions } from './browser-guard.ts';
 import type { ServerTlsOptions } from '../../tls/index.ts';
 
@@ -91,6 +92,7 @@ export async function buildApp(ctx: ServerContext, logger: Logger, options: AppO
   await app.register(consulRoutes(ctx));
   await app.register(eventRoutes(ctx.backend));
   await app.register(aclRoutes(ctx));
+  await app.register(variableRoutes(ctx));
   return app;
 }
 
