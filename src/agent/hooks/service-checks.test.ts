@@ -17,6 +17,11 @@ async function fakeServer(t: { after: (fn: () => void) => void }): Promise<{ url
     let body = '';
     req.on('data', (c: Buffer) => (body += c));
     req.on('end', () => {
+      // Anything else the runner asks (its workload token) is not this stand-in's business.
+      if (req.method !== 'PUT' || !req.url!.startsWith('/v1/agent/check/update/')) {
+        res.statusCode = 404;
+        return void res.end('{"error":{"code":"not_found","message":"no such route","details":[]}}');
+      }
       const id = decodeURIComponent(req.url!.replace('/v1/agent/check/update/', ''));
       updates.push({ id, ...(JSON.parse(body) as { Status: string }) });
       res.end('null');
