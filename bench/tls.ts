@@ -7,11 +7,19 @@
  *
  *   npx tsx bench/tls.ts [--seconds 10] [--clients 64] [--quick]
  * Plain and TLS run in alternating slices, so that load from elsewhere falls on both alike.
+ * The Node client pays for TLS too (more than the server: ~49 against ~28 µs per GET), and it
+ * shares the 2 cores with the server, so it bounds both rates. A last phase measures the server
+ * alone: `wrk` (C and OpenSSL, Debian's package; one thread, 64 connections) GETs one key from the
+ * plain server and from a third one with TLS but without --verify-incoming (wrk presents no client
+ * certificate; on keep-alive connections mutual TLS costs nothing more per request), in
+ * alternating slices.
  * The last line printed is {"plain_put_per_s","tls_put_per_s","plain_get_per_s","tls_get_per_s",
- * "put_ratio","get_ratio","put_cpu_ratio","get_cpu_ratio"} (ratios: TLS rate / plain rate, and
- * plain CPU per request / TLS CPU per request, server and client together).
+ * "put_ratio","get_ratio","put_cpu_ratio","get_cpu_ratio","wrk_plain_get_per_s","wrk_tls_get_per_s",
+ * "wrk_get_ratio"} (ratios: TLS rate / plain rate, and plain CPU per request / TLS CPU per request,
+ * server and client together; wrk_get_ratio: the server's own).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { promisify } from 'node:util';
 import http from 'node:http';
 import https from 'node:https';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -131,6 +139,17 @@ const ping = async (u: string): Promise<void> => {
 };
 const plain = await start('plain', [], (p) => `http://127.0.0.1:${p}`, ping);
 const secured = await start('tls', ['--tls-cert', serverFiles.cert, '--tls-key', serverFiles.key, '--tls-ca', caFile, '--verify-incoming'], (p) => `https://127.0.0.1:${p}`, ping);
+const oneWay = await start('tls-one-way', ['--tls-cert', serverFiles.cert, '--tls-key', serverFiles.key, '--tls-ca', caFile], (p) => `https://127.0.0.1:${p}`, ping);
+
+/** Requests per second `wrk` gets GETting `url` for `seconds` (one thread, CLIENTS connections). */
+async function wrk(url: string, seconds: number): Promise<number> {
+  const { stdout } = await promisify(execFile)('wrk', ['-t1', `-c${CLIENTS}`, `-d${seconds}s`, url]).catch((err: Error) => {
+    throw new Error(`Cannot run wrk (${err.message}): apt-get install wrk`);
+  });
+  const m = /Requests\/sec:\s+([\d.]+)/.exec(stdout);
+  if (!m || /Non-2xx/.test(stdout)) throw new Error(`wrk on ${url} did not get only 200s:\n${stdout}`);
+  return Number(m[1]);
+}
 try {
   log(`plain ${plain.url}, TLS ${secured.url} (mutual); ${CLIENTS} clients, ${SECONDS}s per phase, ${KEYS} keys of ${VALUE.length} bytes`);
   const put = (base: string) => async (k: number): Promise<void> => {
@@ -144,6 +163,20 @@ try {
   const putRun = await compare('PUT', put(plain.url), put(secured.url));
   const getRun = await compare('GET', get(plain.url), get(secured.url));
   const [plainPut, tlsPut, plainGet, tlsGet] = [putRun.plain, putRun.tls, getRun.plain, getRun.tls].map((r) => r.perS);
+  // The server alone, with a client whose TLS is cheap: wrk, alternating slices, the median ratio.
+  await new Promise<void>((resolve, reject) => {
+    const req = https.request(`${oneWay.url}/v1/kv/bench/k1`, { method: 'PUT', ca: ca.cert, servername: 'server.global.berth' }, (res) => res.resume().on('end', resolve));
+    req.on('error', reject);
+    req.end(VALUE);
+  });
+  const wrkRates = { plain: [] as number[], tls: [] as number[] };
+  for (let r = 0; r < ROUNDS; r++) {
+    wrkRates.plain.push(await wrk(`${plain.url}/v1/kv/bench/k1`, Math.max(1, Math.round(SECONDS / ROUNDS))));
+    wrkRates.tls.push(await wrk(`${oneWay.url}/v1/kv/bench/k1`, Math.max(1, Math.round(SECONDS / ROUNDS))));
+  }
+  const med = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  const wrkRatio = Math.round(med(wrkRates.tls.map((t, i) => t / wrkRates.plain[i])) * 100) / 100;
+  log(`wrk GET (the server alone): plain ${Math.round(med(wrkRates.plain))}/s, TLS ${Math.round(med(wrkRates.tls))}/s, ratio ${wrkRatio} (target >= 0.8)`);
   const cpu = (r: Result): number => r.serverUs + r.clientUs;
   const ratio = (a: number, b: number): number => Math.round((a / b) * 100) / 100;
   log(`TLS/plain: PUT ${ratio(tlsPut, plainPut)}, GET ${ratio(tlsGet, plainGet)} (target GET >= 0.8); by CPU per request (server + client): PUT ${ratio(cpu(putRun.plain), cpu(putRun.tls))}, GET ${ratio(cpu(getRun.plain), cpu(getRun.tls))}`);
@@ -157,12 +190,15 @@ try {
       get_ratio: ratio(tlsGet, plainGet),
       put_cpu_ratio: ratio(cpu(putRun.plain), cpu(putRun.tls)),
       get_cpu_ratio: ratio(cpu(getRun.plain), cpu(getRun.tls)),
+      wrk_plain_get_per_s: Math.round(med(wrkRates.plain)),
+      wrk_tls_get_per_s: Math.round(med(wrkRates.tls)),
+      wrk_get_ratio: wrkRatio,
     }),
   );
 } finally {
   plainAgent.destroy();
   tlsAgent.destroy();
-  for (const s of [plain, secured]) {
+  for (const s of [plain, secured, oneWay]) {
     s.child.kill('SIGTERM');
     await new Promise((r) => s.child.once('exit', r));
   }
