@@ -6,6 +6,7 @@ import type { EndpointStats } from './endpoint-pool.ts';
 import { requestHeaders, responseHeaders, sendFailure, sendRawFailure, upgradeHead, type ForwardedFacts } from './http-messages.ts';
 import { RouteTable, type HttpRoute } from './route-table.ts';
 import { splice, Upstream, type UpstreamOptions } from './upstream.ts';
+import { boundAddress, listenOn, type BoundAddress } from './listen.ts';
 
 /** Options of an IngressRouter. */
 export interface IngressRouterOptions extends UpstreamOptions {
@@ -113,20 +114,13 @@ export class IngressRouter {
   }
 
   /** Bind and listen; resolves with the bound address. */
-  listen(): Promise<{ host: string; port: number }> {
-    return new Promise((resolve, reject) => {
-      this.#server.once('error', reject);
-      this.#server.listen({ host: this.#options.host, port: this.#options.port ?? 0 }, () => {
-        this.#server.off('error', reject);
-        resolve(this.address());
-      });
-    });
+  listen(): Promise<BoundAddress> {
+    return listenOn(this.#server, this.#options.host, this.#options.port);
   }
 
   /** The bound address (after `listen`). */
-  address(): { host: string; port: number } {
-    const address = this.#server.address() as net.AddressInfo;
-    return { host: address.address, port: address.port };
+  address(): BoundAddress {
+    return boundAddress(this.#server);
   }
 
   /** Replace the routes; throws, keeping the old ones, when two services claim a host and path. */

@@ -2,6 +2,7 @@ import net from 'node:net';
 import type { Endpoint } from './endpoint.ts';
 import type { EndpointStats } from './endpoint-pool.ts';
 import { splice, Upstream, type UpstreamOptions } from './upstream.ts';
+import { boundAddress, listenOn, type BoundAddress } from './listen.ts';
 
 /** Options of a ServiceListener. */
 export interface ServiceListenerOptions extends UpstreamOptions {
@@ -51,20 +52,13 @@ export class ServiceListener {
   }
 
   /** Bind and listen; resolves with the bound address. */
-  listen(): Promise<{ host: string; port: number }> {
-    return new Promise((resolve, reject) => {
-      this.#server.once('error', reject);
-      this.#server.listen({ host: this.#options.host, port: this.#options.port ?? 0 }, () => {
-        this.#server.off('error', reject);
-        resolve(this.address());
-      });
-    });
+  listen(): Promise<BoundAddress> {
+    return listenOn(this.#server, this.#options.host, this.#options.port);
   }
 
   /** The bound address (after `listen`). */
-  address(): { host: string; port: number } {
-    const address = this.#server.address() as net.AddressInfo;
-    return { host: address.address, port: address.port };
+  address(): BoundAddress {
+    return boundAddress(this.#server);
   }
 
   /** Route new connections to these endpoints; close the open connections of endpoints no longer listed. */

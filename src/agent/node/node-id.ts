@@ -7,17 +7,8 @@ import { newId } from '../../lib/index.ts';
  * The node's id, kept in `<dataDir>/node-id` so that a restarted agent is the same node to the
  * server (its allocations stay its own); made on the first start.
  */
-export async function loadNodeId(dataDir: string): Promise<string> {
-  const file = path.join(dataDir, 'node-id');
-  try {
-    const id = (await fs.readFile(file, 'utf8')).trim();
-    if (id) return id;
-  } catch {
-    // First start: make one below.
-  }
-  const id = newId();
-  await fs.writeFile(file, id);
-  return id;
+export function loadNodeId(dataDir: string): Promise<string> {
+  return loadOrMake(path.join(dataDir, 'node-id'), newId, 0o644);
 }
 
 /**
@@ -25,15 +16,19 @@ export async function loadNodeId(dataDir: string): Promise<string> {
  * at the first registration, and after that only this agent may register, heartbeat and report as
  * the node; servers show it back when they proxy logs, exec and stats to this agent.
  */
-export async function loadNodeSecret(dataDir: string): Promise<string> {
-  const file = path.join(dataDir, 'node-secret');
+export function loadNodeSecret(dataDir: string): Promise<string> {
+  return loadOrMake(path.join(dataDir, 'node-secret'), () => randomBytes(32).toString('base64url'), 0o600);
+}
+
+/** The value kept in `file`, or, on the first start, a new one written there. */
+async function loadOrMake(file: string, make: () => string, mode: number): Promise<string> {
   try {
-    const secret = (await fs.readFile(file, 'utf8')).trim();
-    if (secret) return secret;
+    const value = (await fs.readFile(file, 'utf8')).trim();
+    if (value) return value;
   } catch {
     // First start: make one below.
   }
-  const secret = randomBytes(32).toString('base64url');
-  await fs.writeFile(file, secret, { mode: 0o600 });
-  return secret;
+  const value = make();
+  await fs.writeFile(file, value, { mode });
+  return value;
 }
