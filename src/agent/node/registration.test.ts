@@ -53,7 +53,9 @@ test('registers again when the server no longer knows the node, and backs off af
   const loop = node.heartbeatLoop();
   await clock.run(5_100, 100);
   await turn();
-  assert.deepEqual(calls.map((c) => c.what), ['register', 'heartbeat', 'register'], 'not_found: registered again');
+  // The first heartbeat falls 4.5-5 s in (half the TTL less jitter); the retry after the second
+  // registration may or may not fall inside this window too, so only the start is fixed here.
+  assert.deepEqual(calls.slice(0, 3).map((c) => c.what), ['register', 'heartbeat', 'register'], 'not_found: registered again');
   await clock.run(5_100, 100);
   const [, , , failed, retried] = calls;
   assert.equal(failed?.what, 'heartbeat');
