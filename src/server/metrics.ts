@@ -3,11 +3,20 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 /** The server's Prometheus metrics, in one registry per server so tests can run several. */
 export class ServerMetrics {
   readonly registry = new Registry();
+  /** Ordinary requests only: a long poll's minutes of waiting are not latency (see `httpLongPolls`). */
   readonly httpRequests = new Histogram({
     name: 'berth_http_request_duration_seconds',
-    help: 'HTTP API request durations',
+    help: 'HTTP API request durations, blocking queries and streams excluded',
     labelNames: ['method', 'route', 'status'],
     buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30],
+    registers: [this.registry],
+  });
+  /** Blocking queries (`?index=`), the event stream and followed logs: how long they stayed open. */
+  readonly httpLongPolls = new Histogram({
+    name: 'berth_http_long_poll_duration_seconds',
+    help: 'How long blocking queries (?index=), the event stream and followed logs stayed open',
+    labelNames: ['method', 'route', 'status'],
+    buckets: [0.1, 1, 5, 30, 60, 300, 600],
     registers: [this.registry],
   });
   readonly evalsProcessed = new Counter({

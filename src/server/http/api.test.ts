@@ -271,6 +271,37 @@ describe('HTTP API: metrics', () => {
   });
 });
 
+describe('HTTP API: metrics of blocking queries', () => {
+  /** The `_count` of `route` in `histogram`, 0 when it has none. */
+  function count(text: string, histogram: string, route: string): number {
+    const re = new RegExp(`^${histogram}_count\\{method="GET",route="${route.replace(/[/:*]/g, '\\$&')}",status="200"\\} (\\d+)$`, 'm');
+    return Number(re.exec(text)?.[1] ?? 0);
+  }
+
+  it('counts a blocking query that waits in its own histogram, never in request latency', async (t) => {
+    const s = await startServer(t);
+    await s.ok('GET', '/v1/jobs');
+    await s.ok('PUT', '/v1/kv/app/a', 'x', 'text/plain');
+    const index = Number((await s.request('GET', '/v1/jobs')).headers['x-berth-index']);
+    const kvIndex = Number((await s.request('GET', '/v1/kv/app/a')).headers['x-consul-index']);
+
+    const started = Date.now();
+    await Promise.all([s.ok('GET', `/v1/jobs?index=${index}&wait=300ms`), s.ok('GET', `/v1/kv/app/a?index=${kvIndex}&wait=300ms`)]);
+    assert.ok(Date.now() - started >= 300, 'the queries waited');
+
+    const text = (await s.request('GET', '/v1/metrics')).text;
+    // The two plain reads of /v1/jobs are latency; the one that waited is not.
+    assert.equal(count(text, 'berth_http_request_duration_seconds', '/v1/jobs'), 2);
+    assert.equal(count(text, 'berth_http_long_poll_duration_seconds', '/v1/jobs'), 1);
+    assert.equal(count(text, 'berth_http_request_duration_seconds', '/v1/kv/*'), 1);
+    assert.equal(count(text, 'berth_http_long_poll_duration_seconds', '/v1/kv/*'), 1);
+    // It was counted for the time it waited (300 ms), above the 0.1 s bucket.
+    assert.match(text, /^berth_http_long_poll_duration_seconds_bucket\{le="0.1",method="GET",route="\/v1\/jobs",status="200"\} 0$/m);
+    // Route patterns, never URLs: no job id, key or index in a label.
+    assert.doesNotMatch(text, /route="[^"]*(app\/a|index=)/);
+  });
+});
+
 describe('HTTP API: a job from registration to running', () => {
   it('places a job of 3 on a registered node and shows it running once the agent reports', async (t) => {
     const s = await startServer(t);

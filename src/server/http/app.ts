@@ -29,6 +29,23 @@ export interface AppOptions {
   browser?: BrowserGuardOptions;
 }
 
+/** Routes that stay open by design whatever their query: the event stream. */
+const STREAM_ROUTES = new Set(['/v1/event/stream']);
+
+/**
+ * Whether a request waits by design, so its duration is no latency: a blocking query (`?index=`,
+ * berth's and Consul's routes alike; one asking from an index already passed answers at once, but
+ * is counted here too, since only its handler knows), the event stream, followed logs. (Exec is a WebSocket upgrade
+ * that never reaches fastify's hooks.)
+ */
+export function isLongPoll(route: string, query: unknown): boolean {
+  if (STREAM_ROUTES.has(route)) return true;
+  const q = (query ?? {}) as { index?: unknown; follow?: unknown };
+  // `?index=0` answers at once (blocking.ts), as in Consul: an ordinary read.
+  if (Number(q.index) > 0) return true;
+  return q.follow === true || q.follow === 'true';
+}
+
 /**
  * Build the HTTP app without listening, so tests can call it with `app.inject()`. Routes validate,
  * call one service and render; errors become `{error: {code, message, details}}` here and only here.
@@ -59,8 +76,10 @@ export async function buildApp(ctx: ServerContext, logger: Logger, options: AppO
   );
 
   app.addHook('onResponse', async (request, reply) => {
+    // The route pattern, never the URL: one series per route, not per job or key.
     const route = request.routeOptions.url ?? 'unknown';
-    ctx.metrics.httpRequests.observe({ method: request.method, route, status: String(reply.statusCode) }, reply.elapsedTime / 1000);
+    const histogram = isLongPoll(route, request.query) ? ctx.metrics.httpLongPolls : ctx.metrics.httpRequests;
+    histogram.observe({ method: request.method, route, status: String(reply.statusCode) }, reply.elapsedTime / 1000);
   });
 
   app.setErrorHandler((err: FastifyError | BerthError | Error, request, reply) => {
