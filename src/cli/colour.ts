@@ -6,7 +6,7 @@
 import { styleText } from 'node:util';
 
 /** The styles the CLI uses. */
-export type Style = 'red' | 'green' | 'yellow' | 'dim' | 'bold' | 'cyan';
+export type Style = 'red' | 'green' | 'yellow' | 'dim' | 'bold' | 'cyan' | 'magenta' | 'blue';
 
 let forcedOff = false;
 

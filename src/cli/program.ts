@@ -17,6 +17,7 @@ const MODULES: CommandModule[] = [
   { names: ['dev', 'server', 'agent'], load: async () => (await import('./commands/daemons.ts')).daemonCommands() },
   { names: ['job'], load: async () => [(await import('./commands/job.ts')).jobCommand()] },
   { names: ['deployment'], load: async () => [(await import('./commands/deployment.ts')).deploymentCommand()] },
+  { names: ['logs'], load: async () => [(await import('./commands/logs.ts')).logsCommand()] },
   { names: ['alloc'], load: async () => [(await import('./commands/alloc.ts')).allocCommand()] },
   { names: ['node'], load: async () => [(await import('./commands/node.ts')).nodeCommand()] },
   { names: ['eval'], load: async () => [(await import('./commands/eval.ts')).evalCommand()] },
