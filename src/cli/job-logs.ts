@@ -23,7 +23,7 @@ export interface JobLogsOptions {
   follow: boolean;
   /** Start each allocation present at the start with its last N lines (later ones: all). */
   tail?: number;
-  /** Terminal allocations too, not only running ones. */
+  /** Terminal allocations too, not only running ones (while their agent keeps them: a stopped one's output goes with it). */
   all: boolean;
   signal: AbortSignal;
   onLine: (line: LogLine) => void;
@@ -75,8 +75,11 @@ export function tasksToRead(alloc: Allocation, o: Pick<JobLogsOptions, 'group' |
     .map(([name]) => name);
 }
 
-/** Reads the job's logs until every stream ends, or, with `follow`, until `signal` aborts. */
-export async function streamJobLogs(client: BerthClient, jobId: string, o: JobLogsOptions): Promise<void> {
+/**
+ * Reads the job's logs until every stream ends, or, with `follow`, until `signal` aborts. Returns
+ * how many streams it read.
+ */
+export async function streamJobLogs(client: BerthClient, jobId: string, o: JobLogsOptions): Promise<number> {
   const started = new Set<string>();
   const readers: Promise<void>[] = [];
   let index: number | undefined;
@@ -103,6 +106,7 @@ export async function streamJobLogs(client: BerthClient, jobId: string, o: JobLo
     if (!o.follow) break;
   }
   await Promise.all(readers);
+  return readers.length;
 }
 
 async function readStream(client: BerthClient, alloc: Allocation, task: string, stream: LogStream, tail: number | undefined, o: JobLogsOptions): Promise<void> {
@@ -114,7 +118,8 @@ async function readStream(client: BerthClient, alloc: Allocation, task: string, 
     const body = await client.allocLogs(alloc.id, { task, stream, follow: o.follow, tail, signal: o.signal });
     for await (const chunk of body) emit(lines.push(chunk));
   } catch (err) {
-    if (!o.signal.aborted) o.onWarning(`Cannot read the ${stream} of task "${task}" in allocation ${alloc.id.slice(0, 8)}: ${(err as Error).message}`);
+    // Once per task: its stdout and stderr fail together (an agent gone, an allocation it forgot).
+    if (!o.signal.aborted && stream === 'stdout') o.onWarning(`Cannot read the output of task "${task}" in allocation ${alloc.id.slice(0, 8)}: ${(err as Error).message}`);
   } finally {
     emit(lines.end());
   }

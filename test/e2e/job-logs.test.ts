@@ -15,7 +15,7 @@ import { berth, eventually, startDev } from '../harness/berth.ts';
 const root = path.resolve(import.meta.dirname, '../..');
 const LONG = 20_000;
 
-test('berth logs interleaves every allocation under its prefix and follows new lines and new allocations', async (t) => {
+test('berth logs interleaves every allocation under its prefix, follows new lines and new allocations, and shows finished ones with -a', async (t) => {
   const dev = await startDev({ driver: 'process' });
   const dir = await mkdtemp(path.join(tmpdir(), 'berth-logs-'));
   t.after(async () => {
@@ -99,4 +99,28 @@ test('berth logs interleaves every allocation under its prefix and follows new l
   assert.equal(err, '');
   const lines = out.split('\n').filter(Boolean);
   assert.ok(lines.every((l) => /^web\.\d\[[0-9a-f]{4}\]( \(stderr\))? +\| /.test(l)), `every line has its prefix:\n${out.slice(0, 2000)}`);
+
+  // Stopped: nothing running to show, said on stderr; -a reads the stopped allocations.
+  assert.equal((await cli('job', 'stop', 'chatty')).code, 0);
+  await eventually('every allocation to stop', async () => {
+    const all = (await (await fetch(`${dev.addr}/v1/jobs/chatty/allocations`)).json()) as Allocation[];
+    return all.every((a) => a.clientStatus !== 'running' && a.clientStatus !== 'pending');
+  });
+  const none = await cli('logs', 'chatty');
+  assert.deepEqual([none.code, none.stdout], [0, '']);
+  assert.match(none.stderr, /Job "chatty" has no running allocation with a started task; -a shows stopped ones too/);
+
+  // A finished batch allocation stays on its agent: -a shows it, plain `logs` does not.
+  const onceFile = path.join(dir, 'once.json');
+  const once = { id: 'once', type: 'batch', groups: [{ name: 'run', tasks: [{ name: 'say', driver: 'process', config: { command: '/bin/sh', args: ['-c', 'echo done'] }, resources: { cpu: 0.1, memory: '32MiB' } }] }] };
+  await writeFile(onceFile, JSON.stringify(once));
+  assert.equal((await cli('job', 'run', '--detach', onceFile)).code, 0);
+  const [done] = await eventually('the batch run to complete', async () => {
+    const all = (await (await fetch(`${dev.addr}/v1/jobs/once/allocations`)).json()) as Allocation[];
+    return all.length === 1 && all[0].clientStatus === 'complete' && all;
+  });
+  assert.match((await cli('logs', 'once')).stderr, /Job "once" has no running allocation/);
+  const finished = await cli('logs', 'once', '-a');
+  assert.deepEqual([finished.code, finished.stderr], [0, '']);
+  assert.equal(finished.stdout, `run.0[${done.id.slice(0, 4)}] | done\n`);
 });

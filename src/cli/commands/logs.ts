@@ -25,7 +25,7 @@ export function logsCommand(): Command {
     .option('--group <group>', 'only the allocations of this group')
     .option('--task <task>', 'only this task')
     .option('-f, --follow', 'keep printing new output, and that of allocations placed later, until interrupted')
-    .option('-a, --all', 'stopped and failed allocations too, not only running ones')
+    .option('-a, --all', 'finished and failed allocations too, while their agent keeps them (a stopped one goes with its output)')
     .option('--tail <lines>', 'start each allocation with its last N lines', (v) => {
       if (!/^\d+$/.test(v)) throw new InvalidArgumentError('must be a whole number of lines');
       return Number(v);
@@ -43,7 +43,7 @@ export function logsCommand(): Command {
       }
       const abort = new AbortController();
       process.once('SIGINT', () => abort.abort());
-      await streamJobLogs(client, job.id, {
+      const read = await streamJobLogs(client, job.id, {
         group: opts.group,
         task: opts.task,
         follow: opts.follow === true,
@@ -53,6 +53,8 @@ export function logsCommand(): Command {
         onLine: opts.json ? printJsonLine : prefixPrinter(opts),
         onWarning: (message) => process.stderr.write(`${paint('yellow', 'Warning:', process.stderr)} ${message}\n`),
       });
+      // Said on stderr, so that stdout stays the tasks' lines alone.
+      if (read === 0 && !opts.follow) process.stderr.write(`Job "${job.id}" has no ${opts.all ? '' : 'running '}allocation with a started task${opts.group === undefined ? '' : ` in group "${opts.group}"`}${opts.all ? '' : '; -a shows stopped ones too'}\n`);
     });
 }
 
