@@ -1,7 +1,7 @@
 /**
  * `berth logs JOB` through the real CLI on `berth dev` with the process driver: every allocation's
  * stdout and stderr under its prefix, whole lines only; with -f, lines written later and an
- * allocation added by `berth job scale` join the stream.
+ * allocation added by `berth job scale` join the stream; -a shows a finished batch allocation.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -122,5 +122,5 @@ test('berth logs interleaves every allocation under its prefix, follows new line
   assert.match((await cli('logs', 'once')).stderr, /Job "once" has no running allocation/);
   const finished = await cli('logs', 'once', '-a');
   assert.deepEqual([finished.code, finished.stderr], [0, '']);
-  assert.equal(finished.stdout, `run.0[${done.id.slice(0, 4)}] | done\n`);
+  assert.equal(finished.stdout, `run.0[${done.id.slice(0, 4)}]          | done\n`);
 });

@@ -7,6 +7,8 @@ import { allocLabel, streamJobLogs, type LogLine } from '../job-logs.ts';
 /** Colours of the prefixes, one per allocation in turn (red is kept for errors). */
 const PALETTE: Style[] = ['cyan', 'yellow', 'green', 'magenta', 'blue'];
 
+const STDERR_MARK = ' (stderr)';
+
 interface LogsOptions {
   group?: string;
   task?: string;
@@ -73,8 +75,10 @@ function prefixPrinter(opts: LogsOptions): (l: LogLine) => void {
   return (l) => {
     if (!opts.prefix) return void process.stdout.write(`${l.line}\n`);
     const showTask = opts.task === undefined && Object.keys(l.alloc.taskStates).length > 1;
-    const label = `${allocLabel(l.alloc, l.task, showTask)}${l.stream === 'stderr' ? ' (stderr)' : ''}`;
-    width = Math.max(width, label.length);
+    const name = allocLabel(l.alloc, l.task, showTask);
+    const label = `${name}${l.stream === 'stderr' ? STDERR_MARK : ''}`;
+    // Room for the mark from the first line on, so stdout's and stderr's lines align at once.
+    width = Math.max(width, name.length + STDERR_MARK.length);
     let colour = colours.get(l.alloc.id);
     if (colour === undefined) {
       colour = PALETTE[colours.size % PALETTE.length];
