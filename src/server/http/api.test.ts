@@ -7,6 +7,7 @@ import type { Allocation, ErrorDetail, Evaluation, Job } from '../../model/index
 import type { JobListItem, JobRegisterResponse, JobStopResponse } from '../../api/index.ts';
 import { SqliteBackend } from '../../state/index.ts';
 import { eventually, jobYaml, nodeBody, startServer, type TestServer } from '../test-server.test-helper.ts';
+import { isLongPoll } from './app.ts';
 
 interface ErrorBody {
   error: { code: string; message: string; details: ErrorDetail[] };
@@ -277,6 +278,15 @@ describe('HTTP API: metrics of blocking queries', () => {
     const re = new RegExp(`^${histogram}_count\\{method="GET",route="${route.replace(/[/:*]/g, '\\$&')}",status="200"\\} (\\d+)$`, 'm');
     return Number(re.exec(text)?.[1] ?? 0);
   }
+
+  it('tells long polls and streams from ordinary requests by the query and the route pattern', () => {
+    assert.equal(isLongPoll('/v1/event/stream', {}), true);
+    assert.equal(isLongPoll('/v1/allocations/:id/logs', { follow: true }), true);
+    assert.equal(isLongPoll('/v1/allocations/:id/logs', { tail: 5 }), false);
+    assert.equal(isLongPoll('/v1/health/service/:service', { index: '12' }), true);
+    assert.equal(isLongPoll('/v1/jobs', { index: 0 }), false, 'index 0 answers at once');
+    assert.equal(isLongPoll('/v1/jobs', undefined), false);
+  });
 
   it('counts a blocking query that waits in its own histogram, never in request latency', async (t) => {
     const s = await startServer(t);
