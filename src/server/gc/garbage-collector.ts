@@ -5,8 +5,8 @@
  * the allocations of a running job's current version, the evaluations of a job with allocations
  * still live, a job's latest deployment, the versions live allocations or deployments use.
  */
-import { isClientTerminal, isTerminal, type Allocation, type Evaluation, type Job } from '../../model/index.ts';
-import { runRowId, type StateStore, type StateView, type Write } from '../../state/index.ts';
+import { isClientTerminal, isTerminal, type Allocation, type Deployment, type Evaluation } from '../../model/index.ts';
+import type { StateStore, StateView, Write } from '../../state/index.ts';
 import { Controller, type Clock, type Logger } from '../../lib/index.ts';
 import { runDeletes } from '../periodic/index.ts';
 
@@ -122,82 +122,104 @@ export class GarbageCollector extends Controller {
   }
 }
 
-/** Units of deletes (a unit goes in one txn when it fits one batch), in a safe order: children before parents. */
-export function collectUnits(view: StateView, s: Settings, now: number): Write[][] {
-  const units: Write[][] = [];
-  const del = (table: Write['table'], id: string, guard = true): Write => ({ table, id, value: null, ...(guard ? { ifModRevision: view.modRevision(table, id) } : {}) });
-  const old = (time: number, threshold: number): boolean => time + threshold <= now;
-  const evalThreshold = (job: Job | undefined): number => (job?.type === 'batch' ? s.batchEvalThresholdMs : s.evalThresholdMs);
-  /** Gone from its node: it runs nowhere (finished, or stopped on a node that no longer exists). */
-  const settled = (a: Allocation): boolean => isClientTerminal(a) || (a.desiredStatus === 'stop' && view.node(a.nodeId)?.status !== 'ready');
-  const finalEval = (e: Evaluation): boolean => e.status === 'complete' || e.status === 'failed' || e.status === 'canceled';
+/** What every rule reads: the view, the settings, the time and the predicates. */
+interface Scan {
+  view: StateView;
+  s: Settings;
+  units: Write[][];
+  del: (table: Write['table'], id: string, guard?: boolean) => Write;
+  old: (time: number, threshold: number) => boolean;
+  /** Gone from its node: finished, or stopped on a node that is not up (nothing will report it). */
+  settled: (a: Allocation) => boolean;
+}
 
+const finalEval = (e: Evaluation): boolean => e.status === 'complete' || e.status === 'failed' || e.status === 'canceled';
+const openDeployment = (d: Deployment): boolean => d.status === 'running' || d.status === 'paused';
+
+/** Units of deletes (a unit goes in one txn when it fits one batch), children before parents. */
+export function collectUnits(view: StateView, s: Settings, now: number): Write[][] {
+  const scan: Scan = {
+    view,
+    s,
+    units: [],
+    del: (table, id, guard = true) => ({ table, id, value: null, ...(guard ? { ifModRevision: view.modRevision(table, id) } : {}) }),
+    old: (time, threshold) => time + threshold <= now,
+    settled: (a) => isClientTerminal(a) || (a.desiredStatus === 'stop' && view.node(a.nodeId)?.status !== 'ready'),
+  };
   const jobIds = new Set<string>([...view.jobIdsWithVersions(), ...view.jobIdsWithRuns()]);
   for (const a of view.allocs()) jobIds.add(a.jobId);
   for (const e of view.evals()) jobIds.add(e.jobId);
   for (const d of view.deployments()) jobIds.add(d.jobId);
+  for (const jobId of [...jobIds].sort()) if (!stoppedJob(scan, jobId)) jobLeftovers(scan, jobId);
+  downNodes(scan);
+  return scan.units;
+}
 
-  for (const jobId of [...jobIds].sort()) {
-    const job = view.job(jobId);
-    const allocs = view.allocsByJob(jobId);
-    const evals = view.evalsByJob(jobId);
-    const deployments = view.deploymentsByJob(jobId);
-    const liveAllocs = allocs.some((a) => !isTerminal(a) || !settled(a));
-    const openEvals = evals.some((e) => !finalEval(e));
-
-    // A stopped job nothing of which runs or waits goes whole, once stopped long enough.
-    if (job?.stop === true && !liveAllocs && !openEvals && old(job.submitTime, s.jobThresholdMs)) {
-      const unit: Write[] = [];
-      for (const run of view.runsByJob(jobId)) unit.push({ table: 'runs', id: runRowId(jobId, run.scheduled), value: null });
-      for (const a of allocs) unit.push(del('allocs', a.id));
-      for (const e of evals) unit.push(del('evals', e.id));
-      for (const d of deployments) unit.push(del('deployments', d.id));
-      for (const v of view.jobVersions(jobId)) unit.push(del('jobVersions', `${jobId}/${v.version}`, false));
-      unit.push(del('jobs', jobId));
-      units.push(unit);
-      continue;
-    }
-
-    // Allocations: terminal and settled, past the threshold; never those of a running job's current version.
-    const current = (a: Allocation): boolean => job !== undefined && !job.stop && a.jobVersion === job.version;
-    for (const a of allocs) {
-      if (current(a) || !isTerminal(a) || !settled(a) || !old(a.modifyTime, evalThreshold(job))) continue;
-      units.push([del('allocs', a.id)]);
-    }
-    // Evaluations: final, past the threshold, and only once nothing of the job is live.
-    if (!liveAllocs) {
-      for (const e of evals) if (finalEval(e) && old(e.modifyTime, evalThreshold(job))) units.push([del('evals', e.id)]);
-    }
-    // Deployments: finished, past the threshold; a live job's latest stays (`job status` shows it).
-    const latest = job ? view.latestDeployment(jobId)?.id : undefined;
-    for (const d of deployments) {
-      if (d.status === 'running' || d.status === 'paused' || d.id === latest || !old(d.modifyTime, s.deploymentThresholdMs)) continue;
-      units.push([del('deployments', d.id)]);
-    }
-    // Versions: all of a purged job; of a live one, those past the newest kept, unless still in use.
-    const versions = view.jobVersions(jobId);
-    if (!job) {
-      for (const v of versions) units.push([del('jobVersions', `${jobId}/${v.version}`, false)]);
-    } else if (versions.length > s.versionsKept + 1) {
-      const used = new Set<number>([job.version]);
-      for (const a of allocs) if (!isTerminal(a) || !settled(a)) used.add(a.jobVersion);
-      for (const d of deployments) if (d.status === 'running' || d.status === 'paused') used.add(d.jobVersion);
-      // Auto-revert goes back to the newest stable version.
-      const stable = versions.find((v) => v.stable === true && v.version !== job.version);
-      if (stable) used.add(stable.version);
-      const kept = new Set(versions.filter((v) => v.version !== job.version).slice(0, s.versionsKept).map((v) => v.version));
-      for (const v of versions) if (!used.has(v.version) && !kept.has(v.version)) units.push([del('jobVersions', `${jobId}/${v.version}`, false)]);
-    }
-    // Runs of a template that no longer exists, with their settled child jobs.
-    if (!job) {
-      for (const run of view.runsByJob(jobId)) {
-        const unit = runDeletes(view, run);
-        if (unit) units.push(unit);
-      }
-    }
+/** A stopped job nothing of which runs or waits goes whole once stopped long enough; false if it stays. */
+function stoppedJob({ view, s, units, del, old, settled }: Scan, jobId: string): boolean {
+  const job = view.job(jobId);
+  if (job?.stop !== true || !old(job.submitTime, s.jobThresholdMs)) return false;
+  const allocs = view.allocsByJob(jobId);
+  const evals = view.evalsByJob(jobId);
+  if (allocs.some((a) => !isTerminal(a) || !settled(a)) || evals.some((e) => !finalEval(e))) return false;
+  const unit: Write[] = [];
+  // A template's runs go with their child jobs; a child still running keeps the whole job.
+  for (const run of view.runsByJob(jobId)) {
+    const runUnit = runDeletes(view, run);
+    if (!runUnit) return false;
+    unit.push(...runUnit);
   }
+  for (const a of allocs) unit.push(del('allocs', a.id));
+  for (const e of evals) unit.push(del('evals', e.id));
+  for (const d of view.deploymentsByJob(jobId)) unit.push(del('deployments', d.id));
+  for (const v of view.jobVersions(jobId)) unit.push(del('jobVersions', `${jobId}/${v.version}`, false));
+  unit.push(del('jobs', jobId));
+  units.push(unit);
+  return true;
+}
 
-  // Nodes down past the threshold with nothing live on them, and their secrets.
+/** The rows of a live or purged job past their thresholds, each kind by its rule. */
+function jobLeftovers({ view, s, units, del, old, settled }: Scan, jobId: string): void {
+  const job = view.job(jobId);
+  const allocs = view.allocsByJob(jobId);
+  const live = (a: Allocation): boolean => !isTerminal(a) || !settled(a);
+  const evalThreshold = job?.type === 'batch' ? s.batchEvalThresholdMs : s.evalThresholdMs;
+  // Allocations: terminal and settled, past the threshold; never those of a running job's current version.
+  const current = (a: Allocation): boolean => job !== undefined && !job.stop && a.jobVersion === job.version;
+  for (const a of allocs) if (!current(a) && !live(a) && old(a.modifyTime, evalThreshold)) units.push([del('allocs', a.id)]);
+  // Evaluations: final, past the threshold, and only once nothing of the job is live.
+  if (!allocs.some(live)) {
+    for (const e of view.evalsByJob(jobId)) if (finalEval(e) && old(e.modifyTime, evalThreshold)) units.push([del('evals', e.id)]);
+  }
+  // Deployments: finished, past the threshold; a job's latest stays while the job does (`job status` shows it).
+  const deployments = view.deploymentsByJob(jobId);
+  const latest = job ? view.latestDeployment(jobId)?.id : undefined;
+  for (const d of deployments) {
+    if (!openDeployment(d) && d.id !== latest && old(d.modifyTime, s.deploymentThresholdMs)) units.push([del('deployments', d.id)]);
+  }
+  // Versions: all of a purged job; of a live one, those past the newest kept, unless still in use.
+  const versions = view.jobVersions(jobId);
+  const used = new Set<number>();
+  if (job && versions.length > s.versionsKept + 1) {
+    used.add(job.version);
+    for (const a of allocs) if (live(a)) used.add(a.jobVersion);
+    for (const d of deployments) if (openDeployment(d)) used.add(d.jobVersion);
+    // Auto-revert goes back to the newest stable version.
+    const stable = versions.find((v) => v.stable === true && v.version !== job.version);
+    if (stable) used.add(stable.version);
+    for (const v of versions.filter((v) => v.version !== job.version).slice(0, s.versionsKept)) used.add(v.version);
+  } else if (job) return;
+  for (const v of versions) if (!used.has(v.version)) units.push([del('jobVersions', `${jobId}/${v.version}`, false)]);
+  // Runs of a template that no longer exists, with their settled child jobs.
+  if (job) return;
+  for (const run of view.runsByJob(jobId)) {
+    const unit = runDeletes(view, run);
+    if (unit) units.push(unit);
+  }
+}
+
+/** Nodes down past the threshold with nothing live on them, and their secrets. */
+function downNodes({ view, s, units, del, old }: Scan): void {
   for (const node of view.nodes()) {
     if (node.status !== 'down' || !old(node.downSince ?? node.lastHeartbeat, s.nodeThresholdMs)) continue;
     if (view.allocsByNode(node.id).some((a) => !isClientTerminal(a))) continue;
@@ -205,7 +227,6 @@ export function collectUnits(view: StateView, s: Settings, now: number): Write[]
     if (view.nodeSecret(node.id)) unit.unshift(del('nodeSecrets', node.id));
     units.push(unit);
   }
-  return units;
 }
 
 /** Units packed into batches of at most `size` writes; a unit larger than a batch is split, its last write (the parent) last. */
