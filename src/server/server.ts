@@ -227,7 +227,8 @@ async function assemble(options: ServerOptions, leadership: Leadership): Promise
   const store = new StateStore(backend, view);
   const leaderStore = new StateStore(fencedBackend(backend, () => leadership.fence()), view);
   const metrics = new ServerMetrics();
-  const jobs = new JobService({ view, store, clock });
+  // Registration prunes versions as the collector does: the current one and the newest `versionsKept` older ones.
+  const jobs = new JobService({ view, store, clock }, { versionsKept: options.gc?.versionsKept === undefined ? undefined : options.gc.versionsKept + 1 });
   const nodes = new NodeService({ view, store, leaderStore, clock, logger: child('nodes') }, options.heartbeat);
   const discovery = new ServerDiscovery({ view, store, clock, logger }, options.discovery);
   discovery.registerMetrics(metrics.registry);

@@ -218,7 +218,7 @@ function addGcFlags(cmd: Command): Command {
     .addOption(new Option('--batch-eval-gc-threshold <duration>', 'the same for batch jobs').env('BERTH_BATCH_EVAL_GC_THRESHOLD').default('24h'))
     .addOption(new Option('--deployment-gc-threshold <duration>', 'a finished deployment (not a job\'s latest) is collected this long after it finished').env('BERTH_DEPLOYMENT_GC_THRESHOLD').default('1h'))
     .addOption(new Option('--node-gc-threshold <duration>', 'a node down this long, with nothing live on it, is collected with its secret').env('BERTH_NODE_GC_THRESHOLD').default('24h'))
-    .addOption(new Option('--job-versions-kept <n>', 'old versions a job keeps besides its current one (and those still in use)').env('BERTH_JOB_VERSIONS_KEPT').argParser(positiveInt).default(5));
+    .addOption(new Option('--job-versions-kept <n>', 'old versions a job keeps besides its current one (and those still in use), for job history and revert').env('BERTH_JOB_VERSIONS_KEPT').argParser(positiveInt).default(19));
 }
 
 /** `berth server`: the control plane. */

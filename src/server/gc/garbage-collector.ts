@@ -9,6 +9,7 @@ import { isClientTerminal, isTerminal, type Allocation, type Deployment, type Ev
 import type { StateStore, StateView, Write } from '../../state/index.ts';
 import { Controller, type Clock, type Logger } from '../../lib/index.ts';
 import { runDeletes } from '../periodic/index.ts';
+import { VERSIONS_KEPT } from '../jobs/index.ts';
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
@@ -25,7 +26,7 @@ export interface GcOptions {
   deploymentThresholdMs?: number;
   /** A node down this long goes, with its secret, once nothing on it is live. Default 24 h (node_gc_threshold). */
   nodeThresholdMs?: number;
-  /** Versions a job keeps besides its current one. Default 5 (Nomad tracks 6 in all). */
+  /** Versions a job keeps besides its current one. Default 19: 20 in all, as registration keeps (Nomad tracks 6). */
   versionsKept?: number;
   /** How often a pass runs. Default 5 min (job_gc_interval). */
   intervalMs?: number;
@@ -56,7 +57,7 @@ export const GC_DEFAULTS: Required<Omit<GcOptions, 'batchSize'>> = {
   batchEvalThresholdMs: 24 * HOUR,
   deploymentThresholdMs: HOUR,
   nodeThresholdMs: 24 * HOUR,
-  versionsKept: 5,
+  versionsKept: VERSIONS_KEPT - 1,
   intervalMs: 5 * MINUTE,
 };
 
