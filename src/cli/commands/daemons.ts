@@ -113,12 +113,12 @@ interface RunOpts extends BrowserFlags, TlsFlags {
   heartbeatGrace?: string;
   schedulerAlgorithm?: 'binpack' | 'spread';
   runHistory?: number;
-  gcInterval?: string;
-  jobGcThreshold?: string;
-  evalGcThreshold?: string;
-  batchEvalGcThreshold?: string;
-  deploymentGcThreshold?: string;
-  nodeGcThreshold?: string;
+  gcInterval?: number;
+  jobGcThreshold?: number;
+  evalGcThreshold?: number;
+  batchEvalGcThreshold?: number;
+  deploymentGcThreshold?: number;
+  nodeGcThreshold?: number;
   jobVersionsKept?: number;
   etcd?: string[];
   name?: string;
@@ -209,15 +209,22 @@ function devCommand(): Command {
     });
 }
 
+/** A duration flag, in ms; refused while the command line is parsed, before anything is opened. */
+function durationMs(value: string): number {
+  const parsed = parseDuration(value);
+  if (!parsed.ok) throw new InvalidArgumentError(parsed.error);
+  return parsed.value;
+}
+
 /** The garbage collector's flags (Nomad's names and defaults), on `berth server` and `berth dev`. */
 function addGcFlags(cmd: Command): Command {
   return cmd
-    .addOption(new Option('--gc-interval <duration>', 'how often the leader collects garbage').env('BERTH_GC_INTERVAL').default('5m'))
-    .addOption(new Option('--job-gc-threshold <duration>', 'a stopped job is collected (with its allocations, evaluations, versions) this long after it stopped').env('BERTH_JOB_GC_THRESHOLD').default('4h'))
-    .addOption(new Option('--eval-gc-threshold <duration>', 'a terminal evaluation or allocation is collected this long after its last change').env('BERTH_EVAL_GC_THRESHOLD').default('1h'))
-    .addOption(new Option('--batch-eval-gc-threshold <duration>', 'the same for batch jobs').env('BERTH_BATCH_EVAL_GC_THRESHOLD').default('24h'))
-    .addOption(new Option('--deployment-gc-threshold <duration>', 'a finished deployment (not a job\'s latest) is collected this long after it finished').env('BERTH_DEPLOYMENT_GC_THRESHOLD').default('1h'))
-    .addOption(new Option('--node-gc-threshold <duration>', 'a node down this long, with nothing live on it, is collected with its secret').env('BERTH_NODE_GC_THRESHOLD').default('24h'))
+    .addOption(new Option('--gc-interval <duration>', 'how often the leader collects garbage').env('BERTH_GC_INTERVAL').argParser(durationMs).default(durationMs('5m'), '5m'))
+    .addOption(new Option('--job-gc-threshold <duration>', 'a stopped job is collected (with its allocations, evaluations, versions) this long after it stopped').env('BERTH_JOB_GC_THRESHOLD').argParser(durationMs).default(durationMs('4h'), '4h'))
+    .addOption(new Option('--eval-gc-threshold <duration>', 'a terminal evaluation or allocation is collected this long after its last change').env('BERTH_EVAL_GC_THRESHOLD').argParser(durationMs).default(durationMs('1h'), '1h'))
+    .addOption(new Option('--batch-eval-gc-threshold <duration>', 'the same for batch jobs').env('BERTH_BATCH_EVAL_GC_THRESHOLD').argParser(durationMs).default(durationMs('24h'), '24h'))
+    .addOption(new Option('--deployment-gc-threshold <duration>', 'a finished deployment (not a job\'s latest) is collected this long after it finished').env('BERTH_DEPLOYMENT_GC_THRESHOLD').argParser(durationMs).default(durationMs('1h'), '1h'))
+    .addOption(new Option('--node-gc-threshold <duration>', 'a node down this long, with nothing live on it, is collected with its secret').env('BERTH_NODE_GC_THRESHOLD').argParser(durationMs).default(durationMs('24h'), '24h'))
     .addOption(new Option('--job-versions-kept <n>', 'old versions a job keeps besides its current one (and those still in use), for job history and revert').env('BERTH_JOB_VERSIONS_KEPT').argParser(positiveInt).default(19));
 }
 
@@ -380,12 +387,12 @@ function schedulerOptions(opts: RunOpts): Partial<ServerOptions> {
     return parsed.value;
   };
   const gc: NonNullable<ServerOptions['gc']> = {};
-  if (opts.gcInterval !== undefined) gc.intervalMs = ms('gc-interval', opts.gcInterval);
-  if (opts.jobGcThreshold !== undefined) gc.jobThresholdMs = ms('job-gc-threshold', opts.jobGcThreshold);
-  if (opts.evalGcThreshold !== undefined) gc.evalThresholdMs = ms('eval-gc-threshold', opts.evalGcThreshold);
-  if (opts.batchEvalGcThreshold !== undefined) gc.batchEvalThresholdMs = ms('batch-eval-gc-threshold', opts.batchEvalGcThreshold);
-  if (opts.deploymentGcThreshold !== undefined) gc.deploymentThresholdMs = ms('deployment-gc-threshold', opts.deploymentGcThreshold);
-  if (opts.nodeGcThreshold !== undefined) gc.nodeThresholdMs = ms('node-gc-threshold', opts.nodeGcThreshold);
+  if (opts.gcInterval !== undefined) gc.intervalMs = opts.gcInterval;
+  if (opts.jobGcThreshold !== undefined) gc.jobThresholdMs = opts.jobGcThreshold;
+  if (opts.evalGcThreshold !== undefined) gc.evalThresholdMs = opts.evalGcThreshold;
+  if (opts.batchEvalGcThreshold !== undefined) gc.batchEvalThresholdMs = opts.batchEvalGcThreshold;
+  if (opts.deploymentGcThreshold !== undefined) gc.deploymentThresholdMs = opts.deploymentGcThreshold;
+  if (opts.nodeGcThreshold !== undefined) gc.nodeThresholdMs = opts.nodeGcThreshold;
   if (opts.jobVersionsKept !== undefined) gc.versionsKept = opts.jobVersionsKept;
   if (Object.keys(gc).length > 0) out.gc = gc;
   if (opts.heartbeatTtl === undefined && opts.heartbeatGrace === undefined) return out;

@@ -80,7 +80,8 @@ export class GarbageCollector extends Controller {
 
   constructor(deps: { view: StateView; store: StateStore; clock: Clock; logger: Logger; backendName?: string }, options: GcOptions = {}) {
     const o = { ...GC_DEFAULTS, ...options };
-    super({ what: 'gc', intervalMs: o.intervalMs, clock: deps.clock, logger: deps.logger });
+    // At least a second between passes, whatever the interval: a collector never spins.
+    super({ what: 'gc', intervalMs: o.intervalMs, minDelayMs: 1_000, clock: deps.clock, logger: deps.logger });
     this.#view = deps.view;
     this.#store = deps.store;
     this.#clock = deps.clock;
