@@ -129,7 +129,7 @@ interface Scan {
   view: StateView;
   s: Settings;
   units: Write[][];
-  del: (table: Write['table'], id: string, guard?: boolean) => Write;
+  del: (table: Write['table'], id: string) => Write;
   old: (time: number, threshold: number) => boolean;
   /** Gone from its node: finished, or stopped on a node that is not up (nothing will report it). */
   settled: (a: Allocation) => boolean;
@@ -144,7 +144,8 @@ export function collectUnits(view: StateView, s: Settings, now: number): Write[]
     view,
     s,
     units: [],
-    del: (table, id, guard = true) => ({ table, id, value: null, ...(guard ? { ifModRevision: view.modRevision(table, id) } : {}) }),
+    // Guarded, so that a row written again meanwhile (a job registered again under a purged id) stays.
+    del: (table, id) => ({ table, id, value: null, ifModRevision: view.modRevision(table, id) }),
     old: (time, threshold) => time + threshold <= now,
     settled: (a) => isClientTerminal(a) || (a.desiredStatus === 'stop' && view.node(a.nodeId)?.status !== 'ready'),
   };
@@ -174,7 +175,7 @@ function stoppedJob({ view, s, units, del, old, settled }: Scan, jobId: string):
   for (const a of allocs) unit.push(del('allocs', a.id));
   for (const e of evals) unit.push(del('evals', e.id));
   for (const d of view.deploymentsByJob(jobId)) unit.push(del('deployments', d.id));
-  for (const v of view.jobVersions(jobId)) unit.push(del('jobVersions', `${jobId}/${v.version}`, false));
+  for (const v of view.jobVersions(jobId)) unit.push(del('jobVersions', `${jobId}/${v.version}`));
   unit.push(del('jobs', jobId));
   units.push(unit);
   return true;
@@ -211,7 +212,7 @@ function jobLeftovers({ view, s, units, del, old, settled }: Scan, jobId: string
     if (stable) used.add(stable.version);
     for (const v of versions.filter((v) => v.version !== job.version).slice(0, s.versionsKept)) used.add(v.version);
   } else if (job) return;
-  for (const v of versions) if (!used.has(v.version)) units.push([del('jobVersions', `${jobId}/${v.version}`, false)]);
+  for (const v of versions) if (!used.has(v.version)) units.push([del('jobVersions', `${jobId}/${v.version}`)]);
   // Runs of a template that no longer exists, with their settled child jobs.
   if (job) return;
   for (const run of view.runsByJob(jobId)) {
