@@ -9,6 +9,7 @@ import type {
   AclTokenRequest,
   ServerListEntry,
   AllocUpdate,
+  GcResponse,
   HeartbeatResponse,
   Indexed,
   JobListItem,
@@ -370,6 +371,11 @@ export class BerthClient {
   /** The keyring's keys: state and how many variables each encrypts. */
   keyringKeys(): Promise<KeyringKeyInfo[]> {
     return this.#json('GET', '/v1/operator/keyring');
+  }
+
+  /** Run the garbage collector now, thresholds ignored (the leader runs it). */
+  systemGc(): Promise<GcResponse> {
+    return this.#json('PUT', '/v1/system/gc', { idempotent: false });
   }
 
   /** Make a new active key; variables are re-encrypted under it in the background. */

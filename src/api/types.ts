@@ -185,3 +185,17 @@ export interface AclPolicyInfo {
   createTime: number;
   modifyTime: number;
 }
+
+/** What `PUT /v1/system/gc` deleted, rows by kind. */
+export interface GcResponse {
+  jobs: number;
+  jobVersions: number;
+  allocs: number;
+  evals: number;
+  deployments: number;
+  runs: number;
+  nodes: number;
+  nodeSecrets: number;
+  /** Batches that lost a race with another write; their rows are looked at again on the next pass. */
+  conflicts: number;
+}

@@ -30,6 +30,7 @@ const MODULES: CommandModule[] = [
   { names: ['tls'], load: async () => [(await import('./commands/tls.ts')).tlsCommand()] },
   { names: ['var'], load: async () => [(await import('./commands/var.ts')).varCommand()] },
   { names: ['operator'], load: async () => [(await import('./commands/var.ts')).operatorCommand()] },
+  { names: ['system'], load: async () => [(await import('./commands/system.ts')).systemCommand()] },
 ];
 
 /**

@@ -3,6 +3,7 @@ import type { Clock } from '../lib/index.ts';
 import type { JobService } from './jobs/index.ts';
 import type { NodeService } from './nodes/index.ts';
 import type { PeriodicDispatcher } from './periodic/index.ts';
+import type { GarbageCollector } from './gc/index.ts';
 import type { ServerMetrics } from './metrics.ts';
 import type { Catalog, CatalogRegistry } from '../discovery/catalog/index.ts';
 import type { KvService } from '../kv/index.ts';
@@ -52,6 +53,8 @@ export interface ServerContext {
   keyring: Keyring;
   /** The tokens of allocations (`wi:...`). */
   workloadIdentities: WorkloadIdentities;
+  /** The leader's garbage collector (`berth system gc`). */
+  gc: GarbageCollector;
   /**
    * How this server calls its peers: other servers (leader forwarding), whose certificates must
    * name a server, and agents (logs, exec, stats, task control), whose must name an agent.

@@ -6,6 +6,7 @@ import { EvalBroker, BlockedEvals } from './evals/index.ts';
 import { JobService } from './jobs/index.ts';
 import { NodeService, type NodeServiceOptions, Drainer } from './nodes/index.ts';
 import { PeriodicDispatcher, type DispatcherOptions } from './periodic/index.ts';
+import { GarbageCollector, type GcOptions } from './gc/index.ts';
 import { DeploymentWatcher } from './rollout/index.ts';
 import { ServerMetrics } from './metrics.ts';
 import { buildApp, type BrowserGuardOptions } from './http/index.ts';
@@ -39,6 +40,8 @@ export interface ServerOptions {
   discovery?: DiscoveryOptions;
   /** The periodic dispatcher (cron, dependencies). */
   periodic?: DispatcherOptions;
+  /** Garbage collection: thresholds, interval, batch size. */
+  gc?: GcOptions;
   /** This server's name among the servers. Default `<host name>:<port>`. */
   name?: string;
   /** The API URL other servers and clients reach it at. Default the URL it listens on. */
@@ -224,7 +227,8 @@ async function assemble(options: ServerOptions, leadership: Leadership): Promise
   const store = new StateStore(backend, view);
   const leaderStore = new StateStore(fencedBackend(backend, () => leadership.fence()), view);
   const metrics = new ServerMetrics();
-  const jobs = new JobService({ view, store, clock });
+  // Registration prunes versions as the collector does: the current one and the newest `versionsKept` older ones.
+  const jobs = new JobService({ view, store, clock }, { versionsKept: options.gc?.versionsKept === undefined ? undefined : options.gc.versionsKept + 1 });
   const nodes = new NodeService({ view, store, leaderStore, clock, logger: child('nodes') }, options.heartbeat);
   const discovery = new ServerDiscovery({ view, store, clock, logger }, options.discovery);
   discovery.registerMetrics(metrics.registry);
@@ -235,7 +239,9 @@ async function assemble(options: ServerOptions, leadership: Leadership): Promise
   const acl = new AclService({ view, store, clock, logger: child('acl'), workload: (secret) => vars.workloadIdentities.resolve(secret) }, options.acl ?? { enabled: false });
   const peers = options.peers ?? { servers: plainTransport, agents: plainTransport };
   const { variables, keyring, workloadIdentities } = vars;
-  const ctx: ServerContext = { view, store, clock, jobs, nodes, metrics, periodic, discovery, kv, backend, cluster: leadership, acl, peers: { servers: peers.servers, agents: peers.agents }, variables, keyring, workloadIdentities };
+  // Collects through the fenced store: a deposed leader's deletes cannot land.
+  const gc = new GarbageCollector({ view, store: leaderStore, clock, logger: child('gc'), backendName: backend.name }, options.gc);
+  const ctx: ServerContext = { view, store, clock, jobs, nodes, metrics, periodic, discovery, kv, backend, cluster: leadership, acl, peers: { servers: peers.servers, agents: peers.agents }, variables, keyring, workloadIdentities, gc };
   const leaderDeps = { view, store: leaderStore, clock };
   const broker = new EvalBroker({ clock });
   const blockedEvals = new BlockedEvals({ ...leaderDeps, logger: child('blocked-evals') });
@@ -251,6 +257,7 @@ async function assemble(options: ServerOptions, leadership: Leadership): Promise
     drainer,
     deployments,
     periodic,
+    gc,
     discovery,
     kv,
     workers: options.workers ?? 2,

@@ -43,6 +43,16 @@ export class StateReader {
     return this.lookup(this.tables.rows.jobVersions, this.tables.versionsByJob.get(jobId)).reverse();
   }
 
+  /** The ids of the jobs that have stored versions, purged jobs' leftovers included, sorted. */
+  jobIdsWithVersions(): string[] {
+    return [...this.tables.versionsByJob.keys()].sort();
+  }
+
+  /** The ids of the jobs that have run rows, purged templates' leftovers included, sorted. */
+  jobIdsWithRuns(): string[] {
+    return [...this.tables.runsByJob.keys()].sort();
+  }
+
   alloc(id: string): Allocation | undefined {
     return this.tables.rows.allocs.get(id);
   }

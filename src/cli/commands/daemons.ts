@@ -113,6 +113,13 @@ interface RunOpts extends BrowserFlags, TlsFlags {
   heartbeatGrace?: string;
   schedulerAlgorithm?: 'binpack' | 'spread';
   runHistory?: number;
+  gcInterval?: number;
+  jobGcThreshold?: number;
+  evalGcThreshold?: number;
+  batchEvalGcThreshold?: number;
+  deploymentGcThreshold?: number;
+  nodeGcThreshold?: number;
+  jobVersionsKept?: number;
   etcd?: string[];
   name?: string;
   advertiseUrl?: string;
@@ -150,7 +157,7 @@ export function daemonCommands(): Command[] {
 
 /** `berth dev`: a server and an agent in one process. */
 function devCommand(): Command {
-  return common(new Command('dev'))
+  return addGcFlags(common(new Command('dev')))
     .description('Server and agent in one process on embedded SQLite: the zero-configuration start')
     .addOption(new Option('--data-dir <dir>', 'where state and task files live').env('BERTH_DATA_DIR').default('.berth/dev'))
     .addOption(new Option('--http-addr <host:port>', 'HTTP API and UI address').env('BERTH_HTTP_ADDR').argParser(hostPort).default(hostPort('127.0.0.1:7460'), '127.0.0.1:7460'))
@@ -202,6 +209,25 @@ function devCommand(): Command {
     });
 }
 
+/** A duration flag, in ms; refused while the command line is parsed, before anything is opened. */
+function durationMs(value: string): number {
+  const parsed = parseDuration(value);
+  if (!parsed.ok) throw new InvalidArgumentError(parsed.error);
+  return parsed.value;
+}
+
+/** The garbage collector's flags (Nomad's names and defaults), on `berth server` and `berth dev`. */
+function addGcFlags(cmd: Command): Command {
+  return cmd
+    .addOption(new Option('--gc-interval <duration>', 'how often the leader collects garbage').env('BERTH_GC_INTERVAL').argParser(durationMs).default(durationMs('5m'), '5m'))
+    .addOption(new Option('--job-gc-threshold <duration>', 'a stopped job is collected (with its allocations, evaluations, versions) this long after it stopped').env('BERTH_JOB_GC_THRESHOLD').argParser(durationMs).default(durationMs('4h'), '4h'))
+    .addOption(new Option('--eval-gc-threshold <duration>', 'a terminal evaluation or allocation is collected this long after its last change').env('BERTH_EVAL_GC_THRESHOLD').argParser(durationMs).default(durationMs('1h'), '1h'))
+    .addOption(new Option('--batch-eval-gc-threshold <duration>', 'the same for batch jobs').env('BERTH_BATCH_EVAL_GC_THRESHOLD').argParser(durationMs).default(durationMs('24h'), '24h'))
+    .addOption(new Option('--deployment-gc-threshold <duration>', 'a finished deployment (not a job\'s latest) is collected this long after it finished').env('BERTH_DEPLOYMENT_GC_THRESHOLD').argParser(durationMs).default(durationMs('1h'), '1h'))
+    .addOption(new Option('--node-gc-threshold <duration>', 'a node down this long, with nothing live on it, is collected with its secret').env('BERTH_NODE_GC_THRESHOLD').argParser(durationMs).default(durationMs('24h'), '24h'))
+    .addOption(new Option('--job-versions-kept <n>', 'old versions a job keeps besides its current one (and those still in use), for job history and revert').env('BERTH_JOB_VERSIONS_KEPT').argParser(positiveInt).default(19));
+}
+
 /** `berth server`: the control plane. */
 function serverCommand(): Command {
   const server = common(new Command('server'))
@@ -223,6 +249,7 @@ function serverCommand(): Command {
       const s = await startServer(opts, logger);
       onSignals(logger, () => s.stop(), () => s.reloadTls());
     });
+  addGcFlags(server);
   server.addCommand(serverMembersCommand());
   return server;
 }
@@ -349,17 +376,26 @@ async function startServer(opts: RunOpts, logger: Logger): Promise<Server> {
   }
 }
 
-/** Heartbeat and scheduler settings from the server flags (absent for `dev`, which keeps the defaults). */
+/** Heartbeat, scheduler and garbage-collection settings from the server flags (`dev` has only the collector's). */
 function schedulerOptions(opts: RunOpts): Partial<ServerOptions> {
   const out: Partial<ServerOptions> = {};
   if (opts.schedulerAlgorithm) out.schedulerAlgorithm = opts.schedulerAlgorithm;
   if (opts.runHistory !== undefined) out.periodic = { runsKept: opts.runHistory };
-  if (opts.heartbeatTtl === undefined && opts.heartbeatGrace === undefined) return out;
   const ms = (flag: string, value: string): number => {
     const parsed = parseDuration(value);
     if (!parsed.ok) throw new CliError(`Cannot start the server: --${flag} ${parsed.error}`, EXIT_USAGE);
     return parsed.value;
   };
+  const gc: NonNullable<ServerOptions['gc']> = {};
+  if (opts.gcInterval !== undefined) gc.intervalMs = opts.gcInterval;
+  if (opts.jobGcThreshold !== undefined) gc.jobThresholdMs = opts.jobGcThreshold;
+  if (opts.evalGcThreshold !== undefined) gc.evalThresholdMs = opts.evalGcThreshold;
+  if (opts.batchEvalGcThreshold !== undefined) gc.batchEvalThresholdMs = opts.batchEvalGcThreshold;
+  if (opts.deploymentGcThreshold !== undefined) gc.deploymentThresholdMs = opts.deploymentGcThreshold;
+  if (opts.nodeGcThreshold !== undefined) gc.nodeThresholdMs = opts.nodeGcThreshold;
+  if (opts.jobVersionsKept !== undefined) gc.versionsKept = opts.jobVersionsKept;
+  if (Object.keys(gc).length > 0) out.gc = gc;
+  if (opts.heartbeatTtl === undefined && opts.heartbeatGrace === undefined) return out;
   out.heartbeat = { minHeartbeatTtlMs: ms('heartbeat-ttl', opts.heartbeatTtl ?? '10s'), heartbeatGraceMs: ms('heartbeat-grace', opts.heartbeatGrace ?? '5s') };
   return out;
 }

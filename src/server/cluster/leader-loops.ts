@@ -1,7 +1,7 @@
 /**
  * The control loops only the leader runs: the eval broker and its workers with the plan applier,
  * heartbeat timers, blocked evaluations, the drainer, the deployment watcher, the periodic
- * dispatcher, the catalog's sync and TTL expiry, and the KV session reaper. Started when this
+ * dispatcher, the garbage collector, the catalog's sync and TTL expiry, and the KV session reaper. Started when this
  * server wins the election, stopped the moment it loses it; every other server only reads the
  * state and accepts writes.
  */
@@ -12,6 +12,7 @@ import { type EvalBroker, PlanApplier, Worker, NodeUsageCache, type BlockedEvals
 import type { NodeService, Drainer } from '../nodes/index.ts';
 import type { DeploymentWatcher } from '../rollout/index.ts';
 import type { PeriodicDispatcher } from '../periodic/index.ts';
+import type { GarbageCollector } from '../gc/index.ts';
 import { type ServerDiscovery, startSessionReaper } from '../consul/index.ts';
 import type { ServerMetrics } from '../metrics.ts';
 
@@ -29,6 +30,7 @@ export interface LeaderLoopsDeps {
   drainer: Drainer;
   deployments: DeploymentWatcher;
   periodic: PeriodicDispatcher;
+  gc: GarbageCollector;
   discovery: ServerDiscovery;
   kv: KvService;
   /** Eval workers. */
@@ -78,6 +80,7 @@ export class LeaderLoops {
     d.drainer.start();
     d.deployments.start();
     d.periodic.start();
+    d.gc.start();
     d.discovery.lead();
     startSessionReaper(d.kv, d.view);
     d.rekey?.start();
@@ -95,6 +98,6 @@ export class LeaderLoops {
     d.blockedEvals.stop();
     d.kv.sessions.stop();
     d.discovery.unlead();
-    await Promise.allSettled([d.drainer.stop(), d.deployments.stop(), d.periodic.stop(), ...term.workers, d.rekey?.stop()]);
+    await Promise.allSettled([d.drainer.stop(), d.deployments.stop(), d.periodic.stop(), d.gc.stop(), ...term.workers, d.rekey?.stop()]);
   }
 }

@@ -30,6 +30,8 @@ const TO_LEADER = new Map<string, (query: Record<string, unknown>) => boolean>([
   ['PUT /v1/agent/check/warn/:id', () => true],
   ['PUT /v1/agent/check/fail/:id', () => true],
   ['PUT /v1/agent/check/update/:id', () => true],
+  // The collector deletes through the leader's fenced store.
+  ['PUT /v1/system/gc', () => true],
 ]);
 
 /** Headers of the leader's answer passed back to the caller. */

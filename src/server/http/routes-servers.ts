@@ -1,9 +1,9 @@
 import type { FastifyPluginAsync } from 'fastify';
-import type { ServerListEntry } from '../../api/index.ts';
+import type { GcResponse, ServerListEntry } from '../../api/index.ts';
 import type { ServerContext } from '../context.ts';
-import { PUBLIC } from './route-acl.ts';
+import { PUBLIC, rule } from './route-acl.ts';
 
-/** `GET /v1/servers`: every live server, the leader marked. */
+/** `GET /v1/servers`: every live server, the leader marked; `PUT /v1/system/gc`: collect garbage now. */
 export function serverRoutes(ctx: ServerContext): FastifyPluginAsync {
   return async (app) => {
     // Public: clients and agents learn the other servers from it, as Consul's /v1/status/peers.
@@ -19,5 +19,8 @@ export function serverRoutes(ctx: ServerContext): FastifyPluginAsync {
         self: m.name === cluster.self.name,
       }));
     });
+
+    // The leader's collector, thresholds ignored (Nomad's `system gc`); forwarded to the leader.
+    app.put('/v1/system/gc', { config: rule('operator', 'write') }, async (): Promise<GcResponse> => ctx.gc.collect(true));
   };
 }

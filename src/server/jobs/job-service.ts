@@ -1,4 +1,4 @@
-import { BerthError, isTerminal, type Allocation, type Evaluation, type Job, type JobStatus } from '../../model/index.ts';
+import { BerthError, isClientTerminal, isTerminal, type Allocation, type Evaluation, type Job, type JobStatus } from '../../model/index.ts';
 import type { GroupSummary, JobListItem, JobRegisterResponse, JobStopResponse, JobSummary } from '../../api/index.ts';
 import type { StateStore, StateView, Write } from '../../state/index.ts';
 import type { Clock } from '../../lib/index.ts';
@@ -15,7 +15,11 @@ export class JobService {
   readonly #store: StateStore;
   readonly #clock: Clock;
 
-  constructor(deps: { view: StateView; store: StateStore; clock: Clock }) {
+  /** Versions kept (the current one included) when a new one is registered; the collector keeps the same. */
+  readonly #versionsKept: number;
+
+  constructor(deps: { view: StateView; store: StateStore; clock: Clock }, options: { versionsKept?: number } = {}) {
+    this.#versionsKept = Math.max(1, options.versionsKept ?? VERSIONS_KEPT);
     this.#view = deps.view;
     this.#store = deps.store;
     this.#clock = deps.clock;
@@ -39,7 +43,7 @@ export class JobService {
       out = { jobId: job.id, version, evalId: evaluation.id, changed };
       const writes: Write[] = [{ table: 'jobs', id: job.id, value: job, ifModRevision: view.modRevision('jobs', job.id) }, write];
       if (changed) {
-        writes.push({ table: 'jobVersions', id: `${job.id}/${version}`, value: job }, ...pruneVersions(view, job.id, version));
+        writes.push({ table: 'jobVersions', id: `${job.id}/${version}`, value: job }, ...pruneVersions(view, job.id, version, this.#versionsKept));
         const d = deploymentWrites(view, job, now);
         writes.push(...d.writes);
         if (d.deployment) out.deploymentId = d.deployment.id;
@@ -161,15 +165,16 @@ export class JobService {
   }
 }
 
-/** How many versions of a job are kept; older ones go unless a live allocation still runs them. */
+/** How many versions of a job are kept by default, the current one included; older ones go unless a live allocation still runs them. */
 export const VERSIONS_KEPT = 20;
 
-/** Deletes of the versions that fall out of the last VERSIONS_KEPT once `newest` is stored. */
-function pruneVersions(view: StateView, jobId: string, newest: number): Write[] {
-  const inUse = new Set(view.allocsByJob(jobId).filter((a) => !isTerminal(a)).map((a) => a.jobVersion));
+/** Deletes of the versions that fall out of the last `kept` once `newest` is stored. */
+function pruneVersions(view: StateView, jobId: string, newest: number, kept: number): Write[] {
+  // In use while a node still runs it, stopped or not (as the collector counts it).
+  const inUse = new Set(view.allocsByJob(jobId).filter((a) => !isClientTerminal(a)).map((a) => a.jobVersion));
   return view
     .jobVersions(jobId)
-    .filter((v) => v.version <= newest - VERSIONS_KEPT && !inUse.has(v.version))
+    .filter((v) => v.version <= newest - kept && !inUse.has(v.version))
     .map((v) => ({ table: 'jobVersions' as const, id: `${jobId}/${v.version}`, value: null }));
 }
 

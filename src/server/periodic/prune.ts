@@ -27,7 +27,7 @@ export function pruneUnits(view: StateView, jobId: string, keep: number): Write[
 }
 
 /** The deletes of one run and its child, or undefined while the child may still run. */
-function runDeletes(view: StateView, run: JobRun): Write[] | undefined {
+export function runDeletes(view: StateView, run: JobRun): Write[] | undefined {
   const id = runId(run);
   const writes: Write[] = [{ table: 'runs', id, value: null, ifModRevision: view.modRevision('runs', id) }];
   const childId = run.childId;
