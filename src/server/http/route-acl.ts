@@ -5,6 +5,7 @@
 import type { FastifyRequest } from 'fastify';
 import { findByIdPrefix, type AclScope } from '../../model/index.ts';
 import type { StateView } from '../../state/index.ts';
+import { findCheck } from '../../discovery/catalog/index.ts';
 import type { RouteAcl } from './acl-guard.ts';
 
 type Config = { acl: RouteAcl };
@@ -74,6 +75,16 @@ export function onNamed(scope: AclScope, cap: Cap, key = 'name'): Config {
 /** The agent of node `:id` by its node secret; or a token with `orToken`. */
 export function nodeAgent(orToken?: { scope: AclScope; cap: string }): Config {
   return { acl: { node: true, orToken } };
+}
+
+/** The service a catalog instance belongs to, which `services` rules name; the id itself when unknown. */
+export function serviceOfInstance(view: StateView, instanceId: string): string {
+  return view.serviceInstance(instanceId)?.name ?? instanceId;
+}
+
+/** The service a check belongs to (the catalog's own lookup); '' when unknown (only `*` rules match). */
+export function serviceOfCheck(view: StateView, checkId: string): string {
+  return findCheck(view, checkId)?.instance.name ?? '';
 }
 
 function jobOf(find: () => string): string {

@@ -5,7 +5,7 @@ import { consulCheck, consulService, instanceFromConsul } from '../../../discove
 import type { ServerContext } from '../../context.ts';
 import { acceptAnyJson, filtered, flag } from './conventions.ts';
 import { authorize, mayRead } from '../acl-guard.ts';
-import { perObject, PUBLIC, rule } from '../route-acl.ts';
+import { perObject, PUBLIC, rule, serviceOfCheck, serviceOfInstance } from '../route-acl.ts';
 import { SERVICE_REGISTRATION } from './field-names.ts';
 
 const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 512 }) });
@@ -28,8 +28,7 @@ export function consulAgentRoutes(ctx: ServerContext): FastifyPluginAsync {
     acceptAnyJson(app);
 
     // The service of an instance or of a check, which policies name.
-    const serviceOf = (id: string): string => ctx.view.serviceInstance(id)?.name ?? id;
-    const serviceOfCheck = (id: string): string => ctx.view.serviceInstances().find((i) => i.checks.some((c) => c.id === id))?.name ?? '';
+    const serviceOf = (id: string): string => serviceOfInstance(ctx.view, id);
 
     // Consul answers these writes with 200 and an empty body (not `null`), as `empty` sends.
     app.put('/v1/agent/service/register', { config: { ...perObject('services', 'write'), consulFields: SERVICE_REGISTRATION } }, async (request, reply) => {
@@ -45,7 +44,7 @@ export function consulAgentRoutes(ctx: ServerContext): FastifyPluginAsync {
       return empty(reply);
     });
 
-    const checkRule = rule('services', 'write', (r) => serviceOfCheck((r.params as { id: string }).id));
+    const checkRule = rule('services', 'write', (r) => serviceOfCheck(ctx.view, (r.params as { id: string }).id));
     for (const [verb, status] of [['pass', 'passing'], ['warn', 'warning'], ['fail', 'critical']] as const) {
       app.put(`/v1/agent/check/${verb}/:id`, { schema: { params: IdParams, querystring: NoteQuery }, config: checkRule }, async (request, reply) => {
         await registry.updateCheck((request.params as { id: string }).id, status, (request.query as { note?: string }).note ?? '');

@@ -13,7 +13,7 @@ import { runConsulTxn } from '../../consul/index.ts';
 import { consulHeaders, render } from './routes-kv.ts';
 import { acceptAnyJson } from './conventions.ts';
 import { authorize, denied } from '../acl-guard.ts';
-import { IN_HANDLER } from '../route-acl.ts';
+import { IN_HANDLER, serviceOfCheck, serviceOfInstance } from '../route-acl.ts';
 import type { Identity } from '../../acl/index.ts';
 import { TXN_OP } from './field-names.ts';
 
@@ -111,7 +111,7 @@ function authorizeOps(identity: Identity, ops: TxnOp<CatalogTxnOp>[], ctx: Serve
     const other = op.other;
     const cap = other.verb === 'get' ? 'read' : 'write';
     if (other.kind === 'Node') authorize(identity, 'nodes', other.name, 'read');
-    else if (other.kind === 'Service') authorize(identity, 'services', 'instance' in other ? other.instance.name : (ctx.view.serviceInstance(other.id)?.name ?? other.id), cap);
-    else authorize(identity, 'services', ctx.view.serviceInstance('serviceId' in other ? other.serviceId : '')?.name ?? ctx.view.serviceInstances().find((i) => i.checks.some((c) => c.id === other.id))?.name ?? '', cap);
+    else if (other.kind === 'Service') authorize(identity, 'services', 'instance' in other ? other.instance.name : serviceOfInstance(ctx.view, other.id), cap);
+    else authorize(identity, 'services', ('serviceId' in other ? ctx.view.serviceInstance(other.serviceId)?.name : undefined) ?? serviceOfCheck(ctx.view, other.id), cap);
   }
 }
