@@ -10,6 +10,7 @@ import type { StateStore, StateView, Write } from '../../state/index.ts';
 import { Controller, type Clock, type Logger } from '../../lib/index.ts';
 import { runDeletes } from '../periodic/index.ts';
 import { VERSIONS_KEPT } from '../jobs/index.ts';
+import type { GcResponse } from '../../api/index.ts';
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
@@ -34,19 +35,8 @@ export interface GcOptions {
   batchSize?: number;
 }
 
-/** Rows deleted by one collection, by kind. */
-export interface GcResult {
-  jobs: number;
-  jobVersions: number;
-  allocs: number;
-  evals: number;
-  deployments: number;
-  runs: number;
-  nodes: number;
-  nodeSecrets: number;
-  /** Batches that lost a race with another write (their rows are looked at again next pass). */
-  conflicts: number;
-}
+/** Rows deleted by one collection, by kind: the wire shape of `PUT /v1/system/gc`. */
+export type GcResult = GcResponse;
 
 /** Thresholds resolved against the defaults. */
 type Settings = Required<Omit<GcOptions, 'intervalMs' | 'batchSize'>>;
