@@ -154,20 +154,25 @@ interface Tried {
  * TLS handshakes that failed, by the error code Node gives, in words and with the fix. The
  * request was never sent: a handshake comes first.
  */
+// The fixes several handshake failures share.
+const TRUST_CA = 'set BERTH_CACERT (--ca-cert) to the CA that signed the server certificate';
+const GIVE_CLIENT_CERT = 'set BERTH_CLIENT_CERT and BERTH_CLIENT_KEY (--client-cert, --client-key), e.g. from `berth tls cert create --cli`';
+const USE_SERVERS_CA = 'use a client certificate signed by the CA the server verifies (--tls-ca on the server)';
+const NOT_TLS = 'use an http:// address, or start the server with --tls-cert and --tls-key';
 const TLS_FAILURES: Record<string, { detail: string; fix: string }> = {
-  UNABLE_TO_VERIFY_LEAF_SIGNATURE: { detail: 'its certificate is not signed by a CA this client trusts', fix: 'set BERTH_CACERT (--ca-cert) to the CA that signed the server certificate' },
-  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: { detail: 'its certificate is not signed by a CA this client trusts', fix: 'set BERTH_CACERT (--ca-cert) to the CA that signed the server certificate' },
-  SELF_SIGNED_CERT_IN_CHAIN: { detail: 'its certificate is signed by a CA this client does not trust', fix: 'set BERTH_CACERT (--ca-cert) to the CA that signed the server certificate' },
-  DEPTH_ZERO_SELF_SIGNED_CERT: { detail: 'its certificate is self-signed and not trusted', fix: 'set BERTH_CACERT (--ca-cert) to the CA that signed the server certificate' },
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: { detail: 'its certificate is not signed by a CA this client trusts', fix: TRUST_CA },
+  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: { detail: 'its certificate is not signed by a CA this client trusts', fix: TRUST_CA },
+  SELF_SIGNED_CERT_IN_CHAIN: { detail: 'its certificate is signed by a CA this client does not trust', fix: TRUST_CA },
+  DEPTH_ZERO_SELF_SIGNED_CERT: { detail: 'its certificate is self-signed and not trusted', fix: TRUST_CA },
   CERT_HAS_EXPIRED: { detail: 'its certificate has expired', fix: 'make a new one with `berth tls cert create --server` and send the server SIGHUP' },
   CERT_NOT_YET_VALID: { detail: 'its certificate is not valid yet', fix: "check this host's clock" },
   ERR_TLS_CERT_ALTNAME_INVALID: { detail: 'its certificate is not for a berth server', fix: 'the server needs a certificate from `berth tls cert create --server`' },
-  ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED: { detail: 'it requires a client certificate', fix: 'set BERTH_CLIENT_CERT and BERTH_CLIENT_KEY (--client-cert, --client-key), e.g. from `berth tls cert create --cli`' },
-  ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE: { detail: 'it refused the TLS handshake (no client certificate?)', fix: 'set BERTH_CLIENT_CERT and BERTH_CLIENT_KEY (--client-cert, --client-key), e.g. from `berth tls cert create --cli`' },
-  ERR_SSL_TLSV1_ALERT_UNKNOWN_CA: { detail: 'it does not trust the CA of this client certificate', fix: 'use a client certificate signed by the CA the server verifies (--tls-ca on the server)' },
-  ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE: { detail: 'it refused this client certificate', fix: 'use a client certificate signed by the CA the server verifies (--tls-ca on the server)' },
-  ERR_SSL_WRONG_VERSION_NUMBER: { detail: 'it does not speak TLS', fix: 'use an http:// address, or start the server with --tls-cert and --tls-key' },
-  ERR_SSL_PACKET_LENGTH_TOO_LONG: { detail: 'it does not speak TLS', fix: 'use an http:// address, or start the server with --tls-cert and --tls-key' },
+  ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED: { detail: 'it requires a client certificate', fix: GIVE_CLIENT_CERT },
+  ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE: { detail: 'it refused the TLS handshake (no client certificate?)', fix: GIVE_CLIENT_CERT },
+  ERR_SSL_TLSV1_ALERT_UNKNOWN_CA: { detail: 'it does not trust the CA of this client certificate', fix: USE_SERVERS_CA },
+  ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE: { detail: 'it refused this client certificate', fix: USE_SERVERS_CA },
+  ERR_SSL_WRONG_VERSION_NUMBER: { detail: 'it does not speak TLS', fix: NOT_TLS },
+  ERR_SSL_PACKET_LENGTH_TOO_LONG: { detail: 'it does not speak TLS', fix: NOT_TLS },
 };
 
 /** Why a fetch failed, in a word, whether the request surely never reached a server, and the fix where known. */
