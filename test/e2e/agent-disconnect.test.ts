@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -10,6 +9,7 @@ import { connectDocker } from '../../src/drivers/index.ts';
 import { berth, eventually, freePort } from '../harness/berth.ts';
 import { startAgent, startServer, type BerthProcess } from '../harness/cluster.ts';
 import { dockerTestEngine } from '../harness/dockerd.ts';
+import { ip, netnsProblem } from '../harness/netns.ts';
 
 /**
  * An agent in its own network namespace, joined to the host by a veth pair: taking the host end
@@ -20,19 +20,6 @@ const hostIf = `bdc${process.pid % 100000}h`;
 const nsIf = `bdc${process.pid % 100000}n`;
 const subnet = `10.213.${process.pid % 250}`;
 
-function ip(...args: string[]): void {
-  execFileSync('ip', args, { stdio: 'pipe' });
-}
-
-function netnsProblem(): string | undefined {
-  if (process.getuid?.() !== 0) return 'needs root for ip netns';
-  try {
-    execFileSync('ip', ['netns', 'list'], { stdio: 'pipe' });
-  } catch {
-    return 'needs the ip command (iproute2)';
-  }
-  return undefined;
-}
 
 const engine = dockerTestEngine();
 const problem = engine ? netnsProblem() : 'needs a Docker engine (set BERTH_TEST_DOCKER_HOST)';

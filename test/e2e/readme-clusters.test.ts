@@ -6,6 +6,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { eventually } from '../harness/berth.ts';
+import { ip, netnsProblem } from '../harness/netns.ts';
 
 /**
  * The README's "A local multi-node cluster" and "A cluster on several hosts", run as written: each
@@ -18,19 +19,6 @@ import { eventually } from '../harness/berth.ts';
 const root = path.resolve(import.meta.dirname, '../..');
 const tag = process.pid % 100000;
 
-function ip(...args: string[]): void {
-  execFileSync('ip', args, { stdio: 'pipe' });
-}
-
-function netnsProblem(): string | undefined {
-  if (process.getuid?.() !== 0) return 'needs root for ip netns';
-  try {
-    execFileSync('ip', ['netns', 'list'], { stdio: 'pipe' });
-  } catch {
-    return 'needs the ip command (iproute2)';
-  }
-  return undefined;
-}
 
 /** The lines of the first sh block under a README heading, comments included. */
 async function readmeBlock(heading: string): Promise<string[]> {
