@@ -11,13 +11,13 @@
  * The last line printed is
  * {"kv_put_off","kv_put_acl","kv_get_off","kv_get_acl","register_off","register_acl","put_ratio","get_ratio","register_ratio"}.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { freePort } from '../test/harness/berth.ts';
+import { send as sendRequest, startServer } from './berth-server.ts';
 import { closedLoop } from './closed-loop.ts';
 
 const { values } = parseArgs({ options: { seconds: { type: 'string' }, rounds: { type: 'string' }, clients: { type: 'string' }, quick: { type: 'boolean' }, control: { type: 'boolean' } } });
@@ -28,7 +28,6 @@ const CLIENTS = Number(values.clients ?? 32);
 const KEYS = 1000;
 const VALUE = 'x'.repeat(100);
 const log = (s: string): void => void process.stderr.write(s + '\n');
-const root = path.resolve(import.meta.dirname, '..');
 
 interface Target {
   url: string;
@@ -40,18 +39,8 @@ interface Target {
 
 async function start(acl: boolean): Promise<Target> {
   const dir = await mkdtemp(path.join(tmpdir(), `berth-bench-acl-${acl ? 'on' : 'off'}-`));
-  const [port, dnsPort] = [await freePort(), await freePort()];
-  const args = ['server', '--data-dir', dir, '--http-addr', `127.0.0.1:${port}`, '--dns-addr', `127.0.0.1:${dnsPort}`, '--log-level', 'error'];
-  const child = spawn(process.execPath, [path.join(root, 'bin/berth.js'), ...args, ...(acl ? ['--acl'] : [])], { stdio: 'ignore' });
-  const url = `http://127.0.0.1:${port}`;
-  for (let i = 0; ; i++) {
-    try {
-      if ((await fetch(`${url}/v1/status/leader`)).status < 500) break;
-    } catch {
-      if (i > 200) throw new Error('Cannot start berth server for the bench');
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
+  const server = await startServer({ dataDir: dir, flags: ['--log-level', 'error', ...(acl ? ['--acl'] : [])] });
+  const { url, child } = server;
   const target: Target = { url, headers: {}, child, dir, agent: new http.Agent({ keepAlive: true, maxSockets: CLIENTS }) };
   if (!acl) return target;
   const boot = (await (await fetch(`${url}/v1/acl/bootstrap`, { method: 'POST' })).json()) as { secretId: string };
@@ -63,16 +52,11 @@ async function start(acl: boolean): Promise<Target> {
   return target;
 }
 
-function send(t: Target, method: 'GET' | 'PUT' | 'POST', p: string, body?: string, type?: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const headers = type ? { ...t.headers, 'content-type': type } : t.headers;
-    const req = http.request(t.url + p, { method, agent: t.agent, headers }, (res) => {
-      res.resume();
-      res.on('end', () => (res.statusCode === 200 ? resolve(200) : reject(new Error(`${method} ${p} answered ${res.statusCode}`))));
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
+async function send(t: Target, method: 'GET' | 'PUT' | 'POST', p: string, body?: string, type?: string): Promise<number> {
+  const headers = type ? { ...t.headers, 'content-type': type } : t.headers;
+  const res = await sendRequest(t.agent, t.url + p, { method, body, headers });
+  if (res.status !== 200) throw new Error(`${method} ${p} answered ${res.status}`);
+  return 200;
 }
 
 const jobSpec = (i: number): string =>

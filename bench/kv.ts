@@ -7,14 +7,13 @@
  *   npx tsx bench/kv.ts [--seconds 10] [--clients 64] [--quick]
  * The last line printed is {"put_per_s","get_per_s","etcd_put_per_s","etcd_get_per_s","put_ratio","get_ratio"}.
  */
-import { spawn } from 'node:child_process';
 import http from 'node:http';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Etcd3 } from 'etcd3';
-import { freePort } from '../test/harness/berth.ts';
+import { send as sendRequest, startServer, type Answer } from './berth-server.ts';
 import { startEtcd } from '../src/testing/index.ts';
 import { closedLoop } from './closed-loop.ts';
 
@@ -29,35 +28,11 @@ const log = (s: string): void => void process.stderr.write(s + '\n');
 /** Run `op` on key numbers in CLIENTS loops for SECONDS; returns operations per second. */
 const load = (op: (k: number) => Promise<void>): Promise<number> => closedLoop({ clients: CLIENTS, seconds: SECONDS }, (_c, i) => op(i % KEYS));
 
-const root = path.resolve(import.meta.dirname, '..');
 const dir = await mkdtemp(path.join(tmpdir(), 'berth-bench-kv-'));
-const port = await freePort();
-const dnsPort = await freePort();
-const server = spawn(process.execPath, [path.join(root, 'bin/berth.js'), 'server', '--data-dir', dir, '--http-addr', `127.0.0.1:${port}`, '--dns-addr', `127.0.0.1:${dnsPort}`], { stdio: 'ignore' });
-const url = `http://127.0.0.1:${port}`;
-for (let i = 0; ; i++) {
-  try {
-    if ((await fetch(`${url}/v1/status/leader`)).status < 500) break;
-  } catch {
-    if (i > 200) throw new Error('Cannot start berth server for the bench');
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-// node:http with keep-alive: fetch costs the client about twice the CPU per request, and with one
-// client process on 2 shared cores the client, not the server, would set the rate.
 const agent = new http.Agent({ keepAlive: true, maxSockets: CLIENTS });
-function send(method: 'GET' | 'PUT', p: string, body?: string): Promise<{ status: number; text: string }> {
-  return new Promise((resolve, reject) => {
-    const req = http.request(url + p, { method, agent }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => (text += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}
+const server = await startServer({ dataDir: dir, agent });
+const url = server.url;
+const send = (method: 'GET' | 'PUT', p: string, body?: string): Promise<Answer> => sendRequest(agent, url + p, { method, body });
 const etcd = await startEtcd();
 const client = new Etcd3({ hosts: etcd.endpoints });
 try {
@@ -87,7 +62,6 @@ try {
   client.close();
   agent.destroy();
   await etcd.stop();
-  server.kill('SIGTERM');
-  await new Promise((r) => server.once('exit', r));
+  await server.stop();
   await rm(dir, { recursive: true, force: true });
 }

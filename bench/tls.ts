@@ -18,7 +18,7 @@
  * "wrk_get_ratio"} (ratios: TLS rate / plain rate, and plain CPU per request / TLS CPU per request,
  * server and client together; wrk_get_ratio: the server's own).
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, type ChildProcess } from 'node:child_process';
 import { promisify } from 'node:util';
 import http from 'node:http';
 import https from 'node:https';
@@ -26,7 +26,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { freePorts } from '../test/harness/berth.ts';
+import { send as sendRequest, startServer, type Answer, type BenchServer } from './berth-server.ts';
 import { createCa, createCert, writePair } from '../src/tls/index.ts';
 import { readFileSync } from 'node:fs';
 import { closedLoop } from './closed-loop.ts';
@@ -93,53 +93,23 @@ interface Result {
 }
 const show = (name: string, r: Result): void => log(`${name}: ${r.perS}/s (server ${r.serverUs} µs CPU per request, client ${r.clientUs} µs)`);
 
-const root = path.resolve(import.meta.dirname, '..');
 const dir = await mkdtemp(path.join(tmpdir(), 'berth-bench-tls-'));
 const ca = await createCa();
 const caFile = writePair(dir, 'ca', ca).cert;
 const serverFiles = writePair(dir, 'server', await createCert(ca, { role: 'server' }));
 const cli = await createCert(ca, { role: 'cli' });
 
-/** Start a berth server with `flags`; resolves once `ping` gets an answer. */
-async function start(name: string, flags: string[], url: (port: number) => string, ping: (u: string) => Promise<unknown>): Promise<{ url: string; child: ChildProcess }> {
-  const [port, dnsPort] = await freePorts(2);
-  const child = spawn(process.execPath, [path.join(root, 'bin/berth.js'), 'server', '--data-dir', path.join(dir, name), '--http-addr', `127.0.0.1:${port}`, '--dns-addr', `127.0.0.1:${dnsPort}`, ...flags], { stdio: 'ignore' });
-  for (let i = 0; ; i++) {
-    try {
-      await ping(url(port));
-      return { url: url(port), child };
-    } catch {
-      if (i > 200) throw new Error(`Cannot start the ${name} berth server for the bench`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-}
-
 // node:http(s) with keep-alive, as bench/kv.ts: the client must not be what sets the rate.
 const plainAgent = new http.Agent({ keepAlive: true, maxSockets: CLIENTS });
 const tlsAgent = new https.Agent({ keepAlive: true, maxSockets: CLIENTS, ca: ca.cert, cert: cli.cert, key: cli.key, servername: 'server.global.berth' });
 
-function send(base: string, method: 'GET' | 'PUT', p: string, body?: string): Promise<{ status: number; text: string }> {
-  const secure = base.startsWith('https:');
-  return new Promise((resolve, reject) => {
-    const req = (secure ? https : http).request(base + p, { method, agent: secure ? tlsAgent : plainAgent }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => (text += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}
-
-const ping = async (u: string): Promise<void> => {
-  const res = await send(u, 'GET', '/v1/status/leader');
-  if (res.status >= 500) throw new Error(`answered ${res.status}`);
-};
-const plain = await start('plain', [], (p) => `http://127.0.0.1:${p}`, ping);
-const secured = await start('tls', ['--tls-cert', serverFiles.cert, '--tls-key', serverFiles.key, '--tls-ca', caFile, '--verify-incoming'], (p) => `https://127.0.0.1:${p}`, ping);
-const oneWay = await start('tls-one-way', ['--tls-cert', serverFiles.cert, '--tls-key', serverFiles.key, '--tls-ca', caFile], (p) => `https://127.0.0.1:${p}`, ping);
+const send = (base: string, method: 'GET' | 'PUT', p: string, body?: string): Promise<Answer> =>
+  sendRequest(base.startsWith('https:') ? tlsAgent : plainAgent, base + p, { method, body });
+const start = (name: string, flags: string[], agent: http.Agent): Promise<BenchServer> =>
+  startServer({ dataDir: path.join(dir, name), flags, https: agent === tlsAgent, agent });
+const plain = await start('plain', [], plainAgent);
+const secured = await start('tls', ['--tls-cert', serverFiles.cert, '--tls-key', serverFiles.key, '--tls-ca', caFile, '--verify-incoming'], tlsAgent);
+const oneWay = await start('tls-one-way', ['--tls-cert', serverFiles.cert, '--tls-key', serverFiles.key, '--tls-ca', caFile], tlsAgent);
 
 /** Requests per second `wrk` gets GETting `url` for `seconds` (one thread, CLIENTS connections). */
 async function wrk(url: string, seconds: number): Promise<number> {
@@ -198,9 +168,6 @@ try {
 } finally {
   plainAgent.destroy();
   tlsAgent.destroy();
-  for (const s of [plain, secured, oneWay]) {
-    s.child.kill('SIGTERM');
-    await new Promise((r) => s.child.once('exit', r));
-  }
+  for (const s of [plain, secured, oneWay]) await s.stop();
   await rm(dir, { recursive: true, force: true });
 }
