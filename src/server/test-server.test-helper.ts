@@ -117,11 +117,12 @@ export function nodeBody(overrides: Partial<NodeRegisterRequest> = {}): NodeRegi
   };
 }
 
-/** A service job of one process task, as YAML. */
-export function jobYaml(options: { id?: string; count?: number; memory?: string; cpu?: string } = {}): string {
+/** A service (or `type`) job of one process task, as YAML; `update` gives it a rollout of one at a time. */
+export function jobYaml(options: { id?: string; count?: number; memory?: string; cpu?: string; type?: string; update?: boolean } = {}): string {
   return [
     `id: ${options.id ?? 'web'}`,
-    'type: service',
+    `type: ${options.type ?? 'service'}`,
+    ...(options.update ? ['update: {max_parallel: 1}'] : []),
     'groups:',
     '  - name: web',
     `    count: ${options.count ?? 1}`,

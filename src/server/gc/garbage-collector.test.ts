@@ -3,29 +3,14 @@ import { describe, it, type TestContext } from 'node:test';
 import type { Allocation, Job } from '../../model/index.ts';
 import type { GcResponse } from '../../api/index.ts';
 import { FakeClock } from '../../testing/index.ts';
-import { eventually, nodeBody, startServer, type TestServer } from '../test-server.test-helper.ts';
+import { eventually, jobYaml, nodeBody, startServer, type TestServer } from '../test-server.test-helper.ts';
 import type { GcOptions } from './index.ts';
 
 const MIN = 60_000;
 const DAY = 24 * 60 * MIN;
 
 /** A service (or batch) job of `count` process tasks; `memory` changes make a new version that replaces its allocations. */
-function jobSpec(id: string, options: { count?: number; memory?: string; type?: string; update?: boolean } = {}): string {
-  return [
-    `id: ${id}`,
-    `type: ${options.type ?? 'service'}`,
-    ...(options.update ? ['update: {max_parallel: 1}'] : []),
-    'groups:',
-    '  - name: web',
-    `    count: ${options.count ?? 1}`,
-    '    tasks:',
-    '      - name: server',
-    '        driver: process',
-    '        config: {command: /bin/sleep, args: ["3600"]}',
-    `        resources: {cpu: 100m, memory: ${options.memory ?? '64Mi'}}`,
-    '',
-  ].join('\n');
-}
+const jobSpec = (id: string, options: Parameters<typeof jobYaml>[0] = {}): string => jobYaml({ ...options, id });
 
 /**
  * A server on a fake clock whose nodes never time out on their own (heartbeats are real-time and
