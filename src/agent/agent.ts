@@ -1,7 +1,7 @@
 import fs from 'node:fs/promises';
 import net from 'node:net';
 import type { FastifyInstance } from 'fastify';
-import { BerthClient, type Transport } from '../api/index.ts';
+import { BerthClient, parseAddresses, type Transport } from '../api/index.ts';
 import type { ServerTls } from '../tls/index.ts';
 import type tls from 'node:tls';
 import { BerthError, type Allocation, type DriverName, type Job } from '../model/index.ts';
@@ -69,8 +69,10 @@ export class Agent {
   readonly #clock: Clock;
   readonly #log: Logger;
   /** Every server known; a call goes on to the next one when a server does not answer. */
-  #client: BerthClient;
-  readonly #urls: string[];
+  /** Made once the node's secret is loaded (#start): every call carries it. */
+  #client!: BerthClient;
+  /** Every server, parsed as the client will use them. */
+  readonly #servers: string[];
   readonly #localState: LocalState;
   readonly #drivers = new Map<DriverName, TaskDriver>();
   readonly #stop = new AbortController();
@@ -85,8 +87,7 @@ export class Agent {
     this.#o = options;
     this.#clock = options.clock ?? systemClock;
     this.#log = options.logger.child({ component: 'agent' });
-    this.#urls = [...new Set([options.serverUrl, ...(options.servers ?? [])].filter(Boolean))];
-    this.#client = new BerthClient({ address: this.#urls, token: options.token, transport: options.transport });
+    this.#servers = parseAddresses([...new Set([options.serverUrl, ...(options.servers ?? [])].filter(Boolean))]);
     this.#localState = new LocalState(options.dataDir);
   }
 
@@ -115,7 +116,7 @@ export class Agent {
     const o = this.#o;
     const signal = this.#stop.signal;
     // What can be refused is checked before anything is opened, so a refusal leaves nothing behind.
-    const addresses = await resolveNodeAddresses({ servers: this.#client.servers.addresses, address: o.address, httpHost: o.httpHost });
+    const addresses = await resolveNodeAddresses({ servers: this.#servers, address: o.address, httpHost: o.httpHost });
     if (!addresses.ok) throw new BerthError('invalid_input', addresses.error);
     const { address, httpHost } = addresses.value;
     const drivers = o.drivers ?? [new DockerDriver({ host: o.dockerHost, tls: o.dockerTls }), new ProcessDriver()];
@@ -127,7 +128,7 @@ export class Agent {
     await this.#localState.open();
     this.nodeId = await loadNodeId(o.dataDir);
     const secret = await loadNodeSecret(o.dataDir);
-    this.#client = new BerthClient({ address: this.#urls, token: o.token, nodeSecret: secret, nodeId: this.nodeId, transport: o.transport });
+    this.#client = new BerthClient({ address: this.#servers, token: o.token, nodeSecret: secret, nodeId: this.nodeId, transport: o.transport });
     this.#reporter = new StatusReporter({ send: (updates) => this.#client.updateAllocations(this.nodeId, updates), logger: this.#log, clock: this.#clock });
     this.#allocs = new LocalAllocs({ client: this.#client, reporter: this.#reporter, logger: this.#log, signal, newRunner: (alloc, job) => this.#newRunner(alloc, job) });
     // The endpoint answers to the Host names of the address it listens at (the one the servers are given).
