@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { TestContext } from 'node:test';
-import net from 'node:net';
+import { freePort } from './ports.ts';
 
 /** A running etcd cluster. */
 export interface EtcdCluster {
@@ -96,6 +96,17 @@ export async function startEtcd(options: StartEtcdOptions = {}): Promise<EtcdClu
     };
     return { endpoints: given, stop: async () => {}, killMember: refuse, restartMember: refuse, leader: async () => 0 };
   }
+  // A port probed free can still be taken before etcd binds it; pick new ones and try again.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await launchCluster(size, options);
+    } catch (error) {
+      if (attempt >= 3 || !/address already in use/.test((error as Error).message)) throw error;
+    }
+  }
+}
+
+async function launchCluster(size: number, options: StartEtcdOptions): Promise<EtcdCluster> {
   const binary = options.etcdPath ?? 'etcd';
   const timeoutMs = options.readyTimeoutMs ?? 20_000;
   const dir = await mkdtemp(join(tmpdir(), 'berth-etcd-'));
@@ -242,16 +253,4 @@ function logTail(path: string): string {
   } catch {
     return '(no log)';
   }
-}
-
-/** A port free on loopback right now (the member binds it a moment later). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
 }

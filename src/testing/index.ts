@@ -8,3 +8,4 @@ export { startEtcd, etcdSkipReason, etcdTestAvailable, requireEtcd, type EtcdClu
 export { testBackends, type TestBackend } from './state-backends.ts';
 export { TEST_IMAGE, dockerTestEngine, requireDocker, withDockerEngine, type DockerTestEngine } from './docker-engine.ts';
 export { FakeClock } from './fake-clock.ts';
+export { freePort, freePorts } from './ports.ts';

@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { get } from 'node:http';
-import { createServer } from 'node:net';
 import { describe, it, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { dockerTestEngine, requireDocker, type DockerTestEngine } from '../../testing/index.ts';
+import { dockerTestEngine, freePort, requireDocker, type DockerTestEngine } from '../../testing/index.ts';
 import { driverContract, type ContractTask } from '../contract.test-suite.ts';
 import { driverOptionsContract } from '../options-contract.test-suite.ts';
 import type { TaskHandle, TaskStartRequest } from '../driver.ts';
@@ -72,15 +71,6 @@ async function withDocker(
   } finally {
     await Promise.all(handles.map((h) => driver.destroy(h).catch(() => {})));
   }
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (address === null || typeof address === 'string') throw new Error('Cannot find a free port: no address');
-  return address.port;
 }
 
 /**
