@@ -2,7 +2,7 @@
  * The wire contract of the HTTP API: what each route takes and returns. Domain objects (Job,
  * Allocation, Node, Evaluation) travel as the model types.
  */
-import type { Allocation, ClientStatus, DriverInfo, DriverName, Evaluation, Job, JobDiff, JobStatus, JobType, PlacementFailure, TaskState } from '../model/index.ts';
+import type { Allocation, ClientStatus, DependencyCondition, DependencyWait, DriverInfo, DriverName, Evaluation, Job, JobDiff, JobStatus, JobType, PlacementFailure, TaskState } from '../model/index.ts';
 
 /** `POST /v1/jobs` answers with this. */
 export interface JobRegisterResponse {
@@ -14,6 +14,8 @@ export interface JobRegisterResponse {
   index: number;
   /** The deployment that rolls this version out, when its groups have an update strategy. */
   deploymentId?: string;
+  /** What was accepted but deserves a look, with its path: a dependency on a job that does not exist yet. */
+  warnings?: { path: string; message: string }[];
 }
 
 /** What a dry run would do to one group, by reconciler bucket. */
@@ -92,6 +94,10 @@ export interface JobSummary {
   groups: Record<string, GroupSummary>;
   /** Placement failures of the latest evaluation, if any. */
   latestEval?: Evaluation;
+  /** Its dependencies (`after:` with conditions) and whether each is met now. */
+  dependencies?: { job: string; condition: DependencyCondition; restart: boolean; met: boolean; reason?: string }[];
+  /** Its placements are held: the dependencies not met now (the latest evaluation held it). */
+  held?: DependencyWait[];
 }
 
 /** What an agent sends to register its node. */

@@ -13,6 +13,8 @@ export type * from './variables.ts';
 export { aggregateStatus } from './service.ts';
 export { isTerminal, isClientTerminal } from './alloc.ts';
 export { allocsFit } from './fit.ts';
+export { DEPENDENCY_CONDITIONS } from './job.ts';
+export { MAX_NODE_REASONS } from './eval.ts';
 export type { FitResult } from './fit.ts';
 export { BerthError, isBerthError } from './errors.ts';
 export { findByIdPrefix } from './prefix.ts';

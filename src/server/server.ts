@@ -8,6 +8,7 @@ import { NodeService, type NodeServiceOptions, Drainer } from './nodes/index.ts'
 import { PeriodicDispatcher, type DispatcherOptions } from './periodic/index.ts';
 import { GarbageCollector, type GcOptions } from './gc/index.ts';
 import { DeploymentWatcher } from './rollout/index.ts';
+import { DependencyWatcher } from './dependencies/index.ts';
 import { ServerMetrics } from './metrics.ts';
 import { buildApp, type BrowserGuardOptions } from './http/index.ts';
 import type { Peers, ServerContext } from './context.ts';
@@ -247,6 +248,7 @@ async function assemble(options: ServerOptions, leadership: Leadership): Promise
   const blockedEvals = new BlockedEvals({ ...leaderDeps, logger: child('blocked-evals') });
   const deployments = new DeploymentWatcher({ ...leaderDeps, logger: child('deployments'), jobs });
   const drainer = new Drainer({ ...leaderDeps, logger: child('drainer') }, { intervalMs: options.drainIntervalMs });
+  const dependencies = new DependencyWatcher({ ...leaderDeps, logger: child('dependencies'), jobs });
   const loops = new LeaderLoops({
     ...leaderDeps,
     logger,
@@ -263,6 +265,7 @@ async function assemble(options: ServerOptions, leadership: Leadership): Promise
     workers: options.workers ?? 2,
     algorithm: options.schedulerAlgorithm,
     rekey: vars.rekey,
+    dependencies,
   });
   return { ctx, discovery, leadership, broker, blockedEvals, drainer, deployments, loops };
 }

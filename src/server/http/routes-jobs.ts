@@ -8,6 +8,7 @@ import { blockingQuery } from './blocking.ts';
 import { planJob } from '../jobs/index.ts';
 import { specChanged, type JobSpec } from '../jobs/index.ts';
 import { authorize, mayRead } from './acl-guard.ts';
+import { withDependencies } from '../dependencies/index.ts';
 import { onJob, onJobOrItsAgents, perObject } from './route-acl.ts';
 
 const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 256 }) });
@@ -74,7 +75,7 @@ export function jobRoutes(ctx: ServerContext): FastifyPluginAsync {
       await blockingQuery(ctx.view, request, reply, () =>
         Math.max(ctx.view.modRevision('jobs', id), ctx.view.jobAllocsIndex(id), ctx.view.tableIndex('evals')),
       );
-      return ctx.jobs.summary(id);
+      return withDependencies(ctx.view, ctx.jobs.summary(id));
     });
 
     app.get('/v1/jobs/:id/allocations', { schema: { params: IdParams, querystring: BlockingQuerySchema }, config: onJobOrItsAgents() }, async (request, reply) => {

@@ -1,35 +1,60 @@
-/** The dependency graph of jobs (`after`): cycle checks at submit, and the graph as JSON or DOT. */
-import { BerthError, type Job } from '../../model/index.ts';
+/** The dependency graph of jobs (`after`): cycle checks at submit, and the graph as JSON, DOT or text. */
+import { BerthError, isTerminal, type DependencyCondition, type DependencyWait, type Job } from '../../model/index.ts';
 import type { StateView } from '../../state/index.ts';
+import { latestEval } from '../evals/index.ts';
 import { lastResult } from './dependencies.ts';
 
 /** One job of the graph. */
 export interface GraphNode {
   id: string;
+  /** Absent for a job named by a dependency that does not exist (yet). */
+  type?: Job['type'];
   periodic: boolean;
   parameterized: boolean;
+  /** True when stopped, or when the job does not exist. */
   stop: boolean;
-  /** How the job last finished, if it has. */
+  missing?: boolean;
+  /** How the job last finished, if it has (batch jobs and templates). */
   last?: 'complete' | 'failed';
+  /** Allocations running now. */
+  running: number;
+  /** Its placements are held: the dependencies its newest evaluation waited for. */
+  held?: DependencyWait[];
+}
+
+/** One dependency: `to` waits for `from`; `condition` absent for a batch chain's short form (`after: [a]`). */
+export interface GraphEdge {
+  from: string;
+  to: string;
+  condition?: DependencyCondition;
+  restart?: boolean;
 }
 
 /** The graph: jobs that have or are dependencies, and an edge parent -> dependent for each `after`. */
 export interface JobGraph {
   nodes: GraphNode[];
-  edges: { from: string; to: string }[];
+  edges: GraphEdge[];
+}
+
+/** The jobs `job` waits for, in either form of `after`. */
+export function parentsOf(job: Pick<Job, 'after' | 'dependsOn'>): string[] {
+  return [...(job.after ?? []), ...(job.dependsOn ?? []).map((d) => d.job)];
 }
 
 /**
  * The cycle `spec` would close among the registered jobs, as a path that starts and ends with the
  * same job (`a -> b -> a`), or undefined.
  */
-export function findCycle(view: StateView, spec: Pick<Job, 'id' | 'after'>): string[] | undefined {
-  const parentsOf = (id: string): string[] => (id === spec.id ? (spec.after ?? []) : (view.job(id)?.after ?? []));
+export function findCycle(view: StateView, spec: Pick<Job, 'id' | 'after' | 'dependsOn'>): string[] | undefined {
+  const parents = (id: string): string[] => {
+    const job = id === spec.id ? spec : view.job(id);
+    return job ? parentsOf(job) : [];
+  };
   // Depth-first from the new job up its parents: reaching it again is a cycle.
   const path: string[] = [spec.id];
   const seen = new Set<string>();
   const visit = (id: string): boolean => {
-    for (const p of parentsOf(id)) {
+    for (const p of parents(id)) {
       if (p === spec.id) {
         path.push(p);
         return true;
@@ -46,29 +71,46 @@ export function findCycle(view: StateView, spec: Pick<Job, 'id' | 'after'>): str
 }
 
 /** Throws `invalid_input` naming the cycle when registering `spec` would close one. */
-export function checkNoCycle(view: StateView, spec: Pick<Job, 'id' | 'after'>): void {
-  if (!spec.after || spec.after.length === 0) return;
+export function checkNoCycle(view: StateView, spec: Pick<Job, 'id' | 'after' | 'dependsOn'>): void {
+  if (parentsOf(spec).length === 0) return;
   const cycle = findCycle(view, spec);
   if (!cycle) return;
   const spelled = cycle.join(' -> ');
+  const index = spec.after?.indexOf(cycle[1]) ?? -1;
+  const at = index >= 0 ? index : (spec.dependsOn ?? []).findIndex((d) => d.job === cycle[1]);
   throw new BerthError('invalid_input', `Cannot register job "${spec.id}": its after list makes a cycle ${spelled}; remove one of these dependencies`, [
-    { path: 'after', message: `cycle ${spelled}` },
+    { path: at >= 0 ? `after[${at}]` : 'after', message: `cycle ${spelled}` },
   ]);
 }
 
 /** The graph of every job that has parents or dependents (child jobs left out). */
 export function jobGraph(view: StateView): JobGraph {
   const jobs = view.jobs().filter((j) => j.parentId === undefined);
-  const edges = jobs.flatMap((j) => (j.after ?? []).map((p) => ({ from: p, to: j.id })));
+  const edges: GraphEdge[] = jobs.flatMap((j) => [
+    ...(j.after ?? []).map((p) => ({ from: p, to: j.id })),
+    ...(j.dependsOn ?? []).map((d) => ({ from: d.job, to: j.id, condition: d.condition, restart: d.restart })),
+  ]);
   const ids = new Set(edges.flatMap((e) => [e.from, e.to]));
-  const nodes = [...ids].sort().map((id): GraphNode => {
-    const job = view.job(id);
-    const node: GraphNode = { id, periodic: job?.periodic !== undefined, parameterized: job?.parameterized !== undefined, stop: job?.stop ?? true };
-    const last = lastResult(view, id);
-    if (last) node.last = last.outcome;
-    return node;
-  });
-  return { nodes, edges };
+  return { nodes: [...ids].sort().map((id) => graphNode(view, id)), edges };
+}
+
+function graphNode(view: StateView, id: string): GraphNode {
+  const job = view.job(id);
+  const allocs = job ? view.allocsByJob(id) : [];
+  const node: GraphNode = {
+    id,
+    periodic: job?.periodic !== undefined,
+    parameterized: job?.parameterized !== undefined,
+    stop: job?.stop ?? true,
+    running: allocs.filter((a) => !isTerminal(a) && a.clientStatus === 'running').length,
+  };
+  if (!job) node.missing = true;
+  else node.type = job.type;
+  const last = lastResult(view, id);
+  if (last) node.last = last.outcome;
+  const held = job && !job.stop ? latestEval(view.evalsByJob(id))?.held : undefined;
+  if (held && held.length > 0) node.held = held;
+  return node;
 }
 
 /** The graph in Graphviz DOT: failed jobs red, succeeded green, periodic ones drawn as boxes. */
@@ -78,10 +120,11 @@ export function graphDot(graph: JobGraph): string {
   for (const n of graph.nodes) {
     const attrs = [`shape=${n.periodic ? 'box' : 'ellipse'}`];
     if (n.last) attrs.push(`color=${n.last === 'complete' ? 'green' : 'red'}`);
+    else if (n.held) attrs.push('color=orange');
     if (n.stop) attrs.push('style=dashed');
     lines.push(`  ${q(n.id)} [${attrs.join(', ')}];`);
   }
-  for (const e of graph.edges) lines.push(`  ${q(e.from)} -> ${q(e.to)};`);
+  for (const e of graph.edges) lines.push(`  ${q(e.from)} -> ${q(e.to)}${e.condition ? ` [label=${e.condition}]` : ''};`);
   lines.push('}');
   return `${lines.join('\n')}\n`;
 }

@@ -4,4 +4,5 @@ export { dispatchJob, type DispatchRequest } from './dispatch.ts';
 export { checkNoCycle, jobGraph, graphDot } from './graph.ts';
 export type { GraphNode, JobGraph } from './graph.ts';
 export { observeRun } from './launch.ts';
+export { lastResult, type ParentResult } from './dependencies.ts';
 export { runDeletes } from './prune.ts';
