@@ -2,7 +2,7 @@
  * The wire contract of the HTTP API: what each route takes and returns. Domain objects (Job,
  * Allocation, Node, Evaluation) travel as the model types.
  */
-import type { Allocation, ClientStatus, DependencyCondition, DependencyWait, DriverInfo, DriverName, Evaluation, Job, JobDiff, JobStatus, JobType, PlacementFailure, TaskState } from '../model/index.ts';
+import type { Allocation, ClientStatus, DependencyCondition, DependencyWait, DriverInfo, DriverName, Evaluation, MarkedSuccess, Job, JobDiff, JobStatus, JobType, PlacementFailure, TaskState } from '../model/index.ts';
 
 /** `POST /v1/jobs` answers with this. */
 export interface JobRegisterResponse {
@@ -204,4 +204,48 @@ export interface GcResponse {
   nodeSecrets: number;
   /** Batches that lost a race with another write; their rows are looked at again on the next pass. */
   conflicts: number;
+}
+
+/** One job of the graph. */
+export interface GraphNode {
+  id: string;
+  /** Absent for a job named by a dependency that does not exist (yet). */
+  type?: JobType;
+  periodic: boolean;
+  parameterized: boolean;
+  /** True when stopped, or when the job does not exist. */
+  stop: boolean;
+  missing?: boolean;
+  /** How the job last finished, if it has (batch jobs and templates). */
+  last?: 'complete' | 'failed';
+  /** Allocations running now. */
+  running: number;
+  /** Its placements are held: the dependencies its newest evaluation waited for. */
+  held?: DependencyWait[];
+}
+
+/** One dependency: `to` waits for `from`; `condition` absent for a batch chain's short form (`after: [a]`). */
+export interface GraphEdge {
+  from: string;
+  to: string;
+  condition?: DependencyCondition;
+  restart?: boolean;
+}
+
+/** The graph: jobs that have or are dependencies, and an edge parent -> dependent for each `after`. */
+export interface JobGraph {
+  nodes: GraphNode[];
+  edges: GraphEdge[];
+}
+
+
+/** `POST /v1/jobs/:id/mark-success` answers with this. */
+export interface MarkSuccessResponse {
+  jobId: string;
+  /** The run marked: the child job, or the job itself for a plain batch job. */
+  run: string;
+  /** The allocations marked (a plain batch job); empty for a run record. */
+  allocIds: string[];
+  marked: MarkedSuccess;
+  index: number;
 }

@@ -1,4 +1,4 @@
-import { isTerminal, type Allocation, type DependencyWait, type Evaluation, type Group, type Job, type Node, type Plan, type PlacementFailure } from '../model/index.ts';
+import { MAX_NODE_REASONS, isTerminal, type Allocation, type DependencyWait, type Evaluation, type Group, type Job, type Node, type Plan, type PlacementFailure } from '../model/index.ts';
 import { groupConstraints, groupDemand, type Demand, type PlacementAsk } from './feasible.ts';
 import type { State } from './interfaces.ts';
 import { assignPorts } from './ports.ts';
@@ -274,6 +274,13 @@ function mergeMetrics(failure: PlacementFailure, metrics: SelectMetrics): void {
   for (const [k, v] of Object.entries(metrics.filtered)) failure.filtered[k] = (failure.filtered[k] ?? 0) + v;
   failure.exhausted ??= {};
   for (const [k, v] of Object.entries(metrics.exhausted)) failure.exhausted[k] = (failure.exhausted[k] ?? 0) + v;
+  // The listed nodes stay bounded: past the limit a rejected node is only counted.
+  failure.nodes ??= [];
+  for (const r of metrics.nodes) {
+    if (failure.nodes.length < MAX_NODE_REASONS) failure.nodes.push(r);
+    else failure.nodesOmitted = (failure.nodesOmitted ?? 0) + 1;
+  }
+  failure.nodesOmitted = (failure.nodesOmitted ?? 0) + metrics.nodesOmitted;
   for (const [k, v] of Object.entries(metrics.shortfall ?? {})) {
     failure.shortfall ??= {};
     if (!failure.shortfall[k] || v.mostFree > failure.shortfall[k].mostFree) failure.shortfall[k] = v;

@@ -1,4 +1,4 @@
 /** Dependencies between jobs (`after:` with conditions): their conditions, the watcher that wakes held jobs, mark-success. */
 export { dependencyWaits, dependencyStates, withDependencies, unmet, lastStart, type DependencyState } from './conditions.ts';
 export { DependencyWatcher, type DependencyWatcherDeps } from './dependency-watcher.ts';
-export { markSuccess, type MarkSuccessRequest, type MarkSuccessResponse } from './mark-success.ts';
+export { markSuccess, type MarkSuccessRequest } from './mark-success.ts';

@@ -8,6 +8,7 @@ import { BerthError, type Allocation, type Job, type JobRun, type MarkedSuccess 
 import type { StateStore, StateView, Write } from '../../state/index.ts';
 import { runRowId } from '../../state/index.ts';
 import type { Clock } from '../../lib/index.ts';
+import type { MarkSuccessResponse } from '../../api/index.ts';
 import { isTemplate, lastResult, observeRun } from '../periodic/index.ts';
 
 /** What to mark. */
@@ -17,17 +18,6 @@ export interface MarkSuccessRequest {
   run?: string;
   /** Who asks: a token's name or accessor, `anonymous` without ACLs. */
   by: string;
-}
-
-/** What was marked. */
-export interface MarkSuccessResponse {
-  jobId: string;
-  /** The run marked: the child job, or the job itself for a plain batch job. */
-  run: string;
-  /** The allocations marked (a plain batch job), empty for a run record. */
-  allocIds: string[];
-  marked: MarkedSuccess;
-  index: number;
 }
 
 /** Mark a failed run successful, in one txn compared against what was read. */

@@ -1,40 +1,9 @@
 /** The dependency graph of jobs (`after`): cycle checks at submit, and the graph as JSON, DOT or text. */
-import { BerthError, isTerminal, type DependencyCondition, type DependencyWait, type Job } from '../../model/index.ts';
+import { BerthError, isTerminal, type Job } from '../../model/index.ts';
+import type { GraphEdge, GraphNode, JobGraph } from '../../api/index.ts';
 import type { StateView } from '../../state/index.ts';
 import { latestEval } from '../evals/index.ts';
 import { lastResult } from './dependencies.ts';
-
-/** One job of the graph. */
-export interface GraphNode {
-  id: string;
-  /** Absent for a job named by a dependency that does not exist (yet). */
-  type?: Job['type'];
-  periodic: boolean;
-  parameterized: boolean;
-  /** True when stopped, or when the job does not exist. */
-  stop: boolean;
-  missing?: boolean;
-  /** How the job last finished, if it has (batch jobs and templates). */
-  last?: 'complete' | 'failed';
-  /** Allocations running now. */
-  running: number;
-  /** Its placements are held: the dependencies its newest evaluation waited for. */
-  held?: DependencyWait[];
-}
-
-/** One dependency: `to` waits for `from`; `condition` absent for a batch chain's short form (`after: [a]`). */
-export interface GraphEdge {
-  from: string;
-  to: string;
-  condition?: DependencyCondition;
-  restart?: boolean;
-}
-
-/** The graph: jobs that have or are dependencies, and an edge parent -> dependent for each `after`. */
-export interface JobGraph {
-  nodes: GraphNode[];
-  edges: GraphEdge[];
-}
 
 /** The jobs `job` waits for, in either form of `after`. */
 export function parentsOf(job: Pick<Job, 'after' | 'dependsOn'>): string[] {

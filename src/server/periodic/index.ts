@@ -2,7 +2,7 @@
 export { PeriodicDispatcher, upcoming, isTemplate, type DispatcherOptions } from './dispatcher.ts';
 export { dispatchJob, type DispatchRequest } from './dispatch.ts';
 export { checkNoCycle, jobGraph, graphDot } from './graph.ts';
-export type { GraphNode, JobGraph } from './graph.ts';
+export type { GraphNode, GraphEdge, JobGraph } from '../../api/index.ts';
 export { observeRun } from './launch.ts';
 export { lastResult, type ParentResult } from './dependencies.ts';
 export { runDeletes } from './prune.ts';
