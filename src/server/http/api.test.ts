@@ -351,6 +351,9 @@ describe('HTTP API: a job from registration to running', () => {
         topScores: [],
         // 1 TiB asked of a node with 2 GiB.
         shortfall: { memory: { ask: 1024 * 1024, mostFree: 2048, nodeId: 'node-a', nodeName: 'node-a' } },
+        // The node ruled out, by name, with its reason.
+        nodes: [{ nodeId: 'node-a', nodeName: 'node-a', reason: 'memory exhausted' }],
+        nodesOmitted: 0,
       },
     ]);
     assert.match(failed.latestEval?.statusDescription ?? '', /memory exhausted/);

@@ -45,8 +45,10 @@ export function checkNoCycle(view: StateView, spec: Pick<Job, 'id' | 'after' | '
   const cycle = findCycle(view, spec);
   if (!cycle) return;
   const spelled = cycle.join(' -> ');
-  const index = spec.after?.indexOf(cycle[1]) ?? -1;
-  const at = index >= 0 ? index : (spec.dependsOn ?? []).findIndex((d) => d.job === cycle[1]);
+  // The path runs in start order and ends with the spec: the job before it is the parent that closes it.
+  const parent = cycle[cycle.length - 2];
+  const index = spec.after?.indexOf(parent) ?? -1;
+  const at = index >= 0 ? index : (spec.dependsOn ?? []).findIndex((d) => d.job === parent);
   throw new BerthError('invalid_input', `Cannot register job "${spec.id}": its after list makes a cycle ${spelled}; remove one of these dependencies`, [
     { path: at >= 0 ? `after[${at}]` : 'after', message: `cycle ${spelled}` },
   ]);
