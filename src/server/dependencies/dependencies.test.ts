@@ -21,7 +21,7 @@ function job(id: string, type: string, after?: unknown): Record<string, unknown>
 }
 
 async function live(ts: TestServer, jobId: string): Promise<Allocation[]> {
-  return (await ts.ok<Allocation[]>('GET', `/v1/jobs/${jobId}/allocations`)).filter((a) => a.desiredStatus === 'run');
+  return (await ts.ok<Allocation[]>('GET', `/v1/jobs/${encodeURIComponent(jobId)}/allocations`)).filter((a) => a.desiredStatus === 'run');
 }
 
 /** Report a job's allocations as an agent would: the task running (or finished) since now. */
@@ -158,4 +158,42 @@ test('a held evaluation is woken by the watcher with a job-dependency evaluation
     return e.some((x) => x.triggeredBy === 'job-dependency' && x.status === 'complete') ? e : undefined;
   });
   assert.equal(evals.filter((e) => e.triggeredBy === 'job-dependency').length, 1, 'one wake, not one per pass');
+});
+
+test('restart: true replaces the dependent allocations once the dependency restarted after them and is met again', async (t) => {
+  const ts = await cluster(t);
+  await ts.ok('POST', '/v1/jobs', job('db', 'service'));
+  await report(ts, 'db', 'running');
+  await ts.ok('POST', '/v1/jobs', job('api', 'service', [{ job: 'db', condition: 'started', restart: true }]));
+  await report(ts, 'api', 'running');
+  const [first] = await live(ts, 'api');
+  await new Promise((r) => setTimeout(r, 20));
+  assert.equal((await ts.ok<Allocation>('GET', `/v1/allocations/${first.id}`)).migrate, undefined, 'nothing restarted while db has not restarted');
+  // db's task restarts in place: a newer start than api's.
+  await report(ts, 'db', 'running');
+  await eventually('api restarted: a replacement placed', async () => {
+    const a = await live(ts, 'api');
+    return a.some((x) => x.id !== first.id && x.previousAllocation === first.id) ? true : undefined;
+  });
+});
+
+test('mark-success of a chained batch job marks its newest failed run, and its dependents launch', async (t) => {
+  const ts = await cluster(t);
+  await ts.ok('POST', '/v1/jobs', job('extract', 'batch'));
+  await ts.ok('POST', '/v1/jobs', job('load', 'batch', ['extract']));
+  await ts.ok('POST', '/v1/jobs', job('report', 'batch', ['load']));
+  await report(ts, 'extract', 'complete');
+  const child = await eventually('load launched', async () => ts.server.view.jobs().find((j) => j.parentId === 'load'));
+  await report(ts, child.id, 'failed');
+  await eventually('report held by the failed load', async () => (ts.server.view.runsByJob('report').some((r) => r.heldBy?.parent === 'load') ? true : undefined));
+  const marked = await ts.ok<MarkSuccessResponse>('POST', '/v1/jobs/load/mark-success', {});
+  assert.equal(marked.run, child.id);
+  assert.deepEqual(marked.allocIds, []);
+  const run = ts.server.view.runsByJob('load').find((r) => r.childId === child.id)!;
+  assert.equal(run.outcome, 'complete');
+  assert.deepEqual(run.markedSuccess, marked.marked);
+  await eventually('report launched after the mark', async () => (ts.server.view.jobs().some((j) => j.parentId === 'report') ? true : undefined));
+  const missing = await ts.request<{ error: { message: string } }>('POST', '/v1/jobs/load/mark-success', { run: 'load/after-1' });
+  assert.equal(missing.status, 404);
+  assert.match(missing.body.error.message, /no run "load\/after-1"/);
 });
