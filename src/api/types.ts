@@ -48,6 +48,8 @@ export interface JobPlanResponse {
   diff?: JobDiff;
   /** The job's modify index now (0: not registered), for `job run --check-index`. */
   modifyIndex?: number;
+  /** The placements would be held first: the dependencies not met now. */
+  held?: DependencyWait[];
 }
 
 /** `GET /v1/jobs/:id/versions?diffs=true` answers with this: versions newest first, each diff from the one before. */

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Allocation, Evaluation } from '../../model/index.ts';
-import type { JobGraph, JobRegisterResponse, MarkSuccessResponse } from '../../api/index.ts';
+import type { JobGraph, JobPlanResponse, JobRegisterResponse, MarkSuccessResponse } from '../../api/index.ts';
 import { eventually, startServer, type TestServer } from '../test-server.test-helper.ts';
 
 /** A job of one process task as JSON; `after` as the spec writes it. */
@@ -196,4 +196,13 @@ test('mark-success of a chained batch job marks its newest failed run, and its d
   const missing = await ts.request<{ error: { message: string } }>('POST', '/v1/jobs/load/mark-success', { run: 'load/after-1' });
   assert.equal(missing.status, 404);
   assert.match(missing.body.error.message, /no run "load\/after-1"/);
+});
+
+test('job plan shows where a held job would go and that it waits for its dependencies first', async (t) => {
+  const ts = await cluster(t);
+  const plan = await ts.ok<JobPlanResponse>('POST', '/v1/jobs/api/plan', job('api', 'service', [{ job: 'db', condition: 'healthy' }]));
+  assert.equal(plan.placements.length, 1);
+  assert.deepEqual(plan.held, [{ job: 'db', condition: 'healthy', reason: 'no job "db" yet (it is held until the job exists and is healthy)' }]);
+  const plain = await ts.ok<JobPlanResponse>('POST', '/v1/jobs/db/plan', job('db', 'service'));
+  assert.equal(plain.held, undefined);
 });

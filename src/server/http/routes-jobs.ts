@@ -8,7 +8,7 @@ import { blockingQuery } from './blocking.ts';
 import { planJob } from '../jobs/index.ts';
 import { specChanged, type JobSpec } from '../jobs/index.ts';
 import { authorize, mayRead } from './acl-guard.ts';
-import { withDependencies } from '../dependencies/index.ts';
+import { dependencyWaits, withDependencies } from '../dependencies/index.ts';
 import { onJob, onJobOrItsAgents, perObject } from './route-acl.ts';
 
 const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 256 }) });
@@ -58,7 +58,7 @@ export function jobRoutes(ctx: ServerContext): FastifyPluginAsync {
         ]);
       }
       const current = ctx.view.job(id);
-      const plan = planJob(ctx.view, spec, { now: ctx.clock.now(), changed: specChanged(current, spec) });
+      const plan = planJob(ctx.view, spec, { now: ctx.clock.now(), changed: specChanged(current, spec), waits: (job) => dependencyWaits(ctx.view, job) });
       return { ...plan, diff: diffJobs(current?.stop ? undefined : current, spec), modifyIndex: current ? ctx.view.modRevision('jobs', id) : 0 };
     });
 
