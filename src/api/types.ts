@@ -222,6 +222,8 @@ export interface GraphNode {
   last?: 'complete' | 'failed';
   /** Allocations running now. */
   running: number;
+  /** The job's status as `job status` says it (absent for a missing job). */
+  status?: JobStatus;
   /** Its placements are held: the dependencies its newest evaluation waited for. */
   held?: DependencyWait[];
 }

@@ -142,6 +142,7 @@ test('the graph has each dependency with its condition, and held jobs with what 
   ]);
   const api = graph.nodes.find((n) => n.id === 'api')!;
   assert.equal(api.type, 'service');
+  assert.equal(api.status, 'pending');
   assert.equal(api.held?.[0].job, 'db');
   const dot = await ts.request('GET', '/v1/jobs/graph?format=dot');
   assert.match(dot.text, /"db" -> "api" \[label=healthy\];/);

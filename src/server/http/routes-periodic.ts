@@ -1,9 +1,10 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import type { ServerContext } from '../context.ts';
-import { dispatchJob, type DispatchRequest, graphDot, jobGraph, observeRun, upcoming, type JobGraph } from '../periodic/index.ts';
+import { dispatchJob, type DispatchRequest, observeRun, upcoming } from '../periodic/index.ts';
+import type { JobGraph } from '../../api/index.ts';
 import { mayRead } from './acl-guard.ts';
-import { markSuccess } from '../dependencies/index.ts';
+import { graphDot, jobGraph, markSuccess } from '../dependencies/index.ts';
 import { onJob, perObject } from './route-acl.ts';
 
 const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 256 }) });
