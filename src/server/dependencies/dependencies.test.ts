@@ -187,6 +187,9 @@ test('mark-success of a chained batch job marks its newest failed run, and its d
   const child = await eventually('load launched', async () => ts.server.view.jobs().find((j) => j.parentId === 'load'));
   await report(ts, child.id, 'failed');
   await eventually('report held by the failed load', async () => (ts.server.view.runsByJob('report').some((r) => r.heldBy?.parent === 'load') ? true : undefined));
+  const before = await ts.ok<JobGraph>('GET', '/v1/jobs/graph');
+  assert.equal(before.nodes.find((n) => n.id === 'report')?.held?.[0].job, 'load', 'the graph shows report held by load');
+  assert.equal(before.nodes.find((n) => n.id === 'load')?.last, 'failed');
   const marked = await ts.ok<MarkSuccessResponse>('POST', '/v1/jobs/load/mark-success', {});
   assert.equal(marked.run, child.id);
   assert.deepEqual(marked.allocIds, []);
@@ -194,6 +197,9 @@ test('mark-success of a chained batch job marks its newest failed run, and its d
   assert.equal(run.outcome, 'complete');
   assert.deepEqual(run.markedSuccess, marked.marked);
   await eventually('report launched after the mark', async () => (ts.server.view.jobs().some((j) => j.parentId === 'report') ? true : undefined));
+  const graph = await ts.ok<JobGraph>('GET', '/v1/jobs/graph');
+  assert.equal(graph.nodes.find((n) => n.id === 'load')?.last, 'complete', 'load counts as succeeded');
+  assert.equal(graph.nodes.find((n) => n.id === 'report')?.held, undefined, 'report no longer held');
   const missing = await ts.request<{ error: { message: string } }>('POST', '/v1/jobs/load/mark-success', { run: 'load/after-1' });
   assert.equal(missing.status, 404);
   assert.match(missing.body.error.message, /no run "load\/after-1"/);

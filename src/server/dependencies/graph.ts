@@ -1,5 +1,5 @@
 /** The dependency graph of jobs (both forms of `after`), as JSON for the API and the UI, or Graphviz DOT. */
-import { isTerminal } from '../../model/index.ts';
+import { isTerminal, type DependencyWait, type JobRun } from '../../model/index.ts';
 import type { GraphEdge, GraphNode, JobGraph } from '../../api/index.ts';
 import type { StateView } from '../../state/index.ts';
 import { latestEval } from '../evals/index.ts';
@@ -34,19 +34,26 @@ function graphNode(view: StateView, id: string): GraphNode {
   }
   const last = lastResult(view, id);
   if (last) node.last = last.outcome;
-  const held = job && !job.stop ? latestEval(view.evalsByJob(id))?.held : undefined;
+  const held = job && !job.stop ? (latestEval(view.evalsByJob(id))?.held ?? chainHeld(view, id)) : undefined;
   if (held && held.length > 0) node.held = held;
   return node;
 }
 
-/** The graph in Graphviz DOT: failed jobs red, succeeded green, periodic ones drawn as boxes. */
+/** A chained job (`after: [a]`) whose newest run was held by a failed parent: that parent, as a wait. */
+function chainHeld(view: StateView, id: string): DependencyWait[] | undefined {
+  const newest = view.runsByJob(id).reduce<JobRun | undefined>((a, r) => (a === undefined || r.scheduled > a.scheduled ? r : a), undefined);
+  if (newest?.heldBy === undefined) return undefined;
+  return [{ job: newest.heldBy.parent, condition: 'completed', reason: newest.reason ?? `parent ${newest.heldBy.parent} failed` }];
+}
+
+/** The graph in Graphviz DOT: held jobs orange, failed ones red, succeeded green, periodic ones drawn as boxes. */
 export function graphDot(graph: JobGraph): string {
   const q = (s: string): string => JSON.stringify(s);
   const lines = ['digraph berth_jobs {', '  rankdir=LR;'];
   for (const n of graph.nodes) {
     const attrs = [`shape=${n.periodic ? 'box' : 'ellipse'}`];
-    if (n.last) attrs.push(`color=${n.last === 'complete' ? 'green' : 'red'}`);
-    else if (n.held) attrs.push('color=orange');
+    if (n.held) attrs.push('color=orange');
+    else if (n.last) attrs.push(`color=${n.last === 'complete' ? 'green' : 'red'}`);
     if (n.stop) attrs.push('style=dashed');
     lines.push(`  ${q(n.id)} [${attrs.join(', ')}];`);
   }
