@@ -65,6 +65,22 @@ export interface ServiceSpec {
   meta: Record<string, string>;
   addressMode: AddressMode;
   checks: CheckSpec[];
+  /** How outside traffic reaches the service through `berth agent --ingress` nodes; absent when it does not. */
+  ingress?: IngressRoute[];
+}
+
+/**
+ * One ingress route of a service: HTTP requests by `host` and/or `path` prefix, or the
+ * connections to a TCP `port` of the ingress nodes. Stored normalised: host lower-case, path
+ * without a trailing "/".
+ */
+export interface IngressRoute {
+  /** HTTP: the Host to match; absent: any host. */
+  host?: string;
+  /** HTTP: the path prefix, matched on segment boundaries; absent: every path. */
+  path?: string;
+  /** TCP: the ingress nodes' port whose connections go to the service. */
+  port?: number;
 }
 
 /** A check of one instance as the catalog holds it. */
