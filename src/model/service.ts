@@ -83,6 +83,16 @@ export interface IngressRoute {
   port?: number;
 }
 
+/** Node meta an agent started with `--ingress` registers with, which the server reads. */
+export const INGRESS_NODE_META = {
+  /** The ingress's HTTP addresses (`host:port`), comma-separated. */
+  addresses: 'berth.ingress',
+  /** The data path: builtin or haproxy. */
+  proxy: 'berth.ingress.proxy',
+  /** The lowest port the agent may bind (0 when it may bind any). */
+  portStart: 'berth.ingress.unprivileged_port_start',
+} as const;
+
 /** A check of one instance as the catalog holds it. */
 export interface CheckState {
   /** Unique per node, Consul's CheckID. */

@@ -1,17 +1,10 @@
-import { BerthError, type ErrorDetail, type Node } from '../../model/index.ts';
+import { BerthError, INGRESS_NODE_META, type ErrorDetail, type Node } from '../../model/index.ts';
 import { ingressClaims, ingressConflicts, PRIVILEGED_BELOW } from '../../jobspec/index.ts';
 import type { StateSnapshot } from '../../state/index.ts';
 import type { JobSpec } from './job-service.ts';
 
 /** Node meta an agent started with `--ingress` registers with (`agent/ingress`). */
-export const INGRESS_META = {
-  /** The ingress's HTTP addresses, comma-separated. */
-  addresses: 'berth.ingress',
-  /** The data path: builtin or haproxy. */
-  proxy: 'berth.ingress.proxy',
-  /** The lowest port the agent may bind (0 when it may bind any). */
-  portStart: 'berth.ingress.unprivileged_port_start',
-} as const;
+export const INGRESS_META = INGRESS_NODE_META;
 
 /** The nodes that run an ingress (and are not down). */
 export function ingressNodes(nodes: readonly Node[]): Node[] {
