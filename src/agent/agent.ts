@@ -180,7 +180,7 @@ export class Agent {
       await dataPath.close().catch(() => undefined);
       this.#localState.close();
       await this.#http?.close();
-      throw new BerthError('invalid_input', `Cannot start the agent's ingress (${dataPath.name}): ${(err as Error).message}; pick another address with --ingress`);
+      throw new BerthError('invalid_input', `Cannot start the agent's ingress (${dataPath.name}): ${(err as Error).message}`);
     }
     this.#ingress = dataPath;
   }

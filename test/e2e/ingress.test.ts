@@ -161,7 +161,7 @@ groups:
       });
       assert.match(noneHealthy.body, /no healthy instance of service "other"/);
       const again = await get(client, ingressAt(), { host: 'web.test' });
-      assert.equal(again.status, 200);
+      assert.equal(again.status, 200, again.body);
       assert.ok(again.reused && again.local === first.local, `${proxy}: the open keep-alive connection carried the next request (reused ${again.reused})`);
 
       // A failing check takes host B's instance out of rotation; passing again brings it back.

@@ -35,7 +35,7 @@ export class BuiltinIngress implements IngressDataPath {
     for (const a of this.#o.addresses) {
       const router = new IngressRouter({ host: a.host, port: a.port });
       await router.listen().catch((err: NodeJS.ErrnoException) => {
-        throw new Error(`cannot listen on ${formatAddress(a)} (${bindFailure(err)})`);
+        throw new Error(`cannot listen on ${formatAddress(a)} (${bindFailure(err)}); pick another address with --ingress`);
       });
       this.#routers.push(router);
     }

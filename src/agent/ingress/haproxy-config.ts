@@ -10,6 +10,11 @@ import { formatAddress, type IngressPlan, type ListenAddress } from './ingress-p
 
 /** Timeouts, as the built-in router's defaults (proxy/ingress-router.ts). */
 const TIMEOUTS = { connect: '5s', request: '60s', idle: '60s' };
+/**
+ * No server in the slots is usable. Not while the process is stopping: an old worker after a
+ * reload counts no usable server, yet still forwards the last request of a keep-alive connection.
+ */
+const NONE_USABLE = '{ nbsrv eq 0 } !{ stopping }';
 /** The smallest number of slots a backend gets. */
 const MIN_SLOTS = 8;
 
@@ -51,7 +56,7 @@ export function haproxyConfig(input: HaproxyConfigInput): string {
   const lines = [
     'global',
     `  stats socket ${input.adminSocket} mode 600 level admin expose-fd listeners`,
-    '  maxconn 20000',
+    '  maxconn 4096',
     // An old worker after a reload finishes its connections, but not forever.
     '  hard-stop-after 120s',
     'defaults',
@@ -114,7 +119,7 @@ function tcpFrontends(input: HaproxyConfigInput): string[] {
 function backendLines(backend: string, service: string, slots: Slots): string[] {
   const tcp = backend.startsWith('tcp_');
   const lines = [`backend ${backend}`, `  mode ${tcp ? 'tcp' : 'http'}`, '  balance roundrobin'];
-  if (!tcp) lines.push(...failure(503, 'no_healthy_instance', `no healthy instance of service "${service}"`, service, '{ nbsrv eq 0 }'));
+  if (!tcp) lines.push(...failure(503, 'no_healthy_instance', `no healthy instance of service "${service}"`, service, NONE_USABLE));
   slots.forEach((e, i) => lines.push(e ? `  server s${i + 1} ${formatAddress(e)}` : `  server s${i + 1} 127.0.0.1:9 disabled`));
   return lines;
 }
