@@ -1,7 +1,6 @@
-import { BerthError, INGRESS_NODE_META, type ErrorDetail, type Node } from '../../model/index.ts';
+import { BerthError, INGRESS_NODE_META, type ErrorDetail, type Job, type Node } from '../../model/index.ts';
 import { ingressClaims, ingressConflicts, PRIVILEGED_BELOW } from '../../jobspec/index.ts';
 import type { StateSnapshot } from '../../state/index.ts';
-import type { JobSpec } from './job-service.ts';
 
 /** Node meta an agent started with `--ingress` registers with (`agent/ingress`). */
 export const INGRESS_META = INGRESS_NODE_META;
@@ -15,7 +14,7 @@ export function ingressNodes(nodes: readonly Node[]): Node[] {
  * Refuse a job whose ingress routes claim what another job's service claims, or a TCP port
  * below 1024 that an ingress node has no right to bind; every problem with its path.
  */
-export function checkIngress(view: StateSnapshot, spec: JobSpec): void {
+export function checkIngress(view: StateSnapshot, spec: Pick<Job, 'id' | 'groups'>): void {
   const claims = ingressClaims(spec);
   if (claims.length === 0) return;
   const others = view.jobs().filter((j) => !j.stop && j.id !== spec.id);
