@@ -29,6 +29,8 @@ export interface HaproxyConfigInput {
   slots: Map<string, Slots>;
   /** The runtime API's socket (with `expose-fd listeners`, for seamless reloads). */
   adminSocket: string;
+  /** `nbthread`; absent: HAProxy's default (one per CPU). */
+  threads?: number;
 }
 
 /** The number of slots for `count` instances: room to double before a reload. */
@@ -57,6 +59,7 @@ export function haproxyConfig(input: HaproxyConfigInput): string {
     'global',
     `  stats socket ${input.adminSocket} mode 600 level admin expose-fd listeners`,
     '  maxconn 4096',
+    ...(input.threads ? [`  nbthread ${input.threads}`] : []),
     // An old worker after a reload finishes its connections, but not forever.
     '  hard-stop-after 120s',
     'defaults',

@@ -21,6 +21,8 @@ export interface HaproxyIngressOptions {
   logger: Logger;
   /** The haproxy program. Default `haproxy` on PATH. */
   binary?: string;
+  /** Worker threads (`nbthread`). Default HAProxy's: one per CPU. */
+  threads?: number;
 }
 
 /**
@@ -103,7 +105,7 @@ export class HaproxyIngress implements IngressDataPath {
 
   /** Write the configuration for the current plan and slots, and have haproxy check it. */
   async #write(): Promise<void> {
-    const text = haproxyConfig({ addresses: this.#o.addresses, plan: this.#plan, slots: this.#slots, adminSocket: this.#admin });
+    const text = haproxyConfig({ addresses: this.#o.addresses, plan: this.#plan, slots: this.#slots, adminSocket: this.#admin, threads: this.#o.threads });
     const next = `${this.#config}.next`;
     await fs.writeFile(next, text, { mode: 0o600 });
     await run(this.#o.binary ?? 'haproxy', ['-c', '-q', '-f', next]).catch((err: { stderr?: string; message: string }) => {
@@ -133,6 +135,11 @@ export class HaproxyIngress implements IngressDataPath {
     if (!cmdline.includes(this.#config)) return;
     process.kill(pid, 'SIGTERM');
     for (let i = 0; i < 100 && (await fs.stat(`/proc/${pid}`).then(() => true, () => false)); i++) await new Promise((r) => setTimeout(r, 50));
+  }
+
+  /** The current worker's pid (for its CPU figures); undefined when it does not answer. */
+  workerPid(): Promise<number | undefined> {
+    return workerPid(this.#admin);
   }
 
   async close(): Promise<void> {
