@@ -25,10 +25,11 @@ export async function followIngress(o: IngressFollowOptions): Promise<void> {
   while (!o.signal.aborted) {
     try {
       const res = await o.client.ingressStatus({ index, waitMs: 30_000, signal: o.signal });
+      await o.dataPath.apply(ingressPlan(res.value));
+      // Moved on only once applied, so that a failed apply is tried again (after the backoff) on a fresh answer.
       // An index that went backwards means the state was reset: start over.
       index = res.index < index ? 0 : res.index;
       failures = 0;
-      await o.dataPath.apply(ingressPlan(res.value));
     } catch (err) {
       if (o.signal.aborted) return;
       const delay = backoffDelay(failures++, { baseMs: 250, maxMs: 5000 });

@@ -85,18 +85,19 @@ export class HaproxyIngress implements IngressDataPath {
     const previous = { plan: this.#plan, slots: this.#slots };
     this.#plan = plan;
     this.#slots = change.slots;
-    if (!reload) {
-      if (change.commands.length > 0) await runtimeCommand(this.#admin, change.commands);
-      return;
-    }
     try {
+      if (!reload) {
+        if (change.commands.length > 0) await runtimeCommand(this.#admin, change.commands);
+        return;
+      }
       await this.#write();
       const before = await workerPid(this.#admin);
       this.#child?.kill('SIGUSR2');
       await this.#waitForWorker(before, () => undefined);
       this.#o.logger.info({ slots: describeSlots(this.#slots) }, 'ingress: haproxy reloaded with new routes');
     } catch (err) {
-      // The file is refused or the worker did not come up: the running one goes on with the old routes.
+      // The file is refused, the worker did not come up or did not take the commands: the running
+      // one goes on as it was, and the next apply works from what it had.
       this.#plan = previous.plan;
       this.#slots = previous.slots;
       throw err;

@@ -56,4 +56,18 @@ describe('ingress routes at submit and in /v1/ingress', () => {
     await s.ok('DELETE', '/v1/jobs/web');
     assert.deepEqual((await s.ok<IngressStatus>('GET', '/v1/ingress')).routes, []);
   });
+
+  test('with ACLs on, GET /v1/ingress shows only the services the token may read', async (t) => {
+    const s = await startServer(t, { acl: { enabled: true } });
+    const as = (token: string) => ({ authorization: `Bearer ${token}` });
+    const inject = async (method: 'GET' | 'POST', url: string, token: string, body?: unknown) =>
+      s.server.app.inject({ method, url, headers: { ...as(token), ...(body ? { 'content-type': 'application/json' } : {}) }, payload: body ? JSON.stringify(body) : undefined });
+    const root = (await s.server.app.inject({ method: 'POST', url: '/v1/acl/bootstrap' })).json<{ secretId: string }>().secretId;
+    for (const [id, svc] of [['web', 'web'], ['db', 'db']]) assert.equal((await inject('POST', '/v1/jobs', root, job(id, svc, [{ host: `${svc}.example` }]))).statusCode, 200);
+    assert.equal((await inject('POST', '/v1/acl/policy/web-only', root, { rules: 'services:\n  "web": [read]\n' })).statusCode, 200);
+    const token = (await inject('POST', '/v1/acl/token', root, { description: 'w', policies: ['web-only'] })).json<{ secretId: string }>().secretId;
+    const status = (await inject('GET', '/v1/ingress', token)).json<IngressStatus>();
+    assert.deepEqual(status.routes.map((r) => r.service), ['web']);
+    assert.equal((await s.server.app.inject({ method: 'GET', url: '/v1/ingress' })).statusCode, 401);
+  });
 });
