@@ -80,6 +80,14 @@ export class HaproxyIngress implements IngressDataPath {
   }
 
   async #apply(plan: IngressPlan): Promise<void> {
+    const child = this.#child;
+    if (child && (child.exitCode !== null || child.signalCode !== null)) {
+      // Killed or crashed under the agent: a new one, with everything in its file.
+      this.#o.logger.warn({ exitCode: child.exitCode, signal: child.signalCode, output: this.#output.trim() }, 'ingress: haproxy exited; starting it again');
+      this.#plan = plan;
+      this.#slots = assignSlots(new Map(), plan).slots;
+      return this.start();
+    }
     const change = assignSlots(this.#slots, plan);
     const reload = change.reload || !sameRoutes(this.#plan, plan);
     const previous = { plan: this.#plan, slots: this.#slots };
