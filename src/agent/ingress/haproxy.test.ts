@@ -31,7 +31,7 @@ function get(port: number, host: string): Promise<[number, string]> {
 }
 
 describe('the HAProxy data path', () => {
-  test('serves the plan, follows instance changes without a reload, and comes back after haproxy is killed', async (t) => {
+  test('serves the plan (HTTP and TCP routes), follows instance changes without a reload, and comes back after haproxy is killed', async (t) => {
     if (!installed()) {
       if (process.env.CI === 'true') assert.fail('haproxy is not installed');
       return t.skip('haproxy is not installed');
@@ -40,7 +40,7 @@ describe('the HAProxy data path', () => {
     await new Promise<void>((r) => backend.listen(0, '127.0.0.1', r));
     const backendPort = (backend.address() as { port: number }).port;
     const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'berth-haproxy-'));
-    const [port] = await freePorts(1);
+    const [port, tcpPort] = await freePorts(2);
     const ingress = new HaproxyIngress({ addresses: [{ host: '127.0.0.1', port }], dir, logger: silentLogger() });
     t.after(async () => {
       await ingress.close();
@@ -50,11 +50,12 @@ describe('the HAProxy data path', () => {
     await ingress.start();
     const plan = (up: boolean): IngressPlan => ({
       http: [{ service: 'web', host: 'web.example', pathPrefix: '/' }],
-      tcp: [],
+      tcp: [{ port: tcpPort, service: 'web' }],
       endpoints: new Map([['web', up ? [{ id: 'w1', host: '127.0.0.1', port: backendPort }] : []]]),
     });
     await ingress.apply(plan(true));
     assert.deepEqual(await get(port, 'web.example'), [200, 'from backend']);
+    assert.deepEqual(await get(tcpPort, 'any'), [200, 'from backend'], 'the TCP route');
     const worker = await ingress.workerPid();
     await ingress.apply(plan(false));
     const [status, body] = await get(port, 'web.example');
