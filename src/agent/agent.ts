@@ -19,6 +19,7 @@ import { loadNodeId, loadNodeSecret } from './node/node-id.ts';
 import { resolveNodeAddresses } from './node/address.ts';
 import { offeredResources, registrationRequest, type NodeSettings } from './node/node-settings.ts';
 import { NodeRegistration } from './node/registration.ts';
+import { followIngress, ingressNodeMeta, makeDataPath, type IngressDataPath, type IngressSettings } from './ingress/index.ts';
 
 /** Agent settings. */
 export interface AgentOptions extends NodeSettings {
@@ -57,6 +58,8 @@ export interface AgentOptions extends NodeSettings {
    * the process default (plain fetch).
    */
   transport?: Transport & { reload?: () => void };
+  /** Run an ingress on this node (`--ingress`): outside traffic routed to healthy instances on any node. Default none. */
+  ingress?: IngressSettings;
 }
 
 /**
@@ -81,6 +84,7 @@ export class Agent {
   #node!: NodeRegistration;
   #reporter!: StatusReporter;
   #http: FastifyInstance | undefined;
+  #ingress: IngressDataPath | undefined;
   nodeId = '';
 
   private constructor(options: AgentOptions) {
@@ -140,7 +144,9 @@ export class Agent {
       const why = err.code === 'EADDRINUSE' ? 'the port is in use' : err.code === 'EADDRNOTAVAIL' ? 'it is not an address of this host' : err.message;
       throw new BerthError('invalid_input', `Cannot start the agent: cannot listen on ${httpHost}:${o.httpPort ?? 0} (${why}); pick another with --http-addr`);
     });
-    const request = registrationRequest({ nodeId: this.nodeId, settings: { ...o, address }, facts, httpAddr: endpointUrl(httpHost, address, this.#http, o.tls !== undefined) });
+    await this.#startIngress();
+    const meta = o.ingress ? { ...o.meta, ...ingressNodeMeta(o.ingress) } : o.meta;
+    const request = registrationRequest({ nodeId: this.nodeId, settings: { ...o, address, meta }, facts, httpAddr: endpointUrl(httpHost, address, this.#http, o.tls !== undefined) });
     this.#node = new NodeRegistration({ client: this.#client, request, clock: this.#clock, logger: this.#log, signal });
     this.#allocs.restore(await recoverLocal({ localState: this.#localState, drivers: this.#drivers, nodeName: request.name, logger: this.#log }));
     try {
@@ -160,7 +166,23 @@ export class Agent {
       onUnknownNode: () => this.#node.register(),
     });
     this.#loops.push(this.#node.heartbeatLoop(), watch);
+    if (this.#ingress) this.#loops.push(followIngress({ client: this.#client, dataPath: this.#ingress, clock: this.#clock, logger: this.#log, signal }));
     this.#log.info({ nodeId: this.nodeId, name: request.name, defaultDriver: request.defaultDriver, http: request.httpAddr }, 'agent started');
+  }
+
+  /** Bind the ingress's addresses before registering, so that a refusal leaves nothing behind. */
+  async #startIngress(): Promise<void> {
+    if (!this.#o.ingress) return;
+    const dataPath = makeDataPath(this.#o.ingress, { dataDir: this.#o.dataDir, logger: this.#log });
+    try {
+      await dataPath.start();
+    } catch (err) {
+      await dataPath.close().catch(() => undefined);
+      this.#localState.close();
+      await this.#http?.close();
+      throw new BerthError('invalid_input', `Cannot start the agent's ingress (${dataPath.name}): ${(err as Error).message}`);
+    }
+    this.#ingress = dataPath;
   }
 
   /**
@@ -186,6 +208,7 @@ export class Agent {
     this.#localState.close();
     await this.#http?.close();
     await Promise.allSettled(this.#loops);
+    await this.#ingress?.close();
   }
 
   /** Wait for `work`, but no longer than `ms`. */

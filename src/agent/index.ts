@@ -3,3 +3,4 @@ export { Agent } from './agent.ts';
 export type { AgentOptions } from './agent.ts';
 export { resolveNodeAddresses, type NodeAddresses } from './node/address.ts';
 export type { DockerTlsFiles } from '../drivers/index.ts';
+export { BuiltinIngress, HaproxyIngress, type IngressPlan } from './ingress/index.ts';

@@ -4,6 +4,7 @@ import { codeOfHttpStatus } from './status.ts';
 import { ServerPool } from './server-pool.ts';
 import type { Transport } from './transport.ts';
 import type {
+  IngressStatus,
   AclPolicyInfo,
   JobGraph,
   MarkSuccessResponse,
@@ -157,6 +158,11 @@ export class BerthClient {
   /** The live servers and which one leads. */
   listServers(): Promise<ServerListEntry[]> {
     return this.#json('GET', '/v1/servers');
+  }
+
+  /** The ingress routes, their services' instances and health, and the ingress nodes (a blocking query). */
+  ingressStatus(opts?: BlockingOptions): Promise<Indexed<IngressStatus>> {
+    return this.#blocking('/v1/ingress', opts);
   }
 
   getJob(id: string): Promise<Job> {

@@ -253,3 +253,51 @@ export interface MarkSuccessResponse {
   marked: MarkedSuccess;
   index: number;
 }
+
+/** `GET /v1/ingress`: what the ingress nodes route, to which instances, with their health. */
+export interface IngressStatus {
+  /** Every ingress route of a job that is not stopped, sorted by kind, host, path, port. */
+  routes: IngressRouteEntry[];
+  /** The instances of each routed service; only `passing` ones get traffic. */
+  services: IngressServiceEntry[];
+  /** The nodes whose agent runs an ingress (`berth agent --ingress`). */
+  nodes: IngressNodeEntry[];
+}
+
+/** One route: HTTP by host and path prefix, or a TCP port. */
+export interface IngressRouteEntry {
+  kind: 'http' | 'tcp';
+  service: string;
+  jobId: string;
+  /** HTTP: the Host matched; absent: any. */
+  host?: string;
+  /** HTTP: the path prefix. */
+  path?: string;
+  /** TCP: the ingress port. */
+  port?: number;
+}
+
+/** A routed service's instances. */
+export interface IngressServiceEntry {
+  service: string;
+  instances: IngressInstanceEntry[];
+}
+
+/** One instance, as the ingress dials it: the node's address and the host port. */
+export interface IngressInstanceEntry {
+  id: string;
+  nodeName: string;
+  address: string;
+  port: number;
+  status: 'passing' | 'warning' | 'critical';
+}
+
+/** A node that runs an ingress. */
+export interface IngressNodeEntry {
+  nodeId: string;
+  name: string;
+  /** The HTTP addresses it listens on. */
+  addresses: string[];
+  /** Its data path: builtin or haproxy. */
+  proxy: string;
+}

@@ -4,6 +4,7 @@ import { MapReader, Problems, indexPath, isMap } from './reader.ts';
 import type { JobInput } from './to-job.ts';
 import { describeValue, parseDuration } from './units.ts';
 import { readTask } from './validate-task.ts';
+import { checkIngressClaims, ingressClaims } from './ingress.ts';
 import { checkTaskAddressModes, checkTaskServicePorts, readServices } from './services.ts';
 import { checkUpdate, deploymentOnlyFields, mergeUpdate, readUpdate } from './update.ts';
 import { GROUP_PLACEMENT_KEYS, JOB_PLACEMENT_KEYS, readGroupPlacement, readJobPlacement } from './placement-blocks.ts';
@@ -38,7 +39,7 @@ function readJob(input: unknown, problems: Problems): JobInput | undefined {
   const r = MapReader.open(input, { path: '', problems }, JOB_KEYS);
   if (r === undefined) return undefined;
   const type = r.oneOf('type', JOB_TYPES, DEFAULTS.type);
-  return {
+  const job: JobInput = {
     id: r.string('id', '', { required: true, pattern: NAME.pattern, patternHelp: NAME.help }),
     type,
     priority: r.int('priority', DEFAULTS.priority, { min: 1, max: 100 }),
@@ -48,6 +49,8 @@ function readJob(input: unknown, problems: Problems): JobInput | undefined {
     ...readJobPlacement(r, type),
     ...readTriggers(r, type),
   };
+  for (const p of checkIngressClaims(ingressClaims(job))) problems.add(p.path, p.message);
+  return job;
 }
 
 function readDatacenters(r: MapReader): string[] {

@@ -10,7 +10,7 @@ export type * from './job-diff.ts';
 export type * from './deployment.ts';
 export type * from './acl.ts';
 export type * from './variables.ts';
-export { aggregateStatus } from './service.ts';
+export { aggregateStatus, INGRESS_NODE_META } from './service.ts';
 export { isTerminal, isClientTerminal } from './alloc.ts';
 export { allocsFit } from './fit.ts';
 export { DEPENDENCY_CONDITIONS } from './job.ts';

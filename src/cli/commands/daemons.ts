@@ -136,6 +136,22 @@ interface AgentOpts extends Omit<RunOpts, 'httpAddr'> {
   reserveCpu?: number;
   reserveMemory?: number;
   portRange: { min: number; max: number };
+  ingress?: HostPort[];
+  ingressProxy?: 'builtin' | 'haproxy';
+}
+
+/** `--ingress` may be repeated. */
+function collectIngress(value: string, previous: HostPort[] | undefined): HostPort[] {
+  return [...(previous ?? []), hostPort(value)];
+}
+
+/** The agent's ingress settings from its flags; none without `--ingress`. */
+function ingressSettings(opts: AgentOpts): { addresses: HostPort[]; proxy: 'builtin' | 'haproxy' } | undefined {
+  if (!opts.ingress?.length) {
+    if (opts.ingressProxy && opts.ingressProxy !== 'builtin') throw new CliError('Cannot start the agent: --ingress-proxy needs --ingress HOST:PORT (the address that takes outside traffic)', EXIT_USAGE);
+    return undefined;
+  }
+  return { addresses: opts.ingress, proxy: opts.ingressProxy ?? 'builtin' };
 }
 
 // The server, the agent and the logger are imported inside the actions: `berth server members`
@@ -271,6 +287,8 @@ function agentCommand(): Command {
     .addOption(new Option('--docker-host <addr>', 'Docker engine address').env('DOCKER_HOST'))
     .addOption(new Option('--node-class <class>', 'class of this node, for ${node.class} constraints').env('BERTH_NODE_CLASS'))
     .addOption(new Option('--meta <key=value>', 'node metadata for ${meta.<key>} constraints; repeat for several').argParser(collectMeta))
+    .addOption(new Option('--ingress <host:port>', 'accept outside HTTP traffic here and route it by Host and path to healthy instances on any node (TCP routes listen on the same host); repeat for several').env('BERTH_INGRESS').argParser(collectIngress))
+    .addOption(new Option('--ingress-proxy <proxy>', "the ingress's data path: builtin, or haproxy (driven through its runtime API; needs haproxy installed)").env('BERTH_INGRESS_PROXY').choices(['builtin', 'haproxy']))
     .addOption(new Option('--task-dns <ip|auto>', "DNS server for docker tasks that set none, so that they resolve NAME.service.berth: where berth's DNS answers on port 53 (`berth server --dns-bridge`); auto: this host's docker0 address; repeat for several").env('BERTH_TASK_DNS').argParser(collectTaskDns))
     .action(async (opts: AgentOpts) => {
       const logger = await newLogger(opts);
@@ -301,6 +319,7 @@ function agentCommand(): Command {
         reserved: { cpu: opts.reserveCpu, memoryMiB: opts.reserveMemory },
         portRange: opts.portRange,
         dnsServers: taskDnsServers(opts.taskDns),
+        ingress: ingressSettings(opts),
       });
       onSignals(logger, () => a.stop(), () => a.reloadTls());
     });

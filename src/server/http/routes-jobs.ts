@@ -6,7 +6,7 @@ import { diffJobs, parseJobSpec, validateJob } from '../../jobspec/index.ts';
 import type { ServerContext } from '../context.ts';
 import { blockingQuery } from './blocking.ts';
 import { planJob } from '../jobs/index.ts';
-import { specChanged, type JobSpec } from '../jobs/index.ts';
+import { checkIngress, specChanged, type JobSpec } from '../jobs/index.ts';
 import { authorize, mayRead } from './acl-guard.ts';
 import { dependencyWaits, withDependencies } from '../dependencies/index.ts';
 import { onJob, onJobOrItsAgents, perObject } from './route-acl.ts';
@@ -57,6 +57,7 @@ export function jobRoutes(ctx: ServerContext): FastifyPluginAsync {
           { path: 'id', message: `must be "${id}"` },
         ]);
       }
+      checkIngress(ctx.view, spec);
       const current = ctx.view.job(id);
       const plan = planJob(ctx.view, spec, { now: ctx.clock.now(), changed: specChanged(current, spec), waits: (job) => dependencyWaits(ctx.view, job) });
       return { ...plan, diff: diffJobs(current?.stop ? undefined : current, spec), modifyIndex: current ? ctx.view.modRevision('jobs', id) : 0 };

@@ -5,6 +5,7 @@ import type { Clock } from '../../lib/index.ts';
 import { latestEval, newEvalWrite } from '../evals/index.ts';
 import { checkNoCycle } from '../periodic/index.ts';
 import { cancelActive, deploymentWrites } from './deployment-writes.ts';
+import { checkIngress } from './ingress-check.ts';
 
 /** A job as the user specified it: everything but the fields berth owns. */
 export type JobSpec = Omit<Job, 'version' | 'stop' | 'submitTime'>;
@@ -33,6 +34,7 @@ export class JobService {
     let out: Omit<JobRegisterResponse, 'index'> | undefined;
     const index = await this.#commit((view) => {
       checkNoCycle(view, spec);
+      checkIngress(view, spec);
       const prev = view.job(spec.id);
       if (options.checkIndex !== undefined) checkModifyIndex(view, spec.id, options.checkIndex);
       const changed = specChanged(prev, spec);
