@@ -130,7 +130,7 @@ export class Agent {
     const secret = await loadNodeSecret(o.dataDir);
     this.#client = new BerthClient({ address: this.#servers, token: o.token, nodeSecret: secret, nodeId: this.nodeId, transport: o.transport });
     this.#reporter = new StatusReporter({ send: (updates) => this.#client.updateAllocations(this.nodeId, updates), logger: this.#log, clock: this.#clock });
-    this.#allocs = new LocalAllocs({ client: this.#client, reporter: this.#reporter, logger: this.#log, signal, newRunner: (alloc, job) => this.#newRunner(alloc, job) });
+    this.#allocs = new LocalAllocs({ client: this.#client, reporter: this.#reporter, logger: this.#log, signal, clock: this.#clock, newRunner: (alloc, job) => this.#newRunner(alloc, job) });
     // The endpoint answers to the Host names of the address it listens at (the one the servers are given).
     this.#http = await buildAgentApp(this.#allocs.runners, this.#drivers, { logger: this.#log, nodeId: () => this.nodeId, bindHost: httpHost, nodeSecret: secret, https: o.tls?.options });
     o.tls?.attach(this.#http.server as unknown as tls.Server);
