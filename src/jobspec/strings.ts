@@ -4,12 +4,19 @@ import { indexPath, isMap, keyPath, type Problems } from './reader.ts';
  * Every string of a spec, keys included, must be text a task can be given: no NUL byte (a C string
  * ends there, so `exec` and the environment would silently cut it) and no lone UTF-16 surrogate
  * (it has no UTF-8 form, so what reaches the task would not be what was written). Walks the value
- * with a stack, not recursion, so that a deeply nested spec cannot overflow it.
+ * with a stack, not recursion, so that a deeply nested spec cannot overflow it, and each object
+ * once, so that a cyclic one (YAML aliases) ends.
  */
 export function checkStrings(input: unknown, problems: Problems): void {
   const stack: { value: unknown; path: string }[] = [{ value: input, path: '' }];
+  // YAML anchors make shared and even cyclic values (`&a [*a]`): each object is walked once.
+  const seen = new Set<object>();
   while (stack.length > 0) {
     const { value, path } = stack.pop()!;
+    if (typeof value === 'object' && value !== null) {
+      if (seen.has(value)) continue;
+      seen.add(value);
+    }
     if (typeof value === 'string') {
       const problem = badText(value);
       if (problem) problems.add(path, problem);
