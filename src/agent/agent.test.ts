@@ -78,8 +78,8 @@ describe('Agent against an in-process server', () => {
     const text = await res.text();
     assert.match(text, /^berth_agent_allocs\{status="running"\} 2$/m);
     for (const a of webAllocs()) {
-      assert.match(text, new RegExp(`^berth_agent_task_state\\{job="web",group="web",alloc_id="${a.id}",task="web",state="running"\\} 1$`, 'm'));
-      assert.match(text, new RegExp(`^berth_agent_task_restarts\\{job="web",group="web",alloc_id="${a.id}",task="web"\\} 0$`, 'm'));
+      assert.match(text, new RegExp(`^berth_agent_task_state\\{job_id="web",group="web",alloc_id="${a.id}",task="web",state="running"\\} 1$`, 'm'));
+      assert.match(text, new RegExp(`^berth_agent_task_restarts\\{job_id="web",group="web",alloc_id="${a.id}",task="web"\\} 0$`, 'm'));
     }
     assert.match(text, /^berth_agent_driver_operation_seconds_count\{driver="process",op="start"\} 2$/m);
     assert.match(text, /^berth_agent_process_cpu_seconds_total /m);

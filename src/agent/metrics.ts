@@ -17,7 +17,8 @@ const TIMED = new Set<string | symbol>(['fingerprint', 'start', 'recover', 'stop
  * The agent's Prometheus metrics, served at its endpoint's `/v1/metrics`: each allocation's CPU
  * and memory, each task's state and restarts, each check's status (gauges filled at scrape time
  * from the runners, so an allocation gone is a series gone), and how long driver operations take.
- * Labels name jobs, groups, allocations, tasks and checks, never a request.
+ * Labels name jobs, groups, allocations, tasks and checks, never a request; the job is `job_id`,
+ * since Prometheus gives `job` to the scrape target.
  */
 export class AgentMetrics {
   readonly registry = new Registry();
@@ -29,11 +30,11 @@ export class AgentMetrics {
     registers: [this.registry],
   });
   readonly #allocs = this.#gauge('berth_agent_allocs', 'Allocations this agent runs, by client status', ['status']);
-  readonly #cpu = this.#gauge('berth_agent_alloc_cpu_percent', 'CPU an allocation uses now, in percent of one core', ['job', 'group', 'alloc_id']);
-  readonly #memory = this.#gauge('berth_agent_alloc_memory_bytes', 'Memory an allocation uses now', ['job', 'group', 'alloc_id']);
-  readonly #restarts = this.#gauge('berth_agent_task_restarts', 'Restarts of a task so far', ['job', 'group', 'alloc_id', 'task']);
-  readonly #state = this.#gauge('berth_agent_task_state', '1 for the state a task is in (pending, running, dead)', ['job', 'group', 'alloc_id', 'task', 'state']);
-  readonly #checks = this.#gauge('berth_agent_check_status', '1 for the status a service check holds (passing, warning, critical)', ['job', 'alloc_id', 'check', 'status']);
+  readonly #cpu = this.#gauge('berth_agent_alloc_cpu_percent', 'CPU an allocation uses now, in percent of one core', ['job_id', 'group', 'alloc_id']);
+  readonly #memory = this.#gauge('berth_agent_alloc_memory_bytes', 'Memory an allocation uses now', ['job_id', 'group', 'alloc_id']);
+  readonly #restarts = this.#gauge('berth_agent_task_restarts', 'Restarts of a task so far', ['job_id', 'group', 'alloc_id', 'task']);
+  readonly #state = this.#gauge('berth_agent_task_state', '1 for the state a task is in (pending, running, dead)', ['job_id', 'group', 'alloc_id', 'task', 'state']);
+  readonly #checks = this.#gauge('berth_agent_check_status', '1 for the status a service check holds (passing, warning, critical)', ['job_id', 'alloc_id', 'check', 'status']);
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'berth_agent_' });
@@ -54,7 +55,7 @@ export class AgentMetrics {
 
   async #observe(runner: AllocRunner, drivers: Map<DriverName, TaskDriver>): Promise<void> {
     const a = runner.alloc;
-    const alloc = { job: a.jobId, group: a.group, alloc_id: a.id };
+    const alloc = { job_id: a.jobId, group: a.group, alloc_id: a.id };
     const usage = await allocUsage(runner, drivers);
     this.#cpu.set(alloc, usage.cpuPercent);
     this.#memory.set(alloc, usage.memoryBytes);
@@ -62,7 +63,7 @@ export class AgentMetrics {
       this.#restarts.set({ ...alloc, task }, s.restarts);
       this.#state.set({ ...alloc, task, state: s.state }, 1);
     }
-    for (const c of runner.checkStatuses()) this.#checks.set({ job: a.jobId, alloc_id: a.id, check: c.id, status: c.status }, 1);
+    for (const c of runner.checkStatuses()) this.#checks.set({ job_id: a.jobId, alloc_id: a.id, check: c.id, status: c.status }, 1);
   }
 }
 
