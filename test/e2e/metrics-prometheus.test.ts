@@ -6,10 +6,12 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { AgentMetrics } from '../../src/agent/index.ts';
+import { ServerMetrics } from '../../src/server/index.ts';
 import { berth, eventually, freePort } from '../harness/berth.ts';
 import { startAgent, startServer, type BerthProcess } from '../harness/cluster.ts';
 
@@ -37,6 +39,22 @@ async function query(prom: string, q: string): Promise<{ metric: Record<string, 
   assert.equal(body.status, 'success', `query ${q}: ${JSON.stringify(body)}`);
   return body.data.result.map((r) => ({ metric: r.metric, value: Number(r.value[1]) }));
 }
+
+describe('the Grafana dashboard in docs/', () => {
+  it('graphs only series that a berth server or agent serves', async () => {
+    const dashboard = JSON.parse(await readFile(path.join(import.meta.dirname, '../../docs/grafana-dashboard.json'), 'utf8')) as { panels: { targets?: { expr: string }[] }[] };
+    const served = new Set<string>();
+    for (const registry of [new ServerMetrics().registry, new AgentMetrics().registry]) {
+      for (const m of await registry.getMetricsAsJSON()) {
+        served.add(m.name);
+        if (m.type === 'histogram') for (const suffix of ['_bucket', '_sum', '_count']) served.add(m.name + suffix);
+      }
+    }
+    const exprs = dashboard.panels.flatMap((p) => p.targets ?? []).map((t) => t.expr);
+    assert.ok(exprs.length > 15);
+    for (const expr of exprs) for (const name of expr.match(/berth_[a-z_]+/g) ?? []) assert.ok(served.has(name), `${name} (in ${expr}) is not served`);
+  });
+});
 
 describe('Prometheus scraping a berth server and agent', { timeout: 120_000 }, () => {
   if (!hasPrometheus) {
