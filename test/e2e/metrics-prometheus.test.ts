@@ -47,7 +47,7 @@ describe('the Grafana dashboard in docs/', () => {
     for (const registry of [new ServerMetrics().registry, new AgentMetrics().registry]) {
       for (const m of await registry.getMetricsAsJSON()) {
         served.add(m.name);
-        if (m.type === 'histogram') for (const suffix of ['_bucket', '_sum', '_count']) served.add(m.name + suffix);
+        if (String(m.type) === 'histogram') for (const suffix of ['_bucket', '_sum', '_count']) served.add(m.name + suffix);
       }
     }
     const exprs = dashboard.panels.flatMap((p) => p.targets ?? []).map((t) => t.expr);
