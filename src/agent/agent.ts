@@ -11,6 +11,7 @@ import { AllocRunner } from './allocs/alloc-runner.ts';
 import { LocalAllocs } from './allocs/local-allocs.ts';
 import { LocalState } from './allocs/local-state.ts';
 import { recoverLocal } from './allocs/recovery.ts';
+import { AgentMetrics, timedDriver } from './metrics.ts';
 import { StatusReporter } from './allocs/reporter.ts';
 import { watchAllocs } from './allocs/watcher.ts';
 import { buildAgentApp } from './http/endpoint.ts';
@@ -85,6 +86,7 @@ export class Agent {
   #reporter!: StatusReporter;
   #http: FastifyInstance | undefined;
   #ingress: IngressDataPath | undefined;
+  readonly #metrics = new AgentMetrics();
   nodeId = '';
 
   private constructor(options: AgentOptions) {
@@ -123,7 +125,8 @@ export class Agent {
     const addresses = await resolveNodeAddresses({ servers: this.#servers, address: o.address, httpHost: o.httpHost });
     if (!addresses.ok) throw new BerthError('invalid_input', addresses.error);
     const { address, httpHost } = addresses.value;
-    const drivers = o.drivers ?? [new DockerDriver({ host: o.dockerHost, tls: o.dockerTls }), new ProcessDriver()];
+    // Every driver operation is timed (berth_agent_driver_operation_seconds).
+    const drivers = (o.drivers ?? [new DockerDriver({ host: o.dockerHost, tls: o.dockerTls }), new ProcessDriver()]).map((d) => timedDriver(d, this.#metrics.driverSeconds));
     for (const d of drivers) this.#drivers.set(d.name, d);
     const facts = await fingerprint(drivers);
     const offered = offeredResources(facts.resources, o.reserved);
@@ -134,9 +137,9 @@ export class Agent {
     const secret = await loadNodeSecret(o.dataDir);
     this.#client = new BerthClient({ address: this.#servers, token: o.token, nodeSecret: secret, nodeId: this.nodeId, transport: o.transport });
     this.#reporter = new StatusReporter({ send: (updates) => this.#client.updateAllocations(this.nodeId, updates), logger: this.#log, clock: this.#clock });
-    this.#allocs = new LocalAllocs({ client: this.#client, reporter: this.#reporter, logger: this.#log, signal, newRunner: (alloc, job) => this.#newRunner(alloc, job) });
+    this.#allocs = new LocalAllocs({ client: this.#client, reporter: this.#reporter, logger: this.#log, signal, clock: this.#clock, newRunner: (alloc, job) => this.#newRunner(alloc, job) });
     // The endpoint answers to the Host names of the address it listens at (the one the servers are given).
-    this.#http = await buildAgentApp(this.#allocs.runners, this.#drivers, { logger: this.#log, nodeId: () => this.nodeId, bindHost: httpHost, nodeSecret: secret, https: o.tls?.options });
+    this.#http = await buildAgentApp(this.#allocs.runners, this.#drivers, { logger: this.#log, nodeId: () => this.nodeId, bindHost: httpHost, nodeSecret: secret, https: o.tls?.options, metrics: this.#metrics });
     o.tls?.attach(this.#http.server as unknown as tls.Server);
     await this.#http.listen({ host: httpHost, port: o.httpPort ?? 0 }).catch(async (err: NodeJS.ErrnoException) => {
       this.#localState.close();

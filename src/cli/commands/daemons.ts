@@ -120,6 +120,7 @@ interface RunOpts extends BrowserFlags, TlsFlags {
   deploymentGcThreshold?: number;
   nodeGcThreshold?: number;
   jobVersionsKept?: number;
+  historyRevisions?: number;
   etcd?: string[];
   name?: string;
   advertiseUrl?: string;
@@ -232,7 +233,10 @@ function durationMs(value: string): number {
   return parsed.value;
 }
 
-/** The garbage collector's flags (Nomad's names and defaults), on `berth server` and `berth dev`. */
+/**
+ * The garbage collector's flags (Nomad's names and defaults), on `berth server` and `berth dev`,
+ * and the window of revision history the SQLite state keeps.
+ */
 function addGcFlags(cmd: Command): Command {
   return cmd
     .addOption(new Option('--gc-interval <duration>', 'how often the leader collects garbage').env('BERTH_GC_INTERVAL').argParser(durationMs).default(durationMs('5m'), '5m'))
@@ -241,7 +245,8 @@ function addGcFlags(cmd: Command): Command {
     .addOption(new Option('--batch-eval-gc-threshold <duration>', 'the same for batch jobs').env('BERTH_BATCH_EVAL_GC_THRESHOLD').argParser(durationMs).default(durationMs('24h'), '24h'))
     .addOption(new Option('--deployment-gc-threshold <duration>', 'a finished deployment (not a job\'s latest) is collected this long after it finished').env('BERTH_DEPLOYMENT_GC_THRESHOLD').argParser(durationMs).default(durationMs('1h'), '1h'))
     .addOption(new Option('--node-gc-threshold <duration>', 'a node down this long, with nothing live on it, is collected with its secret').env('BERTH_NODE_GC_THRESHOLD').argParser(durationMs).default(durationMs('24h'), '24h'))
-    .addOption(new Option('--job-versions-kept <n>', 'old versions a job keeps besides its current one (and those still in use), for job history and revert').env('BERTH_JOB_VERSIONS_KEPT').argParser(positiveInt).default(19));
+    .addOption(new Option('--job-versions-kept <n>', 'old versions a job keeps besides its current one (and those still in use), for job history and revert').env('BERTH_JOB_VERSIONS_KEPT').argParser(positiveInt).default(19))
+    .addOption(new Option('--history-revisions <n>', 'revisions of history the SQLite state keeps for watches and the event stream (an older index gets 410); bounds the state file under churn').env('BERTH_HISTORY_REVISIONS').argParser(positiveInt).default(1000));
 }
 
 /** `berth server`: the control plane. */
@@ -369,7 +374,7 @@ async function openState(opts: RunOpts): Promise<StateBackend> {
   await fs.mkdir(opts.dataDir, { recursive: true }).catch((err: Error) => {
     throw new CliError(`Cannot create data dir ${opts.dataDir}: ${err.message}`);
   });
-  return openSqliteState(opts.dataDir);
+  return openSqliteState(opts.dataDir, opts.historyRevisions === undefined ? {} : { historyRevisions: opts.historyRevisions });
 }
 
 async function startServer(opts: RunOpts, logger: Logger): Promise<Server> {
