@@ -1,4 +1,4 @@
-import type { ServiceSpec } from './service.ts';
+import type { ServiceSpec, UpstreamSpec } from './service.ts';
 import type { UpdateStrategy } from './deployment.ts';
 
 /** The kinds of job berth runs. */
@@ -129,6 +129,8 @@ export interface Task {
   services?: ServiceSpec[];
   /** Files or env rendered from KV keys and services, re-rendered on change; absent when none. */
   templates?: TaskTemplate[];
+  /** Services this task reaches through its agent's listeners; absent when none. */
+  upstreams?: UpstreamSpec[];
 }
 
 export interface Group {
@@ -149,6 +151,8 @@ export interface Group {
   migrate?: { maxParallel: number };
   /** Services registered while the allocation runs; absent when none. */
   services?: ServiceSpec[];
+  /** Services every task of the group reaches through its agent's listeners; absent when none. */
+  upstreams?: UpstreamSpec[];
   /** How a new version replaces the allocations (the job's `update` merged with the group's); absent: all at once. */
   update?: UpdateStrategy;
 }

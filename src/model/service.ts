@@ -110,3 +110,26 @@ export function aggregateStatus(checks: readonly Pick<CheckState, 'status'>[]): 
   if (checks.some((c) => c.status === 'warning')) return 'warning';
   return 'passing';
 }
+
+/** How an upstream's listener picks an instance for each new connection. */
+export type UpstreamPolicy = 'round-robin' | 'least-connections';
+
+/**
+ * A service a task reaches through a listener of its node's agent (Consul Connect's and Nomad's
+ * upstreams, without mesh TLS): `BERTH_UPSTREAM_ADDR_<service>` in the task's environment.
+ */
+export interface UpstreamSpec {
+  /** The service's name; one that no job registers yet is accepted and has no instances. */
+  service: string;
+  /** The port of the listener: on loopback for process tasks, on the docker bridge for containers. */
+  localBindPort: number;
+  /** The instances' datacenter; absent: the agent's own. */
+  datacenter?: string;
+  policy: UpstreamPolicy;
+  /** Time a connect to one instance may take. */
+  connectTimeoutMs: number;
+  /** Further instances tried after a failed connect. */
+  retries: number;
+  /** Passive outlier detection: failed connects in a row eject an instance for a while. */
+  outlier: { consecutiveFailures: number; baseEjectionMs: number; maxEjectionMs: number };
+}
