@@ -1,5 +1,5 @@
 import { BerthError, type ErrorDetail } from '../model/index.ts';
-import type { AllocStats, Allocation, Deployment, Evaluation, Job, JobRun, KeyringKeyInfo, Node, NodeStats, Variable, VariableMeta } from '../model/index.ts';
+import type { AllocStats, Allocation, Deployment, Evaluation, Job, JobRun, KeyringKeyInfo, Node, NodeStats, ServiceAddress, Variable, VariableMeta } from '../model/index.ts';
 import { codeOfHttpStatus } from './status.ts';
 import { ServerPool } from './server-pool.ts';
 import type { Transport } from './transport.ts';
@@ -283,6 +283,11 @@ export class BerthClient {
   /** The dependency graph of jobs, as JSON or Graphviz DOT text. */
   jobGraph(format: 'json' | 'dot' = 'json'): Promise<unknown> {
     return format === 'dot' ? this.text('/v1/jobs/graph?format=dot') : this.#json('GET', '/v1/jobs/graph');
+  }
+
+  /** Each service's address and ports (`GET /v1/service-addresses`); with `index`, a blocking read. */
+  serviceAddresses(opts?: BlockingOptions): Promise<Indexed<ServiceAddress[]>> {
+    return this.#blocking('/v1/service-addresses', opts);
   }
 
   /** Raw GET of a path, for routes without a typed method (metrics). */

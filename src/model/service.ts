@@ -133,3 +133,17 @@ export interface UpstreamSpec {
   /** Passive outlier detection: failed connects in a row eject an instance for a while. */
   outlier: { consecutiveFailures: number; baseEjectionMs: number; maxEjectionMs: number };
 }
+
+/**
+ * A service's address: one IP, the same on every node, allocated by the server from its range the
+ * first time a job registers the service, and kept (a name's address never changes, so tasks and
+ * DNS caches never see it move). Each node's agent listens on it, on each of `ports`.
+ */
+export interface ServiceAddress {
+  /** The service's name. */
+  service: string;
+  /** An IPv4 address of the server's `--service-address-range`. */
+  address: string;
+  /** The ports it answers on: each port label's `to`, else its static port, as jobs declared them. */
+  ports: number[];
+}

@@ -120,6 +120,7 @@ interface RunOpts extends BrowserFlags, TlsFlags {
   deploymentGcThreshold?: number;
   nodeGcThreshold?: number;
   jobVersionsKept?: number;
+  serviceAddressRange?: string;
   etcd?: string[];
   name?: string;
   advertiseUrl?: string;
@@ -216,9 +217,10 @@ function durationMs(value: string): number {
   return parsed.value;
 }
 
-/** The garbage collector's flags (Nomad's names and defaults), on `berth server` and `berth dev`. */
+/** The garbage collector's flags (Nomad's names and defaults) and the service address range, on `berth server` and `berth dev`. */
 function addGcFlags(cmd: Command): Command {
   return cmd
+    .addOption(new Option('--service-address-range <cidr>', 'the IPv4 block each service gets its address from (the same on every server)').env('BERTH_SERVICE_ADDRESS_RANGE').default('198.18.0.0/16'))
     .addOption(new Option('--gc-interval <duration>', 'how often the leader collects garbage').env('BERTH_GC_INTERVAL').argParser(durationMs).default(durationMs('5m'), '5m'))
     .addOption(new Option('--job-gc-threshold <duration>', 'a stopped job is collected (with its allocations, evaluations, versions) this long after it stopped').env('BERTH_JOB_GC_THRESHOLD').argParser(durationMs).default(durationMs('4h'), '4h'))
     .addOption(new Option('--eval-gc-threshold <duration>', 'a terminal evaluation or allocation is collected this long after its last change').env('BERTH_EVAL_GC_THRESHOLD').argParser(durationMs).default(durationMs('1h'), '1h'))
@@ -395,6 +397,7 @@ function schedulerOptions(opts: RunOpts): Partial<ServerOptions> {
   if (opts.nodeGcThreshold !== undefined) gc.nodeThresholdMs = opts.nodeGcThreshold;
   if (opts.jobVersionsKept !== undefined) gc.versionsKept = opts.jobVersionsKept;
   if (Object.keys(gc).length > 0) out.gc = gc;
+  if (opts.serviceAddressRange !== undefined) out.serviceAddressRange = opts.serviceAddressRange;
   if (opts.heartbeatTtl === undefined && opts.heartbeatGrace === undefined) return out;
   out.heartbeat = { minHeartbeatTtlMs: ms('heartbeat-ttl', opts.heartbeatTtl ?? '10s'), heartbeatGraceMs: ms('heartbeat-grace', opts.heartbeatGrace ?? '5s') };
   return out;

@@ -2,3 +2,4 @@
 export { JobService, specChanged, summarize, jobStatus, liveAllocs, VERSIONS_KEPT, type JobSpec } from './job-service.ts';
 export { planJob } from './plan-dry-run.ts';
 export { isActive, newDeployment, cancelActive, deploymentWrites } from './deployment-writes.ts';
+export { DEFAULT_SERVICE_ADDRESS_RANGE, addressesByService, parseAddressRange } from './service-addresses.ts';
