@@ -19,6 +19,7 @@ import { loadNodeId, loadNodeSecret } from './node/node-id.ts';
 import { resolveNodeAddresses } from './node/address.ts';
 import { offeredResources, registrationRequest, type NodeSettings } from './node/node-settings.ts';
 import { NodeRegistration } from './node/registration.ts';
+import { AgentServices } from './services/index.ts';
 
 /** Agent settings. */
 export interface AgentOptions extends NodeSettings {
@@ -46,6 +47,14 @@ export interface AgentOptions extends NodeSettings {
   drivers?: TaskDriver[];
   /** DNS servers given to docker tasks that name none: berth's DNS on the bridge. Default: Docker's. */
   dnsServers?: string[];
+  /**
+   * Serve every service's address on this node (the address on `lo`, a listener on each of its
+   * ports) and answer `NAME.service.berth` with it to containers from a DNS responder on the docker
+   * bridge, which relays other queries to `dnsServers` (else the host's resolvers). Default false.
+   */
+  serviceAddresses?: boolean;
+  /** The node DNS's port on the bridge (tests); default 53. */
+  nodeDnsPort?: number;
   clock?: Clock;
   /** The ACL token the agent uses with the servers (registration needs `nodes: write`). Default env BERTH_TOKEN. */
   token?: string;
@@ -81,6 +90,7 @@ export class Agent {
   #node!: NodeRegistration;
   #reporter!: StatusReporter;
   #http: FastifyInstance | undefined;
+  #services: AgentServices | undefined;
   nodeId = '';
 
   private constructor(options: AgentOptions) {
@@ -100,6 +110,11 @@ export class Agent {
 
   get nodeName(): string {
     return this.#node.request.name;
+  }
+
+  /** The agent's service plumbing (upstream listeners, service addresses), for tests and status. */
+  get services(): AgentServices | undefined {
+    return this.#services;
   }
 
   /** The default driver this node resolved to. */
@@ -142,6 +157,10 @@ export class Agent {
     });
     const request = registrationRequest({ nodeId: this.nodeId, settings: { ...o, address }, facts, httpAddr: endpointUrl(httpHost, address, this.#http, o.tls !== undefined) });
     this.#node = new NodeRegistration({ client: this.#client, request, clock: this.#clock, logger: this.#log, signal });
+    this.#services = await AgentServices.start({
+      client: this.#client, clock: this.#clock, logger: this.#log.child({ component: 'services' }),
+      bridgeAddress: facts.drivers.docker?.bridgeAddress, serviceAddresses: o.serviceAddresses, dnsUpstreams: o.dnsServers, dnsPort: o.nodeDnsPort,
+    });
     this.#allocs.restore(await recoverLocal({ localState: this.#localState, drivers: this.#drivers, nodeName: request.name, logger: this.#log }));
     try {
       await this.#node.register();
@@ -185,6 +204,7 @@ export class Agent {
     await Promise.all(runners.map((r) => r.save()));
     this.#localState.close();
     await this.#http?.close();
+    await this.#services?.stop();
     await Promise.allSettled(this.#loops);
   }
 
@@ -208,6 +228,7 @@ export class Agent {
       onChange: (u) => this.#reporter.push(u),
       servers: this.#client.servers,
       dnsServers: this.#o.dnsServers,
+      services: this.#services,
     });
   }
 }

@@ -61,6 +61,8 @@ export interface TaskConfig {
   extraHosts?: string[];
   /** Docker: DNS servers of the container (berth's DNS once discovery serves it). */
   dnsServers?: string[];
+  /** Docker: DNS search domains of the container (the agent's `service.berth` with service addresses). */
+  dnsSearch?: string[];
   /** Docker: `bridge` (default) or `host`; any other value is a Docker network's name. */
   networkMode?: string;
   /** Docker: `/host/path:/ctr/path[:ro]` binds a host path; `name:/ctr/path[:ro]` mounts a named volume. */

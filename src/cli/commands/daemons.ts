@@ -134,6 +134,7 @@ interface AgentOpts extends Omit<RunOpts, 'httpAddr'> {
   nodeClass?: string;
   meta?: Record<string, string>;
   taskDns?: string[];
+  serviceAddresses?: boolean;
   reserveCpu?: number;
   reserveMemory?: number;
   portRange: { min: number; max: number };
@@ -274,6 +275,7 @@ function agentCommand(): Command {
     .addOption(new Option('--node-class <class>', 'class of this node, for ${node.class} constraints').env('BERTH_NODE_CLASS'))
     .addOption(new Option('--meta <key=value>', 'node metadata for ${meta.<key>} constraints; repeat for several').argParser(collectMeta))
     .addOption(new Option('--task-dns <ip|auto>', "DNS server for docker tasks that set none, so that they resolve NAME.service.berth: where berth's DNS answers on port 53 (`berth server --dns-bridge`); auto: this host's docker0 address; repeat for several").env('BERTH_TASK_DNS').argParser(collectTaskDns))
+    .addOption(new Option('--service-addresses', "serve each service's address on this node (added to lo; needs CAP_NET_ADMIN, else 127.x for process tasks only) and answer NAME.service.berth with it to containers from a DNS responder on the docker bridge, which relays other queries to --task-dns").env('BERTH_SERVICE_ADDRESSES'))
     .action(async (opts: AgentOpts) => {
       const logger = await newLogger(opts);
       const tls = await listenerTls(opts, 'servers');
@@ -303,6 +305,7 @@ function agentCommand(): Command {
         reserved: { cpu: opts.reserveCpu, memoryMiB: opts.reserveMemory },
         portRange: opts.portRange,
         dnsServers: taskDnsServers(opts.taskDns),
+        serviceAddresses: opts.serviceAddresses === true,
       });
       onSignals(logger, () => a.stop(), () => a.reloadTls());
     });
