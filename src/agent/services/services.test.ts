@@ -2,6 +2,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import dnsPacket from 'dns-packet';
+import { pino } from 'pino';
 import { BerthClient } from '../../api/index.ts';
 import { silentLogger, systemClock } from '../../lib/index.ts';
 import type { UpstreamSpec } from '../../model/index.ts';
@@ -71,9 +72,9 @@ describe('agent services', () => {
     const seen = await eventually('both instances', async () => {
       const got = new Set<string>();
       for (let i = 0; i < 6; i++) got.add(await read('127.0.0.1', port));
-      return got.size === 2 && got;
+      return got.size === 2 ? [...got] : undefined;
     });
-    assert.deepEqual([...seen].sort(), ['db-1', 'db-2']);
+    assert.deepEqual(seen.sort(), ['db-1', 'db-2']);
     await client.servers.fetch('/v1/agent/check/fail/db-2-ttl', { method: 'PUT' });
     await eventually('only db-1', async () => {
       for (let i = 0; i < 6; i++) if ((await read('127.0.0.1', port)) !== 'db-1') return false;
@@ -99,7 +100,7 @@ describe('agent services', () => {
 
   it('serves a service address on a 127.x address when it cannot add addresses to lo, and says so', async () => {
     const warnings: string[] = [];
-    const logger = { ...silentLogger(), warn: (_o: unknown, msg: string) => void warnings.push(msg), child: () => logger } as ReturnType<typeof silentLogger>;
+    const logger = pino({ level: 'warn' }, { write: (line: string) => void warnings.push(line) });
     const [port] = await freePorts(1);
     await client.registerJob({ id: 'db', groups: [{ name: 'g', ports: [{ label: 'pg', static: port }], services: [{ name: 'db', port: 'pg' }], tasks: [{ name: 't', driver: 'process', config: { command: '/bin/true' } }] }] }, 'json');
     const proxy = new ServiceAddressProxy({ client, feeds, clock: systemClock, logger, loopback: { add: async () => ({ ok: false, reason: 'the agent lacks CAP_NET_ADMIN' }), removeAll: async () => undefined } });
@@ -117,7 +118,7 @@ describe('agent services', () => {
     const query = (name: string, type: 'A' | 'AAAA' | 'SRV' = 'A') => dnsPacket.decode(dnsPacket.encode({ id: 7, type: 'query', flags: dnsPacket.RECURSION_DESIRED, questions: [{ name, type }] }));
     const addressOf = (s: string): string | undefined => (s === 'db' ? '198.18.0.1' : undefined);
     const a = dnsPacket.decode(answerServiceName(query('DB.service.berth'), addressOf)!);
-    assert.deepEqual(a.answers?.map((r) => [r.type, r.data]), [['A', '198.18.0.1']]);
+    assert.deepEqual(a.answers?.map((r) => [r.type, (r as { data?: unknown }).data]), [['A', '198.18.0.1']]);
     assert.equal(a.id, 7);
     assert.deepEqual(dnsPacket.decode(answerServiceName(query('db.service.berth', 'AAAA'), addressOf)!).answers, []);
     assert.equal(answerServiceName(query('web.service.berth'), addressOf), undefined, 'no address: relayed');
