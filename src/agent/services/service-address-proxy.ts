@@ -55,9 +55,14 @@ export class ServiceAddressProxy {
     this.#loop ??= this.#follow();
   }
 
-  /** The address a service answers on from this node's tasks, or undefined when it has none (yet). */
+  /**
+   * The address a service answers on from this node's tasks, or undefined when it has none (yet)
+   * or no port is listened on there (a dynamic port without `to`): its name is then left to
+   * berth's DNS, which answers the instances.
+   */
   addressOf(service: string): string | undefined {
-    return this.#served.get(service)?.bind;
+    const served = this.#served.get(service);
+    return served && served.listeners.size > 0 ? served.bind : undefined;
   }
 
   /** Whether containers can reach the service addresses (false in the 127.x fallback). */
@@ -123,6 +128,10 @@ export class ServiceAddressProxy {
         // Another agent on this host (tests run several) already serves it: the same endpoints.
         this.#deps.logger.warn({ service: row.service, address: `${served.bind}:${port}`, err: (err as Error).message }, 'cannot listen on a service address');
         continue;
+      }
+      if (this.#stop.signal.aborted) {
+        await listener.close();
+        return;
       }
       served.listeners.set(port, listener);
       listener.setEndpoints(served.endpoints);
