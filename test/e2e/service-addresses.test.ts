@@ -185,6 +185,8 @@ groups:
       }, 20_000);
       assert.ok(ids.includes(body));
       assert.ok(ids.includes(await fetchFromA('web')), 'the search path makes the bare name work');
+      const info = await berth(['service', 'info', 'web'], { addr: server!.addr });
+      assert.match(info.stdout, /^Service address: 198\.18\.0\.1 \(ports 8080\), on agents with --service-addresses$/m);
     });
 
     it('a process task on host A reaches both containers on host B through its upstream', async () => {
