@@ -55,10 +55,14 @@ if (problem) {
     };
     const allocsOf = async (job: string): Promise<Allocation[]> => (await (await fetch(`${server!.addr}/v1/jobs/${job}/allocations`)).json()) as Allocation[];
     const liveAllocs = async (job: string): Promise<Allocation[]> => (await allocsOf(job)).filter((a) => a.desiredStatus === 'run' && a.clientStatus === 'running');
-    /** GET / through a name from the client container on host A (busybox nc: its wget crashes in this image). */
-    const fetchFromA = async (name: string): Promise<string> => {
+    /**
+     * GET / `times` times through a name from the client container on host A, in one exec (each
+     * exec costs about a second here); the bodies, one a line. busybox nc: its wget crashes in this image.
+     */
+    const fetchFromA = async (name: string, times = 1): Promise<string> => {
       const [client] = await liveAllocs('client');
-      const out = await execIn(await containerOf('a', client.id), ['sh', '-c', `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 2 ${name} 8080 | tail -n 1`]);
+      const get = `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 2 ${name} 8080 | tail -n 1`;
+      const out = await execIn(await containerOf('a', client.id), ['sh', '-c', `for i in $(seq ${times}); do ${get}; done`]);
       return out.trim();
     };
     /** The lines the upstream fetcher on host A wrote since `from` lines. */
@@ -198,8 +202,14 @@ groups:
       assert.deepEqual(seen, ids);
     });
 
-    it('an instance whose check fails stops getting traffic within one check interval', async () => {
+    it('an instance whose check fails stops getting traffic within one check interval, and its open connections are closed', async () => {
       const [sick, well] = web;
+      // Two idle connections through the service address from A, one to each instance (round robin):
+      // the one to the sick instance must be closed when it leaves, the other left alone.
+      const [clientAlloc] = await liveAllocs('client');
+      const client = await containerOf('a', clientAlloc.id);
+      const idle = (n: number): string => `(sleep 60 | (nc web.service.berth 8080 >/dev/null 2>&1; echo closed-${n} >> /tmp/closed)) >/dev/null 2>&1 &`;
+      await execIn(client, ['sh', '-c', `rm -f /tmp/closed; ${idle(1)} sleep 0.3; ${idle(2)} sleep 0.3`]);
       await execIn(await containerOf('b', sick.id), ['rm', '/www/health']);
       const failedAt = Date.now();
       // The check needs one interval to see it; the proxies follow the catalog at once.
@@ -211,7 +221,11 @@ groups:
       }, 10_000);
       const tookMs = Date.now() - failedAt;
       assert.ok(tookMs < CHECK_INTERVAL_MS * 2 + 1000, `took ${tookMs} ms`);
-      for (let i = 0; i < 3; i++) assert.equal(await fetchFromA('web.service.berth'), well.id, 'containers on A reach only the passing instance');
+      const closedLines = async (): Promise<string[]> => (await execIn(client, ['cat', '/tmp/closed'])).split('\n').filter((l) => l.startsWith('closed-'));
+      await eventually('the idle connection to the sick instance closed', async () => (await closedLines()).length > 0, 5000);
+      await new Promise((r) => setTimeout(r, 300));
+      assert.equal((await closedLines()).length, 1, 'exactly one idle connection closed: the other instance kept its own');
+      assert.deepEqual((await fetchFromA('web.service.berth', 4)).split('\n'), [well.id, well.id, well.id, well.id], 'containers on A reach only the passing instance');
       await execIn(await containerOf('b', sick.id), ['sh', '-c', 'echo ok > /www/health']);
       await eventually('the instance back in rotation', async () => (await seenSince(0)).slice(-10).includes(sick.id), 10_000);
     });
