@@ -1,5 +1,6 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import dns from 'node:dns/promises';
 import net from 'node:net';
 import dnsPacket from 'dns-packet';
 import { pino } from 'pino';
@@ -10,7 +11,7 @@ import type { UpstreamSpec } from '../../model/index.ts';
 import { Server } from '../../server/index.ts';
 import { MemoryBackend } from '../../state/index.ts';
 import { freePorts } from '../../testing/index.ts';
-import { answerServiceName, fallbackAddress, PassingFeeds, ServiceAddressProxy, UpstreamListeners, upstreamEnvName } from './index.ts';
+import { answerServiceName, fallbackAddress, NodeDns, PassingFeeds, ServiceAddressProxy, UpstreamListeners, upstreamEnvName } from './index.ts';
 
 /** A TCP server that says its name to each connection and closes. */
 async function backend(name: string): Promise<{ port: number; close: () => Promise<void> }> {
@@ -124,5 +125,35 @@ describe('agent services', () => {
     assert.equal(answerServiceName(query('web.service.berth'), addressOf), undefined, 'no address: relayed');
     assert.equal(answerServiceName(query('_db._tcp.service.berth', 'SRV'), addressOf), undefined);
     assert.equal(answerServiceName(query('db.service.consul'), addressOf), undefined, '.consul stays Consul-exact');
+  });
+
+  it('the node DNS answers service names over UDP and TCP and relays the rest to its upstream', async (t) => {
+    const [port, upstreamPort] = await freePorts(2);
+    const upstream = new NodeDns({ host: '127.0.0.1', port: upstreamPort, addressOf: (s) => (s === 'web' ? '198.18.0.9' : undefined), upstreams: [], logger: silentLogger() });
+    const own = new NodeDns({ host: '127.0.0.1', port, addressOf: (s) => (s === 'db' ? '198.18.0.1' : undefined), upstreams: [`127.0.0.1:${upstreamPort}`], logger: silentLogger() });
+    await upstream.listen();
+    await own.listen();
+    t.after(async () => (await own.close(), await upstream.close()));
+    const resolver = new dns.Resolver({ timeout: 2000, tries: 1 });
+    resolver.setServers([`127.0.0.1:${port}`]);
+    assert.deepEqual(await resolver.resolve4('db.service.berth'), ['198.18.0.1']);
+    assert.deepEqual(await resolver.resolve4('web.service.berth'), ['198.18.0.9'], 'relayed');
+    await assert.rejects(resolver.resolve4('nothing.example'), /EREFUSED/, 'no upstream of the upstream: REFUSED, relayed');
+    const overTcp = async (name: string): Promise<unknown[]> => {
+      const sock = net.connect(port, '127.0.0.1');
+      sock.write(dnsPacket.streamEncode({ id: 1, type: 'query', questions: [{ name, type: 'A' }] }));
+      const chunks: Buffer[] = [];
+      for await (const chunk of sock) {
+        chunks.push(chunk as Buffer);
+        const all = Buffer.concat(chunks);
+        if (all.length >= 2 && all.length >= 2 + all.readUInt16BE(0)) {
+          sock.destroy();
+          return (dnsPacket.streamDecode(all).answers ?? []).map((a) => (a as { data?: unknown }).data);
+        }
+      }
+      return [];
+    };
+    assert.deepEqual(await overTcp('db.service.berth'), ['198.18.0.1']);
+    assert.deepEqual(await overTcp('web.service.berth'), ['198.18.0.9'], 'relayed over TCP');
   });
 });
