@@ -239,7 +239,7 @@ groups:
       const after = await seenSince(from);
       // The fetcher asks every ~0.1 s: 1.5 s is ~10 answers, each from the survivor once the victim died.
       const late = after.slice(Math.floor(after.length / 3));
-      assert.ok(after.length >= 5, `the fetcher kept getting answers (${after.length} in ${Date.now() - killedAt} ms)`);
+      assert.ok(after.length >= 3, `the fetcher kept getting answers (${after.length} in ${Date.now() - killedAt} ms)`);
       assert.ok(late.length > 0 && late.every((l) => l === survivor.id), after.join(','));
     });
   });

@@ -37,7 +37,9 @@ export class NodeDns {
   readonly #tcp: net.Server;
 
   constructor(options: NodeDnsOptions) {
-    this.#o = options;
+    // Relaying to itself (`--task-dns auto` names the bridge address it listens on) would loop.
+    const self = `${options.host}:${options.port ?? 53}`;
+    this.#o = { ...options, upstreams: options.upstreams.filter((u) => (u.includes(':') ? u : `${u}:53`) !== self) };
     this.#socket = dgram.createSocket(net.isIPv6(options.host) ? 'udp6' : 'udp4');
     this.#socket.on('message', (query, peer) => void this.#answer(query, 'udp').then((reply) => reply && this.#socket.send(reply, peer.port, peer.address)));
     this.#tcp = net.createServer((conn) => this.#serveTcp(conn));
