@@ -27,6 +27,14 @@ describe('HTTP API: service addresses', () => {
     ]);
   });
 
+  it('gives two services registered at once two addresses', async (t) => {
+    const s = await startServer(t);
+    await Promise.all([s.ok('POST', '/v1/jobs', job('a', [{ name: 'svc-a', port: 'http' }])), s.ok('POST', '/v1/jobs', job('b', [{ name: 'svc-b', port: 'http' }]))]);
+    const rows = await s.ok<ServiceAddress[]>('GET', '/v1/service-addresses');
+    assert.deepEqual(rows.map((r) => r.service), ['svc-a', 'svc-b']);
+    assert.deepEqual(rows.map((r) => r.address).sort(), ['198.18.0.1', '198.18.0.2']);
+  });
+
   it('answers a blocking query when an address is given', async (t) => {
     const s = await startServer(t);
     const before = await s.request('GET', '/v1/service-addresses');
