@@ -6,7 +6,7 @@
  * interval.
  */
 import type { ServerPool } from '../../api/index.ts';
-import type { Clock, Logger } from '../../lib/index.ts';
+import { backoffDelay, type Clock, type Logger } from '../../lib/index.ts';
 import type { Endpoint } from '../../proxy/index.ts';
 
 /** Called with the whole list each time it changes (and once with the current list on subscribe). */
@@ -25,9 +25,10 @@ interface Feed {
   stop: AbortController;
 }
 
-/** How long a blocking query waits; how long to wait after a failed one. */
+/** How long a blocking query waits. */
 const WAIT = '5m';
-const RETRY_MS = 1000;
+/** Retries after a failed query: from 1 s to 30 s apart; only the first failure in a row is logged. */
+const RETRY = { baseMs: 1000, maxMs: 30_000 };
 
 /** One blocking query per (service, datacenter) that any listener follows. */
 export class PassingFeeds {
@@ -66,6 +67,7 @@ export class PassingFeeds {
 
   async #follow(service: string, datacenter: string | undefined, feed: Feed): Promise<void> {
     let index = 0;
+    let failures = 0;
     const signal = feed.stop.signal;
     while (!signal.aborted) {
       try {
@@ -77,15 +79,16 @@ export class PassingFeeds {
         // An index that went backwards (a restored state) starts over, as Consul's clients do.
         index = next < index ? 0 : next;
         const endpoints = endpointsOf(JSON.parse(text) as HealthEntry[]);
+        failures = 0;
         if (!sameEndpoints(feed.endpoints, endpoints)) {
           feed.endpoints = endpoints;
           for (const l of feed.listeners) l(endpoints);
         }
       } catch (err) {
         if (signal.aborted) return;
-        this.#deps.logger.warn({ service, datacenter, err: (err as Error).message }, 'cannot follow the instances of a service; retrying');
+        if (failures === 0) this.#deps.logger.warn({ service, datacenter, err: (err as Error).message }, 'cannot follow the instances of a service; retrying');
         index = 0;
-        await this.#deps.clock.sleep(RETRY_MS, signal).catch(() => undefined);
+        await this.#deps.clock.sleep(backoffDelay(failures++, RETRY), signal).catch(() => undefined);
       }
     }
   }

@@ -7,7 +7,7 @@
  * process tasks on this host reach and containers do not.
  */
 import type { BerthClient } from '../../api/index.ts';
-import type { Clock, Logger } from '../../lib/index.ts';
+import { backoffDelay, type Clock, type Logger } from '../../lib/index.ts';
 import type { ServiceAddress } from '../../model/index.ts';
 import { ServiceListener, type Endpoint } from '../../proxy/index.ts';
 import { LoopbackAddresses } from './loopback-addresses.ts';
@@ -33,7 +33,8 @@ interface Served {
   unsubscribe: () => void;
 }
 
-const RETRY_MS = 1000;
+/** Retries after a failed query: from 1 s to 30 s apart; only the first failure in a row is logged. */
+const RETRY = { baseMs: 1000, maxMs: 30_000 };
 
 /** Listens on every service address of the cluster on this node. */
 export class ServiceAddressProxy {
@@ -91,16 +92,18 @@ export class ServiceAddressProxy {
   async #follow(): Promise<void> {
     const signal = this.#stop.signal;
     let index = 0;
+    let failures = 0;
     while (!signal.aborted) {
       try {
         const answer = await this.#deps.client.serviceAddresses({ index, waitMs: 300_000, signal });
         index = answer.index < index ? 0 : answer.index;
+        failures = 0;
         for (const row of answer.value) await this.#serve(row);
       } catch (err) {
         if (signal.aborted) return;
-        this.#deps.logger.warn({ err: (err as Error).message }, 'cannot read the service addresses; retrying');
+        if (failures === 0) this.#deps.logger.warn({ err: (err as Error).message }, 'cannot read the service addresses; retrying');
         index = 0;
-        await this.#deps.clock.sleep(RETRY_MS, signal).catch(() => undefined);
+        await this.#deps.clock.sleep(backoffDelay(failures++, RETRY), signal).catch(() => undefined);
       }
     }
   }
