@@ -21,6 +21,7 @@ import { resolveNodeAddresses } from './node/address.ts';
 import { offeredResources, registrationRequest, type NodeSettings } from './node/node-settings.ts';
 import { NodeRegistration } from './node/registration.ts';
 import { followIngress, ingressNodeMeta, makeDataPath, type IngressDataPath, type IngressSettings } from './ingress/index.ts';
+import { AgentServices } from './services/index.ts';
 
 /** Agent settings. */
 export interface AgentOptions extends NodeSettings {
@@ -48,6 +49,14 @@ export interface AgentOptions extends NodeSettings {
   drivers?: TaskDriver[];
   /** DNS servers given to docker tasks that name none: berth's DNS on the bridge. Default: Docker's. */
   dnsServers?: string[];
+  /**
+   * Serve every service's address on this node (the address on `lo`, a listener on each of its
+   * ports) and answer `NAME.service.berth` with it to containers from a DNS responder on the docker
+   * bridge, which relays other queries to `dnsServers` (else the host's resolvers). Default false.
+   */
+  serviceAddresses?: boolean;
+  /** The node DNS's port on the bridge (tests); default 53. */
+  nodeDnsPort?: number;
   clock?: Clock;
   /** The ACL token the agent uses with the servers (registration needs `nodes: write`). Default env BERTH_TOKEN. */
   token?: string;
@@ -87,6 +96,7 @@ export class Agent {
   #http: FastifyInstance | undefined;
   #ingress: IngressDataPath | undefined;
   readonly #metrics = new AgentMetrics();
+  #services: AgentServices | undefined;
   nodeId = '';
 
   private constructor(options: AgentOptions) {
@@ -106,6 +116,11 @@ export class Agent {
 
   get nodeName(): string {
     return this.#node.request.name;
+  }
+
+  /** The agent's service plumbing (upstream listeners, service addresses), for tests and status. */
+  get services(): AgentServices | undefined {
+    return this.#services;
   }
 
   /** The default driver this node resolved to. */
@@ -151,6 +166,10 @@ export class Agent {
     const meta = o.ingress ? { ...o.meta, ...ingressNodeMeta(o.ingress) } : o.meta;
     const request = registrationRequest({ nodeId: this.nodeId, settings: { ...o, address, meta }, facts, httpAddr: endpointUrl(httpHost, address, this.#http, o.tls !== undefined) });
     this.#node = new NodeRegistration({ client: this.#client, request, clock: this.#clock, logger: this.#log, signal });
+    this.#services = await AgentServices.start({
+      client: this.#client, clock: this.#clock, logger: this.#log.child({ component: 'services' }),
+      bridgeAddress: facts.drivers.docker?.bridgeAddress, serviceAddresses: o.serviceAddresses, dnsUpstreams: o.dnsServers, dnsPort: o.nodeDnsPort,
+    });
     this.#allocs.restore(await recoverLocal({ localState: this.#localState, drivers: this.#drivers, nodeName: request.name, logger: this.#log }));
     try {
       await this.#node.register();
@@ -210,6 +229,7 @@ export class Agent {
     await Promise.all(runners.map((r) => r.save()));
     this.#localState.close();
     await this.#http?.close();
+    await this.#services?.stop();
     await Promise.allSettled(this.#loops);
     await this.#ingress?.close();
   }
@@ -234,6 +254,7 @@ export class Agent {
       onChange: (u) => this.#reporter.push(u),
       servers: this.#client.servers,
       dnsServers: this.#o.dnsServers,
+      services: this.#services,
     });
   }
 }

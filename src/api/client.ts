@@ -1,5 +1,5 @@
 import { BerthError, type ErrorDetail } from '../model/index.ts';
-import type { AllocStats, Allocation, Deployment, Evaluation, Job, JobRun, KeyringKeyInfo, Node, NodeStats, Variable, VariableMeta } from '../model/index.ts';
+import type { AllocStats, Allocation, Deployment, Evaluation, Job, JobRun, KeyringKeyInfo, Node, NodeStats, ServiceAddress, Variable, VariableMeta } from '../model/index.ts';
 import { codeOfHttpStatus } from './status.ts';
 import { ServerPool } from './server-pool.ts';
 import type { Transport } from './transport.ts';
@@ -301,6 +301,11 @@ export class BerthClient {
   /** Mark a failed run of a batch job successful (`run`: a child job id or scheduled time; default the newest failed one). */
   markSuccess(id: string, run?: string): Promise<MarkSuccessResponse> {
     return this.#json('POST', `/v1/jobs/${enc(id)}/mark-success`, { body: JSON.stringify(run === undefined ? {} : { run }), contentType: 'application/json' });
+  }
+
+  /** Each service's address and ports (`GET /v1/service-addresses`); with `index`, a blocking read. */
+  serviceAddresses(opts?: BlockingOptions): Promise<Indexed<ServiceAddress[]>> {
+    return this.#blocking('/v1/service-addresses', opts);
   }
 
   /** Raw GET of a path, for routes without a typed method (metrics). */

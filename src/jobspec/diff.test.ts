@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { mockGroup, mockJob, mockTask } from '../testing/index.ts';
 import { diffJobs, formatDiff } from './diff.ts';
+// The spec hash decides what the diff calls destructive: the two must agree.
+import { specHash } from '../scheduler/index.ts';
 
 describe('job diff', () => {
   const v1 = mockJob({ groups: [mockGroup({ name: 'web', count: 2, tasks: [mockTask({ name: 'app', config: { image: 'web:1' } })] })] });
@@ -27,6 +29,13 @@ describe('job diff', () => {
     const d = diffJobs(withTags(['v1']), withTags(['v2']));
     assert.equal(d.groups[0].tasks[0].fields[0].path, 'services');
     assert.deepEqual(d.groups[0].destructive, []);
+  });
+
+  it('marks an upstream change destructive, as the scheduler replaces the allocations: it is in their tasks\' environment', () => {
+    const up = { service: 'db', localBindPort: 5432, policy: 'round-robin' as const, connectTimeoutMs: 5000, retries: 2, outlier: { consecutiveFailures: 5, baseEjectionMs: 30_000, maxEjectionMs: 300_000 } };
+    const d = diffJobs(v1, { ...v1, groups: [{ ...v1.groups[0], upstreams: [up] }] });
+    assert.deepEqual(d.groups[0].destructive, ['upstreams']);
+    assert.notEqual(specHash(v1.groups[0]), specHash({ ...v1.groups[0], upstreams: [up] }));
   });
 
   it('reports added and removed groups and job fields', () => {

@@ -7,7 +7,7 @@ import type { DiffKind, FieldChange, Group, GroupDiff, Job, JobDiff, Task, TaskD
 /** Fields berth owns, not part of what the user wrote. */
 const OWNED = new Set(['version', 'stop', 'submitTime', 'groups']);
 /** Group fields a running allocation depends on (the scheduler's spec hash): changing them replaces allocations. */
-const DESTRUCTIVE_GROUP_FIELDS = ['ports', 'constraints'];
+const DESTRUCTIVE_GROUP_FIELDS = ['ports', 'constraints', 'upstreams'];
 /** Task fields the scheduler's spec hash leaves out: services live in the catalog and change in place. */
 const IN_PLACE_TASK_FIELDS = ['services'];
 

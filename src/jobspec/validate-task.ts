@@ -3,9 +3,10 @@ import { DEFAULTS, IDENTIFIER, NAME } from './defaults.ts';
 import { MapReader, indexPath, isMap, type Problems } from './reader.ts';
 import { describeValue, parseCpu, parseDuration, parseSize } from './units.ts';
 import { readServices } from './services.ts';
+import { readUpstreams } from './upstreams.ts';
 import { DRIVER_OPTION_KEYS, TASK_OPTION_KEYS, readDriverOptions, readTaskOptions } from './task-options.ts';
 
-const TASK_KEYS = ['name', 'driver', 'config', 'env', 'resources', 'kill_timeout', 'services', ...TASK_OPTION_KEYS] as const;
+const TASK_KEYS = ['name', 'driver', 'config', 'env', 'resources', 'kill_timeout', 'services', 'upstreams', ...TASK_OPTION_KEYS] as const;
 const CONFIG_KEYS = ['image', 'command', 'args', 'workdir', ...DRIVER_OPTION_KEYS] as const;
 const RESOURCE_KEYS = ['cpu', 'memory', 'memory_max'] as const;
 const DRIVERS: readonly DriverName[] = ['docker', 'process'];
@@ -30,6 +31,8 @@ export function readTask(value: unknown, path: string, problems: Problems): Task
   };
   const services = readServices(r, undefined);
   if (services) task.services = services;
+  const upstreams = readUpstreams(r);
+  if (upstreams) task.upstreams = upstreams;
   readTaskOptions(r, task);
   const driver = r.oneOf('driver', DRIVERS, undefined);
   if (driver !== undefined) task.driver = driver;

@@ -6,6 +6,7 @@ import { describeValue, parseDuration } from './units.ts';
 import { readTask } from './validate-task.ts';
 import { checkIngressClaims, ingressClaims } from './ingress.ts';
 import { checkStrings } from './strings.ts';
+import { checkUpstreamPorts, readUpstreams } from './upstreams.ts';
 import { checkTaskAddressModes, checkTaskServicePorts, readServices } from './services.ts';
 import { checkUpdate, deploymentOnlyFields, mergeUpdate, readUpdate } from './update.ts';
 import { GROUP_PLACEMENT_KEYS, JOB_PLACEMENT_KEYS, readGroupPlacement, readJobPlacement } from './placement-blocks.ts';
@@ -15,7 +16,7 @@ import { TRIGGER_KEYS, readTriggers } from './periodic.ts';
 export type ParseResult = { ok: true; job: JobInput } | { ok: false; errors: ErrorDetail[] };
 
 const JOB_KEYS = ['id', 'type', 'priority', 'datacenters', 'meta', 'groups', 'update', ...JOB_PLACEMENT_KEYS, ...TRIGGER_KEYS] as const;
-const GROUP_KEYS = ['name', 'count', 'ports', 'restart', 'tasks', 'services', 'update', ...GROUP_PLACEMENT_KEYS] as const;
+const GROUP_KEYS = ['name', 'count', 'ports', 'restart', 'tasks', 'services', 'upstreams', 'update', ...GROUP_PLACEMENT_KEYS] as const;
 const PORT_KEYS = ['label', 'static', 'to'] as const;
 const RESTART_KEYS = ['attempts', 'interval', 'delay', 'mode'] as const;
 const JOB_TYPES: readonly JobType[] = ['service', 'batch', 'system'];
@@ -114,6 +115,9 @@ function readGroup(value: unknown, path: string, problems: Problems, type: JobTy
   checkTaskServicePorts(group.tasks, group.ports.map((p) => p.label), { tasksPath: r.pathOf('tasks'), problems });
   checkTaskAddressModes(group.tasks, r.pathOf('tasks'), problems);
   if (services) group.services = services;
+  const upstreams = readUpstreams(r);
+  if (upstreams) group.upstreams = upstreams;
+  checkUpstreamPorts(group, { groupPath: path, problems });
   Object.assign(group, readGroupPlacement(r, type));
   // Service jobs roll out versions through deployments; system jobs pace replacements by
   // max_parallel and stagger alone (Nomad's rule); batch jobs replace at once.

@@ -1,4 +1,4 @@
-import type { ServiceSpec } from './service.ts';
+import type { ServiceSpec, UpstreamSpec } from './service.ts';
 import type { UpdateStrategy } from './deployment.ts';
 
 /** The kinds of job berth runs. */
@@ -61,6 +61,8 @@ export interface TaskConfig {
   extraHosts?: string[];
   /** Docker: DNS servers of the container (berth's DNS once discovery serves it). */
   dnsServers?: string[];
+  /** Docker: DNS search domains of the container (the agent's `service.berth` with service addresses). */
+  dnsSearch?: string[];
   /** Docker: `bridge` (default) or `host`; any other value is a Docker network's name. */
   networkMode?: string;
   /** Docker: `/host/path:/ctr/path[:ro]` binds a host path; `name:/ctr/path[:ro]` mounts a named volume. */
@@ -129,6 +131,8 @@ export interface Task {
   services?: ServiceSpec[];
   /** Files or env rendered from KV keys and services, re-rendered on change; absent when none. */
   templates?: TaskTemplate[];
+  /** Services this task reaches through its agent's listeners; absent when none. */
+  upstreams?: UpstreamSpec[];
 }
 
 export interface Group {
@@ -149,6 +153,8 @@ export interface Group {
   migrate?: { maxParallel: number };
   /** Services registered while the allocation runs; absent when none. */
   services?: ServiceSpec[];
+  /** Services every task of the group reaches through its agent's listeners; absent when none. */
+  upstreams?: UpstreamSpec[];
   /** How a new version replaces the allocations (the job's `update` merged with the group's); absent: all at once. */
   update?: UpdateStrategy;
 }

@@ -7,6 +7,8 @@ export interface DriverInfo {
   version?: string;
   /** Why it is not healthy, when it is not. */
   detail?: string;
+  /** Docker: the host's address on the default bridge (its gateway), where containers reach the host. */
+  bridgeAddress?: string;
 }
 
 export type NodeStatus = 'initializing' | 'ready' | 'down';

@@ -136,3 +136,40 @@ export function aggregateStatus(checks: readonly Pick<CheckState, 'status'>[]): 
   if (checks.some((c) => c.status === 'warning')) return 'warning';
   return 'passing';
 }
+
+/** How an upstream's listener picks an instance for each new connection. */
+export type UpstreamPolicy = 'round-robin' | 'least-connections';
+
+/**
+ * A service a task reaches through a listener of its node's agent (Consul Connect's and Nomad's
+ * upstreams, without mesh TLS): `BERTH_UPSTREAM_ADDR_<service>` in the task's environment.
+ */
+export interface UpstreamSpec {
+  /** The service's name; one that no job registers yet is accepted and has no instances. */
+  service: string;
+  /** The port of the listener: on loopback for process tasks, on the docker bridge for containers. */
+  localBindPort: number;
+  /** The instances' datacenter; absent: the agent's own. */
+  datacenter?: string;
+  policy: UpstreamPolicy;
+  /** Time a connect to one instance may take. */
+  connectTimeoutMs: number;
+  /** Further instances tried after a failed connect. */
+  retries: number;
+  /** Passive outlier detection: failed connects in a row eject an instance for a while. */
+  outlier: { consecutiveFailures: number; baseEjectionMs: number; maxEjectionMs: number };
+}
+
+/**
+ * A service's address: one IP, the same on every node, allocated by the server from its range the
+ * first time a job registers the service, and kept (a name's address never changes, so tasks and
+ * DNS caches never see it move). Each node's agent listens on it, on each of `ports`.
+ */
+export interface ServiceAddress {
+  /** The service's name. */
+  service: string;
+  /** An IPv4 address of the server's `--service-address-range`. */
+  address: string;
+  /** The ports it answers on: each port label's `to`, else its static port, as jobs declared them. */
+  ports: number[];
+}

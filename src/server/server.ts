@@ -44,6 +44,8 @@ export interface ServerOptions {
   periodic?: DispatcherOptions;
   /** Garbage collection: thresholds, interval, batch size. */
   gc?: GcOptions;
+  /** The IPv4 CIDR block service addresses are given from (every server of a cluster must use the same). Default 198.18.0.0/16. */
+  serviceAddressRange?: string;
   /** This server's name among the servers. Default `<host name>:<port>`. */
   name?: string;
   /** The API URL other servers and clients reach it at. Default the URL it listens on. */
@@ -232,7 +234,7 @@ async function assemble(options: ServerOptions, leadership: Leadership): Promise
   const store = new StateStore(backend, view);
   const leaderStore = new StateStore(fencedBackend(backend, () => leadership.fence()), view);
   // Registration prunes versions as the collector does: the current one and the newest `versionsKept` older ones.
-  const jobs = new JobService({ view, store, clock }, { versionsKept: options.gc?.versionsKept === undefined ? undefined : options.gc.versionsKept + 1 });
+  const jobs = new JobService({ view, store, clock }, { versionsKept: options.gc?.versionsKept === undefined ? undefined : options.gc.versionsKept + 1, serviceAddressRange: options.serviceAddressRange });
   const nodes = new NodeService({ view, store, leaderStore, clock, logger: child('nodes'), onHeartbeatMissed: () => metrics.heartbeatsMissed.inc() }, options.heartbeat);
   const discovery = new ServerDiscovery({ view, store, clock, logger }, options.discovery);
   discovery.registerMetrics(metrics.registry);

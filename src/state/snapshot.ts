@@ -3,7 +3,7 @@
  * shared and (by default) deep-frozen: treat them as immutable. Lists are fresh arrays sorted by
  * id, so the same state reads the same on every server.
  */
-import type { AclBootstrap, AclPolicy, AclToken, Allocation, Deployment, Evaluation, Job, JobRun, KeyringKey, Node, NodeSecret, ServiceInstance, StoredVariable } from '../model/index.ts';
+import type { AclBootstrap, AclPolicy, AclToken, Allocation, Deployment, Evaluation, Job, JobRun, KeyringKey, Node, NodeSecret, ServiceAddress, ServiceInstance, StoredVariable } from '../model/index.ts';
 import { sortedIds, type IdSet, type TablesData } from './tables-data.ts';
 import { runRowId, versionRowId, type Table } from './tables.ts';
 import type { CowMap } from './cow-map.ts';
@@ -190,6 +190,11 @@ export class StateReader {
   /** One key of the keyring, by id. */
   keyringKey(id: string): KeyringKey | undefined {
     return this.tables.rows.keyring.get(id);
+  }
+
+  /** Every service address, by address. */
+  serviceAddresses(): ServiceAddress[] {
+    return this.tables.rows.serviceAddresses.sortedValues().slice();
   }
 
   /** Every key of the keyring, by id. */

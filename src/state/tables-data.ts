@@ -53,6 +53,7 @@ export class MutableTables {
       nodeSecrets: new CowMap(),
       keyring: new CowMap(),
       variables: new CowMap(),
+      serviceAddresses: new CowMap(),
     },
     allocsByJob: new CowMap(),
     allocsByNode: new CowMap(),
@@ -84,6 +85,7 @@ export class MutableTables {
         nodeSecrets: d.rows.nodeSecrets.fork(),
         keyring: d.rows.keyring.fork(),
         variables: d.rows.variables.fork(),
+        serviceAddresses: d.rows.serviceAddresses.fork(),
       },
       allocsByJob: d.allocsByJob.fork(),
       allocsByNode: d.allocsByNode.fork(),
@@ -154,6 +156,7 @@ export class MutableTables {
       case 'nodeSecrets':
       case 'keyring':
       case 'variables':
+      case 'serviceAddresses':
         break;
     }
   }

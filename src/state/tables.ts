@@ -2,7 +2,7 @@
  * The typed tables over the key space: which key holds which row, and the JSON type of each.
  */
 import { BerthError } from '../model/index.ts';
-import type { AclBootstrap, AclPolicy, AclToken, Allocation, Deployment, Evaluation, Job, JobRun, KeyringKey, Node, NodeSecret, ServiceInstance, StoredVariable } from '../model/index.ts';
+import type { AclBootstrap, AclPolicy, AclToken, Allocation, Deployment, Evaluation, Job, JobRun, KeyringKey, Node, NodeSecret, ServiceAddress, ServiceInstance, StoredVariable } from '../model/index.ts';
 
 /** The tables of the state view. */
 export type Table =
@@ -19,7 +19,8 @@ export type Table =
   | 'aclBootstrap'
   | 'nodeSecrets'
   | 'keyring'
-  | 'variables';
+  | 'variables'
+  | 'serviceAddresses';
 
 /** The row type of each table. A job version is the Job as it was at that version. */
 export interface TableRow {
@@ -46,6 +47,8 @@ export interface TableRow {
   keyring: KeyringKey;
   /** Variables, by path: ciphertext and plaintext metadata. */
   variables: StoredVariable;
+  /** Service addresses, by address (so that two services can never be given one). */
+  serviceAddresses: ServiceAddress;
 }
 
 /** Every table, in a fixed order. */
@@ -64,6 +67,7 @@ export const TABLES: readonly Table[] = [
   'nodeSecrets',
   'keyring',
   'variables',
+  'serviceAddresses',
 ];
 
 /**
@@ -87,6 +91,7 @@ const PREFIXES: Record<Table, string> = {
   nodeSecrets: '/berth/node_secrets/',
   keyring: '/berth/keyring/',
   variables: '/berth/variables/',
+  serviceAddresses: '/berth/service_addresses/',
 };
 
 /** The row id of a job's run: sorted by scheduled time within the job. */

@@ -34,6 +34,14 @@ export interface StartDockerdOptions {
   busyboxPath?: string;
   /** How long the engine may take to answer `/_ping`. Default 30 000 ms. */
   readyTimeoutMs?: number;
+  /**
+   * Start it inside this network namespace (a host of a cross-host test), with its own docker0
+   * there; `BERTH_TEST_DOCKER_HOST` is then ignored. Entered with nsenter, not `ip netns exec`,
+   * which would remount /sys and hide the cgroup hierarchies dockerd needs.
+   */
+  netns?: string;
+  /** The docker0 address and subnet (`--bip`, e.g. `172.30.1.1/24`). Default Docker's. */
+  bip?: string;
 }
 
 /**
@@ -44,7 +52,7 @@ export interface StartDockerdOptions {
  */
 export async function startDockerd(options: StartDockerdOptions = {}): Promise<DockerEnv> {
   const image = options.image ?? TEST_IMAGE;
-  const given = process.env.BERTH_TEST_DOCKER_HOST;
+  const given = options.netns ? undefined : process.env.BERTH_TEST_DOCKER_HOST;
   if (given) {
     await ensureTestImage(given, image, options.busyboxPath);
     return { host: given, image, stop: async () => {} };
@@ -55,7 +63,7 @@ export async function startDockerd(options: StartDockerdOptions = {}): Promise<D
   const logPath = join(dir, 'dockerd.log');
   let child: ChildProcess;
   try {
-    child = await spawnDockerd(options.dockerdPath ?? 'dockerd', dir, host, logPath);
+    child = await spawnDockerd(options.dockerdPath ?? 'dockerd', { dir, host, logPath, netns: options.netns, bip: options.bip });
   } catch (error) {
     await rm(dir, { recursive: true, force: true });
     throw error;
@@ -118,12 +126,16 @@ export async function execIn(container: Docker.Container, cmd: string[]): Promis
   return out.join('');
 }
 
-async function spawnDockerd(binary: string, dir: string, host: string, logPath: string): Promise<ChildProcess> {
+async function spawnDockerd(binary: string, at: { dir: string; host: string; logPath: string; netns?: string; bip?: string }): Promise<ChildProcess> {
+  const { dir, host, logPath } = at;
   const logFd = openSync(logPath, 'a');
+  const [command, ...prefix] = at.netns ? ['nsenter', `--net=/run/netns/${at.netns}`, binary] : [binary];
   try {
     const child = spawn(
-      binary,
+      command,
       [
+        ...prefix,
+        ...(at.bip ? ['--bip', at.bip] : []),
         '--host', host,
         '--data-root', join(dir, 'root'),
         '--exec-root', join(dir, 'exec'),

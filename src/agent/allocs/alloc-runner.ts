@@ -10,6 +10,7 @@ import { allRunning, phaseOf, runPhases, runsToCompletion, type PhasedTask } fro
 import { allocHooks } from '../hooks/alloc-hooks.ts';
 import type { AllocHook, HookedTask, RunningTask } from './alloc-hook.ts';
 import type { ServerPool } from '../../api/index.ts';
+import type { AgentServices } from '../services/index.ts';
 
 /** What every alloc runner of an agent shares. */
 export interface AllocRunnerDeps {
@@ -26,6 +27,8 @@ export interface AllocRunnerDeps {
   servers?: ServerPool;
   /** DNS servers for docker tasks that set none (berth's DNS on the bridge), so containers resolve services. */
   dnsServers?: string[];
+  /** The agent's service plumbing: upstream listeners, the node DNS for containers. */
+  services?: AgentServices;
 }
 
 /**

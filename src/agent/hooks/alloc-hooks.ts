@@ -3,7 +3,9 @@ import type { TaskDriver } from '../../drivers/index.ts';
 import type { Clock, Logger } from '../../lib/index.ts';
 import type { DriverName } from '../../model/index.ts';
 import type { AllocHook, HookedAlloc } from '../allocs/alloc-hook.ts';
+import type { AgentServices } from '../services/index.ts';
 import { dnsHook } from './dns.ts';
+import { upstreamsHook } from './upstreams.ts';
 import { payloadHook } from './payload.ts';
 import { serviceChecksHook } from './service-checks.ts';
 import { templatesHook } from './templates-hook.ts';
@@ -19,14 +21,24 @@ export interface AllocHookDeps {
   servers?: ServerPool;
   /** DNS servers for docker tasks that set none. */
   dnsServers?: string[];
+  /** The agent's service plumbing (upstream listeners, the node DNS); absent: no upstreams. */
+  services?: AgentServices;
 }
 
 /**
  * The hooks every allocation runs with, in the order their steps are called: the task directory
- * and payload first, then the request's DNS servers, then the workload token (into the request's
+ * and payload first, then the request's DNS servers, then the upstreams (env, listeners), then the workload token (into the request's
  * env, where templates find it), then templates (rendered into that
  * directory and the request's env), then the service checks, once the tasks began.
  */
 export function allocHooks(alloc: HookedAlloc, deps: AllocHookDeps): AllocHook[] {
-  return [payloadHook(alloc), dnsHook(deps.dnsServers), workloadIdentityHook(alloc, deps), templatesHook(deps), serviceChecksHook(alloc, deps)];
+  const services = deps.services;
+  return [
+    payloadHook(alloc),
+    dnsHook(deps.dnsServers, () => services?.containerDns()),
+    upstreamsHook(alloc, { upstreams: services?.upstreams, bridgeAddress: services?.bridgeAddress, logger: deps.logger }),
+    workloadIdentityHook(alloc, deps),
+    templatesHook(deps),
+    serviceChecksHook(alloc, deps),
+  ];
 }

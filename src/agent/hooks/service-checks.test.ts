@@ -76,10 +76,12 @@ describe('service checks on the agent', () => {
   });
 
   it('docker tasks get berth DNS servers unless they name their own or use the host network', () => {
-    assert.deepEqual(withDns({ image: 'x' }, 'docker', ['172.17.0.1']).dnsServers, ['172.17.0.1']);
-    assert.deepEqual(withDns({ image: 'x', dnsServers: ['1.1.1.1'] }, 'docker', ['172.17.0.1']).dnsServers, ['1.1.1.1']);
-    assert.equal(withDns({ image: 'x', networkMode: 'host' }, 'docker', ['172.17.0.1']).dnsServers, undefined);
-    assert.equal(withDns({ command: 'x' }, 'process', ['172.17.0.1']).dnsServers, undefined);
+    const dns = { servers: ['172.17.0.1'], search: [] };
+    assert.deepEqual(withDns({ image: 'x' }, 'docker', dns).dnsServers, ['172.17.0.1']);
+    assert.deepEqual(withDns({ image: 'x', dnsServers: ['1.1.1.1'] }, 'docker', dns).dnsServers, ['1.1.1.1']);
+    assert.equal(withDns({ image: 'x', networkMode: 'host' }, 'docker', dns).dnsServers, undefined);
+    assert.equal(withDns({ command: 'x' }, 'process', dns).dnsServers, undefined);
+    assert.deepEqual(withDns({ image: 'x' }, 'docker', { servers: ['172.17.0.1'], search: ['service.berth'] }).dnsSearch, ['service.berth']);
     assert.equal(withDns({ image: 'x' }, 'docker', undefined).dnsServers, undefined);
   });
 });

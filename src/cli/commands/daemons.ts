@@ -121,6 +121,7 @@ interface RunOpts extends BrowserFlags, TlsFlags {
   nodeGcThreshold?: number;
   jobVersionsKept?: number;
   historyRevisions?: number;
+  serviceAddressRange?: string;
   etcd?: string[];
   name?: string;
   advertiseUrl?: string;
@@ -134,6 +135,7 @@ interface AgentOpts extends Omit<RunOpts, 'httpAddr'> {
   nodeClass?: string;
   meta?: Record<string, string>;
   taskDns?: string[];
+  serviceAddresses?: boolean;
   reserveCpu?: number;
   reserveMemory?: number;
   portRange: { min: number; max: number };
@@ -234,11 +236,12 @@ function durationMs(value: string): number {
 }
 
 /**
- * The garbage collector's flags (Nomad's names and defaults), on `berth server` and `berth dev`,
- * and the window of revision history the SQLite state keeps.
+ * The garbage collector's flags (Nomad's names and defaults), the window of revision history the
+ * SQLite state keeps, and the service address range, on `berth server` and `berth dev`.
  */
 function addGcFlags(cmd: Command): Command {
   return cmd
+    .addOption(new Option('--service-address-range <cidr>', 'the IPv4 block each service gets its address from (the same on every server)').env('BERTH_SERVICE_ADDRESS_RANGE').default('198.18.0.0/16'))
     .addOption(new Option('--gc-interval <duration>', 'how often the leader collects garbage').env('BERTH_GC_INTERVAL').argParser(durationMs).default(durationMs('5m'), '5m'))
     .addOption(new Option('--job-gc-threshold <duration>', 'a stopped job is collected (with its allocations, evaluations, versions) this long after it stopped').env('BERTH_JOB_GC_THRESHOLD').argParser(durationMs).default(durationMs('4h'), '4h'))
     .addOption(new Option('--eval-gc-threshold <duration>', 'a terminal evaluation or allocation is collected this long after its last change').env('BERTH_EVAL_GC_THRESHOLD').argParser(durationMs).default(durationMs('1h'), '1h'))
@@ -295,6 +298,7 @@ function agentCommand(): Command {
     .addOption(new Option('--ingress <host:port>', 'accept outside HTTP traffic here and route it by Host and path to healthy instances on any node (TCP routes listen on the same host); repeat for several').env('BERTH_INGRESS').argParser(collectIngress))
     .addOption(new Option('--ingress-proxy <proxy>', "the ingress's data path: builtin, or haproxy (driven through its runtime API; needs haproxy installed)").env('BERTH_INGRESS_PROXY').choices(['builtin', 'haproxy']))
     .addOption(new Option('--task-dns <ip|auto>', "DNS server for docker tasks that set none, so that they resolve NAME.service.berth: where berth's DNS answers on port 53 (`berth server --dns-bridge`); auto: this host's docker0 address; repeat for several").env('BERTH_TASK_DNS').argParser(collectTaskDns))
+    .addOption(new Option('--service-addresses', "serve each service's address on this node (added to lo; needs CAP_NET_ADMIN, else 127.x for process tasks only) and answer NAME.service.berth with it to containers from a DNS responder on the docker bridge, which relays other queries to --task-dns").env('BERTH_SERVICE_ADDRESSES'))
     .action(async (opts: AgentOpts) => {
       const logger = await newLogger(opts);
       const tls = await listenerTls(opts, 'servers');
@@ -325,6 +329,7 @@ function agentCommand(): Command {
         portRange: opts.portRange,
         dnsServers: taskDnsServers(opts.taskDns),
         ingress: ingressSettings(opts),
+        serviceAddresses: opts.serviceAddresses === true,
       });
       onSignals(logger, () => a.stop(), () => a.reloadTls());
     });
@@ -419,6 +424,7 @@ function schedulerOptions(opts: RunOpts): Partial<ServerOptions> {
   if (opts.nodeGcThreshold !== undefined) gc.nodeThresholdMs = opts.nodeGcThreshold;
   if (opts.jobVersionsKept !== undefined) gc.versionsKept = opts.jobVersionsKept;
   if (Object.keys(gc).length > 0) out.gc = gc;
+  if (opts.serviceAddressRange !== undefined) out.serviceAddressRange = opts.serviceAddressRange;
   if (opts.heartbeatTtl === undefined && opts.heartbeatGrace === undefined) return out;
   out.heartbeat = { minHeartbeatTtlMs: ms('heartbeat-ttl', opts.heartbeatTtl ?? '10s'), heartbeatGraceMs: ms('heartbeat-grace', opts.heartbeatGrace ?? '5s') };
   return out;

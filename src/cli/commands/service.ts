@@ -65,7 +65,10 @@ export function serviceCommand(): Command {
         const s = e.Service as Json;
         return [s.ID as string, (e.Node as Json).Node as string, `${s.Address as string}:${s.Port as number}`, statusOf(e), ((s.Tags as string[]) ?? []).join(',')];
       });
-      const lines = [table(['ID', 'Node', 'Address', 'Status', 'Tags'], rows), '', 'Checks'];
+      const addresses = await consul<{ service: string; address: string; ports: number[] }[]>('GET', '/v1/service-addresses').catch(() => []);
+      const own = addresses.find((a) => a.service === name);
+      const head = own ? [`Service address: ${own.address}${own.ports.length ? ` (ports ${own.ports.join(', ')})` : ' (no port: give its port label a `to` or `static`)'}, on agents with --service-addresses`, ''] : [];
+      const lines = [...head, table(['ID', 'Node', 'Address', 'Status', 'Tags'], rows), '', 'Checks'];
       const checks = entries.flatMap((e) => (e.Checks as Json[]).filter((c) => c.ServiceID !== '').map((c) => [c.ServiceID as string, c.CheckID as string, c.Type as string, c.Status as string, String(c.Output).replace(/\s+/g, ' ').slice(0, 100)]));
       lines.push(checks.length ? table(['Service ID', 'Check', 'Type', 'Status', 'Output'], checks) : 'None');
       process.stdout.write(lines.join('\n') + '\n');

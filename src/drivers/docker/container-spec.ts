@@ -65,6 +65,7 @@ export function containerCreateOptions(request: TaskStartRequest, image: string)
   if (config.networkMode) hostConfig.NetworkMode = config.networkMode;
   if (config.extraHosts?.length) hostConfig.ExtraHosts = config.extraHosts;
   if (config.dnsServers?.length) hostConfig.Dns = config.dnsServers;
+  if (config.dnsSearch?.length) hostConfig.DnsSearch = config.dnsSearch;
   if (config.privileged) hostConfig.Privileged = true;
   if (config.capAdd?.length) hostConfig.CapAdd = config.capAdd;
   if (config.capDrop?.length) hostConfig.CapDrop = config.capDrop;

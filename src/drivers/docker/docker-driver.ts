@@ -63,7 +63,8 @@ export class DockerDriver implements TaskDriver {
     });
     try {
       const version = await Promise.race([docker.version(), timeout]);
-      return { detected: true, healthy: true, version: version.Version };
+      const bridgeAddress = await bridgeGateway(docker);
+      return { detected: true, healthy: true, version: version.Version, ...(bridgeAddress ? { bridgeAddress } : {}) };
     } catch (error) {
       return { detected: false, healthy: false, detail: `Cannot reach Docker at ${this.#host}: ${dockerMessage(error)}` };
     } finally {
@@ -354,6 +355,16 @@ async function containerNetwork(container: Docker.Container): Promise<TaskNetwor
       if (net?.IPAddress) return { ip: net.IPAddress, autoAdvertise: name !== 'bridge' && name !== 'nat' };
     }
     return undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The gateway of the engine's default bridge: the host's address there, which containers reach. Undefined when there is none. */
+async function bridgeGateway(docker: Docker): Promise<string | undefined> {
+  try {
+    const info = (await docker.getNetwork('bridge').inspect()) as { IPAM?: { Config?: { Gateway?: string }[] } };
+    return info.IPAM?.Config?.find((c) => c.Gateway && !c.Gateway.includes(':'))?.Gateway;
   } catch {
     return undefined;
   }

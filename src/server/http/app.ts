@@ -19,6 +19,7 @@ import { lazySchemaController } from './lazy-compilers.ts';
 import { addAclGuard } from './acl-guard.ts';
 import { aclRoutes } from './routes-acl.ts';
 import { variableRoutes } from './routes-variables.ts';
+import { serviceAddressRoutes } from './routes-service-addresses.ts';
 import { addBrowserGuard, type BrowserGuardOptions } from './browser-guard.ts';
 import type { ServerTlsOptions } from '../../tls/index.ts';
 
@@ -114,6 +115,7 @@ export async function buildApp(ctx: ServerContext, logger: Logger, options: AppO
   await app.register(eventRoutes(ctx.backend));
   await app.register(aclRoutes(ctx));
   await app.register(variableRoutes(ctx));
+  await app.register(serviceAddressRoutes(ctx));
   return app;
 }
 

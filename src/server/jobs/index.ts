@@ -4,3 +4,4 @@ export { planJob } from './plan-dry-run.ts';
 export { isActive, newDeployment, cancelActive, deploymentWrites } from './deployment-writes.ts';
 export { checkIngress, ingressNodes, INGRESS_META } from './ingress-check.ts';
 export { ingressStatus, ingressIndex } from './ingress-status.ts';
+export { DEFAULT_SERVICE_ADDRESS_RANGE, addressesByService, parseAddressRange } from './service-addresses.ts';

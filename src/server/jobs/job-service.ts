@@ -6,6 +6,7 @@ import { latestEval, newEvalWrite } from '../evals/index.ts';
 import { checkNoCycle } from '../periodic/index.ts';
 import { cancelActive, deploymentWrites } from './deployment-writes.ts';
 import { checkIngress } from './ingress-check.ts';
+import { DEFAULT_SERVICE_ADDRESS_RANGE, parseAddressRange, serviceAddressWrites, type AddressRange } from './service-addresses.ts';
 
 /** A job as the user specified it: everything but the fields berth owns. */
 export type JobSpec = Omit<Job, 'version' | 'stop' | 'submitTime'>;
@@ -18,9 +19,13 @@ export class JobService {
 
   /** Versions kept (the current one included) when a new one is registered; the collector keeps the same. */
   readonly #versionsKept: number;
+  /** Where service addresses come from. */
+  readonly #addressRange: AddressRange;
 
-  constructor(deps: { view: StateView; store: StateStore; clock: Clock }, options: { versionsKept?: number } = {}) {
+  /** `serviceAddressRange`: the IPv4 CIDR block service addresses are given from; default 198.18.0.0/16. */
+  constructor(deps: { view: StateView; store: StateStore; clock: Clock }, options: { versionsKept?: number; serviceAddressRange?: string } = {}) {
     this.#versionsKept = Math.max(1, options.versionsKept ?? VERSIONS_KEPT);
+    this.#addressRange = parseAddressRange(options.serviceAddressRange ?? DEFAULT_SERVICE_ADDRESS_RANGE);
     this.#view = deps.view;
     this.#store = deps.store;
     this.#clock = deps.clock;
@@ -46,6 +51,7 @@ export class JobService {
       const warnings = missingDependencies(view, job);
       if (warnings.length > 0) out.warnings = warnings;
       const writes: Write[] = [{ table: 'jobs', id: job.id, value: job, ifModRevision: view.modRevision('jobs', job.id) }, write];
+      writes.push(...serviceAddressWrites(view, job.groups, this.#addressRange));
       if (changed) {
         writes.push({ table: 'jobVersions', id: `${job.id}/${version}`, value: job }, ...pruneVersions(view, job.id, version, this.#versionsKept));
         const d = deploymentWrites(view, job, now);
