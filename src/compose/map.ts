@@ -89,7 +89,7 @@ function aliasesOf(name: string, svc: Obj, project: ComposeProject): string[] {
   return out;
 }
 
-// eslint-disable-next-line max-lines-per-function -- one assignment per spec key, in the order of a job file
+ 
 function mapService(name: string, svc: Obj, ctx: MapContext): MappedService {
   const at = `services.${name}`;
   const sctx = { ...ctx, service: name };
