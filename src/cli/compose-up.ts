@@ -18,8 +18,9 @@ export interface UpOptions {
 }
 
 /** One progress line: ` ✔ db  healthy`. */
-function say(service: string, width: number, what: string, ok = true): void {
-  process.stderr.write(` ${paint(ok ? 'green' : 'red', ok ? '✔' : '✘', process.stderr)} ${service.padEnd(width)}  ${what}\n`);
+function say(service: string, width: number, what: string, mark: 'done' | 'wait' | 'fail' = 'done'): void {
+  const sign = { done: paint('green', '✔', process.stderr), wait: paint('dim', '…', process.stderr), fail: paint('red', '✘', process.stderr) }[mark];
+  process.stderr.write(` ${sign} ${service.padEnd(width)}  ${what}\n`);
 }
 
 /** What `up` waits for before it calls a service up: completed for one-shots, healthy with a check, else running. */
@@ -69,7 +70,7 @@ export async function composeUp(o: ComposeOptions & UpOptions, names: string[]):
   const start = async (job: MappedService): Promise<Registered> => {
     for (const [dep, d] of Object.entries(job.dependsOn)) {
       if (!jobs.some((j) => j.service === dep)) continue;
-      say(job.service, width, `waiting for ${dep} to be ${conditionWord(d.condition)}`);
+      say(job.service, width, `waiting for ${dep} to be ${conditionWord(d.condition)}`, 'wait');
       await meet(dep, d.condition);
     }
     const result = await client.registerJob(job.spec, 'json');
@@ -89,7 +90,7 @@ export async function composeUp(o: ComposeOptions & UpOptions, names: string[]):
       if (!o.detach) await meet(job.service, readyCondition(job));
     } catch (err) {
       failures.push((err as Error).message);
-      say(job.service, width, (err as Error).message, false);
+      say(job.service, width, (err as Error).message, 'fail');
     }
   });
   await Promise.all(ends);

@@ -37,6 +37,8 @@ export function taskEnv(svc: Obj, at: string, ctx: MapContext): Record<string, s
 /** The docker task config: image, command, entrypoint and the container options berth's driver has. */
 export function taskConfig(svc: Obj, at: string, ctx: MapContext & { service: string }): Obj {
   const config: Obj = { image: imageOf(svc, at, ctx) };
+  // A built image exists on its node only: never pulled.
+  if (typeof svc.image !== 'string') config.pull = 'never';
   const command = words(svc.command);
   if (command && command.length > 0) {
     config.command = command[0];
