@@ -85,7 +85,7 @@ export function readComposeFile(file: string, at: { read: ReadFile; env: Record<
     at.problems.push({ path: file, message: 'no such file; check the -f path' });
     return undefined;
   }
-  const doc = parseDocument(text, { customTags: COMPOSE_TAGS, merge: true, uniqueKeys: true, prettyErrors: false });
+  const doc = parseDocument(text, { customTags: COMPOSE_TAGS, merge: true, uniqueKeys: true, prettyErrors: true });
   if (doc.errors.length > 0) {
     for (const e of doc.errors) at.problems.push({ path: `${file}:${e.linePos?.[0].line ?? '?'}:${e.linePos?.[0].col ?? '?'}`, message: e.message.split('\n')[0] });
     return undefined;

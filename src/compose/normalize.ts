@@ -20,7 +20,8 @@ export function toStringMap(value: unknown, sep = '='): Record<string, string | 
       else out[s.slice(0, at)] = s.slice(at + 1);
     }
   } else if (isMap(value)) {
-    for (const [k, v] of Object.entries(value)) out[k] = v === null || v === undefined ? null : String(v);
+    // A `!reset` or `!override` value stays a marker for the merge to read.
+    for (const [k, v] of Object.entries(value)) out[k] = v === null || v === undefined ? null : v instanceof Tagged ? (v as unknown as string) : String(v);
   }
   return out;
 }
@@ -78,7 +79,11 @@ function parseVolume(value: unknown, dir: string): Obj {
 export function normalizeService(svc: Obj, dir: string): Obj {
   const s: Obj = { ...svc };
   const map = <T>(key: string, f: (v: unknown) => T): void => {
-    if (s[key] !== undefined && s[key] !== null && !(s[key] instanceof Tagged)) s[key] = f(s[key]);
+    const v = s[key];
+    // `!override` replaces in long form too; a `!reset` value is dropped whatever it is.
+    if (v instanceof Tagged) {
+      if (v.tag === 'override' && v.value !== null && v.value !== undefined) s[key] = new Tagged('override', f(v.value));
+    } else if (v !== undefined && v !== null) s[key] = f(v);
   };
   map('environment', (v) => toStringMap(v));
   map('labels', (v) => toStringMap(v));
