@@ -32,8 +32,6 @@ export async function composeDown(o: ComposeOptions & { volumes?: boolean; timeo
   for (const job of jobs) {
     for (;;) {
       const { value: allocs } = await client.jobAllocations(job.id);
-      // A finished one-shot allocation is not stopped with its job: stopped here, so its node removes its container.
-      await Promise.all(allocs.filter((a) => a.desiredStatus === 'run' && isClientTerminal(a)).map((a) => client.stopAllocation(a.id).catch(() => undefined)));
       if (allocs.every(isClientTerminal)) break;
       if (Date.now() > deadline) throw new CliError(`Cannot take project "${name}" down: service "${serviceOf(job)}" still has running allocations; see \`berth job status ${job.id}\``);
       await sleep(200);
