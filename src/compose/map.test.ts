@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { loadProject } from './load.ts';
-import { mapProject, type MapResult } from './map.ts';
+import { afterEntries, jobsTakeConditions, mapProject, type MapResult } from './map.ts';
 import { dependencyOrder } from './order.ts';
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- specs read as loose trees in tests
@@ -187,6 +187,13 @@ services:
     assert.deepEqual(r.jobs.find((j) => j.service === 'api')?.dependsOn, { db: { condition: 'service_healthy', required: true, restart: false } });
     const cyc = convert('services: {a: {image: w, depends_on: [b]}, b: {image: a, depends_on: [a]}}');
     assert.deepEqual(dependencyOrder(cyc.jobs), { ok: false, cycle: ['a', 'b', 'a'] });
+  });
+
+  it('writes depends_on as after: with conditions when job specs take them', () => {
+    const deps = { db: { condition: 'service_healthy', required: true, restart: true }, gone: { condition: 'service_started', required: false, restart: false } } as const;
+    assert.deepEqual(afterEntries('shop', deps, ['db', 'api']), [{ job: 'shop-db', condition: 'healthy', restart: true }]);
+    const api = convert('services: {api: {image: a, depends_on: {db: {condition: service_completed_successfully}}}, db: {image: d}}').spec('api');
+    assert.deepEqual(api.after, jobsTakeConditions() ? [{ job: 'shop-db', condition: 'completed' }] : undefined);
   });
 
   it('reports a job berth would refuse, with the job spec path', () => {

@@ -52,10 +52,37 @@ export interface MapResult {
   problems: ComposeProblem[];
 }
 
+const CONDITIONS = { service_started: 'started', service_healthy: 'healthy', service_completed_successfully: 'completed' } as const;
+
+/** `depends_on` as berth's `after:` with conditions: `{job, condition, restart}` per dependency in the project. */
+export function afterEntries(project: string, dependsOn: Record<string, Dependency>, services: readonly string[]): Obj[] {
+  return Object.entries(dependsOn)
+    .filter(([d]) => services.includes(d))
+    .map(([d, v]) => ({ job: jobIdOf(project, d), condition: CONDITIONS[v.condition] ?? 'started', ...(v.restart ? { restart: true } : {}) }));
+}
+
+let serverAfter: boolean | undefined;
+
+/**
+ * Whether berth's job spec reader takes `after:` with conditions on a service job (the job feature
+ * of the dependencies work): then the specs carry it and the server holds each job's placements
+ * until its dependencies meet their conditions; otherwise `compose up` alone orders them.
+ */
+export function jobsTakeConditions(): boolean {
+  serverAfter ??= parseJobSpec(JSON.stringify({ id: 'probe', type: 'service', after: [{ job: 'dep', condition: 'healthy' }], groups: [{ name: 'g', tasks: [{ name: 't', driver: 'docker', config: { image: 'i' } }] }] }), { format: 'json' }).ok;
+  return serverAfter;
+}
+
 /** Every service of the project as a job spec, checked by berth's own job spec reader. */
 export function mapProject(project: ComposeProject, o: MapOptions): MapResult {
   const ctx: MapContext = { project, read: o.read, nodes: o.nodes ?? 1, warnings: [], problems: [] };
   const jobs = Object.entries(project.services).map(([name, svc]) => mapService(name, svc, ctx));
+  if (jobsTakeConditions()) {
+    for (const job of jobs) {
+      const after = afterEntries(project.name, job.dependsOn, Object.keys(project.services));
+      if (after.length > 0) job.spec = { ...job.spec, after };
+    }
+  }
   for (const job of jobs) {
     const check = parseJobSpec(JSON.stringify(job.spec), { format: 'json', source: job.jobId });
     if (!check.ok) ctx.problems.push({ path: `services.${job.service}`, message: `makes an invalid berth job:\n${formatErrors(check.errors, job.jobId)}` });
