@@ -23,7 +23,7 @@ async function jobsOf(client: BerthClient, o: ComposeOptions, names: string[]): 
 }
 
 /** `down`: stop every job of the project, wait until its allocations have stopped, then purge the jobs. */
-export async function composeDown(o: ComposeOptions & { volumes?: boolean; timeout?: number }): Promise<void> {
+export async function composeDown(o: ComposeOptions & { volumes?: boolean; timeout?: number; json?: boolean }): Promise<void> {
   const client = new BerthClient();
   const name = projectName(o);
   const jobs = await projectJobs(client, name, { stopped: true });
@@ -46,6 +46,7 @@ export async function composeDown(o: ComposeOptions & { volumes?: boolean; timeo
     if (named.length > 0) process.stderr.write(`${paint('yellow', 'Warning:', process.stderr)} -v: named volumes (${named.map((v) => `${name}_${v}`).join(', ')}) are left on the nodes: berth has no volume API yet; remove them there with \`docker volume rm\`\n`);
   }
   if (jobs.length === 0) process.stderr.write(`Project "${name}" runs nothing\n`);
+  if (o.json) printJson({ project: name, removed: jobs.map((j) => ({ service: serviceOf(j), jobId: j.id })) });
 }
 
 /** `ps`: each allocation of the project's services, with its node, status and published ports. */
@@ -85,18 +86,21 @@ export async function composeLogs(o: ComposeOptions & { follow?: boolean; tail?:
 }
 
 /** `restart`: the running tasks of each service restarted in place. */
-export async function composeRestart(o: ComposeOptions, names: string[]): Promise<void> {
+export async function composeRestart(o: ComposeOptions & { json?: boolean }, names: string[]): Promise<void> {
   const client = new BerthClient();
+  const done: { service: string; allocs: string[] }[] = [];
   for (const job of await jobsOf(client, o, names)) {
     const { value: allocs } = await client.jobAllocations(job.id);
     const running = allocs.filter((a) => a.clientStatus === 'running' && a.desiredStatus === 'run');
     await Promise.all(running.map((a) => client.restartAllocation(a.id)));
+    done.push({ service: serviceOf(job), allocs: running.map((a) => a.id) });
     process.stderr.write(` ${paint('green', '✔', process.stderr)} ${serviceOf(job)}  restarted (${running.length})\n`);
   }
+  if (o.json) printJson(done);
 }
 
 /** `scale SERVICE=N...`: each service's count changed in place. */
-export async function composeScale(o: ComposeOptions, pairs: string[]): Promise<void> {
+export async function composeScale(o: ComposeOptions & { json?: boolean }, pairs: string[]): Promise<void> {
   const client = new BerthClient();
   const wanted = pairs.map((p) => {
     const m = /^([^=]+)=(\d+)$/.exec(p);
@@ -109,6 +113,7 @@ export async function composeScale(o: ComposeOptions, pairs: string[]): Promise<
     await client.scaleJob(job.id, job.groups[0].name, w.count);
     process.stderr.write(` ${paint('green', '✔', process.stderr)} ${w.service}  scaled to ${w.count}\n`);
   }
+  if (o.json) printJson(wanted);
 }
 
 /** `exec SERVICE CMD...`: a command inside one of the service's running tasks (`--index`, from 1). */

@@ -9,9 +9,12 @@ import { paint } from './colour.ts';
 import { nodeCount, projectJobs, readProject, serviceOf, type ComposeOptions } from './compose-project.ts';
 import { conditionWord, waitFor, type Condition, type Registered } from './compose-wait.ts';
 import { CliError } from './errors.ts';
+import { printJson } from './output.ts';
 
 export interface UpOptions {
   detach?: boolean;
+  /** Print each service's registration as JSON on stdout at the end. */
+  json?: boolean;
   removeOrphans?: boolean;
   /** Seconds to wait for each service; default 300. */
   waitTimeout?: number;
@@ -53,6 +56,7 @@ export async function composeUp(o: ComposeOptions & UpOptions, names: string[]):
   const width = Math.max(...jobs.map((j) => j.service.length));
   const timeoutMs = (o.waitTimeout ?? 300) * 1000;
   const registered = new Map<string, Promise<Registered>>();
+  const results: { service: string; jobId: string; version: number; changed: boolean; evalId: string }[] = [];
   const reached = new Map<string, Promise<void>>();
   // A dependency's condition, waited for once however many services need it.
   const meet = (service: string, condition: Condition): Promise<void> => {
@@ -74,6 +78,7 @@ export async function composeUp(o: ComposeOptions & UpOptions, names: string[]):
       await meet(dep, d.condition);
     }
     const result = await client.registerJob(job.spec, 'json');
+    results.push({ service: job.service, jobId: job.jobId, version: result.version, changed: result.changed, evalId: result.evalId });
     say(job.service, width, result.changed ? `registered (job ${job.jobId}, version ${result.version})` : 'unchanged');
     const group = (job.spec.groups as { count: number; services?: { name: string }[] }[])[0];
     return { service: job.service, jobId: job.jobId, version: result.version, count: group.count, catalogName: group.services?.[0]?.name ?? job.service, project: project.name };
@@ -97,6 +102,7 @@ export async function composeUp(o: ComposeOptions & UpOptions, names: string[]):
   await Promise.allSettled([...reached.values()]);
   if (failures.length > 0) throw new CliError(failures[0]);
   await orphans(client, project.name, all, o.removeOrphans === true);
+  if (o.json) printJson({ project: project.name, services: results });
   if (!o.detach) process.stderr.write(`Project "${project.name}" is up: ${jobs.length} service${jobs.length === 1 ? '' : 's'}. See \`berth compose ps\`, \`berth compose logs -f\`\n`);
 }
 

@@ -63,14 +63,16 @@ export function composeCommand(): Command {
     .option('-d, --detach', 'return once every service is registered (dependencies are still waited for)')
     .option('--remove-orphans', 'stop the jobs of services no longer in the project')
     .option('--wait-timeout <seconds>', 'how long to wait for each service', count('seconds'), 300)
-    .action((services: string[], opts: { detach?: boolean; removeOrphans?: boolean; waitTimeout: number }, cmd: Command) => composeUp({ ...composeOptions(cmd), ...opts }, services));
+    .option('--json', 'print each service\'s registration (job, version, changed) as JSON at the end')
+    .action((services: string[], opts: { detach?: boolean; removeOrphans?: boolean; waitTimeout: number; json?: boolean }, cmd: Command) => composeUp({ ...composeOptions(cmd), ...opts }, services));
 
   compose
     .command('down')
     .description('Stop every service of the project and remove its jobs')
     .option('-v, --volumes', 'also remove named volumes (berth cannot yet: it names them)')
     .option('-t, --timeout <seconds>', 'how long to wait for allocations to stop', count('seconds'), 60)
-    .action((opts: { volumes?: boolean; timeout: number }, cmd: Command) => composeDown({ ...composeOptions(cmd), ...opts }));
+    .option('--json', 'print the removed jobs as JSON')
+    .action((opts: { volumes?: boolean; timeout: number; json?: boolean }, cmd: Command) => composeDown({ ...composeOptions(cmd), ...opts }));
 
   compose
     .command('ps')
@@ -93,13 +95,15 @@ export function composeCommand(): Command {
     .command('restart')
     .description('Restart the running tasks of the project\'s services in place')
     .argument('[services...]', 'only these services')
-    .action((services: string[], _opts: object, cmd: Command) => composeRestart(composeOptions(cmd), services));
+    .option('--json', 'print the restarted allocations as JSON')
+    .action((services: string[], opts: { json?: boolean }, cmd: Command) => composeRestart({ ...composeOptions(cmd), ...opts }, services));
 
   compose
     .command('scale')
     .description('Change how many copies of services run: SERVICE=N ...')
     .argument('<pairs...>', 'SERVICE=N')
-    .action((pairs: string[], _opts: object, cmd: Command) => composeScale(composeOptions(cmd), pairs));
+    .option('--json', 'print the new counts as JSON')
+    .action((pairs: string[], opts: { json?: boolean }, cmd: Command) => composeScale({ ...composeOptions(cmd), ...opts }, pairs));
 
   compose
     .command('exec')
