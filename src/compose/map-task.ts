@@ -57,6 +57,7 @@ export function taskConfig(svc: Obj, at: string, ctx: MapContext & { service: st
   const labels = obj(svc.labels);
   if (labels && Object.keys(labels).length > 0) config.labels = Object.fromEntries(Object.entries(labels).map(([k, v]) => [k, v === null ? '' : String(v)]));
   if (svc.privileged === true) config.privileged = true;
+  if (svc.init === true) config.init = true;
   for (const k of ['cap_add', 'cap_drop'] as const) if (Array.isArray(svc[k]) && svc[k].length > 0) config[k] = svc[k].map(String);
   const devices = deviceList(svc.devices, `${at}.devices`, ctx);
   if (devices.length > 0) config.devices = devices;

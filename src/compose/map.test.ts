@@ -47,6 +47,7 @@ describe('mapping compose services to berth jobs', () => {
     cap_add: [NET_ADMIN]
     cap_drop: [ALL]
     privileged: true
+    init: true
     devices: ["/dev/fuse"]
     pull_policy: always
     logging: {driver: json-file, options: {max-size: 20m, max-file: "3"}}
@@ -55,7 +56,7 @@ describe('mapping compose services to berth jobs', () => {
     assert.deepEqual(task.config, {
       image: 'app:1', command: 'serve', args: ['--port', '80 80'], entrypoint: ['/init'], workdir: '/srv', user: '1000:1000',
       stop_signal: 'SIGINT', hostname: 'web-1', pull: 'always', extra_hosts: ['db:10.0.0.5'], dns_servers: ['1.1.1.1'],
-      labels: { team: 'web' }, privileged: true, cap_add: ['NET_ADMIN'], cap_drop: ['ALL'], devices: ['/dev/fuse'],
+      labels: { team: 'web' }, privileged: true, init: true, cap_add: ['NET_ADMIN'], cap_drop: ['ALL'], devices: ['/dev/fuse'],
     });
     assert.equal(task.kill_timeout, '90000ms');
     assert.deepEqual(task.logs, { max_file_size: '20Mi', max_files: 3 });
@@ -153,7 +154,7 @@ configs: {conf: {content: "a={{b}}"}}
 
   it('names every key it does not honour, and never a key it does', () => {
     const r = convert('services: {web: {image: w, read_only: true, sysctls: {a: 1}, init: true, x-other: 1, deploy: {endpoint_mode: vip}, networks: [front]}}\nnetworks: {front: {}}');
-    assert.deepEqual(paths(r).sort(), ['services.web.deploy.endpoint_mode', 'services.web.init', 'services.web.networks', 'services.web.read_only', 'services.web.sysctls']);
+    assert.deepEqual(paths(r).sort(), ['services.web.deploy.endpoint_mode', 'services.web.networks', 'services.web.read_only', 'services.web.sysctls']);
   });
 
   it('registers container_name and links aliases as names of the service', () => {

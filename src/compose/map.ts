@@ -18,7 +18,7 @@ const HONOURED = new Set([
   'image', 'build', 'command', 'entrypoint', 'environment', 'env_file', 'working_dir', 'user', 'labels', 'ports', 'expose',
   'healthcheck', 'restart', 'deploy', 'scale', 'stop_grace_period', 'stop_signal', 'volumes', 'tmpfs', 'secrets', 'configs',
   'dns', 'extra_hosts', 'hostname', 'cap_add', 'cap_drop', 'privileged', 'devices', 'logging', 'pull_policy', 'network_mode',
-  'depends_on', 'profiles', 'extends', 'container_name', 'links', 'networks', 'cpus', 'mem_limit', 'mem_reservation',
+  'depends_on', 'profiles', 'extends', 'container_name', 'links', 'networks', 'cpus', 'mem_limit', 'mem_reservation', 'init',
 ]);
 
 /** Keys of `deploy` the mapping reads. */

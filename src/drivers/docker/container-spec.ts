@@ -66,6 +66,7 @@ export function containerCreateOptions(request: TaskStartRequest, image: string)
   if (config.extraHosts?.length) hostConfig.ExtraHosts = config.extraHosts;
   if (config.dnsServers?.length) hostConfig.Dns = config.dnsServers;
   if (config.privileged) hostConfig.Privileged = true;
+  if (config.init) hostConfig.Init = true;
   if (config.capAdd?.length) hostConfig.CapAdd = config.capAdd;
   if (config.capDrop?.length) hostConfig.CapDrop = config.capDrop;
   if (config.devices?.length) hostConfig.Devices = config.devices.map(deviceMapping);
