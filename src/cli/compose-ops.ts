@@ -1,6 +1,7 @@
 /** `berth compose down|ps|logs|restart|scale|exec|ls`: what runs of a project, through its jobs. */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BerthClient } from '../api/index.ts';
+import { normalizeProjectName } from '../compose/index.ts';
 import { isClientTerminal, type Allocation, type Job } from '../model/index.ts';
 import { paint, type Style } from './colour.ts';
 import { projectJobs, readProject, serviceOf, type ComposeOptions } from './compose-project.ts';
@@ -11,6 +12,8 @@ import { printJson, table } from './output.ts';
 
 /** The project's name: read from the files when there are any, as `docker compose` does. */
 export function projectName(o: ComposeOptions): string {
+  // -p alone names it, as with `docker compose -p NAME ps`: no file needed.
+  if (o.projectName && !o.file) return normalizeProjectName(o.projectName);
   return readProject(o, { quiet: true }).project.name;
 }
 

@@ -5,6 +5,7 @@ import { composeOptions, readProject } from '../compose-project.ts';
 import { composeDown, composeExec, composeLogs, composeLs, composePs, composeRestart, composeScale } from '../compose-ops.ts';
 import { composePlan } from '../compose-plan.ts';
 import { composeUp } from '../compose-up.ts';
+import { CliError } from '../errors.ts';
 import { printJson } from '../output.ts';
 
 const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
@@ -114,6 +115,14 @@ export function composeCommand(): Command {
     .option('-T, --no-tty', 'no terminal, even when stdin is one')
     .passThroughOptions()
     .action((service: string, command: string[], opts: { index: number; tty: boolean }, cmd: Command) => composeExec({ ...composeOptions(cmd), ...opts }, service, command));
+
+  compose
+    .command('pull')
+    .description('Not in berth yet: each node pulls a service\'s image when its task starts, as pull_policy says')
+    .argument('[services...]', 'services')
+    .action(() => {
+      throw new CliError('Cannot pull: berth has no pull of its own yet; each node pulls an image when a task starts (pull_policy: missing by default; always re-pulls on every start)');
+    });
 
   compose
     .command('ls')
