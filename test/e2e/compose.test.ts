@@ -164,6 +164,8 @@ withDockerEngine('berth compose on docker', (engine) => {
         return out.length === 2 ? out : undefined;
       }, 30_000);
       assert.ok(seen.every((a) => a.startsWith(`${gateway}:`)), seen.join(' '));
+      const restart = await compose(['restart', 'api']);
+      assert.match(restart.stderr, /api +restarted \(2\)/);
     });
 
     it('fails up naming the one-shot service that failed, and starts nothing that needs it', async () => {
@@ -206,6 +208,11 @@ withDockerEngine('berth compose on docker', (engine) => {
       assert.equal(r.code, 1, r.stderr);
       assert.match(r.stdout, /^Start order: db -> backend -> proxy$/m);
       for (const w of r.stderr.split('\n').filter(Boolean)) assert.match(w, /^Warning: services\.[^.]+\.[a-z_]+/);
+      const strict = await berth(['compose', '-f', path.join(dir, 'compose.yaml'), '--strict', 'convert']);
+      assert.equal(strict.code, 1);
+      assert.match(strict.stderr, /does not honour \(--strict\):\n/);
+      assert.match(strict.stderr, /^ {2}services\.backend\.build: not run by berth yet/m);
+      assert.equal(strict.stdout, '');
     });
   });
 });
