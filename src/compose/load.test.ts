@@ -70,6 +70,12 @@ describe('reading compose projects', () => {
     assert.equal(project(files, { envFiles: ['other.env'] }).services.web.image, 'other:latest');
   });
 
+  it('interpolates .env values with the variables above them and the shell', () => {
+    const files = { '/p/compose.yaml': 'services: {web: {image: "${IMAGE}"}}', '/p/.env': 'REG=registry.example\nIMAGE=${REG}/app:${TAG:-1}\n' };
+    assert.equal(project(files).services.web.image, 'registry.example/app:1');
+    assert.equal(project(files, { environment: { TAG: '2' } }).services.web.image, 'registry.example/app:2');
+  });
+
   it('reports a required variable with the file and the path', () => {
     const r = load({ '/p/compose.yaml': 'services: {web: {image: "${IMG:?set IMG to the image}"}}' });
     assert.deepEqual(!r.ok && r.problems, [{ path: '/p/compose.yaml: services.web.image', message: 'required variable IMG is missing: set IMG to the image' }]);

@@ -7,7 +7,7 @@
 import path from 'node:path';
 import { parseDocument } from 'yaml';
 import { parse as parseDotenv } from 'dotenv';
-import { interpolateTree, type InterpolationProblem } from './interpolate.ts';
+import { interpolateString, interpolateTree, type InterpolationProblem } from './interpolate.ts';
 import { mergeFiles, mergeService } from './merge.ts';
 import { normalizeFile } from './normalize.ts';
 import { checkSchema } from './schema.ts';
@@ -72,7 +72,12 @@ function readEnvironment(o: LoadOptions, projectDir: string, problems: ComposePr
       if (o.envFiles) problems.push({ path: file, message: `env file not found; check the --env-file path` });
       continue;
     }
-    Object.assign(fromFiles, parseDotenv(text));
+    // Values may use variables set above them or in the shell, as Compose's .env files do.
+    const interp: InterpolationProblem[] = [];
+    for (const [k, v] of Object.entries(parseDotenv(text))) {
+      fromFiles[k] = interpolateString(v, (n) => o.environment[n] ?? fromFiles[n], { path: `${file}: ${k}`, problems: interp });
+    }
+    for (const p of interp) problems.push(p);
   }
   const shell = Object.fromEntries(Object.entries(o.environment).filter((e): e is [string, string] => e[1] !== undefined));
   return { ...fromFiles, ...shell };
