@@ -6,13 +6,16 @@
  *   http     wrk, 64 keep-alive connections, against nginx straight vs through a ServiceListener:
  *            req/s; latency added: one request at a time on a keep-alive connection each way, in
  *            pairs, p99 through the listener less p99 direct
- *   ingress  wrk, 64 keep-alive connections with `Host: app.test`, through berth's IngressRouter
- *            vs HAProxy (Debian's haproxy), both routing by Host to the same two nginx backends,
- *            round robin, keep-alive to the backends, the same timeouts; req/s and p99
+ *   ingress  wrk, 64 keep-alive connections with `Host: app.test`, through berth's two ingress
+ *            data paths, the built-in IngressRouter and HAProxy driven by berth (the agent's
+ *            HaproxyIngress: its generated configuration, server slots set through the runtime
+ *            API), vs plain HAProxy (Debian's haproxy, a hand-written configuration), all three
+ *            routing by Host to the same two nginx backends, round robin, keep-alive to the
+ *            backends, the same timeouts; req/s and p99
  * The backend is nginx (one process: `return 200`), the load generator wrk (C, its own threads),
  * so that neither is the bottleneck the way busybox httpd or a Node client would be. berth's
  * listeners and ingress run in one child process of their own (this script with `--role proxy`),
- * HAProxy with one thread (`nbthread 1`): one core each, since Node's event loop is one thread.
+ * both HAProxys with one thread (`nbthread 1`): one core each, since Node's event loop is one thread.
  * Each turn also measures the CPU the proxy process spent per request (or per MB), from /proc.
  *
  * Every pair of sides is up for the whole run and takes turns, round after round, so that a
@@ -20,7 +23,8 @@
  *
  *   npx tsx bench/connect.ts [--seconds 10] [--rounds 3] [--quick]
  * The last line printed is {"tcp_ratio","http_ratio","added_p99_ms","ingress_ratio","ingress_p99_ratio"}
- * (plus detail fields). Targets: tcp >= 0.8, http >= 0.7, added p99 <= 1 ms, ingress >= 0.8,
+ * (plus detail fields); ingress_ratio and ingress_p99_ratio are those of the better of berth's two
+ * ingress paths (named in ingress_path), ingress_builtin_* and ingress_berth_haproxy_* each one's. Targets: tcp >= 0.8, http >= 0.7, added p99 <= 1 ms, ingress >= 0.8,
  * ingress p99 <= 1.5.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
@@ -33,6 +37,8 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { parseArgs } from 'node:util';
 import { IngressRouter, ServiceListener } from '../src/proxy/index.ts';
+import { HaproxyIngress } from '../src/agent/index.ts';
+import { silentLogger } from '../src/lib/index.ts';
 import { freePorts } from '../test/harness/berth.ts';
 
 const { values } = parseArgs({ options: { seconds: { type: 'string' }, rounds: { type: 'string' }, quick: { type: 'boolean' }, role: { type: 'string' }, config: { type: 'string' } } });
@@ -245,7 +251,7 @@ async function takeTurns<T>(name: string, sides: [string, () => Promise<T>][], s
     for (const [side, turn] of order) {
       const r = await turn();
       out[side].push(r);
-      log(`${name} round ${round + 1} ${side.padEnd(8)} ${show(r)}`);
+      log(`${name} round ${round + 1} ${side.padEnd(13)} ${show(r)}`);
     }
   }
   return out;
@@ -298,8 +304,9 @@ async function main(): Promise<void> {
   const dir = await mkdtemp(path.join(tmpdir(), 'berth-bench-connect-'));
   const children: ChildProcess[] = [];
   const load0 = loadAverage();
+  let berthHaproxy: HaproxyIngress | undefined;
   try {
-    const [sinkPort, nginxA, nginxB, haproxyPort] = await freePorts(4);
+    const [sinkPort, nginxA, nginxB, haproxyPort, berthHaproxyPort] = await freePorts(5);
     const nginxPorts = [nginxA, nginxB];
     log(`connect: ${SECONDS}s per turn, ${ROUNDS} rounds; backend nginx (1 process), load generator wrk; load average ${load0}`);
 
@@ -317,35 +324,52 @@ async function main(): Promise<void> {
     for (const [port, name] of [[nginxA, 'nginx'], [nginxB, 'nginx'], [haproxyPort, 'haproxy'], [sinkPort, 'sink']] as const) await waitForPort(port, name);
     const proxyPid = proxy.pid!;
     const haproxyPid = haproxy.pid!;
+    berthHaproxy = await startBerthHaproxy(dir, berthHaproxyPort, nginxPorts);
+    const berthHaproxyPid = (await berthHaproxy.workerPid())!;
 
     const mb = (r: { mbps: number; cpuUsPerMb: number }): string => `${Math.round(r.mbps)} MB/s${r.cpuUsPerMb ? `  proxy cpu ${Math.round(r.cpuUsPerMb)} us/MB` : ''}`;
     const req = (r: HttpTurn): string =>
       `${Math.round(r.rps)} req/s  p50 ${r.p50Ms.toFixed(2)} ms  p99 ${r.p99Ms.toFixed(2)} ms${r.errors ? `  errors ${r.errors}` : ''}${r.cpuUsPerRequest ? `  proxy cpu ${r.cpuUsPerRequest.toFixed(1)} us/req` : ''}`;
 
     // Warm-up, not measured: the JIT compiles the proxy's hot paths and the keep-alive pools fill.
-    await Promise.all([wrk(ports.http, 64, 1), wrk(ports.ingress, 64, 1, 'app.test'), wrk(haproxyPort, 64, 1, 'app.test')]);
+    await Promise.all([wrk(ports.http, 64, 1), wrk(ports.ingress, 64, 1, 'app.test'), wrk(haproxyPort, 64, 1, 'app.test'), wrk(berthHaproxyPort, 64, 1, 'app.test')]);
     await run(process.execPath, ['-e', SENDER, String(ports.tcp), '1', '8']);
     const tcp = await takeTurns('tcp', [['direct', () => tcpTurn(sinkPort, undefined)], ['listener', () => tcpTurn(ports.tcp, proxyPid)]], mb);
     const http = await takeTurns('http', [['direct', () => httpTurn(nginxA, undefined, 64, SECONDS)], ['listener', () => httpTurn(ports.http, proxyPid, 64, SECONDS)]], req);
     const latency = await latencyPairs(nginxA, ports.http, SECONDS * ROUNDS);
     log(`latency  direct p50 ${latency.direct.p50.toFixed(3)} ms p99 ${latency.direct.p99.toFixed(3)} ms; listener p50 ${latency.listener.p50.toFixed(3)} ms p99 ${latency.listener.p99.toFixed(3)} ms (${latency.pairs} pairs)`);
-    const ingress = await takeTurns('ingress', [['berth', () => httpTurn(ports.ingress, proxyPid, 64, SECONDS, 'app.test')], ['haproxy', () => httpTurn(haproxyPort, haproxyPid, 64, SECONDS, 'app.test')]], req);
+    const ingress = await takeTurns(
+      'ingress',
+      [
+        ['builtin', () => httpTurn(ports.ingress, proxyPid, 64, SECONDS, 'app.test')],
+        ['berth-haproxy', () => httpTurn(berthHaproxyPort, berthHaproxyPid, 64, SECONDS, 'app.test')],
+        ['haproxy', () => httpTurn(haproxyPort, haproxyPid, 64, SECONDS, 'app.test')],
+      ],
+      req,
+    );
 
     const tcpD = median(tcp.direct, (r) => r.mbps);
     const tcpL = median(tcp.listener, (r) => r.mbps);
     const httpD = median(http.direct, (r) => r.rps);
     const httpL = median(http.listener, (r) => r.rps);
-    const ingB = median(ingress.berth, (r) => r.rps);
+    const ingB = median(ingress.builtin, (r) => r.rps);
+    const ingBH = median(ingress['berth-haproxy'], (r) => r.rps);
     const ingH = median(ingress.haproxy, (r) => r.rps);
-    const errors = [...http.direct, ...http.listener, ...ingress.berth, ...ingress.haproxy].reduce((a, r) => a + r.errors, 0);
+    const best = ingBH.rps > ingB.rps ? { path: 'haproxy', run: ingBH } : { path: 'builtin', run: ingB };
+    const errors = [...http.direct, ...http.listener, ...ingress.builtin, ...ingress['berth-haproxy'], ...ingress.haproxy].reduce((a, r) => a + r.errors, 0);
 
     const r3 = (n: number): number => Math.round(n * 1000) / 1000;
     const result = {
       tcp_ratio: r3(tcpL.mbps / tcpD.mbps),
       http_ratio: r3(httpL.rps / httpD.rps),
       added_p99_ms: r3(latency.listener.p99 - latency.direct.p99),
-      ingress_ratio: r3(ingB.rps / ingH.rps),
-      ingress_p99_ratio: r3(ingB.p99Ms / ingH.p99Ms),
+      ingress_ratio: r3(best.run.rps / ingH.rps),
+      ingress_p99_ratio: r3(best.run.p99Ms / ingH.p99Ms),
+      ingress_path: best.path,
+      ingress_builtin_ratio: r3(ingB.rps / ingH.rps),
+      ingress_builtin_p99_ratio: r3(ingB.p99Ms / ingH.p99Ms),
+      ingress_berth_haproxy_ratio: r3(ingBH.rps / ingH.rps),
+      ingress_berth_haproxy_p99_ratio: r3(ingBH.p99Ms / ingH.p99Ms),
       tcp_direct_mbps: Math.round(tcpD.mbps),
       tcp_listener_mbps: Math.round(tcpL.mbps),
       tcp_listener_cpu_us_per_mb: Math.round(tcpL.cpuUsPerMb),
@@ -358,11 +382,14 @@ async function main(): Promise<void> {
       latency_p99_direct_ms: r3(latency.direct.p99),
       latency_p99_listener_ms: r3(latency.listener.p99),
       latency_pairs: latency.pairs,
-      ingress_berth_rps: Math.round(ingB.rps),
+      ingress_builtin_rps: Math.round(ingB.rps),
+      ingress_berth_haproxy_rps: Math.round(ingBH.rps),
       ingress_haproxy_rps: Math.round(ingH.rps),
-      ingress_berth_p99_ms: r3(ingB.p99Ms),
+      ingress_builtin_p99_ms: r3(ingB.p99Ms),
+      ingress_berth_haproxy_p99_ms: r3(ingBH.p99Ms),
       ingress_haproxy_p99_ms: r3(ingH.p99Ms),
-      ingress_berth_cpu_us_per_req: r3(ingB.cpuUsPerRequest),
+      ingress_builtin_cpu_us_per_req: r3(ingB.cpuUsPerRequest),
+      ingress_berth_haproxy_cpu_us_per_req: r3(ingBH.cpuUsPerRequest),
       ingress_haproxy_cpu_us_per_req: r3(ingH.cpuUsPerRequest),
       http_errors: errors,
       load_average_start: load0,
@@ -371,16 +398,28 @@ async function main(): Promise<void> {
       rounds: ROUNDS,
     };
     log('targets: tcp >= 0.8x direct, http >= 0.7x, added p99 <= 1 ms, ingress >= 0.8x haproxy, ingress p99 <= 1.5x');
-    log(`medians: tcp ${result.tcp_ratio}x, http ${result.http_ratio}x, added p99 ${result.added_p99_ms} ms, ingress ${result.ingress_ratio}x, ingress p99 ${result.ingress_p99_ratio}x; load average ${load0} -> ${result.load_average_end} (2 shared cores)`);
+    log(`ingress vs plain haproxy: builtin ${result.ingress_builtin_ratio}x (p99 ${result.ingress_builtin_p99_ratio}x), berth-driven haproxy ${result.ingress_berth_haproxy_ratio}x (p99 ${result.ingress_berth_haproxy_p99_ratio}x)`);
+    log(`medians: tcp ${result.tcp_ratio}x, http ${result.http_ratio}x, added p99 ${result.added_p99_ms} ms, ingress ${result.ingress_ratio}x (${best.path}), ingress p99 ${result.ingress_p99_ratio}x; load average ${load0} -> ${result.load_average_end} (2 shared cores)`);
     process.stdout.write(JSON.stringify(result) + '\n');
   } finally {
     stopping = true;
+    await berthHaproxy?.close();
     for (const child of children) {
       child.stdin?.end();
       child.kill();
     }
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/** HAProxy as the agent drives it (`berth agent --ingress-proxy haproxy`), routing app.test to the nginx backends. */
+async function startBerthHaproxy(dir: string, port: number, nginxPorts: number[]): Promise<HaproxyIngress> {
+  const ingress = new HaproxyIngress({ addresses: [{ host: HOST, port }], dir: path.join(dir, 'berth-haproxy'), logger: silentLogger(), threads: 1 });
+  await ingress.start();
+  const endpoints = nginxPorts.map((p, i) => ({ id: `nginx-${i}`, host: HOST, port: p }));
+  await ingress.apply({ http: [{ service: 'web', host: 'app.test', pathPrefix: '/' }], tcp: [], endpoints: new Map([['web', endpoints]]) });
+  await waitForPort(port, 'berth-driven haproxy');
+  return ingress;
 }
 
 /** The child: berth's data path, on its own process, as the agent will run it. */

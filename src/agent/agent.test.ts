@@ -71,6 +71,21 @@ describe('Agent against an in-process server', () => {
     assert.deepEqual(printed, allocs.map((a) => `BERTH_ALLOC_NAME=${a.name}\n`).sort(), 'each task got its own env');
   });
 
+  it('serves its metrics to anyone at /v1/metrics: tasks, restarts, driver latency; its other routes still need the node secret', async () => {
+    const node = server.view.nodes().find((n) => n.name === 'a1')!;
+    const res = await fetch(`${node.httpAddr}/v1/metrics`);
+    assert.equal(res.status, 200);
+    const text = await res.text();
+    assert.match(text, /^berth_agent_allocs\{status="running"\} 2$/m);
+    for (const a of webAllocs()) {
+      assert.match(text, new RegExp(`^berth_agent_task_state\\{job_id="web",group="web",alloc_id="${a.id}",task="web",state="running"\\} 1$`, 'm'));
+      assert.match(text, new RegExp(`^berth_agent_task_restarts\\{job_id="web",group="web",alloc_id="${a.id}",task="web"\\} 0$`, 'm'));
+    }
+    assert.match(text, /^berth_agent_driver_operation_seconds_count\{driver="process",op="start"\} 2$/m);
+    assert.match(text, /^berth_agent_process_cpu_seconds_total /m);
+    assert.equal((await fetch(`${node.httpAddr}/v1/client/allocations/${webAllocs()[0]!.id}/stats`)).status, 403);
+  });
+
   it('leaves the tasks running when it stops, and a new agent on the same data dir reattaches to them', async () => {
     const before = machine.tasks().map((t) => t.handle.id).sort();
     await agent!.stop();

@@ -11,6 +11,7 @@ import { AllocRunner } from './allocs/alloc-runner.ts';
 import { LocalAllocs } from './allocs/local-allocs.ts';
 import { LocalState } from './allocs/local-state.ts';
 import { recoverLocal } from './allocs/recovery.ts';
+import { AgentMetrics, timedDriver } from './metrics.ts';
 import { StatusReporter } from './allocs/reporter.ts';
 import { watchAllocs } from './allocs/watcher.ts';
 import { buildAgentApp } from './http/endpoint.ts';
@@ -19,6 +20,7 @@ import { loadNodeId, loadNodeSecret } from './node/node-id.ts';
 import { resolveNodeAddresses } from './node/address.ts';
 import { offeredResources, registrationRequest, type NodeSettings } from './node/node-settings.ts';
 import { NodeRegistration } from './node/registration.ts';
+import { followIngress, ingressNodeMeta, makeDataPath, type IngressDataPath, type IngressSettings } from './ingress/index.ts';
 
 /** Agent settings. */
 export interface AgentOptions extends NodeSettings {
@@ -57,6 +59,8 @@ export interface AgentOptions extends NodeSettings {
    * the process default (plain fetch).
    */
   transport?: Transport & { reload?: () => void };
+  /** Run an ingress on this node (`--ingress`): outside traffic routed to healthy instances on any node. Default none. */
+  ingress?: IngressSettings;
 }
 
 /**
@@ -81,6 +85,8 @@ export class Agent {
   #node!: NodeRegistration;
   #reporter!: StatusReporter;
   #http: FastifyInstance | undefined;
+  #ingress: IngressDataPath | undefined;
+  readonly #metrics = new AgentMetrics();
   nodeId = '';
 
   private constructor(options: AgentOptions) {
@@ -119,7 +125,8 @@ export class Agent {
     const addresses = await resolveNodeAddresses({ servers: this.#servers, address: o.address, httpHost: o.httpHost });
     if (!addresses.ok) throw new BerthError('invalid_input', addresses.error);
     const { address, httpHost } = addresses.value;
-    const drivers = o.drivers ?? [new DockerDriver({ host: o.dockerHost, tls: o.dockerTls }), new ProcessDriver()];
+    // Every driver operation is timed (berth_agent_driver_operation_seconds).
+    const drivers = (o.drivers ?? [new DockerDriver({ host: o.dockerHost, tls: o.dockerTls }), new ProcessDriver()]).map((d) => timedDriver(d, this.#metrics.driverSeconds));
     for (const d of drivers) this.#drivers.set(d.name, d);
     const facts = await fingerprint(drivers);
     const offered = offeredResources(facts.resources, o.reserved);
@@ -130,9 +137,9 @@ export class Agent {
     const secret = await loadNodeSecret(o.dataDir);
     this.#client = new BerthClient({ address: this.#servers, token: o.token, nodeSecret: secret, nodeId: this.nodeId, transport: o.transport });
     this.#reporter = new StatusReporter({ send: (updates) => this.#client.updateAllocations(this.nodeId, updates), logger: this.#log, clock: this.#clock });
-    this.#allocs = new LocalAllocs({ client: this.#client, reporter: this.#reporter, logger: this.#log, signal, newRunner: (alloc, job) => this.#newRunner(alloc, job) });
+    this.#allocs = new LocalAllocs({ client: this.#client, reporter: this.#reporter, logger: this.#log, signal, clock: this.#clock, newRunner: (alloc, job) => this.#newRunner(alloc, job) });
     // The endpoint answers to the Host names of the address it listens at (the one the servers are given).
-    this.#http = await buildAgentApp(this.#allocs.runners, this.#drivers, { logger: this.#log, nodeId: () => this.nodeId, bindHost: httpHost, nodeSecret: secret, https: o.tls?.options });
+    this.#http = await buildAgentApp(this.#allocs.runners, this.#drivers, { logger: this.#log, nodeId: () => this.nodeId, bindHost: httpHost, nodeSecret: secret, https: o.tls?.options, metrics: this.#metrics });
     o.tls?.attach(this.#http.server as unknown as tls.Server);
     await this.#http.listen({ host: httpHost, port: o.httpPort ?? 0 }).catch(async (err: NodeJS.ErrnoException) => {
       this.#localState.close();
@@ -140,7 +147,9 @@ export class Agent {
       const why = err.code === 'EADDRINUSE' ? 'the port is in use' : err.code === 'EADDRNOTAVAIL' ? 'it is not an address of this host' : err.message;
       throw new BerthError('invalid_input', `Cannot start the agent: cannot listen on ${httpHost}:${o.httpPort ?? 0} (${why}); pick another with --http-addr`);
     });
-    const request = registrationRequest({ nodeId: this.nodeId, settings: { ...o, address }, facts, httpAddr: endpointUrl(httpHost, address, this.#http, o.tls !== undefined) });
+    await this.#startIngress();
+    const meta = o.ingress ? { ...o.meta, ...ingressNodeMeta(o.ingress) } : o.meta;
+    const request = registrationRequest({ nodeId: this.nodeId, settings: { ...o, address, meta }, facts, httpAddr: endpointUrl(httpHost, address, this.#http, o.tls !== undefined) });
     this.#node = new NodeRegistration({ client: this.#client, request, clock: this.#clock, logger: this.#log, signal });
     this.#allocs.restore(await recoverLocal({ localState: this.#localState, drivers: this.#drivers, nodeName: request.name, logger: this.#log }));
     try {
@@ -160,7 +169,23 @@ export class Agent {
       onUnknownNode: () => this.#node.register(),
     });
     this.#loops.push(this.#node.heartbeatLoop(), watch);
+    if (this.#ingress) this.#loops.push(followIngress({ client: this.#client, dataPath: this.#ingress, clock: this.#clock, logger: this.#log, signal }));
     this.#log.info({ nodeId: this.nodeId, name: request.name, defaultDriver: request.defaultDriver, http: request.httpAddr }, 'agent started');
+  }
+
+  /** Bind the ingress's addresses before registering, so that a refusal leaves nothing behind. */
+  async #startIngress(): Promise<void> {
+    if (!this.#o.ingress) return;
+    const dataPath = makeDataPath(this.#o.ingress, { dataDir: this.#o.dataDir, logger: this.#log });
+    try {
+      await dataPath.start();
+    } catch (err) {
+      await dataPath.close().catch(() => undefined);
+      this.#localState.close();
+      await this.#http?.close();
+      throw new BerthError('invalid_input', `Cannot start the agent's ingress (${dataPath.name}): ${(err as Error).message}`);
+    }
+    this.#ingress = dataPath;
   }
 
   /**
@@ -186,6 +211,7 @@ export class Agent {
     this.#localState.close();
     await this.#http?.close();
     await Promise.allSettled(this.#loops);
+    await this.#ingress?.close();
   }
 
   /** Wait for `work`, but no longer than `ms`. */

@@ -4,7 +4,10 @@ import { codeOfHttpStatus } from './status.ts';
 import { ServerPool } from './server-pool.ts';
 import type { Transport } from './transport.ts';
 import type {
+  IngressStatus,
   AclPolicyInfo,
+  JobGraph,
+  MarkSuccessResponse,
   AclTokenInfo,
   AclTokenRequest,
   ServerListEntry,
@@ -157,6 +160,11 @@ export class BerthClient {
     return this.#json('GET', '/v1/servers');
   }
 
+  /** The ingress routes, their services' instances and health, and the ingress nodes (a blocking query). */
+  ingressStatus(opts?: BlockingOptions): Promise<Indexed<IngressStatus>> {
+    return this.#blocking('/v1/ingress', opts);
+  }
+
   getJob(id: string): Promise<Job> {
     return this.#json('GET', `/v1/jobs/${enc(id)}`);
   }
@@ -283,6 +291,16 @@ export class BerthClient {
   /** The dependency graph of jobs, as JSON or Graphviz DOT text. */
   jobGraph(format: 'json' | 'dot' = 'json'): Promise<unknown> {
     return format === 'dot' ? this.text('/v1/jobs/graph?format=dot') : this.#json('GET', '/v1/jobs/graph');
+  }
+
+  /** The dependency graph of jobs: nodes with their last run state, edges with their conditions. */
+  dependencyGraph(): Promise<JobGraph> {
+    return this.#json('GET', '/v1/jobs/graph');
+  }
+
+  /** Mark a failed run of a batch job successful (`run`: a child job id or scheduled time; default the newest failed one). */
+  markSuccess(id: string, run?: string): Promise<MarkSuccessResponse> {
+    return this.#json('POST', `/v1/jobs/${enc(id)}/mark-success`, { body: JSON.stringify(run === undefined ? {} : { run }), contentType: 'application/json' });
   }
 
   /** Raw GET of a path, for routes without a typed method (metrics). */

@@ -2,7 +2,7 @@
  * The wire contract of the HTTP API: what each route takes and returns. Domain objects (Job,
  * Allocation, Node, Evaluation) travel as the model types.
  */
-import type { Allocation, ClientStatus, DriverInfo, DriverName, Evaluation, Job, JobDiff, JobStatus, JobType, PlacementFailure, TaskState } from '../model/index.ts';
+import type { Allocation, ClientStatus, DependencyCondition, DependencyWait, DriverInfo, DriverName, Evaluation, MarkedSuccess, Job, JobDiff, JobStatus, JobType, PlacementFailure, TaskState } from '../model/index.ts';
 
 /** `POST /v1/jobs` answers with this. */
 export interface JobRegisterResponse {
@@ -14,6 +14,8 @@ export interface JobRegisterResponse {
   index: number;
   /** The deployment that rolls this version out, when its groups have an update strategy. */
   deploymentId?: string;
+  /** What was accepted but deserves a look, with its path: a dependency on a job that does not exist yet. */
+  warnings?: { path: string; message: string }[];
 }
 
 /** What a dry run would do to one group, by reconciler bucket. */
@@ -46,6 +48,8 @@ export interface JobPlanResponse {
   diff?: JobDiff;
   /** The job's modify index now (0: not registered), for `job run --check-index`. */
   modifyIndex?: number;
+  /** The placements would be held first: the dependencies not met now. */
+  held?: DependencyWait[];
 }
 
 /** `GET /v1/jobs/:id/versions?diffs=true` answers with this: versions newest first, each diff from the one before. */
@@ -92,6 +96,10 @@ export interface JobSummary {
   groups: Record<string, GroupSummary>;
   /** Placement failures of the latest evaluation, if any. */
   latestEval?: Evaluation;
+  /** Its dependencies (`after:` with conditions) and whether each is met now. */
+  dependencies?: { job: string; condition: DependencyCondition; restart: boolean; met: boolean; reason?: string }[];
+  /** Its placements are held: the dependencies not met now (the latest evaluation held it). */
+  held?: DependencyWait[];
 }
 
 /** What an agent sends to register its node. */
@@ -198,4 +206,98 @@ export interface GcResponse {
   nodeSecrets: number;
   /** Batches that lost a race with another write; their rows are looked at again on the next pass. */
   conflicts: number;
+}
+
+/** One job of the graph. */
+export interface GraphNode {
+  id: string;
+  /** Absent for a job named by a dependency that does not exist (yet). */
+  type?: JobType;
+  periodic: boolean;
+  parameterized: boolean;
+  /** True when stopped, or when the job does not exist. */
+  stop: boolean;
+  missing?: boolean;
+  /** How the job last finished, if it has (batch jobs and templates). */
+  last?: 'complete' | 'failed';
+  /** Allocations running now. */
+  running: number;
+  /** The job's status as `job status` says it (absent for a missing job). */
+  status?: JobStatus;
+  /** Its placements are held: the dependencies its newest evaluation waited for. */
+  held?: DependencyWait[];
+}
+
+/** One dependency: `to` waits for `from`; `condition` absent for a batch chain's short form (`after: [a]`). */
+export interface GraphEdge {
+  from: string;
+  to: string;
+  condition?: DependencyCondition;
+  restart?: boolean;
+}
+
+/** The graph: jobs that have or are dependencies, and an edge parent -> dependent for each `after`. */
+export interface JobGraph {
+  nodes: GraphNode[];
+  edges: GraphEdge[];
+}
+
+
+/** `POST /v1/jobs/:id/mark-success` answers with this. */
+export interface MarkSuccessResponse {
+  jobId: string;
+  /** The run marked: the child job, or the job itself for a plain batch job. */
+  run: string;
+  /** The allocations marked (a plain batch job); empty for a run record. */
+  allocIds: string[];
+  marked: MarkedSuccess;
+  index: number;
+}
+
+/** `GET /v1/ingress`: what the ingress nodes route, to which instances, with their health. */
+export interface IngressStatus {
+  /** Every ingress route of a job that is not stopped, sorted by kind, host, path, port. */
+  routes: IngressRouteEntry[];
+  /** The instances of each routed service; only `passing` ones get traffic. */
+  services: IngressServiceEntry[];
+  /** The nodes whose agent runs an ingress (`berth agent --ingress`). */
+  nodes: IngressNodeEntry[];
+}
+
+/** One route: HTTP by host and path prefix, or a TCP port. */
+export interface IngressRouteEntry {
+  kind: 'http' | 'tcp';
+  service: string;
+  jobId: string;
+  /** HTTP: the Host matched; absent: any. */
+  host?: string;
+  /** HTTP: the path prefix. */
+  path?: string;
+  /** TCP: the ingress port. */
+  port?: number;
+}
+
+/** A routed service's instances. */
+export interface IngressServiceEntry {
+  service: string;
+  instances: IngressInstanceEntry[];
+}
+
+/** One instance, as the ingress dials it: the node's address and the host port. */
+export interface IngressInstanceEntry {
+  id: string;
+  nodeName: string;
+  address: string;
+  port: number;
+  status: 'passing' | 'warning' | 'critical';
+}
+
+/** A node that runs an ingress. */
+export interface IngressNodeEntry {
+  nodeId: string;
+  name: string;
+  /** The HTTP addresses it listens on. */
+  addresses: string[];
+  /** Its data path: builtin or haproxy. */
+  proxy: string;
 }

@@ -141,7 +141,7 @@ describe('berth CLI', { concurrency: 2 }, () => {
       return out.split('\n').filter(Boolean);
     };
     assert.deepEqual(complete('berth', 'jo'), ['job']);
-    assert.deepEqual(complete('berth', 'job', '').sort(), ['dispatch', 'graph', 'history', 'init', 'inspect', 'periodic', 'plan', 'restart', 'revert', 'run', 'runs', 'scale', 'status', 'stop', 'validate']);
+    assert.deepEqual(complete('berth', 'job', '').sort(), ['deps', 'dispatch', 'graph', 'history', 'init', 'inspect', 'mark-success', 'periodic', 'plan', 'restart', 'revert', 'run', 'runs', 'scale', 'status', 'stop', 'validate']);
     assert.deepEqual(complete('berth', 'alloc', 're'), ['restart']);
     assert.ok(complete('berth', 'job', 'run', '--').includes('--detach'));
     // A job file: bash's own file completion takes over (complete -o default).

@@ -38,9 +38,16 @@ export function describeFailures(failures: PlacementFailure[]): string {
         .join(', ');
       const head = `cannot place ${plural(f.missing, 'allocation')} of group "${f.group}": ${plural(f.nodesEvaluated, 'node')} evaluated${reasons ? `; ${reasons}` : ''}`;
       const dims = Object.entries(f.shortfall ?? {}).map(([d, s]) => `  ${shortfallText(d, s)}`);
-      return [head, ...dims].join('\n');
+      return [head, ...dims, ...nodeReasonLines(f)].join('\n');
     })
     .join('\n');
+}
+
+/** One line per node ruled out (`  node b1 (3f2a1c9d): memory exhausted`), then how many more were not listed. */
+export function nodeReasonLines(failure: PlacementFailure): string[] {
+  const lines = (failure.nodes ?? []).map((n) => `  node ${n.nodeName} (${n.nodeId.slice(0, 8)}): ${n.reason}`);
+  if ((failure.nodesOmitted ?? 0) > 0) lines.push(`  and ${plural(failure.nodesOmitted!, 'more node')} ruled out (not listed)`);
+  return lines;
 }
 
 /** What `job run` says of a job it cannot place: why, that it waits for room, and how to stop it. */

@@ -23,6 +23,7 @@ const MODULES: CommandModule[] = [
   { names: ['node'], load: async () => [(await import('./commands/node.ts')).nodeCommand()] },
   { names: ['eval'], load: async () => [(await import('./commands/eval.ts')).evalCommand()] },
   { names: ['service'], load: async () => [(await import('./commands/service.ts')).serviceCommand()] },
+  { names: ['ingress'], load: async () => [(await import('./commands/ingress.ts')).ingressCommand()] },
   { names: ['dns'], load: async () => [(await import('./commands/dns.ts')).dnsCommand()] },
   { names: ['kv'], load: async () => [(await import('./commands/kv.ts')).kvCommand()] },
   { names: ['event'], load: async () => [(await import('./commands/event.ts')).eventCommand()] },

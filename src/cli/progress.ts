@@ -26,6 +26,7 @@ export async function watchRollout(client: BerthClient, rollout: { job: Job; eva
   let index = 0;
   const started = Date.now();
   const seen = new Map<string, number>();
+  let heldSaid = false;
   for (;;) {
     const { index: next, value: allocs } = await client.jobAllocations(job.id, { index, waitMs: 5_000 });
     index = next;
@@ -52,6 +53,12 @@ export async function watchRollout(client: BerthClient, rollout: { job: Job; eva
       return { ok: true };
     }
     const evaluation = await client.getEvaluation(evalId).catch(() => undefined);
+    if (evaluation?.held?.length && !heldSaid) {
+      // Said once: the job is placed by itself when they are met, and this keeps following it.
+      out.write(`${live && last ? '\r\x1b[2K' : ''}Held: ${evaluation.held.map((w) => `waiting for job "${w.job}" to be ${w.condition} (${w.reason})`).join('; ')}\n`);
+      last = '';
+      heldSaid = true;
+    }
     if (evaluation && evaluation.status !== 'pending' && evaluation.failures.length > 0) {
       const placed = Object.values(groups).reduce((n, g) => n + g.placed, 0);
       const desired = Object.values(groups).reduce((n, g) => n + g.desired, 0);

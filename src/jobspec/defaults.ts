@@ -34,6 +34,12 @@ export const RESCHEDULE_DEFAULTS: Record<JobType, ReschedulePolicy> = {
 export const LIMITS = {
   count: 10_000,
   restartAttempts: 1_000,
+  /** Groups in one job. */
+  groups: 100,
+  /** Tasks in one group: they all run on one node. */
+  tasks: 100,
+  /** Allocations one job may ask for: the sum of its groups' counts (a system job's are per node). */
+  allocations: 10_000,
 };
 
 /** Job, group and task names: they end up in allocation names, env vars and DNS labels. */

@@ -113,4 +113,10 @@ describe('hostile input', () => {
       { numRuns: 300 },
     );
   });
+  test('cyclic YAML (an anchor inside its own alias) is a problem, not a hang', () => {
+    for (const text of ['&a [*a]', 'id: web\nmeta: &m {a: *m}', 'id: web\ngroups: &g [{name: g, tasks: *g}]']) {
+      const result = parseJobSpec(text, { source: 'x.yaml' });
+      assert.equal(result.ok, false, text);
+    }
+  });
 });

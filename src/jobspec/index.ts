@@ -7,3 +7,4 @@ export { parseCpu, parseDuration, parseSize, type Parsed } from './units.ts';
 export { DEFAULTS, RESTART_DEFAULTS, LIMITS } from './defaults.ts';
 export { diffJobs, formatDiff } from './diff.ts';
 export { checkSchedule, nextLaunch, nextLaunches, parseRepeating } from './schedule.ts';
+export { ingressClaims, ingressConflicts, PRIVILEGED_BELOW, type IngressClaim } from './ingress.ts';

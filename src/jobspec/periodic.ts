@@ -1,6 +1,6 @@
-/** The `periodic`, `parameterized` and `after` blocks of a batch job. */
-import type { Job, JobType, ParameterizedConfig, PeriodicConfig } from '../model/index.ts';
-import { type MapReader, indexPath } from './reader.ts';
+/** The `periodic` and `parameterized` blocks of a batch job, and the `after` list of any job. */
+import { DEPENDENCY_CONDITIONS, type Dependency, type DependencyCondition, type Job, type JobType, type ParameterizedConfig, type PeriodicConfig } from '../model/index.ts';
+import { MapReader, indexPath } from './reader.ts';
 import { checkSchedule } from './schedule.ts';
 import { NAME } from './defaults.ts';
 import { describeValue, parseDuration } from './units.ts';
@@ -9,30 +9,73 @@ import { describeValue, parseDuration } from './units.ts';
 export const TRIGGER_KEYS = ['periodic', 'parameterized', 'after'] as const;
 
 const PERIODIC_KEYS = ['cron', 'schedule', 'time_zone', 'concurrency', 'epsilon', 'enabled', 'retries', 'retry_delay'] as const;
+const DEPENDENCY_KEYS = ['job', 'condition', 'restart'] as const;
 const PARAMETERIZED_KEYS = ['payload', 'meta_required', 'meta_optional'] as const;
 /** Default `epsilon`: a launch missed by up to a minute (a restart) still starts. */
 const DEFAULT_EPSILON_MS = 60_000;
 
-/** The trigger fields of a job map, only those given. */
-export function readTriggers(r: MapReader, type: JobType): Partial<Pick<Job, 'periodic' | 'parameterized' | 'after'>> {
-  const out: Partial<Pick<Job, 'periodic' | 'parameterized' | 'after'>> = {};
-  for (const key of TRIGGER_KEYS) if (r.has(key) && type !== 'batch') r.problem(key, `only batch jobs may have ${key}, this job is ${type}`);
+/** The trigger fields of a job map, only those given; `after` with conditions becomes `dependsOn`. */
+export function readTriggers(r: MapReader, type: JobType): Partial<Pick<Job, 'periodic' | 'parameterized' | 'after' | 'dependsOn'>> {
+  const out: Partial<Pick<Job, 'periodic' | 'parameterized' | 'after' | 'dependsOn'>> = {};
+  for (const key of ['periodic', 'parameterized'] as const) if (r.has(key) && type !== 'batch') r.problem(key, `only batch jobs may have ${key}, this job is ${type}`);
   const periodic = readPeriodic(r);
   if (periodic) out.periodic = periodic;
   const parameterized = readParameterized(r);
   if (parameterized) out.parameterized = parameterized;
   if (periodic && parameterized) r.problem('parameterized', 'a job is either periodic or parameterized, not both');
-  if (r.has('after')) {
-    const after: string[] = [];
-    r.list('after', 'job ids').forEach((item, i) => {
-      const path = indexPath(r.pathOf('after'), i);
-      if (typeof item !== 'string' || !NAME.pattern.test(item)) r.problems.add(path, `must be a job id, got ${describeValue(item)}`);
-      else if (after.includes(item)) r.problems.add(path, `duplicate parent "${item}"`);
-      else if (item === r.get('id')) r.problems.add(path, `a job cannot run after itself (cycle: ${item} -> ${item})`);
-      else after.push(item);
-    });
+  if (!r.has('after')) return out;
+  const items = r.list('after', 'job ids or {job, condition} maps');
+  // The short form on a batch job keeps its meaning: a chain (Chronos' parents), launched per success.
+  if (type === 'batch' && items.every((item) => typeof item === 'string')) {
+    const after = readChain(r, items);
     if (after.length > 0) out.after = after;
+    return out;
   }
+  if (periodic || parameterized) r.problem('after', 'a periodic or parameterized job takes after as a list of job ids only (it launches once they succeed); remove the conditions');
+  const deps = readDependencies(r, items, type);
+  if (deps.length > 0) out.dependsOn = deps;
+  return out;
+}
+
+/** `after: [a, b]` on a batch job: the parents of a chain. */
+function readChain(r: MapReader, items: unknown[]): string[] {
+  const after: string[] = [];
+  items.forEach((item, i) => {
+    const path = indexPath(r.pathOf('after'), i);
+    if (typeof item !== 'string' || !NAME.pattern.test(item)) r.problems.add(path, `must be a job id, got ${describeValue(item)}`);
+    else if (after.includes(item)) r.problems.add(path, `duplicate parent "${item}"`);
+    else if (item === r.get('id')) r.problems.add(path, `a job cannot run after itself (cycle: ${item} -> ${item})`);
+    else after.push(item);
+  });
+  return after;
+}
+
+/**
+ * `after:` with conditions: each item a job id (condition `completed` for a batch job, `started`
+ * otherwise, as Compose's short `depends_on`) or a map `{job, condition, restart}`.
+ */
+function readDependencies(r: MapReader, items: unknown[], type: JobType): Dependency[] {
+  const fallback: DependencyCondition = type === 'batch' ? 'completed' : 'started';
+  const out: Dependency[] = [];
+  items.forEach((item, i) => {
+    const path = indexPath(r.pathOf('after'), i);
+    let dep: Dependency | undefined;
+    if (typeof item === 'string') {
+      if (NAME.pattern.test(item)) dep = { job: item, condition: fallback, restart: false };
+      else r.problems.add(path, `must be a job id or a map {job, condition, restart}, got ${describeValue(item)}`);
+    } else {
+      const m = MapReader.open(item, { path, problems: r.problems }, DEPENDENCY_KEYS);
+      if (m === undefined) return;
+      const job = m.string('job', '', { required: true, pattern: NAME.pattern, patternHelp: NAME.help });
+      const condition = m.oneOf('condition', DEPENDENCY_CONDITIONS, fallback);
+      if (job !== '') dep = { job, condition, restart: m.bool('restart', false) };
+    }
+    if (dep === undefined) return;
+    const jobPath = typeof item === 'string' ? path : `${path}.job`;
+    if (dep.job === r.get('id')) r.problems.add(jobPath, `a job cannot wait for itself (cycle: ${dep.job} -> ${dep.job}); remove this entry`);
+    else if (out.some((d) => d.job === dep.job)) r.problems.add(jobPath, `duplicate dependency "${dep.job}"; give each job once`);
+    else out.push(dep);
+  });
   return out;
 }
 

@@ -1,7 +1,7 @@
 import type { Group, Job, JobType } from '../model/index.ts';
 import { readAffinities, readConstraints, readDisconnect, readMigrate, readReschedule, readSpreads } from './placement.ts';
 import type { MapReader } from './reader.ts';
-import { parseDuration } from './units.ts';
+import { describeValue, parseDuration } from './units.ts';
 
 export { GROUP_PLACEMENT_KEYS, JOB_PLACEMENT_KEYS } from './placement.ts';
 
@@ -16,7 +16,9 @@ export function readJobPlacement(r: MapReader, type: JobType): Partial<Pick<Job,
   if (spreads) out.spreads = spreads;
   if (r.has('max_run_duration')) {
     if (type !== 'batch') r.problem('max_run_duration', 'only batch jobs have a max_run_duration');
-    out.maxRunDurationMs = r.quantity('max_run_duration', parseDuration, 0);
+    // -1 when it does not parse (a problem of its own already); 0 is a limit no run can meet.
+    out.maxRunDurationMs = r.quantity('max_run_duration', parseDuration, -1);
+    if (out.maxRunDurationMs === 0) r.problem('max_run_duration', `must be longer than 0s, got ${describeValue(r.get('max_run_duration'))}; remove it to let the job run without a limit`);
   }
   return out;
 }

@@ -4,10 +4,11 @@
  */
 import type { AddressMode, CheckSpec, CheckType, ServiceSpec } from '../model/index.ts';
 import { IDENTIFIER } from './defaults.ts';
+import { readIngress } from './ingress.ts';
 import { MapReader, indexPath, type Problems } from './reader.ts';
 import { parseDuration } from './units.ts';
 
-const SERVICE_KEYS = ['name', 'port', 'tags', 'meta', 'address_mode', 'checks'] as const;
+const SERVICE_KEYS = ['name', 'port', 'tags', 'meta', 'address_mode', 'checks', 'ingress'] as const;
 const CHECK_KEYS = [
   'name',
   'type',
@@ -62,6 +63,8 @@ export function readServices(owner: MapReader, portLabels: readonly string[] | u
         r.problem('checks', `a ${check.type} check needs a port: set the service's port or the check's`);
       }
     }
+    const ingress = readIngress(r, service.portLabel !== undefined && service.portLabel !== '');
+    if (ingress) service.ingress = ingress;
     services.push(service);
   });
   return services;

@@ -68,7 +68,11 @@ export function readTaskOptions(r: MapReader, task: Task): void {
       if (hook) task.lifecycle = { hook, sidecar };
     }
   }
-  if (r.has('max_run_duration')) task.maxRunDurationMs = r.quantity('max_run_duration', parseDuration, 0);
+  if (r.has('max_run_duration')) {
+    // -1 when it does not parse (a problem of its own already); 0 is a limit no task can meet.
+    task.maxRunDurationMs = r.quantity('max_run_duration', parseDuration, -1);
+    if (task.maxRunDurationMs === 0) r.problem('max_run_duration', `must be longer than 0s, got ${describeValue(r.get('max_run_duration'))}; remove it to let the task run without a limit`);
+  }
   if (r.has('logs')) {
     const l = r.child('logs', ['max_files', 'max_file_size']);
     if (l) task.logs = { maxFiles: l.int('max_files', 10, { min: 1, max: 1000 }), maxFileSizeMiB: l.quantity('max_file_size', parseSize, 10) };

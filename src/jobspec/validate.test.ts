@@ -289,3 +289,37 @@ describe('validateJob reports every problem at once', () => {
     ]);
   });
 });
+
+describe('validateJob refuses what no task can be given', () => {
+  test('a NUL byte or a lone surrogate anywhere, with its path', () => {
+    assert.deepEqual(errors(spec({ task: { config: { image: 'busybox', command: 'sh\0-c', args: ['ok', 'a\uD800b'] }, env: { A: 'x\0' } } })), [
+      'groups[0].tasks[0].env.A: must not contain a NUL byte (\\u0000); remove it',
+      'groups[0].tasks[0].config.args[1]: must be valid Unicode: it has a lone surrogate (half of a UTF-16 pair); fix the escape that made it',
+      'groups[0].tasks[0].config.command: must not contain a NUL byte (\\u0000); remove it',
+    ]);
+    assert.deepEqual(errors(spec({ job: { meta: { '\uDC00': 'v' } } })), ['meta["\\udc00"]: key must be valid Unicode: it has a lone surrogate (half of a UTF-16 pair); fix the escape that made it']);
+    // A surrogate pair is one character, and fine.
+    assert.deepEqual(job(spec({ task: { config: { image: 'busybox', args: ['🚢'] } } })).groups[0].tasks[0].config.args, ['🚢']);
+  });
+
+  test('max_run_duration of 0s, on a task or a batch job', () => {
+    assert.deepEqual(errors(spec({ task: { max_run_duration: '0s' } })), [
+      'groups[0].tasks[0].max_run_duration: must be longer than 0s, got "0s"; remove it to let the task run without a limit',
+    ]);
+    assert.deepEqual(errors(spec({ job: { type: 'batch', max_run_duration: '0s' } })), ['max_run_duration: must be longer than 0s, got "0s"; remove it to let the job run without a limit']);
+    assert.equal(job(spec({ task: { max_run_duration: '1s' } })).groups[0].tasks[0].maxRunDurationMs, 1000);
+  });
+
+  test('caps groups per job, tasks per group and allocations per job, naming the cap and the fix', () => {
+    const task = { name: 't', driver: 'docker', config: { image: 'busybox' } };
+    const groups = (n: number, count = 1) => Array.from({ length: n }, (_, i) => ({ name: `g${i}`, count, tasks: [task] }));
+    assert.deepEqual(errors({ id: 'web', groups: groups(101) }), ['groups: a job may have at most 100 groups, this one has 101; split it into several jobs']);
+    assert.equal(job({ id: 'web', groups: groups(100) }).groups.length, 100);
+    const tasks = Array.from({ length: 101 }, (_, i) => ({ ...task, name: `t${i}` }));
+    assert.deepEqual(errors(spec({ group: { tasks } })), ['groups[0].tasks: a group may have at most 100 tasks, this one has 101; move some into groups of their own']);
+    assert.deepEqual(errors({ id: 'web', groups: groups(3, 4000) }), [
+      "groups: a job may ask for at most 10000 allocations, its groups' counts add up to 12000; lower the counts or split it into several jobs",
+    ]);
+    assert.equal(job({ id: 'web', groups: groups(2, 5000) }).groups.length, 2);
+  });
+});

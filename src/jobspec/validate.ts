@@ -4,6 +4,8 @@ import { MapReader, Problems, indexPath, isMap } from './reader.ts';
 import type { JobInput } from './to-job.ts';
 import { describeValue, parseDuration } from './units.ts';
 import { readTask } from './validate-task.ts';
+import { checkIngressClaims, ingressClaims } from './ingress.ts';
+import { checkStrings } from './strings.ts';
 import { checkTaskAddressModes, checkTaskServicePorts, readServices } from './services.ts';
 import { checkUpdate, deploymentOnlyFields, mergeUpdate, readUpdate } from './update.ts';
 import { GROUP_PLACEMENT_KEYS, JOB_PLACEMENT_KEYS, readGroupPlacement, readJobPlacement } from './placement-blocks.ts';
@@ -25,6 +27,7 @@ const PORT_RANGE = { min: 1, max: 65_535 };
  */
 export function validateJob(input: unknown): ParseResult {
   const problems = new Problems();
+  checkStrings(input, problems);
   const job = readJob(input, problems);
   if (job === undefined || !problems.empty) return { ok: false, errors: problems.result() };
   return { ok: true, job };
@@ -38,7 +41,7 @@ function readJob(input: unknown, problems: Problems): JobInput | undefined {
   const r = MapReader.open(input, { path: '', problems }, JOB_KEYS);
   if (r === undefined) return undefined;
   const type = r.oneOf('type', JOB_TYPES, DEFAULTS.type);
-  return {
+  const job: JobInput = {
     id: r.string('id', '', { required: true, pattern: NAME.pattern, patternHelp: NAME.help }),
     type,
     priority: r.int('priority', DEFAULTS.priority, { min: 1, max: 100 }),
@@ -48,6 +51,8 @@ function readJob(input: unknown, problems: Problems): JobInput | undefined {
     ...readJobPlacement(r, type),
     ...readTriggers(r, type),
   };
+  for (const p of checkIngressClaims(ingressClaims(job))) problems.add(p.path, p.message);
+  return job;
 }
 
 function readDatacenters(r: MapReader): string[] {
@@ -72,8 +77,16 @@ function readGroups(r: MapReader, type: JobType, jobUpdate: Partial<UpdateStrate
   }
   const items = r.list('groups', 'groups');
   if (Array.isArray(r.get('groups')) && items.length === 0) r.problem('groups', 'must have at least one group');
+  if (items.length > LIMITS.groups) {
+    r.problem('groups', `a job may have at most ${LIMITS.groups} groups, this one has ${items.length}; split it into several jobs`);
+    return [];
+  }
   const groups = items.map((item, i) => readGroup(item, indexPath(r.pathOf('groups'), i), r.problems, type, jobUpdate));
   flagDuplicateNames(groups, r.pathOf('groups'), r.problems);
+  const allocations = groups.reduce((n, g) => n + g.count, 0);
+  if (type !== 'system' && allocations > LIMITS.allocations) {
+    r.problem('groups', `a job may ask for at most ${LIMITS.allocations} allocations, its groups' counts add up to ${allocations}; lower the counts or split it into several jobs`);
+  }
   return groups;
 }
 
@@ -91,6 +104,10 @@ function readGroup(value: unknown, path: string, problems: Problems, type: JobTy
   if (!r.has('tasks')) r.problem('tasks', 'required: a group needs at least one task');
   const items = r.list('tasks', 'tasks');
   if (Array.isArray(r.get('tasks')) && items.length === 0) r.problem('tasks', 'must have at least one task');
+  if (items.length > LIMITS.tasks) {
+    r.problem('tasks', `a group may have at most ${LIMITS.tasks} tasks, this one has ${items.length}; move some into groups of their own`);
+    return group;
+  }
   group.tasks = items.map((item, i) => readTask(item, indexPath(r.pathOf('tasks'), i), problems));
   flagDuplicateNames(group.tasks, r.pathOf('tasks'), problems);
   const services = readServices(r, group.ports.map((p) => p.label));

@@ -31,6 +31,35 @@ describe('session reaper', () => {
   });
 });
 
+describe('session leftovers', () => {
+  it('forgets the lock-delays and renewal times of ended sessions once they run out', async (t) => {
+    const clock = new FakeClock(1_000_000);
+    const backend = new MemoryBackend();
+    const kv = await KvService.open(backend, { node: 'n1', clock });
+    const other = await KvService.open(backend, { node: 'n1', clock });
+    t.after(() => Promise.all([kv.close(), other.close()]));
+    const health: SessionHealth = { nodeDown: () => false, checkCritical: () => false };
+    for (let i = 0; i < 50; i++) {
+      const id = (await kv.sessions.create({ TTL: '10s', LockDelay: '1s' })).ID;
+      assert.equal((await kv.put(`locks/${i}`, 'v', { acquire: id })).ok, true);
+    }
+    clock.advance(11_000);
+    assert.equal((await kv.sessions.reap(health)).length, 50);
+    assert.deepEqual(kv.sessions.remembered, { renewals: 0, lockDelays: 50 }, 'the keys are in lock-delay');
+    clock.advance(1_000);
+    await kv.sessions.reap(health);
+    assert.deepEqual(kv.sessions.remembered, { renewals: 0, lockDelays: 0 }, 'lock-delays that ran out are forgotten');
+
+    // Ended by another server (the leader before this one): its renewal time goes too.
+    const id = (await kv.sessions.create({ LockDelay: '0s' })).ID;
+    await other.sessions.destroy(id);
+    const deadline = Date.now() + 2_000;
+    while (kv.store.sessions.has(id) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    await kv.sessions.reap(health);
+    assert.deepEqual(kv.sessions.remembered, { renewals: 0, lockDelays: 0 });
+  });
+});
+
 describe('KV mirror', () => {
   it('catches up after its watch is lost: writes made meanwhile are seen and blocked readers wake', async (t) => {
     const backend = new MemoryBackend();

@@ -178,7 +178,23 @@ export class Sessions {
       if (lapsed || health.nodeDown(s.Node) || checks.some((c) => health.checkCritical(c))) ended.push(s.ID);
     }
     for (const id of ended) await this.invalidate(id);
+    this.forgetLeftovers(now);
     return ended;
+  }
+
+  /**
+   * What ended sessions leave in memory: renewal times of sessions gone (ended on another server,
+   * or before this one led) and lock-delays run out on keys nobody tried to lock again. Without
+   * this, both grow with every session ever made.
+   */
+  private forgetLeftovers(now: number): void {
+    for (const id of this.renewedAt.keys()) if (!this.store.sessions.has(id)) this.renewedAt.delete(id);
+    for (const [key, until] of this.lockDelays) if (now >= until) this.lockDelays.delete(key);
+  }
+
+  /** Sessions and lock-delays this server keeps in memory: what `forgetLeftovers` bounds. */
+  get remembered(): { renewals: number; lockDelays: number } {
+    return { renewals: this.renewedAt.size, lockDelays: this.lockDelays.size };
   }
 
   /** Release or delete the session's keys, put them in lock-delay, and delete the session. */

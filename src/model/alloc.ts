@@ -1,4 +1,4 @@
-import type { DriverName, Resources } from './job.ts';
+import type { DriverName, MarkedSuccess, Resources } from './job.ts';
 import type { DeploymentHealth } from './deployment.ts';
 
 /** What the server wants of an allocation. */
@@ -86,6 +86,8 @@ export interface Allocation {
   deploymentHealth?: DeploymentHealth;
   /** Placed as a canary beside the allocation of its slot, until the deployment is promoted. */
   canary?: boolean;
+  /** A failed batch allocation an operator marked successful (`job mark-success`): it counts as complete for dependents. */
+  markedSuccess?: MarkedSuccess;
 }
 
 /** One reschedule of a slot. */

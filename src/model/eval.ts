@@ -17,7 +17,8 @@ export type EvalTrigger =
   | 'deployment-watcher'
   | 'periodic-job'
   | 'job-dispatch'
-  | 'job-after';
+  | 'job-after'
+  | 'job-dependency';
 
 /** Why a group could not be placed, as `job status` and `job plan` show it. */
 export interface PlacementFailure {
@@ -33,6 +34,28 @@ export interface PlacementFailure {
   topScores?: { nodeId: string; score: number }[];
   /** Per exhausted dimension: what one allocation asks against the most a node had free. */
   shortfall?: Record<string, Shortfall>;
+  /** Each node ruled out and why, the first `MAX_NODE_REASONS` of them; the rest are only counted in `nodesOmitted`. */
+  nodes?: NodeRejection[];
+  /** Nodes ruled out beyond those listed in `nodes`. */
+  nodesOmitted?: number;
+}
+
+/** How many ruled-out nodes a placement failure lists by name; the rest are counted. */
+export const MAX_NODE_REASONS = 20;
+
+/** One node ruled out for a placement, and the reason its checker gave. */
+export interface NodeRejection {
+  nodeId: string;
+  nodeName: string;
+  reason: string;
+}
+
+/** A dependency that holds a job's placements: which job, which condition, and what it is at now. */
+export interface DependencyWait {
+  job: string;
+  condition: 'started' | 'healthy' | 'completed';
+  /** What the dependency is at, e.g. `0 of 1 allocations pass their checks`, `no such job yet`. */
+  reason: string;
 }
 
 /**
@@ -68,6 +91,8 @@ export interface Evaluation {
   queuedAllocs?: Record<string, number>;
   /** The node whose change triggered this evaluation. */
   nodeId?: string;
+  /** The job's placements were held: the dependencies not met yet (see `Job.dependsOn`). */
+  held?: DependencyWait[];
 }
 
 /** What a scheduler pass wants done. The plan applier checks it against the latest state. */

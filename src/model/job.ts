@@ -183,10 +183,41 @@ export interface Job {
   parameterized?: ParameterizedConfig;
   /** Batch jobs: launched once every parent job has succeeded since this job's last run. */
   after?: string[];
+  /**
+   * Jobs this one waits for before it is placed (`after:` with conditions, any job type): while one
+   * is not met and the job runs nothing, the scheduler holds its placements and says why.
+   */
+  dependsOn?: Dependency[];
   /** Child jobs: the periodic, parameterized or dependent job that launched it. */
   parentId?: string;
   /** Dispatched children: the payload, base64, written to `<task dir>/local/payload` (absent: none). */
   payload?: string;
+}
+
+/** What a dependency must reach before its dependent is placed. */
+export type DependencyCondition = 'started' | 'healthy' | 'completed';
+
+/** The conditions, in the order the docs list them. */
+export const DEPENDENCY_CONDITIONS: readonly DependencyCondition[] = ['started', 'healthy', 'completed'];
+
+/** One entry of a job's `after:` list in its long form. */
+export interface Dependency {
+  /** The job waited for; it may not exist yet (the dependent is held until it does). */
+  job: string;
+  /**
+   * `started`: its allocations run; `healthy`: they run and pass their checks (its deployment is
+   * healthy); `completed`: a batch job succeeded (or its failed run was marked successful).
+   */
+  condition: DependencyCondition;
+  /** Restart this job's allocations when the dependency's are restarted or replaced. */
+  restart: boolean;
+}
+
+/** Who marked a failed run successful, and when (`job mark-success`). */
+export interface MarkedSuccess {
+  /** The token's name or accessor, or `anonymous` without ACLs. */
+  by: string;
+  at: number;
 }
 
 /** A batch job's schedule (Nomad's periodic block, plus Chronos' ISO8601 repeating intervals). */
@@ -235,6 +266,8 @@ export interface JobRun {
   idempotencyToken?: string;
   /** A dependent run held because a parent failed: that parent and its failed run. */
   heldBy?: HeldBy;
+  /** A failed run an operator marked successful, so its dependents go on. */
+  markedSuccess?: MarkedSuccess;
   allocIds: string[];
 }
 

@@ -65,7 +65,33 @@ export interface ServiceSpec {
   meta: Record<string, string>;
   addressMode: AddressMode;
   checks: CheckSpec[];
+  /** How outside traffic reaches the service through `berth agent --ingress` nodes; absent when it does not. */
+  ingress?: IngressRoute[];
 }
+
+/**
+ * One ingress route of a service: HTTP requests by `host` and/or `path` prefix, or the
+ * connections to a TCP `port` of the ingress nodes. Stored normalised: host lower-case, path
+ * without a trailing "/".
+ */
+export interface IngressRoute {
+  /** HTTP: the Host to match; absent: any host. */
+  host?: string;
+  /** HTTP: the path prefix, matched on segment boundaries; absent: every path. */
+  path?: string;
+  /** TCP: the ingress nodes' port whose connections go to the service. */
+  port?: number;
+}
+
+/** Node meta an agent started with `--ingress` registers with, which the server reads. */
+export const INGRESS_NODE_META = {
+  /** The ingress's HTTP addresses (`host:port`), comma-separated. */
+  addresses: 'berth.ingress',
+  /** The data path: builtin or haproxy. */
+  proxy: 'berth.ingress.proxy',
+  /** The lowest port the agent may bind (0 when it may bind any). */
+  portStart: 'berth.ingress.unprivileged_port_start',
+} as const;
 
 /** A check of one instance as the catalog holds it. */
 export interface CheckState {

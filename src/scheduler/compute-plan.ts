@@ -1,4 +1,4 @@
-import type { Allocation, Evaluation, Group, Job, Node, Plan, PlacementFailure } from '../model/index.ts';
+import { MAX_NODE_REASONS, isTerminal, type Allocation, type DependencyWait, type Evaluation, type Group, type Job, type Node, type Plan, type PlacementFailure } from '../model/index.ts';
 import { groupConstraints, groupDemand, type Demand, type PlacementAsk } from './feasible.ts';
 import type { State } from './interfaces.ts';
 import { assignPorts } from './ports.ts';
@@ -21,10 +21,20 @@ export interface PassOptions {
   algorithm?: SchedulerAlgorithm;
   /** Keep the best scores of each placement in `scores` (for `job plan`); default false. */
   explain?: boolean;
+  /**
+   * The dependencies of a job (`Job.dependsOn`) not met now; absent: none are checked. The server
+   * reads them from its view (conditions need the catalog's checks, which State does not hold).
+   */
+  waits?: (job: Job) => DependencyWait[];
 }
 
 /** A pass's plan with what the reconciler decided, and with `explain`, the scores per placed allocation. */
-export type ComputedPlan = Plan & { diff: ReconcileResult; scores: Record<string, { nodeId: string; score: number }[]> };
+export type ComputedPlan = Plan & {
+  diff: ReconcileResult;
+  scores: Record<string, { nodeId: string; score: number }[]>;
+  /** Placements held back: the job's dependencies not met yet. */
+  held?: DependencyWait[];
+};
 
 /** Everything one placement pass shares. */
 export interface Pass {
@@ -86,6 +96,11 @@ export function computePlan(evaluation: Evaluation, state: State, options: PassO
     addFollowups(plan, diff, evaluation, options);
   }
   if (job === undefined || diff.place.length === 0) return plan;
+  const held = heldBy(job, allocs, options);
+  if (held !== undefined) {
+    plan.held = held;
+    return plan;
+  }
   const random = randomFor(evaluation.id);
   // Sorted first so that the shuffle, not the order the state keeps nodes in, decides (the
   // server's state lists them by id already: the check is cheaper than a sort).
@@ -105,6 +120,18 @@ export function computePlan(evaluation: Evaluation, state: State, options: PassO
     if (ask !== undefined) place(pass, request, ask);
   }
   return plan;
+}
+
+/**
+ * The dependencies that hold a job's placements: only while the job runs nothing, so a job that
+ * started keeps its replacements and scale-ups whatever its dependencies do later (as Compose's
+ * `depends_on` orders start-up only).
+ */
+function heldBy(job: Job, allocs: readonly Allocation[], options: PassOptions): DependencyWait[] | undefined {
+  if (!job.dependsOn?.length || options.waits === undefined || job.stop) return undefined;
+  if (allocs.some((a) => !isTerminal(a))) return undefined;
+  const waits = options.waits(job);
+  return waits.length > 0 ? waits : undefined;
 }
 
 /**
@@ -247,6 +274,13 @@ function mergeMetrics(failure: PlacementFailure, metrics: SelectMetrics): void {
   for (const [k, v] of Object.entries(metrics.filtered)) failure.filtered[k] = (failure.filtered[k] ?? 0) + v;
   failure.exhausted ??= {};
   for (const [k, v] of Object.entries(metrics.exhausted)) failure.exhausted[k] = (failure.exhausted[k] ?? 0) + v;
+  // The listed nodes stay bounded: past the limit a rejected node is only counted.
+  failure.nodes ??= [];
+  for (const r of metrics.nodes) {
+    if (failure.nodes.length < MAX_NODE_REASONS) failure.nodes.push(r);
+    else failure.nodesOmitted = (failure.nodesOmitted ?? 0) + 1;
+  }
+  failure.nodesOmitted = (failure.nodesOmitted ?? 0) + metrics.nodesOmitted;
   for (const [k, v] of Object.entries(metrics.shortfall ?? {})) {
     failure.shortfall ??= {};
     if (!failure.shortfall[k] || v.mostFree > failure.shortfall[k].mostFree) failure.shortfall[k] = v;

@@ -1,4 +1,4 @@
-import type { Allocation, Deployment, Evaluation, Job, Node, Plan, PlanResult } from '../model/index.ts';
+import type { Allocation, Deployment, DependencyWait, Evaluation, Job, Node, Plan, PlanResult } from '../model/index.ts';
 
 /**
  * The scheduler's read-only view of the world. It must not change while the scheduler computes a
@@ -69,4 +69,6 @@ export interface ScheduleContext {
   newId: () => string;
   /** Bin-pack (default) or spread: a cluster setting. */
   algorithm?: 'binpack' | 'spread';
+  /** The dependencies of a job not met now (`Job.dependsOn`); absent: placements are never held. */
+  waits?: (job: Job) => DependencyWait[];
 }

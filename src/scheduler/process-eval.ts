@@ -1,4 +1,4 @@
-import type { EvalStatus, Evaluation, Plan, PlanResult, PlacementFailure } from '../model/index.ts';
+import type { DependencyWait, EvalStatus, Evaluation, Plan, PlanResult, PlacementFailure } from '../model/index.ts';
 import { computePlan } from './compute-plan.ts';
 import type { ScheduleContext, State } from './interfaces.ts';
 import { withPlanApplied } from './plan-overlay.ts';
@@ -12,6 +12,8 @@ interface Outcome {
   stopped: number;
   rejected: number;
   failures: PlacementFailure[];
+  /** The dependencies that held the job's placements. */
+  held?: DependencyWait[];
 }
 
 /**
@@ -27,9 +29,10 @@ export async function processEval(evaluation: Evaluation, ctx: ScheduleContext):
   for (let attempt = 1; ; attempt++) {
     const plan = computePlan(evaluation, state, ctx);
     outcome.failures = plan.failures;
+    outcome.held = plan.held;
     // A plan that changes nothing is not worth a write.
     if (isEmpty(plan)) return finish(evaluation, ctx, 'complete', outcome);
-    const { diff: _diff, scores: _scores, ...submitted } = plan;
+    const { diff: _diff, scores: _scores, held: _held, ...submitted } = plan;
     const result = await ctx.planner.submitPlan(submitted);
     outcome.placed += result.placed.length;
     outcome.stopped += result.stopped.length;
@@ -74,6 +77,8 @@ async function createEval(ctx: ScheduleContext, from: Evaluation, status: EvalSt
 
 async function finish(evaluation: Evaluation, ctx: ScheduleContext, status: EvalStatus, outcome: Outcome): Promise<void> {
   const done: Evaluation = { ...evaluation, status, statusDescription: describe(status, outcome), failures: outcome.failures, modifyTime: ctx.now };
+  if (outcome.held !== undefined) done.held = outcome.held;
+  else delete done.held;
   if (status === 'complete' && outcome.failures.length > 0) {
     const queuedAllocs = Object.fromEntries(outcome.failures.map((f) => [f.group, f.missing]));
     done.queuedAllocs = queuedAllocs;
@@ -93,6 +98,7 @@ export function describe(status: EvalStatus, outcome: Outcome): string {
     parts.push(`gave up after ${MAX_ATTEMPTS} plans: ${outcome.rejected} allocations still did not fit when applied`);
   }
   for (const f of outcome.failures) parts.push(`cannot place ${f.missing} of group "${f.group}": ${explain(f)}`);
+  for (const w of outcome.held ?? []) parts.push(`held: waiting for job "${w.job}" to be ${w.condition}: ${w.reason}`);
   return parts.join('; ');
 }
 

@@ -92,6 +92,8 @@ export const RULES: readonly Rule[] = [
   { verdict: 'ignore', when: (s) => older(s) },
   // A failed allocation that a later one replaced already.
   { verdict: 'ignore', when: (s) => s.alloc.clientStatus === 'failed' && s.replaced },
+  // Failed, then marked successful by an operator (`job mark-success`): done, never retried.
+  { verdict: 'keep', when: (s) => s.alloc.clientStatus === 'failed' && s.alloc.markedSuccess !== undefined },
   // Failed, and the reschedule policy allows another try now.
   { verdict: 'reschedule', when: (s) => s.alloc.clientStatus === 'failed' && (rescheduleAt(s) ?? Infinity) <= s.now },
   // Failed, and the policy allows another try later: it holds its slot until then.

@@ -83,7 +83,14 @@ describe('processEval ports', () => {
     const harness = world(job, [mockNode({ id: 'n1' }), mockNode({ id: 'n2' })]);
     const { plans, eval: result } = await harness.run(mockEval());
     assert.deepEqual(plans[0].place.map((a) => a.nodeId).sort(), ['n1', 'n2']);
-    assert.deepEqual(result.failures.map((f) => ({ ...f, exhausted: undefined, topScores: undefined })), [{ group: 'web', missing: 1, nodesEvaluated: 2, filtered: { 'port 80 in use': 2 }, exhausted: undefined, topScores: undefined }]);
+    assert.deepEqual(result.failures.map((f) => ({ ...f, exhausted: undefined, topScores: undefined, nodes: undefined })), [
+      { group: 'web', missing: 1, nodesEvaluated: 2, filtered: { 'port 80 in use': 2 }, exhausted: undefined, topScores: undefined, nodes: undefined, nodesOmitted: 0 },
+    ]);
+    // Each node ruled out is named with its reason, not only counted.
+    assert.deepEqual(result.failures[0].nodes?.map((n) => [n.nodeId, n.reason]).sort(), [
+      ['n1', 'port 80 in use'],
+      ['n2', 'port 80 in use'],
+    ]);
   });
 });
 

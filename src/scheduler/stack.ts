@@ -1,4 +1,4 @@
-import type { Node, Shortfall } from '../model/index.ts';
+import { MAX_NODE_REASONS, type Node, type NodeRejection, type Shortfall } from '../model/index.ts';
 import { FEASIBILITY_CHAIN, checkNode, roomFor, type FeasibilityChecker, type PlacementAsk } from './feasible.ts';
 import { rankNode, type RankOptions } from './rank.ts';
 
@@ -13,6 +13,10 @@ export interface SelectMetrics {
   topScores: { nodeId: string; score: number }[];
   /** Per exhausted dimension, the ask against the most free seen; set once one is exhausted. */
   shortfall?: Record<string, Shortfall>;
+  /** Each node rejected and its reason, the first `MAX_NODE_REASONS` (Nomad keeps only counts). */
+  nodes: NodeRejection[];
+  /** Nodes rejected beyond those in `nodes`. */
+  nodesOmitted: number;
 }
 
 /** The node chosen for one placement, or none, with what was seen either way. */
@@ -64,7 +68,7 @@ export function selectNode(nodes: readonly Node[], ask: PlacementAsk, options: S
   const chain = opts.chain ?? FEASIBILITY_CHAIN;
   const limit = opts.limit ?? Infinity;
   const rank = opts.rank ?? DEFAULT_RANK;
-  const metrics: SelectMetrics = { nodesEvaluated: 0, filtered: {}, exhausted: {}, topScores: [] };
+  const metrics: SelectMetrics = { nodesEvaluated: 0, filtered: {}, exhausted: {}, topScores: [], nodes: [], nodesOmitted: 0 };
   let best: { node: Node; score: number; position: number } | undefined;
   let feasible = 0;
   let used = 0;
@@ -79,6 +83,8 @@ export function selectNode(nodes: readonly Node[], ask: PlacementAsk, options: S
     const verdict = checkNode(node, ask, chain);
     if (verdict !== true) {
       metrics.filtered[verdict] = (metrics.filtered[verdict] ?? 0) + 1;
+      if (metrics.nodes.length < MAX_NODE_REASONS) metrics.nodes.push({ nodeId: node.id, nodeName: node.name, reason: verdict });
+      else metrics.nodesOmitted++;
       const dimension = EXHAUSTED[verdict] ?? (verdict.startsWith('port ') ? 'ports' : undefined);
       if (dimension !== undefined) {
         metrics.exhausted[dimension] = (metrics.exhausted[dimension] ?? 0) + 1;

@@ -2,6 +2,7 @@
 export { Server } from './server.ts';
 export type { ServerOptions } from './server.ts';
 export { buildApp } from './http/index.ts';
+export { ServerMetrics } from './metrics.ts';
 export { openEtcdState, openSqliteState } from './open-state.ts';
 export type { EtcdTlsFiles } from './open-state.ts';
 export type { ServerMember } from './cluster/index.ts';

@@ -43,6 +43,37 @@ export class ServerMetrics {
   readonly allocs = new Gauge({ name: 'berth_allocs', help: 'Allocations by client status', labelNames: ['status'], registers: [this.registry] });
   readonly jobs = new Gauge({ name: 'berth_jobs', help: 'Registered jobs', registers: [this.registry] });
   readonly stateIndex = new Gauge({ name: 'berth_state_index', help: 'The revision of the state the server has applied', registers: [this.registry] });
+  readonly leader = new Gauge({ name: 'berth_leader', help: '1 on the server that holds the leader lease, else 0', registers: [this.registry] });
+  readonly brokerInFlight = new Gauge({ name: 'berth_broker_in_flight_evals', help: 'Evaluations out at a worker', registers: [this.registry] });
+  readonly brokerDelayed = new Gauge({ name: 'berth_broker_delayed_evals', help: 'Evaluations waiting for their time (reschedule delays)', registers: [this.registry] });
+  readonly brokerOldest = new Gauge({ name: 'berth_broker_oldest_ready_eval_age_seconds', help: 'How long the oldest evaluation waiting for a worker has existed; 0 when none waits', registers: [this.registry] });
+  readonly blockedEvals = new Gauge({ name: 'berth_blocked_evals', help: 'Evaluations blocked until capacity frees up', registers: [this.registry] });
+  readonly planQueue = new Gauge({ name: 'berth_plan_queue_depth', help: 'Plans submitted to the plan applier and not yet applied', registers: [this.registry] });
+  readonly heartbeatsMissed = new Counter({ name: 'berth_heartbeats_missed_total', help: 'Nodes marked down because their heartbeat did not come in time', registers: [this.registry] });
+  readonly deployments = new Gauge({ name: 'berth_deployments', help: 'Deployments by status', labelNames: ['status'], registers: [this.registry] });
+  readonly stateRows = new Gauge({ name: 'berth_state_rows', help: 'Rows of the state by table', labelNames: ['table'], registers: [this.registry] });
+  readonly stateFileBytes = new Gauge({ name: 'berth_state_file_bytes', help: 'Size of the SQLite state file and its write-ahead log (not on etcd)', registers: [this.registry] });
+  /** Every call to the state backend, by operation (range, txn, ...): etcd's round trips, SQLite's writes. */
+  readonly backendSeconds = new Histogram({
+    name: 'berth_backend_request_duration_seconds',
+    help: 'State backend calls by operation',
+    labelNames: ['op'],
+    buckets: [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1],
+    registers: [this.registry],
+  });
+
+  readonly #refreshers: (() => void | Promise<void>)[] = [];
+
+  /** Run `fn` before every scrape: gauges read from the parts that hold the figures. */
+  onScrape(fn: () => void | Promise<void>): void {
+    this.#refreshers.push(fn);
+  }
+
+  /** Bring the scrape-time gauges up to date, then answer the scrape. */
+  async scrape(): Promise<string> {
+    for (const fn of this.#refreshers) await fn();
+    return this.registry.metrics();
+  }
 
   constructor() {
     // prom-client's names already start with process_ or nodejs_: `berth_process_cpu_seconds_total`.

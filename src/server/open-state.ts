@@ -2,20 +2,29 @@ import path from 'node:path';
 import { EtcdBackend, SqliteBackend, type StateBackend } from '../state/index.ts';
 
 /**
- * Revisions of history kept for watches and blocking queries; older ones are compacted away, as
- * etcd's auto-compaction does. A watcher that falls further behind reloads the whole state.
+ * Revisions of history kept by default for watches and the event stream; older ones are compacted
+ * away, as etcd's auto-compaction does. A watcher that falls further behind reloads the whole
+ * state, and the event stream answers 410 to an index before it. Each revision keeps the old and
+ * new value of every row it wrote (a plan: all its allocations), so the window is what bounds the
+ * state file under churn (`--history-revisions`).
  */
-const RETAIN_REVISIONS = 10_000;
+export const DEFAULT_HISTORY_REVISIONS = 1_000;
+
+/** Options of `openSqliteState`. */
+export interface SqliteStateOptions {
+  /** Revisions of history kept (at most a tenth more). Default: `DEFAULT_HISTORY_REVISIONS`. */
+  historyRevisions?: number;
+}
 
 /** Open the embedded SQLite state in `dataDir` (created if missing): the default backend. */
-export async function openSqliteState(dataDir: string): Promise<StateBackend> {
-  return SqliteBackend.open(path.join(dataDir, 'state.db'), { retainRevisions: RETAIN_REVISIONS });
+export async function openSqliteState(dataDir: string, options: SqliteStateOptions = {}): Promise<StateBackend> {
+  return SqliteBackend.open(path.join(dataDir, 'state.db'), { retainRevisions: options.historyRevisions ?? DEFAULT_HISTORY_REVISIONS });
 }
 
 /**
  * Connect to the etcd cluster at `endpoints` (client URLs such as `http://10.0.0.1:2379`): the
  * backend of servers that share state. History is compacted by etcd itself; run it with
- * `--auto-compaction-mode revision --auto-compaction-retention 10000` to keep what sqlite keeps, and
+ * `--auto-compaction-mode revision --auto-compaction-retention 1000` to keep what sqlite keeps, and
  * with `--max-txn-ops 10000`, since berth commits a whole plan in one txn (etcd's default is 128).
  */
 export async function openEtcdState(endpoints: string[], tls?: EtcdTlsFiles): Promise<StateBackend> {

@@ -8,6 +8,8 @@ import { NodeService, type NodeServiceOptions, Drainer } from './nodes/index.ts'
 import { PeriodicDispatcher, type DispatcherOptions } from './periodic/index.ts';
 import { GarbageCollector, type GcOptions } from './gc/index.ts';
 import { DeploymentWatcher } from './rollout/index.ts';
+import { DependencyWatcher } from './dependencies/index.ts';
+import { timedBackend } from './timed-backend.ts';
 import { ServerMetrics } from './metrics.ts';
 import { buildApp, type BrowserGuardOptions } from './http/index.ts';
 import type { Peers, ServerContext } from './context.ts';
@@ -220,16 +222,18 @@ export class Server {
  * leader's writes cannot land.
  */
 async function assemble(options: ServerOptions, leadership: Leadership): Promise<ServerParts> {
-  const { backend, logger } = options;
+  const { logger } = options;
+  const metrics = new ServerMetrics();
+  // Every backend call is timed (berth_backend_request_duration_seconds).
+  const backend = timedBackend(options.backend, metrics.backendSeconds);
   const clock = options.clock ?? systemClock;
   const child = (component: string): Logger => logger.child({ component });
   const view = await StateView.open(backend);
   const store = new StateStore(backend, view);
   const leaderStore = new StateStore(fencedBackend(backend, () => leadership.fence()), view);
-  const metrics = new ServerMetrics();
   // Registration prunes versions as the collector does: the current one and the newest `versionsKept` older ones.
   const jobs = new JobService({ view, store, clock }, { versionsKept: options.gc?.versionsKept === undefined ? undefined : options.gc.versionsKept + 1 });
-  const nodes = new NodeService({ view, store, leaderStore, clock, logger: child('nodes') }, options.heartbeat);
+  const nodes = new NodeService({ view, store, leaderStore, clock, logger: child('nodes'), onHeartbeatMissed: () => metrics.heartbeatsMissed.inc() }, options.heartbeat);
   const discovery = new ServerDiscovery({ view, store, clock, logger }, options.discovery);
   discovery.registerMetrics(metrics.registry);
   const kv = await openServerKv(backend, { nodeName: options.discovery?.nodeName, clock });
@@ -244,9 +248,17 @@ async function assemble(options: ServerOptions, leadership: Leadership): Promise
   const ctx: ServerContext = { view, store, clock, jobs, nodes, metrics, periodic, discovery, kv, backend, cluster: leadership, acl, peers: { servers: peers.servers, agents: peers.agents }, variables, keyring, workloadIdentities, gc };
   const leaderDeps = { view, store: leaderStore, clock };
   const broker = new EvalBroker({ clock });
+  metrics.onScrape(() => {
+    metrics.brokerReady.set(broker.readyCount);
+    metrics.brokerInFlight.set(broker.inFlightCount);
+    metrics.brokerDelayed.set(broker.delayedCount);
+    const oldest = broker.oldestReadyCreateTime;
+    metrics.brokerOldest.set(oldest === undefined ? 0 : Math.max(0, clock.now() - oldest) / 1000);
+  });
   const blockedEvals = new BlockedEvals({ ...leaderDeps, logger: child('blocked-evals') });
   const deployments = new DeploymentWatcher({ ...leaderDeps, logger: child('deployments'), jobs });
   const drainer = new Drainer({ ...leaderDeps, logger: child('drainer') }, { intervalMs: options.drainIntervalMs });
+  const dependencies = new DependencyWatcher({ ...leaderDeps, logger: child('dependencies'), jobs });
   const loops = new LeaderLoops({
     ...leaderDeps,
     logger,
@@ -263,6 +275,7 @@ async function assemble(options: ServerOptions, leadership: Leadership): Promise
     workers: options.workers ?? 2,
     algorithm: options.schedulerAlgorithm,
     rekey: vars.rekey,
+    dependencies,
   });
   return { ctx, discovery, leadership, broker, blockedEvals, drainer, deployments, loops };
 }

@@ -72,8 +72,9 @@ export interface LocalBackendOptions {
   /** Receives errors of background work (lease expiry). Default: they are rethrown asynchronously. */
   onError?: (err: Error) => void;
   /**
-   * Compact automatically, keeping at least this many revisions of history (like etcd's
-   * revision-mode auto-compaction). Default: keep everything until `compact` is called.
+   * Compact automatically, keeping at least this many revisions of history and at most a tenth
+   * more (like etcd's revision-mode auto-compaction). Default: keep everything until `compact` is
+   * called.
    */
   retainRevisions?: number;
 }
@@ -273,11 +274,15 @@ export class LocalBackend implements StateBackend {
     }
   }
 
-  /** Compact in steps of `retainRevisions`, so the cost of a compaction is spread thin. */
+  /**
+   * Keep the history at most `retainRevisions` plus a tenth of it: compact once that much more has
+   * piled up, so the log (and the SQLite file) stays bounded under churn while each compaction
+   * deletes a tenth of the window, not the whole of it at once.
+   */
   private autoCompact(): void {
     const keep = this.retainRevisions;
     const s = this.storage;
-    if (!keep || s.revision - Math.max(s.compactRevision, 1) < 2 * keep) return;
+    if (!keep || s.revision - Math.max(s.compactRevision, 1) < keep + Math.ceil(keep / 10)) return;
     s.atomically(() => s.compact(s.revision - keep));
   }
 

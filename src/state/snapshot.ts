@@ -5,7 +5,7 @@
  */
 import type { AclBootstrap, AclPolicy, AclToken, Allocation, Deployment, Evaluation, Job, JobRun, KeyringKey, Node, NodeSecret, ServiceInstance, StoredVariable } from '../model/index.ts';
 import { sortedIds, type IdSet, type TablesData } from './tables-data.ts';
-import { runRowId, versionRowId } from './tables.ts';
+import { runRowId, versionRowId, type Table } from './tables.ts';
 import type { CowMap } from './cow-map.ts';
 
 /** Read access to the tables at one revision (`index`), or at the latest (the view). */
@@ -26,6 +26,11 @@ export class StateReader {
   /** The job as currently registered, undefined once purged. */
   job(id: string): Job | undefined {
     return this.tables.rows.jobs.get(id);
+  }
+
+  /** How many rows a table holds (the state's size, for metrics). */
+  rowCount(table: Table): number {
+    return this.tables.rows[table].size;
   }
 
   /** Every job, by id. */

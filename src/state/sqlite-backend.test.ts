@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -110,5 +110,26 @@ describe('sqlite backend', () => {
     const path = join(dir, 'not-a-db');
     writeFileSync(path, 'this is not a database, just some text that is long enough to have a header'.repeat(20));
     await assert.rejects(SqliteBackend.open(path), (err) => isBerthError(err, 'unavailable') && /^Cannot open state at .*not-a-db: file is not a database/.test(err.message));
+  });
+});
+
+describe('sqlite backend history', () => {
+  it('keeps the file from growing under churn once its history window is full', async () => {
+    const path = newPath();
+    const backend = await SqliteBackend.open(path, { retainRevisions: 200 });
+    const size = (): number => ['', '-wal'].reduce((sum, ext) => sum + (existsSync(path + ext) ? statSync(path + ext).size : 0), 0);
+    // Rows of a few KiB rewritten over and over, as allocations are under churn.
+    const churn = async (n: number): Promise<void> => {
+      for (let i = 0; i < n; i++) await backend.put(`/berth/allocs/${i % 50}`, 'x'.repeat(4000) + i);
+    };
+    await churn(1000);
+    const warm = size();
+    await churn(3000);
+    assert.ok(size() <= warm * 1.1, `the file grew from ${warm} to ${size()} bytes`);
+    const latest = await backend.revision();
+    // At least the window is kept, and nothing much older.
+    assert.equal((await backend.range({ key: '/berth/allocs/0' }, { revision: latest - 200 })).revision, latest);
+    await assert.rejects(backend.range({ key: '/berth/allocs/0' }, { revision: latest - 221 }), /compacted/);
+    await backend.close();
   });
 });

@@ -12,6 +12,8 @@ export interface HarnessOptions {
   refresh?: boolean;
   /** The cluster's ranking: `binpack` (default) or `spread`. */
   algorithm?: 'binpack' | 'spread';
+  /** The dependencies of a job not met now, as the server computes them; absent: never held. */
+  waits?: ScheduleContext['waits'];
 }
 
 /** Which placements of the next plans the harness refuses, as a plan applier that lost a race would. */
@@ -50,6 +52,7 @@ export class SchedulerHarness {
   index = 1;
   private readonly refresh: boolean;
   private readonly algorithm: 'binpack' | 'spread' | undefined;
+  private readonly waits: ScheduleContext['waits'];
   private readonly rejections: Rejection[] = [];
   private idSeq = 0;
 
@@ -57,6 +60,7 @@ export class SchedulerHarness {
     this.now = options.now ?? 1_700_000_000_000;
     this.refresh = options.refresh ?? true;
     this.algorithm = options.algorithm;
+    this.waits = options.waits;
   }
 
   upsertJob(job: Job): this {
@@ -148,7 +152,7 @@ export class SchedulerHarness {
 
   /** A schedule context over a fresh snapshot. */
   context(): ScheduleContext {
-    return { state: this.snapshot(), planner: this.planner(), now: this.now, newId: this.newId, algorithm: this.algorithm };
+    return { state: this.snapshot(), planner: this.planner(), now: this.now, newId: this.newId, algorithm: this.algorithm, waits: this.waits };
   }
 
   /** Processes one evaluation against the world, as an eval worker would. */

@@ -49,4 +49,6 @@ export interface AllocHook {
   update?(): void;
   /** The allocation stops or the agent detaches from it: let go of what the hook started. Idempotent. */
   stop?(): void;
+  /** The checks the hook runs and the status each holds now (for the agent's metrics). */
+  checks?(): { id: string; status: string }[];
 }

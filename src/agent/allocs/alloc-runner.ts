@@ -204,6 +204,11 @@ export class AllocRunner {
     return out;
   }
 
+  /** The allocation's service checks and the status each holds now. */
+  checkStatuses(): { id: string; status: string }[] {
+    return this.#hooks.flatMap((h) => h.checks?.() ?? []);
+  }
+
   /** pending until every task runs; complete when all ended well; failed when one failed. */
   clientStatus(): ClientStatus {
     const states = Object.values(this.taskStates());

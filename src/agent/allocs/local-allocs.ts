@@ -1,6 +1,6 @@
 import type { BerthClient } from '../../api/index.ts';
 import type { TaskHandle } from '../../drivers/index.ts';
-import type { Logger } from '../../lib/index.ts';
+import { systemClock, type Clock, type Logger } from '../../lib/index.ts';
 import { isClientTerminal, type Allocation, type Job } from '../../model/index.ts';
 import type { AllocRunner } from './alloc-runner.ts';
 import { Exclusive } from './exclusive.ts';
@@ -17,6 +17,8 @@ export interface LocalAllocsOptions {
   signal: AbortSignal;
   /** A runner for an allocation, not started. */
   newRunner: (alloc: Allocation, job: Job) => AllocRunner;
+  /** For the end time of tasks settled without a runner. Default: the wall clock. */
+  clock?: Clock;
 }
 
 /**
@@ -36,6 +38,11 @@ export class LocalAllocs {
   readonly #settling = new Exclusive();
   /** Allocations whose runner is being handed the job version they were updated to in place. */
   readonly #taking = new Exclusive();
+  /**
+   * Allocations this agent ran and retired since it started: their last report is the runner's,
+   * so an older answer of the watch that still shows them live is not taken for one to settle.
+   */
+  readonly #retired = new Set<string>();
 
   constructor(options: LocalAllocsOptions) {
     this.#o = options;
@@ -54,6 +61,8 @@ export class LocalAllocs {
       this.#runners.set(record.alloc.id, runner);
       runner.start({ handles, taskStates: record.taskStates });
       this.#o.logger.info({ allocId: record.alloc.id, reattached: Object.keys(handles).length }, 'recovered allocation');
+      // It was being stopped when the agent went: finish that, and start none of its tasks again.
+      if (record.alloc.desiredStatus === 'stop') void this.#retire(runner);
     }
     this.#orphans = recovered.orphans;
   }
@@ -73,12 +82,33 @@ export class LocalAllocs {
         this.#follow(runner, alloc);
         continue;
       }
-      if (alloc.desiredStatus !== 'run' || isClientTerminal(alloc)) continue;
-      void this.#start(alloc);
+      if (isClientTerminal(alloc)) continue;
+      // Wanted, or stopped with a container of it left running here (an orphan): #start adopts
+      // the orphan's tasks and retires them.
+      if (alloc.desiredStatus === 'run' || this.#orphans.has(alloc.id)) void this.#start(alloc);
+      else if (!this.#retired.has(alloc.id)) this.#settleStopped(alloc);
     }
     // Gone from the server (garbage-collected): nothing should run.
     for (const [id, runner] of this.#runners) if (!seen.has(id)) void this.#retire(runner);
     for (const id of this.#starting.keys()) if (!seen.has(id)) this.#starting.delete(id);
+    for (const id of this.#retired) if (!seen.has(id)) this.#retired.delete(id);
+  }
+
+  /**
+   * An allocation the server stopped that the server still thinks pending or running, while
+   * nothing of it runs here: no runner, no record, no container. Either the agent was killed
+   * after its tasks stopped but before it said so, or it was replaced before this node started
+   * it. Its tasks are not running, and they stopped because the server asked: it is complete.
+   */
+  #settleStopped(alloc: Allocation): void {
+    const now = (this.#o.clock ?? systemClock).now();
+    const taskStates = Object.fromEntries(
+      Object.entries(alloc.taskStates).map(([name, s]) => [name, s.state === 'dead' ? s : { ...s, state: 'dead' as const, failed: false, finishedAt: now }]),
+    );
+    const clientDescription = alloc.clientStatus === 'pending' ? 'stopped before this node started it' : 'stopped; the agent was restarted before it reported so';
+    this.#o.logger.info({ allocId: alloc.id, was: alloc.clientStatus }, 'reporting a stopped allocation that does not run here as complete');
+    this.#retired.add(alloc.id);
+    this.#o.reporter.push({ id: alloc.id, clientStatus: 'complete', clientDescription, taskStates });
   }
 
   /** What the server now says of an allocation that runs here. */
@@ -171,6 +201,7 @@ export class LocalAllocs {
         await runner.destroy();
         await this.#o.reporter.flush();
       } finally {
+        this.#retired.add(id);
         this.#runners.delete(id);
       }
     });

@@ -153,5 +153,8 @@ export function serviceChecksHook(alloc: HookedAlloc, deps: ServiceCheckDeps): A
     stop() {
       checks?.stop();
     },
+    checks() {
+      return [...(checks?.runners.values() ?? [])].map((r) => ({ id: r.id, status: r.status }));
+    },
   };
 }

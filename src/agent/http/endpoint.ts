@@ -9,6 +9,7 @@ import { registerExec } from './exec.ts';
 import { registerTaskControl } from './task-control.ts';
 import { nodeSecretMatches, NOT_A_SERVER } from './node-secret.ts';
 import { addAgentRequestGuard, agentRequestPolicy } from './request-guard.ts';
+import type { AgentMetrics } from '../metrics.ts';
 
 /** What the agent's endpoint is built with. */
 export interface AgentAppOptions {
@@ -21,6 +22,8 @@ export interface AgentAppOptions {
   nodeSecret?: string;
   /** Serve HTTPS with these options (the agent's --tls-cert). Default plain HTTP. */
   https?: ServerTlsOptions;
+  /** Serve them at `/v1/metrics`, to anyone who may reach the endpoint (as Nomad's clients do). Default: no metrics route. */
+  metrics?: AgentMetrics;
 }
 import type { ServerTlsOptions } from '../../tls/index.ts';
 
@@ -44,10 +47,13 @@ export async function buildAgentApp(runners: Map<string, AllocRunner>, drivers: 
   const fail = (code: number, message: string): { error: { code: string; message: string; details: [] } } => ({
     error: { code: code === 404 ? 'not_found' : 'invalid_input', message, details: [] },
   });
-  // Only the servers may call: they show this node's secret (acl-guard.ts on the server).
+  // Only the servers may call: they show this node's secret (acl-guard.ts on the server). The
+  // metrics are the exception: Prometheus scrapes them, and they hold names and figures, no output.
   app.addHook('onRequest', async (request, reply) => {
+    if (options.metrics && request.method === 'GET' && request.url.split('?')[0] === '/v1/metrics') return;
     if (!nodeSecretMatches(options.nodeSecret, request.headers)) return reply.status(403).send(NOT_A_SERVER);
   });
+  if (options.metrics) registerMetrics(app, options.metrics, { runners, drivers });
   app.get('/v1/client/allocations/:id/logs', async (request, reply) => {
     const { id } = request.params as { id: string };
     const q = request.query as { task?: string; follow?: string; type?: string; tail?: string };
@@ -83,4 +89,12 @@ export async function buildAgentApp(runners: Map<string, AllocRunner>, drivers: 
   registerExec(app, { runners, drivers, policy, nodeSecret: options.nodeSecret });
   registerTaskControl(app, runners);
   return app;
+}
+
+/** `GET /v1/metrics`: Prometheus text, read from the runners at each scrape. */
+function registerMetrics(app: FastifyInstance, metrics: AgentMetrics, from: { runners: Map<string, AllocRunner>; drivers: Map<DriverName, TaskDriver> }): void {
+  app.get('/v1/metrics', async (_request, reply) => {
+    reply.header('content-type', metrics.registry.contentType);
+    return metrics.scrape(from.runners.values(), from.drivers);
+  });
 }

@@ -120,6 +120,7 @@ interface RunOpts extends BrowserFlags, TlsFlags {
   deploymentGcThreshold?: number;
   nodeGcThreshold?: number;
   jobVersionsKept?: number;
+  historyRevisions?: number;
   etcd?: string[];
   name?: string;
   advertiseUrl?: string;
@@ -136,6 +137,22 @@ interface AgentOpts extends Omit<RunOpts, 'httpAddr'> {
   reserveCpu?: number;
   reserveMemory?: number;
   portRange: { min: number; max: number };
+  ingress?: HostPort[];
+  ingressProxy?: 'builtin' | 'haproxy';
+}
+
+/** `--ingress` may be repeated. */
+function collectIngress(value: string, previous: HostPort[] | undefined): HostPort[] {
+  return [...(previous ?? []), hostPort(value)];
+}
+
+/** The agent's ingress settings from its flags; none without `--ingress`. */
+function ingressSettings(opts: AgentOpts): { addresses: HostPort[]; proxy: 'builtin' | 'haproxy' } | undefined {
+  if (!opts.ingress?.length) {
+    if (opts.ingressProxy && opts.ingressProxy !== 'builtin') throw new CliError('Cannot start the agent: --ingress-proxy needs --ingress HOST:PORT (the address that takes outside traffic)', EXIT_USAGE);
+    return undefined;
+  }
+  return { addresses: opts.ingress, proxy: opts.ingressProxy ?? 'builtin' };
 }
 
 // The server, the agent and the logger are imported inside the actions: `berth server members`
@@ -216,7 +233,10 @@ function durationMs(value: string): number {
   return parsed.value;
 }
 
-/** The garbage collector's flags (Nomad's names and defaults), on `berth server` and `berth dev`. */
+/**
+ * The garbage collector's flags (Nomad's names and defaults), on `berth server` and `berth dev`,
+ * and the window of revision history the SQLite state keeps.
+ */
 function addGcFlags(cmd: Command): Command {
   return cmd
     .addOption(new Option('--gc-interval <duration>', 'how often the leader collects garbage').env('BERTH_GC_INTERVAL').argParser(durationMs).default(durationMs('5m'), '5m'))
@@ -225,7 +245,8 @@ function addGcFlags(cmd: Command): Command {
     .addOption(new Option('--batch-eval-gc-threshold <duration>', 'the same for batch jobs').env('BERTH_BATCH_EVAL_GC_THRESHOLD').argParser(durationMs).default(durationMs('24h'), '24h'))
     .addOption(new Option('--deployment-gc-threshold <duration>', 'a finished deployment (not a job\'s latest) is collected this long after it finished').env('BERTH_DEPLOYMENT_GC_THRESHOLD').argParser(durationMs).default(durationMs('1h'), '1h'))
     .addOption(new Option('--node-gc-threshold <duration>', 'a node down this long, with nothing live on it, is collected with its secret').env('BERTH_NODE_GC_THRESHOLD').argParser(durationMs).default(durationMs('24h'), '24h'))
-    .addOption(new Option('--job-versions-kept <n>', 'old versions a job keeps besides its current one (and those still in use), for job history and revert').env('BERTH_JOB_VERSIONS_KEPT').argParser(positiveInt).default(19));
+    .addOption(new Option('--job-versions-kept <n>', 'old versions a job keeps besides its current one (and those still in use), for job history and revert').env('BERTH_JOB_VERSIONS_KEPT').argParser(positiveInt).default(19))
+    .addOption(new Option('--history-revisions <n>', 'revisions of history the SQLite state keeps for watches and the event stream (an older index gets 410); bounds the state file under churn').env('BERTH_HISTORY_REVISIONS').argParser(positiveInt).default(1000));
 }
 
 /** `berth server`: the control plane. */
@@ -271,6 +292,8 @@ function agentCommand(): Command {
     .addOption(new Option('--docker-host <addr>', 'Docker engine address').env('DOCKER_HOST'))
     .addOption(new Option('--node-class <class>', 'class of this node, for ${node.class} constraints').env('BERTH_NODE_CLASS'))
     .addOption(new Option('--meta <key=value>', 'node metadata for ${meta.<key>} constraints; repeat for several').argParser(collectMeta))
+    .addOption(new Option('--ingress <host:port>', 'accept outside HTTP traffic here and route it by Host and path to healthy instances on any node (TCP routes listen on the same host); repeat for several').env('BERTH_INGRESS').argParser(collectIngress))
+    .addOption(new Option('--ingress-proxy <proxy>', "the ingress's data path: builtin, or haproxy (driven through its runtime API; needs haproxy installed)").env('BERTH_INGRESS_PROXY').choices(['builtin', 'haproxy']))
     .addOption(new Option('--task-dns <ip|auto>', "DNS server for docker tasks that set none, so that they resolve NAME.service.berth: where berth's DNS answers on port 53 (`berth server --dns-bridge`); auto: this host's docker0 address; repeat for several").env('BERTH_TASK_DNS').argParser(collectTaskDns))
     .action(async (opts: AgentOpts) => {
       const logger = await newLogger(opts);
@@ -301,6 +324,7 @@ function agentCommand(): Command {
         reserved: { cpu: opts.reserveCpu, memoryMiB: opts.reserveMemory },
         portRange: opts.portRange,
         dnsServers: taskDnsServers(opts.taskDns),
+        ingress: ingressSettings(opts),
       });
       onSignals(logger, () => a.stop(), () => a.reloadTls());
     });
@@ -350,7 +374,7 @@ async function openState(opts: RunOpts): Promise<StateBackend> {
   await fs.mkdir(opts.dataDir, { recursive: true }).catch((err: Error) => {
     throw new CliError(`Cannot create data dir ${opts.dataDir}: ${err.message}`);
   });
-  return openSqliteState(opts.dataDir);
+  return openSqliteState(opts.dataDir, opts.historyRevisions === undefined ? {} : { historyRevisions: opts.historyRevisions });
 }
 
 async function startServer(opts: RunOpts, logger: Logger): Promise<Server> {

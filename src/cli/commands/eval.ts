@@ -55,6 +55,7 @@ function render(e: Evaluation): string {
       ['Previous eval', e.previousEval],
     ]),
   ];
+  if (e.held?.length) lines.push('', 'Held: waiting for dependencies', ...e.held.map((w) => `  ${w.job} to be ${w.condition}: ${w.reason}`));
   for (const f of e.failures) {
     lines.push('', `Group "${f.group}": ${f.missing} not placed, ${f.nodesEvaluated} nodes evaluated`);
     const reasons = Object.entries(f.filtered).sort((a, b) => b[1] - a[1]);
@@ -62,6 +63,8 @@ function render(e: Evaluation): string {
     const exhausted = Object.entries(f.exhausted ?? {});
     if (exhausted.length > 0) lines.push(`Exhausted: ${exhausted.map(([d, n]) => `${d} on ${n}`).join(', ')}`);
     for (const [d, short] of Object.entries(f.shortfall ?? {})) lines.push(`  ${d}: ${shortfallText(d, short)}`);
+    if ((f.nodes ?? []).length > 0) lines.push(table(['Node', 'ID', 'Ruled out by'], f.nodes!.map((n) => [n.nodeName, n.nodeId.slice(0, 8), n.reason])));
+    if ((f.nodesOmitted ?? 0) > 0) lines.push(`and ${f.nodesOmitted} more nodes ruled out (not listed)`);
     if ((f.topScores ?? []).length > 0) lines.push(`Top scores: ${f.topScores!.map((s) => `${s.nodeId.slice(0, 8)} ${s.score}`).join(', ')}`);
   }
   return lines.join('\n');

@@ -47,6 +47,7 @@ export function formatPlan(plan: JobPlanResponse): string {
     lines.push(`New allocations on: ${[...byNode].map(([n, k]) => `${n} (${k})`).join(', ')}`);
   }
   if (plan.failures.length === 0) lines.push('All allocations would be placed.');
+  for (const w of plan.held ?? []) lines.push(`Held first: waiting for job "${w.job}" to be ${w.condition}: ${w.reason}`);
   for (const [i, line] of plan.explanation.entries()) {
     lines.push(`Cannot place: ${line.replace(/^cannot place /, '')}`);
     for (const [d, short] of Object.entries(plan.failures[i]?.shortfall ?? {})) lines.push(`  ${shortfallText(d, short)}`);

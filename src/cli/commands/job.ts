@@ -10,6 +10,8 @@ import { addHistoryCommands } from './job-history.ts';
 import { addJobOpsCommands } from './job-ops.ts';
 import { watchDeployment } from '../deployment-progress.ts';
 import { addPeriodicCommands } from './job-periodic.ts';
+import { addDependencyCommands } from './job-deps.ts';
+import { dependencyLines } from '../deps-text.ts';
 import { addSpecCommands } from './job-spec.ts';
 import { resolveJobId } from '../resolve.ts';
 
@@ -38,6 +40,7 @@ export function jobCommand(): Command {
       const result = await client.registerJob(text, format, { checkIndex: opts.checkIndex });
       if (opts.json && opts.detach) return printJson(result);
       if (!opts.json) process.stdout.write(`Job "${result.jobId}" registered: version ${result.version}${result.changed ? '' : ' (unchanged)'}, evaluation ${result.evalId.slice(0, 8)}\n`);
+      for (const w of result.warnings ?? []) process.stderr.write(`Warning: ${file}: ${w.path}: ${w.message}\n`);
       if (opts.detach) return;
       const registered = await client.getJob(result.jobId);
       // A version with an update strategy is followed through its deployment: health, not just running.
@@ -91,6 +94,7 @@ export function jobCommand(): Command {
       ];
       const failures = s.latestEval?.failures ?? [];
       if (failures.length > 0) lines.push('', 'Placement failures', describeFailures(failures));
+      lines.push(...dependencyLines(s));
       lines.push('', 'Allocations', shown.length ? allocTable(shown) : 'No allocations placed');
       process.stdout.write(lines.join('\n') + '\n');
     });
@@ -112,6 +116,7 @@ export function jobCommand(): Command {
     });
 
   addPeriodicCommands(job);
+  addDependencyCommands(job);
   addSpecCommands(job);
   return job;
 }

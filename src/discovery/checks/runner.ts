@@ -45,6 +45,11 @@ export class CheckRunner {
     this.#loop = new ControlLoop(() => this.runOnce(), { intervalMs: options.spec.intervalMs, clock: this.#clock, onError: () => {} });
   }
 
+  /** The check's id (`service:<instance>`, with `:<n>` past its first). */
+  get id(): string {
+    return this.#o.id;
+  }
+
   /** The status the runner holds now, after thresholds. */
   get status(): CheckStatus {
     return this.#status;

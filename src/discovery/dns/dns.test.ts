@@ -250,4 +250,40 @@ describe('DNS: hostile input', () => {
     const short = await udp(port, Buffer.from([1, 2, 3]), 200);
     assert.equal(short, undefined, 'a 3-byte packet gets no answer');
   });
+
+  it('survives garbage over TCP: bad frames, lengths that lie, connections cut mid-frame', async (t) => {
+    const { port } = await fixture(t);
+    const valid = dnsPacket.encode({ type: 'query', id: 9, questions: [{ name: 'web.service.berth', type: 'A' }] });
+    const framed = (b: Uint8Array, length = b.length): Buffer => Buffer.concat([Buffer.from([length >> 8, length & 255]), b]);
+    await fc.assert(
+      fc.asyncProperty(
+        fc.oneof(
+          fc.uint8Array({ minLength: 0, maxLength: 300 }).map((b) => Buffer.from(b)),
+          fc.uint8Array({ minLength: 0, maxLength: 300 }).map((b) => framed(b)),
+          // A length that promises more or less than follows.
+          fc.tuple(fc.integer({ min: 0, max: 65_535 }), fc.uint8Array({ maxLength: 100 })).map(([n, b]) => framed(b, n)),
+          fc.tuple(fc.array(fc.tuple(fc.nat(valid.length - 1), fc.integer({ min: 0, max: 255 })), { maxLength: 6 })).map(([flips]) => {
+            const b = Buffer.from(valid);
+            for (const [i, v] of flips) b[i] = v;
+            return framed(b);
+          }),
+        ),
+        async (bytes) => {
+          const sock = net.connect(port, '127.0.0.1');
+          sock.on('error', () => {});
+          await new Promise((r) => sock.once('connect', r));
+          await new Promise<void>((r) => sock.write(bytes, () => r()));
+          sock.destroy();
+        },
+      ),
+      { numRuns: 300 },
+    );
+    assert.deepEqual(await resolver(port).resolve4('db.service.berth'), ['10.2.0.1']);
+    const sock = net.connect(port, '127.0.0.1');
+    t.after(() => sock.destroy());
+    await new Promise((r) => sock.once('connect', r));
+    sock.write(framed(valid));
+    const answer = await new Promise<Buffer>((r) => sock.once('data', r));
+    assert.equal(dnsPacket.decode(answer.subarray(2)).id, 9, 'TCP still answers');
+  });
 });

@@ -1,7 +1,7 @@
 /**
  * The control loops only the leader runs: the eval broker and its workers with the plan applier,
  * heartbeat timers, blocked evaluations, the drainer, the deployment watcher, the periodic
- * dispatcher, the garbage collector, the catalog's sync and TTL expiry, and the KV session reaper. Started when this
+ * dispatcher, the dependency watcher, the garbage collector, the catalog's sync and TTL expiry, and the KV session reaper. Started when this
  * server wins the election, stopped the moment it loses it; every other server only reads the
  * state and accepts writes.
  */
@@ -13,6 +13,7 @@ import type { NodeService, Drainer } from '../nodes/index.ts';
 import type { DeploymentWatcher } from '../rollout/index.ts';
 import type { PeriodicDispatcher } from '../periodic/index.ts';
 import type { GarbageCollector } from '../gc/index.ts';
+import { dependencyWaits, type DependencyWatcher } from '../dependencies/index.ts';
 import { type ServerDiscovery, startSessionReaper } from '../consul/index.ts';
 import type { ServerMetrics } from '../metrics.ts';
 
@@ -38,6 +39,8 @@ export interface LeaderLoopsDeps {
   algorithm?: 'binpack' | 'spread';
   /** The keyring's rekey loop (server/variables/). */
   rekey?: { start(): void; stop(): Promise<void> };
+  /** The dependency watcher: wakes held jobs, restarts dependents (server/dependencies/). */
+  dependencies: DependencyWatcher;
 }
 
 /** Starts and stops the leader's loops, one term at a time. */
@@ -71,7 +74,7 @@ export class LeaderLoops {
     const logger = d.logger.child({ component: 'worker' });
     const workers: Promise<void>[] = [];
     for (let i = 0; i < d.workers; i++) {
-      const worker = new Worker({ broker: d.broker, view: d.view, store: d.store, planApplier, clock: d.clock, logger, metrics: d.metrics, algorithm: d.algorithm, usage });
+      const worker = new Worker({ broker: d.broker, view: d.view, store: d.store, planApplier, clock: d.clock, logger, metrics: d.metrics, algorithm: d.algorithm, usage, waits: (job) => dependencyWaits(d.view, job) });
       workers.push(worker.run(abort.signal));
     }
     this.#term = { abort, workers };
@@ -80,6 +83,7 @@ export class LeaderLoops {
     d.drainer.start();
     d.deployments.start();
     d.periodic.start();
+    d.dependencies.start();
     d.gc.start();
     d.discovery.lead();
     startSessionReaper(d.kv, d.view);
@@ -98,6 +102,6 @@ export class LeaderLoops {
     d.blockedEvals.stop();
     d.kv.sessions.stop();
     d.discovery.unlead();
-    await Promise.allSettled([d.drainer.stop(), d.deployments.stop(), d.periodic.stop(), d.gc.stop(), ...term.workers, d.rekey?.stop()]);
+    await Promise.allSettled([d.drainer.stop(), d.deployments.stop(), d.periodic.stop(), d.dependencies.stop(), d.gc.stop(), ...term.workers, d.rekey?.stop()]);
   }
 }

@@ -129,6 +129,13 @@ export class EvalBroker {
     return n;
   }
 
+  /** When the oldest evaluation waiting for a worker was created; undefined when none waits. */
+  get oldestReadyCreateTime(): number | undefined {
+    let oldest: number | undefined;
+    for (const byJob of this.#pending.values()) for (const e of byJob.values()) if (oldest === undefined || e.createTime < oldest) oldest = e.createTime;
+    return oldest;
+  }
+
   /** Evaluations waiting for their time. */
   get delayedCount(): number {
     return this.#delayed.size;

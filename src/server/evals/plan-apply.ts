@@ -27,7 +27,8 @@ export class PlanApplier {
 
   /** Check and commit a plan. Plans are applied in the order they are submitted. */
   apply(plan: Plan): Promise<PlanResult> {
-    const run = this.#tail.then(() => this.#applyWithRetry(plan));
+    this.#deps.metrics?.planQueue.inc();
+    const run = this.#tail.then(() => this.#applyWithRetry(plan)).finally(() => this.#deps.metrics?.planQueue.dec());
     this.#tail = run.catch(() => undefined);
     return run;
   }

@@ -1,5 +1,5 @@
 import { processEval, type Planner, type State } from '../../scheduler/index.ts';
-import type { Evaluation, Plan, PlanResult } from '../../model/index.ts';
+import type { DependencyWait, Evaluation, Job, Plan, PlanResult } from '../../model/index.ts';
 import type { StateStore, StateView } from '../../state/index.ts';
 import type { Clock } from '../../lib/index.ts';
 import type { Logger } from '../../lib/index.ts';
@@ -22,6 +22,8 @@ export interface WorkerDeps {
   algorithm?: 'binpack' | 'spread';
   /** Per-node usage kept across passes (shared by the workers); absent: each pass sums its own. */
   usage?: NodeUsageCache;
+  /** The dependencies of a job not met now (server/dependencies/); absent: placements are never held. */
+  waits?: (job: Job) => DependencyWait[];
 }
 
 /**
@@ -51,7 +53,7 @@ export class Worker {
     const evaluation = delivery.evaluation;
     try {
       const planner = this.#planner(delivery);
-      await processEval(evaluation, { state: this.#state(), planner, now: clock.now(), newId, algorithm: this.#deps.algorithm });
+      await processEval(evaluation, { state: this.#state(), planner, now: clock.now(), newId, algorithm: this.#deps.algorithm, waits: this.#deps.waits });
       broker.ack(delivery);
       metrics?.evalsProcessed.inc({ outcome: 'complete' });
     } catch (err) {

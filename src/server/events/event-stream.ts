@@ -3,7 +3,7 @@
  * revision log. A subscriber starts from now or resumes after an index: the backend's watch
  * replays history from there, so nothing is missed or repeated while history is kept.
  */
-import { BerthError, type JobRun } from '../../model/index.ts';
+import { BerthError, type JobRun, type MarkedSuccess } from '../../model/index.ts';
 import { CompactedError, STATE_PREFIX, TABLES, tablePrefix, type StateBackend, type Table, type WatchEvent, type Watcher } from '../../state/index.ts';
 import { KV_DATA, KV_SESSIONS, KV_SESSION_ENDS } from '../../kv/index.ts';
 
@@ -14,12 +14,14 @@ export type Topic = (typeof TOPICS)[number];
 
 const TOPIC_OF: Partial<Record<Table, Topic>> = { jobs: 'Job', allocs: 'Allocation', deployments: 'Deployment', evals: 'Evaluation', nodes: 'Node', services: 'Service' };
 const RUNS_PREFIX = tablePrefix('runs');
+const ALLOCS_PREFIX = tablePrefix('allocs');
 
 /** One change, Nomad's event shape. */
 export interface StreamEvent {
   Topic: Topic;
   /**
    * `<Topic>Updated` or `<Topic>Deleted`; also `JobHeld` (a failed parent held a dependent job),
+   * `JobMarkedSuccess` (a failed run marked successful: `{JobID, Run, AllocID?, By, At}`),
    * and for sessions `SessionCreated`, `SessionUpdated`, `SessionDestroyed`, `SessionInvalidated`.
    */
   Type: string;
@@ -98,6 +100,20 @@ function heldEvent(ev: WatchEvent, revision: number): StreamEvent | undefined {
   return { Topic: 'Job', Type: 'JobHeld', Key: run.jobId, Index: revision, Payload: { Held: held } };
 }
 
+/**
+ * A failed run marked successful (`job mark-success`): a run record or an allocation that gained
+ * `markedSuccess` in this change, as a Job event keyed by the job, with who and when.
+ */
+function markedEvent(ev: WatchEvent, revision: number): StreamEvent | undefined {
+  if (ev.type !== 'put' || !ev.prevKv) return undefined;
+  const key = ev.kv.key;
+  if (!key.startsWith(RUNS_PREFIX) && !key.startsWith(ALLOCS_PREFIX)) return undefined;
+  const row = JSON.parse(ev.kv.value) as { jobId: string; markedSuccess?: MarkedSuccess; childId?: string; id?: string };
+  if (row.markedSuccess === undefined || (JSON.parse(ev.prevKv.value) as { markedSuccess?: unknown }).markedSuccess !== undefined) return undefined;
+  const marked = { JobID: row.jobId, Run: row.childId ?? row.jobId, AllocID: row.id, By: row.markedSuccess.by, At: row.markedSuccess.at };
+  return { Topic: 'Job', Type: 'JobMarkedSuccess', Key: row.jobId, Index: revision, Payload: { MarkedSuccess: marked } };
+}
+
 /** The topic event of one backend change, or undefined for keys no topic covers. */
 function toEvent(ev: WatchEvent, revision: number, ends: ReadonlyMap<string, string>): StreamEvent | undefined {
   const key = ev.kv.key;
@@ -163,7 +179,9 @@ export async function subscribeEvents(backend: StateBackend, subscription: Subsc
     { prefix: STATE_PREFIX },
     (batch) => {
       const ends = sessionEnds(batch.events);
-      const events = batch.events.map((ev) => toEvent(ev, batch.revision, ends)).filter((e): e is StreamEvent => e !== undefined && wanted(filter, e) && visible(e));
+      const events = batch.events
+        .flatMap((ev) => [toEvent(ev, batch.revision, ends), markedEvent(ev, batch.revision)])
+        .filter((e): e is StreamEvent => e !== undefined && wanted(filter, e) && visible(e));
       if (events.length > 0) onFrame({ Index: batch.revision, Events: events });
     },
     { fromRevision: after === undefined ? 0 : after + 1, prevKv: true, onError },

@@ -5,6 +5,7 @@ import type { GcResponse } from '../../api/index.ts';
 import { FakeClock } from '../../testing/index.ts';
 import { eventually, jobYaml, nodeBody, startServer, type TestServer } from '../test-server.test-helper.ts';
 import type { GcOptions } from './index.ts';
+import { latestEval } from '../evals/index.ts';
 
 const MIN = 60_000;
 const DAY = 24 * 60 * MIN;
@@ -73,6 +74,8 @@ describe('garbage collection', () => {
   it('collects terminal allocations past the threshold, keeps them before it, and never a running job current allocations', async (t) => {
     const { s, clock } = await setup(t);
     await deploy(s, jobSpec('web', { count: 2 }), 'web');
+    // Evaluations of the two deploys apart in time, so that the latest is the second's.
+    clock.advance(1);
     const after = await deploy(s, jobSpec('web', { count: 2, memory: '65Mi' }), 'web');
     const old = after.filter((a) => a.jobVersion === 0);
     assert.deepEqual(old.map((a) => a.clientStatus), ['complete', 'complete']);
@@ -88,7 +91,10 @@ describe('garbage collection', () => {
     assert.equal(result.allocs, 2);
     const left = s.server.ctx.view.allocsByJob('web');
     assert.deepEqual(left.map((a) => [a.jobVersion, a.clientStatus]), [[1, 'running'], [1, 'running']]);
-    assert.equal(s.server.ctx.view.evalsByJob('web').length, evals, 'evaluations of a job with live allocations stay');
+    // Of a long-lived job's evaluations, only those that placed its live allocations and its latest stay.
+    const kept = [...new Set([...left.map((a) => a.evalId), latestEval(s.server.ctx.view.evalsByJob('web'))!.id])].sort();
+    assert.ok(evals > kept.length, `${evals} evaluations, ${kept.length} kept`);
+    assert.deepEqual(s.server.ctx.view.evalsByJob('web').map((e) => e.id).sort(), kept);
 
     // Forced, thresholds ignored: what `job status` shows of the running job is the same.
     await gcNow(s);
@@ -107,12 +113,34 @@ describe('garbage collection', () => {
     await s.report('node-a', [alloc], 'complete');
     clock.advance(MIN);
     await s.server.ctx.gc.collect(false);
-    assert.ok(s.server.ctx.view.evalsByJob('once').length > 0, 'a batch job evaluations stay for the batch threshold');
+    const evalsBefore = s.server.ctx.view.evalsByJob('once');
+    assert.ok(evalsBefore.length > 1, 'a batch job evaluations stay for the batch threshold');
     clock.advance(10 * MIN);
     await s.server.ctx.gc.collect(false);
-    assert.equal(s.server.ctx.view.evalsByJob('once').length, 0);
+    // All but the latest, which `job status` shows.
+    assert.deepEqual(s.server.ctx.view.evalsByJob('once').map((e) => e.id), [latestEval(evalsBefore)!.id]);
     await gcNow(s);
     assert.deepEqual(s.server.ctx.view.allocsByJob('once').map((a) => [a.id, a.clientStatus]), [[alloc.id, 'complete']]);
+  });
+
+  it('collects what a purged job left around an allocation its node has not reported stopped yet', async (t) => {
+    const { s } = await setup(t);
+    await deploy(s, jobSpec('churn', { count: 3 }), 'churn');
+    await deploy(s, jobSpec('churn', { count: 3, memory: '65Mi' }), 'churn');
+    await s.ok('DELETE', '/v1/jobs/churn?purge=true');
+    // The agent has not reported one of them stopped (it is still stopping).
+    const stuck = await eventually('the allocations to be stopped', async () => {
+      const allocs = await s.ok<Allocation[]>('GET', '/v1/jobs/churn/allocations');
+      return allocs.every((a) => a.desiredStatus === 'stop') ? allocs.find((a) => a.clientStatus === 'running') : undefined;
+    });
+    await settle(s, 'churn', new Set([stuck.id]));
+    await gcNow(s);
+    const view = s.server.ctx.view;
+    assert.deepEqual(view.allocsByJob('churn').map((a) => a.id), [stuck.id], 'only the allocation still stopping stays');
+    assert.deepEqual(view.evalsByJob('churn').map((e) => e.id), [stuck.evalId], 'and the evaluation that placed it; the others go');
+    await s.report('node-a', [stuck], 'complete');
+    await gcNow(s);
+    assert.deepEqual([view.allocsByJob('churn').length, view.evalsByJob('churn').length, view.deploymentsByJob('churn').length], [0, 0, 0]);
   });
 
   it('collects what a purged job left and a stopped job past their thresholds, through the leader loop', async (t) => {

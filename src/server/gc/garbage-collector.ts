@@ -2,14 +2,16 @@
  * Garbage collection, after Nomad's core scheduler: terminal allocations and evaluations, finished
  * deployments, stopped jobs, what purged jobs leave, job versions past a count and nodes down for
  * long go once older than their threshold. What `job status` and `alloc status` still need stays:
- * the allocations of a running job's current version, the evaluations of a job with allocations
- * still live, a job's latest deployment, the versions live allocations or deployments use.
+ * the allocations of a running job's current version, the evaluations that placed allocations
+ * still live and a job's latest, a job's latest deployment, the versions live allocations or
+ * deployments use.
  */
 import { isClientTerminal, isTerminal, type Allocation, type Deployment, type Evaluation } from '../../model/index.ts';
 import type { StateStore, StateView, Write } from '../../state/index.ts';
 import { Controller, type Clock, type Logger } from '../../lib/index.ts';
 import { runDeletes } from '../periodic/index.ts';
 import { VERSIONS_KEPT } from '../jobs/index.ts';
+import { latestEval } from '../evals/index.ts';
 import type { GcResponse } from '../../api/index.ts';
 
 const MINUTE = 60_000;
@@ -180,10 +182,13 @@ function jobLeftovers({ view, s, units, del, old, settled }: Scan, jobId: string
   // Allocations: terminal and settled, past the threshold; never those of a running job's current version.
   const current = (a: Allocation): boolean => job !== undefined && !job.stop && a.jobVersion === job.version;
   for (const a of allocs) if (!current(a) && !live(a) && old(a.modifyTime, evalThreshold)) units.push([del('allocs', a.id)]);
-  // Evaluations: final, past the threshold, and only once nothing of the job is live.
-  if (!allocs.some(live)) {
-    for (const e of view.evalsByJob(jobId)) if (finalEval(e) && old(e.modifyTime, evalThreshold)) units.push([del('evals', e.id)]);
-  }
+  // Evaluations: final, past the threshold, that placed no allocation still live (Nomad's rule),
+  // and not the latest of a job that exists (`job status` shows it): a long-lived job keeps
+  // those, not one for every deploy, scale and report.
+  const evals = view.evalsByJob(jobId);
+  const keep = new Set(allocs.filter(live).map((a) => a.evalId));
+  if (job) keep.add(latestEval(evals)?.id ?? '');
+  for (const e of evals) if (finalEval(e) && !keep.has(e.id) && old(e.modifyTime, evalThreshold)) units.push([del('evals', e.id)]);
   // Deployments: finished, past the threshold; a job's latest stays while the job does (`job status` shows it).
   const deployments = view.deploymentsByJob(jobId);
   const latest = job ? view.latestDeployment(jobId)?.id : undefined;

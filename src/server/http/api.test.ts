@@ -278,6 +278,15 @@ describe('HTTP API: metrics', () => {
     assert.match(res.text, /^berth_allocs_placed_total 2$/m);
     assert.match(res.text, /^berth_process_cpu_seconds_total /m);
     assert.doesNotMatch(res.text, /berth_process_process_/);
+    // The control plane's own state: leadership, the broker, the plan queue, the state's size, the backend's latency.
+    assert.match(res.text, /^berth_leader 1$/m);
+    assert.match(res.text, /^berth_broker_ready_evals 0$/m);
+    assert.match(res.text, /^berth_broker_oldest_ready_eval_age_seconds 0$/m);
+    assert.match(res.text, /^berth_blocked_evals 0$/m);
+    assert.match(res.text, /^berth_plan_queue_depth 0$/m);
+    assert.match(res.text, /^berth_heartbeats_missed_total 0$/m);
+    assert.match(res.text, /^berth_state_rows\{table="allocs"\} 2$/m);
+    assert.match(res.text, /^berth_backend_request_duration_seconds_count\{op="txn"\} [1-9]\d*$/m);
   });
 });
 
@@ -360,6 +369,9 @@ describe('HTTP API: a job from registration to running', () => {
         topScores: [],
         // 1 TiB asked of a node with 2 GiB.
         shortfall: { memory: { ask: 1024 * 1024, mostFree: 2048, nodeId: 'node-a', nodeName: 'node-a' } },
+        // The node ruled out, by name, with its reason.
+        nodes: [{ nodeId: 'node-a', nodeName: 'node-a', reason: 'memory exhausted' }],
+        nodesOmitted: 0,
       },
     ]);
     assert.match(failed.latestEval?.statusDescription ?? '', /memory exhausted/);

@@ -13,6 +13,7 @@ import { clientRoutes } from './routes-client.ts';
 import { consulRoutes } from './consul/index.ts';
 import { eventRoutes } from './routes-events.ts';
 import { serverRoutes } from './routes-servers.ts';
+import { ingressRoutes } from './routes-ingress.ts';
 import { addLeaderForwarding } from './leader-forward.ts';
 import { lazySchemaController } from './lazy-compilers.ts';
 import { addAclGuard } from './acl-guard.ts';
@@ -108,6 +109,7 @@ export async function buildApp(ctx: ServerContext, logger: Logger, options: AppO
   await app.register(metricsRoutes(ctx));
   await app.register(clientRoutes(ctx));
   await app.register(serverRoutes(ctx));
+  await app.register(ingressRoutes(ctx));
   await app.register(consulRoutes(ctx));
   await app.register(eventRoutes(ctx.backend));
   await app.register(aclRoutes(ctx));

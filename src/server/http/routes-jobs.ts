@@ -6,8 +6,9 @@ import { diffJobs, parseJobSpec, validateJob } from '../../jobspec/index.ts';
 import type { ServerContext } from '../context.ts';
 import { blockingQuery } from './blocking.ts';
 import { planJob } from '../jobs/index.ts';
-import { specChanged, type JobSpec } from '../jobs/index.ts';
+import { checkIngress, specChanged, type JobSpec } from '../jobs/index.ts';
 import { authorize, mayRead } from './acl-guard.ts';
+import { dependencyWaits, withDependencies } from '../dependencies/index.ts';
 import { onJob, onJobOrItsAgents, perObject } from './route-acl.ts';
 
 const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 256 }) });
@@ -56,8 +57,9 @@ export function jobRoutes(ctx: ServerContext): FastifyPluginAsync {
           { path: 'id', message: `must be "${id}"` },
         ]);
       }
+      checkIngress(ctx.view, spec);
       const current = ctx.view.job(id);
-      const plan = planJob(ctx.view, spec, { now: ctx.clock.now(), changed: specChanged(current, spec) });
+      const plan = planJob(ctx.view, spec, { now: ctx.clock.now(), changed: specChanged(current, spec), waits: (job) => dependencyWaits(ctx.view, job) });
       return { ...plan, diff: diffJobs(current?.stop ? undefined : current, spec), modifyIndex: current ? ctx.view.modRevision('jobs', id) : 0 };
     });
 
@@ -74,7 +76,7 @@ export function jobRoutes(ctx: ServerContext): FastifyPluginAsync {
       await blockingQuery(ctx.view, request, reply, () =>
         Math.max(ctx.view.modRevision('jobs', id), ctx.view.jobAllocsIndex(id), ctx.view.tableIndex('evals')),
       );
-      return ctx.jobs.summary(id);
+      return withDependencies(ctx.view, ctx.jobs.summary(id));
     });
 
     app.get('/v1/jobs/:id/allocations', { schema: { params: IdParams, querystring: BlockingQuerySchema }, config: onJobOrItsAgents() }, async (request, reply) => {

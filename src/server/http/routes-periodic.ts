@@ -1,13 +1,15 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import type { ServerContext } from '../context.ts';
-import { dispatchJob, type DispatchRequest, graphDot, jobGraph, observeRun, upcoming, type JobGraph } from '../periodic/index.ts';
+import { dispatchJob, type DispatchRequest, observeRun, upcoming } from '../periodic/index.ts';
+import type { JobGraph } from '../../api/index.ts';
 import { mayRead } from './acl-guard.ts';
+import { graphDot, jobGraph, markSuccess } from '../dependencies/index.ts';
 import { onJob, perObject } from './route-acl.ts';
 
 const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 256 }) });
 
-/** Periodic, parameterized and dependent jobs: graph, runs, force, dispatch. */
+/** Periodic, parameterized and dependent jobs: graph, runs, force, dispatch, mark-success. */
 export function periodicRoutes(ctx: ServerContext): FastifyPluginAsync {
   return async (app) => {
     app.get('/v1/jobs/graph', { schema: { querystring: Type.Object({ format: Type.Optional(Type.Union([Type.Literal('json'), Type.Literal('dot')])) }) }, config: perObject('jobs') }, async (request, reply) => {
@@ -25,6 +27,16 @@ export function periodicRoutes(ctx: ServerContext): FastifyPluginAsync {
       const runs = ctx.view.runsByJob(id).map((r) => observeRun(ctx.view, r));
       return { jobId: id, runs: runs.reverse(), next: upcoming(ctx.view, job, next ?? 5) };
     });
+
+    app.post(
+      '/v1/jobs/:id/mark-success',
+      { schema: { params: IdParams, body: Type.Optional(Type.Object({ run: Type.Optional(Type.String({ minLength: 1, maxLength: 512 })) }, { additionalProperties: false })) }, config: onJob('write') },
+      async (request) => {
+        const { id } = request.params as { id: string };
+        const { run } = (request.body ?? {}) as { run?: string };
+        return markSuccess(ctx, { jobId: id, run, by: callerName(ctx, request.identity.accessorId) });
+      },
+    );
 
     app.post('/v1/jobs/:id/periodic/force', { schema: { params: IdParams }, config: onJob('write') }, async (request) => {
       const { id } = request.params as { id: string };
@@ -53,6 +65,13 @@ export function periodicRoutes(ctx: ServerContext): FastifyPluginAsync {
       },
     );
   };
+}
+
+/** Who a request is, for records: the token's description and accessor, or `anonymous`. */
+function callerName(ctx: ServerContext, accessorId: string | undefined): string {
+  if (accessorId === undefined) return 'anonymous (ACLs off)';
+  const description = ctx.view.aclToken(accessorId)?.description;
+  return description ? `${description} (${accessorId})` : accessorId;
 }
 
 /** The part of the job graph a token may read: the jobs it may read and the edges between them. */

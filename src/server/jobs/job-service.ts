@@ -5,6 +5,7 @@ import type { Clock } from '../../lib/index.ts';
 import { latestEval, newEvalWrite } from '../evals/index.ts';
 import { checkNoCycle } from '../periodic/index.ts';
 import { cancelActive, deploymentWrites } from './deployment-writes.ts';
+import { checkIngress } from './ingress-check.ts';
 
 /** A job as the user specified it: everything but the fields berth owns. */
 export type JobSpec = Omit<Job, 'version' | 'stop' | 'submitTime'>;
@@ -33,6 +34,7 @@ export class JobService {
     let out: Omit<JobRegisterResponse, 'index'> | undefined;
     const index = await this.#commit((view) => {
       checkNoCycle(view, spec);
+      checkIngress(view, spec);
       const prev = view.job(spec.id);
       if (options.checkIndex !== undefined) checkModifyIndex(view, spec.id, options.checkIndex);
       const changed = specChanged(prev, spec);
@@ -41,6 +43,8 @@ export class JobService {
       const job: Job = { ...spec, version, stop: false, submitTime: changed || !prev ? now : prev.submitTime };
       const { evaluation, write } = newEvalWrite(job, 'job-register', now);
       out = { jobId: job.id, version, evalId: evaluation.id, changed };
+      const warnings = missingDependencies(view, job);
+      if (warnings.length > 0) out.warnings = warnings;
       const writes: Write[] = [{ table: 'jobs', id: job.id, value: job, ifModRevision: view.modRevision('jobs', job.id) }, write];
       if (changed) {
         writes.push({ table: 'jobVersions', id: `${job.id}/${version}`, value: job }, ...pruneVersions(view, job.id, version, this.#versionsKept));
@@ -184,6 +188,14 @@ function pruneVersions(view: StateView, jobId: string, newest: number, kept: num
     .map((v) => ({ table: 'jobVersions' as const, id: `${jobId}/${v.version}`, value: null }));
 }
 
+/** A warning for each job the spec waits for that does not exist: allowed, the job is held until it does. */
+function missingDependencies(view: StateView, job: Job): { path: string; message: string }[] {
+  const names = [...(job.after ?? []).map((id, i) => ({ id, path: `after[${i}]` })), ...(job.dependsOn ?? []).map((d, i) => ({ id: d.job, path: `after[${i}].job` }))];
+  return names
+    .filter((n) => view.job(n.id) === undefined)
+    .map((n) => ({ path: n.path, message: `job "${n.id}" does not exist yet; "${job.id}" waits until it is registered and meets the condition` }));
+}
+
 /** `--check-index`: the job must still be at `index` (0: must not exist), or nothing is written. */
 function checkModifyIndex(view: StateView, jobId: string, index: number): void {
   const current = view.job(jobId) ? view.modRevision('jobs', jobId) : 0;
@@ -199,8 +211,8 @@ function checkModifyIndex(view: StateView, jobId: string, index: number): void {
 /** The user-owned part of a job, to tell whether a registration changes anything. */
 function specKey(job: JobSpec): string {
   const { id, type, priority, datacenters, groups, meta, constraints, affinities, spreads, maxRunDurationMs } = job;
-  const { periodic, parameterized, after } = job;
-  return JSON.stringify({ id, type, priority, datacenters, groups, meta, constraints, affinities, spreads, maxRunDurationMs, periodic, parameterized, after });
+  const { periodic, parameterized, after, dependsOn } = job;
+  return JSON.stringify({ id, type, priority, datacenters, groups, meta, constraints, affinities, spreads, maxRunDurationMs, periodic, parameterized, after, dependsOn });
 }
 
 /** Whether a spec differs from the job as registered (a new version). */

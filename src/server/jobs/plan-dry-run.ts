@@ -1,4 +1,4 @@
-import type { Evaluation, Job } from '../../model/index.ts';
+import { isTerminal, type DependencyWait, type Evaluation, type Job } from '../../model/index.ts';
 import type { GroupPlanCounts, JobPlanResponse } from '../../api/index.ts';
 import { computePlan, explain, type State } from '../../scheduler/index.ts';
 import type { StateView } from '../../state/index.ts';
@@ -9,7 +9,11 @@ import type { JobSpec } from './job-service.ts';
  * `job plan`: runs the scheduler on the current state with the spec laid over it, and reports what
  * it would place, stop and update, and why what cannot be placed would not be. Commits nothing.
  */
-export function planJob(view: StateView, spec: JobSpec, options: { now: number; changed: boolean; algorithm?: 'binpack' | 'spread' }): JobPlanResponse {
+export function planJob(
+  view: StateView,
+  spec: JobSpec,
+  options: { now: number; changed: boolean; algorithm?: 'binpack' | 'spread'; waits?: (job: Job) => DependencyWait[] },
+): JobPlanResponse {
   const prev = view.job(spec.id);
   const version = prev === undefined ? 0 : options.changed ? prev.version + 1 : prev.version;
   const job: Job = { ...spec, version, stop: false, submitTime: options.now };
@@ -45,7 +49,10 @@ export function planJob(view: StateView, spec: JobSpec, options: { now: number; 
     const c = groups[g.name];
     if (c !== undefined && g.update !== undefined && g.update.canary > 0 && c.destructive > 0) c.canary = Math.min(g.update.canary, c.destructive);
   }
+  // Where the placements would go is shown either way; `held` says they wait for dependencies first.
+  const held = plan.place.length > 0 && job.dependsOn?.length && !base.allocsByJob(job.id).some((a) => !isTerminal(a)) ? options.waits?.(job) : undefined;
   return {
+    ...(held?.length ? { held } : {}),
     jobId: job.id,
     version,
     changed: options.changed,

@@ -24,6 +24,8 @@ export interface NodeServiceOptions {
  * whose time ran out, where a timer fires for exactly that node.
  */
 export class NodeService {
+  /** Called when a node is marked down for a missed heartbeat (the metrics count it). */
+  readonly #onMissed: (() => void) | undefined;
   readonly #view: StateView;
   readonly #store: StateStore;
   /** Where the leader's own decisions (a node marked down) are written: fenced by its term. */
@@ -42,7 +44,8 @@ export class NodeService {
   readonly #lastSeen = new Map<string, number>();
   #active = false;
 
-  constructor(deps: { view: StateView; store: StateStore; leaderStore?: StateStore; clock: Clock; logger: Logger }, options: NodeServiceOptions = {}) {
+  constructor(deps: { view: StateView; store: StateStore; leaderStore?: StateStore; clock: Clock; logger: Logger; onHeartbeatMissed?: () => void }, options: NodeServiceOptions = {}) {
+    this.#onMissed = deps.onHeartbeatMissed;
     this.#view = deps.view;
     this.#store = deps.store;
     this.#leaderStore = deps.leaderStore ?? deps.store;
@@ -269,6 +272,7 @@ export class NodeService {
       const value: Node = { ...node, status: 'down', downSince: this.#clock.now() };
       return [{ table: 'nodes', id: nodeId, value, ifModRevision: view.modRevision('nodes', nodeId) }, ...this.#nodeEvals(view, nodeId)];
     }, this.#leaderStore);
+    this.#onMissed?.();
     this.#logger.warn({ nodeId }, 'node missed its heartbeat: marked down');
   }
 

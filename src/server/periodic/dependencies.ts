@@ -21,12 +21,17 @@ export function lastResult(view: StateView, jobId: string): ParentResult | undef
   const job = view.job(jobId);
   if (!job) return undefined;
   if (job.periodic || job.parameterized || job.after) {
-    const done = view.runsByJob(jobId).filter((r) => (r.outcome === 'complete' || r.outcome === 'failed') && r.end !== undefined);
-    const last = done.sort((a, b) => a.end! - b.end!).at(-1);
-    return last ? { outcome: last.outcome as ParentResult['outcome'], end: last.end!, run: last.childId ?? jobId } : undefined;
+    // A run marked successful finished, for its dependents, when it was marked.
+    const endOf = (r: JobRun): number => Math.max(r.end ?? 0, r.markedSuccess?.at ?? 0);
+    const done = view.runsByJob(jobId).filter((r) => (r.outcome === 'complete' || r.outcome === 'failed') && (r.end !== undefined || r.markedSuccess !== undefined));
+    const last = done.sort((a, b) => endOf(a) - endOf(b)).at(-1);
+    return last ? { outcome: last.outcome as ParentResult['outcome'], end: endOf(last), run: last.childId ?? jobId } : undefined;
   }
   const seen = observeRun(view, { jobId, scheduled: 0, childId: jobId, trigger: 'after', outcome: 'pending', allocIds: [] });
-  if ((seen.outcome === 'complete' || seen.outcome === 'failed') && seen.end !== undefined) return { outcome: seen.outcome, end: seen.end, run: jobId };
+  if ((seen.outcome === 'complete' || seen.outcome === 'failed') && seen.end !== undefined) {
+    const marked = Math.max(0, ...view.allocsByJob(jobId).map((a) => a.markedSuccess?.at ?? 0));
+    return { outcome: seen.outcome, end: Math.max(seen.end, marked), run: jobId };
+  }
   return undefined;
 }
 

@@ -90,7 +90,7 @@ export function skippedWrite(skipped: Skipped): Write {
 
 /** The run's state read from its child's allocations (the record as it should now be). */
 export function observeRun(view: StateView, run: JobRun): JobRun {
-  if (run.outcome === 'skipped' || run.childId === undefined) return run;
+  if (run.outcome === 'skipped' || run.childId === undefined || run.markedSuccess !== undefined) return run;
   const child = view.job(run.childId);
   const allocs = view.allocsByJob(run.childId);
   if (allocs.length === 0) return child?.stop ? { ...run, outcome: 'failed', reason: run.reason ?? 'stopped before it ran' } : run;
@@ -101,10 +101,12 @@ export function observeRun(view: StateView, run: JobRun): JobRun {
   if (Number.isFinite(start)) next.start = start;
   // A failed allocation with a pending follow-up evaluation is being retried (reschedule policy).
   const retrying = (a: (typeof allocs)[number]): boolean =>
-    a.clientStatus === 'failed' && a.followupEvalId !== undefined && ['pending', 'blocked'].includes(view.eval(a.followupEvalId)?.status ?? '');
+    a.clientStatus === 'failed' &&
+    a.markedSuccess === undefined && a.followupEvalId !== undefined && ['pending', 'blocked'].includes(view.eval(a.followupEvalId)?.status ?? '');
   const live = allocs.filter((a) => !isTerminal(a) || retrying(a));
   const wanted = child?.groups.reduce((n, g) => n + g.count, 0) ?? 0;
-  const complete = allocs.filter((a) => a.clientStatus === 'complete').length;
+  // A failed allocation marked successful (`job mark-success`) counts as complete.
+  const complete = allocs.filter((a) => a.clientStatus === 'complete' || a.markedSuccess !== undefined).length;
   if (live.length > 0) {
     next.outcome = allocs.some((a) => a.clientStatus === 'running') ? 'running' : 'pending';
     delete next.end;
