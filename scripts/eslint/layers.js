@@ -35,9 +35,11 @@ export const ALLOWED = {
   agent: ['api', 'drivers', 'discovery/checks', 'tls', 'proxy', 'model', 'lib'],
   acl: ['model', 'lib'],
   server: ['acl', 'scheduler', 'state', 'kv', 'discovery/catalog', 'discovery/checks', 'discovery/dns', 'jobspec', 'api', 'tls', 'model', 'lib'],
-  // The CLI validates job files before sending them (jobspec), makes certificates (tls) and is
-  // the composition root that starts server and agent.
-  cli: ['api', 'jobspec', 'server', 'agent', 'tls', 'model', 'lib'],
+  // The CLI validates job files before sending them (jobspec), reads Compose projects (compose),
+  // makes certificates (tls) and is the composition root that starts server and agent.
+  // A Compose project as job specs, pure; berth's job spec reader checks what it makes.
+  compose: ['jobspec', 'model', 'lib'],
+  cli: ['api', 'jobspec', 'compose', 'server', 'agent', 'tls', 'model', 'lib'],
   ui: ['api', 'model'],
 };
 

@@ -6,9 +6,9 @@ import { completionEntries, completionScript } from './completion.ts';
 
 /**
  * Commands whose output is not a result to parse: long-running processes, a task's own bytes,
- * a command run under a lock, JSON lines already, a shell script.
+ * a command run under a lock, JSON lines already, a shell script, `compose config` (--format json, as docker compose).
  */
-const NO_JSON = new Set(['berth dev', 'berth server', 'berth agent', 'berth alloc logs', 'berth alloc exec', 'berth lock', 'berth event stream', 'berth completion']);
+const NO_JSON = new Set(['berth dev', 'berth server', 'berth agent', 'berth alloc logs', 'berth alloc exec', 'berth lock', 'berth event stream', 'berth completion', 'berth compose config', 'berth compose logs', 'berth compose exec', 'berth compose pull']);
 
 const program = await buildProgram();
 

@@ -16,6 +16,7 @@ interface CommandModule {
 const MODULES: CommandModule[] = [
   { names: ['dev', 'server', 'agent'], load: async () => (await import('./commands/daemons.ts')).daemonCommands() },
   { names: ['job'], load: async () => [(await import('./commands/job.ts')).jobCommand()] },
+  { names: ['compose'], load: async () => [(await import('./commands/compose.ts')).composeCommand()] },
   { names: ['deployment'], load: async () => [(await import('./commands/deployment.ts')).deploymentCommand()] },
   { names: ['logs'], load: async () => [(await import('./commands/logs.ts')).logsCommand()] },
   { names: ['alloc'], load: async () => [(await import('./commands/alloc.ts')).allocCommand()] },

@@ -39,6 +39,7 @@ describe('task driver options', () => {
           cap_add: ['NET_ADMIN'],
           cap_drop: ['NET_RAW'],
           devices: ['/dev/fuse'],
+          init: true,
         },
         resources: { memory: '64Mi', memory_max: '128Mi' },
       }),
@@ -59,6 +60,7 @@ describe('task driver options', () => {
       capAdd: ['NET_ADMIN'],
       capDrop: ['NET_RAW'],
       devices: ['/dev/fuse'],
+      init: true,
     });
     assert.equal(task.resources.memoryMaxMiB, 128);
   });

@@ -18,6 +18,7 @@ export const DRIVER_OPTION_KEYS = [
   'cap_add',
   'cap_drop',
   'devices',
+  'init',
 ] as const;
 
 /** Task fields read here: when it runs (lifecycle), how long it may run, how much output it keeps. */
@@ -52,6 +53,7 @@ export function readDriverOptions(r: MapReader, out: TaskConfig): void {
   if (capDrop) out.capDrop = capDrop;
   const devices = list('devices', DEVICE, '/dev/host[:/dev/container[:rwm]]');
   if (devices) out.devices = devices;
+  if (r.has('init')) out.init = r.bool('init', false);
 }
 
 /** Reads `lifecycle`, `max_run_duration` and `logs` of a task into it; records every problem. */

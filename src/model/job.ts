@@ -76,6 +76,8 @@ export interface TaskConfig {
   capDrop?: string[];
   /** Docker: host devices, `/dev/x[:/dev/y[:rwm]]`. */
   devices?: string[];
+  /** Docker: run an init process as PID 1 that reaps zombies and forwards signals (Compose's `init`). */
+  init?: boolean;
 }
 
 /** When the docker driver pulls: `always`, only when the image is `missing` locally, or `never`. */

@@ -92,12 +92,13 @@ describe('docker log demux', () => {
     const o = containerCreateOptions(
       {
         ...base,
-        config: { image: 'img', privileged: true, networkMode: 'host', hostname: 'h', labels: { 'berth.alloc': 'forged', team: 'web' }, volumes: ['/a:/b:ro', 'v:/c'] },
+        config: { image: 'img', privileged: true, init: true, networkMode: 'host', hostname: 'h', labels: { 'berth.alloc': 'forged', team: 'web' }, volumes: ['/a:/b:ro', 'v:/c'] },
         ports: [{ hostPort: 8080, containerPort: 80 }],
       },
       'img',
     );
     assert.equal(o.HostConfig?.Privileged, true);
+    assert.equal(o.HostConfig?.Init, true);
     assert.equal(o.HostConfig?.NetworkMode, 'host');
     assert.deepEqual(o.HostConfig?.PortBindings, {}, 'nothing to publish in the host network');
     assert.equal(o.Hostname, undefined, 'the host network keeps the host name');

@@ -67,6 +67,7 @@ export function containerCreateOptions(request: TaskStartRequest, image: string)
   if (config.dnsServers?.length) hostConfig.Dns = config.dnsServers;
   if (config.dnsSearch?.length) hostConfig.DnsSearch = config.dnsSearch;
   if (config.privileged) hostConfig.Privileged = true;
+  if (config.init) hostConfig.Init = true;
   if (config.capAdd?.length) hostConfig.CapAdd = config.capAdd;
   if (config.capDrop?.length) hostConfig.CapDrop = config.capDrop;
   if (config.devices?.length) hostConfig.Devices = config.devices.map(deviceMapping);

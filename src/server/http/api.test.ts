@@ -155,6 +155,15 @@ describe('HTTP API: jobs', () => {
     assert.deepEqual(await s.ok('GET', '/v1/jobs'), []);
   });
 
+  it('stops the finished allocations of a purged job, so that their node removes what they left', async (t) => {
+    const s = await startServer(t);
+    const [done] = await placed(s, 1);
+    await s.report('node-a', [done], 'complete');
+    await s.ok('DELETE', '/v1/jobs/web?purge=true');
+    const after = await eventually('the finished allocation stopped', async () => (await s.nodeAllocs('node-a')).find((a) => a.id === done.id && a.desiredStatus === 'stop'));
+    assert.equal(after.clientStatus, 'complete');
+  });
+
   it('keeps registered jobs across a server restart on the SQLite backend', async (t) => {
     const dir = mkdtempSync(join(tmpdir(), 'berth-api-'));
     t.after(() => rmSync(dir, { recursive: true, force: true }));

@@ -118,6 +118,12 @@ export class JobService {
       const writes: Write[] = [write, ...cancelActive(view, { jobId, why: 'Cancelled because the job was stopped', now: this.#clock.now() })];
       if (purge) {
         writes.push({ table: 'jobs', id: jobId, value: null, ifModRevision: view.modRevision('jobs', jobId) });
+        // Finished allocations (a batch job's) are not stopped by the scheduler: stopped here, so
+        // their nodes remove what they left (an exited container) now rather than at garbage collection.
+        const now = this.#clock.now();
+        for (const a of view.allocsByJob(jobId).filter((x) => x.desiredStatus === 'run' && isClientTerminal(x))) {
+          writes.push({ table: 'allocs', id: a.id, value: { ...a, desiredStatus: 'stop', desiredDescription: 'job purged', modifyTime: now }, ifModRevision: view.modRevision('allocs', a.id) });
+        }
         for (const v of view.jobVersions(jobId)) writes.push({ table: 'jobVersions', id: `${jobId}/${v.version}`, value: null });
       } else if (!prev.stop) {
         const job: Job = { ...prev, stop: true, version: prev.version + 1, submitTime: this.#clock.now() };

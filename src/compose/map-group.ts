@@ -1,0 +1,145 @@
+/**
+ * The parts of a Compose service that become berth's group and job settings: ports and the
+ * service registration with its check, volumes, secrets and configs as templates, the job type and
+ * restart policy, rolling updates, and placement.
+ */
+import { createHash } from 'node:crypto';
+import { berthName, dnsLabel, obj, type MapContext, type Obj } from './map-context.ts';
+import { durationMs } from './units.ts';
+
+/** Published ports fixed on the node (`static`), `expose`d ones on a port the node picks; labels `p<target>` and `e<target>`. */
+export function groupPorts(svc: Obj, at: string, ctx: MapContext): Obj[] {
+  const ports: Obj[] = [];
+  for (const [i, p] of ((svc.ports as Obj[] | undefined) ?? []).entries()) {
+    const target = Number(p.target);
+    const published = p.published === undefined || p.published === '' ? undefined : String(p.published);
+    if (p.protocol !== undefined && p.protocol !== 'tcp') ctx.warnings.push({ path: `${at}.ports[${i}].protocol`, message: `${String(p.protocol)} is published as tcp: berth's ports are tcp only` });
+    if (p.host_ip !== undefined && p.host_ip !== '0.0.0.0' && p.host_ip !== '::') ctx.warnings.push({ path: `${at}.ports[${i}].host_ip`, message: `not honoured: berth publishes on every address of the node, not only ${String(p.host_ip)}` });
+    if (published !== undefined && !/^\d+$/.test(published)) {
+      ctx.warnings.push({ path: `${at}.ports[${i}].published`, message: `range "${published}" is not honoured: the node picks the port; publish one port per entry` });
+    }
+    const label = `p${target}`;
+    if (ports.some((x) => x.label === label)) {
+      ctx.warnings.push({ path: `${at}.ports[${i}]`, message: `target ${target} is published once: berth maps one host port per container port` });
+      continue;
+    }
+    ports.push(published !== undefined && /^\d+$/.test(published) ? { label, static: Number(published), to: target } : { label, to: target });
+  }
+  for (const e of (svc.expose as string[] | undefined) ?? []) {
+    const target = Number(String(e).split('/')[0].split('-')[0]);
+    if (!ports.some((p) => p.to === target)) ports.push({ label: `e${target}`, to: target });
+  }
+  return ports;
+}
+
+/** `healthcheck` as a script check run inside the container; undefined for NONE or `disable`. */
+export function healthCheck(svc: Obj, at: string, ctx: MapContext): Obj | undefined {
+  const hc = obj(svc.healthcheck);
+  if (!hc || hc.disable === true) return undefined;
+  const test = Array.isArray(hc.test) ? hc.test.map(String) : undefined;
+  if (!test || test.length === 0 || test[0] === 'NONE') return undefined;
+  const check: Obj = { name: 'healthcheck', type: 'script' };
+  if (test[0] === 'CMD-SHELL') Object.assign(check, { command: '/bin/sh', args: ['-c', test.slice(1).join(' ')] });
+  else if (test[0] === 'CMD') Object.assign(check, { command: test[1], args: test.slice(2) });
+  else Object.assign(check, { command: '/bin/sh', args: ['-c', test.join(' ')] });
+  // Docker's defaults: 30s interval and timeout, 3 retries.
+  check.interval = `${durationMs(hc.interval) ?? 30_000}ms`;
+  check.timeout = `${durationMs(hc.timeout) ?? 30_000}ms`;
+  // Docker turns unhealthy after `retries` consecutive failures; berth's count is of failures before that one.
+  check.failures_before_critical = Math.max(0, Number(hc.retries ?? 3) - 1);
+  if (hc.start_interval !== undefined) ctx.warnings.push({ path: `${at}.healthcheck.start_interval`, message: 'not honoured: berth checks at interval from the start (until the first pass the service is not healthy, as during start_period)' });
+  return check;
+}
+
+/**
+ * The berth services of a Compose service: one named after it (so `db:5432` resolves once service
+ * addresses serve it), one per `container_name` and per `links` alias pointing at it.
+ */
+export function groupServices(name: string, at: { project: string; ports: Obj[]; check: Obj | undefined; aliases: string[] }): Obj[] {
+  const { ports, check, aliases } = at;
+  const meta = { compose_project: at.project, compose_service: name };
+  const port = ports[0]?.label;
+  const names = [...new Set([dnsLabel(name), ...aliases.map(dnsLabel)])].filter(Boolean);
+  return names.map((n, i) => ({
+    name: n,
+    ...(port ? { port } : {}),
+    tags: ['compose'],
+    meta,
+    // The check runs once, on the service named after the Compose service.
+    ...(check && i === 0 ? { checks: [check] } : {}),
+  }));
+}
+
+/** Bind mounts (absolute), named volumes as `<project>_<name>` (external: as named), anonymous ones named after their target; tmpfs reported. */
+export function taskVolumes(svc: Obj, at: string, ctx: MapContext & { service: string }): string[] {
+  const out: string[] = [];
+  for (const [i, v] of ((svc.volumes as Obj[] | undefined) ?? []).entries()) {
+    const ro = v.read_only === true ? ':ro' : '';
+    const target = String(v.target);
+    if (v.type === 'bind') out.push(`${String(v.source)}:${target}${ro}`);
+    else if (v.type === 'volume') out.push(`${volumeName(v.source, target, ctx)}:${target}${ro}`);
+    else ctx.warnings.push({ path: `${at}.volumes[${i}]`, message: `type ${String(v.type)} is not honoured: berth mounts binds and named volumes` });
+  }
+  if (svc.tmpfs !== undefined) ctx.warnings.push({ path: `${at}.tmpfs`, message: 'not honoured: berth mounts no tmpfs yet' });
+  return out;
+}
+
+function volumeName(source: unknown, target: string, ctx: MapContext & { service: string }): string {
+  if (source === undefined || source === null || source === '') {
+    return `${ctx.project.name}_${berthName(ctx.service)}_${createHash('sha256').update(target).digest('hex').slice(0, 12)}`;
+  }
+  const def = obj(ctx.project.volumes[String(source)]);
+  if (def?.external === true) return typeof def.name === 'string' ? def.name : String(source);
+  return typeof def?.name === 'string' ? def.name : `${ctx.project.name}_${String(source)}`;
+}
+
+/** Handlebars would read `{{` in a secret as a template: escaped, the content is written as it is. */
+function literal(text: string): string {
+  return text.replace(/\{\{/g, '\\{{');
+}
+
+/**
+ * `secrets` and `configs` (file, environment, content) as templates written into the task's
+ * `secrets/` and `local/` directories, which a container sees at /secrets and /local.
+ */
+export function fileTemplates(svc: Obj, at: string, ctx: MapContext): { templates: Obj[]; moved: Map<string, string> } {
+  const templates: Obj[] = [];
+  const moved = new Map<string, string>();
+  for (const kind of ['secrets', 'configs'] as const) {
+    for (const [i, ref] of ((svc[kind] as Obj[] | undefined) ?? []).entries()) {
+      const source = String(ref.source);
+      const def = obj(kind === 'secrets' ? ctx.project.secrets[source] : ctx.project.configs[source]);
+      const path = `${at}.${kind}[${i}]`;
+      const content = fileContent(def, `${kind}.${source}`, ctx);
+      if (content === undefined) continue;
+      const composeTarget = String(ref.target ?? (kind === 'secrets' ? `/run/secrets/${source}` : `/${source}`));
+      const base = composeTarget.split('/').filter(Boolean).pop() ?? source;
+      const dir = kind === 'secrets' ? 'secrets' : 'local';
+      templates.push({ data: literal(content), destination: `${dir}/${base}`, change_mode: 'restart' });
+      moved.set(composeTarget, `/${dir}/${base}`);
+      if (composeTarget !== `/${dir}/${base}`) ctx.warnings.push({ path, message: `delivered at /${dir}/${base} in the container, not ${composeTarget} (environment values naming ${composeTarget} are rewritten to it)` });
+      for (const k of ['uid', 'gid', 'mode'] as const) if (ref[k] !== undefined) ctx.warnings.push({ path: `${path}.${k}`, message: 'not honoured: the file belongs to the task user' });
+    }
+  }
+  return { templates, moved };
+}
+
+function fileContent(def: Obj | undefined, path: string, ctx: MapContext): string | undefined {
+  if (!def) {
+    ctx.problems.push({ path, message: 'is used by a service but not defined at the top level' });
+    return undefined;
+  }
+  if (typeof def.content === 'string') return def.content;
+  if (typeof def.environment === 'string') {
+    const v = ctx.project.environment[def.environment];
+    if (v === undefined) ctx.problems.push({ path: `${path}.environment`, message: `variable ${def.environment} is not set; set it in the shell or the .env file` });
+    return v;
+  }
+  if (typeof def.file === 'string') {
+    const text = ctx.read(def.file);
+    if (text === undefined) ctx.problems.push({ path: `${path}.file`, message: `${def.file}: no such file` });
+    return text;
+  }
+  ctx.problems.push({ path, message: 'external secrets and configs are not honoured by berth: give file, environment or content' });
+  return undefined;
+}
