@@ -1,7 +1,7 @@
 import { BerthError, type ErrorDetail } from '../model/index.ts';
 import type { AllocStats, Allocation, Deployment, Evaluation, Job, JobRun, KeyringKeyInfo, Node, NodeStats, Variable, VariableMeta } from '../model/index.ts';
 import { codeOfHttpStatus } from './status.ts';
-import { ServerPool } from './server-pool.ts';
+import { ServerPool, envVar } from './server-pool.ts';
 import type { Transport } from './transport.ts';
 import type {
   AclPolicyInfo,
@@ -18,6 +18,7 @@ import type {
   JobStopResponse,
   JobSummary,
   JobVersionsResponse,
+  JobGraph,
   NodeRegisterRequest,
 } from './types.ts';
 
@@ -60,7 +61,7 @@ export class BerthClient {
   readonly #timeoutMs: number;
 
   constructor(options: ClientOptions = {}) {
-    this.#token = options.token ?? process.env.BERTH_TOKEN;
+    this.#token = options.token ?? envVar('BERTH_TOKEN');
     const headers: Record<string, string> = {};
     if (this.#token) headers.authorization = `Bearer ${this.#token}`;
     if (options.nodeSecret) headers['x-berth-node-secret'] = options.nodeSecret;
@@ -107,6 +108,21 @@ export class BerthClient {
   /** Every deployment, newest first. */
   listDeployments(): Promise<Deployment[]> {
     return this.#json('GET', '/v1/deployments');
+  }
+
+  /** Every deployment, newest first, with the index it was read at; with `index`, a blocking read. */
+  watchDeployments(opts?: BlockingOptions): Promise<Indexed<Deployment[]>> {
+    return this.#blocking('/v1/deployments', opts);
+  }
+
+  /** Every deployment of a job, newest first. */
+  jobDeployments(jobId: string): Promise<Deployment[]> {
+    return this.#json('GET', `/v1/jobs/${enc(jobId)}/deployments`);
+  }
+
+  /** Every allocation; with `index`, a blocking read. */
+  listAllocations(opts?: BlockingOptions): Promise<Indexed<Allocation[]>> {
+    return this.#blocking('/v1/allocations', opts);
   }
 
   /** The newest deployment of a job, or null. */
@@ -283,6 +299,11 @@ export class BerthClient {
   /** The dependency graph of jobs, as JSON or Graphviz DOT text. */
   jobGraph(format: 'json' | 'dot' = 'json'): Promise<unknown> {
     return format === 'dot' ? this.text('/v1/jobs/graph?format=dot') : this.#json('GET', '/v1/jobs/graph');
+  }
+
+  /** The dependency graph of jobs (`after`), typed. */
+  dependencyGraph(): Promise<JobGraph> {
+    return this.#json('GET', '/v1/jobs/graph');
   }
 
   /** Raw GET of a path, for routes without a typed method (metrics). */

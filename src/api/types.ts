@@ -199,3 +199,19 @@ export interface GcResponse {
   /** Batches that lost a race with another write; their rows are looked at again on the next pass. */
   conflicts: number;
 }
+
+/** One job of the dependency graph (`GET /v1/jobs/graph`). */
+export interface JobGraphNode {
+  id: string;
+  periodic: boolean;
+  parameterized: boolean;
+  stop: boolean;
+  /** How the job last finished, if it has. */
+  last?: 'complete' | 'failed';
+}
+
+/** `GET /v1/jobs/graph`: jobs that have or are dependencies, and an edge parent -> dependent for each `after`. */
+export interface JobGraph {
+  nodes: JobGraphNode[];
+  edges: { from: string; to: string }[];
+}

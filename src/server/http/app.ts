@@ -19,6 +19,7 @@ import { addAclGuard } from './acl-guard.ts';
 import { aclRoutes } from './routes-acl.ts';
 import { variableRoutes } from './routes-variables.ts';
 import { addBrowserGuard, type BrowserGuardOptions } from './browser-guard.ts';
+import { uiRoutes } from './routes-ui.ts';
 import type { ServerTlsOptions } from '../../tls/index.ts';
 
 /** How the app serves. */
@@ -112,6 +113,7 @@ export async function buildApp(ctx: ServerContext, logger: Logger, options: AppO
   await app.register(eventRoutes(ctx.backend));
   await app.register(aclRoutes(ctx));
   await app.register(variableRoutes(ctx));
+  await app.register(uiRoutes());
   return app;
 }
 
