@@ -1,5 +1,5 @@
 /** Small pieces every page uses: status badges, times, errors, tables, buttons that call the API. */
-import { useState, type ReactNode } from 'react';
+import { useState, useSyncExternalStore, type ReactNode } from 'react';
 import { absTime, errorText, relTime } from '../format.ts';
 import { noteFailure } from '../live.ts';
 
@@ -8,12 +8,36 @@ export function Status({ value }: { value: string }): ReactNode {
   return <span className={`badge s-${value.replace(/[^a-z-]/gi, '')}`}>{value}</span>;
 }
 
+/** One clock for every relative time on the page: it ticks every few seconds while any is shown. */
+const clock = (() => {
+  let now = Date.now();
+  const listeners = new Set<() => void>();
+  let timer: ReturnType<typeof setInterval> | undefined;
+  return {
+    get: () => now,
+    subscribe(l: () => void): () => void {
+      listeners.add(l);
+      timer ??= setInterval(() => {
+        now = Date.now();
+        for (const x of listeners) x();
+      }, 5_000);
+      return () => {
+        listeners.delete(l);
+        if (listeners.size > 0) return;
+        clearInterval(timer);
+        timer = undefined;
+      };
+    },
+  };
+})();
+
 /** A relative time with the absolute one on hover. */
 export function Time({ ms }: { ms: number | undefined }): ReactNode {
+  const now = Math.max(useSyncExternalStore(clock.subscribe, clock.get), Date.now());
   if (!ms) return <span className="muted">-</span>;
   return (
     <time dateTime={new Date(ms).toISOString()} title={absTime(ms)}>
-      {relTime(ms)}
+      {relTime(ms, now)}
     </time>
   );
 }
@@ -57,7 +81,9 @@ export function ActionButton(props: { label: string; run: () => Promise<unknown>
     setBusy(true);
     setError(undefined);
     try {
-      props.onDone?.(await props.run());
+      // Not `onDone?.(await run())`: an optional call skips its arguments, the run included.
+      const result = await props.run();
+      props.onDone?.(result);
     } catch (err) {
       noteFailure(err);
       setError(err);

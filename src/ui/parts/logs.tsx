@@ -69,7 +69,7 @@ export function Logs({ allocId, task }: { allocId: string; task: string }): Reac
         </label>
       </div>
       <ErrorBox error={error} />
-      <pre className="logs" ref={box} data-testid="logs" tabIndex={0} aria-label={`${stream} of ${task}`}>
+      <pre className="logs" ref={box} data-testid="logs" tabIndex={0} role="log" aria-label={`${stream} of ${task}`}>
         {lines.map((l, i) => (
           <div key={i}>
             <Highlighted line={l} term={search} />

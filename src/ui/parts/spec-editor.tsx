@@ -8,6 +8,29 @@ import { useEffect, useRef, type ReactNode } from 'react';
 import { EditorView, basicSetup } from 'codemirror';
 import { yaml } from '@codemirror/lang-yaml';
 import { lintGutter, setDiagnostics, type Diagnostic } from '@codemirror/lint';
+import { HighlightStyle, syntaxHighlighting } from '@codemirror/language';
+import { tags } from '@lezer/highlight';
+
+/**
+ * Colours from the page's own variables, so the editor follows the light or dark theme with the
+ * contrast the rest of the page has.
+ */
+const theme = EditorView.theme({
+  '&': { color: 'var(--fg)', backgroundColor: 'var(--bg)' },
+  '.cm-content': { caretColor: 'var(--fg)' },
+  '.cm-cursor': { borderLeftColor: 'var(--fg)' },
+  '.cm-gutters': { backgroundColor: 'var(--bg2)', color: 'var(--muted)', borderRight: '1px solid var(--line)' },
+  '.cm-activeLine, .cm-activeLineGutter': { backgroundColor: 'transparent' },
+  '&.cm-focused .cm-selectionBackground, .cm-selectionBackground': { backgroundColor: 'var(--infobg)' },
+});
+
+const highlight = HighlightStyle.define([
+  { tag: [tags.propertyName, tags.definition(tags.propertyName)], color: 'var(--accent)' },
+  { tag: [tags.string, tags.special(tags.string), tags.content], color: 'var(--ok)' },
+  { tag: [tags.number, tags.bool, tags.null, tags.atom], color: 'var(--info)' },
+  { tag: [tags.comment, tags.meta], color: 'var(--muted)', fontStyle: 'italic' },
+  { tag: [tags.punctuation, tags.separator, tags.squareBracket, tags.brace], color: 'var(--fg)' },
+]);
 
 /** One problem of a spec, as the server's error details give it. */
 export interface SpecProblem {
@@ -49,6 +72,8 @@ export function SpecEditor({ value, onChange, problems }: { value: string; onCha
       extensions: [
         basicSetup,
         yaml(),
+        theme,
+        syntaxHighlighting(highlight),
         lintGutter(),
         EditorView.updateListener.of((u) => u.docChanged && changed.current(u.state.doc.toString())),
         EditorView.contentAttributes.of({ 'aria-label': 'Job spec (YAML)' }),
