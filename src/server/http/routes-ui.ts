@@ -69,8 +69,8 @@ function sendFile(request: FastifyRequest, reply: FastifyReply, file: UiFile, ca
 const IMMUTABLE = 'public, max-age=31536000, immutable';
 const NO_CACHE = 'no-cache';
 
-/** The UI's routes; `dir` is the built UI (default `defaultUiDir()`); without one, /ui/ says how to build it. */
-export function uiRoutes(dir: string | undefined = defaultUiDir()): FastifyPluginAsync {
+/** The UI's routes; `dir` is the built UI (default `defaultUiDir()`); with null, /ui/ says how to build it. */
+export function uiRoutes(dir: string | null = defaultUiDir() ?? null): FastifyPluginAsync {
   return async (app) => {
     let files: Map<string, UiFile> | undefined;
     const serve = async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
