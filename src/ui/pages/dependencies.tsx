@@ -6,10 +6,10 @@
 import { useMemo, useState, type ReactNode } from 'react';
 import { Link } from 'react-router';
 import { useQuery } from '@tanstack/react-query';
-import { ReactFlow, Background, Controls, type Edge, type Node as FlowNode } from '@xyflow/react';
+import { ReactFlow, Background, Controls, Position, type Edge, type Node as FlowNode } from '@xyflow/react';
 import '@xyflow/react/dist/style.css';
 import dagre from '@dagrejs/dagre';
-import type { JobGraph, JobGraphNode } from '../../api/index.ts';
+import type { JobGraph } from '../../api/index.ts';
 import { api } from '../api.ts';
 import { ActionButton, Header, Loaded, Status } from '../parts/common.tsx';
 import { RunsTab } from './job-tabs.tsx';
@@ -17,9 +17,38 @@ import { RunsTab } from './job-tabs.tsx';
 const WIDTH = 180;
 const HEIGHT = 48;
 
-function stateOf(n: JobGraphNode): string {
-  if (n.stop) return 'stopped';
-  return n.last ?? 'pending';
+/** Colours by state, from the page's variables (light and dark). */
+const TONE: Record<string, [string, string]> = {
+  complete: ['var(--okbg)', 'var(--ok)'],
+  failed: ['var(--badbg)', 'var(--bad)'],
+  held: ['var(--warnbg)', 'var(--warn)'],
+  pending: ['var(--bg2)', 'var(--muted)'],
+  stopped: ['var(--bg2)', 'var(--muted)'],
+};
+
+/**
+ * Each job's state: how it last finished; a job that has not run since a parent failed (or was
+ * held) is held, as the server holds it.
+ */
+function states(graph: JobGraph): Map<string, string> {
+  const parents = new Map<string, string[]>();
+  for (const e of graph.edges) parents.set(e.to, [...(parents.get(e.to) ?? []), e.from]);
+  const byId = new Map(graph.nodes.map((n) => [n.id, n]));
+  const out = new Map<string, string>();
+  const visit = (id: string, seen: Set<string>): string => {
+    const known = out.get(id);
+    if (known) return known;
+    const n = byId.get(id);
+    let state = n?.stop ? 'stopped' : (n?.last ?? 'pending');
+    if (state === 'pending' && !seen.has(id)) {
+      const up = (parents.get(id) ?? []).map((p) => visit(p, new Set([...seen, id])));
+      if (up.some((s) => s === 'failed' || s === 'held')) state = 'held';
+    }
+    out.set(id, state);
+    return state;
+  };
+  for (const n of graph.nodes) visit(n.id, new Set());
+  return out;
 }
 
 /** Positions from dagre, left to right. */
@@ -30,18 +59,23 @@ function layout(graph: JobGraph): { nodes: FlowNode[]; edges: Edge[] } {
   for (const n of graph.nodes) g.setNode(n.id, { width: WIDTH, height: HEIGHT });
   for (const e of graph.edges) g.setEdge(e.from, e.to);
   dagre.layout(g);
+  const state = states(graph);
   const nodes: FlowNode[] = graph.nodes.map((n) => {
     const p = g.node(n.id);
+    const s = state.get(n.id) ?? 'pending';
+    const [background, color] = TONE[s] ?? TONE.pending;
     return {
       id: n.id,
       position: { x: p.x - WIDTH / 2, y: p.y - HEIGHT / 2 },
-      data: { label: `${n.id}${n.periodic ? ' ⏱' : ''} · ${stateOf(n)}` },
-      className: `dag-node badge s-${stateOf(n)}`,
-      style: { width: WIDTH },
-      ariaLabel: `job ${n.id}, ${stateOf(n)}`,
+      sourcePosition: Position.Right,
+      targetPosition: Position.Left,
+      data: { label: `${n.id}${n.periodic ? ' (periodic)' : ''} · ${s}` },
+      className: 'dag-node',
+      style: { width: WIDTH, background, color, borderColor: color },
+      ariaLabel: `job ${n.id}, ${s}`,
     };
   });
-  const edges: Edge[] = graph.edges.map((e) => ({ id: `${e.from}->${e.to}`, source: e.from, target: e.to, animated: graph.nodes.find((n) => n.id === e.from)?.last === undefined }));
+  const edges: Edge[] = graph.edges.map((e) => ({ id: `${e.from}->${e.to}`, source: e.from, target: e.to, animated: state.get(e.from) === 'pending' }));
   return { nodes, edges };
 }
 
@@ -71,7 +105,7 @@ export default function Dependencies(): ReactNode {
     <>
       <Header title="Dependencies" />
       <p className="muted">
-        Jobs that run <code>after</code> others, coloured by how each last finished: <Status value="complete" /> <Status value="failed" /> <Status value="pending" />
+        Jobs that run <code>after</code> others, coloured by how each last finished: <Status value="complete" /> <Status value="failed" /> <Status value="held" /> (a parent failed) <Status value="pending" />
       </p>
       <Loaded query={q}>
         {(g) =>

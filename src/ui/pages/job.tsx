@@ -63,9 +63,11 @@ function JobActions({ job }: { job: Job }): ReactNode {
   const live = allocs.filter((a) => a.desiredStatus === 'run').map((a) => a.id);
   return (
     <>
-      <Link className="button" to={`/jobs/${encodeURIComponent(job.id)}/edit`}>
-        Edit
-      </Link>
+      {!job.parentId && (
+        <Link className="button" to={`/jobs/${encodeURIComponent(job.id)}/edit`}>
+          Edit
+        </Link>
+      )}
       {live.length > 0 && <ActionButton label="Restart" confirm={`Replace ${live.length} allocations of ${job.id}?`} run={() => api().restartAllocs(job.id, live)} />}
       {!job.stop && <ActionButton label="Stop" danger confirm={`Stop job ${job.id}?`} run={() => api().stopJob(job.id)} />}
       <ActionButton label="Purge" danger confirm={`Stop and purge ${job.id} with its history?`} run={() => api().stopJob(job.id, true)} onDone={() => navigate('/jobs')} />

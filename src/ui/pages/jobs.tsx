@@ -9,10 +9,10 @@ import { ErrorBox, Header, Status, Time } from '../parts/common.tsx';
 type SortKey = 'id' | 'type' | 'status' | 'submitTime';
 
 /** The counts of a job's allocations over its groups. */
-function totals(job: JobListItem): { running: number; desired: number; failed: number; pending: number } {
+function totals(job: JobListItem): { running: number; desired: number; failed: number; complete: number } {
   const groups = Object.values(job.summary);
-  const sum = (k: 'running' | 'desired' | 'failed' | 'pending'): number => groups.reduce((s, g) => s + g[k], 0);
-  return { running: sum('running'), desired: sum('desired'), failed: sum('failed'), pending: sum('pending') };
+  const sum = (k: 'running' | 'desired' | 'failed' | 'complete'): number => groups.reduce((s, g) => s + g[k], 0);
+  return { running: sum('running'), desired: sum('desired'), failed: sum('failed'), complete: sum('complete') };
 }
 
 function filtered(jobs: JobListItem[], params: URLSearchParams): JobListItem[] {
@@ -37,7 +37,7 @@ function Row({ job }: { job: JobListItem }): ReactNode {
         <Status value={job.stop ? 'stopped' : job.status} />
       </span>
       <span role="cell" data-testid="job-count">
-        {t.running}/{t.desired} running{t.failed ? ` · ${t.failed} failed` : ''}
+        {t.running}/{t.desired} running{t.complete ? ` · ${t.complete} complete` : ''}{t.failed ? ` · ${t.failed} failed` : ''}
       </span>
       <span role="cell">
         {Object.keys(job.summary).join(', ')} <span className="muted">v{job.version}</span>

@@ -95,12 +95,9 @@ export function EventFeed({ limit = 30 }: { limit?: number }): ReactNode {
 
 /** The Overview page. */
 export function Overview(): ReactNode {
-  const nodes = useNodes().data;
   return (
     <>
-      <Header title="Overview">
-        <span className="muted">state index {nodes?.index ?? '…'}</span>
-      </Header>
+      <Header title="Overview" />
       <ClusterStats />
       <div className="grid2">
         <Rollouts />

@@ -13,6 +13,7 @@ import { ErrorBox, Header, Status } from '../parts/common.tsx';
 import { DiffView } from '../parts/diff.tsx';
 import { SpecEditor, type SpecProblem } from '../parts/spec-editor.tsx';
 import { DeploymentsTab } from './job-tabs.tsx';
+import { specOf } from '../spec-text.ts';
 
 const STARTER = `id: example
 type: service
@@ -86,8 +87,7 @@ function useInitialSpec(id: string | undefined): string | undefined {
     enabled: id !== undefined,
     queryFn: async () => {
       const [{ stringify }, job] = await Promise.all([import('yaml'), api().getJob(id!)]);
-      const { version: _v, stop: _s, submitTime: _t, stable: _st, ...rest } = job;
-      return stringify(rest);
+      return stringify(specOf(job));
     },
   });
   return id === undefined ? STARTER : spec.data;

@@ -5,14 +5,21 @@ import { useAllocs, useNodes } from '../queries.ts';
 import { Header, Status } from '../parts/common.tsx';
 import { reservedByNode } from './nodes.tsx';
 
+/** The inside of a node's box, in pixels. */
+const BOX_W = 280;
+const BOX_H = 160;
+
 /** The Topology page. */
 export default function Topology(): ReactNode {
   const nodes = useNodes().data?.value ?? [];
   const used = reservedByNode(useAllocs().data?.value ?? []);
+  // One scale for every node, so blocks compare across nodes: the busiest node fills its box.
+  const busiest = Math.max(1, ...[...used.values()].map((u) => u.memoryMiB));
+  const pxPerMiB = (BOX_W * BOX_H * 0.7) / busiest;
   return (
     <>
       <Header title="Topology" />
-      <p className="muted">Each block is a node; each allocation's area is the share of the node's memory it reserves.</p>
+      <p className="muted">Each block is a node; each allocation's area is the memory it reserves, on one scale for every node.</p>
       <div className="topo">
         {[...nodes]
           .sort((a, b) => a.name.localeCompare(b.name))
@@ -28,10 +35,9 @@ export default function Topology(): ReactNode {
                 </h2>
                 <div className="topo-box">
                   {(u?.allocs ?? []).map((a) => {
-                    const share = Math.max(0.02, a.resources.memoryMiB / n.resources.memoryMiB);
-                    const side = Math.round(Math.sqrt(share) * 280);
+                    const side = Math.max(14, Math.round(Math.sqrt(a.resources.memoryMiB * pxPerMiB)));
                     return (
-                      <Link key={a.id} to={`/allocations/${a.id}`} className={`topo-alloc st-${a.clientStatus}`} style={{ width: side, height: Math.max(18, side / 2) }} title={`${a.name}: ${a.resources.memoryMiB} MiB, ${a.resources.cpu} cores, ${a.clientStatus}`}>
+                      <Link key={a.id} to={`/allocations/${a.id}`} className={`topo-alloc st-${a.clientStatus}`} style={{ width: side, height: side }} title={`${a.name}: ${a.resources.memoryMiB} MiB, ${a.resources.cpu} cores, ${a.clientStatus}`}>
                         {a.name}
                       </Link>
                     );
