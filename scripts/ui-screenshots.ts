@@ -38,6 +38,13 @@ try {
     for (const [name, url] of pages) {
       await navigate(page, url);
       await page.locator('h1').first().waitFor();
+      if (name === 'run') {
+        // An edit, so the plan has a diff to show.
+        const editor = page.locator('.cm-content');
+        await editor.waitFor();
+        await editor.fill((await editor.innerText()).replace('count: 3', 'count: 5'));
+        await page.getByTestId('plan').waitFor();
+      }
       // Let live data, charts and the graph settle.
       await page.waitForTimeout(name === 'allocation' ? 3_500 : 1_200);
       await page.screenshot({ path: path.join(out, `${name}-${scheme}.png`) });

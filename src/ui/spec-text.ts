@@ -17,9 +17,19 @@ function snake(key: string): string {
   return key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 }
 
+/** Milliseconds in the largest unit that writes them whole: 1800000 as 30m. */
+function duration(ms: number): string {
+  for (const [unit, size] of [['h', 3_600_000], ['m', 60_000], ['s', 1_000]] as const) if (ms >= size && ms % size === 0) return `${ms / size}${unit}`;
+  return `${ms}ms`;
+}
+
 function entry(key: string, value: unknown): [string, unknown] {
+  if (key === 'expectStatus' && typeof value === 'object' && value !== null) {
+    const { min, max } = value as { min: number; max: number };
+    return ['expected_status', min === max ? min : `${min}-${max}`];
+  }
   if (key in RENAMED) return [RENAMED[key], typeof value === 'number' && key.endsWith('MiB') ? `${value}Mi` : value];
-  if (key.endsWith('Ms') && typeof value === 'number') return [snake(key.slice(0, -2)), `${value}ms`];
+  if (key.endsWith('Ms') && typeof value === 'number') return [snake(key.slice(0, -2)), duration(value)];
   return [snake(key), value];
 }
 

@@ -40,7 +40,7 @@ function Groups({ job, summary }: { job: Job; summary: Record<string, GroupSumma
           return (
             <tr key={g.name}>
               <td>{g.name}</td>
-              <td>{s.desired}</td>
+              <td data-testid={`desired-${g.name}`}>{s.desired}</td>
               <td>{s.pending}</td>
               <td data-testid={`running-${g.name}`}>{s.running}</td>
               <td>{s.complete}</td>

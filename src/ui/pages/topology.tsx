@@ -38,7 +38,7 @@ export default function Topology(): ReactNode {
                     const side = Math.max(14, Math.round(Math.sqrt(a.resources.memoryMiB * pxPerMiB)));
                     return (
                       <Link key={a.id} to={`/allocations/${a.id}`} className={`topo-alloc st-${a.clientStatus}`} style={{ width: side, height: side }} title={`${a.name}: ${a.resources.memoryMiB} MiB, ${a.resources.cpu} cores, ${a.clientStatus}`}>
-                        {a.name}
+                        {a.jobId}
                       </Link>
                     );
                   })}
