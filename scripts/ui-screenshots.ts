@@ -5,6 +5,8 @@
  *   npm run build && node --import tsx scripts/ui-screenshots.ts
  */
 import path from 'node:path';
+import { stringify } from 'yaml';
+import { specOf } from '../src/ui/spec-text.ts';
 import { launchBrowser, navigate, open } from '../test/harness/browser.ts';
 import { eventually } from '../test/harness/berth.ts';
 import { startUiCluster } from '../test/harness/ui-cluster.ts';
@@ -42,7 +44,7 @@ try {
         // An edit, so the plan has a diff to show.
         const editor = page.locator('.cm-content');
         await editor.waitFor();
-        await editor.fill((await editor.innerText()).replace('count: 3', 'count: 5'));
+        await editor.fill(stringify(specOf(await client.getJob('web'))).replace('count: 3', 'count: 5'));
         await page.getByTestId('plan').waitFor();
       }
       // Let live data, charts and the graph settle.
