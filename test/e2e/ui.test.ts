@@ -146,6 +146,21 @@ describe('the web UI in a browser', { skip: problem }, () => {
     await eventually('hi in the terminal', async () => (await page.locator('.xterm-rows').innerText()).split('\n').some((l) => l.trim() === 'hi'));
   });
 
+  it('draws the DAG of A -> B -> C live with B failed and C held', async () => {
+    const step = (id: string, after: string[], code: number): object => ({
+      id,
+      type: 'batch',
+      ...(after.length ? { after } : {}),
+      groups: [{ name: 'g', restart: { attempts: 0, mode: 'fail' }, reschedule: { attempts: 0 }, tasks: [{ name: 't', driver: 'process', config: { command: '/bin/sh', args: ['-c', `exit ${code}`] }, resources: { cpu: 0.05, memory: '16MiB' } }] }],
+    });
+    await client.registerJob(step('dag-c', ['dag-b'], 0));
+    await client.registerJob(step('dag-b', ['dag-a'], 1));
+    await navigate(page, '/ui/dependencies');
+    await page.getByText('dag-c · pending').waitFor();
+    await client.registerJob(step('dag-a', [], 0));
+    for (const label of ['dag-a · complete', 'dag-b · failed', 'dag-c · held']) await page.getByText(label).waitFor({ timeout: 30_000 });
+  });
+
   it('passes axe-core on every page, light and dark, with no critical or serious violation', async () => {
     const alloc = (await client.jobAllocations('ui-web')).value[0];
     const paths = ['/ui/', '/ui/jobs', '/ui/jobs/ui-web', '/ui/jobs/ui-web?tab=versions', '/ui/jobs/ui-web?tab=deployments', '/ui/jobs/ui-web?tab=evaluations', '/ui/run', `/ui/allocations/${alloc.id}`, '/ui/nodes', '/ui/topology', '/ui/services', '/ui/kv/app/config', '/ui/dependencies', '/ui/events', '/ui/servers'];
@@ -170,7 +185,8 @@ describe('the web UI in a browser', { skip: problem }, () => {
     await row.getByText('ineligible', { exact: true }).waitFor();
     const [node] = (await client.listNodes()).value;
     assert.equal(node.eligible, false, 'the node takes no new work');
-    await eventually('its allocations to be moved off', async () => (await client.nodeAllocations(node.id)).value.every((a) => a.desiredStatus === 'stop'));
+    const finished = ['complete', 'failed', 'lost'];
+    await eventually('its live allocations to be moved off', async () => (await client.nodeAllocations(node.id)).value.every((a) => a.desiredStatus === 'stop' || finished.includes(a.clientStatus)));
     assert.deepEqual(pageErrors, [], 'no uncaught error on any page');
   });
 });
