@@ -70,9 +70,9 @@ export function VersionsTab({ job }: { job: Job }): ReactNode {
           {d.versions.map((v) => (
             <section key={v.version} className="card" style={{ marginBottom: 8 }}>
               <h2>
-                Version {v.version} {v.version === job.version && <Status value="running" />} {v.stable && <Status value="stable" />} <Time ms={v.submitTime} />
+                Version {v.version} {v.version === job.version && <Status value="current" />} {v.stable && <Status value="stable" />} <Time ms={v.submitTime} />
               </h2>
-              <DiffView diff={d.diffs.find((x) => x.to === v.version)?.diff} />
+              {d.diffs.some((x) => x.to === v.version) ? <DiffView diff={d.diffs.find((x) => x.to === v.version)?.diff} /> : <p className="muted">The oldest version kept.</p>}
               {v.version !== job.version && <ActionButton label={`Revert to v${v.version}`} confirm={`Register version ${v.version} of ${job.id} again?`} run={() => api().revertJob(job.id, v.version)} />}
             </section>
           ))}

@@ -19,9 +19,13 @@ function Fields({ fields }: { fields: FieldChange[] }): ReactNode {
   );
 }
 
+/** Job fields the server keeps about a version, not written in a spec: no change of the user's. */
+const BOOKKEEPING = new Set(['stable', 'version', 'submitTime', 'stop']);
+
 /** The diff, as the CLI's `job plan` prints it, in lists. */
-export function DiffView({ diff }: { diff: JobDiff | undefined }): ReactNode {
-  if (!diff || diff.kind === 'none') return <p className="muted">No changes.</p>;
+export function DiffView({ diff: given }: { diff: JobDiff | undefined }): ReactNode {
+  const diff = given && { ...given, fields: given.fields.filter((f) => !BOOKKEEPING.has(f.path)) };
+  if (!diff || (diff.fields.length === 0 && diff.groups.every((g) => g.kind === 'none'))) return <p className="muted">No changes.</p>;
   return (
     <div className="diff" data-testid="diff">
       {diff.fields.length > 0 && <Fields fields={diff.fields} />}
