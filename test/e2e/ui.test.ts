@@ -209,5 +209,15 @@ describe('the web UI with ACLs on', { skip: problem }, () => {
     assert.equal(await prompt.count(), 0, 'the prompt is gone');
     assert.equal(await page.evaluate(`sessionStorage.getItem('berth.token')`), secretId);
     assert.equal(await page.evaluate('localStorage.length'), 0, 'nothing kept beyond the tab');
+
+    // The exec terminal carries the token too (as a WebSocket subprotocol).
+    const client = new BerthClient({ address: dev.addr, token: secretId });
+    await client.registerJob({ id: 'acl-shell', groups: [{ name: 'g', tasks: [{ name: 'sh', driver: 'process', config: { command: '/bin/sh', args: ['-c', 'sleep 600'] }, resources: { cpu: 0.05, memory: '16MiB' } }] }] });
+    const alloc = await eventually('a running allocation', async () => (await client.jobAllocations('acl-shell')).value.find((a: Allocation) => a.clientStatus === 'running'));
+    await navigate(page, `/ui/allocations/${alloc.id}`);
+    await page.getByRole('button', { name: 'Open terminal' }).click();
+    await page.getByText(/in sh: connected/).waitFor();
+    await page.keyboard.type('echo hi\n');
+    await eventually('hi in the terminal', async () => (await page.locator('.xterm-rows').innerText()).split('\n').some((l) => l.trim() === 'hi'));
   });
 });

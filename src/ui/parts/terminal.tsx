@@ -3,7 +3,7 @@ import { useEffect, useRef, useState, type ReactNode } from 'react';
 import { Terminal } from '@xterm/xterm';
 import { FitAddon } from '@xterm/addon-fit';
 import '@xterm/xterm/css/xterm.css';
-import { api } from '../api.ts';
+import { api, currentToken } from '../api.ts';
 
 function b64ToBytes(b64: string): Uint8Array {
   return Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
@@ -23,7 +23,9 @@ export function ExecTerminal({ allocId, task, command }: { allocId: string; task
     term.loadAddon(fit);
     term.open(host.current!);
     fit.fit();
-    const ws = new WebSocket(api().allocExecUrl(allocId, { task, command, tty: true }));
+    // A WebSocket takes no headers: the token goes as a subprotocol, which the server reads.
+    const token = currentToken();
+    const ws = new WebSocket(api().allocExecUrl(allocId, { task, command, tty: true }), token ? ['berth', `berth.token.${token}`] : undefined);
     const send = (msg: object): void => {
       if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(msg));
     };
