@@ -106,6 +106,14 @@ describe('the web UI in a browser', { skip: problem }, () => {
     await promote.click();
     await page.getByTestId('deployment').first().getByText('successful', { exact: true }).waitFor({ timeout: 30_000 });
     assert.equal((await client.jobDeployment('ui-web'))?.status, 'successful');
+
+    // A bad value sent from the page gets the server's 400 shown beside the button, never a 500.
+    await page.getByRole('spinbutton', { name: 'Count of web' }).fill('-5');
+    await page.getByRole('button', { name: 'Scale' }).click();
+    const refusal = page.getByRole('alert');
+    await refusal.waitFor();
+    assert.match(await refusal.innerText(), /count/i);
+    assert.equal((await client.getJob('ui-web')).groups[0].count, 2, 'nothing changed');
   });
 
   it('shows the conflict when a KV edit loses a CAS race, and overwrites nothing', async () => {
