@@ -121,6 +121,21 @@ export default function Dependencies(): ReactNode {
           )
         }
       </Loaded>
+      {q.data && q.data.nodes.length > 0 && (
+        <details>
+          <summary>The same as a list</summary>
+          <ul>
+            {q.data.nodes.map((n) => (
+              <li key={n.id}>
+                <button type="button" onClick={() => setSelected(n.id)}>
+                  {n.id}
+                </button>{' '}
+                <Status value={states(q.data!).get(n.id) ?? 'pending'} /> {q.data!.edges.filter((e) => e.to === n.id).length > 0 && <span className="muted">after {q.data!.edges.filter((e) => e.to === n.id).map((e) => e.from).join(', ')}</span>}
+              </li>
+            ))}
+          </ul>
+        </details>
+      )}
       {selected && <Selected id={selected} />}
     </>
   );
