@@ -1,7 +1,7 @@
 import { BerthError, type ErrorDetail } from '../model/index.ts';
 import type { AllocStats, Allocation, Deployment, Evaluation, Job, JobRun, KeyringKeyInfo, Node, NodeStats, ServiceAddress, Variable, VariableMeta } from '../model/index.ts';
 import { codeOfHttpStatus } from './status.ts';
-import { ServerPool } from './server-pool.ts';
+import { ServerPool, envVar } from './server-pool.ts';
 import type { Transport } from './transport.ts';
 import type {
   IngressStatus,
@@ -63,7 +63,7 @@ export class BerthClient {
   readonly #timeoutMs: number;
 
   constructor(options: ClientOptions = {}) {
-    this.#token = options.token ?? process.env.BERTH_TOKEN;
+    this.#token = options.token ?? envVar('BERTH_TOKEN');
     const headers: Record<string, string> = {};
     if (this.#token) headers.authorization = `Bearer ${this.#token}`;
     if (options.nodeSecret) headers['x-berth-node-secret'] = options.nodeSecret;
@@ -110,6 +110,21 @@ export class BerthClient {
   /** Every deployment, newest first. */
   listDeployments(): Promise<Deployment[]> {
     return this.#json('GET', '/v1/deployments');
+  }
+
+  /** Every deployment, newest first, with the index it was read at; with `index`, a blocking read. */
+  watchDeployments(opts?: BlockingOptions): Promise<Indexed<Deployment[]>> {
+    return this.#blocking('/v1/deployments', opts);
+  }
+
+  /** Every deployment of a job, newest first. */
+  jobDeployments(jobId: string): Promise<Deployment[]> {
+    return this.#json('GET', `/v1/jobs/${enc(jobId)}/deployments`);
+  }
+
+  /** Every allocation; with `index`, a blocking read. */
+  listAllocations(opts?: BlockingOptions): Promise<Indexed<Allocation[]>> {
+    return this.#blocking('/v1/allocations', opts);
   }
 
   /** The newest deployment of a job, or null. */

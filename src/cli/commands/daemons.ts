@@ -221,7 +221,7 @@ function devCommand(): Command {
       );
       const env = server.tlsEnabled ? `BERTH_CACERT=${opts.tlsCa} ${opts.verifyIncoming ? 'BERTH_CLIENT_CERT=<cli cert> BERTH_CLIENT_KEY=<its key> ' : ''}` : '';
       process.stderr.write(
-        `\nberth dev is running: API ${server.url}, node "${agent.nodeName}" (driver ${agent.defaultDriver}), data in ${opts.dataDir}\n` +
+        `\nberth dev is running: API ${server.url}, UI ${server.url}/ui/, node "${agent.nodeName}" (driver ${agent.defaultDriver}), data in ${opts.dataDir}\n` +
           `Try: ${env}BERTH_ADDR=${server.url} npx berth job run examples/web.yaml\n\n`,
       );
       for (const file of opts.run ?? []) await runExample(server.url, file, logger, transport);
@@ -257,7 +257,7 @@ function serverCommand(): Command {
   const server = common(new Command('server'))
     .description('The control plane: state, scheduler, HTTP API')
     .addOption(new Option('--data-dir <dir>', 'where the state lives').env('BERTH_DATA_DIR').default('/var/lib/berth/server'))
-    .addOption(new Option('--http-addr <host:port>', 'HTTP API address').env('BERTH_HTTP_ADDR').argParser(hostPort).default(hostPort('127.0.0.1:7460'), '127.0.0.1:7460'))
+    .addOption(new Option('--http-addr <host:port>', 'HTTP API and UI address').env('BERTH_HTTP_ADDR').argParser(hostPort).default(hostPort('127.0.0.1:7460'), '127.0.0.1:7460'))
     .addOption(new Option('--dns-addr <host:port>', 'DNS address (UDP and TCP)').env('BERTH_DNS_ADDR').argParser(hostPort).default(undefined, '127.0.0.1:7453'))
     .addOption(new Option('--heartbeat-ttl <duration>', 'least heartbeat TTL agents are given (grows with the cluster)').env('BERTH_HEARTBEAT_TTL').default('10s'))
     .addOption(new Option('--heartbeat-grace <duration>', 'extra time before a silent node is marked down').env('BERTH_HEARTBEAT_GRACE').default('5s'))
