@@ -10,6 +10,7 @@ import { allRunning, phaseOf, runPhases, runsToCompletion, type PhasedTask } fro
 import { allocHooks } from '../hooks/alloc-hooks.ts';
 import type { AllocHook, HookedTask, RunningTask } from './alloc-hook.ts';
 import type { ServerPool } from '../../api/index.ts';
+import type { LogForwarder } from '../logs/log-forwarder.ts';
 
 /** What every alloc runner of an agent shares. */
 export interface AllocRunnerDeps {
@@ -26,6 +27,8 @@ export interface AllocRunnerDeps {
   servers?: ServerPool;
   /** DNS servers for docker tasks that set none (berth's DNS on the bridge), so containers resolve services. */
   dnsServers?: string[];
+  /** Where task output is forwarded (`--log-forward`); none by default. */
+  logForwarder?: LogForwarder;
 }
 
 /**
@@ -88,6 +91,8 @@ export class AllocRunner {
     // restarted agent does not run it again.
     this.#done = runPhases(entries, { run: (e) => this.#prerun(e.task.name).then(() => e.runner.run(e.handle)).then(() => this.save()), detaching: () => this.#detaching });
     for (const hook of this.#hooks) hook.poststart?.();
+    // Reattached instances run already: their hooks hear of them now.
+    for (const e of entries) if (e.handle) for (const hook of this.#hooks) hook.taskStarted?.(e.task.name, e.handle);
     this.#report();
     void this.save();
   }
@@ -118,6 +123,7 @@ export class AllocRunner {
       onHandle: (h) => {
         if (h) this.#handles[task.name] = h;
         else delete this.#handles[task.name];
+        if (h) for (const hook of this.#hooks) hook.taskStarted?.(task.name, h);
         return this.save();
       },
     });

@@ -4,6 +4,8 @@ import type { Clock, Logger } from '../../lib/index.ts';
 import type { DriverName } from '../../model/index.ts';
 import type { AllocHook, HookedAlloc } from '../allocs/alloc-hook.ts';
 import { dnsHook } from './dns.ts';
+import { logForwardHook } from './log-forward.ts';
+import type { LogForwarder } from '../logs/log-forwarder.ts';
 import { payloadHook } from './payload.ts';
 import { serviceChecksHook } from './service-checks.ts';
 import { templatesHook } from './templates-hook.ts';
@@ -19,14 +21,19 @@ export interface AllocHookDeps {
   servers?: ServerPool;
   /** DNS servers for docker tasks that set none. */
   dnsServers?: string[];
+  /** Where task output is forwarded (`--log-forward`); none by default. */
+  logForwarder?: LogForwarder;
 }
 
 /**
  * The hooks every allocation runs with, in the order their steps are called: the task directory
  * and payload first, then the request's DNS servers, then the workload token (into the request's
  * env, where templates find it), then templates (rendered into that
- * directory and the request's env), then the service checks, once the tasks began.
+ * directory and the request's env), then the service checks, once the tasks began, and last the
+ * forwarding of task output when the agent has a `--log-forward` target.
  */
 export function allocHooks(alloc: HookedAlloc, deps: AllocHookDeps): AllocHook[] {
-  return [payloadHook(alloc), dnsHook(deps.dnsServers), workloadIdentityHook(alloc, deps), templatesHook(deps), serviceChecksHook(alloc, deps)];
+  const hooks = [payloadHook(alloc), dnsHook(deps.dnsServers), workloadIdentityHook(alloc, deps), templatesHook(deps), serviceChecksHook(alloc, deps)];
+  if (deps.logForwarder) hooks.push(logForwardHook(alloc, { forwarder: deps.logForwarder, drivers: deps.drivers }));
+  return hooks;
 }

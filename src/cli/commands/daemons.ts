@@ -48,6 +48,12 @@ function urlArg(value: string): string {
   return value.replace(/\/$/, '');
 }
 
+/** `--log-forward`: syslog://host[:port] or http(s)://host[:port]/path (the agent checks the rest). */
+function logForwardArg(value: string): string {
+  if (!/^(syslog|https?):\/\/[^/\s]+/.test(value)) throw new InvalidArgumentError(`expected syslog://host:514 (RFC 5424 over UDP) or http(s)://host/path (JSON lines), got "${value}"`);
+  return value;
+}
+
 function collectMeta(value: string, previous: Record<string, string> | undefined): Record<string, string> {
   const m = /^([A-Za-z0-9_.-]+)=(.*)$/.exec(value);
   if (!m) throw new InvalidArgumentError(`expected key=value with a key of letters, digits, _ . -, got "${value}"`);
@@ -134,6 +140,7 @@ interface AgentOpts extends Omit<RunOpts, 'httpAddr'> {
   nodeClass?: string;
   meta?: Record<string, string>;
   taskDns?: string[];
+  logForward?: string;
   reserveCpu?: number;
   reserveMemory?: number;
   portRange: { min: number; max: number };
@@ -276,6 +283,7 @@ function agentCommand(): Command {
     .addOption(new Option('--docker-host <addr>', 'Docker engine address').env('DOCKER_HOST'))
     .addOption(new Option('--node-class <class>', 'class of this node, for ${node.class} constraints').env('BERTH_NODE_CLASS'))
     .addOption(new Option('--meta <key=value>', 'node metadata for ${meta.<key>} constraints; repeat for several').argParser(collectMeta))
+    .addOption(new Option('--log-forward <url>', 'forward task output to syslog://host:514 (RFC 5424 over UDP) or http(s)://host/path (JSON lines); a bounded buffer, never blocking the task').env('BERTH_LOG_FORWARD').argParser(logForwardArg))
     .addOption(new Option('--task-dns <ip|auto>', "DNS server for docker tasks that set none, so that they resolve NAME.service.berth: where berth's DNS answers on port 53 (`berth server --dns-bridge`); auto: this host's docker0 address; repeat for several").env('BERTH_TASK_DNS').argParser(collectTaskDns))
     .action(async (opts: AgentOpts) => {
       const logger = await newLogger(opts);
@@ -306,6 +314,7 @@ function agentCommand(): Command {
         reserved: { cpu: opts.reserveCpu, memoryMiB: opts.reserveMemory },
         portRange: opts.portRange,
         dnsServers: taskDnsServers(opts.taskDns),
+        logForward: opts.logForward,
       });
       onSignals(logger, () => a.stop(), () => a.reloadTls());
     });
