@@ -1,7 +1,8 @@
 /**
  * `berth logs JOB` through the real CLI on `berth dev` with the process driver: every allocation's
- * stdout and stderr under its prefix, whole lines only; with -f, lines written later and an
- * allocation added by `berth job scale` join the stream; -a shows a finished batch allocation.
+ * stdout and stderr under its prefix, whole lines only; with -f, lines written later, a task's
+ * next run after `berth alloc restart` and an allocation added by `berth job scale` join the
+ * stream; -a shows a finished batch allocation.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -87,6 +88,10 @@ test('berth logs interleaves every allocation under its prefix, follows new line
   await eventually('the followed logs to show what is there', async () => allocs.every((a) => out.includes(`hello from ${a.index}`)));
   await writeFile(path.join(dir, 'go-0'), '');
   await eventually('the line written later', async () => new RegExp(`^${label(allocs[0])} +\\| later 0$`, 'm').test(out));
+  // Restarted in place: the stream goes on into the task's next run, with that run's lines only.
+  assert.equal((await cli('alloc', 'restart', allocs[0].id)).code, 0);
+  const hello0 = new RegExp(`^${label(allocs[0])} +\\| hello from 0$`, 'gm');
+  await eventually('the restarted run to be followed', async () => (out.match(hello0) ?? []).length === 2, 30_000).catch((e: Error) => assert.fail(`${e.message}\n${out.split('\n').filter((l) => !l.includes('000000')).join('\n')}\n${err}`));
 
   assert.equal((await cli('job', 'scale', 'chatty', '3')).code, 0);
   const third = (await running(3))[2];

@@ -115,6 +115,21 @@ describe('process driver', { timeout: 30_000 }, () => {
     assert.equal(await driver.recover(handle), true, 'stop on the stale handle left the real process alone');
   });
 
+  it('reads one instance alone with `instance`, though a restart appends to the same files', async () => {
+    const first = shell(root, 'echo first');
+    const h1 = await start(first);
+    await driver.wait(h1);
+    const h2 = await start({ ...shell(root, 'echo second'), allocId: first.allocId, taskDir: first.taskDir });
+    await driver.wait(h2);
+    const read = async (options: { instance?: boolean }): Promise<string> => {
+      let out = '';
+      for await (const c of driver.logs(h2, options)) out += c.data.toString();
+      return out;
+    };
+    assert.equal(await read({}), 'first\nsecond\n', 'the task output, every run');
+    assert.equal(await read({ instance: true }), 'second\n', 'this run alone');
+  });
+
   it('runs the task in its workdir and writes its output to files in the task dir', async () => {
     const workdir = await mkdtemp(join(root, 'work-'));
     const req = shell(root, 'pwd; echo problem >&2', { config: { command: '/bin/sh', workdir } });
