@@ -101,6 +101,7 @@ test('berth logs interleaves every allocation under its prefix, follows new line
 
   follow.kill('SIGINT');
   assert.equal(await exited, 0, err);
+  assert.equal((out.match(hello0) ?? []).length, 2, 'the restarted run was shown once, and the first run not again');
   assert.equal(err, '');
   const lines = out.split('\n').filter(Boolean);
   assert.ok(lines.every((l) => /^web\.\d\[[0-9a-f]{4}\]( \(stderr\))? +\| /.test(l)), `every line has its prefix:\n${out.slice(0, 2000)}`);

@@ -1,8 +1,8 @@
 /**
  * `berth agent --log-forward syslog://...` against Debian's rsyslog: a process task's stdout and
  * stderr arrive as RFC 5424 messages that rsyslog parses into the job (APP-NAME), the allocation
- * (PROCID), the task (MSGID), severity by stream and berth's structured data; a restarted task's
- * new instance is forwarded too.
+ * (PROCID), the task (MSGID), severity by stream and berth's structured data, from a run's first
+ * line; a restarted task's next run is forwarded too, each line once.
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -26,7 +26,7 @@ groups:
         driver: process
         config:
           command: /bin/sh
-          args: ["-c", "sleep 1; i=0; while [ $i -lt 20 ]; do echo out $i; echo err $i >&2; i=$((i+1)); done; exec sleep 3600"]
+          args: ["-c", "i=0; while [ $i -lt 20 ]; do echo out $i; echo err $i >&2; i=$((i+1)); done; exec sleep 3600"]
         resources: {cpu: 10m, memory: 8Mi}
         kill_timeout: 1s
 `;

@@ -92,7 +92,7 @@ export class AllocRunner {
     this.#done = runPhases(entries, { run: (e) => this.#prerun(e.task.name).then(() => e.runner.run(e.handle)).then(() => this.save()), detaching: () => this.#detaching });
     for (const hook of this.#hooks) hook.poststart?.();
     // Reattached instances run already: their hooks hear of them now.
-    for (const e of entries) if (e.handle) for (const hook of this.#hooks) hook.taskStarted?.(e.task.name, e.handle);
+    for (const e of entries) if (e.handle) for (const hook of this.#hooks) hook.taskStarted?.(e.task.name, e.handle, false);
     this.#report();
     void this.save();
   }
@@ -123,7 +123,7 @@ export class AllocRunner {
       onHandle: (h) => {
         if (h) this.#handles[task.name] = h;
         else delete this.#handles[task.name];
-        if (h) for (const hook of this.#hooks) hook.taskStarted?.(task.name, h);
+        if (h) for (const hook of this.#hooks) hook.taskStarted?.(task.name, h, true);
         return this.save();
       },
     });
