@@ -64,6 +64,11 @@ export interface LogOptions {
    * container each) read the same either way. Default false.
    */
   instance?: boolean;
+  /**
+   * Only output written at or after this time (ms since the epoch). Docker has each line's time;
+   * the process driver knows its files' sizes once a second, so up to a second more may come.
+   */
+  since?: number;
 }
 
 /**

@@ -89,8 +89,20 @@ test('berth logs interleaves every allocation under its prefix, follows new line
   await writeFile(path.join(dir, 'go-0'), '');
   await eventually('the line written later', async () => new RegExp(`^${label(allocs[0])} +\\| later 0$`, 'm').test(out));
   // Restarted in place: the stream goes on into the task's next run, with that run's lines only.
+  // (A second apart from the lines before, which --since tells apart to the second.)
+  await new Promise((r) => setTimeout(r, 1200));
+  const restartedAt = new Date().toISOString();
   assert.equal((await cli('alloc', 'restart', allocs[0].id)).code, 0);
   const hello0 = new RegExp(`^${label(allocs[0])} +\\| hello from 0$`, 'gm');
+  // --since: only what was written since then, the restarted run's lines.
+  const since = await eventually('the restarted run in logs --since', async () => {
+    const r = await cli('logs', 'chatty', '--since', restartedAt);
+    return r.code === 0 && /hello from 0/.test(r.stdout) && r;
+  });
+  assert.doesNotMatch(since.stdout, /later 0|hello from 1|oops 1/, since.stdout.split('\n').map((l) => l.slice(0, 60)).join('\n'));
+  const misread = await cli('logs', 'chatty', '--since', 'yesterday');
+  assert.equal(misread.code, 2);
+  assert.match(misread.stderr, /expected a duration back from now \(10m, 1h30m\) or a time/);
   await eventually('the restarted run to be followed', async () => (out.match(hello0) ?? []).length === 2, 30_000).catch((e: Error) => assert.fail(`${e.message}\n${out.split('\n').filter((l) => !l.includes('000000')).join('\n')}\n${err}`));
 
   assert.equal((await cli('job', 'scale', 'chatty', '3')).code, 0);

@@ -56,7 +56,7 @@ export async function buildAgentApp(runners: Map<string, AllocRunner>, drivers: 
   if (options.metrics) registerMetrics(app, options.metrics, { runners, drivers });
   app.get('/v1/client/allocations/:id/logs', async (request, reply) => {
     const { id } = request.params as { id: string };
-    const q = request.query as { task?: string; follow?: string; type?: string; tail?: string };
+    const q = request.query as { task?: string; follow?: string; type?: string; tail?: string; since?: string };
     const runner = runners.get(id);
     if (!runner) return reply.status(404).send(fail(404, `Cannot show logs of allocation ${id}: this agent does not run it`));
     const task = q.task ?? runner.taskNames()[0];
@@ -69,8 +69,9 @@ export async function buildAgentApp(runners: Map<string, AllocRunner>, drivers: 
     const stream = q.type === 'stdout' || q.type === 'stderr' ? q.type : 'both';
     const tail = q.tail !== undefined && /^\d+$/.test(q.tail) ? Number(q.tail) : undefined;
     const follow = q.follow === 'true';
+    const since = q.since !== undefined && /^\d+$/.test(q.since) ? Number(q.since) : undefined;
     const instances = (): AllocRunner | undefined => (runners.get(id) === runner ? runner : undefined);
-    const bytes = logBytes({ handle, task, drivers, runner: instances }, { follow, stream, tail, signal: abort.signal });
+    const bytes = logBytes({ handle, task, drivers, runner: instances }, { follow, stream, tail, since, signal: abort.signal });
     reply.header('content-type', 'text/plain; charset=utf-8');
     return reply.send(Readable.from(bytes));
   });

@@ -130,6 +130,23 @@ describe('process driver', { timeout: 30_000 }, () => {
     assert.equal(await read({ instance: true }), 'second\n', 'this run alone');
   });
 
+  it('reads the output written since a time, to the log check (here every 50 ms)', async () => {
+    const sampled = new ProcessDriver({ rotateEveryMs: 50 });
+    const h = await sampled.start(shell(root, 'echo early; echo early-err >&2; sleep 0.6; echo late; echo late-err >&2; sleep 5'));
+    const t0 = Date.now();
+    await sleep(300);
+    const between = Date.now();
+    await sleep(700);
+    const read = async (since: number): Promise<string> => {
+      let out = '';
+      for await (const c of sampled.logs(h, { since })) out += c.data.toString();
+      return out;
+    };
+    assert.equal(await read(between), 'late\nlate-err\n');
+    assert.equal(await read(t0 - 60_000), 'early\nlate\nearly-err\nlate-err\n', 'a time before the task: all of it');
+    await sampled.destroy(h);
+  });
+
   it('runs the task in its workdir and writes its output to files in the task dir', async () => {
     const workdir = await mkdtemp(join(root, 'work-'));
     const req = shell(root, 'pwd; echo problem >&2', { config: { command: '/bin/sh', workdir } });

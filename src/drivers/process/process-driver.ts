@@ -248,7 +248,7 @@ export class ProcessDriver implements TaskDriver {
   /** The task's log files; see `readLogFiles` for how tail and follow behave. */
   logs(handle: TaskHandle, options: LogOptions = {}): AsyncIterable<LogChunk> {
     const state = stateOf(handle);
-    const from: LogFiles<number> | undefined = options.instance ? { stdout: state.logStartStdout ?? 0, stderr: state.logStartStderr ?? 0 } : undefined;
+    const from = this.#from(state, options);
     // A later run of the task on the same files bounds this one's output (a follower of this run
     // must not read the next run's first lines, which a follower of that run reads).
     const until = (): LogFiles<number> | undefined => {
@@ -285,6 +285,17 @@ export class ProcessDriver implements TaskDriver {
   #watchLogs(allocId: string, taskName: string, state: ProcessState): void {
     const files = [state.stdoutFile, state.stderrFile].map((path) => ({ path, maxBytes: state.logMaxBytes, maxFiles: state.logMaxFiles }));
     this.#rotator.watch(`${allocId}/${taskName}`, files);
+  }
+
+  /** Where a read starts in the log files: this run's start (`instance`), the offset at `since`, whichever is later. */
+  #from(state: ProcessState, options: LogOptions): LogFiles<number> | undefined {
+    if (!options.instance && options.since === undefined) return undefined;
+    const at = (stream: 'stdout' | 'stderr', runStart: number | undefined): number => {
+      const run = options.instance ? (runStart ?? 0) : 0;
+      const since = options.since === undefined ? 0 : (this.#rotator.offsetAt(state[`${stream}File`], options.since) ?? 0);
+      return Math.max(run, since);
+    };
+    return { stdout: at('stdout', state.logStartStdout), stderr: at('stderr', state.logStartStderr) };
   }
 
   /** The child behind a handle, if this driver spawned it; a handle with another start time is not it. */
