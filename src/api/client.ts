@@ -216,13 +216,14 @@ export class BerthClient {
   /** A task's output as a byte stream; with `follow` it stays open until the task stops. */
   async allocLogs(
     id: string,
-    options: { task?: string; follow?: boolean; stream?: 'stdout' | 'stderr'; tail?: number; signal?: AbortSignal } = {},
+    options: { task?: string; follow?: boolean; stream?: 'stdout' | 'stderr'; tail?: number; since?: number; signal?: AbortSignal } = {},
   ): Promise<AsyncIterable<Uint8Array>> {
     const q = new URLSearchParams();
     if (options.task) q.set('task', options.task);
     if (options.follow) q.set('follow', 'true');
     if (options.stream) q.set('type', options.stream);
     if (options.tail !== undefined) q.set('tail', String(options.tail));
+    if (options.since !== undefined) q.set('since', String(options.since));
     const res = await this.#fetch('GET', `/v1/allocations/${enc(id)}/logs?${q}`, { signal: options.signal, noTimeout: true });
     if (!res.body) return (async function* () {})();
     return res.body as unknown as AsyncIterable<Uint8Array>;

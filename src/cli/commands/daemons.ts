@@ -48,6 +48,12 @@ function urlArg(value: string): string {
   return value.replace(/\/$/, '');
 }
 
+/** `--log-forward`: syslog://host[:port] or http(s)://host[:port]/path (the agent checks the rest). */
+function logForwardArg(value: string): string {
+  if (!/^(syslog|https?):\/\/[^/\s]+/.test(value)) throw new InvalidArgumentError(`expected syslog://host:514 (RFC 5424 over UDP) or http(s)://host/path (JSON lines), got "${value}"`);
+  return value;
+}
+
 function collectMeta(value: string, previous: Record<string, string> | undefined): Record<string, string> {
   const m = /^([A-Za-z0-9_.-]+)=(.*)$/.exec(value);
   if (!m) throw new InvalidArgumentError(`expected key=value with a key of letters, digits, _ . -, got "${value}"`);
@@ -136,6 +142,7 @@ interface AgentOpts extends Omit<RunOpts, 'httpAddr'> {
   meta?: Record<string, string>;
   taskDns?: string[];
   serviceAddresses?: boolean;
+  logForward?: string;
   reserveCpu?: number;
   reserveMemory?: number;
   portRange: { min: number; max: number };
@@ -297,6 +304,7 @@ function agentCommand(): Command {
     .addOption(new Option('--meta <key=value>', 'node metadata for ${meta.<key>} constraints; repeat for several').argParser(collectMeta))
     .addOption(new Option('--ingress <host:port>', 'accept outside HTTP traffic here and route it by Host and path to healthy instances on any node (TCP routes listen on the same host); repeat for several').env('BERTH_INGRESS').argParser(collectIngress))
     .addOption(new Option('--ingress-proxy <proxy>', "the ingress's data path: builtin, or haproxy (driven through its runtime API; needs haproxy installed)").env('BERTH_INGRESS_PROXY').choices(['builtin', 'haproxy']))
+    .addOption(new Option('--log-forward <url>', 'forward task output to syslog://host:514 (RFC 5424 over UDP) or http(s)://host/path (JSON lines); a bounded buffer, never blocking the task').env('BERTH_LOG_FORWARD').argParser(logForwardArg))
     .addOption(new Option('--task-dns <ip|auto>', "DNS server for docker tasks that set none, so that they resolve NAME.service.berth: where berth's DNS answers on port 53 (`berth server --dns-bridge`); auto: this host's docker0 address; repeat for several").env('BERTH_TASK_DNS').argParser(collectTaskDns))
     .addOption(new Option('--service-addresses', "serve each service's address on this node (added to lo; needs CAP_NET_ADMIN, else 127.x for process tasks only) and answer NAME.service.berth with it to containers from a DNS responder on the docker bridge, which relays other queries to --task-dns").env('BERTH_SERVICE_ADDRESSES'))
     .action(async (opts: AgentOpts) => {
@@ -330,6 +338,7 @@ function agentCommand(): Command {
         dnsServers: taskDnsServers(opts.taskDns),
         ingress: ingressSettings(opts),
         serviceAddresses: opts.serviceAddresses === true,
+        logForward: opts.logForward,
       });
       onSignals(logger, () => a.stop(), () => a.reloadTls());
     });
