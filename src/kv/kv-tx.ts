@@ -18,6 +18,8 @@ export interface KvReadSource {
 /** A write in progress over the mirror. */
 export class KvTx {
   private readonly reads = new Map<string, number>();
+  /** Prefixes listed: a key written under one since counts as read. */
+  private readonly listed = new Set<string>();
   private readonly writes = new Map<string, string | null>();
   private readonly entries = new Map<string, KvEntry | null>();
   private readonly sessions = new Map<string, SessionRecord | null>();
@@ -37,6 +39,7 @@ export class KvTx {
 
   /** Keys under a prefix as this txn sees them, in key order. */
   list(prefix: string): KvEntry[] {
+    this.listed.add(prefix);
     const keys = new Set<string>();
     for (const e of this.store.list(prefix)) keys.add(e.Key);
     for (const k of this.entries.keys()) if (k.startsWith(prefix)) keys.add(k);
@@ -111,6 +114,11 @@ export class KvTx {
     compare.push(...this.joined.compare);
     success.push(...this.joined.success);
     return { compare, success };
+  }
+
+  /** What this attempt read: backend keys, and the user-key prefixes it listed. */
+  readSet(): { keys: Iterable<string>; prefixes: Iterable<string> } {
+    return { keys: this.reads.keys(), prefixes: this.listed };
   }
 
   /** Fill in the indexes of written entries once committed at `revision`. */
