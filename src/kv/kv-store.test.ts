@@ -68,4 +68,27 @@ describe('KV writes answered before the mirror applies them', () => {
     await kv.store.settled('dir/', true);
     assert.equal(kv.store.list('dir/').length, 0, 'the recursive delete saw the key written before it');
   });
+
+  it('a write that lost a race to another server rebuilds on what its txn read back, without waiting for its mirror', async (t) => {
+    const backend = new LaggingBackend();
+    const other = await KvService.open(backend, { node: 'n1' });
+    const lagging = await KvService.open(backend, { node: 'n2' });
+    t.after(() => {
+      other.close();
+      lagging.close();
+    });
+    await lagging.put('lock', 'MA==', {});
+    await lagging.store.settled('lock', false);
+    const session = await other.sessions.create({ Name: 'holder' });
+    backend.held = true;
+    assert.equal((await other.put('lock', 'MQ==', { acquire: session.ID })).ok, true);
+    // The lagging server has not seen the lock; its plain PUT must keep it all the same.
+    const put = await Promise.race([lagging.put('lock', 'Mg==', {}), sleep(2000).then(() => 'waited')]);
+    assert.notEqual(put, 'waited', 'answered while its mirror still lags');
+    backend.release();
+    await lagging.store.settled('lock', false);
+    await sleep(10);
+    const entry = lagging.store.get('lock');
+    assert.deepEqual([entry?.Value, entry?.Session, entry?.LockIndex], ['Mg==', session.ID, 1], 'the value changed and the lock held');
+  });
 });

@@ -11,10 +11,10 @@
  * mirror to reach that revision first. Reads of other keys never wait.
  */
 import { BerthError } from '../model/index.ts';
-import { compareKeys, type KeyValue, type Op, type StateBackend, type WatchBatch, type Watcher } from '../state/index.ts';
-import { KV_DATA, KV_ROOT, KV_SESSIONS, decodeEntry, type KvEntry } from './entries.ts';
+import { compareKeys, type KeyValue, type Op, type StateBackend, type TxnResult, type WatchBatch, type Watcher } from '../state/index.ts';
+import { KV_DATA, KV_ROOT, KV_SESSIONS, decodeEntry, decodeSession, type KvEntry } from './entries.ts';
 import type { SessionRecord } from './session-types.ts';
-import { KvTx } from './kv-tx.ts';
+import { KvTx, type FreshReads } from './kv-tx.ts';
 
 type Wake = () => void;
 
@@ -29,8 +29,6 @@ export interface KvWriteOptions {
   applied?: boolean;
 }
 
-/** Longest a write that lost a race waits for the mirror to catch up before it rebuilds. */
-const CATCH_UP_MS = 1000;
 
 /** The mirror and the write path of Consul's KV and sessions. */
 export class KvStore {
@@ -182,10 +180,13 @@ export class KvStore {
    */
   async write<T>(build: (tx: KvTx) => T, options: KvWriteOptions = {}): Promise<{ result: T; index: number }> {
     const { settle } = options;
+    let fresh: FreshReads | undefined;
     for (let attempt = 0; attempt < 20; attempt++) {
-      const tx = new KvTx(this);
+      // What a lost race read back is newer than the mirror until the mirror passes it.
+      if (fresh && fresh.revision <= this.applied) fresh = undefined;
+      const tx = new KvTx(this, fresh);
       const result = build(tx);
-      const behind = this.unappliedRevision(tx.readSet());
+      const behind = this.unappliedRevision(tx.readSet(), fresh);
       if (behind > this.applied) {
         await this.waitApplied(behind);
         continue;
@@ -199,9 +200,9 @@ export class KvStore {
         await settle?.(res.revision, true);
         return { result: tx.finish(result, res.revision), index: res.revision };
       }
-      // Lost a race: catch up before the rebuild. The revision may be a write outside the KV
-      // (another table, the leader lease) that this mirror never sees: hence the bound.
-      await this.waitApplied(res.revision, CATCH_UP_MS);
+      // Lost a race: rebuild on the keys as the txn's failure branch read them, at once, rather
+      // than wait for the mirror to catch up.
+      fresh = freshReads(request.failure ?? [], res, fresh);
       await settle?.(res.revision, false);
     }
     throw new BerthError('conflict', 'Cannot write the key: it kept changing under 20 attempts; retry later');
@@ -227,10 +228,13 @@ export class KvStore {
    * The newest revision, not yet applied, at which this store wrote one of the backend keys or a
    * key under one of the user-key prefixes; 0 when none.
    */
-  private unappliedRevision(read: { keys: Iterable<string>; prefixes: Iterable<string> }): number {
+  private unappliedRevision(read: { keys: Iterable<string>; prefixes: Iterable<string> }, fresh?: FreshReads): number {
     if (this.unapplied.size === 0) return 0;
     let newest = 0;
-    for (const key of read.keys) newest = Math.max(newest, this.unapplied.get(key) ?? 0);
+    for (const key of read.keys) {
+      const revision = this.unapplied.get(key) ?? 0;
+      if (!(fresh?.kvs.has(key) && fresh.revision >= revision)) newest = Math.max(newest, revision);
+    }
     for (const prefix of read.prefixes) {
       const under = KV_DATA + prefix;
       for (const [key, revision] of this.unapplied) if (revision > newest && key.startsWith(under)) newest = revision;
@@ -286,8 +290,8 @@ export class KvStore {
       this.entries.set(entry.Key, entry);
       this.tombstones.delete(entry.Key);
     } else if (kv.key.startsWith(KV_SESSIONS)) {
-      const s = JSON.parse(kv.value) as SessionRecord;
-      this.sessions.set(s.ID, { ...s, CreateIndex: kv.createRevision, ModifyIndex: kv.modRevision });
+      const s = decodeSession(kv);
+      this.sessions.set(s.ID, s);
     }
   }
 
@@ -306,4 +310,14 @@ export class KvStore {
     if (backendKey.startsWith(KV_DATA)) return this.entries.get(backendKey.slice(KV_DATA.length))?.ModifyIndex ?? 0;
     return this.sessions.get(backendKey.slice(KV_SESSIONS.length))?.ModifyIndex ?? 0;
   }
+}
+
+/** The keys a lost txn's failure branch read, over those an earlier attempt read. */
+function freshReads(failure: Op[], res: TxnResult, earlier: FreshReads | undefined): FreshReads {
+  const kvs = new Map(earlier?.kvs);
+  failure.forEach((op, i) => {
+    if (op.type !== 'range' || !('key' in op.selector)) return;
+    kvs.set(op.selector.key, res.responses[i]?.kvs[0] ?? null);
+  });
+  return { revision: res.revision, kvs };
 }
