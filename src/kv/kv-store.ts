@@ -18,6 +18,9 @@ import { KvTx, type FreshReads } from './kv-tx.ts';
 
 type Wake = () => void;
 
+/** Longest a read waits for the mirror to apply a write this server answered. */
+const CATCH_UP_MS = 10_000;
+
 /** Options of `KvStore.write`. */
 export interface KvWriteOptions {
   /**
@@ -188,7 +191,7 @@ export class KvStore {
       const result = build(tx);
       const behind = this.unappliedRevision(tx.readSet(), fresh);
       if (behind > this.applied) {
-        await this.waitApplied(behind);
+        await this.catchUp(behind);
         continue;
       }
       const request = tx.request();
@@ -214,7 +217,15 @@ export class KvStore {
    */
   settled(key: string, prefix: boolean): Promise<void> {
     const behind = this.unappliedRevision(prefix ? { keys: [], prefixes: [key] } : { keys: [KV_DATA + key], prefixes: [] });
-    return behind > this.applied ? this.waitApplied(behind) : Promise.resolve();
+    return behind > this.applied ? this.catchUp(behind) : Promise.resolve();
+  }
+
+  /** Wait for the mirror to apply `revision`, for at most CATCH_UP_MS; then fail `unavailable` rather than answer stale. */
+  private async catchUp(revision: number): Promise<void> {
+    await this.waitApplied(revision, CATCH_UP_MS);
+    if (this.applied < revision && !this.closed) {
+      throw new BerthError('unavailable', `Cannot read this server's own write at index ${revision}: its KV mirror has not applied it within ${CATCH_UP_MS} ms (the state backend is slow or unreachable); retry`);
+    }
   }
 
   /** Remember the KV keys of a committed txn until the mirror applies their revision. */
