@@ -4,7 +4,8 @@
  * on the leader's address: its process is gone), it revokes the leader's lease, which deletes the
  * leader key, and every server campaigns at once. A leader that is merely slow or unreachable (a
  * timeout, a partition) is left to its lease: only a refusal counts, so a busy leader is never
- * deposed by this. Hand-written: a connect and a close, no library does less.
+ * deposed by this; and only once this follower has reached that leader at least once, so a
+ * firewall that rejects followers' connections (a refusal too) never deposes a healthy leader. Hand-written: a connect and a close, no library does less.
  */
 import net from 'node:net';
 import { ControlLoop, type Clock, type Logger } from '../../lib/index.ts';
@@ -38,6 +39,8 @@ export class LeaderProbe {
   readonly #loop: ControlLoop;
   #strikes = 0;
   #lease = 0;
+  /** This follower connected to the current leader once: its refusals now mean it is gone. */
+  #reached = false;
 
   constructor(options: LeaderProbeOptions) {
     this.#o = options;
@@ -54,23 +57,27 @@ export class LeaderProbe {
 
   async #probe(): Promise<void> {
     const leader = this.#o.leader();
-    if (!leader || leader.lease !== this.#lease) this.#strikes = 0;
+    if (!leader || leader.lease !== this.#lease) {
+      this.#strikes = 0;
+      this.#reached = false;
+    }
     if (!leader) return;
     this.#lease = leader.lease;
-    const refused = await connectRefused(leader.url);
-    if (!refused) {
+    const outcome = await connect(leader.url);
+    if (outcome !== 'refused') {
       this.#strikes = 0;
+      if (outcome === 'open') this.#reached = true;
       return;
     }
-    if (++this.#strikes < STRIKES || this.#o.leader()?.lease !== leader.lease) return;
+    if (!this.#reached || ++this.#strikes < STRIKES || this.#o.leader()?.lease !== leader.lease) return;
     this.#strikes = 0;
     this.#o.logger.warn({ leader: leader.name, url: leader.url }, 'the leader refuses connections (its process is gone); revoking its lease');
     await this.#o.backend.leaseRevoke(leader.lease).catch(() => {});
   }
 }
 
-/** True when a TCP connection to the URL's host and port is refused; false when it opens, times out or fails otherwise. */
-function connectRefused(url: string): Promise<boolean> {
+/** A TCP connection to the URL's host and port: opened, refused, or neither (a timeout, another error). */
+function connect(url: string): Promise<'open' | 'refused' | 'other'> {
   let host: string;
   let port: number;
   try {
@@ -78,16 +85,16 @@ function connectRefused(url: string): Promise<boolean> {
     host = u.hostname.replace(/^\[|\]$/g, '');
     port = Number(u.port || (u.protocol === 'https:' ? 443 : 80));
   } catch {
-    return Promise.resolve(false);
+    return Promise.resolve('other');
   }
   return new Promise((resolve) => {
     const socket = net.connect({ host, port });
-    const done = (refused: boolean): void => {
+    const done = (outcome: 'open' | 'refused' | 'other'): void => {
       socket.destroy();
-      resolve(refused);
+      resolve(outcome);
     };
-    socket.setTimeout(CONNECT_TIMEOUT_MS, () => done(false));
-    socket.once('connect', () => done(false));
-    socket.once('error', (err: NodeJS.ErrnoException) => done(err.code === 'ECONNREFUSED'));
+    socket.setTimeout(CONNECT_TIMEOUT_MS, () => done('other'));
+    socket.once('connect', () => done('open'));
+    socket.once('error', (err: NodeJS.ErrnoException) => done(err.code === 'ECONNREFUSED' ? 'refused' : 'other'));
   });
 }

@@ -134,6 +134,17 @@ describe('leadership', () => {
     assert.deepEqual(a.events, ['elected', 'deposed']);
   });
 
+  it('never deposes a leader it could not reach even once (a firewall that rejects followers)', async (t) => {
+    const backend = new MemoryBackend();
+    const port = await freePort();
+    // Nothing ever listens at a's address, as seen from b.
+    const a = await candidate(t, backend, 'a', { url: `http://127.0.0.1:${port}`, ttlSeconds: 30, probeIntervalMs: 50 });
+    const b = await candidate(t, backend, 'b', { ttlSeconds: 30, probeIntervalMs: 50 });
+    await until('b to see a lead', () => b.leadership.leader?.name === 'a');
+    await sleep(600);
+    assert.deepEqual([a.leadership.isLeader, a.events, b.events], [true, ['elected'], []]);
+  });
+
   it('fences writes: a deposed leader cannot commit, the new one can', async (t) => {
     const backend = new MemoryBackend();
     const a = await candidate(t, backend, 'a');
