@@ -9,7 +9,7 @@ import type { Logger } from '../../lib/index.ts';
 import type { DriverName } from '../../model/index.ts';
 import { applyConfigFile } from '../config.ts';
 import { CliError, EXIT_USAGE } from '../errors.ts';
-import { addDnsFlags, collectTaskDns, discoveryOptions, taskDnsServers, type DnsFlags } from './dns-flags.ts';
+import { addDnsFlags, bridgeAddress, collectTaskDns, discoveryOptions, taskDnsServers, type DnsFlags } from './dns-flags.ts';
 import { serverMembersCommand } from './server-members.ts';
 import { addBrowserFlags, browserOptions, type BrowserFlags } from './browser-flags.ts';
 import { securityWarning } from '../security-warning.ts';
@@ -109,6 +109,7 @@ interface RunOpts extends BrowserFlags, TlsFlags {
   address?: string;
   dockerHost?: string;
   run?: string[];
+  serviceAddresses?: boolean;
   heartbeatTtl?: string;
   heartbeatGrace?: string;
   schedulerAlgorithm?: 'binpack' | 'spread';
@@ -186,7 +187,14 @@ function devCommand(): Command {
     .addOption(new Option('--run <file...>', 'job files to run once the node is ready'))
     .addOption(aclOption())
     .addOption(keyringKekOption())
-    .action(async (opts: RunOpts) => {
+    .addOption(serviceAddressesOption())
+    .action(async (opts: RunOpts & DnsFlags) => {
+      if (opts.serviceAddresses && bridgeAddress(opts) !== undefined) {
+        throw new CliError(
+          "Cannot start berth dev: --service-addresses and --dns-bridge both serve DNS on the docker bridge's port 53; drop --dns-bridge (with --service-addresses the agent's DNS there answers NAME.service.berth with the service's address and relays other names to this host's resolvers)",
+          EXIT_USAGE,
+        );
+      }
       const logger = await newLogger(opts);
       // External services registered with the dev server live on its one node.
       opts.nodeName ??= 'dev';
@@ -210,6 +218,7 @@ function devCommand(): Command {
         dnsServers: server.discovery.bridgeAddress ? [server.discovery.bridgeAddress] : undefined,
         // Containers reach services at the bridge address, not at 127.0.0.1 (their own loopback).
         address: server.discovery.bridgeAddress,
+        serviceAddresses: opts.serviceAddresses === true,
       });
       onSignals(
         logger,
@@ -298,7 +307,7 @@ function agentCommand(): Command {
     .addOption(new Option('--ingress <host:port>', 'accept outside HTTP traffic here and route it by Host and path to healthy instances on any node (TCP routes listen on the same host); repeat for several').env('BERTH_INGRESS').argParser(collectIngress))
     .addOption(new Option('--ingress-proxy <proxy>', "the ingress's data path: builtin, or haproxy (driven through its runtime API; needs haproxy installed)").env('BERTH_INGRESS_PROXY').choices(['builtin', 'haproxy']))
     .addOption(new Option('--task-dns <ip|auto>', "DNS server for docker tasks that set none, so that they resolve NAME.service.berth: where berth's DNS answers on port 53 (`berth server --dns-bridge`); auto: this host's docker0 address; repeat for several").env('BERTH_TASK_DNS').argParser(collectTaskDns))
-    .addOption(new Option('--service-addresses', "serve each service's address on this node (added to lo; needs CAP_NET_ADMIN, else 127.x for process tasks only) and answer NAME.service.berth with it to containers from a DNS responder on the docker bridge, which relays other queries to --task-dns").env('BERTH_SERVICE_ADDRESSES'))
+    .addOption(serviceAddressesOption(', which relays other queries to --task-dns'))
     .action(async (opts: AgentOpts) => {
       const logger = await newLogger(opts);
       const tls = await listenerTls(opts, 'servers');
@@ -333,6 +342,14 @@ function agentCommand(): Command {
       });
       onSignals(logger, () => a.stop(), () => a.reloadTls());
     });
+}
+
+/** `--service-addresses`, the same on `berth agent` and `berth dev`; `relay` says where the node DNS sends other names. */
+function serviceAddressesOption(relay = ", which relays other queries to this host's resolvers"): Option {
+  return new Option(
+    '--service-addresses',
+    `serve each service's address on this node (added to lo; needs CAP_NET_ADMIN, else 127.x for process tasks only) and answer NAME.service.berth with it to containers from a DNS responder on the docker bridge${relay}`,
+  ).env('BERTH_SERVICE_ADDRESSES');
 }
 
 function aclOption(): Option {
