@@ -142,6 +142,8 @@ interface AgentOpts extends Omit<RunOpts, 'httpAddr'> {
   portRange: { min: number; max: number };
   ingress?: HostPort[];
   ingressProxy?: 'builtin' | 'haproxy';
+  ingressRequestTimeout?: number;
+  ingressIdleTimeout?: number;
 }
 
 /** `--ingress` may be repeated. */
@@ -150,12 +152,20 @@ function collectIngress(value: string, previous: HostPort[] | undefined): HostPo
 }
 
 /** The agent's ingress settings from its flags; none without `--ingress`. */
-function ingressSettings(opts: AgentOpts): { addresses: HostPort[]; proxy: 'builtin' | 'haproxy' } | undefined {
+function ingressSettings(opts: AgentOpts): AgentLayer.IngressSettings | undefined {
   if (!opts.ingress?.length) {
-    if (opts.ingressProxy && opts.ingressProxy !== 'builtin') throw new CliError('Cannot start the agent: --ingress-proxy needs --ingress HOST:PORT (the address that takes outside traffic)', EXIT_USAGE);
+    const flag = opts.ingressProxy && opts.ingressProxy !== 'builtin' ? '--ingress-proxy' : opts.ingressRequestTimeout !== undefined ? '--ingress-request-timeout' : opts.ingressIdleTimeout !== undefined ? '--ingress-idle-timeout' : undefined;
+    if (flag) throw new CliError(`Cannot start the agent: ${flag} needs --ingress HOST:PORT (the address that takes outside traffic)`, EXIT_USAGE);
     return undefined;
   }
-  return { addresses: opts.ingress, proxy: opts.ingressProxy ?? 'builtin' };
+  return { addresses: opts.ingress, proxy: opts.ingressProxy ?? 'builtin', requestTimeoutMs: opts.ingressRequestTimeout, idleTimeoutMs: opts.ingressIdleTimeout };
+}
+
+/** A timeout flag: a duration above zero, in ms. */
+function timeoutMs(value: string): number {
+  const ms = durationMs(value);
+  if (ms <= 0) throw new InvalidArgumentError(`expected a duration above zero, such as 30s or 2m, got "${value}"`);
+  return ms;
 }
 
 // The server, the agent and the logger are imported inside the actions: `berth server members`
@@ -306,6 +316,8 @@ function agentCommand(): Command {
     .addOption(new Option('--meta <key=value>', 'node metadata for ${meta.<key>} constraints; repeat for several').argParser(collectMeta))
     .addOption(new Option('--ingress <host:port>', 'accept outside HTTP traffic here and route it by Host and path to healthy instances on any node (TCP routes listen on the same host); repeat for several').env('BERTH_INGRESS').argParser(collectIngress))
     .addOption(new Option('--ingress-proxy <proxy>', "the ingress's data path: builtin, or haproxy (driven through its runtime API; needs haproxy installed)").env('BERTH_INGRESS_PROXY').choices(['builtin', 'haproxy']))
+    .addOption(new Option('--ingress-request-timeout <duration>', "time a client has to send a request, and an instance to start its answer (then 504), through the ingress (both data paths)").env('BERTH_INGRESS_REQUEST_TIMEOUT').argParser(timeoutMs).default(undefined, '60s'))
+    .addOption(new Option('--ingress-idle-timeout <duration>', 'how long a keep-alive connection, a WebSocket or a TCP route\'s connection may sit idle in the ingress before it is closed (both data paths)').env('BERTH_INGRESS_IDLE_TIMEOUT').argParser(timeoutMs).default(undefined, '60s'))
     .addOption(new Option('--task-dns <ip|auto>', "DNS server for docker tasks that set none, so that they resolve NAME.service.berth: where berth's DNS answers on port 53 (`berth server --dns-bridge`); auto: this host's docker0 address; repeat for several").env('BERTH_TASK_DNS').argParser(collectTaskDns))
     .addOption(serviceAddressesOption(', which relays other queries to --task-dns'))
     .action(async (opts: AgentOpts) => {
