@@ -79,7 +79,7 @@ describe('the built-in ingress', () => {
         c.on('end', () => resolve(got));
         c.on('error', reject);
       });
-    const deadline = Date.now() + 3000;
+    const deadline = Date.now() + 8000;
     let got: string | undefined;
     while (got === undefined && Date.now() < deadline) {
       got = await ping().catch(() => undefined);
