@@ -154,7 +154,7 @@ describe('the web UI in a browser', { skip: problem }, () => {
     await eventually('hi in the terminal', async () => (await page.locator('.xterm-rows').innerText()).split('\n').some((l) => l.trim() === 'hi'));
   });
 
-  it('draws the DAG of A -> B -> C live with B failed and C held', async () => {
+  it('draws the DAG of A -> B -> C live with B failed and C held, then all green after mark-success from the page', async () => {
     const step = (id: string, after: string[], code: number): object => ({
       id,
       type: 'batch',
@@ -163,10 +163,24 @@ describe('the web UI in a browser', { skip: problem }, () => {
     });
     await client.registerJob(step('dag-c', ['dag-b'], 0));
     await client.registerJob(step('dag-b', ['dag-a'], 1));
-    await navigate(page, '/ui/dependencies');
+    await open(page, `${dev.addr}/ui/dependencies`);
     await page.getByText('dag-c · pending').waitFor();
     await client.registerJob(step('dag-a', [], 0));
     for (const label of ['dag-a · complete', 'dag-b · failed', 'dag-c · held']) await page.getByText(label).waitFor({ timeout: 30_000 });
+    assert.equal(await page.locator('.react-flow__edge-text', { hasText: 'completed' }).count(), 2, 'each edge labelled with its condition');
+    const held = page.getByRole('list', { name: 'What holds dag-c' }).first();
+    await held.getByText(/waits for dag-b to be completed:/).waitFor({ timeout: 30_000 });
+    assert.match(await held.innerText(), /waits for dag-b to be completed: .*dag-b.*fail/i, 'the server’s reason');
+
+    // Mark B's failed run successful from the page: C goes on, and the graph turns green live.
+    await page.evaluate('window.stayed = true');
+    await page.getByText('dag-b · failed').click();
+    await page.getByRole('region', { name: 'Job dag-b' }).getByRole('button', { name: 'Mark successful' }).click();
+    for (const label of ['dag-b · complete', 'dag-c · complete']) await page.getByText(label).waitFor({ timeout: 30_000 });
+    assert.equal(await page.getByTestId('held').count(), 0, 'nothing held any more');
+    assert.equal(await page.evaluate('window.stayed'), true, 'no reload');
+    const b = (await client.jobRuns('dag-b')).runs.find((r) => r.markedSuccess);
+    assert.ok(b, 'the server keeps who marked the run');
   });
 
   it('passes axe-core on every page, light and dark, with no critical or serious violation', async () => {
