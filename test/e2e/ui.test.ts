@@ -183,6 +183,24 @@ describe('the web UI in a browser', { skip: problem }, () => {
     assert.ok(b, 'the server keeps who marked the run');
   });
 
+  it('lists each ruled-out node and its reason, in the plan’s dry run and in the job’s evaluations', async () => {
+    const big = SPEC('sleep 1000').replace('id: ui-web', 'id: ui-big').replace('memory: 16Mi', 'memory: 900Gi');
+    await open(page, `${dev.addr}/ui/run`);
+    await typeSpec(big);
+    const dry = page.getByTestId('plan').getByRole('table', { name: 'Nodes ruled out for group web' });
+    await dry.getByRole('row', { name: /dev .* memory exhausted/ }).waitFor();
+
+    await client.registerJob(big);
+    await navigate(page, '/ui/jobs/ui-big?tab=evaluations');
+    const ruledOut = page.getByRole('table', { name: 'Nodes ruled out for group web' }).first();
+    await ruledOut.waitFor();
+    const [node] = (await client.listNodes()).value;
+    const cells = await ruledOut.locator('tbody tr').first().locator('td').allInnerTexts();
+    assert.match(cells[0], new RegExp(`^${node.name}\\b`), 'the node by name');
+    assert.equal(cells[1], 'memory exhausted', 'and why it was ruled out');
+    await client.stopJob('ui-big', true);
+  });
+
   it('passes axe-core on every page, light and dark, with no critical or serious violation', async () => {
     const alloc = (await client.jobAllocations('ui-web')).value[0];
     const paths = ['/ui/', '/ui/jobs', '/ui/jobs/ui-web', '/ui/jobs/ui-web?tab=versions', '/ui/jobs/ui-web?tab=deployments', '/ui/jobs/ui-web?tab=evaluations', '/ui/run', `/ui/allocations/${alloc.id}`, '/ui/nodes', '/ui/topology', '/ui/services', '/ui/kv/app/config', '/ui/dependencies', '/ui/events', '/ui/servers'];

@@ -7,6 +7,7 @@ import { api } from '../api.ts';
 import { useLive } from '../live.ts';
 import { ActionButton, Loaded, Meter, Status, Time } from '../parts/common.tsx';
 import { DiffView } from '../parts/diff.tsx';
+import { HeldBy, PlacementFailureView } from '../parts/placement.tsx';
 import { shortId } from '../format.ts';
 
 /** The allocations of a job, live. */
@@ -146,24 +147,9 @@ function EvalCard({ e }: { e: Evaluation }): ReactNode {
         <span className="mono">{shortId(e.id)}</span> {e.triggeredBy} <Status value={e.status} /> <Time ms={e.createTime} />
       </h2>
       {e.statusDescription && <p className="muted">{e.statusDescription}</p>}
+      <HeldBy held={e.held} />
       {e.failures.map((f) => (
-        <div key={f.group}>
-          <strong>
-            Group "{f.group}": {f.missing} not placed, {f.nodesEvaluated} nodes evaluated
-          </strong>
-          <ul>
-            {Object.entries(f.filtered).map(([reason, n]) => (
-              <li key={reason}>
-                {reason}: {n} node{n === 1 ? '' : 's'}
-              </li>
-            ))}
-            {Object.entries(f.shortfall ?? {}).map(([dim, s]) => (
-              <li key={dim}>
-                {dim}: asks {s.ask}, most free {s.mostFree} on {s.nodeName}
-              </li>
-            ))}
-          </ul>
-        </div>
+        <PlacementFailureView key={f.group} f={f} />
       ))}
     </section>
   );

@@ -11,6 +11,7 @@ import { api } from '../api.ts';
 import { errorText } from '../format.ts';
 import { ErrorBox, Header, Status } from '../parts/common.tsx';
 import { DiffView } from '../parts/diff.tsx';
+import { HeldBy, PlacementFailureView } from '../parts/placement.tsx';
 import { SpecEditor, type SpecProblem } from '../parts/spec-editor.tsx';
 import { DeploymentsTab } from './job-tabs.tsx';
 import { specOf } from '../spec-text.ts';
@@ -69,10 +70,11 @@ function PlanView({ plan }: { plan: JobPlanResponse }): ReactNode {
       <h2>Diff</h2>
       <DiffView diff={plan.diff} />
       {plan.placements.length > 0 && <p>Placements: {plan.placements.map((p) => `${p.name} → ${p.nodeName}`).join(', ')}</p>}
-      {plan.explanation.length > 0 && (
-        <div className="error">
-          {plan.explanation.map((l) => (
-            <div key={l}>{l}</div>
+      <HeldBy held={plan.held} />
+      {plan.failures.length > 0 && (
+        <div className="error" data-testid="plan-failures">
+          {plan.failures.map((f) => (
+            <PlacementFailureView key={f.group} f={f} />
           ))}
         </div>
       )}
