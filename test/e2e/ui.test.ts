@@ -260,4 +260,60 @@ describe('the web UI with ACLs on', { skip: problem }, () => {
     await page.keyboard.type('echo hi\n');
     await eventually('hi in the terminal', async () => (await page.locator('.xterm-rows').innerText()).split('\n').some((l) => l.trim() === 'hi'));
   });
+  it('does not offer what a read-only token may not do', async (t) => {
+    const dev = await startDev({ driver: 'process', args: ['--acl'] });
+    const browser = await launchBrowser();
+    t.after(async () => {
+      await browser.close();
+      await dev.cleanup();
+    });
+    const { secretId: root } = await new BerthClient({ address: dev.addr, token: '' }).aclBootstrap();
+    const admin = new BerthClient({ address: dev.addr, token: root });
+    await admin.applyAclPolicy('readonly', 'jobs:\n  "*": [read]\nnodes: [read]\nkv:\n  "": [read]\nevents: [read]\nservices: [read]\n');
+    const { secretId: reader } = await admin.createAclToken({ description: 'reader', policies: ['readonly'] });
+    await admin.registerJob({ id: 'ro-web', groups: [{ name: 'g', tasks: [{ name: 'sh', driver: 'process', config: { command: '/bin/sh', args: ['-c', 'sleep 600'] }, resources: { cpu: 0.05, memory: '16MiB' } }] }] });
+    await new DiscoveryClient(admin.servers).kvPut('app/ro', 'v1');
+    const page = await browser.newPage();
+
+    // Every authorize request answered, and none new for a moment: what is offered is settled.
+    let asking = 0;
+    page.on('request', (r) => void (r.url().endsWith('/v1/acl/authorize') && asking++));
+    page.on('requestfinished', (r) => void (r.url().endsWith('/v1/acl/authorize') && asking--));
+    const settled = async (): Promise<void> => {
+      await page.waitForTimeout(200);
+      await eventually('the token’s answers', async () => asking === 0);
+    };
+    /** Open a page with a token. */
+    const visit = async (path: string, token: string): Promise<void> => {
+      await page.goto(`${dev.addr}/ui/`);
+      await page.evaluate(`sessionStorage.setItem('berth.token', ${JSON.stringify(token)})`);
+      await open(page, `${dev.addr}${path}`);
+      await page.locator('h1').first().waitFor();
+    };
+    const actions = async (): Promise<string[]> => {
+      await settled();
+      const names = ['Stop', 'Purge', 'Scale', 'Edit', 'Drain', 'Make ineligible', 'Run a job', 'Save (CAS)', 'Delete (CAS)'];
+      const shown: string[] = [];
+      for (const name of names) if ((await page.getByRole('button', { name, exact: true }).or(page.getByRole('link', { name, exact: true })).count()) > 0) shown.push(name);
+      return shown;
+    };
+    const seen: Record<string, string[]> = {};
+    for (const [who, token] of [['root', root!], ['reader', reader!]] as const) {
+      await visit('/ui/jobs/ro-web', token);
+      await page.getByRole('table', { name: 'Groups' }).waitFor();
+      if (who === 'root') await page.getByRole('button', { name: 'Stop', exact: true }).waitFor();
+      const onJob = await actions();
+      await visit('/ui/nodes', token);
+      await page.getByTestId('node-dev').waitFor();
+      const onNodes = await actions();
+      await visit('/ui/jobs', token);
+      await page.getByRole('link', { name: 'ro-web' }).waitFor();
+      const onJobs = await actions();
+      await visit('/ui/kv/app/ro', token);
+      await page.getByRole('textbox', { name: /Value of app\/ro/ }).waitFor();
+      seen[who] = [...onJob, ...onNodes, ...onJobs, ...(await actions())];
+    }
+    assert.deepEqual(seen.root, ['Stop', 'Purge', 'Scale', 'Edit', 'Drain', 'Make ineligible', 'Run a job', 'Save (CAS)', 'Delete (CAS)'], 'a management token is offered everything');
+    assert.deepEqual(seen.reader, [], 'a read-only token is offered no action');
+  });
 });

@@ -11,7 +11,7 @@ import '@xyflow/react/dist/style.css';
 import dagre from '@dagrejs/dagre';
 import type { GraphEdge, GraphNode, JobGraph } from '../../api/index.ts';
 import { api } from '../api.ts';
-import { ActionButton, Header, Loaded, Status } from '../parts/common.tsx';
+import { ActionButton, Can, Header, Loaded, Status } from '../parts/common.tsx';
 import { RunsTab } from './job-tabs.tsx';
 
 const WIDTH = 180;
@@ -115,8 +115,14 @@ function HeldList({ node }: { node: GraphNode }): ReactNode {
 function FailedActions({ id, periodic }: { id: string; periodic: boolean }): ReactNode {
   return (
     <>
-      <ActionButton label="Mark successful" confirm={`Mark the newest failed run of ${id} successful? Its dependents will go on.`} run={() => api().markSuccess(id)} />
-      {periodic ? <ActionButton label="Run again" run={() => api().forcePeriodic(id)} /> : <Link to={`/jobs/${encodeURIComponent(id)}/edit`}>Edit and run again</Link>}
+      <ActionButton label="Mark successful" confirm={`Mark the newest failed run of ${id} successful? Its dependents will go on.`} run={() => api().markSuccess(id)} may={{ scope: 'jobs', name: id, capability: 'write' }} />
+      {periodic ? (
+        <ActionButton label="Run again" run={() => api().forcePeriodic(id)} may={{ scope: 'jobs', name: id, capability: 'write' }} />
+      ) : (
+        <Can may={{ scope: 'jobs', name: id, capability: 'write' }}>
+          <Link to={`/jobs/${encodeURIComponent(id)}/edit`}>Edit and run again</Link>
+        </Can>
+      )}
     </>
   );
 }
@@ -132,7 +138,7 @@ function Selected({ id, node }: { id: string; node?: GraphNode }): ReactNode {
           </h2>
           {node && <HeldList node={node} />}
           <div className="actions">
-            {node?.last === 'failed' ? <FailedActions id={j.id} periodic={!!j.periodic} /> : j.periodic && <ActionButton label="Run now" run={() => api().forcePeriodic(j.id)} />}
+            {node?.last === 'failed' ? <FailedActions id={j.id} periodic={!!j.periodic} /> : j.periodic && <ActionButton label="Run now" run={() => api().forcePeriodic(j.id)} may={{ scope: 'jobs', name: j.id, capability: 'write' }} />}
           </div>
           <RunsTab job={j} />
         </section>

@@ -8,6 +8,7 @@ import { Link, useParams } from 'react-router';
 import { useQuery } from '@tanstack/react-query';
 import type { JobPlanResponse, JobRegisterResponse } from '../../api/index.ts';
 import { api } from '../api.ts';
+import { useMay } from '../acl.ts';
 import { errorText } from '../format.ts';
 import { ErrorBox, Header, Status } from '../parts/common.tsx';
 import { DiffView } from '../parts/diff.tsx';
@@ -115,6 +116,8 @@ function usePlan(text: string): { plan?: JobPlanResponse; error?: unknown; probl
 function Editor({ initial }: { initial: string }): ReactNode {
   const [text, setText] = useState(initial);
   const { plan, error, problems } = usePlan(text);
+  const id = idOf(text);
+  const mayApply = useMay(id === undefined ? { scope: 'jobs', capability: 'write' } : { scope: 'jobs', name: id, capability: 'write' });
   const [applied, setApplied] = useState<JobRegisterResponse>();
   const [applyError, setApplyError] = useState<unknown>();
   const apply = async (): Promise<void> => {
@@ -129,9 +132,13 @@ function Editor({ initial }: { initial: string }): ReactNode {
     <>
       <SpecEditor value={initial} onChange={setText} problems={problems} />
       <div className="actions" style={{ margin: '10px 0' }}>
-        <button type="button" className="primary" disabled={!plan || !!error} onClick={() => void apply()}>
-          Apply plan
-        </button>
+        {mayApply ? (
+          <button type="button" className="primary" disabled={!plan || !!error} onClick={() => void apply()}>
+            Apply plan
+          </button>
+        ) : (
+          <span className="muted">Your token may not register this job: plan only.</span>
+        )}
         {applied && (
           <span>
             Applied: <Link to={`/jobs/${encodeURIComponent(applied.jobId)}`}>{applied.jobId}</Link> version {applied.version} <Status value="submitted" />
