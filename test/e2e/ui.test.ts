@@ -4,17 +4,21 @@
  * deployment turns healthy on the page without a reload; a canary is promoted from the page; a
  * broken spec shows the server's problem at its path; with the docker driver a log line appears
  * within a second and `echo hi` in the exec terminal prints `hi`; a node is drained; a KV edit that
- * loses a CAS race shows the conflict and overwrites nothing; axe-core finds no critical or serious
- * violation on any page, light or dark.
+ * loses a CAS race shows the conflict and overwrites nothing; the DAG A -> B -> C turns green after
+ * mark-success from the page; an unplaceable job lists each ruled-out node and why; a read-only token
+ * is offered no action; the lost-connection banner comes and goes as the server stops and restarts;
+ * axe-core finds no critical or serious violation on any page, light or dark.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { BerthClient, DiscoveryClient } from '../../src/api/index.ts';
 import type { Allocation } from '../../src/model/index.ts';
 import { dockerTestEngine } from '../../src/testing/index.ts';
-import { eventually, startDev, type DevProcess } from '../harness/berth.ts';
+import { eventually, freePort, startDev, type DevProcess } from '../harness/berth.ts';
 import { browserProblem, launchBrowser, navigate, open, seriousViolations } from '../harness/browser.ts';
 
 const SPEC = (args: string, canary = 0): string => `id: ui-web
@@ -315,5 +319,37 @@ describe('the web UI with ACLs on', { skip: problem }, () => {
     }
     assert.deepEqual(seen.root, ['Stop', 'Purge', 'Scale', 'Edit', 'Drain', 'Make ineligible', 'Run a job', 'Save (CAS)', 'Delete (CAS)'], 'a management token is offered everything');
     assert.deepEqual(seen.reader, [], 'a read-only token is offered no action');
+  });
+});
+
+describe('the web UI when the server goes away', { skip: problem }, () => {
+  it('shows the lost-connection banner while the server is down, and resumes by itself once it is back', async (t) => {
+    const dataDir = await mkdtemp(path.join(tmpdir(), 'berth-ui-lost-'));
+    const port = await freePort();
+    let dev = await startDev({ driver: 'process', dataDir, port });
+    const browser = await launchBrowser();
+    t.after(async () => {
+      await browser.close();
+      await dev.cleanup();
+      await rm(dataDir, { recursive: true, force: true });
+    });
+    const client = new BerthClient({ address: dev.addr });
+    const job = (id: string): object => ({ id, type: 'batch', groups: [{ name: 'g', tasks: [{ name: 't', driver: 'process', config: { command: '/bin/sh', args: ['-c', 'exit 0'] }, resources: { cpu: 0.05, memory: '16MiB' } }] }] });
+    await client.registerJob(job('before-1'));
+    const page = await browser.newPage();
+    await open(page, `${dev.addr}/ui/jobs`);
+    await page.getByRole('link', { name: 'before-1' }).waitFor();
+    await page.evaluate('window.stayed = true');
+    const banner = page.getByRole('status').filter({ hasText: 'Lost the connection' });
+    assert.equal(await banner.count(), 0, 'no banner while the server answers');
+
+    assert.equal(await dev.stop(), 0, 'a clean stop');
+    await banner.waitFor({ timeout: 15_000 });
+
+    dev = await startDev({ driver: 'process', dataDir, port });
+    await banner.waitFor({ state: 'detached', timeout: 15_000 });
+    await client.registerJob(job('after-1'));
+    await page.getByRole('link', { name: 'after-1' }).waitFor({ timeout: 10_000 });
+    assert.equal(await page.evaluate('window.stayed'), true, 'the page resumed without a reload');
   });
 });
