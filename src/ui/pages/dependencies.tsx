@@ -20,6 +20,7 @@ const HEIGHT = 48;
 /** Colours by state, from the page's variables (light and dark). */
 const TONE: Record<string, [string, string]> = {
   complete: ['var(--okbg)', 'var(--ok)'],
+  running: ['var(--bg2)', 'var(--ok)'],
   failed: ['var(--badbg)', 'var(--bad)'],
   held: ['var(--warnbg)', 'var(--warn)'],
   pending: ['var(--bg2)', 'var(--muted)'],
@@ -39,7 +40,8 @@ function states(graph: JobGraph): Map<string, string> {
     const known = out.get(id);
     if (known) return known;
     const n = byId.get(id);
-    let state = n?.stop ? 'stopped' : (n?.last ?? 'pending');
+    // A service has no last run: it is running or not yet.
+    let state = n?.stop ? 'stopped' : (n?.last ?? ((n?.running ?? 0) > 0 ? 'running' : 'pending'));
     // The server's word first: a job whose newest evaluation waited for a dependency is held.
     if (n?.held?.length && state !== 'complete') state = 'held';
     if (state === 'pending' && !seen.has(id)) {
@@ -156,7 +158,7 @@ export default function Dependencies(): ReactNode {
     <>
       <Header title="Dependencies" />
       <p className="muted">
-        Jobs that run <code>after</code> others, coloured by how each last finished: <Status value="complete" /> <Status value="failed" /> <Status value="held" /> (a parent failed) <Status value="pending" />
+        Jobs that run <code>after</code> others, coloured by how each last finished: <Status value="complete" /> <Status value="failed" /> <Status value="held" /> (waiting for a dependency) <Status value="running" /> <Status value="pending" />
       </p>
       <Loaded query={q}>
         {(g) =>
