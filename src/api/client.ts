@@ -8,6 +8,7 @@ import type {
   AclPolicyInfo,
   JobGraph,
   MarkSuccessResponse,
+  AclCheck,
   AclTokenInfo,
   AclTokenRequest,
   ServerListEntry,
@@ -363,6 +364,11 @@ export class BerthClient {
 
   deleteAclPolicy(name: string): Promise<unknown> {
     return this.#json('DELETE', `/v1/acl/policy/${enc(name)}`);
+  }
+
+  /** What this client's token may do: one answer per check, in order. */
+  aclAuthorize(checks: AclCheck[]): Promise<boolean[]> {
+    return this.#json<{ allowed: boolean[] }>('POST', '/v1/acl/authorize', { body: JSON.stringify({ checks }), contentType: 'application/json', idempotent: true }).then((r) => r.allowed);
   }
 
   aclTokens(): Promise<AclTokenInfo[]> {

@@ -4,17 +4,21 @@
  * deployment turns healthy on the page without a reload; a canary is promoted from the page; a
  * broken spec shows the server's problem at its path; with the docker driver a log line appears
  * within a second and `echo hi` in the exec terminal prints `hi`; a node is drained; a KV edit that
- * loses a CAS race shows the conflict and overwrites nothing; axe-core finds no critical or serious
- * violation on any page, light or dark.
+ * loses a CAS race shows the conflict and overwrites nothing; the DAG A -> B -> C turns green after
+ * mark-success from the page; an unplaceable job lists each ruled-out node and why; a read-only token
+ * is offered no action; the lost-connection banner comes and goes as the server stops and restarts;
+ * axe-core finds no critical or serious violation on any page, light or dark.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { BerthClient, DiscoveryClient } from '../../src/api/index.ts';
 import type { Allocation } from '../../src/model/index.ts';
 import { dockerTestEngine } from '../../src/testing/index.ts';
-import { eventually, startDev, type DevProcess } from '../harness/berth.ts';
+import { eventually, freePort, startDev, type DevProcess } from '../harness/berth.ts';
 import { browserProblem, launchBrowser, navigate, open, seriousViolations } from '../harness/browser.ts';
 
 const SPEC = (args: string, canary = 0): string => `id: ui-web
@@ -154,7 +158,7 @@ describe('the web UI in a browser', { skip: problem }, () => {
     await eventually('hi in the terminal', async () => (await page.locator('.xterm-rows').innerText()).split('\n').some((l) => l.trim() === 'hi'));
   });
 
-  it('draws the DAG of A -> B -> C live with B failed and C held', async () => {
+  it('draws the DAG of A -> B -> C live with B failed and C held, then all green after mark-success from the page', async () => {
     const step = (id: string, after: string[], code: number): object => ({
       id,
       type: 'batch',
@@ -163,10 +167,42 @@ describe('the web UI in a browser', { skip: problem }, () => {
     });
     await client.registerJob(step('dag-c', ['dag-b'], 0));
     await client.registerJob(step('dag-b', ['dag-a'], 1));
-    await navigate(page, '/ui/dependencies');
+    await open(page, `${dev.addr}/ui/dependencies`);
     await page.getByText('dag-c · pending').waitFor();
     await client.registerJob(step('dag-a', [], 0));
     for (const label of ['dag-a · complete', 'dag-b · failed', 'dag-c · held']) await page.getByText(label).waitFor({ timeout: 30_000 });
+    assert.equal(await page.locator('.react-flow__edge-text', { hasText: 'completed' }).count(), 2, 'each edge labelled with its condition');
+    const held = page.getByRole('list', { name: 'What holds dag-c' }).first();
+    await held.getByText(/waits for dag-b to be completed:/).waitFor({ timeout: 30_000 });
+    assert.match(await held.innerText(), /waits for dag-b to be completed: .*dag-b.*fail/i, 'the server’s reason');
+
+    // Mark B's failed run successful from the page: C goes on, and the graph turns green live.
+    await page.evaluate('window.stayed = true');
+    await page.getByText('dag-b · failed').click();
+    await page.getByRole('region', { name: 'Job dag-b' }).getByRole('button', { name: 'Mark successful' }).click();
+    for (const label of ['dag-b · complete', 'dag-c · complete']) await page.getByText(label).waitFor({ timeout: 30_000 });
+    assert.equal(await page.getByTestId('held').count(), 0, 'nothing held any more');
+    assert.equal(await page.evaluate('window.stayed'), true, 'no reload');
+    const b = (await client.jobRuns('dag-b')).runs.find((r) => r.markedSuccess);
+    assert.ok(b, 'the server keeps who marked the run');
+  });
+
+  it('lists each ruled-out node and its reason, in the plan’s dry run and in the job’s evaluations', async () => {
+    const big = SPEC('sleep 1000').replace('id: ui-web', 'id: ui-big').replace('memory: 16Mi', 'memory: 900Gi');
+    await open(page, `${dev.addr}/ui/run`);
+    await typeSpec(big);
+    const dry = page.getByTestId('plan').getByRole('table', { name: 'Nodes ruled out for group web' });
+    await dry.getByRole('row', { name: /dev .* memory exhausted/ }).waitFor();
+
+    await client.registerJob(big);
+    await navigate(page, '/ui/jobs/ui-big?tab=evaluations');
+    const ruledOut = page.getByRole('table', { name: 'Nodes ruled out for group web' }).first();
+    await ruledOut.waitFor();
+    const [node] = (await client.listNodes()).value;
+    const cells = await ruledOut.locator('tbody tr').first().locator('td').allInnerTexts();
+    assert.match(cells[0], new RegExp(`^${node.name}\\b`), 'the node by name');
+    assert.equal(cells[1], 'memory exhausted', 'and why it was ruled out');
+    await client.stopJob('ui-big', true);
   });
 
   it('passes axe-core on every page, light and dark, with no critical or serious violation', async () => {
@@ -227,5 +263,93 @@ describe('the web UI with ACLs on', { skip: problem }, () => {
     await page.getByText(/in sh: connected/).waitFor();
     await page.keyboard.type('echo hi\n');
     await eventually('hi in the terminal', async () => (await page.locator('.xterm-rows').innerText()).split('\n').some((l) => l.trim() === 'hi'));
+  });
+  it('does not offer what a read-only token may not do', async (t) => {
+    const dev = await startDev({ driver: 'process', args: ['--acl'] });
+    const browser = await launchBrowser();
+    t.after(async () => {
+      await browser.close();
+      await dev.cleanup();
+    });
+    const { secretId: root } = await new BerthClient({ address: dev.addr, token: '' }).aclBootstrap();
+    const admin = new BerthClient({ address: dev.addr, token: root });
+    await admin.applyAclPolicy('readonly', 'jobs:\n  "*": [read]\nnodes: [read]\nkv:\n  "": [read]\nevents: [read]\nservices: [read]\n');
+    const { secretId: reader } = await admin.createAclToken({ description: 'reader', policies: ['readonly'] });
+    await admin.registerJob({ id: 'ro-web', groups: [{ name: 'g', tasks: [{ name: 'sh', driver: 'process', config: { command: '/bin/sh', args: ['-c', 'sleep 600'] }, resources: { cpu: 0.05, memory: '16MiB' } }] }] });
+    await new DiscoveryClient(admin.servers).kvPut('app/ro', 'v1');
+    const page = await browser.newPage();
+
+    // Every authorize request answered, and none new for a moment: what is offered is settled.
+    let asking = 0;
+    page.on('request', (r) => void (r.url().endsWith('/v1/acl/authorize') && asking++));
+    page.on('requestfinished', (r) => void (r.url().endsWith('/v1/acl/authorize') && asking--));
+    const settled = async (): Promise<void> => {
+      await page.waitForTimeout(200);
+      await eventually('the token’s answers', async () => asking === 0);
+    };
+    /** Open a page with a token. */
+    const visit = async (path: string, token: string): Promise<void> => {
+      await page.goto(`${dev.addr}/ui/`);
+      await page.evaluate(`sessionStorage.setItem('berth.token', ${JSON.stringify(token)})`);
+      await open(page, `${dev.addr}${path}`);
+      await page.locator('h1').first().waitFor();
+    };
+    const actions = async (): Promise<string[]> => {
+      await settled();
+      const names = ['Stop', 'Purge', 'Scale', 'Edit', 'Drain', 'Make ineligible', 'Run a job', 'Save (CAS)', 'Delete (CAS)'];
+      const shown: string[] = [];
+      for (const name of names) if ((await page.getByRole('button', { name, exact: true }).or(page.getByRole('link', { name, exact: true })).count()) > 0) shown.push(name);
+      return shown;
+    };
+    const seen: Record<string, string[]> = {};
+    for (const [who, token] of [['root', root!], ['reader', reader!]] as const) {
+      await visit('/ui/jobs/ro-web', token);
+      await page.getByRole('table', { name: 'Groups' }).waitFor();
+      if (who === 'root') await page.getByRole('button', { name: 'Stop', exact: true }).waitFor();
+      const onJob = await actions();
+      await visit('/ui/nodes', token);
+      await page.getByTestId('node-dev').waitFor();
+      const onNodes = await actions();
+      await visit('/ui/jobs', token);
+      await page.getByRole('link', { name: 'ro-web' }).waitFor();
+      const onJobs = await actions();
+      await visit('/ui/kv/app/ro', token);
+      await page.getByRole('textbox', { name: /Value of app\/ro/ }).waitFor();
+      seen[who] = [...onJob, ...onNodes, ...onJobs, ...(await actions())];
+    }
+    assert.deepEqual(seen.root, ['Stop', 'Purge', 'Scale', 'Edit', 'Drain', 'Make ineligible', 'Run a job', 'Save (CAS)', 'Delete (CAS)'], 'a management token is offered everything');
+    assert.deepEqual(seen.reader, [], 'a read-only token is offered no action');
+  });
+});
+
+describe('the web UI when the server goes away', { skip: problem }, () => {
+  it('shows the lost-connection banner while the server is down, and resumes by itself once it is back', async (t) => {
+    const dataDir = await mkdtemp(path.join(tmpdir(), 'berth-ui-lost-'));
+    const port = await freePort();
+    let dev = await startDev({ driver: 'process', dataDir, port });
+    const browser = await launchBrowser();
+    t.after(async () => {
+      await browser.close();
+      await dev.cleanup();
+      await rm(dataDir, { recursive: true, force: true });
+    });
+    const client = new BerthClient({ address: dev.addr });
+    const job = (id: string): object => ({ id, type: 'batch', groups: [{ name: 'g', tasks: [{ name: 't', driver: 'process', config: { command: '/bin/sh', args: ['-c', 'exit 0'] }, resources: { cpu: 0.05, memory: '16MiB' } }] }] });
+    await client.registerJob(job('before-1'));
+    const page = await browser.newPage();
+    await open(page, `${dev.addr}/ui/jobs`);
+    await page.getByRole('link', { name: 'before-1' }).waitFor();
+    await page.evaluate('window.stayed = true');
+    const banner = page.getByRole('status').filter({ hasText: 'Lost the connection' });
+    assert.equal(await banner.count(), 0, 'no banner while the server answers');
+
+    assert.equal(await dev.stop(), 0, 'a clean stop');
+    await banner.waitFor({ timeout: 15_000 });
+
+    dev = await startDev({ driver: 'process', dataDir, port });
+    await banner.waitFor({ state: 'detached', timeout: 15_000 });
+    await client.registerJob(job('after-1'));
+    await page.getByRole('link', { name: 'after-1' }).waitFor({ timeout: 10_000 });
+    assert.equal(await page.evaluate('window.stayed'), true, 'the page resumed without a reload');
   });
 });

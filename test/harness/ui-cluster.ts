@@ -1,7 +1,8 @@
 /**
  * A realistic cluster for the UI's pictures and benchmark: `berth dev` plus extra agents (process
  * driver), a few dozen jobs of every kind, HTTP services with passing and failing checks, a canary
- * deployment waiting for promotion, a chain of `after` jobs with a failed step, KV keys.
+ * deployment waiting for promotion, a chain of `after` jobs with a failed step, a service held until
+ * another is healthy, a job that fits no node, KV keys.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -67,6 +68,11 @@ async function populate(client: BerthClient): Promise<void> {
   await client.registerJob(step('etl-publish', ['etl-load']));
   await client.registerJob(step('etl-extract', []));
   await client.registerJob(step('etl-audit', ['etl-extract']));
+  // A service held until another is healthy (its check fails: it stays held), and one that fits no node.
+  await client.registerJob(sleeper('search-frontend', 1, { after: [{ job: 'search-http', condition: 'healthy' }] }));
+  const big = sleeper('ml-trainer', 1) as { groups: { tasks: { resources: Record<string, unknown> }[] }[] };
+  big.groups[0].tasks[0].resources = { cpu: 0.5, memory: '64GiB' };
+  await client.registerJob(big);
   // A rolling update waiting for its canary to be promoted.
   const update = { update: { max_parallel: 1, health_check: 'task_states', min_healthy_time: '1s', canary: 1 } };
   await client.registerJob(sleeper('checkout-api', 3, update));

@@ -135,6 +135,28 @@ test('the anonymous token acts for requests without a token, with the policy the
   assert.equal((await call(ts, { method: 'DELETE', url: '/v1/acl/token/anonymous' }, root)).status, 400);
 });
 
+test('POST /v1/acl/authorize answers what the caller may do, per object or on any; a wrong capability is a 400 naming it', async (t) => {
+  const { ts, root } = await aclServer(t);
+  const reader = await tokenWith(ts, root, 'reader', 'jobs:\n  "*": [read]\n  "web-*": [scale]\nnodes: [read]\n');
+  const checks = [
+    { scope: 'jobs', name: 'api', capability: 'read' },
+    { scope: 'jobs', name: 'api', capability: 'write' },
+    { scope: 'jobs', name: 'web-1', capability: 'scale' },
+    { scope: 'jobs', name: 'api', capability: 'scale' },
+    { scope: 'jobs', capability: 'scale' },
+    { scope: 'nodes', name: 'dev', capability: 'write' },
+  ];
+  const ask = (token?: string, body: unknown = { checks }): ReturnType<typeof call> => call(ts, { method: 'POST', url: '/v1/acl/authorize', body }, token);
+  assert.deepEqual((await ask(reader)).body.allowed, [true, false, true, false, true, false]);
+  assert.deepEqual((await ask(root)).body.allowed, [true, true, true, true, true, true], 'a management token may do anything');
+  assert.deepEqual((await ask()).body.allowed, [false, false, false, false, false, false], 'the anonymous token, with no policy');
+  assert.equal((await ask('not-a-token')).status, 401);
+  const bad = await ask(reader, { checks: [{ scope: 'jobs', name: 'api', capability: 'fly' }] });
+  assert.equal(bad.status, 400);
+  assert.match(bad.body.error!.message, /checks\[0\]\.capability: "fly" is not a capability of jobs/);
+  assert.equal((await ask(reader, { checks: [{ scope: 'planets', capability: 'read' }] })).status, 400);
+});
+
 test('a token that expires stops working without a restart', async (t) => {
   const clock = new FakeClock(Date.now());
   const { ts, root } = await aclServer(t, clock);

@@ -5,7 +5,7 @@ import type { Allocation, TaskState } from '../../model/index.ts';
 import { api } from '../api.ts';
 import { useLive } from '../live.ts';
 import { useAllHealth, useServices } from '../queries.ts';
-import { ActionButton, Header, Loaded, Status, Time } from '../parts/common.tsx';
+import { ActionButton, Can, Header, Loaded, Status, Time } from '../parts/common.tsx';
 import { Logs } from '../parts/logs.tsx';
 import { ExecTerminal } from '../parts/terminal.tsx';
 import { UsageChart } from '../parts/usage-chart.tsx';
@@ -61,9 +61,11 @@ function Exec({ alloc, task }: { alloc: Allocation; task: string }): ReactNode {
         <label>
           Command <input value={command} onChange={(e) => setCommand(e.target.value)} />
         </label>
-        <button type="button" onClick={() => setOpen(argv)}>
-          Open terminal
-        </button>
+        <Can may={{ scope: 'jobs', name: alloc.jobId, capability: 'alloc-exec' }}>
+          <button type="button" onClick={() => setOpen(argv)}>
+            Open terminal
+          </button>
+        </Can>
       </div>
       {open && <ExecTerminal key={open.join(' ')} allocId={alloc.id} task={task} command={open} />}
     </div>
@@ -136,8 +138,8 @@ export default function AllocPage(): ReactNode {
               </>
             }
           >
-            <ActionButton label="Restart" run={() => api().restartAllocation(a.id)} />
-            <ActionButton label="Stop" danger confirm="Stop this allocation? The scheduler places a replacement." run={() => api().stopAllocation(a.id)} />
+            <ActionButton label="Restart" run={() => api().restartAllocation(a.id)} may={{ scope: 'jobs', name: a.jobId, capability: 'alloc-lifecycle' }} />
+            <ActionButton label="Stop" danger confirm="Stop this allocation? The scheduler places a replacement." run={() => api().stopAllocation(a.id)} may={{ scope: 'jobs', name: a.jobId, capability: 'alloc-lifecycle' }} />
           </Header>
           <AllocBody alloc={a} />
         </>

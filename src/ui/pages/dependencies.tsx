@@ -9,9 +9,9 @@ import { useQuery } from '@tanstack/react-query';
 import { ReactFlow, Background, Controls, Position, type Edge, type Node as FlowNode } from '@xyflow/react';
 import '@xyflow/react/dist/style.css';
 import dagre from '@dagrejs/dagre';
-import type { JobGraph } from '../../api/index.ts';
+import type { GraphEdge, GraphNode, JobGraph } from '../../api/index.ts';
 import { api } from '../api.ts';
-import { ActionButton, Header, Loaded, Status } from '../parts/common.tsx';
+import { ActionButton, Can, Header, Loaded, Status } from '../parts/common.tsx';
 import { RunsTab } from './job-tabs.tsx';
 
 const WIDTH = 180;
@@ -20,6 +20,7 @@ const HEIGHT = 48;
 /** Colours by state, from the page's variables (light and dark). */
 const TONE: Record<string, [string, string]> = {
   complete: ['var(--okbg)', 'var(--ok)'],
+  running: ['var(--bg2)', 'var(--ok)'],
   failed: ['var(--badbg)', 'var(--bad)'],
   held: ['var(--warnbg)', 'var(--warn)'],
   pending: ['var(--bg2)', 'var(--muted)'],
@@ -39,7 +40,10 @@ function states(graph: JobGraph): Map<string, string> {
     const known = out.get(id);
     if (known) return known;
     const n = byId.get(id);
-    let state = n?.stop ? 'stopped' : (n?.last ?? 'pending');
+    // A service has no last run: it is running or not yet.
+    let state = n?.stop ? 'stopped' : (n?.last ?? ((n?.running ?? 0) > 0 ? 'running' : 'pending'));
+    // The server's word first: a job whose newest evaluation waited for a dependency is held.
+    if (n?.held?.length && state !== 'complete') state = 'held';
     if (state === 'pending' && !seen.has(id)) {
       const up = (parents.get(id) ?? []).map((p) => visit(p, new Set([...seen, id])));
       if (up.some((s) => s === 'failed' || s === 'held')) state = 'held';
@@ -49,6 +53,11 @@ function states(graph: JobGraph): Map<string, string> {
   };
   for (const n of graph.nodes) visit(n.id, new Set());
   return out;
+}
+
+/** What an edge waits for: its condition (the short form `after: [a]` waits for a's run to complete), and restart when set. */
+function edgeLabel(e: GraphEdge): string {
+  return `${e.condition ?? 'completed'}${e.restart ? ' · restart' : ''}`;
 }
 
 /** Positions from dagre, left to right. */
@@ -75,20 +84,64 @@ function layout(graph: JobGraph): { nodes: FlowNode[]; edges: Edge[] } {
       ariaLabel: `job ${n.id}, ${s}`,
     };
   });
-  const edges: Edge[] = graph.edges.map((e) => ({ id: `${e.from}->${e.to}`, source: e.from, target: e.to, animated: state.get(e.from) === 'pending' }));
+  const edges: Edge[] = graph.edges.map((e) => ({
+    id: `${e.from}->${e.to}`,
+    source: e.from,
+    target: e.to,
+    label: edgeLabel(e),
+    labelBgStyle: { fill: 'var(--bg)' },
+    labelStyle: { fill: 'var(--fg)' },
+    animated: state.get(e.from) === 'pending',
+  }));
   return { nodes, edges };
 }
 
-function Selected({ id }: { id: string }): ReactNode {
+/** What holds a job, in the server's words: one line per dependency not met. */
+function HeldList({ node }: { node: GraphNode }): ReactNode {
+  if (!node.held?.length) return null;
+  return (
+    <ul className="held" aria-label={`What holds ${node.id}`}>
+      {node.held.map((h) => (
+        <li key={`${h.job}-${h.condition}`}>
+          waits for <strong>{h.job}</strong> to be {h.condition}: <span className="muted">{h.reason}</span>
+        </li>
+      ))}
+    </ul>
+  );
+}
+
+/**
+ * A failed job's way on: mark its newest failed run successful (its dependents go on), or run it
+ * again: a periodic job launches now (force); any other is registered again from its edit page.
+ */
+function FailedActions({ id, periodic }: { id: string; periodic: boolean }): ReactNode {
+  return (
+    <>
+      <ActionButton label="Mark successful" confirm={`Mark the newest failed run of ${id} successful? Its dependents will go on.`} run={() => api().markSuccess(id)} may={{ scope: 'jobs', name: id, capability: 'write' }} />
+      {periodic ? (
+        <ActionButton label="Run again" run={() => api().forcePeriodic(id)} may={{ scope: 'jobs', name: id, capability: 'write' }} />
+      ) : (
+        <Can may={{ scope: 'jobs', name: id, capability: 'write' }}>
+          <Link to={`/jobs/${encodeURIComponent(id)}/edit`}>Edit and run again</Link>
+        </Can>
+      )}
+    </>
+  );
+}
+
+function Selected({ id, node }: { id: string; node?: GraphNode }): ReactNode {
   const job = useQuery({ queryKey: ['job', id], queryFn: () => api().getJob(id) });
   return (
     <Loaded query={job}>
       {(j) => (
-        <section className="card" style={{ marginTop: 12 }}>
+        <section className="card" style={{ marginTop: 12 }} aria-label={`Job ${j.id}`}>
           <h2>
             <Link to={`/jobs/${encodeURIComponent(j.id)}?tab=runs`}>{j.id}</Link> {j.after && <span className="muted">after {j.after.join(', ')}</span>}
           </h2>
-          <div className="actions">{j.periodic && <ActionButton label="Run now" run={() => api().forcePeriodic(j.id)} />}</div>
+          {node && <HeldList node={node} />}
+          <div className="actions">
+            {node?.last === 'failed' ? <FailedActions id={j.id} periodic={!!j.periodic} /> : j.periodic && <ActionButton label="Run now" run={() => api().forcePeriodic(j.id)} may={{ scope: 'jobs', name: j.id, capability: 'write' }} />}
+          </div>
           <RunsTab job={j} />
         </section>
       )}
@@ -105,7 +158,7 @@ export default function Dependencies(): ReactNode {
     <>
       <Header title="Dependencies" />
       <p className="muted">
-        Jobs that run <code>after</code> others, coloured by how each last finished: <Status value="complete" /> <Status value="failed" /> <Status value="held" /> (a parent failed) <Status value="pending" />
+        Jobs that run <code>after</code> others, coloured by how each last finished: <Status value="complete" /> <Status value="failed" /> <Status value="held" /> (waiting for a dependency) <Status value="running" /> <Status value="pending" />
       </p>
       <Loaded query={q}>
         {(g) =>
@@ -130,13 +183,28 @@ export default function Dependencies(): ReactNode {
                 <button type="button" onClick={() => setSelected(n.id)}>
                   {n.id}
                 </button>{' '}
-                <Status value={states(q.data!).get(n.id) ?? 'pending'} /> {q.data!.edges.filter((e) => e.to === n.id).length > 0 && <span className="muted">after {q.data!.edges.filter((e) => e.to === n.id).map((e) => e.from).join(', ')}</span>}
+                <Status value={states(q.data!).get(n.id) ?? 'pending'} /> {q.data!.edges.filter((e) => e.to === n.id).length > 0 && <span className="muted">after {q.data!.edges.filter((e) => e.to === n.id).map((e) => `${e.from} (${edgeLabel(e)})`).join(', ')}</span>}
               </li>
             ))}
           </ul>
         </details>
       )}
-      {selected && <Selected id={selected} />}
+      {q.data?.nodes.some((n) => n.held?.length) && (
+        <section className="card" aria-label="Held jobs" data-testid="held">
+          <h2>Held</h2>
+          {q.data.nodes
+            .filter((n) => n.held?.length)
+            .map((n) => (
+              <div key={n.id}>
+                <button type="button" onClick={() => setSelected(n.id)}>
+                  {n.id}
+                </button>
+                <HeldList node={n} />
+              </div>
+            ))}
+        </section>
+      )}
+      {selected && <Selected id={selected} node={q.data?.nodes.find((n) => n.id === selected)} />}
     </>
   );
 }

@@ -5,8 +5,9 @@ import { useQuery } from '@tanstack/react-query';
 import type { Allocation, Deployment, Evaluation, Job } from '../../model/index.ts';
 import { api } from '../api.ts';
 import { useLive } from '../live.ts';
-import { ActionButton, Loaded, Meter, Status, Time } from '../parts/common.tsx';
+import { ActionButton, Can, Loaded, Meter, Status, Time } from '../parts/common.tsx';
 import { DiffView } from '../parts/diff.tsx';
+import { HeldBy, PlacementFailureView } from '../parts/placement.tsx';
 import { shortId } from '../format.ts';
 
 /** The allocations of a job, live. */
@@ -73,7 +74,7 @@ export function VersionsTab({ job }: { job: Job }): ReactNode {
                 Version {v.version} {v.version === job.version && <Status value="current" />} {v.stable && <Status value="stable" />} <Time ms={v.submitTime} />
               </h2>
               {d.diffs.some((x) => x.to === v.version) ? <DiffView diff={d.diffs.find((x) => x.to === v.version)?.diff} /> : <p className="muted">The oldest version kept.</p>}
-              {v.version !== job.version && <ActionButton label={`Revert to v${v.version}`} confirm={`Register version ${v.version} of ${job.id} again?`} run={() => api().revertJob(job.id, v.version)} />}
+              {v.version !== job.version && <ActionButton label={`Revert to v${v.version}`} confirm={`Register version ${v.version} of ${job.id} again?`} run={() => api().revertJob(job.id, v.version)} may={{ scope: 'jobs', name: job.id, capability: 'write' }} />}
             </section>
           ))}
         </div>
@@ -123,10 +124,10 @@ function DeploymentCard({ d }: { d: Deployment }): ReactNode {
       </table>
       {live && (
         <div className="actions" style={{ marginTop: 8 }}>
-          {canaries && <ActionButton label="Promote" run={() => api().deploymentAction(d.id, 'promote')} />}
-          {d.status === 'running' && <ActionButton label="Pause" run={() => api().deploymentAction(d.id, 'pause')} />}
-          {d.status === 'paused' && <ActionButton label="Resume" run={() => api().deploymentAction(d.id, 'resume')} />}
-          <ActionButton label="Fail" danger confirm="Fail this deployment?" run={() => api().deploymentAction(d.id, 'fail')} />
+          {canaries && <ActionButton label="Promote" run={() => api().deploymentAction(d.id, 'promote')} may={{ scope: 'jobs', name: d.jobId, capability: 'write' }} />}
+          {d.status === 'running' && <ActionButton label="Pause" run={() => api().deploymentAction(d.id, 'pause')} may={{ scope: 'jobs', name: d.jobId, capability: 'write' }} />}
+          {d.status === 'paused' && <ActionButton label="Resume" run={() => api().deploymentAction(d.id, 'resume')} may={{ scope: 'jobs', name: d.jobId, capability: 'write' }} />}
+          <ActionButton label="Fail" danger confirm="Fail this deployment?" run={() => api().deploymentAction(d.id, 'fail')} may={{ scope: 'jobs', name: d.jobId, capability: 'write' }} />
         </div>
       )}
     </section>
@@ -146,24 +147,9 @@ function EvalCard({ e }: { e: Evaluation }): ReactNode {
         <span className="mono">{shortId(e.id)}</span> {e.triggeredBy} <Status value={e.status} /> <Time ms={e.createTime} />
       </h2>
       {e.statusDescription && <p className="muted">{e.statusDescription}</p>}
+      <HeldBy held={e.held} />
       {e.failures.map((f) => (
-        <div key={f.group}>
-          <strong>
-            Group "{f.group}": {f.missing} not placed, {f.nodesEvaluated} nodes evaluated
-          </strong>
-          <ul>
-            {Object.entries(f.filtered).map(([reason, n]) => (
-              <li key={reason}>
-                {reason}: {n} node{n === 1 ? '' : 's'}
-              </li>
-            ))}
-            {Object.entries(f.shortfall ?? {}).map(([dim, s]) => (
-              <li key={dim}>
-                {dim}: asks {s.ask}, most free {s.mostFree} on {s.nodeName}
-              </li>
-            ))}
-          </ul>
-        </div>
+        <PlacementFailureView key={f.group} f={f} />
       ))}
     </section>
   );
@@ -184,14 +170,14 @@ export function RunsTab({ job }: { job: Job }): ReactNode {
       {(d) => (
         <div>
           <div className="actions">
-            {job.periodic && <ActionButton label="Force a launch now" run={() => api().forcePeriodic(job.id)} />}
+            {job.periodic && <ActionButton label="Force a launch now" run={() => api().forcePeriodic(job.id)} may={{ scope: 'jobs', name: job.id, capability: 'write' }} />}
             {job.parameterized && (
-              <>
+              <Can may={{ scope: 'jobs', name: job.id, capability: 'dispatch' }}>
                 <label>
                   Meta (k=v, comma-separated) <input value={meta} onChange={(e) => setMeta(e.target.value)} />
                 </label>
                 <ActionButton label="Dispatch" run={() => api().dispatchJob(job.id, { meta: Object.fromEntries(meta.split(',').filter(Boolean).map((kv) => kv.split('=', 2) as [string, string])) })} />
-              </>
+              </Can>
             )}
           </div>
           {d.next.length > 0 && (

@@ -6,11 +6,13 @@ import type { GroupSummary } from '../../api/index.ts';
 import type { Job } from '../../model/index.ts';
 import { api } from '../api.ts';
 import { useLive } from '../live.ts';
-import { ActionButton, ErrorBox, Header, Loaded, Status } from '../parts/common.tsx';
+import { useMay } from '../acl.ts';
+import { ActionButton, Can, ErrorBox, Header, Loaded, Status } from '../parts/common.tsx';
 import { AllocsTab, DeploymentsTab, EvalsTab, RunsTab, VersionsTab } from './job-tabs.tsx';
 
 function ScaleCell({ jobId, group, count }: { jobId: string; group: string; count: number }): ReactNode {
   const [value, setValue] = useState(String(count));
+  if (!useMay({ scope: 'jobs', name: jobId, capability: 'scale' })) return count;
   return (
     <span className="actions">
       <input aria-label={`Count of ${group}`} type="number" min={0} value={value} onChange={(e) => setValue(e.target.value)} style={{ width: 70 }} />
@@ -64,13 +66,15 @@ function JobActions({ job }: { job: Job }): ReactNode {
   return (
     <>
       {!job.parentId && (
-        <Link className="button" to={`/jobs/${encodeURIComponent(job.id)}/edit`}>
-          Edit
-        </Link>
+        <Can may={{ scope: 'jobs', name: job.id, capability: 'write' }}>
+          <Link className="button" to={`/jobs/${encodeURIComponent(job.id)}/edit`}>
+            Edit
+          </Link>
+        </Can>
       )}
-      {live.length > 0 && <ActionButton label="Restart" confirm={`Replace ${live.length} allocations of ${job.id}?`} run={() => api().restartAllocs(job.id, live)} />}
-      {!job.stop && <ActionButton label="Stop" danger confirm={`Stop job ${job.id}?`} run={() => api().stopJob(job.id)} />}
-      <ActionButton label="Purge" danger confirm={`Stop and purge ${job.id} with its history?`} run={() => api().stopJob(job.id, true)} onDone={() => navigate('/jobs')} />
+      {live.length > 0 && <ActionButton label="Restart" confirm={`Replace ${live.length} allocations of ${job.id}?`} run={() => api().restartAllocs(job.id, live)} may={{ scope: 'jobs', name: job.id, capability: 'alloc-lifecycle' }} />}
+      {!job.stop && <ActionButton label="Stop" danger confirm={`Stop job ${job.id}?`} run={() => api().stopJob(job.id)} may={{ scope: 'jobs', name: job.id, capability: 'write' }} />}
+      <ActionButton label="Purge" danger confirm={`Stop and purge ${job.id} with its history?`} run={() => api().stopJob(job.id, true)} onDone={() => navigate('/jobs')} may={{ scope: 'jobs', name: job.id, capability: 'write' }} />
     </>
   );
 }

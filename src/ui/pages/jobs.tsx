@@ -4,7 +4,7 @@ import { Link, useSearchParams } from 'react-router';
 import { useVirtualizer } from '@tanstack/react-virtual';
 import type { JobListItem } from '../../api/index.ts';
 import { useJobs } from '../queries.ts';
-import { ErrorBox, Header, Status, Time } from '../parts/common.tsx';
+import { Can, ErrorBox, Header, Status, Time } from '../parts/common.tsx';
 
 type SortKey = 'id' | 'type' | 'status' | 'submitTime';
 
@@ -94,9 +94,11 @@ export function Jobs(): ReactNode {
   return (
     <>
       <Header title={`Jobs (${rows.length})`}>
-        <Link className="button primary" to="/run">
-          Run a job
-        </Link>
+        <Can may={{ scope: 'jobs', capability: 'write' }}>
+          <Link className="button primary" to="/run">
+            Run a job
+          </Link>
+        </Can>
       </Header>
       <Filters params={params} set={set} />
       {query.error !== null && <ErrorBox error={query.error} />}

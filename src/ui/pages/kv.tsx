@@ -49,8 +49,8 @@ function Editor({ entry, path }: { entry?: ConsulKvEntry; path: string }): React
         <textarea rows={10} value={text} onChange={(e) => edit(e.target.value)} className="mono" />
       </label>
       <div className="actions" style={{ marginTop: 8 }}>
-        <ActionButton label={entry ? 'Save (CAS)' : 'Create'} run={save} />
-        {entry && <ActionButton label="Delete (CAS)" danger confirm={`Delete ${path}?`} run={async () => { if (!(await discoveryApi().kvDelete(path, base))) throw new Error(`Not deleted: "${path}" was changed since you opened it; reload it first`); }} />}
+        <ActionButton label={entry ? 'Save (CAS)' : 'Create'} run={save} may={{ scope: 'kv', name: path, capability: 'write' }} />
+        {entry && <ActionButton label="Delete (CAS)" danger confirm={`Delete ${path}?`} run={async () => { if (!(await discoveryApi().kvDelete(path, base))) throw new Error(`Not deleted: "${path}" was changed since you opened it; reload it first`); }} may={{ scope: 'kv', name: path, capability: 'write' }} />}
       </div>
       {conflict && <p data-testid="cas-conflict" className="muted">Your text is kept above; nothing was overwritten.</p>}
     </div>

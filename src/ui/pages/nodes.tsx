@@ -3,6 +3,7 @@ import { useState, type ReactNode } from 'react';
 import type { Allocation, Node } from '../../model/index.ts';
 import { api } from '../api.ts';
 import { useAllocs, useNodes } from '../queries.ts';
+import { useMay } from '../acl.ts';
 import { ActionButton, ErrorBox, Header, Meter, Status, Time } from '../parts/common.tsx';
 import { shortId } from '../format.ts';
 
@@ -22,14 +23,16 @@ export function reservedByNode(allocs: Allocation[]): Map<string, { cpu: number;
 
 function DrainControls({ node }: { node: Node }): ReactNode {
   const [minutes, setMinutes] = useState('10');
+  const may = useMay({ scope: 'nodes', name: node.name, capability: 'write' });
   if (node.drain) {
     return (
       <span className="actions">
         <Status value="draining" /> {node.drain.deadline ? <>deadline <Time ms={node.drain.deadline} /></> : 'no deadline'}
-        <ActionButton label="Cancel drain" run={() => api().drainNode(node.id, { enable: false })} />
+        <ActionButton label="Cancel drain" run={() => api().drainNode(node.id, { enable: false })} may={{ scope: 'nodes', name: node.name, capability: 'write' }} />
       </span>
     );
   }
+  if (!may) return null;
   return (
     <span className="actions">
       <label>
@@ -54,7 +57,7 @@ function NodeRow({ node, used }: { node: Node; used?: { cpu: number; memoryMiB: 
       </td>
       <td>
         <Status value={node.eligible ? 'eligible' : 'ineligible'} />{' '}
-        <ActionButton label={node.eligible ? 'Make ineligible' : 'Make eligible'} run={() => api().setNodeEligibility(node.id, !node.eligible)} />
+        <ActionButton label={node.eligible ? 'Make ineligible' : 'Make eligible'} run={() => api().setNodeEligibility(node.id, !node.eligible)} may={{ scope: 'nodes', name: node.name, capability: 'write' }} />
       </td>
       <td>
         {(used?.cpu ?? 0).toFixed(2)} / {node.resources.cpu} cores

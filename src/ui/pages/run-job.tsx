@@ -8,9 +8,11 @@ import { Link, useParams } from 'react-router';
 import { useQuery } from '@tanstack/react-query';
 import type { JobPlanResponse, JobRegisterResponse } from '../../api/index.ts';
 import { api } from '../api.ts';
+import { useMay } from '../acl.ts';
 import { errorText } from '../format.ts';
 import { ErrorBox, Header, Status } from '../parts/common.tsx';
 import { DiffView } from '../parts/diff.tsx';
+import { HeldBy, PlacementFailureView } from '../parts/placement.tsx';
 import { SpecEditor, type SpecProblem } from '../parts/spec-editor.tsx';
 import { DeploymentsTab } from './job-tabs.tsx';
 import { specOf } from '../spec-text.ts';
@@ -69,10 +71,11 @@ function PlanView({ plan }: { plan: JobPlanResponse }): ReactNode {
       <h2>Diff</h2>
       <DiffView diff={plan.diff} />
       {plan.placements.length > 0 && <p>Placements: {plan.placements.map((p) => `${p.name} → ${p.nodeName}`).join(', ')}</p>}
-      {plan.explanation.length > 0 && (
-        <div className="error">
-          {plan.explanation.map((l) => (
-            <div key={l}>{l}</div>
+      <HeldBy held={plan.held} />
+      {plan.failures.length > 0 && (
+        <div className="error" data-testid="plan-failures">
+          {plan.failures.map((f) => (
+            <PlacementFailureView key={f.group} f={f} />
           ))}
         </div>
       )}
@@ -113,6 +116,8 @@ function usePlan(text: string): { plan?: JobPlanResponse; error?: unknown; probl
 function Editor({ initial }: { initial: string }): ReactNode {
   const [text, setText] = useState(initial);
   const { plan, error, problems } = usePlan(text);
+  const id = idOf(text);
+  const mayApply = useMay(id === undefined ? { scope: 'jobs', capability: 'write' } : { scope: 'jobs', name: id, capability: 'write' });
   const [applied, setApplied] = useState<JobRegisterResponse>();
   const [applyError, setApplyError] = useState<unknown>();
   const apply = async (): Promise<void> => {
@@ -127,9 +132,13 @@ function Editor({ initial }: { initial: string }): ReactNode {
     <>
       <SpecEditor value={initial} onChange={setText} problems={problems} />
       <div className="actions" style={{ margin: '10px 0' }}>
-        <button type="button" className="primary" disabled={!plan || !!error} onClick={() => void apply()}>
-          Apply plan
-        </button>
+        {mayApply ? (
+          <button type="button" className="primary" disabled={!plan || !!error} onClick={() => void apply()}>
+            Apply plan
+          </button>
+        ) : (
+          <span className="muted">Your token may not register this job: plan only.</span>
+        )}
         {applied && (
           <span>
             Applied: <Link to={`/jobs/${encodeURIComponent(applied.jobId)}`}>{applied.jobId}</Link> version {applied.version} <Status value="submitted" />

@@ -1,6 +1,8 @@
 /** Small pieces every page uses: status badges, times, errors, tables, buttons that call the API. */
 import { useState, useSyncExternalStore, type ReactNode } from 'react';
 import { absTime, errorText, relTime } from '../format.ts';
+import type { AclCheck } from '../../api/index.ts';
+import { useMay } from '../acl.ts';
 import { noteFailure } from '../live.ts';
 
 /** A coloured status word. */
@@ -72,10 +74,11 @@ export function Header({ title, children }: { title: ReactNode; children?: React
   );
 }
 
-/** A button that runs an API call, disabled while it runs, showing its error beside it. */
-export function ActionButton(props: { label: string; run: () => Promise<unknown>; confirm?: string; danger?: boolean; onDone?: (r: unknown) => void }): ReactNode {
+/** A button that runs an API call, disabled while it runs, showing its error beside it; not offered when the token may not (`may`). */
+export function ActionButton(props: { label: string; run: () => Promise<unknown>; confirm?: string; danger?: boolean; onDone?: (r: unknown) => void; may?: AclCheck }): ReactNode {
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>();
+  const allowed = useMay(props.may);
   const click = async (): Promise<void> => {
     if (props.confirm && !window.confirm(props.confirm)) return;
     setBusy(true);
@@ -91,6 +94,7 @@ export function ActionButton(props: { label: string; run: () => Promise<unknown>
       setBusy(false);
     }
   };
+  if (!allowed) return null;
   return (
     <span className="action">
       <button type="button" className={props.danger ? 'danger' : undefined} disabled={busy} onClick={() => void click()}>
@@ -106,6 +110,11 @@ export function Loaded<T>({ query, children }: { query: { data?: T; error: unkno
   if (query.error && query.data === undefined) return <ErrorBox error={query.error} />;
   if (query.data === undefined) return <p className="muted">Loading…</p>;
   return children(query.data);
+}
+
+/** Its children only when the token may do `may` (see acl.ts). */
+export function Can({ may, children }: { may: AclCheck; children: ReactNode }): ReactNode {
+  return useMay(may) ? children : null;
 }
 
 /** A labelled count, for summary strips. */
