@@ -213,6 +213,7 @@ input(type="imtcp" address="127.0.0.1" port="${tcp}" ruleset="tcp")
       assert.deepEqual([await metric('berth_agent_log_lines_forwarded_total', bad), await metric('berth_agent_log_lines_queued', bad)], [0, BUFFER], bad);
     }
     assert.ok(receiver!.stuck() >= 1, 'the stuck receiver was sent a batch');
+    assert.match(agent!.logs(), new RegExp(`log forwarding fell behind.*${stuck.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}|${stuck.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}.*log forwarding fell behind`));
   });
 
   it('refuses a bad target or buffer at start, naming the flag, the value and the forms that work', async () => {

@@ -58,6 +58,8 @@ export interface LogForwarderOptions {
 const MAX_SYSLOG_BYTES = 2048;
 /** Over TCP, RFC 5425 has receivers take 2048 bytes and lets them take 8192 (rsyslog's default); longer lines are cut there. */
 const MAX_SYSLOG_TCP_BYTES = 8192;
+/** How often at most a forwarder warns that it dropped lines. */
+const DROP_WARNING_MS = 10_000;
 /** How long a send may take before the receiver counts as stuck: the send fails and is retried. */
 const SEND_TIMEOUT_MS = 10_000;
 
@@ -82,6 +84,8 @@ export class LogForwarder implements LogSink {
   forwarded = 0;
   /** Lines dropped because the queue was full. */
   dropped = 0;
+  #droppedWarned = 0;
+  #lastDropWarning = -Infinity;
 
   constructor(options: LogForwarderOptions) {
     const parsed = parseLogTarget(options.target);
@@ -99,8 +103,18 @@ export class LogForwarder implements LogSink {
       const over = this.#queue.length - this.#o.capacity;
       this.#queue.splice(this.#inFlight, over);
       this.dropped += over;
+      this.#warnDrops();
     }
     if (!this.#sending) void this.#drain();
+  }
+
+  /** Say that lines were dropped, at most every DROP_WARNING_MS: the count is in the metrics all along. */
+  #warnDrops(): void {
+    const now = this.#o.clock.now();
+    if (now - this.#lastDropWarning < DROP_WARNING_MS) return;
+    this.#o.logger.warn({ target: this.#target.name, dropped: this.dropped - this.#droppedWarned, droppedTotal: this.dropped, buffer: this.#o.capacity }, 'log forwarding fell behind: its buffer is full and the oldest lines are dropped');
+    this.#lastDropWarning = now;
+    this.#droppedWarned = this.dropped;
   }
 
   /** Lines waiting to be sent. */

@@ -70,7 +70,7 @@ async function checkLogForward(values: string[] | undefined): Promise<void> {
   const { parseLogTarget } = await agentLayer();
   for (const value of values) {
     const parsed = parseLogTarget(value);
-    if (!parsed.ok) throw new CliError(`Cannot start the agent: --log-forward ${parsed.error}`, EXIT_USAGE);
+    if (!parsed.ok) throw new CliError(`Cannot start: --log-forward ${parsed.error}`, EXIT_USAGE);
   }
 }
 
@@ -124,6 +124,9 @@ function common(cmd: Command): Command {
 
 interface RunOpts extends BrowserFlags, TlsFlags {
   dataDir: string;
+  /** `--log-forward` URLs and each one's buffer (agent and dev). */
+  logForward?: string[];
+  logForwardBuffer?: number;
   httpAddr: HostPort;
   dnsAddr?: HostPort;
   driver?: DriverName | 'auto';
@@ -163,8 +166,6 @@ interface AgentOpts extends Omit<RunOpts, 'httpAddr'> {
   meta?: Record<string, string>;
   taskDns?: string[];
   serviceAddresses?: boolean;
-  logForward?: string[];
-  logForwardBuffer: number;
   reserveCpu?: number;
   reserveMemory?: number;
   portRange: { min: number; max: number };
@@ -210,7 +211,7 @@ export function daemonCommands(): Command[] {
   addEtcdTlsFlags(addListenerTlsFlags(server, 'the API'));
   // The agent's calls to the servers take --ca-cert, --client-cert, --client-key like every client command (cli/client-tls.ts).
   addDockerTlsFlags(addListenerTlsFlags(agent, "the agent's own endpoint (logs, exec), also presented to the servers"));
-  return [addBrowserFlags(addDnsFlags(dev)), addBrowserFlags(addDnsFlags(server)), addLogForwardFlags(agent)];
+  return [addLogForwardFlags(addBrowserFlags(addDnsFlags(dev))), addBrowserFlags(addDnsFlags(server)), addLogForwardFlags(agent)];
 }
 
 /** `berth dev`: a server and an agent in one process. */
@@ -233,6 +234,7 @@ function devCommand(): Command {
           EXIT_USAGE,
         );
       }
+      await checkLogForward(opts.logForward);
       const logger = await newLogger(opts);
       // External services registered with the dev server live on its one node.
       opts.nodeName ??= 'dev';
@@ -257,6 +259,8 @@ function devCommand(): Command {
         // Containers reach services at the bridge address, not at 127.0.0.1 (their own loopback).
         address: server.discovery.bridgeAddress,
         serviceAddresses: opts.serviceAddresses === true,
+        logForward: opts.logForward,
+        logForwardBuffer: opts.logForwardBuffer,
       });
       onSignals(
         logger,
