@@ -203,7 +203,10 @@ input(type="imtcp" address="127.0.0.1" port="${tcp}" ruleset="tcp")
     assert.ok(given > BUFFER);
     // Named in the metrics without the password.
     const [good, stuck, down] = [targets[2]!.replace(':s3cret@', ':***@'), targets[3]!, targets[4]!];
-    assert.equal(await metric('berth_agent_log_lines_forwarded_total', good), given);
+    await eventually('the HTTP receiver to have as many', async () => (await metric('berth_agent_log_lines_forwarded_total', good)) === given && receiver!.records.length === given).catch(async (err: Error) =>
+      assert.fail(`${err.message}: ${await metric('berth_agent_log_lines_forwarded_total', good)} sent, ${receiver!.records.length} received of ${given}`),
+    );
+    assert.equal(await metric('berth_agent_log_lines_dropped_total', targets[1]!), 0);
     const text = await (await fetch(`http://127.0.0.1:${agentPort}/v1/metrics`)).text();
     assert.ok(!text.includes('s3cret') && !agent!.logs().includes('s3cret'), 'the password is in neither the metrics nor the log');
     for (const bad of [stuck, down]) {
