@@ -12,7 +12,7 @@ import { LocalAllocs } from './allocs/local-allocs.ts';
 import { LocalState } from './allocs/local-state.ts';
 import { recoverLocal } from './allocs/recovery.ts';
 import { AgentMetrics, timedDriver } from './metrics.ts';
-import { LogForwarder, parseLogTarget } from './logs/log-forwarder.ts';
+import { LogForwarder, fanOut, parseLogTarget, type LogSink } from './logs/log-forwarder.ts';
 import { StatusReporter } from './allocs/reporter.ts';
 import { watchAllocs } from './allocs/watcher.ts';
 import { buildAgentApp } from './http/endpoint.ts';
@@ -58,8 +58,14 @@ export interface AgentOptions extends NodeSettings {
   serviceAddresses?: boolean;
   /** The node DNS's port on the bridge (tests); default 53. */
   nodeDnsPort?: number;
-  /** Forward task output here: `syslog://host:514` (RFC 5424 over UDP) or `http(s)://...` (JSON lines). Default: none. */
-  logForward?: string;
+  /**
+   * Forward task output to each of these: `syslog://host:514` (RFC 5424 over UDP),
+   * `syslog+tcp://host:601` (over TCP, octet-counted) or `http(s)://[user:password@]...` (JSON
+   * lines). Default: none.
+   */
+  logForward?: string[];
+  /** Lines each log-forward target holds while its receiver is slow or away; past it the oldest go. Default 10000. */
+  logForwardBuffer?: number;
   clock?: Clock;
   /** The ACL token the agent uses with the servers (registration needs `nodes: write`). Default env BERTH_TOKEN. */
   token?: string;
@@ -100,7 +106,8 @@ export class Agent {
   #ingress: IngressDataPath | undefined;
   readonly #metrics = new AgentMetrics();
   #services: AgentServices | undefined;
-  #forwarder: LogForwarder | undefined;
+  #forwarders: LogForwarder[] = [];
+  #forwarder: LogSink | undefined;
   nodeId = '';
 
   private constructor(options: AgentOptions) {
@@ -143,12 +150,7 @@ export class Agent {
     // What can be refused is checked before anything is opened, so a refusal leaves nothing behind.
     const addresses = await resolveNodeAddresses({ servers: this.#servers, address: o.address, httpHost: o.httpHost });
     if (!addresses.ok) throw new BerthError('invalid_input', addresses.error);
-    if (o.logForward) {
-      const target = parseLogTarget(o.logForward);
-      if (!target.ok) throw new BerthError('invalid_input', `Cannot start the agent: --log-forward ${target.error}`);
-      this.#forwarder = new LogForwarder({ target: o.logForward, logger: this.#log, hostname: o.nodeName, clock: this.#clock });
-      this.#metrics.follow(this.#forwarder);
-    }
+    this.#startForwarding();
     const { address, httpHost } = addresses.value;
     // Every driver operation is timed (berth_agent_driver_operation_seconds).
     const drivers = (o.drivers ?? [new DockerDriver({ host: o.dockerHost, tls: o.dockerTls }), new ProcessDriver()]).map((d) => timedDriver(d, this.#metrics.driverSeconds));
@@ -242,7 +244,23 @@ export class Agent {
     await this.#services?.stop();
     await Promise.allSettled(this.#loops);
     await this.#ingress?.close();
-    this.#forwarder?.close();
+    for (const f of this.#forwarders) f.close();
+  }
+
+  /** A forwarder for each `--log-forward` target, each with its own buffer, checked before anything is opened. */
+  #startForwarding(): void {
+    const o = this.#o;
+    for (const value of o.logForward ?? []) {
+      const target = parseLogTarget(value);
+      if (!target.ok) throw new BerthError('invalid_input', `Cannot start the agent: --log-forward ${target.error}`);
+    }
+    if (o.logForward !== undefined && o.logForwardBuffer !== undefined && !(Number.isInteger(o.logForwardBuffer) && o.logForwardBuffer >= 1)) {
+      throw new BerthError('invalid_input', `Cannot start the agent: --log-forward-buffer must be a whole number of lines from 1, got ${o.logForwardBuffer}`);
+    }
+    this.#forwarders = [...new Set(o.logForward ?? [])].map((target) => new LogForwarder({ target, logger: this.#log, hostname: o.nodeName, capacity: o.logForwardBuffer, clock: this.#clock }));
+    if (this.#forwarders.length === 0) return;
+    this.#forwarder = this.#forwarders.length === 1 ? this.#forwarders[0] : fanOut(this.#forwarders);
+    this.#metrics.follow(this.#forwarders);
   }
 
   /** Wait for `work`, but no longer than `ms`. */

@@ -5,3 +5,4 @@ export { AgentMetrics } from './metrics.ts';
 export { resolveNodeAddresses, type NodeAddresses } from './node/address.ts';
 export type { DockerTlsFiles } from '../drivers/index.ts';
 export { BuiltinIngress, HaproxyIngress, type IngressPlan, type IngressSettings } from './ingress/index.ts';
+export { parseLogTarget, type LogTarget } from './logs/log-target.ts';

@@ -12,6 +12,8 @@ const MAX_ALLOC_SERIES = 500;
 
 /** What the log forwarder counts. */
 interface ForwarderCounts {
+  /** The target, its password masked. */
+  name: string;
   forwarded: number;
   dropped: number;
   queued: number;
@@ -43,32 +45,34 @@ export class AgentMetrics {
   readonly #state = this.#gauge('berth_agent_task_state', '1 for the state a task is in (pending, running, dead)', ['job_id', 'group', 'alloc_id', 'task', 'state']);
   readonly #checks = this.#gauge('berth_agent_check_status', '1 for the status a service check holds (passing, warning, critical)', ['job_id', 'alloc_id', 'check', 'status']);
 
-  #forwarder: ForwarderCounts | undefined;
+  #forwarders: readonly ForwarderCounts[] = [];
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'berth_agent_' });
-    const forwarder = (): ForwarderCounts | undefined => this.#forwarder;
+    const forwarders = (): readonly ForwarderCounts[] => this.#forwarders;
+    // One series per --log-forward target (the few the operator names, passwords masked), never per task or line.
     const read = (what: 'forwarded' | 'dropped') =>
-      function (this: Counter): void {
+      function (this: Counter<'target'>): void {
         this.reset();
-        const f = forwarder();
-        if (f) this.inc(f[what]);
+        for (const f of forwarders()) this.inc({ target: f.name }, f[what]);
       };
-    new Counter({ name: 'berth_agent_log_lines_forwarded_total', help: 'Task output lines sent to --log-forward', registers: [this.registry], collect: read('forwarded') });
-    new Counter({ name: 'berth_agent_log_lines_dropped_total', help: 'Task output lines dropped because --log-forward fell behind (its buffer was full)', registers: [this.registry], collect: read('dropped') });
+    new Counter({ name: 'berth_agent_log_lines_forwarded_total', help: 'Task output lines sent to a --log-forward target', labelNames: ['target'], registers: [this.registry], collect: read('forwarded') });
+    new Counter({ name: 'berth_agent_log_lines_dropped_total', help: "Task output lines dropped because a --log-forward target fell behind (its buffer was full)", labelNames: ['target'], registers: [this.registry], collect: read('dropped') });
     new Gauge({
       name: 'berth_agent_log_lines_queued',
-      help: 'Task output lines waiting to be sent to --log-forward',
+      help: 'Task output lines waiting to be sent to a --log-forward target',
+      labelNames: ['target'],
       registers: [this.registry],
-      collect(this: Gauge) {
-        this.set(forwarder()?.queued ?? 0);
+      collect(this: Gauge<'target'>) {
+        this.reset();
+        for (const f of forwarders()) this.set({ target: f.name }, f.queued);
       },
     });
   }
 
-  /** Report the forwarder's counts (lines sent, dropped, waiting) at each scrape. */
-  follow(forwarder: ForwarderCounts): void {
-    this.#forwarder = forwarder;
+  /** Report the forwarders' counts (lines sent, dropped, waiting; one series each) at each scrape. */
+  follow(forwarders: readonly ForwarderCounts[]): void {
+    this.#forwarders = forwarders;
   }
 
   #gauge<L extends string>(name: string, help: string, labelNames: L[]): Gauge<L> {

@@ -11,7 +11,7 @@ import { allocHooks } from '../hooks/alloc-hooks.ts';
 import type { AllocHook, HookedTask, RunningTask } from './alloc-hook.ts';
 import type { ServerPool } from '../../api/index.ts';
 import type { AgentServices } from '../services/index.ts';
-import type { LogForwarder } from '../logs/log-forwarder.ts';
+import type { LogSink } from '../logs/log-forwarder.ts';
 
 /** What every alloc runner of an agent shares. */
 export interface AllocRunnerDeps {
@@ -31,7 +31,7 @@ export interface AllocRunnerDeps {
   /** The agent's service plumbing: upstream listeners, the node DNS for containers. */
   services?: AgentServices;
   /** Where task output is forwarded (`--log-forward`); none by default. */
-  logForwarder?: LogForwarder;
+  logForwarder?: LogSink;
 }
 
 /**

@@ -7,7 +7,7 @@ import type { AgentServices } from '../services/index.ts';
 import { dnsHook } from './dns.ts';
 import { upstreamsHook } from './upstreams.ts';
 import { logForwardHook } from './log-forward.ts';
-import type { LogForwarder } from '../logs/log-forwarder.ts';
+import type { LogSink } from '../logs/log-forwarder.ts';
 import { payloadHook } from './payload.ts';
 import { serviceChecksHook } from './service-checks.ts';
 import { templatesHook } from './templates-hook.ts';
@@ -26,7 +26,7 @@ export interface AllocHookDeps {
   /** The agent's service plumbing (upstream listeners, the node DNS); absent: no upstreams. */
   services?: AgentServices;
   /** Where task output is forwarded (`--log-forward`); none by default. */
-  logForwarder?: LogForwarder;
+  logForwarder?: LogSink;
 }
 
 /**

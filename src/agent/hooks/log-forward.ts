@@ -1,7 +1,7 @@
 import type { TaskDriver, TaskHandle } from '../../drivers/index.ts';
 import type { DriverName } from '../../model/index.ts';
 import type { AllocHook, HookedAlloc } from '../allocs/alloc-hook.ts';
-import type { LogForwarder } from '../logs/log-forwarder.ts';
+import type { LogSink } from '../logs/log-forwarder.ts';
 
 /** Longest line forwarded; the rest of a longer one is cut (a runaway line must not fill the buffer's memory). */
 const MAX_LINE = 16 * 1024;
@@ -12,7 +12,7 @@ const MAX_LINE = 16 * 1024;
  * from then on: what it printed before went out before), split into lines and queued on the
  * forwarder.
  */
-export function logForwardHook(alloc: HookedAlloc, deps: { forwarder: LogForwarder; drivers: ReadonlyMap<DriverName, TaskDriver> }): AllocHook {
+export function logForwardHook(alloc: HookedAlloc, deps: { forwarder: LogSink; drivers: ReadonlyMap<DriverName, TaskDriver> }): AllocHook {
   const following = new Map<string, { handleId: string; abort: AbortController }>();
   let stopped = false;
   return {
@@ -32,7 +32,7 @@ export function logForwardHook(alloc: HookedAlloc, deps: { forwarder: LogForward
   };
 }
 
-async function follow(alloc: HookedAlloc, task: string, handle: TaskHandle, o: { forwarder: LogForwarder; drivers: ReadonlyMap<DriverName, TaskDriver>; signal: AbortSignal; fresh: boolean }): Promise<void> {
+async function follow(alloc: HookedAlloc, task: string, handle: TaskHandle, o: { forwarder: LogSink; drivers: ReadonlyMap<DriverName, TaskDriver>; signal: AbortSignal; fresh: boolean }): Promise<void> {
   const driver = o.drivers.get(handle.driver);
   if (!driver) return;
   const a = alloc.alloc;

@@ -1,18 +1,20 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import { silentLogger } from '../../lib/index.ts';
 import { LogForwarder, parseLogTarget, syslogMessage, type LogLine } from './log-forwarder.ts';
 
 const line = (n: number, stream: LogLine['stream'] = 'stdout'): LogLine => ({ time: Date.UTC(2026, 0, 2, 3, 4, 5), job: 'web', group: 'g', alloc: 'a1', task: 't', stream, line: `line ${n}` });
 
-/** An HTTP receiver of JSON lines; `answer` says what status it gives, `hold` keeps requests waiting. */
-async function receiver(): Promise<{ url: string; lines: Record<string, string>[]; answer: { status: number }; hold: { until?: Promise<void> }; close: () => Promise<void> }> {
+/** An HTTP receiver of JSON lines; `answer` says what status it gives, `hold` keeps requests waiting, `auth` has each request's Authorization. */
+async function receiver(): Promise<{ url: string; lines: Record<string, string>[]; answer: { status: number }; hold: { until?: Promise<void> }; auth: (string | undefined)[]; close: () => Promise<void> }> {
   const lines: Record<string, string>[] = [];
+  const auth: (string | undefined)[] = [];
   const answer = { status: 200 };
   const hold: { until?: Promise<void> } = {};
   const server = http.createServer((req, res) => {
+    auth.push(req.headers.authorization);
     let body = '';
     req.on('data', (d: Buffer) => (body += d));
     req.on('end', async () => {
@@ -22,7 +24,7 @@ async function receiver(): Promise<{ url: string; lines: Record<string, string>[
     });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/logs`, lines, answer, hold, close: () => new Promise((r) => server.close(() => r())) };
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/logs`, lines, answer, hold, auth, close: () => new Promise((r) => server.close(() => r())) };
 }
 
 const until = async (what: string, cond: () => boolean, ms = 5000): Promise<void> => {
@@ -72,11 +74,58 @@ describe('LogForwarder', () => {
     assert.ok(syslogMessage({ ...line(1), line: 'x'.repeat(5000) }, 'h').length <= 2048);
   });
 
-  it('accepts syslog and http(s) targets and says what else it would need', () => {
-    assert.deepEqual(parseLogTarget('syslog://10.0.0.5'), { ok: true, target: { kind: 'syslog', host: '10.0.0.5', port: 514 } });
-    assert.deepEqual(parseLogTarget('syslog://[::1]:5514'), { ok: true, target: { kind: 'syslog', host: '::1', port: 5514 } });
-    assert.equal(parseLogTarget('https://logs.example/ingest').ok, true);
+  it('sends the user and password of an http target as basic auth, and names the target without the password', async (t) => {
+    const r = await receiver();
+    t.after(() => r.close());
+    const f = new LogForwarder({ target: r.url.replace('http://', 'http://ops:s%40cret@'), logger: silentLogger() });
+    t.after(() => f.close());
+    f.push(line(1));
+    await until('the line', () => f.forwarded === 1);
+    assert.deepEqual(r.auth, [`Basic ${Buffer.from('ops:s@cret').toString('base64')}`]);
+    assert.equal(f.name, r.url.replace('http://', 'http://ops:***@'));
+  });
+
+  it('sends RFC 5424 over TCP with octet counting, one connection, opened again after it breaks', async (t) => {
+    const received: string[] = [];
+    let connections = 0;
+    const server = net.createServer((socket) => {
+      connections++;
+      let data = Buffer.alloc(0);
+      socket.on('data', (d: Buffer) => {
+        data = Buffer.concat([data, d]);
+        // Frames are `LENGTH SP MESSAGE`, the length in bytes (the BOM is three).
+        for (let m = /^(\d+) /.exec(data.toString('latin1')); m && data.length >= m[0].length + Number(m[1]); m = /^(\d+) /.exec(data.toString('latin1'))) {
+          received.push(data.subarray(m[0].length, m[0].length + Number(m[1])).toString('utf8'));
+          data = data.subarray(m[0].length + Number(m[1]));
+        }
+        if (received.length === 3) socket.destroy();
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    t.after(() => server.close());
+    const f = new LogForwarder({ target: `syslog+tcp://127.0.0.1:${(server.address() as AddressInfo).port}`, logger: silentLogger(), hostname: 'node-7', batch: 1 });
+    t.after(() => f.close());
+    for (let i = 0; i < 3; i++) f.push(line(i));
+    await until('three messages', () => received.length === 3);
+    // The receiver closed the connection: once the forwarder has seen it go, the next line opens another.
+    await new Promise((r) => setTimeout(r, 200));
+    f.push(line(3));
+    await until('the fourth, on a new connection', () => received.length === 4, 10_000);
+    assert.equal(connections, 2);
+    assert.equal(received[3], '<14>1 2026-01-02T03:04:05.000Z node-7 web a1 t [berth@32473 job="web" group="g" alloc="a1" task="t" stream="stdout"] \uFEFFline 3');
+    assert.equal(f.forwarded, 4);
+  });
+
+  it('accepts syslog, syslog+tcp and http(s) targets and says what else it would need', () => {
+    assert.deepEqual(parseLogTarget('syslog://10.0.0.5'), { ok: true, target: { kind: 'syslog', host: '10.0.0.5', port: 514, name: 'syslog://10.0.0.5:514' } });
+    assert.deepEqual(parseLogTarget('syslog://[::1]:5514'), { ok: true, target: { kind: 'syslog', host: '::1', port: 5514, name: 'syslog://[::1]:5514' } });
+    assert.deepEqual(parseLogTarget('syslog+tcp://logs.example'), { ok: true, target: { kind: 'syslog-tcp', host: 'logs.example', port: 601, name: 'syslog+tcp://logs.example:601' } });
+    assert.deepEqual(parseLogTarget('https://logs.example/ingest'), { ok: true, target: { kind: 'http', url: 'https://logs.example/ingest', name: 'https://logs.example/ingest' } });
+    assert.deepEqual(parseLogTarget('https://u:p@logs.example/ingest'), { ok: true, target: { kind: 'http', url: 'https://logs.example/ingest', authorization: `Basic ${Buffer.from('u:p').toString('base64')}`, name: 'https://u:***@logs.example/ingest' } });
     const bad = parseLogTarget('tcp://x:1');
-    assert.ok(!bad.ok && /scheme tcp; use syslog:\/\/host:514/.test(bad.error));
+    assert.ok(!bad.ok && /"tcp:\/\/x:1" has scheme tcp; use syslog:\/\/HOST:514 .*syslog\+tcp:\/\/HOST:601 .*http\(s\)/.test(bad.error), !bad.ok ? bad.error : '');
+    const path = parseLogTarget('syslog+tcp://x:1/logs');
+    assert.ok(!path.ok && /a syslog target is a host and port only/.test(path.error));
+    assert.equal(parseLogTarget('not a url').ok, false);
   });
 });

@@ -48,10 +48,30 @@ function urlArg(value: string): string {
   return value.replace(/\/$/, '');
 }
 
-/** `--log-forward`: syslog://host[:port] or http(s)://host[:port]/path (the agent checks the rest). */
-function logForwardArg(value: string): string {
-  if (!/^(syslog|https?):\/\/[^/\s]+/.test(value)) throw new InvalidArgumentError(`expected syslog://host:514 (RFC 5424 over UDP) or http(s)://host/path (JSON lines), got "${value}"`);
-  return value;
+/** `--log-forward`, repeatable (BERTH_LOG_FORWARD may list several, comma-separated); checked by `checkLogForward`. */
+function collectLogForward(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), ...value.split(',').map((v) => v.trim()).filter(Boolean)];
+}
+
+/** `--log-forward` (repeatable) and `--log-forward-buffer`. */
+function addLogForwardFlags(cmd: Command): Command {
+  return cmd
+    .addOption(new Option('--log-forward <url>', "forward task output to syslog://HOST:514 (RFC 5424 over UDP), syslog+tcp://HOST:601 (over TCP) or http(s)://[USER:PASSWORD@]HOST/PATH (JSON lines, basic auth); repeat for several; each a bounded buffer, never blocking the task").env('BERTH_LOG_FORWARD').argParser(collectLogForward))
+    .addOption(new Option('--log-forward-buffer <lines>', 'lines each --log-forward target holds while its receiver is slow or away; past it the oldest are dropped and counted').env('BERTH_LOG_FORWARD_BUFFER').argParser(positiveInt).default(10_000));
+}
+
+/**
+ * Each `--log-forward` URL checked with the agent's own parser (the agent layer loads only for the
+ * daemons) before anything starts: a bad one is a usage error (exit 2) naming the flag, the value
+ * and the forms that work.
+ */
+async function checkLogForward(values: string[] | undefined): Promise<void> {
+  if (!values?.length) return;
+  const { parseLogTarget } = await agentLayer();
+  for (const value of values) {
+    const parsed = parseLogTarget(value);
+    if (!parsed.ok) throw new CliError(`Cannot start: --log-forward ${parsed.error}`, EXIT_USAGE);
+  }
 }
 
 function collectMeta(value: string, previous: Record<string, string> | undefined): Record<string, string> {
@@ -104,6 +124,9 @@ function common(cmd: Command): Command {
 
 interface RunOpts extends BrowserFlags, TlsFlags {
   dataDir: string;
+  /** `--log-forward` URLs and each one's buffer (agent and dev). */
+  logForward?: string[];
+  logForwardBuffer?: number;
   httpAddr: HostPort;
   dnsAddr?: HostPort;
   driver?: DriverName | 'auto';
@@ -143,7 +166,6 @@ interface AgentOpts extends Omit<RunOpts, 'httpAddr'> {
   meta?: Record<string, string>;
   taskDns?: string[];
   serviceAddresses?: boolean;
-  logForward?: string;
   reserveCpu?: number;
   reserveMemory?: number;
   portRange: { min: number; max: number };
@@ -189,7 +211,7 @@ export function daemonCommands(): Command[] {
   addEtcdTlsFlags(addListenerTlsFlags(server, 'the API'));
   // The agent's calls to the servers take --ca-cert, --client-cert, --client-key like every client command (cli/client-tls.ts).
   addDockerTlsFlags(addListenerTlsFlags(agent, "the agent's own endpoint (logs, exec), also presented to the servers"));
-  return [addBrowserFlags(addDnsFlags(dev)), addBrowserFlags(addDnsFlags(server)), agent];
+  return [addLogForwardFlags(addBrowserFlags(addDnsFlags(dev))), addBrowserFlags(addDnsFlags(server)), addLogForwardFlags(agent)];
 }
 
 /** `berth dev`: a server and an agent in one process. */
@@ -212,6 +234,7 @@ function devCommand(): Command {
           EXIT_USAGE,
         );
       }
+      await checkLogForward(opts.logForward);
       const logger = await newLogger(opts);
       // External services registered with the dev server live on its one node.
       opts.nodeName ??= 'dev';
@@ -236,6 +259,8 @@ function devCommand(): Command {
         // Containers reach services at the bridge address, not at 127.0.0.1 (their own loopback).
         address: server.discovery.bridgeAddress,
         serviceAddresses: opts.serviceAddresses === true,
+        logForward: opts.logForward,
+        logForwardBuffer: opts.logForwardBuffer,
       });
       onSignals(
         logger,
@@ -323,12 +348,12 @@ function agentCommand(): Command {
     .addOption(new Option('--meta <key=value>', 'node metadata for ${meta.<key>} constraints; repeat for several').argParser(collectMeta))
     .addOption(new Option('--ingress <host:port>', 'accept outside HTTP traffic here and route it by Host and path to healthy instances on any node (TCP routes listen on the same host); repeat for several').env('BERTH_INGRESS').argParser(collectIngress))
     .addOption(new Option('--ingress-proxy <proxy>', "the ingress's data path: builtin, or haproxy (driven through its runtime API; needs haproxy installed)").env('BERTH_INGRESS_PROXY').choices(['builtin', 'haproxy']))
-    .addOption(new Option('--log-forward <url>', 'forward task output to syslog://host:514 (RFC 5424 over UDP) or http(s)://host/path (JSON lines); a bounded buffer, never blocking the task').env('BERTH_LOG_FORWARD').argParser(logForwardArg))
     .addOption(new Option('--ingress-request-timeout <duration>', "time a client has to send a request, and an instance to start its answer (then 504), through the ingress (both data paths)").env('BERTH_INGRESS_REQUEST_TIMEOUT').argParser(timeoutMs).default(undefined, '60s'))
     .addOption(new Option('--ingress-idle-timeout <duration>', 'how long a keep-alive connection, a WebSocket or a TCP route\'s connection may sit idle in the ingress before it is closed (both data paths)').env('BERTH_INGRESS_IDLE_TIMEOUT').argParser(timeoutMs).default(undefined, '60s'))
     .addOption(new Option('--task-dns <ip|auto>', "DNS server for docker tasks that set none, so that they resolve NAME.service.berth: where berth's DNS answers on port 53 (`berth server --dns-bridge`); auto: this host's docker0 address; repeat for several").env('BERTH_TASK_DNS').argParser(collectTaskDns))
     .addOption(serviceAddressesOption(', which relays other queries to --task-dns'))
     .action(async (opts: AgentOpts) => {
+      await checkLogForward(opts.logForward);
       const logger = await newLogger(opts);
       const tls = await listenerTls(opts, 'servers');
       const transport = await agentTransport(opts);
@@ -360,6 +385,7 @@ function agentCommand(): Command {
         ingress: ingressSettings(opts),
         serviceAddresses: opts.serviceAddresses === true,
         logForward: opts.logForward,
+        logForwardBuffer: opts.logForwardBuffer,
       });
       onSignals(logger, () => a.stop(), () => a.reloadTls());
     });
