@@ -90,6 +90,10 @@ function recoveryScenario(probe: Probe): void {
       await writeFile(file, jobYaml(probe.driver, job, marker));
       const run = await berth(['job', 'run', file], { addr: server!.addr, timeoutMs: 120_000 });
       assert.equal(run.code, 0, `${run.stdout}\n${run.stderr}\nagent: ${agent?.logs().slice(-3000)}`);
+      // A task is reported running once started; its processes may take a moment more to appear
+      // on a loaded machine, so wait for all of them before killing the agent.
+      const want = probe.driver === 'docker' ? COUNT : COUNT * 2;
+      await eventually('every task process up', async () => (await probe.taskIds(marker, node)).length === want, 20_000).catch(() => undefined);
       const before = await probe.taskIds(marker, node);
       assert.equal(before.length, probe.driver === 'docker' ? COUNT : COUNT * 2, `tasks before the kill: ${before.join(' ')}`);
 
