@@ -52,21 +52,24 @@ export function healthCheck(svc: Obj, at: string, ctx: MapContext): Obj | undefi
 }
 
 /**
- * The berth services of a Compose service: one named after it (so `db:5432` resolves once service
- * addresses serve it), one per `container_name` and per `links` alias pointing at it.
+ * The berth services of a Compose service: one named after it (`db.service.berth`), one per
+ * `container_name` and per `links` alias pointing at it, and its names in each of its networks'
+ * scopes (`db--shop-default`: the bare `db:5432` from the project's containers; map-networks.ts).
  */
-export function groupServices(name: string, at: { project: string; ports: Obj[]; check: Obj | undefined; aliases: string[] }): Obj[] {
+export function groupServices(name: string, at: { project: string; ports: Obj[]; check: Obj | undefined; aliases: string[]; scoped?: string[] }): Obj[] {
   const { ports, check, aliases } = at;
   const meta = { compose_project: at.project, compose_service: name };
   const port = ports[0]?.label;
-  const names = [...new Set([dnsLabel(name), ...aliases.map(dnsLabel)])].filter(Boolean);
+  const scoped = new Set(at.scoped ?? []);
+  const names = [...new Set([dnsLabel(name), ...aliases.map(dnsLabel), ...scoped])].filter(Boolean);
   return names.map((n, i) => ({
     name: n,
     ...(port ? { port } : {}),
     tags: ['compose'],
     meta,
-    // The check runs once, on the service named after the Compose service.
-    ...(check && i === 0 ? { checks: [check] } : {}),
+    // The check runs on the service named after the Compose service and on its scoped names (what
+    // containers connect to, which must reach passing instances only); not again on global aliases.
+    ...(check && (i === 0 || scoped.has(n)) ? { checks: [check] } : {}),
   }));
 }
 

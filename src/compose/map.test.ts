@@ -55,7 +55,7 @@ describe('mapping compose services to berth jobs', () => {
     const task = web.groups[0].tasks[0];
     assert.deepEqual(task.config, {
       image: 'app:1', command: 'serve', args: ['--port', '80 80'], entrypoint: ['/init'], workdir: '/srv', user: '1000:1000',
-      stop_signal: 'SIGINT', hostname: 'web-1', pull: 'always', extra_hosts: ['db:10.0.0.5'], dns_servers: ['1.1.1.1'],
+      stop_signal: 'SIGINT', hostname: 'web-1', pull: 'always', extra_hosts: ['db:10.0.0.5'], dns_servers: ['1.1.1.1'], dns_search: ['shop-default.network.berth'],
       labels: { team: 'web' }, privileged: true, init: true, cap_add: ['NET_ADMIN'], cap_drop: ['ALL'], devices: ['/dev/fuse'],
     });
     assert.equal(task.kill_timeout, '90000ms');
@@ -154,12 +154,31 @@ configs: {conf: {content: "a={{b}}"}}
 
   it('names every key it does not honour, and never a key it does', () => {
     const r = convert('services: {web: {image: w, read_only: true, sysctls: {a: 1}, init: true, x-other: 1, deploy: {endpoint_mode: vip}, networks: [front]}}\nnetworks: {front: {}}');
-    assert.deepEqual(paths(r).sort(), ['services.web.deploy.endpoint_mode', 'services.web.networks', 'services.web.read_only', 'services.web.sysctls']);
+    assert.deepEqual(paths(r).sort(), ['networks', 'services.web.deploy.endpoint_mode', 'services.web.read_only', 'services.web.sysctls']);
   });
 
-  it('registers container_name and links aliases as names of the service', () => {
+  it('registers container_name and links aliases as names of the service, globally and in its network', () => {
     const r = convert('services: {db: {image: d, container_name: pg}, web: {image: w, links: ["db:database"]}}');
-    assert.deepEqual(r.spec('db').groups[0].services.map((s: Obj) => s.name), ['db', 'pg', 'database']);
+    assert.deepEqual(r.spec('db').groups[0].services.map((s: Obj) => s.name), ['db', 'pg', 'database', 'db--shop-default', 'pg--shop-default', 'database--shop-default']);
+  });
+
+  it('scopes names to networks: containers search their own networks, each service is named in each of its networks', () => {
+    const r = convert(`services:
+  web: {image: w, networks: [front]}
+  api: {image: a, networks: {front: {}, back: {aliases: [app], ipv4_address: 10.0.0.9}}}
+  db: {image: d, networks: [back], healthcheck: {test: [CMD, check]}}
+  host: {image: h, network_mode: host}
+networks: {front: {}, back: {driver: overlay}, shared: {external: true}}`);
+    const names = (s: string): string[] => r.spec(s).groups[0].services.map((x: Obj) => x.name);
+    assert.deepEqual(names('web'), ['web', 'web--shop-front']);
+    assert.deepEqual(names('api'), ['api', 'api--shop-front', 'api--shop-back', 'app--shop-back']);
+    assert.deepEqual(names('db'), ['db', 'db--shop-back']);
+    assert.deepEqual(names('host'), ['host']);
+    assert.deepEqual(r.spec('web').groups[0].tasks[0].config.dns_search, ['shop-front.network.berth']);
+    assert.deepEqual(r.spec('api').groups[0].tasks[0].config.dns_search, ['shop-front.network.berth', 'shop-back.network.berth']);
+    assert.equal(r.spec('host').groups[0].tasks[0].config.dns_search, undefined);
+    assert.deepEqual(r.spec('db').groups[0].services.map((x: Obj) => (x.checks as Obj[] | undefined)?.length ?? 0), [1, 1], 'the check guards the scoped name too');
+    assert.deepEqual(paths(r).sort(), ['networks', 'networks.back.driver', 'services.api.networks.back.ipv4_address']);
   });
 
   it('refuses build without image on several nodes, with the fix; warns on one node', () => {

@@ -11,6 +11,7 @@ import { fileTemplates, groupPorts, groupServices, healthCheck, taskVolumes } fr
 import { lifecycle, placement, updateBlock } from './map-job.ts';
 import { killTimeout, taskConfig, taskEnv, taskLogs, taskResources } from './map-task.ts';
 import { mergeValue } from './merge.ts';
+import { networkWarnings, serviceScopes } from './map-networks.ts';
 import type { ComposeProblem, ComposeProject, ComposeWarning } from './types.ts';
 
 /** Service keys the mapping reads (or that reading the project already applied). */
@@ -76,6 +77,7 @@ export function jobsTakeConditions(): boolean {
 /** Every service of the project as a job spec, checked by berth's own job spec reader. */
 export function mapProject(project: ComposeProject, o: MapOptions): MapResult {
   const ctx: MapContext = { project, read: o.read, nodes: o.nodes ?? 1, warnings: [], problems: [] };
+  networkWarnings(ctx);
   const jobs = Object.entries(project.services).map(([name, svc]) => mapService(name, svc, ctx));
   if (jobsTakeConditions()) {
     for (const job of jobs) {
@@ -98,9 +100,6 @@ function reportUnknown(svc: Obj, at: string, ctx: MapContext): void {
   }
   for (const k of Object.keys(obj(svc.deploy) ?? {})) {
     if (!DEPLOY_HONOURED.has(k) && !k.startsWith('x-')) ctx.warnings.push({ path: `${at}.deploy.${k}`, message: 'not honoured by berth' });
-  }
-  if (obj(svc.networks) && Object.keys(obj(svc.networks) ?? {}).length > 0) {
-    ctx.warnings.push({ path: `${at}.networks`, message: 'not enforced yet: every service of the project reaches every other by name (names resolve per network once service addresses land)' });
   }
 }
 
@@ -129,6 +128,9 @@ function mapService(name: string, svc: Obj, ctx: MapContext): MappedService {
   const env = taskEnv(svc, at, ctx);
   for (const [k, v] of Object.entries(env)) if (moved.has(v)) env[k] = moved.get(v) ?? v;
   const config = taskConfig(svc, at, sctx);
+  const aliases = aliasesOf(name, svc, ctx.project);
+  const scopes = serviceScopes(svc, { name, at, also: aliases }, ctx);
+  if (scopes.search.length > 0 && svc.dns_search === undefined) config.dns_search = scopes.search;
   const volumes = taskVolumes(svc, at, sctx);
   if (volumes.length > 0) config.volumes = volumes;
   const task: Obj = { name: berthName(name), driver: 'docker', config, env };
@@ -144,7 +146,7 @@ function mapService(name: string, svc: Obj, ctx: MapContext): MappedService {
   if (ports.length > 0) group.ports = ports;
   if (life.restart) group.restart = life.restart;
   if (life.reschedule) group.reschedule = life.reschedule;
-  const services = groupServices(name, { project: ctx.project.name, ports, check: healthCheck(svc, at, ctx), aliases: aliasesOf(name, svc, ctx.project) });
+  const services = groupServices(name, { project: ctx.project.name, ports, check: healthCheck(svc, at, ctx), aliases, scoped: scopes.names });
   group.services = services;
   const update = updateBlock(svc, at, ctx);
   if (update && life.type !== 'batch') group.update = update;

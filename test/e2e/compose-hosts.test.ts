@@ -4,8 +4,8 @@
  * healthcheck, a one-shot migration, an API needing the database healthy, a front end with a
  * published port) comes up in order; the API on host A reaches the database on host B as `db:5432`,
  * its Compose name and port with nothing berth-specific in the file; the API is restarted when the
- * database restarts (`depends_on` with `restart: true`); it scales; and `down` leaves nothing on
- * either host.
+ * database restarts (`depends_on` with `restart: true`); the front end, on another network than
+ * the database, cannot resolve its name; it scales; and `down` leaves nothing on either host.
  */
 import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -17,6 +17,7 @@ import type { Allocation } from '../../src/model/index.ts';
 import { connectDocker } from '../../src/drivers/index.ts';
 import { berth, eventually, freePort, type CliResult } from '../harness/berth.ts';
 import { startAgent, startServer, type BerthProcess } from '../harness/cluster.ts';
+import { execIn } from '../harness/dockerd.ts';
 import { netnsProblem } from '../harness/netns.ts';
 import { startNetnsHosts, type NetnsHosts } from '../harness/netns-hosts.ts';
 
@@ -43,6 +44,7 @@ configs:
       set -- $$(cat /www/next)
       printf '%s -> ' "$$(cat /www/me)"
       printf 'GET %s HTTP/1.0\\r\\n\\r\\n' "$$3" | nc -w 2 "$$1" "$$2" | tail -n 1
+networks: {front: {}, back: {}}
 services:
   db:
     <<: *busybox
@@ -52,11 +54,13 @@ services:
       test: ["CMD-SHELL", "printf 'GET / HTTP/1.0\\\\r\\\\n\\\\r\\\\n' | nc -w 1 127.0.0.1 5432 | grep -q db-ok"]
       interval: 300ms
       retries: 2
+    networks: [back]
     deploy: {placement: {constraints: ["node.hostname == ${nodeName(1)}"]}}
   migrate:
     <<: *busybox
     restart: "no"
     command: ["sh", "-c", "printf 'GET / HTTP/1.0\\\\r\\\\n\\\\r\\\\n' | nc -w 2 db 5432 | grep db-ok && echo migrated"]
+    networks: [back]
     depends_on:
       db: {condition: service_healthy}
   api:
@@ -66,12 +70,14 @@ services:
     depends_on:
       db: {condition: service_healthy, restart: true}
       migrate: {condition: service_completed_successfully}
+    networks: {front: {}, back: {aliases: [app]}}
     deploy: {placement: {constraints: ["node.hostname == ${nodeName(0)}"]}}
   web:
     <<: *busybox
     command: ${JSON.stringify(serve(80, 'web', 'api 8080 /cgi-bin/ask'))}
     ports: ["${webPort}:80"]
     depends_on: [api]
+    networks: [front]
     deploy: {placement: {constraints: ["node.hostname == ${nodeName(1)}"]}}
 `;
 }
@@ -134,6 +140,21 @@ if (problem) {
       assert.equal(nodes.find((n) => n.id === api.nodeId)?.name, nodeName(0));
       assert.equal(nodes.find((n) => n.id === db.nodeId)?.name, nodeName(1));
       assert.equal(await eventually('the front end answering through api and db', async () => ((await front()).endsWith('db-ok') ? front() : undefined), 20_000), 'web -> api-0 -> db-ok');
+    });
+
+    it('resolves names only between services that share a network', async () => {
+      const [web] = await liveAllocs('shop-web');
+      const [c] = await docker(1).listContainers({ filters: JSON.stringify({ label: [`berth.alloc=${web.id}`] }) });
+      // nc resolves as applications do (the search path of resolv.conf); busybox's nslookup does not
+      // search. Port 1 of a service address refuses: a name that resolves gets "can't connect".
+      const resolves = (name: string): string => `nc -w 3 ${name} 1 </dev/null 2>&1 | grep -q "can't connect" && echo found || echo none`;
+      const lookup = (name: string): Promise<string> => execIn(docker(1).getContainer(c.Id), ['sh', '-c', resolves(name)]).then((o) => o.trim());
+      assert.equal(await lookup('api'), 'found', 'web and api share the front network');
+      assert.equal(await lookup('db'), 'none', 'db is on back only');
+      assert.equal(await lookup('app'), 'none', "api's alias is on back only");
+      const [api] = await liveAllocs('shop-api');
+      const [a] = await docker(0).listContainers({ filters: JSON.stringify({ label: [`berth.alloc=${api.id}`] }) });
+      assert.equal(await execIn(docker(0).getContainer(a.Id), ['sh', '-c', `${resolves('db')}; ${resolves('app')}`]).then((o) => o.trim()), 'found\nfound');
     });
 
     it("restarts the api when the db restarts, and answers again", async () => {
