@@ -28,7 +28,8 @@ export const TASK_OPTION_KEYS = ['lifecycle', 'max_run_duration', 'logs', 'templ
 
 const PULL: readonly ImagePullPolicy[] = ['always', 'missing', 'never'];
 const SIGNAL = /^(SIG)?[A-Z][A-Z0-9+-]*$|^\d+$/;
-const VOLUME = /^[^:]+:\/[^:]*(:(ro|rw))?$/;
+/** `source:/target[:ro|rw]`; a source with a `..` segment is refused (a relative one must stay in the task directory). */
+const VOLUME = /^(?!(?:[^:]*\/)?\.\.(?:\/|:))[^:]+:\/[^:]*(:(ro|rw))?$/;
 const EXTRA_HOST = /^[^:\s]+:\S+$/;
 const TMPFS = /^\/[^:]*(:[^:\s]+)?$/;
 const DEVICE = /^\/dev\/[^:]+(:\/dev\/[^:]+(:[rwm]{1,3})?)?$/;
@@ -48,9 +49,8 @@ export function readDriverOptions(r: MapReader, out: TaskConfig): void {
   const search = list('dns_search', /^[a-zA-Z0-9]([a-zA-Z0-9.-]*[a-zA-Z0-9])?$/, 'a domain name');
   if (search) out.dnsSearch = search;
   if (r.has('network_mode')) out.networkMode = r.string('network_mode', '');
-  const volumes = list('volumes', VOLUME, '/host/path:/container/path[:ro], volume-name:/container/path[:ro] or task/dir/path:/container/path[:ro]');
+  const volumes = list('volumes', VOLUME, '/host/path:/container/path[:ro], volume-name:/container/path[:ro] or a path in the task directory (secrets/x:/container/path[:ro], no ..)');
   if (volumes) out.volumes = volumes;
-  for (const [i, v] of (volumes ?? []).entries()) if (v.split(':')[0].split('/').includes('..')) r.problem(`volumes[${i}]`, `"${v}" leaves the task directory; name a path inside it (local/x, secrets/x) or an absolute host path`);
   const tmpfs = list('tmpfs', TMPFS, '/container/path[:mount options], e.g. /run:size=64m');
   if (tmpfs) out.tmpfs = tmpfs;
   if (r.has('labels')) out.labels = r.stringMap('labels');
