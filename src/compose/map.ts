@@ -9,7 +9,7 @@ import type { ReadFile } from './load.ts';
 import { berthName, jobIdOf, obj, type MapContext, type Obj } from './map-context.ts';
 import { fileTemplates, groupPorts, groupServices, healthCheck, taskVolumes } from './map-group.ts';
 import { lifecycle, placement, updateBlock } from './map-job.ts';
-import { killTimeout, taskConfig, taskEnv, taskLogs, taskResources } from './map-task.ts';
+import { buildOf, killTimeout, taskConfig, taskEnv, taskLogs, taskResources, type BuildSpec } from './map-task.ts';
 import { mergeValue } from './merge.ts';
 import { networkWarnings, serviceScopes } from './map-networks.ts';
 import type { ComposeProblem, ComposeProject, ComposeWarning } from './types.ts';
@@ -39,11 +39,13 @@ export interface MappedService {
   /** The berth job spec (snake_case, as in a job file). */
   spec: Obj;
   dependsOn: Record<string, Dependency>;
+  /** The image `compose up` builds first (a one-node target, a service with `build`). */
+  build?: BuildSpec;
 }
 
 export interface MapOptions {
   read: ReadFile;
-  /** How many nodes the project may run on: `build` without `image` is refused above one. Default 1. */
+  /** How many nodes the project may run on: `build` is run on one (by `compose up`), refused above one without `image`. Default 1. */
   nodes?: number;
 }
 
@@ -124,15 +126,15 @@ function mapService(name: string, svc: Obj, ctx: MapContext): MappedService {
   const deploy = obj(svc.deploy) ?? {};
   const life = lifecycle(svc, at, ctx);
   const ports = groupPorts(svc, at, ctx);
-  const { templates, moved } = fileTemplates(svc, at, ctx);
+  const { templates, binds } = fileTemplates(svc, at, ctx);
   const env = taskEnv(svc, at, ctx);
-  for (const [k, v] of Object.entries(env)) if (moved.has(v)) env[k] = moved.get(v) ?? v;
   const config = taskConfig(svc, at, sctx);
   const aliases = aliasesOf(name, svc, ctx.project);
   const scopes = serviceScopes(svc, { name, at, also: aliases }, ctx);
   if (scopes.search.length > 0 && svc.dns_search === undefined) config.dns_search = scopes.search;
-  const volumes = taskVolumes(svc, at, sctx);
-  if (volumes.length > 0) config.volumes = volumes;
+  const { volumes, tmpfs } = taskVolumes(svc, at, sctx);
+  if (volumes.length + binds.length > 0) config.volumes = [...volumes, ...binds];
+  if (tmpfs.length > 0) config.tmpfs = tmpfs;
   const task: Obj = { name: berthName(name), driver: 'docker', config, env };
   const resources = taskResources(svc, at, ctx);
   if (resources) task.resources = resources;
@@ -163,10 +165,12 @@ function mapService(name: string, svc: Obj, ctx: MapContext): MappedService {
   for (const [k, v] of Object.entries(obj(deploy.labels) ?? {})) meta[`compose_label_${k}`] = String(v);
   let spec: Obj = { id: jobId, type: life.type, meta, groups: [group] };
   spec = withBerthSettings(spec, svc, ctx);
+  const build = buildOf(svc, at, sctx);
   return {
     service: name,
     jobId,
     spec,
+    ...(build ? { build } : {}),
     dependsOn: Object.fromEntries(Object.entries(dependsOn).map(([d, v]) => [d, { condition: v.condition ?? 'service_started', required: v.required !== false, restart: v.restart === true }])),
   };
 }

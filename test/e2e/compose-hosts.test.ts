@@ -29,13 +29,13 @@ const nodeName = (i: number): string => `ch-${'ab'[i]}-${id}`;
  * from /www/next) answers. The script is a Compose config; `$$` is a `$` for the shell.
  */
 function shopYaml(webPort: number): string {
-  const serve = (port: number, me: string, next: string): string[] => ['sh', '-c', `mkdir -p /www/cgi-bin && cp /local/ask /www/cgi-bin/ask && chmod +x /www/cgi-bin/ask && echo ${me} > /www/me && echo '${next}' > /www/next && exec httpd -f -p ${port} -h /www`];
+  const serve = (port: number, me: string, next: string): string[] => ['sh', '-c', `mkdir -p /www/cgi-bin && cp /etc/ask.cgi /www/cgi-bin/ask && chmod +x /www/cgi-bin/ask && echo ${me} > /www/me && echo '${next}' > /www/next && exec httpd -f -p ${port} -h /www`];
   return `name: shop
 x-busybox: &busybox
   image: \${IMAGE}
   pull_policy: never
   stop_grace_period: 1s
-  configs: [{source: ask, target: /local/ask}]
+  configs: [{source: ask, target: /etc/ask.cgi}]
 configs:
   ask:
     content: |
