@@ -184,6 +184,7 @@ withDockerEngine('berth compose on docker', (engine) => {
       await mkdir(path.join(dir, 'extras', 'app'), { recursive: true });
       await writeFile(path.join(dir, 'extras', 'app', 'Dockerfile'), `FROM ${engine.image}\nARG GREETING=none\nCOPY motd /motd\nRUN echo "$GREETING" > /hello.txt\n`);
       await writeFile(path.join(dir, 'extras', 'app', 'motd'), 'from the context\n');
+      await writeFile(path.join(dir, 'extras', 'token.txt'), 's3cret\n');
       await writeFile(f, `name: ${project}
 services:
   app:
@@ -193,7 +194,7 @@ services:
     tmpfs: /scratch
     secrets: [token]
     volumes: [data:/data]
-secrets: {token: {content: s3cret}}
+secrets: {token: {file: ./token.txt}}
 volumes: {data: {}}
 `);
       try {
