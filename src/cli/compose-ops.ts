@@ -67,13 +67,22 @@ async function removeVolumes(client: BerthClient, o: ComposeOptions): Promise<vo
     process.stderr.write(`${paint('yellow', 'Warning:', process.stderr)} -v: volumes ${names.join(', ')} are left on the nodes: ${engine.why}; remove them there with \`docker volume rm\`\n`);
     return;
   }
+  // The agents remove their stopped containers a moment after the allocations end: a volume still
+  // in use (409) is tried again until the containers that held it are gone.
+  const deadline = Date.now() + 30_000;
   for (const v of names) {
-    try {
-      await engine.docker.getVolume(v).remove();
-      process.stderr.write(` ${paint('green', '✔', process.stderr)} volume ${v}  removed\n`);
-    } catch (err) {
-      if (dockerStatus(err) === 404) continue;
-      process.stderr.write(`${paint('yellow', 'Warning:', process.stderr)} -v: volume ${v} is left on node ${engine.node.name}: ${dockerMessage(err)}\n`);
+    for (;;) {
+      try {
+        await engine.docker.getVolume(v).remove();
+        process.stderr.write(` ${paint('green', '✔', process.stderr)} volume ${v}  removed\n`);
+      } catch (err) {
+        if (dockerStatus(err) === 409 && Date.now() < deadline) {
+          await sleep(250);
+          continue;
+        }
+        if (dockerStatus(err) !== 404) process.stderr.write(`${paint('yellow', 'Warning:', process.stderr)} -v: volume ${v} is left on node ${engine.node.name}: ${dockerMessage(err)}\n`);
+      }
+      break;
     }
   }
 }
