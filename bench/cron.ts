@@ -4,11 +4,17 @@
  *          scheduled time to the task running (the run's start), runs missed, runs doubled
  *   peer   bare croner timers in this process, same schedules: the lag of the timer alone (the
  *          floor any cron on this machine pays; Nomad is not available here to run side by side)
+ *   floor  the spawn floor, after berth's rounds: at a set time, the same number of the same
+ *          process (/bin/true) started directly from this one Node process (child_process.spawn),
+ *          ROUNDS times; the lag from that time to each process's start. What starting that many
+ *          processes at once costs on this machine, whatever schedules them; `lag_over_floor_p99`
+ *          is berth's p99 lag over the floor's (target: within 3x at 1,000 jobs a minute).
  * Full: 1,000 jobs every minute for 5 minutes. --quick: 100 jobs every 10 s for 3 rounds.
  *
  *   npx tsx bench/cron.ts [--jobs 1000] [--rounds 5] [--quick]
- * The last line printed is {"jobs","lag_p50_ms","lag_p99_ms","missed","doubled",...}.
+ * The last line printed is {"jobs","lag_p50_ms","lag_p99_ms","missed","doubled",...,"floor_lag_p50_ms","floor_lag_p99_ms","lag_over_floor_p99"}.
  */
+import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -61,6 +67,28 @@ async function peer(until: number): Promise<number[]> {
   });
   await new Promise((r) => setTimeout(r, until - Date.now() + 500));
   for (const t of timers) t.stop();
+  return lags;
+}
+
+/** The spawn floor: ROUNDS times, JOBS /bin/true processes started at once at a set time; each one's lag to its start. */
+async function spawnFloor(): Promise<number[]> {
+  const lags: number[] = [];
+  for (let k = 0; k < ROUNDS; k++) {
+    const at = Date.now() + 200;
+    await new Promise((r) => setTimeout(r, at - Date.now()));
+    await Promise.all(
+      Array.from(
+        { length: JOBS },
+        () =>
+          new Promise<void>((resolve, reject) => {
+            const child = spawn('/bin/true', [], { stdio: 'ignore' });
+            child.once('spawn', () => lags.push(Date.now() - at));
+            child.once('error', reject);
+            child.once('exit', () => resolve());
+          }),
+      ),
+    );
+  }
   return lags;
 }
 
@@ -126,6 +154,7 @@ try {
   const b = await berth(dir);
   const p = b.peerLags.sort((x, y) => x - y);
   const lags = b.lags.sort((x, y) => x - y);
+  const floor = (await spawnFloor()).sort((x, y) => x - y);
   const out = {
     jobs: JOBS,
     rounds: ROUNDS,
@@ -142,11 +171,15 @@ try {
     expected_runs: b.expected,
     peer_lag_p50_ms: percentile(p, 50),
     peer_lag_p99_ms: percentile(p, 99),
+    floor_lag_p50_ms: percentile(floor, 50),
+    floor_lag_p99_ms: percentile(floor, 99),
+    lag_over_floor_p99: Math.round((percentile(lags, 99) / Math.max(1, percentile(floor, 99))) * 100) / 100,
   };
   log(`berth: lag p50 ${out.lag_p50_ms} ms, p99 ${out.lag_p99_ms} ms, max ${out.lag_max_ms} ms; missed ${out.missed}, doubled ${out.doubled} of ${out.expected_runs}`);
   log(`berth: scheduled time to child job committed: p50 ${out.launch_p50_ms} ms, p99 ${out.launch_p99_ms} ms (the rest is placement and process start)`);
   log(`berth: scheduled time to allocation placed (plan applied): p50 ${out.placed_p50_ms} ms, p99 ${out.placed_p99_ms} ms (the rest is the agent starting it)`);
   log(`peer (bare croner timers): lag p50 ${out.peer_lag_p50_ms} ms, p99 ${out.peer_lag_p99_ms} ms`);
+  log(`spawn floor (${JOBS} x /bin/true started at once from one Node process, ${ROUNDS} times): lag p50 ${out.floor_lag_p50_ms} ms, p99 ${out.floor_lag_p99_ms} ms; berth p99 over it: ${out.lag_over_floor_p99}x (target <= 3x)`);
   process.stdout.write(JSON.stringify(out) + '\n');
 } finally {
   await rm(dir, { recursive: true, force: true });

@@ -9,17 +9,25 @@
  *
  *   npx tsx bench/scheduler.ts [--nodes 5000] [--jobs 1000] [--count 100] [--rounds 2] [--quick]
  * Each backend runs `rounds` times on a fresh server and the best run counts.
- * The last line printed is {"nodes","allocs","placements_per_s_memory","placements_per_s_sqlite","binpack_ratio","rss_mb"}.
- * There is no peer to run side by side here; for scale, Nomad's C1M placed ~3,750 containers/s on 5 servers.
+ *
+ * The floor, so that the figure carries across machines: the same allocations (those the run
+ * placed, one plan per job as the scheduler submitted them) committed through the plan applier on
+ * a fresh state of the same backend, with no scheduling at all; `floor_ratio_*` is the
+ * placement rate over the floor's (1.0: scheduling costs nothing beside committing).
+ *
+ * The last line printed is {"nodes","allocs","placements_per_s_memory","placements_per_s_sqlite","floor_per_s_memory",
+ * "floor_per_s_sqlite","floor_ratio_memory","floor_ratio_sqlite","binpack_ratio","rss_mb"}.
+ * For scale, Nomad's C1M placed ~3,750 containers/s on 5 servers.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { isTerminal, type Evaluation, type Job, type Node } from '../src/model/index.ts';
-import { MemoryBackend, type StateBackend, type Write } from '../src/state/index.ts';
-import { Server, openSqliteState } from '../src/server/index.ts';
-import { silentLogger } from '../src/lib/index.ts';
+import { MemoryBackend, StateStore, StateView, type StateBackend, type Write } from '../src/state/index.ts';
+import type { Allocation } from '../src/model/index.ts';
+import { PlanApplier, Server, openSqliteState } from '../src/server/index.ts';
+import { silentLogger, systemClock } from '../src/lib/index.ts';
 
 const { values } = parseArgs({
   options: { nodes: { type: 'string' }, jobs: { type: 'string' }, count: { type: 'string' }, rounds: { type: 'string' }, quick: { type: 'boolean' } },
@@ -138,6 +146,8 @@ function strictBound(nodes: Node[], jobs: Job[], feasible: (n: Node) => boolean)
 }
 
 interface Run {
+  /** The live allocations the run placed, for the floor. */
+  allocs: Allocation[];
   placed: number;
   seconds: number;
   nodesUsed: number;
@@ -191,7 +201,7 @@ async function runOnce(label: string, backend: StateBackend, nodes: Node[], jobs
     peakRss = Math.max(peakRss, process.memoryUsage().rss);
     const live = server.view.allocs().filter((a) => !isTerminal(a));
     const failures = server.view.evals().filter((e) => e.triggeredBy === 'job-register').reduce((n, e) => n + e.failures.reduce((m, f) => m + f.missing, 0), 0);
-    const run = { placed: live.length, seconds, nodesUsed: new Set(live.map((a) => a.nodeId)).size, failures, rss: peakRss };
+    const run = { allocs: live, placed: live.length, seconds, nodesUsed: new Set(live.map((a) => a.nodeId)).size, failures, rss: peakRss };
     log(`${label}: ${run.placed} placements in ${seconds.toFixed(2)} s = ${Math.round(run.placed / seconds)}/s on ${run.nodesUsed} nodes, ${failures} unplaced`);
     return run;
   } finally {
@@ -221,12 +231,49 @@ async function best(label: string, open: () => Promise<{ backend: StateBackend; 
   return out!;
 }
 
-const memory = await best('memory', async () => ({ backend: new MemoryBackend(), cleanup: async () => undefined }));
-const sqlite = await best('sqlite', async () => {
+/**
+ * The floor: the run's allocations committed through the plan applier, one plan per job, all
+ * submitted at once as the workers do, on a fresh state holding the same nodes and jobs and no
+ * evaluation (so nothing schedules); placements per second.
+ */
+async function floor(label: string, backend: StateBackend, placed: Allocation[]): Promise<number> {
+  const view = await StateView.open(backend);
+  const store = new StateStore(backend, view);
+  try {
+    const rows: Write[] = [...nodes.map((n) => ({ table: 'nodes', id: n.id, value: n }) satisfies Write), ...jobs.map((j) => ({ table: 'jobs', id: j.id, value: j }) satisfies Write)];
+    for (let i = 0; i < rows.length; i += 500) if (!(await store.commit(rows.slice(i, i + 500))).ok) throw new Error('cannot write nodes and jobs');
+    const byJob = new Map<string, Allocation[]>();
+    for (const a of placed) byJob.set(a.jobId, [...(byJob.get(a.jobId) ?? []), a]);
+    const applier = new PlanApplier({ view, store, clock: systemClock });
+    const t0 = performance.now();
+    const results = await Promise.all([...byJob].map(([jobId, place]) => applier.apply({ evalId: `floor-${jobId}`, jobId, place, stop: [], failures: [] })));
+    const seconds = (performance.now() - t0) / 1000;
+    const committed = results.reduce((n, r) => n + r.placed.length, 0);
+    if (committed !== placed.length) throw new Error(`floor: ${committed} of ${placed.length} allocations committed`);
+    log(`${label} floor: ${committed} allocations through the plan applier in ${seconds.toFixed(2)} s = ${Math.round(committed / seconds)}/s`);
+    return Math.round(committed / seconds);
+  } finally {
+    await view.close();
+  }
+}
+
+const openSqlite = async (): Promise<{ backend: StateBackend; cleanup: () => Promise<void> }> => {
   const dir = await mkdtemp(path.join(tmpdir(), 'berth-bench-sched-'));
-  return { backend: await openSqliteState(dir), cleanup: () => rm(dir, { recursive: true, force: true }) };
-});
+  const backend = await openSqliteState(dir);
+  return { backend, cleanup: () => rm(dir, { recursive: true, force: true }) };
+};
+const memory = await best('memory', async () => ({ backend: new MemoryBackend(), cleanup: async () => undefined }));
+const sqlite = await best('sqlite', openSqlite);
 clearInterval(sampler);
+const memoryFloor = await floor('memory', new MemoryBackend(), memory.allocs);
+const sqliteState = await openSqlite();
+const sqliteFloor = await floor('sqlite', sqliteState.backend, sqlite.allocs).finally(async () => {
+  await sqliteState.backend.close();
+  await sqliteState.cleanup();
+});
+const memoryRate = Math.round(memory.placed / memory.seconds);
+const sqliteRate = Math.round(sqlite.placed / sqlite.seconds);
+log(`placements over the floor: memory ${(memoryRate / memoryFloor).toFixed(3)}, sqlite ${(sqliteRate / sqliteFloor).toFixed(3)}`);
 
 const feasible = (n: Node): boolean => n.attributes.os === 'linux' && n.nodeClass !== 'gpu' && Number(n.attributes.kernel.split('.')[1]) >= 2;
 const bound = averageBound(nodes, jobs, feasible);
@@ -240,8 +287,12 @@ console.log(
   JSON.stringify({
     nodes: NODES,
     allocs: memory.placed,
-    placements_per_s_memory: Math.round(memory.placed / memory.seconds),
-    placements_per_s_sqlite: Math.round(sqlite.placed / sqlite.seconds),
+    placements_per_s_memory: memoryRate,
+    placements_per_s_sqlite: sqliteRate,
+    floor_per_s_memory: memoryFloor,
+    floor_per_s_sqlite: sqliteFloor,
+    floor_ratio_memory: Math.round((memoryRate / memoryFloor) * 1000) / 1000,
+    floor_ratio_sqlite: Math.round((sqliteRate / sqliteFloor) * 1000) / 1000,
     binpack_ratio: Math.round(ratio * 1000) / 1000,
     rss_mb: Math.round(memory.rss / 1048576),
   }),

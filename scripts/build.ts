@@ -11,10 +11,16 @@
  * Dependencies stay outside the bundle where bundling would break them: native addons, and
  * packages that read their own files at run time or start worker threads from a file path.
  *
- *   node scripts/build.ts [--watch]
+ * The web UI (src/ui) is built by Vite into dist/ui at the same time, and each of its files is
+ * then compressed ahead of time (gzip and brotli, beside the file) so a server answers with the
+ * smallest one the browser takes and never compresses per request (server/http/routes-ui.ts).
+ *
+ *   node scripts/build.ts [--watch]   (--watch rebuilds the server side only; the UI: npx vite src/ui)
  */
-import { rm } from 'node:fs/promises';
+import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { promisify } from 'node:util';
+import zlib from 'node:zlib';
 import * as esbuild from 'esbuild';
 
 const root = path.resolve(import.meta.dirname, '..');
@@ -47,6 +53,30 @@ export const options: esbuild.BuildOptions = {
   logLevel: 'warning',
 };
 
+/** Where the UI is built to; the server serves this folder at /ui/. */
+export const UI_DIR = path.join(root, 'dist/ui');
+
+/** Files not worth compressing: already compressed formats. */
+const INCOMPRESSIBLE = /\.(png|jpe?g|gif|webp|woff2?|gz|br)$/;
+
+/** Build the UI with Vite, then write a .gz and a .br beside each file that compresses. */
+export async function buildUi(): Promise<number> {
+  const vite = await import('vite');
+  await vite.build({ configFile: path.join(root, 'src/ui/vite.config.ts'), logLevel: 'warn' });
+  const files = (await readdir(UI_DIR, { recursive: true, withFileTypes: true })).filter((f) => f.isFile() && !INCOMPRESSIBLE.test(f.name));
+  const gzip = promisify(zlib.gzip);
+  const brotli = promisify(zlib.brotliCompress);
+  await Promise.all(
+    files.map(async (f) => {
+      const file = path.join(f.parentPath, f.name);
+      const data = await readFile(file);
+      await writeFile(`${file}.gz`, await gzip(data, { level: 9 }));
+      await writeFile(`${file}.br`, await brotli(data, { params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 11, [zlib.constants.BROTLI_PARAM_SIZE_HINT]: data.length } }));
+    }),
+  );
+  return files.length;
+}
+
 if (import.meta.main) {
   const started = Date.now();
   await rm(path.join(root, 'dist'), { recursive: true, force: true });
@@ -54,8 +84,8 @@ if (import.meta.main) {
     const ctx = await esbuild.context(options);
     await ctx.watch();
   } else {
-    const result = await esbuild.build({ ...options, metafile: true });
+    const [result, uiFiles] = await Promise.all([esbuild.build({ ...options, metafile: true }), buildUi()]);
     const files = Object.keys(result.metafile.outputs).length;
-    process.stdout.write(`build: ${files} files in dist/ (${Date.now() - started} ms)\n`);
+    process.stdout.write(`build: ${files} files in dist/, ${uiFiles} in dist/ui (${Date.now() - started} ms)\n`);
   }
 }

@@ -96,6 +96,8 @@ if (!unitOnly && files.length === 0) {
     'src',
   ]);
   step('typecheck (tsc)', process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '--noEmit', '-p', '.']);
+  // The web UI is checked on its own: browser globals, JSX, no Node types.
+  step('typecheck the UI (tsc)', process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '--noEmit', '-p', 'src/ui']);
 }
 
 // The spawned CLI runs dist/: build it from the sources under test.

@@ -12,6 +12,7 @@ import { LocalAllocs } from './allocs/local-allocs.ts';
 import { LocalState } from './allocs/local-state.ts';
 import { recoverLocal } from './allocs/recovery.ts';
 import { AgentMetrics, timedDriver } from './metrics.ts';
+import { LogForwarder, parseLogTarget } from './logs/log-forwarder.ts';
 import { StatusReporter } from './allocs/reporter.ts';
 import { watchAllocs } from './allocs/watcher.ts';
 import { buildAgentApp } from './http/endpoint.ts';
@@ -57,6 +58,8 @@ export interface AgentOptions extends NodeSettings {
   serviceAddresses?: boolean;
   /** The node DNS's port on the bridge (tests); default 53. */
   nodeDnsPort?: number;
+  /** Forward task output here: `syslog://host:514` (RFC 5424 over UDP) or `http(s)://...` (JSON lines). Default: none. */
+  logForward?: string;
   clock?: Clock;
   /** The ACL token the agent uses with the servers (registration needs `nodes: write`). Default env BERTH_TOKEN. */
   token?: string;
@@ -97,6 +100,7 @@ export class Agent {
   #ingress: IngressDataPath | undefined;
   readonly #metrics = new AgentMetrics();
   #services: AgentServices | undefined;
+  #forwarder: LogForwarder | undefined;
   nodeId = '';
 
   private constructor(options: AgentOptions) {
@@ -139,6 +143,12 @@ export class Agent {
     // What can be refused is checked before anything is opened, so a refusal leaves nothing behind.
     const addresses = await resolveNodeAddresses({ servers: this.#servers, address: o.address, httpHost: o.httpHost });
     if (!addresses.ok) throw new BerthError('invalid_input', addresses.error);
+    if (o.logForward) {
+      const target = parseLogTarget(o.logForward);
+      if (!target.ok) throw new BerthError('invalid_input', `Cannot start the agent: --log-forward ${target.error}`);
+      this.#forwarder = new LogForwarder({ target: o.logForward, logger: this.#log, hostname: o.nodeName, clock: this.#clock });
+      this.#metrics.follow(this.#forwarder);
+    }
     const { address, httpHost } = addresses.value;
     // Every driver operation is timed (berth_agent_driver_operation_seconds).
     const drivers = (o.drivers ?? [new DockerDriver({ host: o.dockerHost, tls: o.dockerTls }), new ProcessDriver()]).map((d) => timedDriver(d, this.#metrics.driverSeconds));
@@ -232,6 +242,7 @@ export class Agent {
     await this.#services?.stop();
     await Promise.allSettled(this.#loops);
     await this.#ingress?.close();
+    this.#forwarder?.close();
   }
 
   /** Wait for `work`, but no longer than `ms`. */
@@ -255,6 +266,7 @@ export class Agent {
       servers: this.#client.servers,
       dnsServers: this.#o.dnsServers,
       services: this.#services,
+      logForwarder: this.#forwarder,
     });
   }
 }

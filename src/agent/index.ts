@@ -4,4 +4,4 @@ export type { AgentOptions } from './agent.ts';
 export { AgentMetrics } from './metrics.ts';
 export { resolveNodeAddresses, type NodeAddresses } from './node/address.ts';
 export type { DockerTlsFiles } from '../drivers/index.ts';
-export { BuiltinIngress, HaproxyIngress, type IngressPlan } from './ingress/index.ts';
+export { BuiltinIngress, HaproxyIngress, type IngressPlan, type IngressSettings } from './ingress/index.ts';

@@ -1,4 +1,4 @@
-import { Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { TaskDriver } from '../drivers/index.ts';
 import type { DriverName } from '../model/index.ts';
 import type { AllocRunner } from './allocs/alloc-runner.ts';
@@ -9,6 +9,13 @@ import { allocUsage } from './http/resource-stats.ts';
  * its resources bound anyway; past this the rest only count in `berth_agent_allocs`.
  */
 const MAX_ALLOC_SERIES = 500;
+
+/** What the log forwarder counts. */
+interface ForwarderCounts {
+  forwarded: number;
+  dropped: number;
+  queued: number;
+}
 
 /** The driver calls that are one operation (a task's wait and log stream last as long as it does). */
 const TIMED = new Set<string | symbol>(['fingerprint', 'start', 'recover', 'stop', 'signal', 'destroy', 'list', 'stats']);
@@ -36,8 +43,32 @@ export class AgentMetrics {
   readonly #state = this.#gauge('berth_agent_task_state', '1 for the state a task is in (pending, running, dead)', ['job_id', 'group', 'alloc_id', 'task', 'state']);
   readonly #checks = this.#gauge('berth_agent_check_status', '1 for the status a service check holds (passing, warning, critical)', ['job_id', 'alloc_id', 'check', 'status']);
 
+  #forwarder: ForwarderCounts | undefined;
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'berth_agent_' });
+    const forwarder = (): ForwarderCounts | undefined => this.#forwarder;
+    const read = (what: 'forwarded' | 'dropped') =>
+      function (this: Counter): void {
+        this.reset();
+        const f = forwarder();
+        if (f) this.inc(f[what]);
+      };
+    new Counter({ name: 'berth_agent_log_lines_forwarded_total', help: 'Task output lines sent to --log-forward', registers: [this.registry], collect: read('forwarded') });
+    new Counter({ name: 'berth_agent_log_lines_dropped_total', help: 'Task output lines dropped because --log-forward fell behind (its buffer was full)', registers: [this.registry], collect: read('dropped') });
+    new Gauge({
+      name: 'berth_agent_log_lines_queued',
+      help: 'Task output lines waiting to be sent to --log-forward',
+      registers: [this.registry],
+      collect(this: Gauge) {
+        this.set(forwarder()?.queued ?? 0);
+      },
+    });
+  }
+
+  /** Report the forwarder's counts (lines sent, dropped, waiting) at each scrape. */
+  follow(forwarder: ForwarderCounts): void {
+    this.#forwarder = forwarder;
   }
 
   #gauge<L extends string>(name: string, help: string, labelNames: L[]): Gauge<L> {

@@ -1,13 +1,14 @@
 import { BerthError, type ErrorDetail } from '../model/index.ts';
 import type { AllocStats, Allocation, Deployment, Evaluation, Job, JobRun, KeyringKeyInfo, Node, NodeStats, ServiceAddress, Variable, VariableMeta } from '../model/index.ts';
 import { codeOfHttpStatus } from './status.ts';
-import { ServerPool } from './server-pool.ts';
+import { ServerPool, envVar } from './server-pool.ts';
 import type { Transport } from './transport.ts';
 import type {
   IngressStatus,
   AclPolicyInfo,
   JobGraph,
   MarkSuccessResponse,
+  AclCheck,
   AclTokenInfo,
   AclTokenRequest,
   ServerListEntry,
@@ -63,7 +64,7 @@ export class BerthClient {
   readonly #timeoutMs: number;
 
   constructor(options: ClientOptions = {}) {
-    this.#token = options.token ?? process.env.BERTH_TOKEN;
+    this.#token = options.token ?? envVar('BERTH_TOKEN');
     const headers: Record<string, string> = {};
     if (this.#token) headers.authorization = `Bearer ${this.#token}`;
     if (options.nodeSecret) headers['x-berth-node-secret'] = options.nodeSecret;
@@ -110,6 +111,21 @@ export class BerthClient {
   /** Every deployment, newest first. */
   listDeployments(): Promise<Deployment[]> {
     return this.#json('GET', '/v1/deployments');
+  }
+
+  /** Every deployment, newest first, with the index it was read at; with `index`, a blocking read. */
+  watchDeployments(opts?: BlockingOptions): Promise<Indexed<Deployment[]>> {
+    return this.#blocking('/v1/deployments', opts);
+  }
+
+  /** Every deployment of a job, newest first. */
+  jobDeployments(jobId: string): Promise<Deployment[]> {
+    return this.#json('GET', `/v1/jobs/${enc(jobId)}/deployments`);
+  }
+
+  /** Every allocation; with `index`, a blocking read. */
+  listAllocations(opts?: BlockingOptions): Promise<Indexed<Allocation[]>> {
+    return this.#blocking('/v1/allocations', opts);
   }
 
   /** The newest deployment of a job, or null. */
@@ -201,13 +217,14 @@ export class BerthClient {
   /** A task's output as a byte stream; with `follow` it stays open until the task stops. */
   async allocLogs(
     id: string,
-    options: { task?: string; follow?: boolean; stream?: 'stdout' | 'stderr'; tail?: number; signal?: AbortSignal } = {},
+    options: { task?: string; follow?: boolean; stream?: 'stdout' | 'stderr'; tail?: number; since?: number; signal?: AbortSignal } = {},
   ): Promise<AsyncIterable<Uint8Array>> {
     const q = new URLSearchParams();
     if (options.task) q.set('task', options.task);
     if (options.follow) q.set('follow', 'true');
     if (options.stream) q.set('type', options.stream);
     if (options.tail !== undefined) q.set('tail', String(options.tail));
+    if (options.since !== undefined) q.set('since', String(options.since));
     const res = await this.#fetch('GET', `/v1/allocations/${enc(id)}/logs?${q}`, { signal: options.signal, noTimeout: true });
     if (!res.body) return (async function* () {})();
     return res.body as unknown as AsyncIterable<Uint8Array>;
@@ -347,6 +364,11 @@ export class BerthClient {
 
   deleteAclPolicy(name: string): Promise<unknown> {
     return this.#json('DELETE', `/v1/acl/policy/${enc(name)}`);
+  }
+
+  /** What this client's token may do: one answer per check, in order. */
+  aclAuthorize(checks: AclCheck[]): Promise<boolean[]> {
+    return this.#json<{ allowed: boolean[] }>('POST', '/v1/acl/authorize', { body: JSON.stringify({ checks }), contentType: 'application/json', idempotent: true }).then((r) => r.allowed);
   }
 
   aclTokens(): Promise<AclTokenInfo[]> {

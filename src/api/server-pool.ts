@@ -3,7 +3,6 @@
  * a request goes to the server that answered last; when that one does not answer (connection
  * refused, reset or timed out) it goes on to the next, and fails only once none answers.
  */
-import { setTimeout as sleep } from 'node:timers/promises';
 import { BerthError } from '../model/index.ts';
 import { defaultTransport, type Transport } from './transport.ts';
 
@@ -73,7 +72,7 @@ export class ServerPool {
 
   /** `addresses`: a list or an address setting (comma-separated); default env BERTH_ADDR, else 127.0.0.1:7460. */
   constructor(addresses?: string | string[], options: ServerPoolOptions = {}) {
-    const list = parseAddresses(addresses ?? process.env.BERTH_ADDR ?? DEFAULT_ADDRESS);
+    const list = parseAddresses(addresses ?? envVar('BERTH_ADDR') ?? DEFAULT_ADDRESS);
     this.addresses = list.length ? list : [DEFAULT_ADDRESS];
     this.#busyRetryMs = options.busyRetryMs ?? 15_000;
     this.#headers = options.headers ?? {};
@@ -102,7 +101,7 @@ export class ServerPool {
       const pause = Math.min(BUSY_PAUSE_MS * 2 ** round, BUSY_PAUSE_MAX_MS);
       if (!idempotent || !BUSY.has(res.status) || Date.now() + pause > deadline) return res;
       await res.body?.cancel();
-      await sleep(pause, undefined, init.signal ? { signal: init.signal } : undefined);
+      await pauseFor(pause, init.signal);
     }
   }
 
@@ -116,7 +115,7 @@ export class ServerPool {
       const signals = [init.signal, init.timeoutMs === undefined ? undefined : AbortSignal.timeout(init.timeoutMs)].filter((s): s is AbortSignal => !!s);
       let res: Response;
       try {
-        res = await this.transport.fetch(address + path, { method, headers: { ...this.#headers, ...init.headers }, body: init.body, signal: signals.length ? AbortSignal.any(signals) : undefined });
+        res = await this.transport.fetch(address + path, { method, headers: { ...this.#headers, ...init.headers }, body: init.body as RequestInit['body'], signal: signals.length ? AbortSignal.any(signals) : undefined });
       } catch (err) {
         if (init.signal?.aborted) throw err;
         const reason = failureReason(err, address);
@@ -194,4 +193,28 @@ function failureReason(err: unknown, address: string): { detail: string; notSent
   // fetch refuses ports browsers block (1, 25, ...) before connecting: nothing was sent either.
   const blocked = e.cause?.message === 'bad port';
   return { detail: code ?? e.cause?.message ?? e.message, notSent: blocked || (code !== undefined && NOT_SENT.has(code)) };
+}
+
+/**
+ * Wait `ms`, or until `signal` aborts (then reject with its reason). Not node:timers/promises: this
+ * layer also runs in the browser (src/ui), which has only the global timers.
+ */
+function pauseFor(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      reject(signal?.reason);
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/** An environment variable of this process; undefined in a browser, which has none. */
+export function envVar(name: string): string | undefined {
+  return (globalThis as { process?: { env: Record<string, string | undefined> } }).process?.env[name];
 }

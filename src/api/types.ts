@@ -2,7 +2,7 @@
  * The wire contract of the HTTP API: what each route takes and returns. Domain objects (Job,
  * Allocation, Node, Evaluation) travel as the model types.
  */
-import type { Allocation, ClientStatus, DependencyCondition, DependencyWait, DriverInfo, DriverName, Evaluation, MarkedSuccess, Job, JobDiff, JobStatus, JobType, PlacementFailure, TaskState } from '../model/index.ts';
+import type { AclScope, Allocation, ClientStatus, DependencyCondition, DependencyWait, DriverInfo, DriverName, Evaluation, MarkedSuccess, Job, JobDiff, JobStatus, JobType, PlacementFailure, TaskState } from '../model/index.ts';
 
 /** `POST /v1/jobs` answers with this. */
 export interface JobRegisterResponse {
@@ -173,6 +173,13 @@ export interface AclTokenInfo {
   expirationTime?: number;
   /** Only in the answer that created the token. */
   secretId?: string;
+}
+
+/** One question for `POST /v1/acl/authorize`: may the caller's token use `capability` on `name` (absent: on any object) of `scope`? */
+export interface AclCheck {
+  scope: AclScope;
+  name?: string;
+  capability: string;
 }
 
 /** What `token create` and `token update` send. */

@@ -23,6 +23,8 @@ export interface JobLogsOptions {
   follow: boolean;
   /** Start each allocation present at the start with its last N lines (later ones: all). */
   tail?: number;
+  /** Only output written at or after this time (ms since the epoch). */
+  since?: number;
   /** Terminal allocations too, not only running ones (while their agent keeps them: a stopped one's output goes with it). */
   all: boolean;
   signal: AbortSignal;
@@ -115,7 +117,7 @@ async function readStream(client: BerthClient, alloc: Allocation, task: string, 
     for (const line of list) o.onLine({ alloc, task, stream, line });
   };
   try {
-    const body = await client.allocLogs(alloc.id, { task, stream, follow: o.follow, tail, signal: o.signal });
+    const body = await client.allocLogs(alloc.id, { task, stream, follow: o.follow, tail, since: o.since, signal: o.signal });
     for await (const chunk of body) emit(lines.push(chunk));
   } catch (err) {
     // Once per task: its stdout and stderr fail together (an agent gone, an allocation it forgot).

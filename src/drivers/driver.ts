@@ -58,6 +58,17 @@ export interface LogOptions {
   stream?: 'stdout' | 'stderr' | 'both';
   /** Stops a followed stream. */
   signal?: AbortSignal;
+  /**
+   * Only this instance's output, from its start: not that of earlier runs of the task that share
+   * its log files (the process driver's). Drivers that keep each instance's output apart (a
+   * container each) read the same either way. Default false.
+   */
+  instance?: boolean;
+  /**
+   * Only output written at or after this time (ms since the epoch). Docker has each line's time;
+   * the process driver knows its files' sizes once a second, so up to a second more may come.
+   */
+  since?: number;
 }
 
 /**

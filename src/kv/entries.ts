@@ -4,6 +4,7 @@
  */
 import { BerthError, type KvEntry } from '../model/index.ts';
 import { STATE_PREFIX, type KeyValue } from '../state/index.ts';
+import type { SessionRecord } from './session-types.ts';
 
 /** Every KV and session key lives under this prefix, so one watch follows both. */
 export const KV_ROOT = `${STATE_PREFIX}kv/`;
@@ -51,6 +52,12 @@ export function decodeEntry(kv: KeyValue): KvEntry {
   };
   if (stored.s) entry.Session = stored.s;
   return entry;
+}
+
+/** Decode a backend key under KV_SESSIONS into a session record. */
+export function decodeSession(kv: KeyValue): SessionRecord {
+  const s = JSON.parse(kv.value) as SessionRecord;
+  return { ...s, CreateIndex: kv.createRevision, ModifyIndex: kv.modRevision };
 }
 
 /** Base64 of raw bytes, null when empty (Consul renders an empty value as null). */

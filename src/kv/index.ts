@@ -5,6 +5,7 @@
 export { KV_DATA, KV_ROOT, KV_SESSIONS, KV_SESSION_ENDS, MAX_VALUE_BYTES, ValueTooLargeError, checkKey, toValue } from './entries.ts';
 export type { KvEntry } from './entries.ts';
 export { KvStore } from './kv-store.ts';
+export type { KvWriteOptions } from './kv-store.ts';
 export { TXN_VERBS } from './kv-ops.ts';
 export type { PutOptions, TxnKvOp } from './kv-ops.ts';
 export { KvService, MAX_TXN_OPS } from './kv-service.ts';

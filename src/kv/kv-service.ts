@@ -111,7 +111,7 @@ export class KvService {
       if (errors.length > 0) tx.abandon();
       return { results, errors };
     };
-    const { result, index } = await this.store.write(build, participant ? (revision, committed) => participant.settle(revision, committed) : undefined);
+    const { result, index } = await this.store.write(build, { settle: participant ? (revision, committed) => participant.settle(revision, committed) : undefined });
     if (result.errors.length > 0) return { ok: false, errors: result.errors };
     committed?.finish(index);
     const results = result.results.map((r): TxnResult<R> => {

@@ -3,17 +3,35 @@
  * current from one watch. Reads are memory reads; blocking reads wait on the exact key or prefix
  * they read, so a write wakes only its watchers. Writes go through `KvTx`: read from the mirror,
  * commit with a compare on every key read, retry on a lost race.
+ *
+ * A KV write is answered from its txn's revision, without waiting for the watch to bring it back
+ * (on etcd that wait was most of a PUT's time). Read-your-writes holds on this server all the
+ * same: the keys it committed and its mirror has not applied yet are remembered with their
+ * revision, and a read (`settled`) or the build of a write that touches one of them waits for the
+ * mirror to reach that revision first. Reads of other keys never wait.
  */
 import { BerthError } from '../model/index.ts';
-import { compareKeys, type KeyValue, type StateBackend, type WatchBatch, type Watcher } from '../state/index.ts';
-import { KV_DATA, KV_ROOT, KV_SESSIONS, decodeEntry, type KvEntry } from './entries.ts';
+import { compareKeys, type KeyValue, type Op, type StateBackend, type TxnResult, type WatchBatch, type Watcher } from '../state/index.ts';
+import { KV_DATA, KV_ROOT, KV_SESSIONS, decodeEntry, decodeSession, type KvEntry } from './entries.ts';
 import type { SessionRecord } from './session-types.ts';
-import { KvTx } from './kv-tx.ts';
+import { KvTx, type FreshReads } from './kv-tx.ts';
 
 type Wake = () => void;
 
-/** Longest a write that lost a race waits for the mirror to catch up before it rebuilds. */
-const CATCH_UP_MS = 1000;
+/** Longest a read waits for the mirror to apply a write this server answered. */
+const CATCH_UP_MS = 10_000;
+
+/** Options of `KvStore.write`. */
+export interface KvWriteOptions {
+  /**
+   * Awaited after each commit attempt with its revision and whether it committed: a caller that
+   * joined writes of its own (`KvTx.join`) waits there for its own copy of the state.
+   */
+  settle?: (revision: number, committed: boolean) => Promise<void>;
+  /** Resolve only once the mirror applied the write (sessions: their readers do not wait). */
+  applied?: boolean;
+}
+
 
 /** The mirror and the write path of Consul's KV and sessions. */
 export class KvStore {
@@ -28,6 +46,8 @@ export class KvStore {
   private readonly prefixWaiters = new Map<string, Set<Wake>>();
   private readonly sessionListeners = new Set<Wake>();
   private appliedWaiters: { revision: number; resolve: () => void }[] = [];
+  /** Backend keys this store committed at a revision the mirror has not applied yet. */
+  private readonly unapplied = new Map<string, number>();
   private sessionsDeletedAt = 0;
   /** Revision of the load: nothing older is tracked per key. */
   private floor = 1;
@@ -158,29 +178,79 @@ export class KvStore {
 
   /**
    * Run `build` against the mirror and commit what it wrote, guarded by the revision of every key
-   * it read; a lost race rebuilds from the newer mirror, up to 20 times. `settle` is awaited after
-   * each commit attempt with its revision and whether it committed: a caller that joined writes of
-   * its own (`KvTx.join`) waits there for its own copy of the state.
+   * it read; a lost race rebuilds from the newer mirror, up to 20 times. A build that read a key
+   * this store committed and the mirror has not applied yet is run again once it has.
    */
-  async write<T>(build: (tx: KvTx) => T, settle?: (revision: number, committed: boolean) => Promise<void>): Promise<{ result: T; index: number }> {
+  async write<T>(build: (tx: KvTx) => T, options: KvWriteOptions = {}): Promise<{ result: T; index: number }> {
+    const { settle } = options;
+    let fresh: FreshReads | undefined;
     for (let attempt = 0; attempt < 20; attempt++) {
-      const tx = new KvTx(this);
+      // What a lost race read back is newer than the mirror until the mirror passes it.
+      if (fresh && fresh.revision <= this.applied) fresh = undefined;
+      const tx = new KvTx(this, fresh);
       const result = build(tx);
+      const behind = this.unappliedRevision(tx.readSet(), fresh);
+      if (behind > this.applied) {
+        await this.catchUp(behind);
+        continue;
+      }
       const request = tx.request();
       if (request.success.length === 0) return { result, index: this.applied };
       const res = await this.backend.txn(request);
       if (res.succeeded) {
-        // A txn of joined writes only never shows in this mirror's watch.
-        if (request.success.some((op) => 'key' in op && op.key.startsWith(KV_ROOT))) await this.waitApplied(res.revision);
+        this.noteCommitted(request.success, res.revision);
+        if (options.applied) await this.waitApplied(res.revision);
         await settle?.(res.revision, true);
         return { result: tx.finish(result, res.revision), index: res.revision };
       }
-      // Lost a race: catch up before the rebuild. The revision may be a write outside the KV
-      // (another table, the leader lease) that this mirror never sees: hence the bound.
-      await this.waitApplied(res.revision, CATCH_UP_MS);
+      // Lost a race: rebuild on the keys as the txn's failure branch read them, at once, rather
+      // than wait for the mirror to catch up.
+      fresh = freshReads(request.failure ?? [], res, fresh);
       await settle?.(res.revision, false);
     }
     throw new BerthError('conflict', 'Cannot write the key: it kept changing under 20 attempts; retry later');
+  }
+
+  /**
+   * Resolve once the mirror shows every write this server committed to the key (with `prefix`,
+   * to any key under it): what a read waits for so that a client reads its own writes.
+   */
+  settled(key: string, prefix: boolean): Promise<void> {
+    const behind = this.unappliedRevision(prefix ? { keys: [], prefixes: [key] } : { keys: [KV_DATA + key], prefixes: [] });
+    return behind > this.applied ? this.catchUp(behind) : Promise.resolve();
+  }
+
+  /** Wait for the mirror to apply `revision`, for at most CATCH_UP_MS; then fail `unavailable` rather than answer stale. */
+  private async catchUp(revision: number): Promise<void> {
+    await this.waitApplied(revision, CATCH_UP_MS);
+    if (this.applied < revision && !this.closed) {
+      throw new BerthError('unavailable', `Cannot read this server's own write at index ${revision}: its KV mirror has not applied it within ${CATCH_UP_MS} ms (the state backend is slow or unreachable); retry`);
+    }
+  }
+
+  /** Remember the KV keys of a committed txn until the mirror applies their revision. */
+  private noteCommitted(ops: Op[], revision: number): void {
+    if (revision <= this.applied) return;
+    // KvTx writes key by key (no deletePrefix), and joined catalog rows are outside KV_ROOT.
+    for (const op of ops) if ((op.type === 'put' || op.type === 'delete') && op.key.startsWith(KV_ROOT)) this.unapplied.set(op.key, revision);
+  }
+
+  /**
+   * The newest revision, not yet applied, at which this store wrote one of the backend keys or a
+   * key under one of the user-key prefixes; 0 when none.
+   */
+  private unappliedRevision(read: { keys: Iterable<string>; prefixes: Iterable<string> }, fresh?: FreshReads): number {
+    if (this.unapplied.size === 0) return 0;
+    let newest = 0;
+    for (const key of read.keys) {
+      const revision = this.unapplied.get(key) ?? 0;
+      if (!(fresh?.kvs.has(key) && fresh.revision >= revision)) newest = Math.max(newest, revision);
+    }
+    for (const prefix of read.prefixes) {
+      const under = KV_DATA + prefix;
+      for (const [key, revision] of this.unapplied) if (revision > newest && key.startsWith(under)) newest = revision;
+    }
+    return newest;
   }
 
   /** Resolve once the mirror applied `revision` (or at once if it did). */
@@ -207,6 +277,7 @@ export class KvStore {
       else sessionsChanged = true;
     }
     this.applied = batch.revision;
+    if (this.unapplied.size > 0) for (const [key, revision] of this.unapplied) if (revision <= batch.revision) this.unapplied.delete(key);
     const ready = this.appliedWaiters.filter((w) => w.revision <= batch.revision);
     this.appliedWaiters = this.appliedWaiters.filter((w) => w.revision > batch.revision);
     for (const w of ready) w.resolve();
@@ -230,8 +301,8 @@ export class KvStore {
       this.entries.set(entry.Key, entry);
       this.tombstones.delete(entry.Key);
     } else if (kv.key.startsWith(KV_SESSIONS)) {
-      const s = JSON.parse(kv.value) as SessionRecord;
-      this.sessions.set(s.ID, { ...s, CreateIndex: kv.createRevision, ModifyIndex: kv.modRevision });
+      const s = decodeSession(kv);
+      this.sessions.set(s.ID, s);
     }
   }
 
@@ -250,4 +321,14 @@ export class KvStore {
     if (backendKey.startsWith(KV_DATA)) return this.entries.get(backendKey.slice(KV_DATA.length))?.ModifyIndex ?? 0;
     return this.sessions.get(backendKey.slice(KV_SESSIONS.length))?.ModifyIndex ?? 0;
   }
+}
+
+/** The keys a lost txn's failure branch read, over those an earlier attempt read. */
+function freshReads(failure: Op[], res: TxnResult, earlier: FreshReads | undefined): FreshReads {
+  const kvs = new Map(earlier?.kvs);
+  failure.forEach((op, i) => {
+    if (op.type !== 'range' || !('key' in op.selector)) return;
+    kvs.set(op.selector.key, res.responses[i]?.kvs[0] ?? null);
+  });
+  return { revision: res.revision, kvs };
 }

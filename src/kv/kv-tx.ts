@@ -2,8 +2,8 @@
  * One attempt at a KV write: reads from the mirror (remembering the revision of each key read),
  * an overlay of what it writes, and the backend txn that commits it only if nothing it read moved.
  */
-import type { Compare, Op, TxnRequest } from '../state/index.ts';
-import { KV_DATA, KV_SESSIONS, encodeEntry, type KvEntry } from './entries.ts';
+import type { Compare, KeyValue, Op, TxnRequest } from '../state/index.ts';
+import { KV_DATA, KV_SESSIONS, decodeEntry, decodeSession, encodeEntry, type KvEntry } from './entries.ts';
 import type { SessionRecord } from './session-types.ts';
 
 /** What a txn reads from the store's in-memory copy (KvStore implements it). */
@@ -15,9 +15,20 @@ export interface KvReadSource {
   modRevisionOf(backendKey: string): number;
 }
 
+/**
+ * Keys read straight from the backend at one revision (a lost txn's failure branch), newer than
+ * the mirror; null for a key that does not exist.
+ */
+export interface FreshReads {
+  revision: number;
+  kvs: ReadonlyMap<string, KeyValue | null>;
+}
+
 /** A write in progress over the mirror. */
 export class KvTx {
   private readonly reads = new Map<string, number>();
+  /** Prefixes listed: a key written under one since counts as read. */
+  private readonly listed = new Set<string>();
   private readonly writes = new Map<string, string | null>();
   private readonly entries = new Map<string, KvEntry | null>();
   private readonly sessions = new Map<string, SessionRecord | null>();
@@ -26,19 +37,26 @@ export class KvTx {
   /** Compares and writes outside the KV keys (catalog rows of a `/v1/txn`) that commit with these. */
   private readonly joined: { compare: Compare[]; success: Op[] } = { compare: [], success: [] };
 
-  constructor(private readonly store: KvReadSource) {}
+  constructor(
+    private readonly store: KvReadSource,
+    private readonly fresh?: FreshReads,
+  ) {}
 
   /** A key as this txn sees it. */
   entry(key: string): KvEntry | undefined {
     this.read(KV_DATA + key);
     if (this.entries.has(key)) return this.entries.get(key) ?? undefined;
+    const kv = this.fresh?.kvs.get(KV_DATA + key);
+    if (kv !== undefined) return kv === null ? undefined : decodeEntry(kv);
     return this.store.entries.get(key);
   }
 
   /** Keys under a prefix as this txn sees them, in key order. */
   list(prefix: string): KvEntry[] {
+    this.listed.add(prefix);
     const keys = new Set<string>();
     for (const e of this.store.list(prefix)) keys.add(e.Key);
+    for (const [k, kv] of this.fresh?.kvs ?? []) if (kv && k.startsWith(KV_DATA + prefix)) keys.add(k.slice(KV_DATA.length));
     for (const k of this.entries.keys()) if (k.startsWith(prefix)) keys.add(k);
     return [...keys].sort().map((k) => this.entry(k)).filter((e): e is KvEntry => e !== undefined);
   }
@@ -65,6 +83,8 @@ export class KvTx {
   session(id: string): SessionRecord | undefined {
     this.read(KV_SESSIONS + id);
     if (this.sessions.has(id)) return this.sessions.get(id) ?? undefined;
+    const kv = this.fresh?.kvs.get(KV_SESSIONS + id);
+    if (kv !== undefined) return kv === null ? undefined : decodeSession(kv);
     return this.store.sessions.get(id);
   }
 
@@ -99,9 +119,13 @@ export class KvTx {
     this.joined.success.push(...success);
   }
 
-  /** The backend txn: every key read must still be at the revision read. */
+  /**
+   * The backend txn: every key read must still be at the revision read. When one is not, the
+   * failure branch reads them all, for the next attempt.
+   */
   request(): TxnRequest {
     const compare: Compare[] = [...this.reads].map(([key, rev]) => ({ key, target: 'modRevision', op: '=', value: rev }));
+    const failure: Op[] = [...this.reads.keys()].map((key) => ({ type: 'range', selector: { key } }));
     const success: Op[] = [];
     for (const [key, value] of this.writes) {
       if (value === null) {
@@ -110,7 +134,12 @@ export class KvTx {
     }
     compare.push(...this.joined.compare);
     success.push(...this.joined.success);
-    return { compare, success };
+    return { compare, success, failure };
+  }
+
+  /** What this attempt read: backend keys, and the user-key prefixes it listed. */
+  readSet(): { keys: Iterable<string>; prefixes: Iterable<string> } {
+    return { keys: this.reads.keys(), prefixes: this.listed };
   }
 
   /** Fill in the indexes of written entries once committed at `revision`. */
@@ -123,6 +152,8 @@ export class KvTx {
   }
 
   private read(backendKey: string): void {
-    if (!this.reads.has(backendKey)) this.reads.set(backendKey, this.store.modRevisionOf(backendKey));
+    if (this.reads.has(backendKey)) return;
+    const kv = this.fresh?.kvs.get(backendKey);
+    this.reads.set(backendKey, kv === undefined ? this.store.modRevisionOf(backendKey) : (kv?.modRevision ?? 0));
   }
 }

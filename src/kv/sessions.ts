@@ -89,7 +89,7 @@ export class Sessions {
   /** PUT /v1/session/create: returns the new session's id. */
   async create(body: SessionCreate): Promise<{ ID: string; index: number }> {
     const record = this.recordOf(body);
-    const { index } = await this.store.write((tx) => tx.putSession(record));
+    const { index } = await this.store.write((tx) => tx.putSession(record), { applied: true });
     this.renewedAt.set(record.ID, this.now());
     return { ID: record.ID, index };
   }
@@ -120,7 +120,7 @@ export class Sessions {
           if (!tx.session(id)) return;
           this.end(tx, id);
           tx.join([], [{ type: 'put', key: KV_SESSION_ENDS + id, value: JSON.stringify({ reason }), lease }]);
-        });
+        }, { applied: true });
         return;
       } catch (err) {
         // The shared lease ran out under us: take a new one, once.

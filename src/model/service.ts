@@ -173,3 +173,16 @@ export interface ServiceAddress {
   /** The ports it answers on: each port label's `to`, else its static port, as jobs declared them. */
   ports: number[];
 }
+
+/**
+ * One thing ingress routes claim (`http <host> <path>` or `tcp <port>`) and the service it goes
+ * to, kept as a row so that registrations claiming it race on one key: the second txn fails its
+ * compare and, rebuilt, is refused. Jobs of one service may share a route, so it lists them all.
+ */
+export interface IngressClaimRow {
+  /** The claim: `http <host> <path>` or `tcp <port>`. */
+  key: string;
+  service: string;
+  /** The jobs whose routes claim it, sorted. */
+  jobs: string[];
+}

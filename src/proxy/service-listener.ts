@@ -13,6 +13,8 @@ export interface ServiceListenerOptions extends UpstreamOptions {
   host: string;
   /** The port to bind; 0 picks a free one. Default 0. */
   port?: number;
+  /** Close a joined connection after this long with no data either way (HAProxy's `timeout tunnel`). Default none. */
+  idleTimeoutMs?: number;
 }
 
 /** A ServiceListener's counters. */
@@ -108,6 +110,8 @@ export class ServiceListener {
       }
       const release = this.#upstream.hold(endpoint, { destroy: () => (client.destroy(), socket.destroy()) });
       splice(client, socket, release);
+      // A socket's timeout counts reads and writes, so the client's alone sees traffic both ways.
+      if (this.#options.idleTimeoutMs) client.setTimeout(this.#options.idleTimeoutMs, () => client.destroy());
       client.resume();
     });
   }

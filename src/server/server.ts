@@ -21,6 +21,9 @@ import { Leadership, LeaderLoops, fencedBackend, type ServerMember } from './clu
 import { AclService, type AclOptions } from './acl/index.ts';
 import { openVariables, type KeyringOptions } from './variables/index.ts';
 
+/** How often a follower probes the leader's API address, to replace a crashed leader before its lease runs out. */
+const LEADER_PROBE_MS = 200;
+
 /** Server settings. */
 export interface ServerOptions {
   /** The state backend; the server closes it on stop. */
@@ -137,6 +140,7 @@ export class Server {
       backend: options.backend,
       logger: options.logger.child({ component: 'leadership' }),
       ttlSeconds: options.leaderLeaseTtlSeconds,
+      probeIntervalMs: LEADER_PROBE_MS,
       onElected: () => made.server && made.server.#lead(true),
       onDeposed: () => made.server && made.server.#lead(false),
     });

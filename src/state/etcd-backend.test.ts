@@ -85,6 +85,43 @@ describe('etcd backend', { skip }, () => {
     await b.close();
   });
 
+  it('answers concurrent write txns each by its own compares, though they share etcd txns', async () => {
+    const b = await EtcdBackend.open(etcd!.endpoints);
+    try {
+      // Five writers race to create each of 20 keys: exactly one wins each, the rest see it taken.
+      const attempts = Array.from({ length: 100 }, (_, i) => ({ key: `race/${i % 20}`, writer: Math.floor(i / 20) }));
+      const results = await Promise.all(
+        attempts.map(({ key, writer }) => b.txn({ compare: [{ key, target: 'modRevision', op: '=', value: 0 }], success: [{ type: 'put', key, value: String(writer) }] })),
+      );
+      const wins = attempts.filter((_, i) => results[i].succeeded);
+      assert.equal(wins.length, 20, 'one winner per key');
+      assert.deepEqual(new Set(wins.map((w) => w.key)).size, 20);
+      const stored = await b.range({ prefix: 'race/' });
+      for (const w of wins) assert.equal(stored.kvs.find((kv) => kv.key === w.key)?.value, String(w.writer), `${w.key} holds its winner's value`);
+      // Writes to distinct keys in one burst all land, in fewer revisions than writes.
+      const before = await b.revision();
+      const puts = await Promise.all(Array.from({ length: 50 }, (_, i) => b.txn({ compare: [], success: [{ type: 'put', key: `burst/${i}`, value: 'v' }] })));
+      assert.ok(puts.every((r) => r.succeeded && r.revision > before));
+      assert.equal((await b.range({ prefix: 'burst/' })).count, 50);
+      const revisions = new Set(puts.map((r) => r.revision)).size;
+      assert.ok(revisions < 50 && (await b.revision()) - before === revisions, `50 concurrent writes took ${revisions} revisions`);
+      // A put with a revoked lease fails alone; the others in its batch still commit.
+      const lease = await b.leaseGrant(30);
+      await b.leaseRevoke(lease.id);
+      const mixed = await Promise.allSettled([
+        b.txn({ compare: [], success: [{ type: 'put', key: 'mixed/a', value: 'v' }] }),
+        b.txn({ compare: [], success: [{ type: 'put', key: 'mixed/b', value: 'v', lease: lease.id }] }),
+        b.txn({ compare: [], success: [{ type: 'put', key: 'mixed/c', value: 'v' }] }),
+      ]);
+      assert.deepEqual(mixed.map((r) => r.status), ['fulfilled', 'rejected', 'fulfilled']);
+      assert.ok(mixed[1].status === 'rejected' && isBerthError(mixed[1].reason, 'not_found'));
+      assert.deepEqual((await b.range({ prefix: 'mixed/' })).kvs.map((kv) => kv.key), ['mixed/a', 'mixed/c']);
+    } finally {
+      await b.delete({ prefix: '' });
+      await b.close();
+    }
+  });
+
   it('lets a view follow the writes another server makes through its own client', async () => {
     const mine = await EtcdBackend.open(etcd!.endpoints);
     const theirs = await EtcdBackend.open(etcd!.endpoints);

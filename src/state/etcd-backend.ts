@@ -1,7 +1,7 @@
 /**
  * The StateBackend on an etcd v3 cluster, for servers that share state (HA). The contract is
- * etcd's own model, so every call maps onto one etcd RPC: ranges, txns, watches, leases and
- * compaction keep etcd's semantics and revisions exactly. Uses the `etcd3` gRPC client, which
+ * etcd's own model, so every call maps onto one etcd RPC (concurrent write txns may share one:
+ * `etcd-batch.ts`): ranges, txns, watches, leases and compaction keep etcd's semantics. Uses the `etcd3` gRPC client, which
  * spreads calls over the endpoints and moves off a member that stops answering.
  *
  * Unlike the in-process backends, calls made without awaiting the previous one reach etcd in any
@@ -25,6 +25,7 @@ import type {
   Watcher,
 } from './backend.ts';
 import { fromEtcdError, keyRange, neverSent, retryableRead, toCompare, toOpResult, toRangeResult, toRequestOp } from './etcd-codec.ts';
+import { TxnBatcher } from './etcd-batch.ts';
 import { EtcdWatch } from './etcd-watch.ts';
 
 /** Options of `EtcdBackend.open`. */
@@ -55,6 +56,14 @@ export class EtcdBackend implements StateBackend {
   /** The highest compact revision seen, for the message of a compacted read. */
   private compactRevision = 0;
   private closed = false;
+  private readonly batcher = new TxnBatcher({
+    send: (request) => this.sendTxn(request),
+    // etcd refused the joint txn for what one part asked (a lease gone, a limit): nothing applied.
+    refused: (err) => {
+      const error = fromEtcdError(err, 'commit a txn');
+      return error instanceof BerthError && (error.code === 'invalid_input' || error.code === 'not_found');
+    },
+  });
 
   private constructor(
     private readonly client: Etcd3,
@@ -104,16 +113,22 @@ export class EtcdBackend implements StateBackend {
     }
   }
 
+  /** Write txns sent while others are in flight join them (`etcd-batch.ts`); others go alone. */
   async txn(request: TxnRequest): Promise<TxnResult> {
     this.ensureOpen('commit a txn');
     try {
-      const txn = { compare: request.compare.map(toCompare), success: request.success.map(toRequestOp), failure: (request.failure ?? []).map(toRequestOp) };
-      const res = await this.call(false, () => this.client.kv.txn(txn));
-      const revision = Number(res.header.revision);
-      return { succeeded: res.succeeded, revision, responses: res.responses.map((r) => toOpResult(r, revision)) };
+      return TxnBatcher.joinable(request) ? await this.batcher.submit(request) : await this.sendTxn(request);
     } catch (err) {
       throw fromEtcdError(err, 'commit a txn');
     }
+  }
+
+  /** One etcd txn RPC. */
+  private async sendTxn(request: TxnRequest): Promise<TxnResult> {
+    const txn = { compare: request.compare.map(toCompare), success: request.success.map(toRequestOp), failure: (request.failure ?? []).map(toRequestOp) };
+    const res = await this.call(false, () => this.client.kv.txn(txn));
+    const revision = Number(res.header.revision);
+    return { succeeded: res.succeeded, revision, responses: res.responses.map((r) => toOpResult(r, revision)) };
   }
 
   async put(key: string, value: string, options: { lease?: number } = {}): Promise<number> {

@@ -3,7 +3,7 @@
  * shared and (by default) deep-frozen: treat them as immutable. Lists are fresh arrays sorted by
  * id, so the same state reads the same on every server.
  */
-import type { AclBootstrap, AclPolicy, AclToken, Allocation, Deployment, Evaluation, Job, JobRun, KeyringKey, Node, NodeSecret, ServiceAddress, ServiceInstance, StoredVariable } from '../model/index.ts';
+import type { AclBootstrap, AclPolicy, AclToken, Allocation, Deployment, Evaluation, IngressClaimRow, Job, JobRun, KeyringKey, Node, NodeSecret, ServiceAddress, ServiceInstance, StoredVariable } from '../model/index.ts';
 import { sortedIds, type IdSet, type TablesData } from './tables-data.ts';
 import { runRowId, versionRowId, type Table } from './tables.ts';
 import type { CowMap } from './cow-map.ts';
@@ -195,6 +195,16 @@ export class StateReader {
   /** Every service address, by address. */
   serviceAddresses(): ServiceAddress[] {
     return this.tables.rows.serviceAddresses.sortedValues().slice();
+  }
+
+  /** Every ingress route claim, by claim id. */
+  ingressClaims(): IngressClaimRow[] {
+    return this.tables.rows.ingressClaims.sortedValues().slice();
+  }
+
+  /** One ingress route claim, by claim id (`ingressClaimId`). */
+  ingressClaim(id: string): IngressClaimRow | undefined {
+    return this.tables.rows.ingressClaims.get(id);
   }
 
   /** Every key of the keyring, by id. */

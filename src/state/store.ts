@@ -46,7 +46,19 @@ export class StateStore {
    * conflicting rows by the time this resolves, so a rebuild from it sees their newer state.
    */
   async commit(writes: Write[]): Promise<CommitResult> {
-    if (writes.length === 0) return { ok: true, index: this.view.index };
+    const { result, settled } = await this.send(writes);
+    await settled();
+    return result;
+  }
+
+  /**
+   * `commit` without the wait for the view on success: resolves as soon as the backend answers,
+   * for a caller that keeps what it wrote in sight itself (the plan applier) and then awaits
+   * `settled()` before anyone reads it from the view. Conflicts still wait, as in `commit`.
+   */
+  async send(writes: Write[]): Promise<{ result: CommitResult; settled: () => Promise<void> }> {
+    const none = async (): Promise<void> => {};
+    if (writes.length === 0) return { result: { ok: true, index: this.view.index }, settled: none };
     const keys = writes.map(checkWrite);
     const unique = new Set<string>();
     keys.forEach((key, i) => {
@@ -70,13 +82,13 @@ export class StateStore {
       // Delete-only commits may change nothing, and then the revision is not one the view will
       // see again; seeing the rows gone is enough.
       const onlyDeletes = writes.every((w) => w.value === null);
-      await this.settle(result.revision, () => onlyDeletes && writes.every((w) => this.view.modRevision(w.table, w.id) === 0));
-      return { ok: true, index: result.revision };
+      const settled = (): Promise<void> => this.settle(result.revision, () => onlyDeletes && writes.every((w) => this.view.modRevision(w.table, w.id) === 0));
+      return { result: { ok: true, index: result.revision }, settled };
     }
     const current = guarded.map(({ write }, i) => ({ write, kv: result.responses[i]?.kvs[0] as KeyValue | undefined }));
     const conflicts = current.filter(({ write, kv }) => (kv?.modRevision ?? 0) !== write.ifModRevision);
     await this.settle(result.revision, () => current.every(({ write, kv }) => this.view.modRevision(write.table, write.id) === (kv?.modRevision ?? 0)));
-    return { ok: false, conflicts: conflicts.map(({ write }) => ({ table: write.table, id: write.id })) };
+    return { result: { ok: false, conflicts: conflicts.map(({ write }) => ({ table: write.table, id: write.id })) }, settled: none };
   }
 
   /**

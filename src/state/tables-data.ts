@@ -54,6 +54,7 @@ export class MutableTables {
       keyring: new CowMap(),
       variables: new CowMap(),
       serviceAddresses: new CowMap(),
+      ingressClaims: new CowMap(),
     },
     allocsByJob: new CowMap(),
     allocsByNode: new CowMap(),
@@ -86,6 +87,7 @@ export class MutableTables {
         keyring: d.rows.keyring.fork(),
         variables: d.rows.variables.fork(),
         serviceAddresses: d.rows.serviceAddresses.fork(),
+        ingressClaims: d.rows.ingressClaims.fork(),
       },
       allocsByJob: d.allocsByJob.fork(),
       allocsByNode: d.allocsByNode.fork(),
@@ -157,6 +159,7 @@ export class MutableTables {
       case 'keyring':
       case 'variables':
       case 'serviceAddresses':
+      case 'ingressClaims':
         break;
     }
   }

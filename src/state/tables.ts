@@ -2,7 +2,7 @@
  * The typed tables over the key space: which key holds which row, and the JSON type of each.
  */
 import { BerthError } from '../model/index.ts';
-import type { AclBootstrap, AclPolicy, AclToken, Allocation, Deployment, Evaluation, Job, JobRun, KeyringKey, Node, NodeSecret, ServiceAddress, ServiceInstance, StoredVariable } from '../model/index.ts';
+import type { AclBootstrap, AclPolicy, AclToken, Allocation, Deployment, Evaluation, Job, JobRun, IngressClaimRow, KeyringKey, Node, NodeSecret, ServiceAddress, ServiceInstance, StoredVariable } from '../model/index.ts';
 
 /** The tables of the state view. */
 export type Table =
@@ -20,7 +20,8 @@ export type Table =
   | 'nodeSecrets'
   | 'keyring'
   | 'variables'
-  | 'serviceAddresses';
+  | 'serviceAddresses'
+  | 'ingressClaims';
 
 /** The row type of each table. A job version is the Job as it was at that version. */
 export interface TableRow {
@@ -49,6 +50,8 @@ export interface TableRow {
   variables: StoredVariable;
   /** Service addresses, by address (so that two services can never be given one). */
   serviceAddresses: ServiceAddress;
+  /** Ingress route claims, by the claim key, URI-encoded (`ingressClaimId`): one service per host and path, or TCP port. */
+  ingressClaims: IngressClaimRow;
 }
 
 /** Every table, in a fixed order. */
@@ -68,6 +71,7 @@ export const TABLES: readonly Table[] = [
   'keyring',
   'variables',
   'serviceAddresses',
+  'ingressClaims',
 ];
 
 /**
@@ -92,6 +96,7 @@ const PREFIXES: Record<Table, string> = {
   keyring: '/berth/keyring/',
   variables: '/berth/variables/',
   serviceAddresses: '/berth/service_addresses/',
+  ingressClaims: '/berth/ingress_claims/',
 };
 
 /** The row id of a job's run: sorted by scheduled time within the job. */

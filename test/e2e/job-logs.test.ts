@@ -1,7 +1,8 @@
 /**
  * `berth logs JOB` through the real CLI on `berth dev` with the process driver: every allocation's
- * stdout and stderr under its prefix, whole lines only; with -f, lines written later and an
- * allocation added by `berth job scale` join the stream; -a shows a finished batch allocation.
+ * stdout and stderr under its prefix, whole lines only; with -f, lines written later, a task's
+ * next run after `berth alloc restart` and an allocation added by `berth job scale` join the
+ * stream; -a shows a finished batch allocation.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -87,6 +88,22 @@ test('berth logs interleaves every allocation under its prefix, follows new line
   await eventually('the followed logs to show what is there', async () => allocs.every((a) => out.includes(`hello from ${a.index}`)));
   await writeFile(path.join(dir, 'go-0'), '');
   await eventually('the line written later', async () => new RegExp(`^${label(allocs[0])} +\\| later 0$`, 'm').test(out));
+  // Restarted in place: the stream goes on into the task's next run, with that run's lines only.
+  // (A second apart from the lines before, which --since tells apart to the second.)
+  await new Promise((r) => setTimeout(r, 1200));
+  const restartedAt = new Date().toISOString();
+  assert.equal((await cli('alloc', 'restart', allocs[0].id)).code, 0);
+  const hello0 = new RegExp(`^${label(allocs[0])} +\\| hello from 0$`, 'gm');
+  // --since: only what was written since then, the restarted run's lines.
+  const since = await eventually('the restarted run in logs --since', async () => {
+    const r = await cli('logs', 'chatty', '--since', restartedAt);
+    return r.code === 0 && /hello from 0/.test(r.stdout) && r;
+  });
+  assert.doesNotMatch(since.stdout, /later 0|hello from 1|oops 1/, since.stdout.split('\n').map((l) => l.slice(0, 60)).join('\n'));
+  const misread = await cli('logs', 'chatty', '--since', 'yesterday');
+  assert.equal(misread.code, 2);
+  assert.match(misread.stderr, /expected a duration back from now \(10m, 1h30m\) or a time/);
+  await eventually('the restarted run to be followed', async () => (out.match(hello0) ?? []).length === 2, 30_000).catch((e: Error) => assert.fail(`${e.message}\n${out.split('\n').filter((l) => !l.includes('000000')).join('\n')}\n${err}`));
 
   assert.equal((await cli('job', 'scale', 'chatty', '3')).code, 0);
   const third = (await running(3))[2];
@@ -96,6 +113,7 @@ test('berth logs interleaves every allocation under its prefix, follows new line
 
   follow.kill('SIGINT');
   assert.equal(await exited, 0, err);
+  assert.equal((out.match(hello0) ?? []).length, 2, 'the restarted run was shown once, and the first run not again');
   assert.equal(err, '');
   const lines = out.split('\n').filter(Boolean);
   assert.ok(lines.every((l) => /^web\.\d\[[0-9a-f]{4}\]( \(stderr\))? +\| /.test(l)), `every line has its prefix:\n${out.slice(0, 2000)}`);

@@ -49,6 +49,8 @@ export interface AllocHook {
   update?(): void;
   /** The allocation stops or the agent detaches from it: let go of what the hook started. Idempotent. */
   stop?(): void;
+  /** A task has a running instance: just started or restarted (`fresh`), or found again after an agent restart. */
+  taskStarted?(taskName: string, handle: TaskHandle, fresh: boolean): void;
   /** The checks the hook runs and the status each holds now (for the agent's metrics). */
   checks?(): { id: string; status: string }[];
 }

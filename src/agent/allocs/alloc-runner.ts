@@ -11,6 +11,7 @@ import { allocHooks } from '../hooks/alloc-hooks.ts';
 import type { AllocHook, HookedTask, RunningTask } from './alloc-hook.ts';
 import type { ServerPool } from '../../api/index.ts';
 import type { AgentServices } from '../services/index.ts';
+import type { LogForwarder } from '../logs/log-forwarder.ts';
 
 /** What every alloc runner of an agent shares. */
 export interface AllocRunnerDeps {
@@ -29,6 +30,8 @@ export interface AllocRunnerDeps {
   dnsServers?: string[];
   /** The agent's service plumbing: upstream listeners, the node DNS for containers. */
   services?: AgentServices;
+  /** Where task output is forwarded (`--log-forward`); none by default. */
+  logForwarder?: LogForwarder;
 }
 
 /**
@@ -91,6 +94,8 @@ export class AllocRunner {
     // restarted agent does not run it again.
     this.#done = runPhases(entries, { run: (e) => this.#prerun(e.task.name).then(() => e.runner.run(e.handle)).then(() => this.save()), detaching: () => this.#detaching });
     for (const hook of this.#hooks) hook.poststart?.();
+    // Reattached instances run already: their hooks hear of them now.
+    for (const e of entries) if (e.handle) for (const hook of this.#hooks) hook.taskStarted?.(e.task.name, e.handle, false);
     this.#report();
     void this.save();
   }
@@ -121,6 +126,7 @@ export class AllocRunner {
       onHandle: (h) => {
         if (h) this.#handles[task.name] = h;
         else delete this.#handles[task.name];
+        if (h) for (const hook of this.#hooks) hook.taskStarted?.(task.name, h, true);
         return this.save();
       },
     });

@@ -6,6 +6,8 @@ import type { AllocHook, HookedAlloc } from '../allocs/alloc-hook.ts';
 import type { AgentServices } from '../services/index.ts';
 import { dnsHook } from './dns.ts';
 import { upstreamsHook } from './upstreams.ts';
+import { logForwardHook } from './log-forward.ts';
+import type { LogForwarder } from '../logs/log-forwarder.ts';
 import { payloadHook } from './payload.ts';
 import { serviceChecksHook } from './service-checks.ts';
 import { templatesHook } from './templates-hook.ts';
@@ -23,17 +25,20 @@ export interface AllocHookDeps {
   dnsServers?: string[];
   /** The agent's service plumbing (upstream listeners, the node DNS); absent: no upstreams. */
   services?: AgentServices;
+  /** Where task output is forwarded (`--log-forward`); none by default. */
+  logForwarder?: LogForwarder;
 }
 
 /**
  * The hooks every allocation runs with, in the order their steps are called: the task directory
  * and payload first, then the request's DNS servers, then the upstreams (env, listeners), then the workload token (into the request's
  * env, where templates find it), then templates (rendered into that
- * directory and the request's env), then the service checks, once the tasks began.
+ * directory and the request's env), then the service checks, once the tasks began, and last the
+ * forwarding of task output when the agent has a `--log-forward` target.
  */
 export function allocHooks(alloc: HookedAlloc, deps: AllocHookDeps): AllocHook[] {
   const services = deps.services;
-  return [
+  const hooks = [
     payloadHook(alloc),
     dnsHook(deps.dnsServers, () => services?.containerDns()),
     upstreamsHook(alloc, { upstreams: services?.upstreams, bridgeAddress: services?.bridgeAddress, logger: deps.logger }),
@@ -41,4 +46,6 @@ export function allocHooks(alloc: HookedAlloc, deps: AllocHookDeps): AllocHook[]
     templatesHook(deps),
     serviceChecksHook(alloc, deps),
   ];
+  if (deps.logForwarder) hooks.push(logForwardHook(alloc, { forwarder: deps.logForwarder, drivers: deps.drivers }));
+  return hooks;
 }

@@ -2,7 +2,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import { Readable } from 'node:stream';
 import type { Logger } from '../../lib/index.ts';
 import type { AllocRunner } from '../allocs/alloc-runner.ts';
-import type { TaskDriver } from '../../drivers/index.ts';
+import type { LogOptions, TaskDriver, TaskHandle } from '../../drivers/index.ts';
 import type { DriverName } from '../../model/index.ts';
 import { allocUsage, nodeUsage } from './resource-stats.ts';
 import { registerExec } from './exec.ts';
@@ -56,7 +56,7 @@ export async function buildAgentApp(runners: Map<string, AllocRunner>, drivers: 
   if (options.metrics) registerMetrics(app, options.metrics, { runners, drivers });
   app.get('/v1/client/allocations/:id/logs', async (request, reply) => {
     const { id } = request.params as { id: string };
-    const q = request.query as { task?: string; follow?: string; type?: string; tail?: string };
+    const q = request.query as { task?: string; follow?: string; type?: string; tail?: string; since?: string };
     const runner = runners.get(id);
     if (!runner) return reply.status(404).send(fail(404, `Cannot show logs of allocation ${id}: this agent does not run it`));
     const task = q.task ?? runner.taskNames()[0];
@@ -68,16 +68,12 @@ export async function buildAgentApp(runners: Map<string, AllocRunner>, drivers: 
     reply.raw.on('close', () => abort.abort());
     const stream = q.type === 'stdout' || q.type === 'stderr' ? q.type : 'both';
     const tail = q.tail !== undefined && /^\d+$/.test(q.tail) ? Number(q.tail) : undefined;
-    const chunks = driver.logs(handle, { follow: q.follow === 'true', stream, tail, signal: abort.signal });
-    async function* bytes(): AsyncGenerator<Buffer> {
-      try {
-        for await (const c of chunks) yield c.data;
-      } catch (err) {
-        if (!abort.signal.aborted) yield Buffer.from(`\n[berth: log stream ended: ${(err as Error).message}]\n`);
-      }
-    }
+    const follow = q.follow === 'true';
+    const since = q.since !== undefined && /^\d+$/.test(q.since) ? Number(q.since) : undefined;
+    const instances = (): AllocRunner | undefined => (runners.get(id) === runner ? runner : undefined);
+    const bytes = logBytes({ handle, task, drivers, runner: instances }, { follow, stream, tail, since, signal: abort.signal });
     reply.header('content-type', 'text/plain; charset=utf-8');
-    return reply.send(Readable.from(bytes()));
+    return reply.send(Readable.from(bytes));
   });
   app.get('/v1/client/allocations/:id/stats', async (request, reply) => {
     const { id } = request.params as { id: string };
@@ -97,4 +93,45 @@ function registerMetrics(app: FastifyInstance, metrics: AgentMetrics, from: { ru
     reply.header('content-type', metrics.registry.contentType);
     return metrics.scrape(from.runners.values(), from.drivers);
   });
+}
+
+/**
+ * The next instance of a task after the one with `afterId`: its handle once it starts, or
+ * undefined when the task is over for good (dead), its allocation is gone, or `signal` aborts.
+ * Polled: a restart waits seconds (the restart policy's delay), so a tenth of a second is close.
+ */
+async function nextInstance(runnerNow: () => AllocRunner | undefined, task: string, afterId: string, signal: AbortSignal): Promise<TaskHandle | undefined> {
+  while (!signal.aborted) {
+    const runner = runnerNow();
+    if (!runner) return undefined;
+    const h = runner.handle(task);
+    if (h && h.id !== afterId) return h;
+    if (runner.taskStates()[task]?.state === 'dead') return undefined;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return undefined;
+}
+
+/**
+ * A task's output as bytes. Followed, the stream goes on into the task's next instance when it
+ * restarts in place, from that instance's start; it ends when the task is over for good, its
+ * allocation is gone, or the caller hangs up.
+ */
+async function* logBytes(from: { handle: TaskHandle; task: string; drivers: Map<DriverName, TaskDriver>; runner: () => AllocRunner | undefined }, first: LogOptions): AsyncGenerator<Buffer> {
+  const signal = first.signal!;
+  let current: TaskHandle | undefined = from.handle;
+  let options = first;
+  while (current) {
+    const driver = from.drivers.get(current.driver);
+    if (!driver) return;
+    try {
+      for await (const c of driver.logs(current, options)) yield c.data;
+    } catch (err) {
+      if (!signal.aborted) yield Buffer.from(`\n[berth: log stream ended: ${(err as Error).message}]\n`);
+      return;
+    }
+    if (!first.follow || signal.aborted) return;
+    current = await nextInstance(from.runner, from.task, current.id, signal);
+    options = { follow: true, stream: first.stream, signal, instance: true };
+  }
 }

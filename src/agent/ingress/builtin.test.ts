@@ -53,4 +53,38 @@ describe('the built-in ingress', () => {
     assert.match(body, /no healthy instance of service "web"/);
     await assert.rejects(new Promise((resolve, reject) => net.connect(tcpPort, '127.0.0.1', () => resolve(undefined)).on('error', reject)), /ECONNREFUSED/, 'the TCP route\'s listener is closed');
   });
+
+  test('a TCP route whose port is taken is bound once it is free, with backoff, without waiting for a route change', async (t) => {
+    const echo = net.createServer((s) => s.pipe(s));
+    const echoPort = await listen(echo);
+    const [httpPort, tcpPort] = await freePorts(2);
+    const squatter = net.createServer();
+    await new Promise<void>((resolve) => squatter.listen(tcpPort, '127.0.0.1', resolve));
+    const ingress = new BuiltinIngress({ addresses: [{ host: '127.0.0.1', port: httpPort }], logger: silentLogger(), retryBaseMs: 100 });
+    await ingress.start();
+    t.after(async () => {
+      await ingress.close();
+      echo.close();
+      squatter.close();
+    });
+    await ingress.apply({ http: [], tcp: [{ port: tcpPort, service: 'echo' }], endpoints: new Map([['echo', [{ id: 'e1', host: '127.0.0.1', port: echoPort }]]]) });
+    // Tries at +100, +300, +700 ms ... fail while the port is held.
+    await new Promise((r) => setTimeout(r, 500));
+    await new Promise<void>((resolve) => squatter.close(() => resolve()));
+    const ping = (): Promise<string> =>
+      new Promise((resolve, reject) => {
+        const c = net.connect(tcpPort, '127.0.0.1', () => c.end('ping'));
+        let got = '';
+        c.on('data', (d: Buffer) => (got += d));
+        c.on('end', () => resolve(got));
+        c.on('error', reject);
+      });
+    const deadline = Date.now() + 8000;
+    let got: string | undefined;
+    while (got === undefined && Date.now() < deadline) {
+      got = await ping().catch(() => undefined);
+      if (got === undefined) await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(got, 'ping', 'the route is served once its port is free, with no new plan');
+  });
 });

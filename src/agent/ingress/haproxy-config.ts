@@ -8,8 +8,16 @@
 import type { Endpoint } from '../../proxy/index.ts';
 import { formatAddress, type IngressPlan, type ListenAddress } from './ingress-plan.ts';
 
-/** Timeouts, as the built-in router's defaults (proxy/ingress-router.ts). */
-const TIMEOUTS = { connect: '5s', request: '60s', idle: '60s' };
+/** The connect timeout, as the built-in router's (proxy/ingress-router.ts). */
+const CONNECT_TIMEOUT = '5s';
+
+/** The ingress's request and idle timeouts (`--ingress-request-timeout`, `--ingress-idle-timeout`), in ms. */
+export interface IngressTimeouts {
+  requestTimeoutMs: number;
+  idleTimeoutMs: number;
+}
+
+const DEFAULT_TIMEOUTS: IngressTimeouts = { requestTimeoutMs: 60_000, idleTimeoutMs: 60_000 };
 /**
  * No server in the slots is usable. Not while the process is stopping: an old worker after a
  * reload counts no usable server, yet still forwards the last request of a keep-alive connection.
@@ -31,6 +39,8 @@ export interface HaproxyConfigInput {
   adminSocket: string;
   /** `nbthread`; absent: HAProxy's default (one per CPU). */
   threads?: number;
+  /** Default 60 s each. */
+  timeouts?: IngressTimeouts;
 }
 
 /** The number of slots for `count` instances: room to double before a reload. */
@@ -64,12 +74,7 @@ export function haproxyConfig(input: HaproxyConfigInput): string {
     '  hard-stop-after 120s',
     'defaults',
     '  mode http',
-    `  timeout connect ${TIMEOUTS.connect}`,
-    `  timeout client ${TIMEOUTS.request}`,
-    `  timeout server ${TIMEOUTS.request}`,
-    `  timeout http-request ${TIMEOUTS.request}`,
-    `  timeout http-keep-alive ${TIMEOUTS.idle}`,
-    `  timeout tunnel ${TIMEOUTS.idle}`,
+    ...timeoutLines(input.timeouts ?? DEFAULT_TIMEOUTS),
     // After a reload the old worker answers the next request of an idle keep-alive connection
     // (with Connection: close) instead of closing it under the client.
     '  option idle-close-on-response',
@@ -83,6 +88,23 @@ export function haproxyConfig(input: HaproxyConfigInput): string {
   ];
   for (const [backend, service] of [...backendsOf(plan)].sort()) lines.push(...backendLines(backend, service, input.slots.get(backend) ?? []));
   return `${lines.join('\n')}\n`;
+}
+
+/**
+ * The timeouts as the built-in router keeps them: a request, and an instance's answer, within the
+ * request timeout; an idle keep-alive connection, a WebSocket and a TCP route's connection (all
+ * tunnels once joined) closed after the idle timeout.
+ */
+function timeoutLines(t: IngressTimeouts): string[] {
+  const [request, idle] = [`${t.requestTimeoutMs}ms`, `${t.idleTimeoutMs}ms`];
+  return [
+    `  timeout connect ${CONNECT_TIMEOUT}`,
+    `  timeout client ${request}`,
+    `  timeout server ${request}`,
+    `  timeout http-request ${request}`,
+    `  timeout http-keep-alive ${idle}`,
+    `  timeout tunnel ${idle}`,
+  ];
 }
 
 function httpFrontends(input: HaproxyConfigInput): string[] {

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import type { Logger } from '../../lib/index.ts';
 import type { IngressDataPath } from './data-path.ts';
-import { haproxyConfig, type Slots } from './haproxy-config.ts';
+import { haproxyConfig, type IngressTimeouts, type Slots } from './haproxy-config.ts';
 import { runtimeCommand, workerPid } from './haproxy-runtime.ts';
 import { assignSlots, describeSlots } from './haproxy-slots.ts';
 import { sameRoutes, type IngressPlan, type ListenAddress } from './ingress-plan.ts';
@@ -23,6 +23,8 @@ export interface HaproxyIngressOptions {
   binary?: string;
   /** Worker threads (`nbthread`). Default HAProxy's: one per CPU. */
   threads?: number;
+  /** Request and idle timeouts. Default 60 s each. */
+  timeouts?: IngressTimeouts;
 }
 
 /**
@@ -114,7 +116,7 @@ export class HaproxyIngress implements IngressDataPath {
 
   /** Write the configuration for the current plan and slots, and have haproxy check it. */
   async #write(): Promise<void> {
-    const text = haproxyConfig({ addresses: this.#o.addresses, plan: this.#plan, slots: this.#slots, adminSocket: this.#admin, threads: this.#o.threads });
+    const text = haproxyConfig({ addresses: this.#o.addresses, plan: this.#plan, slots: this.#slots, adminSocket: this.#admin, threads: this.#o.threads, timeouts: this.#o.timeouts });
     const next = `${this.#config}.next`;
     await fs.writeFile(next, text, { mode: 0o600 });
     await run(this.#o.binary ?? 'haproxy', ['-c', '-q', '-f', next]).catch((err: { stderr?: string; message: string }) => {

@@ -15,14 +15,25 @@ export interface IngressSettings {
   proxy?: 'builtin' | 'haproxy';
   /** The haproxy program for `proxy: haproxy`. Default `haproxy` on PATH. */
   haproxyBinary?: string;
+  /** Time a client has to send a request, and an instance to start its answer (then 504). Default 60 s. */
+  requestTimeoutMs?: number;
+  /** How long a keep-alive connection, a WebSocket or a TCP route's connection may sit idle. Default 60 s. */
+  idleTimeoutMs?: number;
 }
+
+/** The request and idle timeouts' default, as the built-in router's (proxy/ingress-router.ts). */
+const DEFAULT_TIMEOUT_MS = 60_000;
 
 /** The data path the settings ask for. */
 export function makeDataPath(settings: IngressSettings, at: { dataDir: string; logger: Logger }): IngressDataPath {
   if (settings.proxy === 'haproxy') {
-    return new HaproxyIngress({ addresses: settings.addresses, dir: path.join(at.dataDir, 'ingress-haproxy'), logger: at.logger, binary: settings.haproxyBinary });
+    return new HaproxyIngress({ addresses: settings.addresses, dir: path.join(at.dataDir, 'ingress-haproxy'), logger: at.logger, binary: settings.haproxyBinary, timeouts: timeoutsOf(settings) });
   }
-  return new BuiltinIngress({ addresses: settings.addresses, logger: at.logger });
+  return new BuiltinIngress({ addresses: settings.addresses, logger: at.logger, ...timeoutsOf(settings) });
+}
+
+function timeoutsOf(settings: IngressSettings): { requestTimeoutMs: number; idleTimeoutMs: number } {
+  return { requestTimeoutMs: settings.requestTimeoutMs ?? DEFAULT_TIMEOUT_MS, idleTimeoutMs: settings.idleTimeoutMs ?? DEFAULT_TIMEOUT_MS };
 }
 
 /**

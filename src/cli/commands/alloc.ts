@@ -5,6 +5,7 @@ import type { TaskUsage } from '../../model/index.ts';
 import { execSession } from '../exec.ts';
 import { CliError, EXIT_USAGE } from '../errors.ts';
 import { addAllocOpsCommands } from './alloc-ops.ts';
+import { parseSince } from '../since.ts';
 
 /** `berth alloc status|logs|exec|stop|restart|signal`. */
 // eslint-disable-next-line max-lines-per-function -- a command tree: one short action per subcommand
@@ -60,10 +61,11 @@ export function allocCommand(): Command {
       if (!/^\d+$/.test(v)) throw new InvalidArgumentError('must be a whole number of lines');
       return Number(v);
     })
-    .action(async (id: string, task: string | undefined, opts: { follow?: boolean; stderr?: boolean; tail?: number }) => {
+    .option('--since <when>', 'only output written since then: a duration back from now (10m) or a time (2026-12-07T12:00:00Z)', (v) => parseSince(v))
+    .action(async (id: string, task: string | undefined, opts: { follow?: boolean; stderr?: boolean; tail?: number; since?: number }) => {
       const abort = new AbortController();
       process.once('SIGINT', () => abort.abort());
-      const stream = await new BerthClient().allocLogs(id, { task, follow: opts.follow, stream: opts.stderr ? 'stderr' : 'stdout', tail: opts.tail, signal: abort.signal });
+      const stream = await new BerthClient().allocLogs(id, { task, follow: opts.follow, stream: opts.stderr ? 'stderr' : 'stdout', tail: opts.tail, since: opts.since, signal: abort.signal });
       try {
         for await (const chunk of stream) process.stdout.write(chunk);
       } catch (err) {

@@ -9,7 +9,7 @@ import type { Logger } from '../../lib/index.ts';
 import type { DriverName } from '../../model/index.ts';
 import { applyConfigFile } from '../config.ts';
 import { CliError, EXIT_USAGE } from '../errors.ts';
-import { addDnsFlags, collectTaskDns, discoveryOptions, taskDnsServers, type DnsFlags } from './dns-flags.ts';
+import { addDnsFlags, bridgeAddress, collectTaskDns, discoveryOptions, taskDnsServers, type DnsFlags } from './dns-flags.ts';
 import { serverMembersCommand } from './server-members.ts';
 import { addBrowserFlags, browserOptions, type BrowserFlags } from './browser-flags.ts';
 import { securityWarning } from '../security-warning.ts';
@@ -46,6 +46,12 @@ function collectEtcd(value: string, previous: string[] | undefined): string[] {
 function urlArg(value: string): string {
   if (!/^https?:\/\/[^/]+\/?$/.test(value)) throw new InvalidArgumentError(`expected a URL such as http://10.0.0.1:7460, got "${value}"`);
   return value.replace(/\/$/, '');
+}
+
+/** `--log-forward`: syslog://host[:port] or http(s)://host[:port]/path (the agent checks the rest). */
+function logForwardArg(value: string): string {
+  if (!/^(syslog|https?):\/\/[^/\s]+/.test(value)) throw new InvalidArgumentError(`expected syslog://host:514 (RFC 5424 over UDP) or http(s)://host/path (JSON lines), got "${value}"`);
+  return value;
 }
 
 function collectMeta(value: string, previous: Record<string, string> | undefined): Record<string, string> {
@@ -109,6 +115,7 @@ interface RunOpts extends BrowserFlags, TlsFlags {
   address?: string;
   dockerHost?: string;
   run?: string[];
+  serviceAddresses?: boolean;
   heartbeatTtl?: string;
   heartbeatGrace?: string;
   schedulerAlgorithm?: 'binpack' | 'spread';
@@ -136,11 +143,14 @@ interface AgentOpts extends Omit<RunOpts, 'httpAddr'> {
   meta?: Record<string, string>;
   taskDns?: string[];
   serviceAddresses?: boolean;
+  logForward?: string;
   reserveCpu?: number;
   reserveMemory?: number;
   portRange: { min: number; max: number };
   ingress?: HostPort[];
   ingressProxy?: 'builtin' | 'haproxy';
+  ingressRequestTimeout?: number;
+  ingressIdleTimeout?: number;
 }
 
 /** `--ingress` may be repeated. */
@@ -149,12 +159,20 @@ function collectIngress(value: string, previous: HostPort[] | undefined): HostPo
 }
 
 /** The agent's ingress settings from its flags; none without `--ingress`. */
-function ingressSettings(opts: AgentOpts): { addresses: HostPort[]; proxy: 'builtin' | 'haproxy' } | undefined {
+function ingressSettings(opts: AgentOpts): AgentLayer.IngressSettings | undefined {
   if (!opts.ingress?.length) {
-    if (opts.ingressProxy && opts.ingressProxy !== 'builtin') throw new CliError('Cannot start the agent: --ingress-proxy needs --ingress HOST:PORT (the address that takes outside traffic)', EXIT_USAGE);
+    const flag = opts.ingressProxy && opts.ingressProxy !== 'builtin' ? '--ingress-proxy' : opts.ingressRequestTimeout !== undefined ? '--ingress-request-timeout' : opts.ingressIdleTimeout !== undefined ? '--ingress-idle-timeout' : undefined;
+    if (flag) throw new CliError(`Cannot start the agent: ${flag} needs --ingress HOST:PORT (the address that takes outside traffic)`, EXIT_USAGE);
     return undefined;
   }
-  return { addresses: opts.ingress, proxy: opts.ingressProxy ?? 'builtin' };
+  return { addresses: opts.ingress, proxy: opts.ingressProxy ?? 'builtin', requestTimeoutMs: opts.ingressRequestTimeout, idleTimeoutMs: opts.ingressIdleTimeout };
+}
+
+/** A timeout flag: a duration above zero, in ms. */
+function timeoutMs(value: string): number {
+  const ms = durationMs(value);
+  if (ms <= 0) throw new InvalidArgumentError(`expected a duration above zero, such as 30s or 2m, got "${value}"`);
+  return ms;
 }
 
 // The server, the agent and the logger are imported inside the actions: `berth server members`
@@ -186,7 +204,14 @@ function devCommand(): Command {
     .addOption(new Option('--run <file...>', 'job files to run once the node is ready'))
     .addOption(aclOption())
     .addOption(keyringKekOption())
-    .action(async (opts: RunOpts) => {
+    .addOption(serviceAddressesOption())
+    .action(async (opts: RunOpts & DnsFlags) => {
+      if (opts.serviceAddresses && bridgeAddress(opts) !== undefined) {
+        throw new CliError(
+          "Cannot start berth dev: --service-addresses and --dns-bridge both serve DNS on the docker bridge's port 53; drop --dns-bridge (with --service-addresses the agent's DNS there answers NAME.service.berth with the service's address and relays other names to this host's resolvers)",
+          EXIT_USAGE,
+        );
+      }
       const logger = await newLogger(opts);
       // External services registered with the dev server live on its one node.
       opts.nodeName ??= 'dev';
@@ -210,6 +235,7 @@ function devCommand(): Command {
         dnsServers: server.discovery.bridgeAddress ? [server.discovery.bridgeAddress] : undefined,
         // Containers reach services at the bridge address, not at 127.0.0.1 (their own loopback).
         address: server.discovery.bridgeAddress,
+        serviceAddresses: opts.serviceAddresses === true,
       });
       onSignals(
         logger,
@@ -221,7 +247,7 @@ function devCommand(): Command {
       );
       const env = server.tlsEnabled ? `BERTH_CACERT=${opts.tlsCa} ${opts.verifyIncoming ? 'BERTH_CLIENT_CERT=<cli cert> BERTH_CLIENT_KEY=<its key> ' : ''}` : '';
       process.stderr.write(
-        `\nberth dev is running: API ${server.url}, node "${agent.nodeName}" (driver ${agent.defaultDriver}), data in ${opts.dataDir}\n` +
+        `\nberth dev is running: API ${server.url}, UI ${server.url}/ui/, node "${agent.nodeName}" (driver ${agent.defaultDriver}), data in ${opts.dataDir}\n` +
           `Try: ${env}BERTH_ADDR=${server.url} npx berth job run examples/web.yaml\n\n`,
       );
       for (const file of opts.run ?? []) await runExample(server.url, file, logger, transport);
@@ -257,7 +283,7 @@ function serverCommand(): Command {
   const server = common(new Command('server'))
     .description('The control plane: state, scheduler, HTTP API')
     .addOption(new Option('--data-dir <dir>', 'where the state lives').env('BERTH_DATA_DIR').default('/var/lib/berth/server'))
-    .addOption(new Option('--http-addr <host:port>', 'HTTP API address').env('BERTH_HTTP_ADDR').argParser(hostPort).default(hostPort('127.0.0.1:7460'), '127.0.0.1:7460'))
+    .addOption(new Option('--http-addr <host:port>', 'HTTP API and UI address').env('BERTH_HTTP_ADDR').argParser(hostPort).default(hostPort('127.0.0.1:7460'), '127.0.0.1:7460'))
     .addOption(new Option('--dns-addr <host:port>', 'DNS address (UDP and TCP)').env('BERTH_DNS_ADDR').argParser(hostPort).default(undefined, '127.0.0.1:7453'))
     .addOption(new Option('--heartbeat-ttl <duration>', 'least heartbeat TTL agents are given (grows with the cluster)').env('BERTH_HEARTBEAT_TTL').default('10s'))
     .addOption(new Option('--heartbeat-grace <duration>', 'extra time before a silent node is marked down').env('BERTH_HEARTBEAT_GRACE').default('5s'))
@@ -297,8 +323,11 @@ function agentCommand(): Command {
     .addOption(new Option('--meta <key=value>', 'node metadata for ${meta.<key>} constraints; repeat for several').argParser(collectMeta))
     .addOption(new Option('--ingress <host:port>', 'accept outside HTTP traffic here and route it by Host and path to healthy instances on any node (TCP routes listen on the same host); repeat for several').env('BERTH_INGRESS').argParser(collectIngress))
     .addOption(new Option('--ingress-proxy <proxy>', "the ingress's data path: builtin, or haproxy (driven through its runtime API; needs haproxy installed)").env('BERTH_INGRESS_PROXY').choices(['builtin', 'haproxy']))
+    .addOption(new Option('--log-forward <url>', 'forward task output to syslog://host:514 (RFC 5424 over UDP) or http(s)://host/path (JSON lines); a bounded buffer, never blocking the task').env('BERTH_LOG_FORWARD').argParser(logForwardArg))
+    .addOption(new Option('--ingress-request-timeout <duration>', "time a client has to send a request, and an instance to start its answer (then 504), through the ingress (both data paths)").env('BERTH_INGRESS_REQUEST_TIMEOUT').argParser(timeoutMs).default(undefined, '60s'))
+    .addOption(new Option('--ingress-idle-timeout <duration>', 'how long a keep-alive connection, a WebSocket or a TCP route\'s connection may sit idle in the ingress before it is closed (both data paths)').env('BERTH_INGRESS_IDLE_TIMEOUT').argParser(timeoutMs).default(undefined, '60s'))
     .addOption(new Option('--task-dns <ip|auto>', "DNS server for docker tasks that set none, so that they resolve NAME.service.berth: where berth's DNS answers on port 53 (`berth server --dns-bridge`); auto: this host's docker0 address; repeat for several").env('BERTH_TASK_DNS').argParser(collectTaskDns))
-    .addOption(new Option('--service-addresses', "serve each service's address on this node (added to lo; needs CAP_NET_ADMIN, else 127.x for process tasks only) and answer NAME.service.berth with it to containers from a DNS responder on the docker bridge, which relays other queries to --task-dns").env('BERTH_SERVICE_ADDRESSES'))
+    .addOption(serviceAddressesOption(', which relays other queries to --task-dns'))
     .action(async (opts: AgentOpts) => {
       const logger = await newLogger(opts);
       const tls = await listenerTls(opts, 'servers');
@@ -330,9 +359,18 @@ function agentCommand(): Command {
         dnsServers: taskDnsServers(opts.taskDns),
         ingress: ingressSettings(opts),
         serviceAddresses: opts.serviceAddresses === true,
+        logForward: opts.logForward,
       });
       onSignals(logger, () => a.stop(), () => a.reloadTls());
     });
+}
+
+/** `--service-addresses`, the same on `berth agent` and `berth dev`; `relay` says where the node DNS sends other names. */
+function serviceAddressesOption(relay = ", which relays other queries to this host's resolvers"): Option {
+  return new Option(
+    '--service-addresses',
+    `serve each service's address on this node (added to lo; needs CAP_NET_ADMIN, else 127.x for process tasks only) and answer NAME.service.berth with it to containers from a DNS responder on the docker bridge${relay}`,
+  ).env('BERTH_SERVICE_ADDRESSES');
 }
 
 function aclOption(): Option {

@@ -3,6 +3,7 @@ import { BerthClient } from '../../api/index.ts';
 import { paint, type Style } from '../colour.ts';
 import { CliError } from '../errors.ts';
 import { allocLabel, streamJobLogs, type LogLine } from '../job-logs.ts';
+import { parseSince } from '../since.ts';
 
 /** Colours of the prefixes, one per allocation in turn (red is kept for errors). */
 const PALETTE: Style[] = ['cyan', 'yellow', 'green', 'magenta', 'blue'];
@@ -14,6 +15,7 @@ interface LogsOptions {
   task?: string;
   follow?: boolean;
   tail?: number;
+  since?: number;
   all?: boolean;
   prefix: boolean;
   json?: boolean;
@@ -32,6 +34,7 @@ export function logsCommand(): Command {
       if (!/^\d+$/.test(v)) throw new InvalidArgumentError('must be a whole number of lines');
       return Number(v);
     })
+    .option('--since <when>', 'only output written since then: a duration back from now (10m, 1h30m) or a time (2026-12-07T12:00:00Z)', (v) => parseSince(v))
     .option('--no-prefix', 'print the lines alone, without the allocation')
     .option('--json', 'print JSON lines: {alloc, group, task, stream, line}')
     .action(async (jobId: string, opts: LogsOptions) => {
@@ -50,6 +53,7 @@ export function logsCommand(): Command {
         task: opts.task,
         follow: opts.follow === true,
         tail: opts.tail,
+        since: opts.since,
         all: opts.all === true,
         signal: abort.signal,
         onLine: opts.json ? printJsonLine : prefixPrinter(opts),

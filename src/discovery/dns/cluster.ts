@@ -1,7 +1,10 @@
 /**
- * DNS served by worker processes (node:cluster), to spread the load over every core: the workers
- * share one UDP socket (the kernel hands each datagram to one of them) and the TCP listener, and
- * get the zone from this process each time it changes.
+ * DNS served by worker processes (node:cluster), to spread the load over every core: each worker
+ * binds its own UDP socket on the port with SO_REUSEPORT (the kernel spreads datagrams over them
+ * by source address and port; one socket shared through the primary where the platform has no
+ * SO_REUSEPORT), they share the TCP listener, and get the zone from this process each time it
+ * changes. A caveat of SO_REUSEPORT: another process of the same user that binds the port with it
+ * too (a stale worker of an earlier run) shares the datagrams rather than failing to bind.
  */
 import cluster, { type Worker } from 'node:cluster';
 import dgram from 'node:dgram';
@@ -76,7 +79,7 @@ export class DnsCluster {
         new Promise((resolve, reject) => {
           // A message sent before the worker listens is lost, so the worker says hello first.
           const onMessage = (m: FromWorker): void => {
-            if (m.type === 'hello') return void worker.send({ type: 'start', options: { ...rest, port }, zone: o.zone() } satisfies ToWorker);
+            if (m.type === 'hello') return void worker.send({ type: 'start', options: { ...rest, port, reusePort: rest.reusePort ?? true }, zone: o.zone() } satisfies ToWorker);
             worker.off('message', onMessage);
             if (m.type === 'ready') resolve();
             else reject(new Error(m.type === 'error' ? `Cannot start DNS worker: ${m.message}` : 'Cannot start DNS worker: unexpected message'));

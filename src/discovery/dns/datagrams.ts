@@ -10,6 +10,7 @@
  * Node offers no public way to this (no recvmmsg or sendmmsg). When the handle is not what this
  * expects (another Node version), the public API is used instead.
  *
+ * The workers now bind with `reusePort` (cluster.ts); the figures below are from before.
  * Measured on Node 24.21 with bench/dns.ts (2 workers, median of 3 runs each, load average 5-11,
  * 2026-12-01; bench/RESULTS.md): berth/dnsmasq 0.88x on this path with the workers sharing one
  * socket, 0.70x through the public API (socket.on('message') and socket.send) on the same shared

@@ -134,8 +134,11 @@ export class DnsHandler {
     }
     if (first.rcode === RCODE.NXDOMAIN) this.stats.nxdomain++;
     const variants = [this.#encode(base, first.rcode, limit, first)];
-    // More shuffles only where order matters.
-    if (first.answers.length > 1) for (let i = 1; i < VARIANTS; i++) variants.push(this.#encode(base, first.rcode, limit, resolve(zone, question, this.#options)));
+    // More orders only where order matters: rotations of the shuffled answer, so the variants
+    // differ (independent shuffles of a few instances can all come out the same) and each
+    // instance leads in turn.
+    const n = first.answers.length;
+    if (n > 1) for (let i = 1; i < VARIANTS; i++) variants.push(this.#encode(base, first.rcode, limit, { ...first, answers: [...first.answers.slice(i % n), ...first.answers.slice(0, i % n)] }));
     remember(variants);
     return variants[0];
   }

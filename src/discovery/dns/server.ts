@@ -24,6 +24,13 @@ export interface DnsServerOptions {
   recursors?: string[];
   /** Answer UDP through Node's public dgram API only, not its native handle (see datagrams.ts). Default false. */
   publicUdpApi?: boolean;
+  /**
+   * Bind the UDP socket with SO_REUSEPORT (dgram's `reusePort`, Node 22.12+ on Linux and some
+   * BSDs), so that several worker processes each have their own socket on the port and the
+   * kernel spreads datagrams over them, instead of sharing one socket through the cluster
+   * primary. Falls back to a plain bind where the platform refuses it. Default false.
+   */
+  reusePort?: boolean;
   /** The zone to answer from, read per query (return the same object while nothing changed). */
   zone: () => DnsZoneData;
   logger: Logger;
@@ -89,14 +96,23 @@ export class DnsServer {
     // tick on every send, a measurable share of the per-packet cost.
     const family = net.isIPv6(host) ? 6 : 4;
     const lookup = (address: string, _opts: unknown, cb: (err: Error | null, address: string, family: number) => void): void => cb(null, address, family);
-    const udp = dgram.createSocket({ type: family === 6 ? 'udp6' : 'udp4', lookup: lookup as unknown as dgram.SocketOptions['lookup'] });
-    await new Promise<void>((resolve, reject) => {
-      udp.once('error', reject);
-      udp.bind(port, host, () => {
-        udp.off('error', reject);
-        resolve();
+    const bindUdp = async (reusePort: boolean): Promise<dgram.Socket> => {
+      const socket = dgram.createSocket({ type: family === 6 ? 'udp6' : 'udp4', lookup: lookup as unknown as dgram.SocketOptions['lookup'], reusePort });
+      await new Promise<void>((resolve, reject) => {
+        socket.once('error', (err) => {
+          socket.close();
+          reject(err);
+        });
+        socket.bind(port, host, () => {
+          socket.removeAllListeners('error');
+          resolve();
+        });
       });
-    });
+      return socket;
+    };
+    const reuse = this.#o.reusePort ?? false;
+    // A platform without SO_REUSEPORT refuses the bind (ENOTSUP): share one socket then.
+    const udp = await bindUdp(reuse).catch((err: NodeJS.ErrnoException) => (reuse && err.code === 'ENOTSUP' ? bindUdp(false) : Promise.reject(err)));
     this.#udp.push(udp);
     const bound = udp.address().port;
     udp.on('error', (err) => this.#o.logger.warn({ err }, 'DNS UDP socket error'));

@@ -144,6 +144,18 @@ describe('docker driver', { timeout: 60_000 }, () => {
     });
   });
 
+  it('reads the output written since a time', async (t) => {
+    await withDocker(t, async (driver, { image }, track) => {
+      const handle = track(await driver.start(shell(image, 'echo early; sleep 1.5; echo late')));
+      await new Promise((r) => setTimeout(r, 700));
+      const between = Date.now();
+      assert.equal((await driver.wait(handle)).exitCode, 0);
+      let out = '';
+      for await (const chunk of driver.logs(handle, { since: between })) out += chunk.data.toString();
+      assert.equal(out, 'late\n');
+    });
+  });
+
   it('runs the image CMD without a command, and args replace it', async (t) => {
     await withDocker(t, async (driver, { image }, track) => {
       const handle = track(await driver.start(request(image, { args: ['echo', 'from args'] })));

@@ -187,9 +187,11 @@ export class DockerDriver implements TaskDriver {
       timestamps: false,
       abortSignal: signal,
       ...(options.tail === undefined ? {} : { tail: options.tail }),
+      // The Engine takes seconds, with a fraction for finer times.
+      ...(options.since === undefined ? {} : { since: options.since / 1000 }),
     };
     try {
-      if (!options.follow && options.tail !== undefined && which !== 'both') {
+      if (!options.follow && options.tail !== undefined && which !== 'both' && options.since === undefined) {
         yield* await tailOfStream(container, which, options.tail, signal);
         return;
       }

@@ -3,10 +3,10 @@ import { lastLines } from '../lines.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { LogChunk, LogOptions } from '../driver.ts';
 
-/** The files a process task's output goes to. */
-export interface LogFiles {
-  stdout: string;
-  stderr: string;
+/** The files a process task's output goes to (or, as numbers, offsets in them). */
+export interface LogFiles<T = string> {
+  stdout: T;
+  stderr: T;
 }
 
 /** Largest chunk read at once, so a big log is streamed rather than loaded whole. */
@@ -18,8 +18,14 @@ const CHUNK = 64 * 1024;
  * the files every `pollMs` and ends, after a last read, once `running()` is false or the signal
  * aborts.
  */
-export async function* readLogFiles(files: LogFiles, options: LogOptions, follow: { running: () => boolean; pollMs?: number }): AsyncGenerator<LogChunk> {
-  const { running, pollMs = 250 } = follow;
+export async function* readLogFiles(
+  files: LogFiles,
+  options: LogOptions,
+  follow: { running: () => boolean; pollMs?: number; from?: LogFiles<number>; until?: () => LogFiles<number> | undefined },
+): AsyncGenerator<LogChunk> {
+  const { running, pollMs = 250, from, until } = follow;
+  // Where a later run of the task began writing to the same files: this run's output ends there.
+  const end = async (stream: LogChunk['stream']): Promise<number> => Math.min(await fileSize(files[stream]), until?.()?.[stream] ?? Number.POSITIVE_INFINITY);
   const which = options.stream ?? 'both';
   const streams: LogChunk['stream'][] = which === 'both' ? ['stdout', 'stderr'] : [which];
   const signal = options.signal;
@@ -27,7 +33,11 @@ export async function* readLogFiles(files: LogFiles, options: LogOptions, follow
   for (const stream of streams) {
     const size = await fileSize(files[stream]);
     const rotated = await rotatedFiles(files[stream]);
-    if (rotated.length > 0) {
+    // One instance's output: from where the files ended when it started (from 0 if rotated since).
+    if (from !== undefined) {
+      const start = from[stream] <= size ? from[stream] : 0;
+      yield* readRange(files[stream], stream, options.tail === undefined ? start : Math.max(start, await tailStart(files[stream], size, options.tail)), size);
+    } else if (rotated.length > 0) {
       // Older output, rotated away by size: `.N` (oldest) ... `.1`, then the live file.
       yield* readWithRotated(rotated, files[stream], stream, size, options.tail);
     } else {
@@ -43,7 +53,7 @@ export async function* readLogFiles(files: LogFiles, options: LogOptions, follow
     const done = !running();
     for (const stream of streams) {
       let offset = offsets.get(stream) ?? 0;
-      const size = await fileSize(files[stream]);
+      const size = await end(stream);
       // A shorter file was truncated or replaced: start over.
       if (size < offset) offset = 0;
       if (size > offset) yield* readRange(files[stream], stream, offset, size);
@@ -96,7 +106,7 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
-async function fileSize(path: string): Promise<number> {
+export async function fileSize(path: string): Promise<number> {
   try {
     return (await stat(path)).size;
   } catch {

@@ -115,6 +115,38 @@ describe('process driver', { timeout: 30_000 }, () => {
     assert.equal(await driver.recover(handle), true, 'stop on the stale handle left the real process alone');
   });
 
+  it('reads one instance alone with `instance`, though a restart appends to the same files', async () => {
+    const first = shell(root, 'echo first');
+    const h1 = await start(first);
+    await driver.wait(h1);
+    const h2 = await start({ ...shell(root, 'echo second'), allocId: first.allocId, taskDir: first.taskDir });
+    await driver.wait(h2);
+    const read = async (options: { instance?: boolean }): Promise<string> => {
+      let out = '';
+      for await (const c of driver.logs(h2, options)) out += c.data.toString();
+      return out;
+    };
+    assert.equal(await read({}), 'first\nsecond\n', 'the task output, every run');
+    assert.equal(await read({ instance: true }), 'second\n', 'this run alone');
+  });
+
+  it('reads the output written since a time, to the log check (here every 50 ms)', async () => {
+    const sampled = new ProcessDriver({ rotateEveryMs: 50 });
+    const h = await sampled.start(shell(root, 'echo early; echo early-err >&2; sleep 0.6; echo late; echo late-err >&2; sleep 5'));
+    const t0 = Date.now();
+    await sleep(300);
+    const between = Date.now();
+    await sleep(700);
+    const read = async (since: number): Promise<string> => {
+      let out = '';
+      for await (const c of sampled.logs(h, { since })) out += c.data.toString();
+      return out;
+    };
+    assert.equal(await read(between), 'late\nlate-err\n');
+    assert.equal(await read(t0 - 60_000), 'early\nlate\nearly-err\nlate-err\n', 'a time before the task: all of it');
+    await sampled.destroy(h);
+  });
+
   it('runs the task in its workdir and writes its output to files in the task dir', async () => {
     const workdir = await mkdtemp(join(root, 'work-'));
     const req = shell(root, 'pwd; echo problem >&2', { config: { command: '/bin/sh', workdir } });

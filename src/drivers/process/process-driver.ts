@@ -8,7 +8,7 @@ import { processUsage } from './proc-stats.ts';
 import { processExec } from './process-exec.ts';
 import { listProcessTasks } from './process-list.ts';
 import type { ExecRequest, ExecSession, ExitResult, LogChunk, LogOptions, TaskDriver, TaskHandle, TaskStartRequest } from '../driver.ts';
-import { readLogFiles } from './log-files.ts';
+import { fileSize, readLogFiles, type LogFiles } from './log-files.ts';
 import { isRunning, resolveCommand } from './proc.ts';
 import { Spawner, type Spawned } from './spawner.ts';
 import { detectMemoryCgroup, oomKilled, removeCgroup, type CgroupRoot } from './cgroup.ts';
@@ -58,6 +58,9 @@ interface ProcessState {
   cgroupProcs?: string;
   logMaxBytes: number;
   logMaxFiles: number;
+  /** The sizes of the log files when this instance started (absent in handles saved before there were). */
+  logStartStdout?: number;
+  logStartStderr?: number;
 }
 
 /**
@@ -70,6 +73,8 @@ interface ProcessState {
 export class ProcessDriver implements TaskDriver {
   readonly name = 'process' as const;
   readonly #children = new Map<number, Child>();
+  /** The latest run started on each task's log files (by its stdout file): where its output begins. */
+  readonly #runStarts = new Map<string, LogFiles<number> & { pid: number }>();
   readonly #cgroup: CgroupRoot | undefined;
   readonly #rotator: LogRotator;
   /** Spawns off the main thread (see spawner.ts). */
@@ -91,6 +96,10 @@ export class ProcessDriver implements TaskDriver {
     const { cwd, env, path, setup, state } = await this.#prepare(request, fail);
     // An exit file of an earlier run of this task would answer for this one.
     await rm(state.exitFile, { force: true });
+    // Where this instance's output begins in the files earlier runs wrote to (`logs({instance})`).
+    const logStart = { logStartStdout: await fileSize(state.stdoutFile), logStartStderr: await fileSize(state.stderrFile) };
+    const runStart = { pid: 0, stdout: logStart.logStartStdout, stderr: logStart.logStartStderr };
+    this.#runStarts.set(state.stdoutFile, runStart);
     const out = openSync(state.stdoutFile, 'a');
     const err = openSync(state.stderrFile, 'a');
     let child: Spawned;
@@ -114,6 +123,7 @@ export class ProcessDriver implements TaskDriver {
       closeSync(err);
     }
     const { pid, startTime } = child;
+    runStart.pid = pid;
     const entry: Child = {
       process: child,
       startTime,
@@ -132,7 +142,7 @@ export class ProcessDriver implements TaskDriver {
       taskName: request.taskName,
       id: String(pid),
       startedAt: Date.now(),
-      state: { startTime, ...state },
+      state: { startTime, ...state, ...logStart },
     };
   }
 
@@ -230,6 +240,7 @@ export class ProcessDriver implements TaskDriver {
     const state = stateOf(handle);
     if (isRunning(state.pid, state.startTime)) await this.#kill(state);
     this.#rotator.unwatch(`${handle.allocId}/${handle.taskName}`);
+    if (this.#runStarts.get(state.stdoutFile)?.pid === state.pid) this.#runStarts.delete(state.stdoutFile);
     await rm(state.exitFile, { force: true });
     if (state.cgroupProcs) await removeCgroup(state.cgroupProcs);
   }
@@ -237,7 +248,14 @@ export class ProcessDriver implements TaskDriver {
   /** The task's log files; see `readLogFiles` for how tail and follow behave. */
   logs(handle: TaskHandle, options: LogOptions = {}): AsyncIterable<LogChunk> {
     const state = stateOf(handle);
-    return readLogFiles({ stdout: state.stdoutFile, stderr: state.stderrFile }, options, { running: () => isRunning(state.pid, state.startTime) });
+    const from = this.#from(state, options);
+    // A later run of the task on the same files bounds this one's output (a follower of this run
+    // must not read the next run's first lines, which a follower of that run reads).
+    const until = (): LogFiles<number> | undefined => {
+      const latest = this.#runStarts.get(state.stdoutFile);
+      return latest && latest.pid !== state.pid ? latest : undefined;
+    };
+    return readLogFiles({ stdout: state.stdoutFile, stderr: state.stderrFile }, options, { running: () => isRunning(state.pid, state.startTime), from, until });
   }
 
   /** CPU and memory of the task's process group (memory from its cgroup when it has one). */
@@ -267,6 +285,17 @@ export class ProcessDriver implements TaskDriver {
   #watchLogs(allocId: string, taskName: string, state: ProcessState): void {
     const files = [state.stdoutFile, state.stderrFile].map((path) => ({ path, maxBytes: state.logMaxBytes, maxFiles: state.logMaxFiles }));
     this.#rotator.watch(`${allocId}/${taskName}`, files);
+  }
+
+  /** Where a read starts in the log files: this run's start (`instance`), the offset at `since`, whichever is later. */
+  #from(state: ProcessState, options: LogOptions): LogFiles<number> | undefined {
+    if (!options.instance && options.since === undefined) return undefined;
+    const at = (stream: 'stdout' | 'stderr', runStart: number | undefined): number => {
+      const run = options.instance ? (runStart ?? 0) : 0;
+      const since = options.since === undefined ? 0 : (this.#rotator.offsetAt(state[`${stream}File`], options.since) ?? 0);
+      return Math.max(run, since);
+    };
+    return { stdout: at('stdout', state.logStartStdout), stderr: at('stderr', state.logStartStderr) };
   }
 
   /** The child behind a handle, if this driver spawned it; a handle with another start time is not it. */
@@ -337,6 +366,8 @@ function stateOf(handle: TaskHandle): ProcessState {
     logMaxFiles: Number(s.logMaxFiles ?? 10),
   };
   if (typeof s.cgroupProcs === 'string') out.cgroupProcs = s.cgroupProcs;
+  if (typeof s.logStartStdout === 'number') out.logStartStdout = s.logStartStdout;
+  if (typeof s.logStartStderr === 'number') out.logStartStderr = s.logStartStderr;
   return out;
 }
 

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it, type TestContext } from 'node:test';
+import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { freePort } from '../../testing/index.ts';
 import { MemoryBackend, type StateBackend } from '../../state/index.ts';
 import { silentLogger } from '../../lib/index.ts';
 import { BerthError } from '../../model/index.ts';
@@ -15,16 +17,17 @@ interface Candidate {
   events: ('elected' | 'deposed')[];
 }
 
-async function candidate(t: TestContext, backend: StateBackend, name: string): Promise<Candidate> {
+async function candidate(t: TestContext, backend: StateBackend, name: string, more: { url?: string; ttlSeconds?: number; probeIntervalMs?: number } = {}): Promise<Candidate> {
   const events: Candidate['events'] = [];
   const leadership = new Leadership({
     backend,
     logger: silentLogger(),
-    ttlSeconds: 1,
+    ttlSeconds: more.ttlSeconds ?? 1,
+    probeIntervalMs: more.probeIntervalMs,
     onElected: () => events.push('elected'),
     onDeposed: () => events.push('deposed'),
   });
-  await leadership.start({ name, url: `http://${name}:7460`, address: '127.0.0.1', startedAt: 1 });
+  await leadership.start({ name, url: more.url ?? `http://${name}:7460`, address: '127.0.0.1', startedAt: 1 });
   t.after(() => leadership.stop());
   return { leadership, events };
 }
@@ -109,6 +112,37 @@ describe('leadership', () => {
     assert.ok(after < 1000, `stepped down ${after} ms after the last renewal could be sent, the TTL is 1000 ms`);
     assert.deepEqual(a.events, ['elected', 'deposed']);
     assert.deepEqual(a.leadership.fence(), [{ key: LEADER_KEY, target: 'createRevision', op: '=', value: -1 }]);
+  });
+
+  it('replaces a leader whose address refuses connections long before its lease runs out, and never one that listens', async (t) => {
+    const backend = new MemoryBackend();
+    const port = await freePort();
+    const api = net.createServer((socket) => socket.destroy());
+    await new Promise<void>((resolve) => api.listen(port, '127.0.0.1', resolve));
+    t.after(() => api.close());
+    // A 30 s lease: only the probe can move leadership within this test.
+    const a = await candidate(t, backend, 'a', { url: `http://127.0.0.1:${port}`, ttlSeconds: 30, probeIntervalMs: 50 });
+    const b = await candidate(t, backend, 'b', { ttlSeconds: 30, probeIntervalMs: 50 });
+    await until('b to see a lead', () => b.leadership.leader?.name === 'a');
+    await sleep(500);
+    assert.deepEqual([a.leadership.isLeader, b.events], [true, []], 'a leader that accepts connections keeps leading');
+    await new Promise((resolve) => api.close(resolve));
+    const closedAt = Date.now();
+    await until('b to lead', () => b.leadership.isLeader, 3000);
+    assert.ok(Date.now() - closedAt < 2000, `replaced after ${Date.now() - closedAt} ms`);
+    await until('a to hear it lost its lease', () => !a.leadership.isLeader);
+    assert.deepEqual(a.events, ['elected', 'deposed']);
+  });
+
+  it('never deposes a leader it could not reach even once (a firewall that rejects followers)', async (t) => {
+    const backend = new MemoryBackend();
+    const port = await freePort();
+    // Nothing ever listens at a's address, as seen from b.
+    const a = await candidate(t, backend, 'a', { url: `http://127.0.0.1:${port}`, ttlSeconds: 30, probeIntervalMs: 50 });
+    const b = await candidate(t, backend, 'b', { ttlSeconds: 30, probeIntervalMs: 50 });
+    await until('b to see a lead', () => b.leadership.leader?.name === 'a');
+    await sleep(600);
+    assert.deepEqual([a.leadership.isLeader, a.events, b.events], [true, ['elected'], []]);
   });
 
   it('fences writes: a deposed leader cannot commit, the new one can', async (t) => {

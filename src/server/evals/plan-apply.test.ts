@@ -75,6 +75,25 @@ describe('plan applier', () => {
     assert.equal((await metrics.allocsRejected.get()).values[0]?.value, 1);
   });
 
+  it('checks a plan against the placements of plans sent before it that the view does not show yet', async (t) => {
+    // A view that lags its backend by 50 ms, as one following etcd through a watch does.
+    const backend = new MemoryBackend();
+    const watch = backend.watch.bind(backend);
+    backend.watch = (selector, callback, options) => watch(selector, (batch) => void setTimeout(() => callback(batch), 50), options);
+    const small = mockNode({ resources: { cpu: 4, memoryMiB: 1024 } });
+    const { view, applier } = await setup(t, { nodes: [small] }, backend);
+    const first = placement(small.id, 768);
+    const late = placement(small.id, 512);
+    const p1 = applier.apply(plan({ evalId: 'e1', place: [first] }));
+    const p2 = applier.apply(plan({ evalId: 'e2', place: [late] }));
+    const r1 = await p1;
+    assert.deepEqual(r1.placed, [first.id]);
+    assert.ok(view.alloc(first.id), 'a result is given once the view shows it');
+    const r2 = await p2;
+    assert.deepEqual([r2.placed, r2.rejected], [[], [late.id]], 'the second plan saw the first one in flight');
+    assert.deepEqual(view.allocsByNode(small.id).map((a) => a.id), [first.id]);
+  });
+
   it('rejects a placement when the cpu left on the node is too little, and takes one that fits exactly', async (t) => {
     const node = mockNode({ resources: { cpu: 1, memoryMiB: 8192 } });
     const running = mockAlloc({ nodeId: node.id, resources: { cpu: 0.7, memoryMiB: 64 } });

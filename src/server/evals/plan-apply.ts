@@ -16,41 +16,82 @@ export interface PlanApplierDeps {
  * through it one at a time; each is re-checked against the latest state (a worker planned on a
  * snapshot that may be stale) and what still fits is committed in one txn. Partial commits are
  * allowed: the scheduler retries what was rejected on a fresh snapshot.
+ *
+ * Pipelined, as Nomad's: a plan is checked as soon as the previous one's txn is sent, against the
+ * view plus the placements of plans sent and not yet in the view, so on etcd several plans' txns
+ * are in flight (and share raft rounds) instead of each waiting for the one before to come back
+ * through the watch. A plan's result is given to its worker only once the view shows it.
  */
 export class PlanApplier {
   readonly #deps: PlanApplierDeps;
   #tail: Promise<unknown> = Promise.resolve();
+  /** Placements of plans sent whose commit the view may not show yet, by node. */
+  readonly #inFlight = new Map<string, Set<Allocation>>();
 
   constructor(deps: PlanApplierDeps) {
     this.#deps = deps;
   }
 
-  /** Check and commit a plan. Plans are applied in the order they are submitted. */
-  apply(plan: Plan): Promise<PlanResult> {
+  /** Check and commit a plan. Plans are checked in the order they are submitted. */
+  apply(plan: Plan, attempt = 0): Promise<PlanResult> {
     this.#deps.metrics?.planQueue.inc();
-    const run = this.#tail.then(() => this.#applyWithRetry(plan)).finally(() => this.#deps.metrics?.planQueue.dec());
-    this.#tail = run.catch(() => undefined);
-    return run;
+    const sent = this.#tail.then(() => this.#send(plan, attempt));
+    this.#tail = sent.catch(() => undefined);
+    return sent.then((finish) => finish()).finally(() => this.#deps.metrics?.planQueue.dec());
   }
 
-  async #applyWithRetry(plan: Plan): Promise<PlanResult> {
-    for (let attempt = 0; ; attempt++) {
-      const { writes, result } = this.#check(plan);
-      if (writes.length === 0) {
-        // Nothing held (every placement rejected): the rejections still count.
-        this.#deps.metrics?.allocsRejected.inc(result.rejected.length);
-        return { ...result, index: this.#deps.view.index };
-      }
-      const committed = await this.#deps.store.commit(writes);
-      if (committed.ok) {
-        this.#deps.metrics?.plansApplied.inc();
-        this.#deps.metrics?.allocsPlaced.inc(result.placed.length);
-        this.#deps.metrics?.allocsRejected.inc(result.rejected.length);
-        return { ...result, index: committed.index };
+  /** Check the plan and send its txn; what it returns waits for the outcome. */
+  #send(plan: Plan, attempt: number): () => Promise<PlanResult> {
+    const { writes, result } = this.#check(plan);
+    const metrics = this.#deps.metrics;
+    if (writes.length === 0) {
+      // Nothing held (every placement rejected): the rejections still count.
+      metrics?.allocsRejected.inc(result.rejected.length);
+      const index = this.#deps.view.index;
+      return async () => ({ ...result, index });
+    }
+    const placed = writes.filter((w) => w.table === 'allocs' && w.ifModRevision === 0).map((w) => w.value as Allocation);
+    this.#track(placed, true);
+    const sending = this.#deps.store.send(writes);
+    return async () => {
+      try {
+        const { result: committed, settled } = await sending;
+        if (committed.ok) {
+          await settled();
+          metrics?.plansApplied.inc();
+          metrics?.allocsPlaced.inc(result.placed.length);
+          metrics?.allocsRejected.inc(result.rejected.length);
+          return { ...result, index: committed.index };
+        }
+      } finally {
+        this.#track(placed, false);
       }
       // An allocation we stop was changed meanwhile (an agent reported on it): check again.
       if (attempt >= 10) throw new Error(`Cannot apply plan for eval ${plan.evalId}: state kept changing under it`);
+      return this.apply(plan, attempt + 1);
+    };
+  }
+
+  #track(allocs: Allocation[], add: boolean): void {
+    for (const a of allocs) {
+      let set = this.#inFlight.get(a.nodeId);
+      if (add) {
+        if (!set) this.#inFlight.set(a.nodeId, (set = new Set()));
+        set.add(a);
+      } else if (set) {
+        set.delete(a);
+        if (set.size === 0) this.#inFlight.delete(a.nodeId);
+      }
     }
+  }
+
+  /** The allocations on a node: the view's, and those of plans sent that it does not show yet. */
+  #allocsOn(nodeId: string): Allocation[] {
+    const { view } = this.#deps;
+    const allocs = view.allocsByNode(nodeId);
+    const sent = this.#inFlight.get(nodeId);
+    if (!sent) return allocs;
+    return [...allocs, ...[...sent].filter((a) => view.alloc(a.id) === undefined)];
   }
 
   /** Decide, against the latest view, which parts of the plan still hold. */
@@ -88,7 +129,7 @@ export class PlanApplier {
         rejected.push(...allocs.map((a) => a.id));
         continue;
       }
-      const onNode = view.allocsByNode(nodeId).filter((a) => !stopping.has(a.id));
+      const onNode = this.#allocsOn(nodeId).filter((a) => !stopping.has(a.id));
       for (const alloc of allocs) {
         if (allocsFit(node, [...onNode, alloc]).fits) {
           onNode.push(alloc);

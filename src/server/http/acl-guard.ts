@@ -57,12 +57,24 @@ declare module 'fastify' {
   }
 }
 
-/** A request's token secret: `Authorization: Bearer`, `X-Berth-Token`; on Consul's routes also `X-Consul-Token` and `?token=`. */
+/** The subprotocol prefix a browser's WebSocket carries its token in. */
+export const WS_TOKEN_PREFIX = 'berth.token.';
+
+/**
+ * A request's token secret: `Authorization: Bearer`, `X-Berth-Token`, a WebSocket subprotocol
+ * `berth.token.<secret>`; on Consul's routes also `X-Consul-Token` and `?token=`.
+ */
 export function secretOf(headers: IncomingHttpHeaders, url: string): string | undefined {
   const auth = headers.authorization;
   if (typeof auth === 'string' && /^bearer\s+/i.test(auth)) return auth.replace(/^bearer\s+/i, '').trim();
   const berth = headers['x-berth-token'];
   if (typeof berth === 'string' && berth !== '') return berth;
+  // A browser gives a WebSocket no headers of its own: the web UI offers its token as a
+  // subprotocol (`berth.token.<secret>`, beside `berth`, which the exec upgrade picks), as
+  // Kubernetes does for its bearer tokens.
+  const offered = headers['sec-websocket-protocol'];
+  const viaProtocol = typeof offered === 'string' ? offered.split(',').map((p) => p.trim()).find((p) => p.startsWith(WS_TOKEN_PREFIX)) : undefined;
+  if (viaProtocol && viaProtocol.length > WS_TOKEN_PREFIX.length) return viaProtocol.slice(WS_TOKEN_PREFIX.length);
   if (!isConsulPath(url)) return undefined;
   const consul = headers['x-consul-token'];
   if (typeof consul === 'string' && consul !== '') return consul;

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { systemClock, type Clock } from '../../lib/index.ts';
 import { FakeClock } from '../../testing/index.ts';
 import { startServer, nodeBody, jobYaml, type TestServer } from '../test-server.test-helper.ts';
-import { routeRules } from './acl-guard.ts';
+import { routeRules, secretOf } from './acl-guard.ts';
 
 interface Call {
   method: 'GET' | 'POST' | 'PUT' | 'DELETE';
@@ -59,7 +59,8 @@ test('every registered route declares an ACL rule (deny by default otherwise)', 
   assert.deepEqual(missing, [], 'routes without an ACL rule');
   // The public ones are few and named: a new public route is a decision, made here.
   const open = routes.filter((r) => r.acl && 'public' in r.acl).map((r) => `${r.method} ${r.url}`).sort();
-  assert.deepEqual(open, ['GET /v1/catalog/datacenters', 'GET /v1/catalog/service', 'GET /v1/servers', 'GET /v1/status/leader', 'GET /v1/status/peers', 'POST /v1/acl/bootstrap']);
+  // The web UI's files (/, /ui, /ui/*) hold no data: the UI asks for a token once the API answers 401.
+  assert.deepEqual(open, ['GET /', 'GET /ui', 'GET /ui/*', 'GET /v1/catalog/datacenters', 'GET /v1/catalog/service', 'GET /v1/servers', 'GET /v1/status/leader', 'GET /v1/status/peers', 'POST /v1/acl/bootstrap']);
 });
 
 test('representative routes: no token, unknown token, weak token, enough: 401, 401, 403, 200; only the last changes state', async (t) => {
@@ -134,6 +135,28 @@ test('the anonymous token acts for requests without a token, with the policy the
   assert.equal((await call(ts, { method: 'DELETE', url: '/v1/acl/token/anonymous' }, root)).status, 400);
 });
 
+test('POST /v1/acl/authorize answers what the caller may do, per object or on any; a wrong capability is a 400 naming it', async (t) => {
+  const { ts, root } = await aclServer(t);
+  const reader = await tokenWith(ts, root, 'reader', 'jobs:\n  "*": [read]\n  "web-*": [scale]\nnodes: [read]\n');
+  const checks = [
+    { scope: 'jobs', name: 'api', capability: 'read' },
+    { scope: 'jobs', name: 'api', capability: 'write' },
+    { scope: 'jobs', name: 'web-1', capability: 'scale' },
+    { scope: 'jobs', name: 'api', capability: 'scale' },
+    { scope: 'jobs', capability: 'scale' },
+    { scope: 'nodes', name: 'dev', capability: 'write' },
+  ];
+  const ask = (token?: string, body: unknown = { checks }): ReturnType<typeof call> => call(ts, { method: 'POST', url: '/v1/acl/authorize', body }, token);
+  assert.deepEqual((await ask(reader)).body.allowed, [true, false, true, false, true, false]);
+  assert.deepEqual((await ask(root)).body.allowed, [true, true, true, true, true, true], 'a management token may do anything');
+  assert.deepEqual((await ask()).body.allowed, [false, false, false, false, false, false], 'the anonymous token, with no policy');
+  assert.equal((await ask('not-a-token')).status, 401);
+  const bad = await ask(reader, { checks: [{ scope: 'jobs', name: 'api', capability: 'fly' }] });
+  assert.equal(bad.status, 400);
+  assert.match(bad.body.error!.message, /checks\[0\]\.capability: "fly" is not a capability of jobs/);
+  assert.equal((await ask(reader, { checks: [{ scope: 'planets', capability: 'read' }] })).status, 400);
+});
+
 test('a token that expires stops working without a restart', async (t) => {
   const clock = new FakeClock(Date.now());
   const { ts, root } = await aclServer(t, clock);
@@ -197,4 +220,12 @@ test('a node is bound to the secret it registered with: an impostor cannot re-re
   assert.equal((await call(ts, { method: 'PUT', url: '/v1/nodes/register', body: node, headers: as('secret-a') })).status, 200);
   // The secret never shows in the node's record.
   assert.ok(!(await call(ts, { method: 'GET', url: '/v1/nodes/n1' })).text.includes('secret-a'));
+});
+
+test('a browser WebSocket carries its token as the subprotocol berth.token.<secret>', () => {
+  const url = '/v1/allocations/abcd/exec';
+  assert.equal(secretOf({ 'sec-websocket-protocol': 'berth, berth.token.6f1c-22' }, url), '6f1c-22');
+  assert.equal(secretOf({ 'sec-websocket-protocol': 'berth' }, url), undefined);
+  assert.equal(secretOf({ 'sec-websocket-protocol': 'berth, berth.token.' }, url), undefined, 'an empty secret is none');
+  assert.equal(secretOf({ authorization: 'Bearer first', 'sec-websocket-protocol': 'berth.token.second' }, url), 'first', 'a header wins');
 });

@@ -21,6 +21,7 @@ import { aclRoutes } from './routes-acl.ts';
 import { variableRoutes } from './routes-variables.ts';
 import { serviceAddressRoutes } from './routes-service-addresses.ts';
 import { addBrowserGuard, type BrowserGuardOptions } from './browser-guard.ts';
+import { uiRoutes } from './routes-ui.ts';
 import type { ServerTlsOptions } from '../../tls/index.ts';
 
 /** How the app serves. */
@@ -116,6 +117,7 @@ export async function buildApp(ctx: ServerContext, logger: Logger, options: AppO
   await app.register(aclRoutes(ctx));
   await app.register(variableRoutes(ctx));
   await app.register(serviceAddressRoutes(ctx));
+  await app.register(uiRoutes());
   return app;
 }
 

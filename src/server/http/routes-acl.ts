@@ -1,6 +1,8 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { Type } from '@sinclair/typebox';
-import { BerthError } from '../../model/index.ts';
+import { CAPABILITIES } from '../../acl/index.ts';
+import { BerthError, type AclScope, type ErrorDetail } from '../../model/index.ts';
+import type { Identity } from '../acl/index.ts';
 import type { ServerContext } from '../context.ts';
 import { ANY_TOKEN, PUBLIC, rule } from './route-acl.ts';
 
@@ -20,6 +22,39 @@ const PolicyBody = Type.Object(
   { rules: Type.String({ minLength: 1, maxLength: 256 * 1024 }), description: Type.Optional(Type.String({ maxLength: 1024 })) },
   { additionalProperties: false },
 );
+
+const AuthorizeBody = Type.Object(
+  {
+    checks: Type.Array(
+      Type.Object(
+        {
+          scope: Type.Union(Object.keys(CAPABILITIES).map((k) => Type.Literal(k))),
+          name: Type.Optional(Type.String({ maxLength: 512 })),
+          capability: Type.String({ minLength: 1, maxLength: 64 }),
+        },
+        { additionalProperties: false },
+      ),
+      { maxItems: 256 },
+    ),
+  },
+  { additionalProperties: false },
+);
+type Check = { scope: AclScope; name?: string; capability: string };
+
+/**
+ * What the caller's token may do, one answer per check (Consul's UI asks the same of
+ * `/v1/internal/acl/authorize`): on the object `name`, or, without a name, on any object of the
+ * scope. The web UI offers only the actions these allow. A capability the scope does not have is
+ * a 400 naming the check, not a quiet "no".
+ */
+function authorizeChecks(identity: Identity, checks: Check[]): { allowed: boolean[] } {
+  const wrong: ErrorDetail[] = checks.flatMap((c, i) =>
+    CAPABILITIES[c.scope].includes(c.capability) ? [] : [{ path: `checks[${i}].capability`, message: `"${c.capability}" is not a capability of ${c.scope} (one of ${CAPABILITIES[c.scope].join(', ')})` }],
+  );
+  if (wrong.length > 0) throw new BerthError('invalid_input', `Invalid request body: ${wrong[0].path}: ${wrong[0].message}`, wrong);
+  const a = identity.authorizer;
+  return { allowed: checks.map((c) => (c.name === undefined ? a.allowsAny(c.scope, c.capability) : a.allows(c.scope, c.name, c.capability))) };
+}
 
 const ACL_READ = rule('acl', 'read');
 const ACL_WRITE = rule('acl', 'write');
@@ -44,6 +79,7 @@ export function aclRoutes(ctx: ServerContext): FastifyPluginAsync {
 
     app.get('/v1/acl/tokens', { config: ACL_READ }, async () => ctx.acl.tokens());
     app.get('/v1/acl/token/self', { config: ANY_TOKEN }, async (request) => ctx.acl.self(request.identity));
+    app.post('/v1/acl/authorize', { schema: { body: AuthorizeBody }, config: ANY_TOKEN }, async (request) => authorizeChecks(request.identity, (request.body as { checks: Check[] }).checks));
     app.post('/v1/acl/token', { schema: { body: TokenBody }, config: ACL_WRITE }, async (request) => ctx.acl.createToken(tokenRequest(request.body as TokenBodyT)));
     app.get('/v1/acl/token/:accessor', { schema: { params: AccessorParams }, config: ACL_READ }, async (request) => ctx.acl.token((request.params as { accessor: string }).accessor));
     app.post('/v1/acl/token/:accessor', { schema: { params: AccessorParams, body: TokenBody }, config: ACL_WRITE }, async (request) =>

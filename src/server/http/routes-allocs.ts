@@ -16,6 +16,8 @@ const LogsQuery = Type.Object({
   follow: Type.Optional(Type.Boolean()),
   type: Type.Optional(Type.Union([Type.Literal('stdout'), Type.Literal('stderr')])),
   tail: Type.Optional(Type.Integer({ minimum: 0 })),
+  /** Only output written at or after this time, in ms since the epoch. */
+  since: Type.Optional(Type.Integer({ minimum: 0, maximum: 8_640_000_000_000_000 })),
 });
 
 /** `/v1/allocations` and `/v1/evaluations`. Logs are proxied to the agent that runs the task. */
@@ -43,7 +45,7 @@ export function allocRoutes(ctx: ServerContext): FastifyPluginAsync {
 
     app.get('/v1/allocations/:id/logs', { schema: { params: IdParams, querystring: LogsQuery }, config: onAllocJob(ctx.view, 'alloc-logs') }, async (request, reply) => {
       const alloc = resolveAlloc(ctx.view, (request.params as { id: string }).id);
-      const query = request.query as { task?: string; follow?: boolean; type?: string; tail?: number };
+      const query = request.query as { task?: string; follow?: boolean; type?: string; tail?: number; since?: number };
       const tasks = Object.keys(alloc.taskStates);
       const task = query.task ?? (tasks.length === 1 ? tasks[0] : undefined);
       if (!task) {
@@ -58,6 +60,7 @@ export function allocRoutes(ctx: ServerContext): FastifyPluginAsync {
       if (query.follow) q.set('follow', 'true');
       if (query.type) q.set('type', query.type);
       if (query.tail !== undefined) q.set('tail', String(query.tail));
+      if (query.since !== undefined) q.set('since', String(query.since));
       const abort = new AbortController();
       reply.raw.on('close', () => abort.abort());
       let upstream: Response;

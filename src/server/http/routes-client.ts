@@ -50,7 +50,8 @@ export function clientRoutes(ctx: ServerContext): FastifyPluginAsync {
       return agentPost(ctx, agentOf(ctx, alloc.nodeId, what), `/v1/client/allocations/${alloc.id}/signal`, request.body, what);
     });
 
-    const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_EXEC_MESSAGE_BYTES });
+    // A browser that offers subprotocols (the web UI: `berth` and its token) needs one picked.
+    const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_EXEC_MESSAGE_BYTES, handleProtocols: (offered) => (offered.has('berth') ? 'berth' : false) });
     app.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
       const url = new URL(req.url ?? '/', 'http://server');
       const m = EXEC_PATH.exec(url.pathname);

@@ -5,7 +5,7 @@ import type { Clock } from '../../lib/index.ts';
 import { latestEval, newEvalWrite } from '../evals/index.ts';
 import { checkNoCycle } from '../periodic/index.ts';
 import { cancelActive, deploymentWrites } from './deployment-writes.ts';
-import { checkIngress } from './ingress-check.ts';
+import { checkIngress, ingressClaimWrites, releaseIngressClaims } from './ingress-check.ts';
 import { DEFAULT_SERVICE_ADDRESS_RANGE, parseAddressRange, serviceAddressWrites, type AddressRange } from './service-addresses.ts';
 
 /** A job as the user specified it: everything but the fields berth owns. */
@@ -51,7 +51,7 @@ export class JobService {
       const warnings = missingDependencies(view, job);
       if (warnings.length > 0) out.warnings = warnings;
       const writes: Write[] = [{ table: 'jobs', id: job.id, value: job, ifModRevision: view.modRevision('jobs', job.id) }, write];
-      writes.push(...serviceAddressWrites(view, job.groups, this.#addressRange));
+      writes.push(...serviceAddressWrites(view, job.groups, this.#addressRange), ...ingressClaimWrites(view, job));
       if (changed) {
         writes.push({ table: 'jobVersions', id: `${job.id}/${version}`, value: job }, ...pruneVersions(view, job.id, version, this.#versionsKept));
         const d = deploymentWrites(view, job, now);
@@ -115,7 +115,7 @@ export class JobService {
       if (!prev) throw new BerthError('not_found', `Cannot stop job "${jobId}": no such job (see \`berth job status\`)`);
       const { evaluation, write } = newEvalWrite(prev, 'job-deregister', this.#clock.now());
       evalId = evaluation.id;
-      const writes: Write[] = [write, ...cancelActive(view, { jobId, why: 'Cancelled because the job was stopped', now: this.#clock.now() })];
+      const writes: Write[] = [write, ...cancelActive(view, { jobId, why: 'Cancelled because the job was stopped', now: this.#clock.now() }), ...releaseIngressClaims(view, jobId)];
       if (purge) {
         writes.push({ table: 'jobs', id: jobId, value: null, ifModRevision: view.modRevision('jobs', jobId) });
         // Finished allocations (a batch job's) are not stopped by the scheduler: stopped here, so

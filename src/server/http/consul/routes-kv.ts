@@ -65,6 +65,8 @@ export function consulKvRoutes(kv: KvService): FastifyPluginAsync {
       const q = request.query as KvQueryT;
       const listing = flag(q.keys);
       const prefix = listing || flag(q.recurse);
+      // This server's own writes to what is read, answered before its mirror applied them.
+      await kv.store.settled(key, prefix);
       if (q.index !== undefined && q.index > 0) {
         const abort = new AbortController();
         const onClose = (): void => abort.abort();
