@@ -39,7 +39,7 @@ export const ALLOWED = {
   // makes certificates (tls) and is the composition root that starts server and agent.
   // A Compose project as job specs, pure; berth's job spec reader checks what it makes.
   compose: ['jobspec', 'model', 'lib'],
-  cli: ['api', 'jobspec', 'compose', 'server', 'agent', 'tls', 'model', 'lib'],
+  cli: ['api', 'jobspec', 'compose', 'server', 'agent', 'drivers', 'tls', 'model', 'lib'],
   ui: ['api', 'model'],
 };
 

@@ -5,7 +5,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 
 const DriverInfo = Type.Object(
-  { detected: Type.Boolean(), healthy: Type.Boolean(), version: Type.Optional(Type.String()), detail: Type.Optional(Type.String()), bridgeAddress: Type.Optional(Type.String()) },
+  { detected: Type.Boolean(), healthy: Type.Boolean(), version: Type.Optional(Type.String()), detail: Type.Optional(Type.String()), bridgeAddress: Type.Optional(Type.String()), engineId: Type.Optional(Type.String()) },
   { additionalProperties: false },
 );
 

@@ -2,9 +2,11 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BerthClient } from '../api/index.ts';
 import { normalizeProjectName } from '../compose/index.ts';
+import { dockerMessage, dockerStatus } from '../drivers/index.ts';
 import { isClientTerminal, type Allocation, type Job } from '../model/index.ts';
 import { paint, type Style } from './colour.ts';
 import { projectJobs, readProject, serviceOf, type ComposeOptions } from './compose-project.ts';
+import { nodeEngine } from './compose-build.ts';
 import { CliError } from './errors.ts';
 import { execSession } from './exec.ts';
 import { streamJobLogs, type LogLine } from './job-logs.ts';
@@ -44,12 +46,45 @@ export async function composeDown(o: ComposeOptions & { volumes?: boolean; timeo
     await client.stopJob(job.id, true);
     process.stderr.write(` ${paint('green', '✔', process.stderr)} ${serviceOf(job)}  removed\n`);
   }
-  if (o.volumes) {
-    const named = Object.keys(readProject(o, { quiet: true }).project.volumes);
-    if (named.length > 0) process.stderr.write(`${paint('yellow', 'Warning:', process.stderr)} -v: named volumes (${named.map((v) => `${name}_${v}`).join(', ')}) are left on the nodes: berth has no volume API yet; remove them there with \`docker volume rm\`\n`);
-  }
+  if (o.volumes) await removeVolumes(client, o);
   if (jobs.length === 0) process.stderr.write(`Project "${name}" runs nothing\n`);
   if (o.json) printJson({ project: name, removed: jobs.map((j) => ({ service: serviceOf(j), jobId: j.id })) });
+}
+
+/**
+ * `down -v`: the project's volumes (named ones it owns, not `external`, and anonymous ones),
+ * removed from the node's engine on a one-node target this CLI reaches; otherwise each is named
+ * with the fix.
+ */
+async function removeVolumes(client: BerthClient, o: ComposeOptions): Promise<void> {
+  const { project, jobs } = readProject(o, { quiet: true });
+  const external = new Set(Object.entries(project.volumes).filter(([, v]) => (v as { external?: unknown } | null)?.external === true).map(([k, v]) => (v as { name?: string }).name ?? k));
+  const names = [...new Set(jobs.flatMap((j) => ((j.spec.groups as { tasks: { config: { volumes?: string[] } }[] }[])[0].tasks[0].config.volumes ?? []).map((v) => v.split(':')[0])))]
+    .filter((src) => !src.includes('/') && !external.has(src));
+  if (names.length === 0) return;
+  const engine = await nodeEngine(client);
+  if (!engine.ok) {
+    process.stderr.write(`${paint('yellow', 'Warning:', process.stderr)} -v: volumes ${names.join(', ')} are left on the nodes: ${engine.why}; remove them there with \`docker volume rm\`\n`);
+    return;
+  }
+  // The agents remove their stopped containers a moment after the allocations end: a volume still
+  // in use (409) is tried again until the containers that held it are gone.
+  const deadline = Date.now() + 30_000;
+  for (const v of names) {
+    for (;;) {
+      try {
+        await engine.docker.getVolume(v).remove();
+        process.stderr.write(` ${paint('green', '✔', process.stderr)} volume ${v}  removed\n`);
+      } catch (err) {
+        if (dockerStatus(err) === 409 && Date.now() < deadline) {
+          await sleep(250);
+          continue;
+        }
+        if (dockerStatus(err) !== 404) process.stderr.write(`${paint('yellow', 'Warning:', process.stderr)} -v: volume ${v} is left on node ${engine.node.name}: ${dockerMessage(err)}\n`);
+      }
+      break;
+    }
+  }
 }
 
 /** `ps`: each allocation of the project's services, with its node, status and published ports. */

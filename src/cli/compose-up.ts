@@ -6,6 +6,7 @@
 import { BerthClient } from '../api/index.ts';
 import { dependencyOrder, type MappedService } from '../compose/index.ts';
 import { paint } from './colour.ts';
+import { buildServices } from './compose-build.ts';
 import { nodeCount, projectJobs, readProject, serviceOf, type ComposeOptions } from './compose-project.ts';
 import { conditionWord, waitFor, type Condition, type Registered } from './compose-wait.ts';
 import { CliError } from './errors.ts';
@@ -16,6 +17,8 @@ export interface UpOptions {
   /** Print each service's registration as JSON on stdout at the end. */
   json?: boolean;
   removeOrphans?: boolean;
+  /** Build images even when they exist. */
+  build?: boolean;
   /** Seconds to wait for each service; default 300. */
   waitTimeout?: number;
 }
@@ -54,6 +57,7 @@ export async function composeUp(o: ComposeOptions & UpOptions, names: string[]):
   const order = dependencyOrder(jobs);
   if (!order.ok) throw new CliError(`Cannot start project "${project.name}": depends_on has a cycle: ${order.cycle.join(' -> ')}`);
   const width = Math.max(...jobs.map((j) => j.service.length));
+  await buildServices(client, jobs, { always: o.build === true, say: (service, what) => say(service, width, what) });
   const timeoutMs = (o.waitTimeout ?? 300) * 1000;
   const registered = new Map<string, Promise<Registered>>();
   const results: { service: string; jobId: string; version: number; changed: boolean; evalId: string }[] = [];

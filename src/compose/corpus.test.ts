@@ -28,6 +28,12 @@ describe('the awesome-compose corpus', () => {
       assert.equal(mapped.jobs.length, Object.keys(loaded.project.services).length);
       for (const w of loaded.warnings) assert.ok(['version', 'include'].includes(w.path), `top-level warning about ${w.path}`);
       for (const w of mapped.warnings) {
+        const [, network, nkey] = /^networks(?:\.([^.]+)\.([a-z_]+))?$/.exec(w.path) ?? [];
+        if (w.path.startsWith('networks')) {
+          assert.ok(Object.keys(loaded.project.networks).length > 0 || Object.values(loaded.project.services).some((s) => s.networks !== undefined), `a networks warning without networks: ${w.message}`);
+          if (network) assert.ok((loaded.project.networks[network] as Record<string, unknown>)[nkey] !== undefined, `warning not naming a key the file has: ${w.path}`);
+          continue;
+        }
         const [, service, key] = /^services\.([^.]+)\.([a-z_]+)/.exec(w.path) ?? [];
         assert.ok(service && key && (loaded.project.services[service] as Record<string, unknown>)[key] !== undefined, `warning not naming a key the file has: ${w.path}: ${w.message}`);
         assert.ok(w.message.length > 10);

@@ -52,36 +52,52 @@ export function healthCheck(svc: Obj, at: string, ctx: MapContext): Obj | undefi
 }
 
 /**
- * The berth services of a Compose service: one named after it (so `db:5432` resolves once service
- * addresses serve it), one per `container_name` and per `links` alias pointing at it.
+ * The berth services of a Compose service: one named after it (`db.service.berth`), one per
+ * `container_name` and per `links` alias pointing at it, and its names in each of its networks'
+ * scopes (`db--shop-default`: the bare `db:5432` from the project's containers; map-networks.ts).
  */
-export function groupServices(name: string, at: { project: string; ports: Obj[]; check: Obj | undefined; aliases: string[] }): Obj[] {
+export function groupServices(name: string, at: { project: string; ports: Obj[]; check: Obj | undefined; aliases: string[]; scoped?: string[] }): Obj[] {
   const { ports, check, aliases } = at;
   const meta = { compose_project: at.project, compose_service: name };
   const port = ports[0]?.label;
-  const names = [...new Set([dnsLabel(name), ...aliases.map(dnsLabel)])].filter(Boolean);
+  const scoped = new Set(at.scoped ?? []);
+  const names = [...new Set([dnsLabel(name), ...aliases.map(dnsLabel), ...scoped])].filter(Boolean);
   return names.map((n, i) => ({
     name: n,
     ...(port ? { port } : {}),
     tags: ['compose'],
     meta,
-    // The check runs once, on the service named after the Compose service.
-    ...(check && i === 0 ? { checks: [check] } : {}),
+    // The check runs on the service named after the Compose service and on its scoped names (what
+    // containers connect to, which must reach passing instances only); not again on global aliases.
+    ...(check && (i === 0 || scoped.has(n)) ? { checks: [check] } : {}),
   }));
 }
 
-/** Bind mounts (absolute), named volumes as `<project>_<name>` (external: as named), anonymous ones named after their target; tmpfs reported. */
-export function taskVolumes(svc: Obj, at: string, ctx: MapContext & { service: string }): string[] {
+/**
+ * Bind mounts (absolute), named volumes as `<project>_<name>` (external: as named), anonymous ones
+ * named after their target; `tmpfs` (the key and `type: tmpfs` volumes) as the task's tmpfs mounts.
+ */
+export function taskVolumes(svc: Obj, at: string, ctx: MapContext & { service: string }): { volumes: string[]; tmpfs: string[] } {
   const out: string[] = [];
+  const tmpfs = ((svc.tmpfs as unknown[] | undefined) ?? []).map(String);
   for (const [i, v] of ((svc.volumes as Obj[] | undefined) ?? []).entries()) {
     const ro = v.read_only === true ? ':ro' : '';
     const target = String(v.target);
     if (v.type === 'bind') out.push(`${String(v.source)}:${target}${ro}`);
     else if (v.type === 'volume') out.push(`${volumeName(v.source, target, ctx)}:${target}${ro}`);
-    else ctx.warnings.push({ path: `${at}.volumes[${i}]`, message: `type ${String(v.type)} is not honoured: berth mounts binds and named volumes` });
+    else if (v.type === 'tmpfs') tmpfs.push(tmpfsEntry(target, obj(v.tmpfs), `${at}.volumes[${i}].tmpfs`, ctx));
+    else ctx.warnings.push({ path: `${at}.volumes[${i}]`, message: `type ${String(v.type)} is not honoured: berth mounts binds, named volumes and tmpfs` });
   }
-  if (svc.tmpfs !== undefined) ctx.warnings.push({ path: `${at}.tmpfs`, message: 'not honoured: berth mounts no tmpfs yet' });
-  return out;
+  return { volumes: out, tmpfs };
+}
+
+/** A tmpfs volume's `size` (bytes or a Docker size) and `mode` (octal) as mount options. */
+function tmpfsEntry(target: string, o: Obj | undefined, at: string, ctx: MapContext): string {
+  const opts: string[] = [];
+  if (o?.size !== undefined) opts.push(`size=${String(o.size)}`);
+  if (typeof o?.mode === 'number') opts.push(`mode=${o.mode.toString(8)}`);
+  for (const k of Object.keys(o ?? {})) if (k !== 'size' && k !== 'mode') ctx.warnings.push({ path: `${at}.${k}`, message: 'not honoured: berth passes size and mode' });
+  return opts.length > 0 ? `${target}:${opts.join(',')}` : target;
 }
 
 function volumeName(source: unknown, target: string, ctx: MapContext & { service: string }): string {
@@ -99,12 +115,14 @@ function literal(text: string): string {
 }
 
 /**
- * `secrets` and `configs` (file, environment, content) as templates written into the task's
- * `secrets/` and `local/` directories, which a container sees at /secrets and /local.
+ * `secrets` and `configs` (file, environment, content) as templates rendered into the task's
+ * `secrets/` and `local/` directories (named after their source) and bound, read-only, at
+ * Compose's paths: `/run/secrets/<name>` (a relative target under /run/secrets), a config at its
+ * target or `/<name>`.
  */
-export function fileTemplates(svc: Obj, at: string, ctx: MapContext): { templates: Obj[]; moved: Map<string, string> } {
+export function fileTemplates(svc: Obj, at: string, ctx: MapContext): { templates: Obj[]; binds: string[] } {
   const templates: Obj[] = [];
-  const moved = new Map<string, string>();
+  const binds: string[] = [];
   for (const kind of ['secrets', 'configs'] as const) {
     for (const [i, ref] of ((svc[kind] as Obj[] | undefined) ?? []).entries()) {
       const source = String(ref.source);
@@ -112,16 +130,15 @@ export function fileTemplates(svc: Obj, at: string, ctx: MapContext): { template
       const path = `${at}.${kind}[${i}]`;
       const content = fileContent(def, `${kind}.${source}`, ctx);
       if (content === undefined) continue;
-      const composeTarget = String(ref.target ?? (kind === 'secrets' ? `/run/secrets/${source}` : `/${source}`));
-      const base = composeTarget.split('/').filter(Boolean).pop() ?? source;
-      const dir = kind === 'secrets' ? 'secrets' : 'local';
-      templates.push({ data: literal(content), destination: `${dir}/${base}`, change_mode: 'restart' });
-      moved.set(composeTarget, `/${dir}/${base}`);
-      if (composeTarget !== `/${dir}/${base}`) ctx.warnings.push({ path, message: `delivered at /${dir}/${base} in the container, not ${composeTarget} (environment values naming ${composeTarget} are rewritten to it)` });
+      const given = ref.target === undefined ? undefined : String(ref.target);
+      const target = kind === 'secrets' ? (given?.startsWith('/') ? given : `/run/secrets/${given ?? source}`) : (given ?? `/${source}`);
+      const file = `${kind === 'secrets' ? 'secrets' : 'local'}/${berthName(source) || 'file'}`;
+      templates.push({ data: literal(content), destination: file, change_mode: 'restart' });
+      binds.push(`${file}:${target}:ro`);
       for (const k of ['uid', 'gid', 'mode'] as const) if (ref[k] !== undefined) ctx.warnings.push({ path: `${path}.${k}`, message: 'not honoured: the file belongs to the task user' });
     }
   }
-  return { templates, moved };
+  return { templates, binds };
 }
 
 function fileContent(def: Obj | undefined, path: string, ctx: MapContext): string | undefined {

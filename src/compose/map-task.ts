@@ -65,21 +65,58 @@ export function taskConfig(svc: Obj, at: string, ctx: MapContext & { service: st
   return config;
 }
 
-/** The image; a service with only `build` gets Compose's name for what it builds, `<project>-<service>`, where one node builds it. */
+/** The image; a service with only `build` gets Compose's name for what it builds, `<project>-<service>`. */
 function imageOf(svc: Obj, at: string, ctx: MapContext & { service: string }): string {
-  if (typeof svc.image === 'string') {
-    if (svc.build !== undefined) ctx.warnings.push({ path: `${at}.build`, message: `not run: berth starts the image "${svc.image}" as given (build it with \`docker build\` or \`docker compose build\` first where the registry or node needs it)` });
-    return svc.image;
-  }
   const built = jobIdOf(ctx.project.name, ctx.service);
   if (svc.build === undefined) {
-    ctx.problems.push({ path: at, message: 'has neither image nor build; set image' });
-  } else if (ctx.nodes > 1) {
-    ctx.problems.push({ path: `${at}.build`, message: `cannot be built for a cluster of ${ctx.nodes} nodes: an image built on one node is missing on the others; build and push it, then set image: (for example image: registry.example/${built}:1)` });
-  } else {
-    ctx.warnings.push({ path: `${at}.build`, message: `not run by berth yet: the image "${built}" must exist on the node (\`docker build -t ${built} ${String(obj(svc.build)?.context ?? '.')}\`); it is not pulled` });
+    if (typeof svc.image !== 'string') ctx.problems.push({ path: at, message: 'has neither image nor build; set image' });
+    return typeof svc.image === 'string' ? svc.image : built;
   }
-  return built;
+  if (ctx.nodes > 1) {
+    if (typeof svc.image === 'string') {
+      ctx.warnings.push({ path: `${at}.build`, message: `not run on a cluster of ${ctx.nodes} nodes: each node pulls the image "${svc.image}" as given (build and push it first)` });
+    } else {
+      ctx.problems.push({ path: `${at}.build`, message: `cannot be built for a cluster of ${ctx.nodes} nodes: an image built on one node is missing on the others; build and push it, then set image: (for example image: registry.example/${built}:1)` });
+    }
+  }
+  return typeof svc.image === 'string' ? svc.image : built;
+}
+
+/** The build keys `compose up` passes to the engine. */
+const BUILD_HONOURED = new Set(['context', 'dockerfile', 'args', 'target']);
+
+/**
+ * What `compose up` builds on a one-node target before it registers the service (Engine API
+ * `/build`, the context tarred): the context, Dockerfile, args and target, tagged with the image.
+ */
+export function buildOf(svc: Obj, at: string, ctx: MapContext & { service: string }): BuildSpec | undefined {
+  const b = obj(svc.build);
+  if (!b || ctx.nodes > 1) return undefined;
+  for (const k of Object.keys(b)) if (!BUILD_HONOURED.has(k) && !k.startsWith('x-')) ctx.warnings.push({ path: `${at}.build.${k}`, message: 'not honoured: berth builds with context, dockerfile, args and target' });
+  const context = String(b.context);
+  if (/^[a-z]+:\/\/|^git@/.test(context)) {
+    ctx.problems.push({ path: `${at}.build.context`, message: `"${context}" is a remote context, which berth does not fetch; clone it and give its directory` });
+    return undefined;
+  }
+  const args = Object.fromEntries(Object.entries(obj(b.args) ?? {}).filter(([, v]) => v !== null && v !== undefined).map(([k, v]) => [k, String(v)]));
+  return {
+    context,
+    tag: typeof svc.image === 'string' ? svc.image : jobIdOf(ctx.project.name, ctx.service),
+    ...(typeof b.dockerfile === 'string' ? { dockerfile: b.dockerfile } : {}),
+    ...(Object.keys(args).length > 0 ? { args } : {}),
+    ...(typeof b.target === 'string' ? { target: b.target } : {}),
+  };
+}
+
+/** An image `compose up` builds: see `buildOf`. */
+export interface BuildSpec {
+  /** The context directory, absolute. */
+  context: string;
+  /** The image it is tagged as: `image`, else `<project>-<service>`. */
+  tag: string;
+  dockerfile?: string;
+  args?: Record<string, string>;
+  target?: string;
 }
 
 function pullPolicy(v: string, at: string, ctx: MapContext): string {

@@ -55,7 +55,7 @@ describe('mapping compose services to berth jobs', () => {
     const task = web.groups[0].tasks[0];
     assert.deepEqual(task.config, {
       image: 'app:1', command: 'serve', args: ['--port', '80 80'], entrypoint: ['/init'], workdir: '/srv', user: '1000:1000',
-      stop_signal: 'SIGINT', hostname: 'web-1', pull: 'always', extra_hosts: ['db:10.0.0.5'], dns_servers: ['1.1.1.1'],
+      stop_signal: 'SIGINT', hostname: 'web-1', pull: 'always', extra_hosts: ['db:10.0.0.5'], dns_servers: ['1.1.1.1'], dns_search: ['shop-default.network.berth'],
       labels: { team: 'web' }, privileged: true, init: true, cap_add: ['NET_ADMIN'], cap_drop: ['ALL'], devices: ['/dev/fuse'],
     });
     assert.equal(task.kill_timeout, '90000ms');
@@ -124,52 +124,82 @@ describe('mapping compose services to berth jobs', () => {
     assert.deepEqual(g.update, { max_parallel: 2, stagger: '10000ms', auto_revert: true, canary: 2, auto_promote: true, health_check: 'task_states' });
   });
 
-  it('mounts binds from the project directory, named volumes under the project, external ones as named; reports tmpfs', () => {
+  it('mounts binds from the project directory, named volumes under the project, external ones as named, and tmpfs', () => {
     const r = convert(`services:
-  db: {image: d, volumes: ["./init:/init:ro", "data:/var/lib/data", "ext:/ext", {type: tmpfs, target: /tmp}], tmpfs: /run}
+  db: {image: d, volumes: ["./init:/init:ro", "data:/var/lib/data", "ext:/ext", {type: tmpfs, target: /tmp, tmpfs: {size: 64m, mode: 0o1777}}, {type: npipe, source: x, target: /x}], tmpfs: /run}
 volumes: {data: {}, ext: {external: true}}
 `);
-    assert.deepEqual(r.spec('db').groups[0].tasks[0].config.volumes, ['/p/init:/init:ro', 'shop_data:/var/lib/data', 'ext:/ext']);
-    assert.deepEqual(paths(r), ['services.db.volumes[3]', 'services.db.tmpfs']);
+    const config = r.spec('db').groups[0].tasks[0].config;
+    assert.deepEqual(config.volumes, ['/p/init:/init:ro', 'shop_data:/var/lib/data', 'ext:/ext']);
+    assert.deepEqual(config.tmpfs, ['/run', '/tmp:size=64m,mode=1777']);
+    assert.deepEqual(paths(r), ['services.db.volumes[4]']);
   });
 
-  it('delivers secrets and configs as templates from a file, the environment or content, and rewrites env naming them', () => {
+  it('delivers secrets and configs from a file, the environment or content as templates bound at their Compose paths', () => {
     const r = convert(`services:
   db:
     image: d
     environment: {PASSWORD_FILE: /run/secrets/pw}
-    secrets: [pw]
-    configs: [{source: conf, target: /etc/app.conf}]
-secrets: {pw: {file: ./pw.txt}}
-configs: {conf: {content: "a={{b}}"}}
-`, { files: { '/p/pw.txt': 's3cret' } });
+    secrets: [pw, {source: key, target: api.key, mode: 0o400}]
+    configs: [{source: conf, target: /etc/app.conf}, motd]
+secrets: {pw: {file: ./pw.txt}, key: {environment: KEY}}
+configs: {conf: {content: "a={{b}}"}, motd: {content: hi}}
+`, { files: { '/p/pw.txt': 's3cret' }, env: { KEY: 'k' } });
     const task = r.spec('db').groups[0].tasks[0];
     assert.deepEqual(task.templates, [
       { data: 's3cret', destination: 'secrets/pw', change_mode: 'restart' },
-      { data: 'a=\\{{b}}', destination: 'local/app.conf', change_mode: 'restart' },
+      { data: 'k', destination: 'secrets/key', change_mode: 'restart' },
+      { data: 'a=\\{{b}}', destination: 'local/conf', change_mode: 'restart' },
+      { data: 'hi', destination: 'local/motd', change_mode: 'restart' },
     ]);
-    assert.equal(task.env.PASSWORD_FILE, '/secrets/pw');
-    assert.deepEqual(paths(r), ['services.db.secrets[0]', 'services.db.configs[0]']);
+    assert.deepEqual(task.config.volumes, ['secrets/pw:/run/secrets/pw:ro', 'secrets/key:/run/secrets/api.key:ro', 'local/conf:/etc/app.conf:ro', 'local/motd:/motd:ro']);
+    assert.equal(task.env.PASSWORD_FILE, '/run/secrets/pw');
+    assert.deepEqual(paths(r), ['services.db.secrets[1].mode']);
   });
 
   it('names every key it does not honour, and never a key it does', () => {
     const r = convert('services: {web: {image: w, read_only: true, sysctls: {a: 1}, init: true, x-other: 1, deploy: {endpoint_mode: vip}, networks: [front]}}\nnetworks: {front: {}}');
-    assert.deepEqual(paths(r).sort(), ['services.web.deploy.endpoint_mode', 'services.web.networks', 'services.web.read_only', 'services.web.sysctls']);
+    assert.deepEqual(paths(r).sort(), ['networks', 'services.web.deploy.endpoint_mode', 'services.web.read_only', 'services.web.sysctls']);
   });
 
-  it('registers container_name and links aliases as names of the service', () => {
+  it('registers container_name and links aliases as names of the service, globally and in its network', () => {
     const r = convert('services: {db: {image: d, container_name: pg}, web: {image: w, links: ["db:database"]}}');
-    assert.deepEqual(r.spec('db').groups[0].services.map((s: Obj) => s.name), ['db', 'pg', 'database']);
+    assert.deepEqual(r.spec('db').groups[0].services.map((s: Obj) => s.name), ['db', 'pg', 'database', 'db--shop-default', 'pg--shop-default', 'database--shop-default']);
   });
 
-  it('refuses build without image on several nodes, with the fix; warns on one node', () => {
-    const one = convert('services: {app: {build: ./app}}');
+  it('scopes names to networks: containers search their own networks, each service is named in each of its networks', () => {
+    const r = convert(`services:
+  web: {image: w, networks: [front]}
+  api: {image: a, networks: {front: {}, back: {aliases: [app], ipv4_address: 10.0.0.9}}}
+  db: {image: d, networks: [back], healthcheck: {test: [CMD, check]}}
+  host: {image: h, network_mode: host}
+networks: {front: {}, back: {driver: overlay}, shared: {external: true}}`);
+    const names = (s: string): string[] => r.spec(s).groups[0].services.map((x: Obj) => x.name);
+    assert.deepEqual(names('web'), ['web', 'web--shop-front']);
+    assert.deepEqual(names('api'), ['api', 'api--shop-front', 'api--shop-back', 'app--shop-back']);
+    assert.deepEqual(names('db'), ['db', 'db--shop-back']);
+    assert.deepEqual(names('host'), ['host']);
+    assert.deepEqual(r.spec('web').groups[0].tasks[0].config.dns_search, ['shop-front.network.berth']);
+    assert.deepEqual(r.spec('api').groups[0].tasks[0].config.dns_search, ['shop-front.network.berth', 'shop-back.network.berth']);
+    assert.equal(r.spec('host').groups[0].tasks[0].config.dns_search, undefined);
+    assert.deepEqual(r.spec('db').groups[0].services.map((x: Obj) => (x.checks as Obj[] | undefined)?.length ?? 0), [1, 1], 'the check guards the scoped name too');
+    assert.deepEqual(paths(r).sort(), ['networks', 'networks.back.driver', 'services.api.networks.back.ipv4_address']);
+  });
+
+  it('builds on one node (context, dockerfile, args, target, tagged image or <project>-<service>); refuses build without image on several, with the fix', () => {
+    const one = convert('services: {app: {build: ./app}, api: {image: reg/api:2, build: {context: api, dockerfile: Dockerfile.dev, args: {V: 1}, target: run, ssh: [default]}}}');
     assert.equal(one.spec('app').groups[0].tasks[0].config.image, 'shop-app');
-    assert.deepEqual(paths(one), ['services.app.build']);
-    const files = { '/p/compose.yaml': 'services: {app: {build: ./app}}' };
+    assert.equal(one.spec('app').groups[0].tasks[0].config.pull, 'never');
+    assert.deepEqual(one.jobs.find((j) => j.service === 'app')?.build, { context: '/p/app', tag: 'shop-app' });
+    assert.deepEqual(one.jobs.find((j) => j.service === 'api')?.build, { context: '/p/api', tag: 'reg/api:2', dockerfile: 'Dockerfile.dev', args: { V: '1' }, target: 'run' });
+    assert.deepEqual(paths(one), ['services.api.build.ssh']);
+    const files = { '/p/compose.yaml': 'services: {app: {build: ./app}, api: {image: reg/api:2, build: api}}' };
     const loaded = loadProject({ cwd: '/p', read: (f) => files[f as keyof typeof files], environment: {}, projectName: 'shop' });
     const many = loaded.ok ? mapProject(loaded.project, { read: () => undefined, nodes: 3 }) : assert.fail();
+    assert.deepEqual(many.problems.map((p) => p.path), ['services.app.build']);
     assert.match(many.problems[0].message, /cannot be built for a cluster of 3 nodes.*set image:/);
+    assert.deepEqual(many.warnings.map((w) => w.path), ['services.api.build']);
+    assert.equal(many.jobs.some((j) => j.build), false);
   });
 
   it('merges x-berth onto the job, its group and its task', () => {

@@ -9,8 +9,9 @@ import type { ReadFile } from './load.ts';
 import { berthName, jobIdOf, obj, type MapContext, type Obj } from './map-context.ts';
 import { fileTemplates, groupPorts, groupServices, healthCheck, taskVolumes } from './map-group.ts';
 import { lifecycle, placement, updateBlock } from './map-job.ts';
-import { killTimeout, taskConfig, taskEnv, taskLogs, taskResources } from './map-task.ts';
+import { buildOf, killTimeout, taskConfig, taskEnv, taskLogs, taskResources, type BuildSpec } from './map-task.ts';
 import { mergeValue } from './merge.ts';
+import { networkWarnings, serviceScopes } from './map-networks.ts';
 import type { ComposeProblem, ComposeProject, ComposeWarning } from './types.ts';
 
 /** Service keys the mapping reads (or that reading the project already applied). */
@@ -38,11 +39,13 @@ export interface MappedService {
   /** The berth job spec (snake_case, as in a job file). */
   spec: Obj;
   dependsOn: Record<string, Dependency>;
+  /** The image `compose up` builds first (a one-node target, a service with `build`). */
+  build?: BuildSpec;
 }
 
 export interface MapOptions {
   read: ReadFile;
-  /** How many nodes the project may run on: `build` without `image` is refused above one. Default 1. */
+  /** How many nodes the project may run on: `build` is run on one (by `compose up`), refused above one without `image`. Default 1. */
   nodes?: number;
 }
 
@@ -76,6 +79,7 @@ export function jobsTakeConditions(): boolean {
 /** Every service of the project as a job spec, checked by berth's own job spec reader. */
 export function mapProject(project: ComposeProject, o: MapOptions): MapResult {
   const ctx: MapContext = { project, read: o.read, nodes: o.nodes ?? 1, warnings: [], problems: [] };
+  networkWarnings(ctx);
   const jobs = Object.entries(project.services).map(([name, svc]) => mapService(name, svc, ctx));
   if (jobsTakeConditions()) {
     for (const job of jobs) {
@@ -98,9 +102,6 @@ function reportUnknown(svc: Obj, at: string, ctx: MapContext): void {
   }
   for (const k of Object.keys(obj(svc.deploy) ?? {})) {
     if (!DEPLOY_HONOURED.has(k) && !k.startsWith('x-')) ctx.warnings.push({ path: `${at}.deploy.${k}`, message: 'not honoured by berth' });
-  }
-  if (obj(svc.networks) && Object.keys(obj(svc.networks) ?? {}).length > 0) {
-    ctx.warnings.push({ path: `${at}.networks`, message: 'not enforced yet: every service of the project reaches every other by name (names resolve per network once service addresses land)' });
   }
 }
 
@@ -125,12 +126,15 @@ function mapService(name: string, svc: Obj, ctx: MapContext): MappedService {
   const deploy = obj(svc.deploy) ?? {};
   const life = lifecycle(svc, at, ctx);
   const ports = groupPorts(svc, at, ctx);
-  const { templates, moved } = fileTemplates(svc, at, ctx);
+  const { templates, binds } = fileTemplates(svc, at, ctx);
   const env = taskEnv(svc, at, ctx);
-  for (const [k, v] of Object.entries(env)) if (moved.has(v)) env[k] = moved.get(v) ?? v;
   const config = taskConfig(svc, at, sctx);
-  const volumes = taskVolumes(svc, at, sctx);
-  if (volumes.length > 0) config.volumes = volumes;
+  const aliases = aliasesOf(name, svc, ctx.project);
+  const scopes = serviceScopes(svc, { name, at, also: aliases }, ctx);
+  if (scopes.search.length > 0 && svc.dns_search === undefined) config.dns_search = scopes.search;
+  const { volumes, tmpfs } = taskVolumes(svc, at, sctx);
+  if (volumes.length + binds.length > 0) config.volumes = [...volumes, ...binds];
+  if (tmpfs.length > 0) config.tmpfs = tmpfs;
   const task: Obj = { name: berthName(name), driver: 'docker', config, env };
   const resources = taskResources(svc, at, ctx);
   if (resources) task.resources = resources;
@@ -144,7 +148,7 @@ function mapService(name: string, svc: Obj, ctx: MapContext): MappedService {
   if (ports.length > 0) group.ports = ports;
   if (life.restart) group.restart = life.restart;
   if (life.reschedule) group.reschedule = life.reschedule;
-  const services = groupServices(name, { project: ctx.project.name, ports, check: healthCheck(svc, at, ctx), aliases: aliasesOf(name, svc, ctx.project) });
+  const services = groupServices(name, { project: ctx.project.name, ports, check: healthCheck(svc, at, ctx), aliases, scoped: scopes.names });
   group.services = services;
   const update = updateBlock(svc, at, ctx);
   if (update && life.type !== 'batch') group.update = update;
@@ -161,10 +165,12 @@ function mapService(name: string, svc: Obj, ctx: MapContext): MappedService {
   for (const [k, v] of Object.entries(obj(deploy.labels) ?? {})) meta[`compose_label_${k}`] = String(v);
   let spec: Obj = { id: jobId, type: life.type, meta, groups: [group] };
   spec = withBerthSettings(spec, svc, ctx);
+  const build = buildOf(svc, at, sctx);
   return {
     service: name,
     jobId,
     spec,
+    ...(build ? { build } : {}),
     dependsOn: Object.fromEntries(Object.entries(dependsOn).map(([d, v]) => [d, { condition: v.condition ?? 'service_started', required: v.required !== false, restart: v.restart === true }])),
   };
 }

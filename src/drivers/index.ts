@@ -19,6 +19,7 @@ export { DockerDriver, type DockerDriverOptions } from './docker/docker-driver.t
 // load images through it rather than through a second client set up their own way.
 export { DEFAULT_DOCKER_HOST, connectDocker, defaultDockerHost, dockerMessage, dockerStatus, dockerTlsFromEnv, readProgress } from './docker/docker-host.ts';
 export type { ConnectDockerOptions, DockerTlsFiles } from './docker/docker-host.ts';
+export { buildImage, type BuildRequest } from './docker/build-image.ts';
 export { TASK_DIR_MOUNTS } from './docker/container-spec.ts';
 export { ProcessDriver, type ProcessDriverOptions } from './process/process-driver.ts';
 export { MockDriver, mockDrivers, type MockDriverOptions } from './mock/mock-driver.ts';

@@ -11,8 +11,10 @@ export const DRIVER_OPTION_KEYS = [
   'hostname',
   'extra_hosts',
   'dns_servers',
+  'dns_search',
   'network_mode',
   'volumes',
+  'tmpfs',
   'labels',
   'privileged',
   'cap_add',
@@ -26,8 +28,10 @@ export const TASK_OPTION_KEYS = ['lifecycle', 'max_run_duration', 'logs', 'templ
 
 const PULL: readonly ImagePullPolicy[] = ['always', 'missing', 'never'];
 const SIGNAL = /^(SIG)?[A-Z][A-Z0-9+-]*$|^\d+$/;
-const VOLUME = /^[^:]+:\/[^:]*(:(ro|rw))?$/;
+/** `source:/target[:ro|rw]`; a source with a `..` segment is refused (a relative one must stay in the task directory). */
+const VOLUME = /^(?!(?:[^:]*\/)?\.\.(?:\/|:))[^:]+:\/[^:]*(:(ro|rw))?$/;
 const EXTRA_HOST = /^[^:\s]+:\S+$/;
+const TMPFS = /^\/[^:]*(:[^:\s]+)?$/;
 const DEVICE = /^\/dev\/[^:]+(:\/dev\/[^:]+(:[rwm]{1,3})?)?$/;
 
 /** Reads the driver options of `config` into `out`; records every problem. */
@@ -42,9 +46,13 @@ export function readDriverOptions(r: MapReader, out: TaskConfig): void {
   if (extraHosts) out.extraHosts = extraHosts;
   const dns = list('dns_servers', /^[0-9a-fA-F:.]+$/, 'an IP address');
   if (dns) out.dnsServers = dns;
+  const search = list('dns_search', /^[a-zA-Z0-9]([a-zA-Z0-9.-]*[a-zA-Z0-9])?$/, 'a domain name');
+  if (search) out.dnsSearch = search;
   if (r.has('network_mode')) out.networkMode = r.string('network_mode', '');
-  const volumes = list('volumes', VOLUME, '/host/path:/container/path[:ro] or volume-name:/container/path[:ro]');
+  const volumes = list('volumes', VOLUME, '/host/path:/container/path[:ro], volume-name:/container/path[:ro] or a path in the task directory (secrets/x:/container/path[:ro], no ..)');
   if (volumes) out.volumes = volumes;
+  const tmpfs = list('tmpfs', TMPFS, '/container/path[:mount options], e.g. /run:size=64m');
+  if (tmpfs) out.tmpfs = tmpfs;
   if (r.has('labels')) out.labels = r.stringMap('labels');
   if (r.has('privileged')) out.privileged = r.bool('privileged', false);
   const capAdd = list('cap_add', /^[A-Za-z_]+$/, 'a capability name such as NET_ADMIN');

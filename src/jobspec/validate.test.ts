@@ -177,7 +177,7 @@ describe('validateJob rules', () => {
       'groups[0].tasks[0].killTimeout: unknown field; did you mean "kill_timeout"?',
     ]);
     assert.deepEqual(errors(spec({ task: { config: { image: 'x', zzz: 1 } } })), [
-      'groups[0].tasks[0].config.zzz: unknown field; known fields are image, command, args, workdir, entrypoint, user, stop_signal, pull, hostname, extra_hosts, dns_servers, network_mode, volumes, labels, privileged, cap_add, cap_drop, devices, init',
+      'groups[0].tasks[0].config.zzz: unknown field; known fields are image, command, args, workdir, entrypoint, user, stop_signal, pull, hostname, extra_hosts, dns_servers, dns_search, network_mode, volumes, tmpfs, labels, privileged, cap_add, cap_drop, devices, init',
     ]);
   });
 

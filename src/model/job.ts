@@ -67,6 +67,8 @@ export interface TaskConfig {
   networkMode?: string;
   /** Docker: `/host/path:/ctr/path[:ro]` binds a host path; `name:/ctr/path[:ro]` mounts a named volume. */
   volumes?: string[];
+  /** Docker: tmpfs mounts, `/container/path[:options]` (`/run:size=64m,mode=1777`). */
+  tmpfs?: string[];
   /** Docker: labels added to the container, beside berth's own. */
   labels?: Record<string, string>;
   /** Docker: opt-in privileged mode. */

@@ -9,6 +9,8 @@ export interface DriverInfo {
   detail?: string;
   /** Docker: the host's address on the default bridge (its gateway), where containers reach the host. */
   bridgeAddress?: string;
+  /** Docker: the engine's ID (`docker info`), which tells a client whether an engine it reaches is this node's. */
+  engineId?: string;
 }
 
 export type NodeStatus = 'initializing' | 'ready' | 'down';

@@ -16,15 +16,13 @@ import type { Allocation } from '../../src/model/index.ts';
 import { connectDocker } from '../../src/drivers/index.ts';
 import { berth, eventually, freePort } from '../harness/berth.ts';
 import { startAgent, startServer, type BerthProcess } from '../harness/cluster.ts';
-import { execIn, startDockerd, type DockerEnv } from '../harness/dockerd.ts';
-import { ip, netnsProblem } from '../harness/netns.ts';
+import { execIn, type DockerEnv } from '../harness/dockerd.ts';
+import { netnsProblem } from '../harness/netns.ts';
+import { startNetnsHosts, type NetnsHosts } from '../harness/netns-hosts.ts';
 
 const id = process.pid % 100000;
 const hosts = ['a', 'b'] as const;
-const ns = (h: string): string => `berth-sa-${h}-${id}`;
-const bridge = `bsa${id}`;
 const subnet = `10.214.${process.pid % 250}`;
-const addressOf = { a: `${subnet}.2`, b: `${subnet}.3` };
 const nodeName = (h: string): string => `sa-${h}-${id}`;
 const CHECK_INTERVAL_MS = 500;
 
@@ -41,7 +39,9 @@ if (problem) {
   describe('service addresses across hosts', { timeout: 120_000 }, () => {
     let dir: string;
     let server: (BerthProcess & { addr: string }) | undefined;
+    let net: NetnsHosts | undefined;
     const engines: Partial<Record<(typeof hosts)[number], DockerEnv>> = {};
+    const ns = (h: 'a' | 'b'): string => net!.hosts[hosts.indexOf(h)].ns;
     const agents: BerthProcess[] = [];
     let upstreamPort = 0;
     let seenFile = '';
@@ -70,24 +70,9 @@ if (problem) {
 
     before(async () => {
       dir = await mkdtemp(path.join(tmpdir(), 'berth-svcaddr-'));
-      // Not through iptables: a host whose FORWARD policy drops (a system dockerd's) must not cut the link.
-      ip('link', 'add', bridge, 'type', 'bridge', 'nf_call_iptables', '0');
-      ip('addr', 'add', `${subnet}.1/24`, 'dev', bridge);
-      ip('link', 'set', bridge, 'up');
-      for (const h of hosts) {
-        ip('netns', 'add', ns(h));
-        ip('link', 'add', `${bridge}${h}`, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns(h));
-        ip('link', 'set', `${bridge}${h}`, 'master', bridge, 'up');
-        ip('-n', ns(h), 'addr', 'add', `${addressOf[h]}/24`, 'dev', 'eth0');
-        ip('-n', ns(h), 'link', 'set', 'eth0', 'up');
-        ip('-n', ns(h), 'link', 'set', 'lo', 'up');
-      }
-      const [ea, eb] = await Promise.all([
-        startDockerd({ netns: ns('a'), bip: '172.28.1.1/24' }),
-        startDockerd({ netns: ns('b'), bip: '172.28.2.1/24' }),
-      ]);
-      Object.assign(engines, { a: ea, b: eb });
-      server = await startServer(path.join(dir, 'server'), await freePort(), `${subnet}.1`);
+      net = await startNetnsHosts({ tag: `sa${id}`, subnet, bips: ['172.28.1.1/24', '172.28.2.1/24'] });
+      Object.assign(engines, { a: net.hosts[0].engine, b: net.hosts[1].engine });
+      server = await startServer(path.join(dir, 'server'), await freePort(), net.rootAddress);
       for (const h of hosts) {
         agents.push(await startAgent({ servers: [server.addr], dataDir: path.join(dir, h), nodeName: nodeName(h), driver: 'docker', dockerHost: engines[h]!.host, netns: ns(h), args: ['--service-addresses'] }));
       }
@@ -104,19 +89,7 @@ if (problem) {
       }
       for (const a of agents) await a.stop();
       await server?.stop();
-      await Promise.all(Object.values(engines).map((e) => e.stop().catch(() => undefined)));
-      for (const h of hosts) {
-        try {
-          ip('netns', 'del', ns(h));
-        } catch {
-          // Never made.
-        }
-      }
-      try {
-        ip('link', 'del', bridge);
-      } catch {
-        // Never made.
-      }
+      await net?.stop();
       await rm(dir, { recursive: true, force: true });
     });
 

@@ -1,7 +1,9 @@
 /**
  * The node's DNS responder for its containers (docker's `Dns` = the bridge gateway, where it
  * listens): `NAME.service.berth` (A) answers the service's address, the same on every node, so
- * `db.service.berth:5432` reaches a passing instance anywhere; every other query is relayed as
+ * `db.service.berth:5432` reaches a passing instance anywhere; `NAME.SCOPE.network.berth` answers
+ * the address of the service `NAME--SCOPE` (a name in one scope: containers searching
+ * `SCOPE.network.berth` resolve the bare NAME, others do not; Compose networks); every other query is relayed as
  * it came to the agent's DNS servers (`--task-dns`, else the host's resolvers), so SRV records,
  * `.consul` names and the outside world answer as before. UDP only: answers for service names
  * are one record; a relayed truncated answer tells the client to retry over TCP, which the
@@ -29,6 +31,11 @@ export interface NodeDnsOptions {
 const TTL = 5;
 const FORWARD_TIMEOUT_MS = 2000;
 const SERVICE_NAME = /^([a-z0-9-]+)\.service\.berth\.?$/i;
+/** `NAME.SCOPE.network.berth`: the service `NAME--SCOPE`, a name registered only in that scope (a Compose network). */
+const SCOPED_NAME = /^([a-z0-9-]+)\.([a-z0-9-]+)\.network\.berth\.?$/i;
+const NETWORK_ZONE = /(^|\.)network\.berth\.?$/i;
+/** The RCODE bits of a name that does not exist. */
+const NXDOMAIN = 3;
 
 /** A UDP DNS responder for one node's containers. */
 export class NodeDns {
@@ -106,14 +113,22 @@ function lengthOf(message: Buffer): Buffer {
   return b;
 }
 
-/** The answer for a query about `NAME.service.berth` whose service has an address; undefined for any other query. */
+/**
+ * The answer for a query about `NAME.service.berth` whose service has an address, or about any
+ * name under `network.berth` (this node's own zone: one it does not know is NXDOMAIN, so that a
+ * resolver goes on to the next search domain, which it would not after a relayed REFUSED);
+ * undefined for any other query.
+ */
 export function answerServiceName(packet: Packet, addressOf: (service: string) => string | undefined): Buffer | undefined {
   const q = packet.questions?.length === 1 ? packet.questions[0] : undefined;
-  const name = q ? SERVICE_NAME.exec(q.name)?.[1]?.toLowerCase() : undefined;
+  const scoped = q ? SCOPED_NAME.exec(q.name) : undefined;
+  const name = (scoped ? `${scoped[1]}--${scoped[2]}` : q ? SERVICE_NAME.exec(q.name)?.[1] : undefined)?.toLowerCase();
   const address = name ? addressOf(name) : undefined;
-  if (!q || !address || (q.type !== 'A' && q.type !== 'AAAA')) return undefined;
-  // RD copied, RA set; an AAAA question gets no records (NODATA): the address is IPv4.
+  // RD copied, RA set.
   const flags = ((packet.flags ?? 0) & dnsPacket.RECURSION_DESIRED) | dnsPacket.RECURSION_AVAILABLE | dnsPacket.AUTHORITATIVE_ANSWER;
+  if (q && !address && NETWORK_ZONE.test(q.name)) return dnsPacket.encode({ id: packet.id, type: 'response', flags: flags | NXDOMAIN, questions: [q] });
+  if (!q || !address || (q.type !== 'A' && q.type !== 'AAAA')) return undefined;
+  // An AAAA question gets no records (NODATA): the address is IPv4.
   const answers = q.type === 'A' ? [{ type: 'A' as const, name: q.name, ttl: TTL, data: address }] : [];
   return dnsPacket.encode({ id: packet.id, type: 'response', flags, questions: [q], answers });
 }

@@ -127,6 +127,18 @@ describe('agent services', () => {
     assert.equal(answerServiceName(query('db.service.consul'), addressOf), undefined, '.consul stays Consul-exact');
   });
 
+  it('answers NAME.SCOPE.network.berth with the address of the service NAME--SCOPE only', () => {
+    const query = (name: string) => dnsPacket.decode(dnsPacket.encode({ id: 8, type: 'query', questions: [{ name, type: 'A' }] }));
+    const addressOf = (s: string): string | undefined => ({ db: '198.18.0.1', 'db--shop-back': '198.18.0.2' })[s];
+    const a = dnsPacket.decode(answerServiceName(query('db.shop-back.network.berth'), addressOf)!);
+    assert.deepEqual(a.answers?.map((r) => (r as { data?: unknown }).data), ['198.18.0.2']);
+    const none = dnsPacket.decode(answerServiceName(query('db.shop-front.network.berth'), addressOf)!);
+    const rcode = (p: { flags?: number }): number => (p.flags ?? 0) & 0xf;
+    assert.equal(rcode(none), 3, 'db is not in that scope: no such name, so a resolver tries its next search domain');
+    assert.equal(rcode(dnsPacket.decode(answerServiceName(query('db.network.berth'), addressOf)!)), 3, 'NXDOMAIN');
+    assert.equal(answerServiceName(query('db.network.example'), addressOf), undefined);
+  });
+
   it('the node DNS answers service names over UDP and TCP and relays the rest to its upstream', async (t) => {
     const [port, upstreamPort] = await freePorts(2);
     const upstream = new NodeDns({ host: '127.0.0.1', port: upstreamPort, addressOf: (s) => (s === 'web' ? '198.18.0.9' : undefined), upstreams: [], logger: silentLogger() });

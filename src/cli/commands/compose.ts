@@ -63,9 +63,10 @@ export function composeCommand(): Command {
     .argument('[services...]', 'only these services (and those they depend on)')
     .option('-d, --detach', 'return once every service is registered (dependencies are still waited for)')
     .option('--remove-orphans', 'stop the jobs of services no longer in the project')
+    .option('--build', 'build images before starting, even those that exist (one-node targets)')
     .option('--wait-timeout <seconds>', 'how long to wait for each service', count('seconds'), 300)
     .option('--json', 'print each service\'s registration (job, version, changed) as JSON at the end')
-    .action((services: string[], opts: { detach?: boolean; removeOrphans?: boolean; waitTimeout: number; json?: boolean }, cmd: Command) => composeUp({ ...composeOptions(cmd), ...opts }, services));
+    .action((services: string[], opts: { detach?: boolean; removeOrphans?: boolean; build?: boolean; waitTimeout: number; json?: boolean }, cmd: Command) => composeUp({ ...composeOptions(cmd), ...opts }, services));
 
   compose
     .command('down')

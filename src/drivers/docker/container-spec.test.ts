@@ -118,6 +118,9 @@ describe('docker log demux', () => {
       { Type: 'bind', Source: '/data/tasks/a1/web/local', Target: '/local', ReadOnly: false },
       { Type: 'bind', Source: '/data/tasks/a1/web/secrets', Target: '/secrets', ReadOnly: false },
     ]);
+    const files = containerCreateOptions({ ...base, taskDir: '/data/tasks/a1/web', config: { image: 'img', volumes: ['secrets/pw:/run/secrets/pw:ro'], tmpfs: ['/run/cache:size=64m,mode=1777', '/tmp'] } }, 'img');
+    assert.deepEqual(files.HostConfig?.Mounts?.[2], { Type: 'bind', Source: '/data/tasks/a1/web/secrets/pw', Target: '/run/secrets/pw', ReadOnly: true }, 'a relative source is a path in the task directory');
+    assert.deepEqual(files.HostConfig?.Tmpfs, { '/run/cache': 'size=64m,mode=1777', '/tmp': '' });
     const taken = containerCreateOptions({ ...base, config: { image: 'img', volumes: ['cfg:/local:ro'] } }, 'img');
     assert.deepEqual(taken.HostConfig?.Mounts, [
       { Type: 'bind', Source: '/tmp/secrets', Target: '/secrets', ReadOnly: false },

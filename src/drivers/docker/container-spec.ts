@@ -66,6 +66,7 @@ export function containerCreateOptions(request: TaskStartRequest, image: string)
   if (config.extraHosts?.length) hostConfig.ExtraHosts = config.extraHosts;
   if (config.dnsServers?.length) hostConfig.Dns = config.dnsServers;
   if (config.dnsSearch?.length) hostConfig.DnsSearch = config.dnsSearch;
+  if (config.tmpfs?.length) hostConfig.Tmpfs = Object.fromEntries(config.tmpfs.map((t) => [t.split(':')[0], t.split(':').slice(1).join(':')]));
   if (config.privileged) hostConfig.Privileged = true;
   if (config.init) hostConfig.Init = true;
   if (config.capAdd?.length) hostConfig.CapAdd = config.capAdd;
@@ -78,7 +79,7 @@ export function containerCreateOptions(request: TaskStartRequest, image: string)
     Target: m.target,
     ReadOnly: false,
   }));
-  hostConfig.Mounts = [...mounts, ...(config.volumes ?? []).map(mount)];
+  hostConfig.Mounts = [...mounts, ...(config.volumes ?? []).map((v) => mount(v, request.taskDir))];
   const options: Docker.ContainerCreateOptions = {
     name: containerName(request.nodeName, request.taskName, request.allocId),
     Image: image,
@@ -114,7 +115,9 @@ function deviceMapping(spec: string): { PathOnHost: string; PathInContainer: str
 }
 
 /** `source:target[:ro]`: a source starting with `/` is a host path (bind), any other a named volume. */
-function mount(spec: string): Docker.MountSettings {
+function mount(spec: string, taskDir: string): Docker.MountSettings {
   const [source, target, mode] = spec.split(':');
+  // A relative path (`secrets/db`, `local/app.conf`: a volume name has no `/`) is a file or directory of the task directory.
+  if (!source.startsWith('/') && source.includes('/')) return { Type: 'bind', Source: path.join(taskDir, path.normalize(source).replace(/^(\.\.(\/|$))+/, '')), Target: target, ReadOnly: mode === 'ro' };
   return { Type: source.startsWith('/') ? 'bind' : 'volume', Source: source, Target: target, ReadOnly: mode === 'ro' };
 }

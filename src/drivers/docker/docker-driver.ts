@@ -64,7 +64,8 @@ export class DockerDriver implements TaskDriver {
     try {
       const version = await Promise.race([docker.version(), timeout]);
       const bridgeAddress = await bridgeGateway(docker);
-      return { detected: true, healthy: true, version: version.Version, ...(bridgeAddress ? { bridgeAddress } : {}) };
+      const engineId = await Promise.race([docker.info() as Promise<{ ID?: string }>, timeout]).then((i) => i.ID || undefined, () => undefined);
+      return { detected: true, healthy: true, version: version.Version, ...(bridgeAddress ? { bridgeAddress } : {}), ...(engineId ? { engineId } : {}) };
     } catch (error) {
       return { detected: false, healthy: false, detail: `Cannot reach Docker at ${this.#host}: ${dockerMessage(error)}` };
     } finally {

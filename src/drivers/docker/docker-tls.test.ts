@@ -53,9 +53,10 @@ describe('docker driver over TLS', () => {
     const files = { ca: path.join(certDir, 'ca.pem'), cert: path.join(certDir, 'cert.pem'), key: path.join(certDir, 'key.pem') };
     const driver = new DockerDriver({ host: address, tls: files });
     const direct = await connectDocker(engine.host).version();
+    const { ID: engineId } = (await connectDocker(engine.host).info()) as { ID: string };
     const info = await driver.fingerprint();
     const { bridgeAddress: _bridge, ...seen } = info;
-    assert.deepEqual(seen, { detected: true, healthy: true, version: direct.Version });
+    assert.deepEqual(seen, { detected: true, healthy: true, version: direct.Version, engineId });
     const handle = await driver.start({
       allocId: randomUUID(), taskName: 'tls', nodeName: 'node-tls', config: { image: engine.image, command: '/bin/sh', args: ['-c', 'echo through-tls'] },
       env: {}, args: ['-c', 'echo through-tls'], resources: { cpu: 0.1, memoryMiB: 32 }, ports: [], taskDir: fs.mkdtempSync(path.join(os.tmpdir(), 'berth-task-')),
