@@ -1,6 +1,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { TaskDriver } from '../drivers/index.ts';
 import type { DriverName } from '../model/index.ts';
+import { timeCalls } from '../lib/index.ts';
 import type { AllocRunner } from './allocs/alloc-runner.ts';
 import { allocUsage } from './http/resource-stats.ts';
 
@@ -104,17 +105,5 @@ export class AgentMetrics {
 
 /** `driver` with its operations timed into `histogram`; everything else passes through. */
 export function timedDriver(driver: TaskDriver, histogram: Histogram<'driver' | 'op'>): TaskDriver {
-  return new Proxy(driver, {
-    get(target, prop) {
-      const value: unknown = Reflect.get(target, prop, target);
-      if (typeof value !== 'function') return value;
-      const fn = value as (...args: unknown[]) => unknown;
-      if (!TIMED.has(prop)) return fn.bind(target);
-      return (...args: unknown[]): unknown => {
-        const done = histogram.startTimer({ driver: target.name, op: String(prop) });
-        const result = fn.apply(target, args);
-        return result instanceof Promise ? result.finally(() => done()) : (done(), result);
-      };
-    },
-  });
+  return timeCalls(driver, TIMED, (op) => histogram.startTimer({ driver: driver.name, op }));
 }

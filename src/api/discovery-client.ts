@@ -3,21 +3,13 @@
  * the event stream, typed, over a client's server pool. The CLI speaks to the same routes with raw
  * calls (cli/commands/consul-http.ts); the UI uses these.
  */
-import { BerthError, type ErrorDetail } from '../model/index.ts';
+import { BerthError, type ErrorDetail, type KvEntry } from '../model/index.ts';
 import { codeOfHttpStatus } from './status.ts';
 import type { ServerPool } from './server-pool.ts';
 import type { Indexed } from './types.ts';
 
-/** One KV entry as Consul's `GET /v1/kv/<key>` lists it (the value base64). */
-export interface ConsulKvEntry {
-  Key: string;
-  Value: string | null;
-  Flags: number;
-  CreateIndex: number;
-  ModifyIndex: number;
-  LockIndex: number;
-  Session?: string;
-}
+/** One KV entry as Consul's `GET /v1/kv/<key>` lists it (the value base64): the model's. */
+export type ConsulKvEntry = KvEntry;
 
 /** One session as `GET /v1/session/list` lists it. */
 export interface ConsulSession {

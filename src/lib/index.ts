@@ -14,3 +14,4 @@ export { openDatabase, pragmaValue, transaction } from './sqlite.ts';
 export type { DatabaseSync, SQLInputValue, StatementSync, Transaction } from './sqlite.ts';
 export { checkRequest, hostnameOf, isAnyAddress, isLoopback, originOf } from './request-policy.ts';
 export type { RequestHeaders, RequestPolicy, RequestVerdict } from './request-policy.ts';
+export { timeCalls } from './timed-calls.ts';

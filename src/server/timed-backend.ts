@@ -1,6 +1,7 @@
 import { stat } from 'node:fs/promises';
 import type { Histogram } from 'prom-client';
 import type { StateBackend } from '../state/index.ts';
+import { timeCalls } from '../lib/index.ts';
 
 /** The calls that are one request to the backend (a watch is a stream, and `close` an end). */
 const TIMED = new Set<string | symbol>(['range', 'txn', 'put', 'delete', 'leaseGrant', 'leaseKeepAlive', 'leaseRevoke', 'compact', 'revision']);
@@ -10,19 +11,7 @@ const TIMED = new Set<string | symbol>(['range', 'txn', 'put', 'delete', 'leaseG
  * backend's latency (an etcd round trip, a SQLite write). Everything else passes through as is.
  */
 export function timedBackend(backend: StateBackend, histogram: Histogram<'op'>): StateBackend {
-  return new Proxy(backend, {
-    get(target, prop) {
-      const value: unknown = Reflect.get(target, prop, target);
-      if (typeof value !== 'function') return value;
-      const fn = value as (...args: unknown[]) => unknown;
-      if (!TIMED.has(prop)) return fn.bind(target);
-      return (...args: unknown[]): unknown => {
-        const done = histogram.startTimer({ op: String(prop) });
-        const result = fn.apply(target, args);
-        return result instanceof Promise ? result.finally(() => done()) : (done(), result);
-      };
-    },
-  });
+  return timeCalls(backend, TIMED, (op) => histogram.startTimer({ op }));
 }
 
 /** The bytes of a SQLite state (its file and write-ahead log); undefined for another backend. */
