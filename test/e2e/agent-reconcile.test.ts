@@ -4,7 +4,6 @@
  * `pending` on the server with nothing behind it.
  */
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -13,6 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import type { Allocation } from '../../src/model/index.ts';
 import { berth, eventually } from '../harness/berth.ts';
 import { startAgent, startServer, type BerthProcess } from '../harness/cluster.ts';
+import { pidsWith } from '../harness/observe.ts';
 
 /** A job of one task that takes `termMs` to exit after SIGTERM; `marker` finds its processes. */
 function jobYaml(id: string, marker: string, termMs: number): string {
@@ -35,19 +35,6 @@ async function allocsOf(addr: string, job: string): Promise<Allocation[]> {
   const res = await fetch(`${addr}/v1/jobs/${job}/allocations`);
   if (!res.ok) throw new Error(`GET allocations of ${job}: ${res.status} ${await res.text()}`);
   return (await res.json()) as Allocation[];
-}
-
-/** Pids of live host processes whose command line holds `marker`. */
-function pidsWith(marker: string): string[] {
-  const out: string[] = [];
-  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
-    try {
-      if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(marker) && !/\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'))) out.push(pid);
-    } catch {
-      // Gone meanwhile.
-    }
-  }
-  return out;
 }
 
 describe('berth agent killed with SIGKILL in the middle of a stop', { timeout: 120_000 }, () => {

@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -10,6 +9,7 @@ import { connectDocker } from '../../src/drivers/index.ts';
 import { berth, eventually } from '../harness/berth.ts';
 import { startAgent, startServer, type BerthProcess } from '../harness/cluster.ts';
 import { dockerTestEngine } from '../harness/dockerd.ts';
+import { pidsWith } from '../harness/observe.ts';
 
 const COUNT = 20;
 
@@ -36,21 +36,6 @@ async function allocsOf(addr: string, job: string): Promise<Allocation[]> {
   const res = await fetch(`${addr}/v1/jobs/${job}/allocations`);
   if (!res.ok) throw new Error(`GET allocations of ${job}: ${res.status} ${await res.text()}`);
   return (await res.json()) as Allocation[];
-}
-
-/** Pids of host processes whose command line holds `marker` (the process driver's tasks and wrappers). */
-function pidsWith(marker: string): string[] {
-  const out: string[] = [];
-  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
-    try {
-      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      if (cmd.includes(marker) && !/\) Z /.test(stat)) out.push(pid);
-    } catch {
-      // Gone meanwhile.
-    }
-  }
-  return out.sort();
 }
 
 interface Probe {

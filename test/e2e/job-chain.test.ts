@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { eventually, startDev } from '../harness/berth.ts';
 import type { JobRun } from '../../src/model/index.ts';
+import { firstEvent } from '../harness/observe.ts';
 
 /** A batch job whose task appends its name and time to `log`, then exits with `code`. */
 function step(id: string, log: string, after: string[], code = 0): Record<string, unknown> {
@@ -26,38 +27,6 @@ function step(id: string, log: string, after: string[], code = 0): Record<string
       },
     ],
   };
-}
-
-/** One event of the stream. */
-interface StreamEvent {
-  Topic: string;
-  Type: string;
-  Key: string;
-  Payload: Record<string, unknown>;
-}
-
-/** Reads an ndjson event stream until an event matches (within 30 s). */
-async function readEvents(res: Response, match: (e: StreamEvent) => boolean): Promise<StreamEvent> {
-  const reader = res.body!.getReader();
-  const decoder = new TextDecoder();
-  const timer = setTimeout(() => void reader.cancel(), 30_000);
-  let buf = '';
-  try {
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) throw new Error('the event stream ended before the event came');
-      buf += decoder.decode(value, { stream: true });
-      let at;
-      while ((at = buf.indexOf('\n')) >= 0) {
-        const frame = JSON.parse(buf.slice(0, at)) as { Events?: StreamEvent[] };
-        buf = buf.slice(at + 1);
-        const found = frame.Events?.find(match);
-        if (found) return found;
-      }
-    }
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 test('A -> B -> C runs in order, and C is held when B fails', async (t) => {
@@ -87,7 +56,7 @@ test('A -> B -> C runs in order, and C is held when B fails', async (t) => {
   t.after(() => stream.abort());
   const events = await fetch(`${dev.addr}/v1/event/stream?topic=Job`, { signal: stream.signal });
   assert.equal(events.status, 200);
-  const heldEvent = readEvents(events, (e) => e.Type === 'JobHeld');
+  const heldEvent = firstEvent(events, (e) => e.Type === 'JobHeld');
   await post(step('fail-c', bad, ['fail-b']));
   await post(step('fail-b', bad, ['fail-a'], 1));
   await post(step('fail-a', bad, []));

@@ -11,6 +11,7 @@ import path from 'node:path';
 import type { Allocation, Evaluation } from '../../src/model/index.ts';
 import { berth, eventually, type CliResult } from '../harness/berth.ts';
 import { startAgent, startServer, type BerthProcess } from '../harness/cluster.ts';
+import { firstEvent } from '../harness/observe.ts';
 
 let dir = '';
 let server: BerthProcess & { addr: string };
@@ -112,7 +113,7 @@ test('a job held behind a failed batch job is placed after mark-success, which t
   await eventually('web placed after mark-success', async () => (await running('web')).length === 1);
 
   const events = await fetch(`${server.addr}/v1/event/stream?topic=Job:migrate&index=1`);
-  const event = await firstEvent(events, (e) => e.Type === 'JobMarkedSuccess');
+  const event = await firstEvent(events, (e) => e.Type === 'JobMarkedSuccess', 15_000);
   assert.equal((event.Payload.MarkedSuccess as { By: string }).By, 'anonymous (ACLs off)');
   const again = await cli('job', 'mark-success', 'migrate');
   assert.equal(again.code, 1);
@@ -141,27 +142,3 @@ test('an evaluation that fits nowhere names each node it ruled out and the reaso
   assert.match(status.stdout, /node dep-b \(\S{8}\): memory exhausted/);
 });
 
-/** The first event of an ndjson event stream that matches (within 15 s). */
-async function firstEvent(res: Response, match: (e: { Type: string; Payload: Record<string, unknown> }) => boolean): Promise<{ Type: string; Payload: Record<string, unknown> }> {
-  const reader = res.body!.getReader();
-  const decoder = new TextDecoder();
-  const timer = setTimeout(() => void reader.cancel(), 15_000);
-  let buf = '';
-  try {
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) throw new Error('the event stream ended before the event came');
-      buf += decoder.decode(value, { stream: true });
-      let at;
-      while ((at = buf.indexOf('\n')) >= 0) {
-        const frame = JSON.parse(buf.slice(0, at)) as { Events?: { Type: string; Payload: Record<string, unknown> }[] };
-        buf = buf.slice(at + 1);
-        const found = frame.Events?.find(match);
-        if (found) return found;
-      }
-    }
-  } finally {
-    clearTimeout(timer);
-    await reader.cancel().catch(() => undefined);
-  }
-}
