@@ -205,6 +205,50 @@ describe('the web UI in a browser', { skip: problem }, () => {
     await client.stopJob('ui-big', true);
   });
 
+  it('keeps each jobs row on one line, moves by keyboard, switches relative and absolute times, and takes id prefixes in URLs', async () => {
+    await navigate(page, '/ui/');
+    await page.locator('h1').first().waitFor();
+    await page.keyboard.press('g');
+    await page.keyboard.press('j');
+    await page.waitForURL(/\/ui\/jobs$/);
+    const rows = page.locator('[data-testid="jobs-table"] .vrow:not(.head)');
+    await rows.first().waitFor();
+    // No cell wraps or spills out of its fixed-height row (the long counts end in an ellipsis).
+    const spills = await page.locator('[data-testid="jobs-table"] .vrow:not(.head) [role="cell"]').evaluateAll((cells) =>
+      cells.filter((c) => c.getBoundingClientRect().height > 24 || c.scrollHeight > c.clientHeight + 1).map((c) => c.textContent));
+    assert.deepEqual(spills, [], 'every cell on one line');
+    assert.ok((await page.getByTestId('job-count').allInnerTexts()).some((t) => t.includes('complete')), 'a row with a long count is among them');
+
+    await page.keyboard.press('/');
+    assert.equal(await page.evaluate('document.activeElement?.getAttribute("type")'), 'search', '/ focuses the search box');
+    await page.locator('main').click({ position: { x: 5, y: 5 } });
+    await page.keyboard.press('j');
+    await page.keyboard.press('j');
+    const second = await rows.nth(1).locator('a').innerText();
+    await eventually('the second row focused', async () => (await page.evaluate('document.activeElement?.textContent')) === second);
+    await page.keyboard.press('Enter');
+    await page.waitForURL(new RegExp(`/ui/jobs/${encodeURIComponent(second)}$`));
+
+    await navigate(page, '/ui/jobs/ui-web');
+    const time = page.getByRole('table', { name: 'Allocations' }).locator('time').first();
+    assert.match(await time.innerText(), /ago$/);
+    await page.keyboard.press('t');
+    await eventually('absolute times', async () => /\d{4}/.test(await time.innerText()));
+    assert.match((await time.getAttribute('title')) ?? '', /ago$/, 'the relative time on hover');
+    await page.getByRole('button', { name: 'Absolute times' }).click();
+    await eventually('relative times again', async () => /ago$/.test(await time.innerText()));
+
+    const alloc = (await client.jobAllocations('ui-web')).value[0];
+    const [node] = (await client.listNodes()).value;
+    await navigate(page, `/ui/allocations/${alloc.id.slice(0, 8)}`);
+    await page.getByRole('heading', { name: new RegExp(alloc.id.slice(0, 8)) }).waitFor();
+    await page.getByRole('link', { name: node.name, exact: true }).click();
+    await page.waitForURL(new RegExp(`/ui/nodes\\?node=${node.id.slice(0, 8)}$`));
+    await page.getByTestId(`node-${node.name}`).waitFor();
+    await navigate(page, '/ui/nodes?node=zzzz');
+    await page.getByRole('alert').getByText('No node has the name or id prefix').waitFor();
+  });
+
   it('passes axe-core on every page, light and dark, with no critical or serious violation', async () => {
     const alloc = (await client.jobAllocations('ui-web')).value[0];
     const paths = ['/ui/', '/ui/jobs', '/ui/jobs/ui-web', '/ui/jobs/ui-web?tab=versions', '/ui/jobs/ui-web?tab=deployments', '/ui/jobs/ui-web?tab=evaluations', '/ui/run', `/ui/allocations/${alloc.id}`, '/ui/nodes', '/ui/topology', '/ui/services', '/ui/kv/app/config', '/ui/dependencies', '/ui/events', '/ui/servers'];

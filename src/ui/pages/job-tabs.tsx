@@ -38,7 +38,9 @@ export function AllocTable({ allocs }: { allocs: Allocation[] }): ReactNode {
             <td>
               {a.name} {a.canary && <Status value="canary" />}
             </td>
-            <td className="mono">{shortId(a.nodeId)}</td>
+            <td className="mono">
+              <Link to={`/nodes?node=${shortId(a.nodeId)}`}>{shortId(a.nodeId)}</Link>
+            </td>
             <td>v{a.jobVersion}</td>
             <td>{a.desiredStatus}</td>
             <td>

@@ -21,9 +21,11 @@ export const GO_KEYS: [string, string, string][] = [
   ['v', '/servers', 'Servers'],
 ];
 
+let goPending = false;
+
 /** Whether a key press belongs to a field (or a terminal, or an editor) rather than to the page. */
 export function typing(e: KeyboardEvent): boolean {
-  if (e.ctrlKey || e.metaKey || e.altKey) return true;
+  if (e.ctrlKey || e.metaKey || e.altKey || e.defaultPrevented || goPending) return true;
   const t = e.target as HTMLElement | null;
   if (!t || !('closest' in t)) return false;
   return t.closest('input, textarea, select, [contenteditable], .xterm, .cm-editor') !== null;
@@ -33,22 +35,19 @@ export function typing(e: KeyboardEvent): boolean {
 export function KeyboardNavigation(): ReactNode {
   const navigate = useNavigate();
   const dialog = useRef<HTMLDialogElement>(null);
-  const pending = useRef(false);
   useEffect(() => {
     const onKey = (e: KeyboardEvent): void => {
-      if (typing(e)) return;
-      if (pending.current) {
-        pending.current = false;
+      if (goPending) {
+        // The key after `g` is consumed (preventDefault, which `typing` reads) even when it opens nothing.
+        goPending = false;
+        e.preventDefault();
         const go = GO_KEYS.find(([k]) => k === e.key);
-        if (go) {
-          e.preventDefault();
-          void navigate(go[1]);
-        }
+        if (go) void navigate(go[1]);
         return;
       }
-      if (e.key === 'g') {
-        pending.current = true;
-      } else if (e.key === '/') {
+      if (typing(e)) return;
+      if (e.key === 'g') goPending = true;
+      else if (e.key === '/') {
         const search = document.querySelector<HTMLInputElement>('main input[type="search"]');
         if (search) {
           e.preventDefault();
