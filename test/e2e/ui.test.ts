@@ -205,6 +205,34 @@ describe('the web UI in a browser', { skip: problem }, () => {
     await client.stopJob('ui-big', true);
   });
 
+  it('shows a periodic job’s next launches and forces one, and dispatches a parameterized job (a bad meta line named)', async () => {
+    const task = { name: 't', driver: 'process', config: { command: '/bin/sh', args: ['-c', 'exit 0'] }, resources: { cpu: 0.05, memory: '16MiB' } };
+    await client.registerJob({ id: 'ui-cron', type: 'batch', periodic: { cron: '0 3 * * *' }, groups: [{ name: 'g', tasks: [task] }] });
+    await client.registerJob({ id: 'ui-param', type: 'batch', parameterized: { payload: 'optional', meta_required: ['who'] }, groups: [{ name: 'g', tasks: [task] }] });
+    await navigate(page, '/ui/jobs/ui-cron?tab=runs');
+    const next = page.getByText(/^Next launches:/);
+    await next.waitFor();
+    assert.equal(await next.locator('time').count(), 5, 'the next five launches');
+    await page.getByRole('button', { name: 'Force a launch now' }).click();
+    const launched = page.getByTestId('launched');
+    await launched.getByRole('link', { name: /^ui-cron\/periodic-/ }).waitFor();
+    await page.getByRole('table', { name: 'Runs' }).getByRole('cell', { name: 'force', exact: true }).waitFor();
+
+    await navigate(page, '/ui/jobs/ui-param?tab=runs');
+    const meta = page.getByLabel('Meta (key=value, one a line)');
+    await meta.fill('who');
+    await page.getByRole('button', { name: 'Dispatch' }).click();
+    await page.getByRole('alert').getByText('meta "who" is not key=value').waitFor();
+    assert.equal((await client.jobRuns('ui-param')).runs.length, 0, 'nothing dispatched');
+    await meta.fill('who=ui');
+    await page.getByLabel('Payload').fill('hello');
+    await page.getByRole('button', { name: 'Dispatch' }).click();
+    await launched.getByRole('link', { name: /^ui-param\/dispatch-/ }).waitFor();
+    await page.getByRole('table', { name: 'Runs' }).getByRole('cell', { name: 'dispatch', exact: true }).waitFor();
+    const child = await client.getJob((await client.jobRuns('ui-param')).runs[0].childId!);
+    assert.equal(child.meta?.who, 'ui', 'the meta sent');
+  });
+
   it('keeps each jobs row on one line, moves by keyboard, switches relative and absolute times, and takes id prefixes in URLs', async () => {
     await navigate(page, '/ui/');
     await page.locator('h1').first().waitFor();
@@ -251,7 +279,7 @@ describe('the web UI in a browser', { skip: problem }, () => {
 
   it('passes axe-core on every page, light and dark, with no critical or serious violation', async () => {
     const alloc = (await client.jobAllocations('ui-web')).value[0];
-    const paths = ['/ui/', '/ui/jobs', '/ui/jobs/ui-web', '/ui/jobs/ui-web?tab=versions', '/ui/jobs/ui-web?tab=deployments', '/ui/jobs/ui-web?tab=evaluations', '/ui/run', `/ui/allocations/${alloc.id}`, '/ui/nodes', '/ui/topology', '/ui/services', '/ui/kv/app/config', '/ui/dependencies', '/ui/events', '/ui/servers'];
+    const paths = ['/ui/', '/ui/jobs', '/ui/jobs/ui-web', '/ui/jobs/ui-web?tab=versions', '/ui/jobs/ui-web?tab=deployments', '/ui/jobs/ui-web?tab=evaluations', '/ui/jobs/ui-param?tab=runs', '/ui/run', `/ui/allocations/${alloc.id}`, '/ui/nodes', '/ui/topology', '/ui/services', '/ui/kv/app/config', '/ui/dependencies', '/ui/events', '/ui/servers'];
     const found: string[] = [];
     for (const scheme of ['light', 'dark'] as const) {
       await page.emulateMedia({ colorScheme: scheme });
