@@ -24,6 +24,7 @@ try {
     ['jobs', '/ui/jobs'],
     ['job', '/ui/jobs/checkout-api?tab=deployments'],
     ['job-versions', '/ui/jobs/checkout-api?tab=versions'],
+    ['job-runs', '/ui/jobs/report-cron?tab=runs'],
     ['job-evaluations', '/ui/jobs/ml-trainer?tab=evaluations'],
     ['run', '/ui/jobs/web/edit'],
     ['allocation', `/ui/allocations/${web.id}`],
