@@ -233,7 +233,7 @@ describe('the web UI in a browser', { skip: problem }, () => {
     assert.equal(child.meta?.who, 'ui', 'the meta sent');
   });
 
-  it('keeps each jobs row on one line, moves by keyboard, switches relative and absolute times, and takes id prefixes in URLs', async () => {
+  it('keeps each jobs row on one line, moves by keyboard, switches relative and absolute times, takes id prefixes in URLs, writes out an allocation’s usage', async () => {
     await navigate(page, '/ui/');
     await page.locator('h1').first().waitFor();
     await page.keyboard.press('g');
@@ -266,10 +266,12 @@ describe('the web UI in a browser', { skip: problem }, () => {
     await page.getByRole('button', { name: 'Absolute times' }).click();
     await eventually('relative times again', async () => /ago$/.test(await time.innerText()));
 
-    const alloc = (await client.jobAllocations('ui-web')).value[0];
+    const alloc = (await client.jobAllocations('ui-web')).value.find((a) => a.clientStatus === 'running')!;
     const [node] = (await client.listNodes()).value;
     await navigate(page, `/ui/allocations/${alloc.id.slice(0, 8)}`);
     await page.getByRole('heading', { name: new RegExp(alloc.id.slice(0, 8)) }).waitFor();
+    // Its live usage, written out beside the chart, against what it reserves.
+    await page.getByTestId('usage-now').getByText(/^Now: cpu [\d.]+ %, memory [\d.]+ MiB of 16 MiB reserved$/).waitFor();
     await page.getByRole('link', { name: node.name, exact: true }).click();
     await page.waitForURL(new RegExp(`/ui/nodes\\?node=${node.id.slice(0, 8)}$`));
     await page.getByTestId(`node-${node.name}`).waitFor();

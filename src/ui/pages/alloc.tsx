@@ -105,7 +105,7 @@ function AllocBody({ alloc }: { alloc: Allocation }): ReactNode {
         ))}
       </div>
       <h2>Usage</h2>
-      {alloc.clientStatus === 'running' ? <UsageChart allocId={alloc.id} /> : <p className="muted">Not running.</p>}
+      {alloc.clientStatus === 'running' ? <UsageChart allocId={alloc.id} reservedMiB={alloc.resources.memoryMiB} /> : <p className="muted">Not running.</p>}
       <h2>Services and checks</h2>
       <Checks alloc={alloc} />
       <h2>Logs</h2>

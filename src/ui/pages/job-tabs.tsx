@@ -229,7 +229,8 @@ export function RunsTab({ job }: { job: Job }): ReactNode {
               Next launches: {d.next.map((n) => <Time key={n} ms={n} />).reduce<ReactNode[]>((acc, t, i) => (i ? [...acc, ', ', t] : [t]), [])}
             </p>
           )}
-          <table aria-label="Runs">
+          {d.runs.length === 0 && <p className="muted">No runs yet.</p>}
+          <table aria-label="Runs" hidden={d.runs.length === 0}>
             <thead>
               <tr>
                 <th>Scheduled</th>
