@@ -120,7 +120,7 @@ describe('the web UI in a browser', { skip: problem }, () => {
     assert.equal((await client.getJob('ui-web')).groups[0].count, 2, 'nothing changed');
   });
 
-  it('shows the conflict when a KV edit loses a CAS race, and overwrites nothing', async () => {
+  it('shows the conflict when a KV edit loses a CAS race, and overwrites nothing; shows who holds a lock', async () => {
     const kv = new DiscoveryClient(client.servers);
     await kv.kvPut('app/config', 'v1');
     await navigate(page, '/ui/kv/app/config');
@@ -134,6 +134,12 @@ describe('the web UI in a browser', { skip: problem }, () => {
     await alert.waitFor();
     assert.match(await alert.innerText(), /changed by someone else/);
     assert.equal(Buffer.from((await kv.kvList('app/config')).value[0].Value ?? '', 'base64').toString(), 'theirs');
+
+    // A lock taken meanwhile shows live with its holder: the session's name and node.
+    const session = (await (await fetch(`${dev.addr}/v1/session/create`, { method: 'PUT', body: JSON.stringify({ Name: 'ui-leader' }) })).json()) as { ID: string };
+    await fetch(`${dev.addr}/v1/kv/app/leader?acquire=${session.ID}`, { method: 'PUT', body: 'me' });
+    const holders = page.getByTestId('lock-holders');
+    await holders.getByText(`app/leader: held by ui-leader ${session.ID.slice(0, 8)} on`).waitFor();
   });
 
   it('shows a log line within a second and runs `echo hi` in the exec terminal (docker)', { skip: engine ? undefined : 'no Docker engine' }, async () => {
