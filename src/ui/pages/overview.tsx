@@ -93,7 +93,7 @@ export function EventTarget({ topic, id }: { topic: string; id: string }): React
 export function EventFeed({ limit = 30 }: { limit?: number }): ReactNode {
   const events = useSyncExternalStore(recentEvents.subscribe, recentEvents.get).slice(0, limit);
   return (
-    <ul className="feed" aria-live="polite">
+    <ul className="feed events" aria-live="polite">
       {events.length === 0 && <li className="muted">Waiting for changes…</li>}
       {events.map((e, i) => (
         <li key={`${e.Index}-${e.Key}-${i}`}>
