@@ -185,12 +185,16 @@ describe('the web UI in a browser', { skip: problem }, () => {
     // Mark B's failed run successful from the page: C goes on, and the graph turns green live.
     await page.evaluate('window.stayed = true');
     await page.getByText('dag-b · failed').click();
+    await page.waitForURL(/\/ui\/dependencies\?job=dag-b$/);
     await page.getByRole('region', { name: 'Job dag-b' }).getByRole('button', { name: 'Mark successful' }).click();
     for (const label of ['dag-b · complete', 'dag-c · complete']) await page.getByText(label).waitFor({ timeout: 30_000 });
     assert.equal(await page.getByTestId('held').count(), 0, 'nothing held any more');
     assert.equal(await page.evaluate('window.stayed'), true, 'no reload');
     const b = (await client.jobRuns('dag-b')).runs.find((r) => r.markedSuccess);
     assert.ok(b, 'the server keeps who marked the run');
+    // The chosen job is part of the URL: a shared link opens it.
+    await navigate(page, '/ui/dependencies?job=dag-c');
+    await page.getByRole('region', { name: 'Job dag-c' }).waitFor();
   });
 
   it('lists each ruled-out node and its reason, in the plan’s dry run and in the job’s evaluations', async () => {

@@ -5,7 +5,7 @@ import type { Allocation, TaskState } from '../../model/index.ts';
 import { api } from '../api.ts';
 import { useLive } from '../live.ts';
 import { useAllHealth, useNodes, useServices } from '../queries.ts';
-import { ActionButton, Can, Header, Loaded, Status, Time } from '../parts/common.tsx';
+import { ActionButton, Can, CheckOutput, Header, Loaded, Status, Time } from '../parts/common.tsx';
 import { Logs } from '../parts/logs.tsx';
 import { ExecTerminal } from '../parts/terminal.tsx';
 import { UsageChart } from '../parts/usage-chart.tsx';
@@ -41,7 +41,7 @@ function Checks({ alloc }: { alloc: Allocation }): ReactNode {
           <ul>
             {e.Checks.map((c) => (
               <li key={c.CheckID}>
-                {c.Name} <Status value={c.Status} /> <code>{c.Output}</code>
+                {c.Name} <Status value={c.Status} /> <CheckOutput text={c.Output} />
               </li>
             ))}
           </ul>

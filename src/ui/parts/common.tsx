@@ -160,3 +160,16 @@ export function Meter({ used, total, label }: { used: number; total: number; lab
     </div>
   );
 }
+
+/** A check's output: the first 200 characters, the rest one click away. */
+export function CheckOutput({ text }: { text: string }): ReactNode {
+  if (text.length <= 200) return <code>{text}</code>;
+  return (
+    <details className="check-output">
+      <summary>
+        <code>{text.slice(0, 200)}…</code>
+      </summary>
+      <pre>{text}</pre>
+    </details>
+  );
+}
