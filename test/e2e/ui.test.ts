@@ -257,6 +257,12 @@ describe('the web UI in a browser', { skip: problem }, () => {
     assert.deepEqual(spills, [], 'every cell on one line');
     assert.ok((await page.getByTestId('job-count').allInnerTexts()).some((t) => t.includes('complete')), 'a row with a long count is among them');
 
+    await page.keyboard.press('?');
+    const keys = page.getByRole('dialog', { name: 'Keyboard' });
+    await keys.waitFor();
+    assert.match(await keys.innerText(), /g\s*j\s*Jobs/, 'the keys listed');
+    await page.keyboard.press('Escape');
+    await keys.waitFor({ state: 'hidden' });
     await page.keyboard.press('/');
     assert.equal(await page.evaluate('document.activeElement?.getAttribute("type")'), 'search', '/ focuses the search box');
     await page.locator('main').click({ position: { x: 5, y: 5 } });
