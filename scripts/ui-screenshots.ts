@@ -18,12 +18,15 @@ try {
   const { client } = cluster;
   await eventually('the failing check to turn critical', async () => (await fetch(`${cluster.dev.addr}/v1/health/service/search-http`).then((r) => r.json()) as { Checks: { Status: string }[] }[]).some((e) => e.Checks.some((c) => c.Status === 'critical')), 60_000);
   await eventually('the chain to have run', async () => (await client.dependencyGraph()).nodes.some((n) => n.last === 'failed'), 60_000);
+  // A run in the periodic job's history, beside its next launches.
+  await client.forcePeriodic('report-cron');
   const web = (await client.jobAllocations('web')).value.find((a) => a.clientStatus === 'running')!;
   const pages: [string, string][] = [
     ['overview', '/ui/'],
     ['jobs', '/ui/jobs'],
     ['job', '/ui/jobs/checkout-api?tab=deployments'],
     ['job-versions', '/ui/jobs/checkout-api?tab=versions'],
+    ['job-runs', '/ui/jobs/report-cron?tab=runs'],
     ['job-evaluations', '/ui/jobs/ml-trainer?tab=evaluations'],
     ['run', '/ui/jobs/web/edit'],
     ['allocation', `/ui/allocations/${web.id}`],

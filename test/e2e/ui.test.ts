@@ -120,7 +120,7 @@ describe('the web UI in a browser', { skip: problem }, () => {
     assert.equal((await client.getJob('ui-web')).groups[0].count, 2, 'nothing changed');
   });
 
-  it('shows the conflict when a KV edit loses a CAS race, and overwrites nothing', async () => {
+  it('shows the conflict when a KV edit loses a CAS race, and overwrites nothing; shows who holds a lock', async () => {
     const kv = new DiscoveryClient(client.servers);
     await kv.kvPut('app/config', 'v1');
     await navigate(page, '/ui/kv/app/config');
@@ -134,6 +134,12 @@ describe('the web UI in a browser', { skip: problem }, () => {
     await alert.waitFor();
     assert.match(await alert.innerText(), /changed by someone else/);
     assert.equal(Buffer.from((await kv.kvList('app/config')).value[0].Value ?? '', 'base64').toString(), 'theirs');
+
+    // A lock taken meanwhile shows live with its holder: the session's name and node.
+    const session = (await (await fetch(`${dev.addr}/v1/session/create`, { method: 'PUT', body: JSON.stringify({ Name: 'ui-leader' }) })).json()) as { ID: string };
+    await fetch(`${dev.addr}/v1/kv/app/leader?acquire=${session.ID}`, { method: 'PUT', body: 'me' });
+    const holders = page.getByTestId('lock-holders');
+    await holders.getByText(`app/leader: held by ui-leader ${session.ID.slice(0, 8)} on`).waitFor();
   });
 
   it('shows a log line within a second and runs `echo hi` in the exec terminal (docker)', { skip: engine ? undefined : 'no Docker engine' }, async () => {
@@ -179,12 +185,16 @@ describe('the web UI in a browser', { skip: problem }, () => {
     // Mark B's failed run successful from the page: C goes on, and the graph turns green live.
     await page.evaluate('window.stayed = true');
     await page.getByText('dag-b · failed').click();
+    await page.waitForURL(/\/ui\/dependencies\?job=dag-b$/);
     await page.getByRole('region', { name: 'Job dag-b' }).getByRole('button', { name: 'Mark successful' }).click();
     for (const label of ['dag-b · complete', 'dag-c · complete']) await page.getByText(label).waitFor({ timeout: 30_000 });
     assert.equal(await page.getByTestId('held').count(), 0, 'nothing held any more');
     assert.equal(await page.evaluate('window.stayed'), true, 'no reload');
     const b = (await client.jobRuns('dag-b')).runs.find((r) => r.markedSuccess);
     assert.ok(b, 'the server keeps who marked the run');
+    // The chosen job is part of the URL: a shared link opens it.
+    await navigate(page, '/ui/dependencies?job=dag-c');
+    await page.getByRole('region', { name: 'Job dag-c' }).waitFor();
   });
 
   it('lists each ruled-out node and its reason, in the plan’s dry run and in the job’s evaluations', async () => {
@@ -205,9 +215,89 @@ describe('the web UI in a browser', { skip: problem }, () => {
     await client.stopJob('ui-big', true);
   });
 
+  it('shows a periodic job’s next launches and forces one, and dispatches a parameterized job (a bad meta line named)', async () => {
+    const task = { name: 't', driver: 'process', config: { command: '/bin/sh', args: ['-c', 'exit 0'] }, resources: { cpu: 0.05, memory: '16MiB' } };
+    await client.registerJob({ id: 'ui-cron', type: 'batch', periodic: { cron: '0 3 * * *' }, groups: [{ name: 'g', tasks: [task] }] });
+    await client.registerJob({ id: 'ui-param', type: 'batch', parameterized: { payload: 'optional', meta_required: ['who'] }, groups: [{ name: 'g', tasks: [task] }] });
+    await navigate(page, '/ui/jobs/ui-cron?tab=runs');
+    const next = page.getByText(/^Next launches:/);
+    await next.waitFor();
+    assert.equal(await next.locator('time').count(), 5, 'the next five launches');
+    await page.getByRole('button', { name: 'Force a launch now' }).click();
+    const launched = page.getByTestId('launched');
+    await launched.getByRole('link', { name: /^ui-cron\/periodic-/ }).waitFor();
+    await page.getByRole('table', { name: 'Runs' }).getByRole('cell', { name: 'force', exact: true }).waitFor();
+
+    await navigate(page, '/ui/jobs/ui-param?tab=runs');
+    const meta = page.getByLabel('Meta (key=value, one a line)');
+    await meta.fill('who');
+    await page.getByRole('button', { name: 'Dispatch' }).click();
+    await page.getByRole('alert').getByText('meta "who" is not key=value').waitFor();
+    assert.equal((await client.jobRuns('ui-param')).runs.length, 0, 'nothing dispatched');
+    await meta.fill('who=ui');
+    await page.getByLabel('Payload').fill('hello');
+    await page.getByRole('button', { name: 'Dispatch' }).click();
+    await launched.getByRole('link', { name: /^ui-param\/dispatch-/ }).waitFor();
+    await page.getByRole('table', { name: 'Runs' }).getByRole('cell', { name: 'dispatch', exact: true }).waitFor();
+    const child = await client.getJob((await client.jobRuns('ui-param')).runs[0].childId!);
+    assert.equal(child.meta?.who, 'ui', 'the meta sent');
+  });
+
+  it('keeps each jobs row on one line, moves by keyboard, switches relative and absolute times, takes id prefixes in URLs, writes out an allocation’s usage', async () => {
+    await navigate(page, '/ui/');
+    await page.locator('h1').first().waitFor();
+    await page.keyboard.press('g');
+    await page.keyboard.press('j');
+    await page.waitForURL(/\/ui\/jobs$/);
+    const rows = page.locator('[data-testid="jobs-table"] .vrow:not(.head)');
+    await rows.first().waitFor();
+    // No cell wraps or spills out of its fixed-height row (the long counts end in an ellipsis).
+    const spills = await page.locator('[data-testid="jobs-table"] .vrow:not(.head) [role="cell"]').evaluateAll((cells) =>
+      cells.filter((c) => c.getBoundingClientRect().height > 24 || c.scrollHeight > c.clientHeight + 1).map((c) => c.textContent));
+    assert.deepEqual(spills, [], 'every cell on one line');
+    assert.ok((await page.getByTestId('job-count').allInnerTexts()).some((t) => t.includes('complete')), 'a row with a long count is among them');
+
+    await page.keyboard.press('?');
+    const keys = page.getByRole('dialog', { name: 'Keyboard' });
+    await keys.waitFor();
+    assert.match(await keys.innerText(), /g\s*j\s*Jobs/, 'the keys listed');
+    await page.keyboard.press('Escape');
+    await keys.waitFor({ state: 'hidden' });
+    await page.keyboard.press('/');
+    assert.equal(await page.evaluate('document.activeElement?.getAttribute("type")'), 'search', '/ focuses the search box');
+    await page.locator('main').click({ position: { x: 5, y: 5 } });
+    await page.keyboard.press('j');
+    await page.keyboard.press('j');
+    const second = await rows.nth(1).locator('a').innerText();
+    await eventually('the second row focused', async () => (await page.evaluate('document.activeElement?.textContent')) === second);
+    await page.keyboard.press('Enter');
+    await page.waitForURL(new RegExp(`/ui/jobs/${encodeURIComponent(second)}$`));
+
+    await navigate(page, '/ui/jobs/ui-web');
+    const time = page.getByRole('table', { name: 'Allocations' }).locator('time').first();
+    assert.match(await time.innerText(), /ago$/);
+    await page.keyboard.press('t');
+    await eventually('absolute times', async () => /\d{4}/.test(await time.innerText()));
+    assert.match((await time.getAttribute('title')) ?? '', /ago$/, 'the relative time on hover');
+    await page.getByRole('button', { name: 'Absolute times' }).click();
+    await eventually('relative times again', async () => /ago$/.test(await time.innerText()));
+
+    const alloc = (await client.jobAllocations('ui-web')).value.find((a) => a.clientStatus === 'running')!;
+    const [node] = (await client.listNodes()).value;
+    await navigate(page, `/ui/allocations/${alloc.id.slice(0, 8)}`);
+    await page.getByRole('heading', { name: new RegExp(alloc.id.slice(0, 8)) }).waitFor();
+    // Its live usage, written out beside the chart, against what it reserves.
+    await page.getByTestId('usage-now').getByText(/^Now: cpu [\d.]+ %, memory [\d.]+ MiB of 16 MiB reserved$/).waitFor();
+    await page.getByRole('link', { name: node.name, exact: true }).click();
+    await page.waitForURL(new RegExp(`/ui/nodes\\?node=${node.id.slice(0, 8)}$`));
+    await page.getByTestId(`node-${node.name}`).waitFor();
+    await navigate(page, '/ui/nodes?node=zzzz');
+    await page.getByRole('alert').getByText('No node has the name or id prefix').waitFor();
+  });
+
   it('passes axe-core on every page, light and dark, with no critical or serious violation', async () => {
     const alloc = (await client.jobAllocations('ui-web')).value[0];
-    const paths = ['/ui/', '/ui/jobs', '/ui/jobs/ui-web', '/ui/jobs/ui-web?tab=versions', '/ui/jobs/ui-web?tab=deployments', '/ui/jobs/ui-web?tab=evaluations', '/ui/run', `/ui/allocations/${alloc.id}`, '/ui/nodes', '/ui/topology', '/ui/services', '/ui/kv/app/config', '/ui/dependencies', '/ui/events', '/ui/servers'];
+    const paths = ['/ui/', '/ui/jobs', '/ui/jobs/ui-web', '/ui/jobs/ui-web?tab=versions', '/ui/jobs/ui-web?tab=deployments', '/ui/jobs/ui-web?tab=evaluations', '/ui/jobs/ui-param?tab=runs', '/ui/run', `/ui/allocations/${alloc.id}`, '/ui/nodes', '/ui/topology', '/ui/services', '/ui/kv/app/config', '/ui/dependencies', '/ui/events', '/ui/servers'];
     const found: string[] = [];
     for (const scheme of ['light', 'dark'] as const) {
       await page.emulateMedia({ colorScheme: scheme });

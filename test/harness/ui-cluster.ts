@@ -55,7 +55,7 @@ const step = (id: string, after: string[], code = 0): Record<string, unknown> =>
 });
 
 /** Register everything a busy cluster has. */
-async function populate(client: BerthClient): Promise<void> {
+async function populate(client: BerthClient, addr: string): Promise<void> {
   const teams = ['billing', 'search', 'auth', 'media', 'mail', 'ledger', 'report', 'ingest', 'notify', 'geo', 'cart', 'feed'];
   for (const t of teams) await client.registerJob(sleeper(`${t}-api`, 1 + (t.length % 3)));
   for (const t of teams.slice(0, 8)) await client.registerJob(sleeper(`${t}-worker`, 1));
@@ -82,6 +82,9 @@ async function populate(client: BerthClient): Promise<void> {
   await client.registerJob(v1);
   const kv = new DiscoveryClient(client.servers);
   for (const [k, v] of [['config/web/replicas', '3'], ['config/web/feature-flags', '{"newCheckout": true}'], ['config/search/index', 'products-v7'], ['locks/reindex', '']]) await kv.kvPut(k, v);
+  // A lock held by a session, for the KV page's lock holders.
+  const session = (await (await fetch(`${addr}/v1/session/create`, { method: 'PUT', body: JSON.stringify({ Name: 'reindex-leader', Behavior: 'release' }) })).json()) as { ID: string };
+  await fetch(`${addr}/v1/kv/locks/reindex?acquire=${session.ID}`, { method: 'PUT', body: 'search-worker' });
 }
 
 /** Start the cluster with `agents` extra nodes and fill it. */
@@ -96,7 +99,7 @@ export async function startUiCluster(agents = 2): Promise<UiCluster> {
   }
   const client = new BerthClient({ address: dev.addr });
   await eventually('every node ready', async () => (await client.listNodes()).value.filter((n) => n.status === 'ready').length === agents + 1);
-  await populate(client);
+  await populate(client, dev.addr);
   return {
     dev,
     client,

@@ -4,8 +4,8 @@ import { Link, useParams, useSearchParams } from 'react-router';
 import type { Allocation, TaskState } from '../../model/index.ts';
 import { api } from '../api.ts';
 import { useLive } from '../live.ts';
-import { useAllHealth, useServices } from '../queries.ts';
-import { ActionButton, Can, Header, Loaded, Status, Time } from '../parts/common.tsx';
+import { useAllHealth, useNodes, useServices } from '../queries.ts';
+import { ActionButton, Can, CheckOutput, Header, Loaded, Status, Time } from '../parts/common.tsx';
 import { Logs } from '../parts/logs.tsx';
 import { ExecTerminal } from '../parts/terminal.tsx';
 import { UsageChart } from '../parts/usage-chart.tsx';
@@ -41,7 +41,7 @@ function Checks({ alloc }: { alloc: Allocation }): ReactNode {
           <ul>
             {e.Checks.map((c) => (
               <li key={c.CheckID}>
-                {c.Name} <Status value={c.Status} /> <code>{c.Output}</code>
+                {c.Name} <Status value={c.Status} /> <CheckOutput text={c.Output} />
               </li>
             ))}
           </ul>
@@ -76,6 +76,7 @@ function AllocBody({ alloc }: { alloc: Allocation }): ReactNode {
   const [params, setParams] = useSearchParams();
   const tasks = Object.keys(alloc.taskStates);
   const task = params.get('task') ?? tasks[0] ?? '';
+  const nodeName = useNodes().data?.value.find((n) => n.id === alloc.nodeId)?.name;
   return (
     <>
       <dl className="props">
@@ -84,7 +85,9 @@ function AllocBody({ alloc }: { alloc: Allocation }): ReactNode {
           <Link to={`/jobs/${encodeURIComponent(alloc.jobId)}`}>{alloc.jobId}</Link> v{alloc.jobVersion}
         </dd>
         <dt>Node</dt>
-        <dd className="mono">{shortId(alloc.nodeId)}</dd>
+        <dd>
+          <Link to={`/nodes?node=${shortId(alloc.nodeId)}`}>{nodeName ?? shortId(alloc.nodeId)}</Link> <span className="mono muted">{shortId(alloc.nodeId)}</span>
+        </dd>
         <dt>Desired</dt>
         <dd>{alloc.desiredStatus} {alloc.desiredDescription}</dd>
         <dt>Resources</dt>
@@ -102,7 +105,7 @@ function AllocBody({ alloc }: { alloc: Allocation }): ReactNode {
         ))}
       </div>
       <h2>Usage</h2>
-      {alloc.clientStatus === 'running' ? <UsageChart allocId={alloc.id} /> : <p className="muted">Not running.</p>}
+      {alloc.clientStatus === 'running' ? <UsageChart allocId={alloc.id} reservedMiB={alloc.resources.memoryMiB} /> : <p className="muted">Not running.</p>}
       <h2>Services and checks</h2>
       <Checks alloc={alloc} />
       <h2>Logs</h2>

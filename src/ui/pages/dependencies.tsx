@@ -3,8 +3,8 @@
  * finished, live; a click selects a job for its runs and actions. Laid out by dagre, drawn by
  * React Flow.
  */
-import { useMemo, useState, type ReactNode } from 'react';
-import { Link } from 'react-router';
+import { useMemo, type ReactNode } from 'react';
+import { Link, useSearchParams } from 'react-router';
 import { useQuery } from '@tanstack/react-query';
 import { ReactFlow, Background, Controls, Position, type Edge, type Node as FlowNode } from '@xyflow/react';
 import '@xyflow/react/dist/style.css';
@@ -152,7 +152,10 @@ function Selected({ id, node }: { id: string; node?: GraphNode }): ReactNode {
 /** The Dependencies page. */
 export default function Dependencies(): ReactNode {
   const q = useQuery({ queryKey: ['graph'], queryFn: () => api().dependencyGraph() });
-  const [selected, setSelected] = useState<string>();
+  // The chosen job is in the URL (`?job=`), so the view can be shared and the back button returns.
+  const [params, setParams] = useSearchParams();
+  const selected = params.get('job') ?? undefined;
+  const setSelected = (id: string): void => setParams({ job: id });
   const drawn = useMemo(() => (q.data ? layout(q.data) : undefined), [q.data]);
   return (
     <>

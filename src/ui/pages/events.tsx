@@ -1,18 +1,11 @@
 /** Events: the live stream, filtered by topic. */
 import { useSyncExternalStore, type ReactNode } from 'react';
-import { Link, useSearchParams } from 'react-router';
+import { useSearchParams } from 'react-router';
 import { recentEvents } from '../live.ts';
 import { Header } from '../parts/common.tsx';
-import { shortId } from '../format.ts';
+import { EventTarget } from './overview.tsx';
 
 const TOPICS = ['Job', 'Allocation', 'Deployment', 'Evaluation', 'Node', 'Service', 'KV', 'Session'];
-
-function target(topic: string, key: string): ReactNode {
-  if (topic === 'Job') return <Link to={`/jobs/${encodeURIComponent(key)}`}>{key}</Link>;
-  if (topic === 'Allocation') return <Link to={`/allocations/${key}`}>{shortId(key)}</Link>;
-  if (topic === 'KV') return <Link to={`/kv/${key}`}>{key}</Link>;
-  return <span className="mono">{key}</span>;
-}
 
 /** The Events page. */
 export default function Events(): ReactNode {
@@ -52,7 +45,9 @@ export default function Events(): ReactNode {
               <td className="mono">{e.Index}</td>
               <td>{e.Topic}</td>
               <td>{e.Type}</td>
-              <td>{target(e.Topic, e.Key)}</td>
+              <td>
+                <EventTarget topic={e.Topic} id={e.Key} />
+              </td>
             </tr>
           ))}
         </tbody>

@@ -2,7 +2,7 @@
 import { useState, type ReactNode } from 'react';
 import { Link } from 'react-router';
 import { useQuery } from '@tanstack/react-query';
-import type { Allocation, Deployment, Evaluation, Job } from '../../model/index.ts';
+import type { Allocation, Deployment, Evaluation, Job, JobRun } from '../../model/index.ts';
 import { api } from '../api.ts';
 import { useLive } from '../live.ts';
 import { ActionButton, Can, Loaded, Meter, Status, Time } from '../parts/common.tsx';
@@ -38,7 +38,9 @@ export function AllocTable({ allocs }: { allocs: Allocation[] }): ReactNode {
             <td>
               {a.name} {a.canary && <Status value="canary" />}
             </td>
-            <td className="mono">{shortId(a.nodeId)}</td>
+            <td className="mono">
+              <Link to={`/nodes?node=${shortId(a.nodeId)}`}>{shortId(a.nodeId)}</Link>
+            </td>
             <td>v{a.jobVersion}</td>
             <td>{a.desiredStatus}</td>
             <td>
@@ -161,31 +163,74 @@ export function EvalsTab({ jobId }: { jobId: string }): ReactNode {
   return <Loaded query={q}>{(d) => <>{[...d].sort((a, b) => b.createTime - a.createTime).map((e) => <EvalCard key={e.id} e={e} />)}</>}</Loaded>;
 }
 
+/** `k=v` lines (or comma-separated) as meta; a line without `=` is an error naming it. */
+export function parseMeta(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const part of text.split(/[\n,]/).map((x) => x.trim()).filter(Boolean)) {
+    const eq = part.indexOf('=');
+    if (eq <= 0) throw new Error(`meta "${part}" is not key=value: write it as name=value`);
+    out[part.slice(0, eq).trim()] = part.slice(eq + 1).trim();
+  }
+  return out;
+}
+
+/** The text as base64, as the dispatch body carries a payload. */
+function base64(text: string): string {
+  return btoa(String.fromCharCode(...new TextEncoder().encode(text)));
+}
+
+/** What a force or a dispatch launched: a link to the child job. */
+function Launched({ run }: { run?: JobRun }): ReactNode {
+  if (!run) return null;
+  return (
+    <p role="status" data-testid="launched">
+      Launched {run.childId ? <Link to={`/jobs/${encodeURIComponent(run.childId)}`}>{run.childId}</Link> : 'nothing'} {run.reason && <span className="muted">({run.reason})</span>}
+    </p>
+  );
+}
+
+/** Dispatch a parameterized job: meta and a payload; the server's error shown beside it. */
+function Dispatch({ job, onRun }: { job: Job; onRun: (r: JobRun) => void }): ReactNode {
+  const [meta, setMeta] = useState('');
+  const [payload, setPayload] = useState('');
+  // A meta line that is not key=value throws before any request; ActionButton shows it beside the button.
+  const run = (): Promise<JobRun> => api().dispatchJob(job.id, { meta: parseMeta(meta), ...(payload ? { payload: base64(payload) } : {}) });
+  return (
+    <Can may={{ scope: 'jobs', name: job.id, capability: 'dispatch' }}>
+      <fieldset className="card dispatch">
+        <legend>Dispatch</legend>
+        <label>
+          Meta (key=value, one a line) <textarea rows={2} value={meta} onChange={(e) => setMeta(e.target.value)} />
+        </label>
+        <label>
+          Payload <textarea rows={2} value={payload} onChange={(e) => setPayload(e.target.value)} />
+        </label>
+        <ActionButton label="Dispatch" run={async () => run()} onDone={(r) => onRun(r as JobRun)} />
+      </fieldset>
+    </Can>
+  );
+}
+
 /** Periodic and parameterized jobs: next launches, run history, force, dispatch. */
 export function RunsTab({ job }: { job: Job }): ReactNode {
   const q = useQuery({ queryKey: ['runs', job.id], queryFn: () => api().jobRuns(job.id) });
-  const [meta, setMeta] = useState('');
+  const [launched, setLaunched] = useState<JobRun>();
   return (
     <Loaded query={q}>
       {(d) => (
         <div>
           <div className="actions">
-            {job.periodic && <ActionButton label="Force a launch now" run={() => api().forcePeriodic(job.id)} may={{ scope: 'jobs', name: job.id, capability: 'write' }} />}
-            {job.parameterized && (
-              <Can may={{ scope: 'jobs', name: job.id, capability: 'dispatch' }}>
-                <label>
-                  Meta (k=v, comma-separated) <input value={meta} onChange={(e) => setMeta(e.target.value)} />
-                </label>
-                <ActionButton label="Dispatch" run={() => api().dispatchJob(job.id, { meta: Object.fromEntries(meta.split(',').filter(Boolean).map((kv) => kv.split('=', 2) as [string, string])) })} />
-              </Can>
-            )}
+            {job.periodic && <ActionButton label="Force a launch now" run={() => api().forcePeriodic(job.id)} onDone={(r) => setLaunched(r as JobRun)} may={{ scope: 'jobs', name: job.id, capability: 'write' }} />}
+            {job.parameterized && <Dispatch job={job} onRun={setLaunched} />}
           </div>
+          <Launched run={launched} />
           {d.next.length > 0 && (
             <p>
               Next launches: {d.next.map((n) => <Time key={n} ms={n} />).reduce<ReactNode[]>((acc, t, i) => (i ? [...acc, ', ', t] : [t]), [])}
             </p>
           )}
-          <table aria-label="Runs">
+          {d.runs.length === 0 && <p className="muted">No runs yet.</p>}
+          <table aria-label="Runs" hidden={d.runs.length === 0}>
             <thead>
               <tr>
                 <th>Scheduled</th>

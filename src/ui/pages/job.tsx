@@ -48,7 +48,7 @@ function Groups({ job, summary }: { job: Job; summary: Record<string, GroupSumma
               <td>{s.complete}</td>
               <td>{s.failed}</td>
               <td>{s.lost}</td>
-              <td>{job.type === 'service' || job.type === 'batch' ? <ScaleCell jobId={job.id} group={g.name} count={g.count} /> : g.count}</td>
+              <td>{(job.type === 'service' || job.type === 'batch') && !job.periodic && !job.parameterized ? <ScaleCell jobId={job.id} group={g.name} count={g.count} /> : g.count}</td>
             </tr>
           );
         })}

@@ -1,10 +1,11 @@
 /** Jobs: searchable, filterable, sortable; virtualised so thousands scroll smoothly. */
-import { useMemo, useRef, type ReactNode } from 'react';
+import { useEffect, useMemo, useRef, useState, type ReactNode, type RefObject } from 'react';
 import { Link, useSearchParams } from 'react-router';
-import { useVirtualizer } from '@tanstack/react-virtual';
+import { useVirtualizer, type Virtualizer } from '@tanstack/react-virtual';
 import type { JobListItem } from '../../api/index.ts';
 import { useJobs } from '../queries.ts';
 import { Can, ErrorBox, Header, Status, Time } from '../parts/common.tsx';
+import { typing } from '../parts/keys.tsx';
 
 type SortKey = 'id' | 'type' | 'status' | 'submitTime';
 
@@ -27,20 +28,22 @@ function filtered(jobs: JobListItem[], params: URLSearchParams): JobListItem[] {
 
 function Row({ job }: { job: JobListItem }): ReactNode {
   const t = totals(job);
+  const count = `${t.running}/${t.desired} running${t.complete ? ` · ${t.complete} complete` : ''}${t.failed ? ` · ${t.failed} failed` : ''}`;
+  const groups = Object.keys(job.summary).join(', ');
   return (
     <>
-      <span role="cell">
+      <span role="cell" title={job.id}>
         <Link to={`/jobs/${encodeURIComponent(job.id)}`}>{job.id}</Link>
       </span>
       <span role="cell">{job.type}</span>
       <span role="cell">
         <Status value={job.stop ? 'stopped' : job.status} />
       </span>
-      <span role="cell" data-testid="job-count">
-        {t.running}/{t.desired} running{t.complete ? ` · ${t.complete} complete` : ''}{t.failed ? ` · ${t.failed} failed` : ''}
+      <span role="cell" data-testid="job-count" title={count}>
+        {count}
       </span>
-      <span role="cell">
-        {Object.keys(job.summary).join(', ')} <span className="muted">v{job.version}</span>
+      <span role="cell" title={`${groups} v${job.version}`}>
+        {groups} <span className="muted">v{job.version}</span>
       </span>
       <span role="cell">
         <Time ms={job.submitTime} />
@@ -53,7 +56,7 @@ function Filters({ params, set }: { params: URLSearchParams; set: (k: string, v:
   return (
     <div className="toolbar" role="search">
       <label>
-        Search <input type="search" value={params.get('q') ?? ''} onChange={(e) => set('q', e.target.value)} placeholder="job id" />
+        Search <input type="search" value={params.get('q') ?? ''} onChange={(e) => set('q', e.target.value)} placeholder="job id (press /)" />
       </label>
       <label>
         Type
@@ -77,6 +80,36 @@ function Filters({ params, set }: { params: URLSearchParams; set: (k: string, v:
   );
 }
 
+/**
+ * `j` and `k` move the focus down and up the rows (scrolling the virtualised list so the row
+ * exists), Enter opens the focused job (it is a link).
+ */
+function useRowKeys(count: number, virtual: Virtualizer<HTMLDivElement, Element>, scroller: RefObject<HTMLDivElement | null>): void {
+  const [at, setAt] = useState(-1);
+  useEffect(() => {
+    const onKey = (e: KeyboardEvent): void => {
+      if (typing(e) || (e.key !== 'j' && e.key !== 'k') || count === 0) return;
+      e.preventDefault();
+      setAt((i) => Math.max(0, Math.min(count - 1, e.key === 'j' ? i + 1 : i - 1)));
+    };
+    document.addEventListener('keydown', onKey);
+    return () => document.removeEventListener('keydown', onKey);
+  }, [count]);
+  useEffect(() => {
+    if (at < 0) return;
+    virtual.scrollToIndex(at, { align: 'auto' });
+    // The row is drawn once the scroll has landed and the virtualiser has rendered it: try a few frames.
+    let frame = 0;
+    const focus = (tries: number): void => {
+      const link = scroller.current?.querySelector<HTMLAnchorElement>(`[aria-rowindex="${at + 2}"] a`);
+      if (link) link.focus({ preventScroll: true });
+      else if (tries > 0) frame = requestAnimationFrame(() => focus(tries - 1));
+    };
+    frame = requestAnimationFrame(() => focus(10));
+    return () => cancelAnimationFrame(frame);
+  }, [at, virtual, scroller]);
+}
+
 /** The jobs table. */
 export function Jobs(): ReactNode {
   const query = useJobs();
@@ -85,6 +118,7 @@ export function Jobs(): ReactNode {
   const rows = useMemo(() => filtered(query.data?.value ?? [], params), [query.data, params]);
   const scroller = useRef<HTMLDivElement>(null);
   const virtual = useVirtualizer({ count: rows.length, getScrollElement: () => scroller.current, estimateSize: () => 36, overscan: 8 });
+  useRowKeys(rows.length, virtual, scroller);
   const sortBy = (k: SortKey): void => setParams((p) => (p.set('dir', p.get('sort') === k && p.get('dir') !== 'desc' ? 'desc' : 'asc'), p.set('sort', k), p), { replace: true });
   const head = (k: SortKey, label: string): ReactNode => (
     <span role="columnheader" aria-sort={params.get('sort') === k || (k === 'id' && !params.get('sort')) ? (params.get('dir') === 'desc' ? 'descending' : 'ascending') : 'none'}>

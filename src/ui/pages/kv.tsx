@@ -2,7 +2,8 @@
 import { useState, type ReactNode } from 'react';
 import { Link, useParams } from 'react-router';
 import { useQuery } from '@tanstack/react-query';
-import type { ConsulKvEntry } from '../../api/index.ts';
+import type { ConsulKvEntry, ConsulSession } from '../../api/index.ts';
+import { shortId } from '../format.ts';
 import { discoveryApi } from '../api.ts';
 import { useLive } from '../live.ts';
 import { ActionButton, ErrorBox, Header, Loaded } from '../parts/common.tsx';
@@ -57,12 +58,35 @@ function Editor({ entry, path }: { entry?: ConsulKvEntry; path: string }): React
   );
 }
 
+function useSessions(): ReturnType<typeof useQuery<ConsulSession[]>> {
+  return useQuery({ queryKey: ['sessions'], queryFn: () => discoveryApi().sessions() });
+}
+
 function Sessions(): ReactNode {
-  const q = useQuery({ queryKey: ['sessions'], queryFn: () => discoveryApi().sessions() });
+  const q = useSessions();
   return (
     <Loaded query={q}>
-      {(s) => (s.length === 0 ? <p className="muted">No sessions.</p> : <ul>{s.map((x) => <li key={x.ID}><span className="mono">{x.ID.slice(0, 8)}</span> {x.Name} on {x.Node} (TTL {x.TTL || 'none'}, {x.Behavior})</li>)}</ul>)}
+      {(s) => (s.length === 0 ? <p className="muted">No sessions.</p> : <ul>{s.map((x) => <li key={x.ID}><span className="mono" title={x.ID}>{shortId(x.ID)}</span> {x.Name} on {x.Node} (TTL {x.TTL || 'none'}, {x.Behavior})</li>)}</ul>)}
     </Loaded>
+  );
+}
+
+/** Each locked key with the session holding it: its name and node. */
+function LockHolders({ locks }: { locks: ConsulKvEntry[] }): ReactNode {
+  const sessions = useSessions().data ?? [];
+  if (locks.length === 0) return <p className="muted">No key is locked.</p>;
+  return (
+    <ul data-testid="lock-holders">
+      {locks.map((e) => {
+        const s = sessions.find((x) => x.ID === e.Session);
+        return (
+          <li key={e.Key}>
+            <Link to={`/kv/${e.Key}`}>{e.Key}</Link>: held by {s?.Name ? <strong>{s.Name}</strong> : 'session'} <span className="mono" title={e.Session}>{shortId(e.Session)}</span>
+            {s && <> on {s.Node}</>}
+          </li>
+        );
+      })}
+    </ul>
   );
 }
 
@@ -100,7 +124,7 @@ export default function Kv(): ReactNode {
         <div>
           {path && !path.endsWith('/') ? (q.data ? <Editor key={path} entry={entry} path={path} /> : null) : <p className="muted">Choose a key, or type a new one.</p>}
           <h2>Lock holders</h2>
-          {locks.length === 0 ? <p className="muted">No key is locked.</p> : <ul>{locks.map((e) => <li key={e.Key}>{e.Key}: session <span className="mono">{e.Session?.slice(0, 8)}</span></li>)}</ul>}
+          <LockHolders locks={locks} />
           <h2>Sessions</h2>
           <Sessions />
         </div>

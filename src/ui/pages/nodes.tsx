@@ -1,5 +1,6 @@
 /** Nodes: resources used over total, status, eligibility, drain with a deadline. */
 import { useState, type ReactNode } from 'react';
+import { Link, useSearchParams } from 'react-router';
 import type { Allocation, Node } from '../../model/index.ts';
 import { api } from '../api.ts';
 import { useAllocs, useNodes } from '../queries.ts';
@@ -83,9 +84,13 @@ export default function Nodes(): ReactNode {
   const nodes = useNodes();
   const allocs = useAllocs();
   const used = reservedByNode(allocs.data?.value ?? []);
+  // `?node=` narrows to one node, by name or by id prefix as the CLI takes it.
+  const wanted = useSearchParams()[0].get('node') ?? '';
+  const shown = (nodes.data?.value ?? []).filter((n) => !wanted || n.name === wanted || n.id.startsWith(wanted));
   return (
     <>
-      <Header title={`Nodes (${nodes.data?.value.length ?? '…'})`} />
+      <Header title={wanted ? `Node ${wanted}` : `Nodes (${nodes.data?.value.length ?? '…'})`}>{wanted && <Link to="/nodes">All nodes</Link>}</Header>
+      {wanted && nodes.data && shown.length === 0 && <p className="error" role="alert">No node has the name or id prefix “{wanted}”.</p>}
       <ErrorBox error={nodes.error} />
       <table aria-label="Nodes">
         <thead>
@@ -101,7 +106,7 @@ export default function Nodes(): ReactNode {
           </tr>
         </thead>
         <tbody>
-          {[...(nodes.data?.value ?? [])]
+          {[...shown]
             .sort((a, b) => a.name.localeCompare(b.name))
             .map((n) => (
               <NodeRow key={n.id} node={n} used={used.get(n.id)} />

@@ -78,15 +78,26 @@ function FailingChecks(): ReactNode {
   );
 }
 
+/** Where an event points: a link to its page, ids shortened as the CLI prints them (the whole id on hover). */
+export function EventTarget({ topic, id }: { topic: string; id: string }): ReactNode {
+  const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-/.test(id);
+  const short = uuid ? shortId(id) : id;
+  if (topic === 'Job') return <Link to={`/jobs/${encodeURIComponent(id)}`}>{id}</Link>;
+  if (topic === 'Allocation') return <Link className="mono" to={`/allocations/${id}`} title={id}>{short}</Link>;
+  if (topic === 'Node') return <Link className="mono" to={`/nodes?node=${short}`} title={id}>{short}</Link>;
+  if (topic === 'KV') return <Link to={`/kv/${id}`}>{id}</Link>;
+  return <span className="mono" title={id}>{short}</span>;
+}
+
 /** The live feed of recent events. */
 export function EventFeed({ limit = 30 }: { limit?: number }): ReactNode {
   const events = useSyncExternalStore(recentEvents.subscribe, recentEvents.get).slice(0, limit);
   return (
-    <ul className="feed" aria-live="polite">
+    <ul className="feed events" aria-live="polite">
       {events.length === 0 && <li className="muted">Waiting for changes…</li>}
       {events.map((e, i) => (
         <li key={`${e.Index}-${e.Key}-${i}`}>
-          <span className="mono">#{e.Index}</span> <strong>{e.Type}</strong> {e.Topic === 'Allocation' ? <Link to={`/allocations/${e.Key}`}>{shortId(e.Key)}</Link> : e.Topic === 'Job' ? <Link to={`/jobs/${encodeURIComponent(e.Key)}`}>{e.Key}</Link> : e.Key}
+          <span className="mono">#{e.Index}</span> <strong>{e.Type}</strong> <EventTarget topic={e.Topic} id={e.Key} />
         </li>
       ))}
     </ul>

@@ -3,7 +3,7 @@ import type { ReactNode } from 'react';
 import { Link, useParams } from 'react-router';
 import type { ConsulHealthEntry } from '../../api/index.ts';
 import { useAllHealth, useServices } from '../queries.ts';
-import { Header, Status } from '../parts/common.tsx';
+import { CheckOutput, Header, Status } from '../parts/common.tsx';
 
 function health(e: ConsulHealthEntry): string {
   if (e.Checks.some((c) => c.Status === 'critical')) return 'critical';
@@ -38,7 +38,7 @@ function Instances({ entries }: { entries: ConsulHealthEntry[] }): ReactNode {
               <td>
                 {e.Checks.map((c) => (
                   <div key={c.CheckID}>
-                    {c.Name} <Status value={c.Status} /> <code>{c.Output.slice(0, 200)}</code>
+                    {c.Name} <Status value={c.Status} /> <CheckOutput text={c.Output} />
                   </div>
                 ))}
               </td>

@@ -33,13 +33,37 @@ const clock = (() => {
   };
 })();
 
-/** A relative time with the absolute one on hover. */
+/** How times are written: "3m ago" (the absolute one on hover) or the absolute one (the relative one on hover); kept in local storage. */
+export type TimeMode = 'relative' | 'absolute';
+const TIME_MODE_KEY = 'berth.times';
+export const timeMode = (() => {
+  let mode: TimeMode = localStorage.getItem(TIME_MODE_KEY) === 'absolute' ? 'absolute' : 'relative';
+  const listeners = new Set<() => void>();
+  return {
+    get: (): TimeMode => mode,
+    toggle(): void {
+      mode = mode === 'relative' ? 'absolute' : 'relative';
+      localStorage.setItem(TIME_MODE_KEY, mode);
+      for (const l of listeners) l();
+    },
+    subscribe: (l: () => void): (() => void) => (listeners.add(l), () => listeners.delete(l)),
+  };
+})();
+
+/** The time mode, for components. */
+export function useTimeMode(): TimeMode {
+  return useSyncExternalStore(timeMode.subscribe, timeMode.get);
+}
+
+/** A time, relative or absolute as the user chose (the other one on hover). */
 export function Time({ ms }: { ms: number | undefined }): ReactNode {
   const now = Math.max(useSyncExternalStore(clock.subscribe, clock.get), Date.now());
+  const mode = useTimeMode();
   if (!ms) return <span className="muted">-</span>;
+  const [shown, other] = mode === 'absolute' ? [absTime(ms), relTime(ms, now)] : [relTime(ms, now), absTime(ms)];
   return (
-    <time dateTime={new Date(ms).toISOString()} title={absTime(ms)}>
-      {relTime(ms, now)}
+    <time dateTime={new Date(ms).toISOString()} title={other}>
+      {shown}
     </time>
   );
 }
@@ -134,5 +158,18 @@ export function Meter({ used, total, label }: { used: number; total: number; lab
     <div className="meter" role="meter" aria-label={label} aria-valuenow={Math.round(pct)} aria-valuemin={0} aria-valuemax={100}>
       <div className="meter-fill" style={{ width: `${pct}%` }} />
     </div>
+  );
+}
+
+/** A check's output: the first 200 characters, the rest one click away. */
+export function CheckOutput({ text }: { text: string }): ReactNode {
+  if (text.length <= 200) return <code>{text}</code>;
+  return (
+    <details className="check-output">
+      <summary>
+        <code>{text.slice(0, 200)}…</code>
+      </summary>
+      <pre>{text}</pre>
+    </details>
   );
 }

@@ -3,6 +3,8 @@ import { useState, type FormEvent, type ReactNode } from 'react';
 import { NavLink, Outlet } from 'react-router';
 import { setToken } from '../api.ts';
 import { queryClient, tokenWanted, useConnection, useTokenWanted } from '../live.ts';
+import { timeMode, useTimeMode } from './common.tsx';
+import { KeyboardNavigation } from './keys.tsx';
 
 const NAV: [string, string][] = [
   ['/', 'Overview'],
@@ -36,7 +38,9 @@ export function Layout(): ReactNode {
             </NavLink>
           ))}
         </nav>
+        <TimeToggle />
       </header>
+      <KeyboardNavigation />
       {connection === 'lost' && (
         <div className="banner" role="status">
           Lost the connection to the server; retrying…
@@ -46,6 +50,18 @@ export function Layout(): ReactNode {
       <main id="main">
         <Outlet />
       </main>
+    </div>
+  );
+}
+
+/** Relative or absolute times, everywhere (also the `t` key). */
+function TimeToggle(): ReactNode {
+  const mode = useTimeMode();
+  return (
+    <div className="prefs">
+      <button type="button" aria-pressed={mode === 'absolute'} onClick={() => timeMode.toggle()} title="Switch relative and absolute times (t); press ? for every key">
+        Absolute times
+      </button>
     </div>
   );
 }
