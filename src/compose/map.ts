@@ -7,7 +7,7 @@ import { stringify } from 'yaml';
 import { parseJobSpec, formatErrors } from '../jobspec/index.ts';
 import type { ReadFile } from './load.ts';
 import { berthName, jobIdOf, obj, type MapContext, type Obj } from './map-context.ts';
-import { fileTemplates, groupPorts, groupServices, healthCheck, taskVolumes } from './map-group.ts';
+import { fileTemplates, groupPorts, groupServices, healthCheck, taskVolumes, volumeWarnings } from './map-group.ts';
 import { lifecycle, placement, updateBlock } from './map-job.ts';
 import { buildOf, killTimeout, taskConfig, taskEnv, taskLogs, taskResources, type BuildSpec } from './map-task.ts';
 import { mergeValue } from './merge.ts';
@@ -80,6 +80,7 @@ export function jobsTakeConditions(): boolean {
 export function mapProject(project: ComposeProject, o: MapOptions): MapResult {
   const ctx: MapContext = { project, read: o.read, nodes: o.nodes ?? 1, warnings: [], problems: [] };
   networkWarnings(ctx);
+  volumeWarnings(ctx);
   const jobs = Object.entries(project.services).map(([name, svc]) => mapService(name, svc, ctx));
   if (jobsTakeConditions()) {
     for (const job of jobs) {
