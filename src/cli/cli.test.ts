@@ -65,6 +65,14 @@ describe('berth CLI', { concurrency: 2 }, () => {
     assert.match(r.stderr, /--meta.*expected key=value/);
   });
 
+  it('exits 2 on a --service-address-range that is not a CIDR block, naming the flag, and creates no data dir', async () => {
+    const dataDir = path.join(tmp, 'range-data');
+    const r = await berth(['server', '--data-dir', dataDir, '--http-addr', '127.0.0.1:1', '--service-address-range', '10.0.0.0/31']);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /^Error: Cannot use service address range "10\.0\.0\.0\/31": expected an IPv4 CIDR block .*--service-address-range/);
+    assert.equal(fs.existsSync(dataDir), false);
+  });
+
   it('exits 1 when no server answers, saying so and pointing at BERTH_ADDR', async () => {
     const r = await berth(['job', 'status'], { BERTH_ADDR: 'http://127.0.0.1:1' });
     assert.equal(r.code, 1);
