@@ -125,5 +125,6 @@ describe('reading compose projects', () => {
   it('reports a YAML error with its line', () => {
     const r = load({ '/p/compose.yaml': 'services:\n  web: {image: a\n' });
     assert.match(!r.ok ? r.problems[0].path : '', /^\/p\/compose.yaml:\d+:\d+$/);
+    assert.doesNotMatch(!r.ok ? r.problems[0].message : '', /line \d+, column \d+|:$/, 'the place is in the path, once');
   });
 });

@@ -93,7 +93,7 @@ export function readComposeFile(file: string, at: { read: ReadFile; env: Record<
   const doc = parseDocument(text, { customTags: COMPOSE_TAGS, merge: true, uniqueKeys: true, prettyErrors: true });
   if (doc.errors.length > 0) {
     // The first few: one slip in YAML makes the parser report every token after it.
-    for (const e of doc.errors.slice(0, 3)) at.problems.push({ path: `${file}:${e.linePos?.[0].line ?? '?'}:${e.linePos?.[0].col ?? '?'}`, message: e.message.split('\n')[0] });
+    for (const e of doc.errors.slice(0, 3)) at.problems.push({ path: `${file}:${e.linePos?.[0].line ?? '?'}:${e.linePos?.[0].col ?? '?'}`, message: e.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '') });
     return undefined;
   }
   const raw: unknown = doc.toJS({ maxAliasCount: 1000 }) ?? {};
