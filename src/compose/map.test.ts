@@ -255,6 +255,30 @@ services:
     assert.deepEqual(api.after, jobsTakeConditions() ? [{ job: 'shop-db', condition: 'completed' }] : undefined);
   });
 
+  it('refuses a duration, size, CPU count, count or port that is none, each at its path, instead of a default', () => {
+    const files: Record<string, string> = {
+      '/p/compose.yaml': `services:
+  a:
+    image: busybox
+    ports: ["abc", "8080:80", "3000-3001:3000-3001"]
+    healthcheck: {test: [CMD, x], interval: 5 parsecs, retries: -3}
+    deploy: {replicas: 2, resources: {limits: {memory: 12 potatoes, cpus: "0.5"}}, update_config: {delay: soon}}
+    mem_reservation: 64m
+    cpus: many
+`,
+    };
+    const read = (f: string): string | undefined => files[f];
+    const loaded = loadProject({ cwd: '/p', read, environment: {}, projectName: 'shop' });
+    assert.ok(loaded.ok);
+    const r = mapProject(loaded.project, { read });
+    assert.deepEqual(r.problems.map((p) => p.path), [
+      'services.a.healthcheck.interval', 'services.a.healthcheck.retries', 'services.a.deploy.update_config.delay',
+      'services.a.deploy.resources.limits.memory', 'services.a.cpus', 'services.a.ports[0].target', 'services.a.ports[2].target',
+    ]);
+    assert.equal(r.problems[0].message, '"5 parsecs" is not a duration such as 10s, 1m30s or 500ms');
+    assert.match(r.problems[6].message, /one port per entry/);
+  });
+
   it('reports a job berth would refuse, with the job spec path', () => {
     const r = convert('services: {web: {image: w, ports: ["80:80", "80:81"]}}');
     assert.match(r.problems.map((p) => p.message).join(), /static: port 80 is already asked for/);

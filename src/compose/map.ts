@@ -12,6 +12,7 @@ import { lifecycle, placement, updateBlock } from './map-job.ts';
 import { buildOf, killTimeout, taskConfig, taskEnv, taskLogs, taskResources, type BuildSpec } from './map-task.ts';
 import { mergeValue } from './merge.ts';
 import { networkWarnings, serviceScopes } from './map-networks.ts';
+import { checkValues } from './values.ts';
 import type { ComposeProblem, ComposeProject, ComposeWarning } from './types.ts';
 
 /** Service keys the mapping reads (or that reading the project already applied). */
@@ -123,6 +124,7 @@ function mapService(name: string, svc: Obj, ctx: MapContext): MappedService {
   const at = `services.${name}`;
   const sctx = { ...ctx, service: name };
   reportUnknown(svc, at, ctx);
+  checkValues(svc, at, ctx);
   const jobId = jobIdOf(ctx.project.name, name);
   const deploy = obj(svc.deploy) ?? {};
   const life = lifecycle(svc, at, ctx);
