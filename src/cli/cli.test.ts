@@ -1,6 +1,6 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile, execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
@@ -63,6 +63,24 @@ describe('berth CLI', { concurrency: 2 }, () => {
     const r = await berth(['agent', '--meta', 'rack', '--server', 'http://127.0.0.1:1']);
     assert.equal(r.code, 2);
     assert.match(r.stderr, /--meta.*expected key=value/);
+  });
+
+  it('exits 2 on a --service-address-range that is not a CIDR block, naming the flag, and creates no data dir', async () => {
+    const dataDir = path.join(tmp, 'range-data');
+    const r = await berth(['server', '--data-dir', dataDir, '--http-addr', '127.0.0.1:1', '--service-address-range', '10.0.0.0/31']);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /^Error: Cannot use service address range "10\.0\.0\.0\/31": expected an IPv4 CIDR block .*--service-address-range/);
+    assert.equal(fs.existsSync(dataDir), false);
+  });
+
+  it('stops quietly when the reader of its output goes away (`berth ... | head`)', async () => {
+    const child = spawn(process.execPath, [bin, 'completion', 'bash'], { cwd: tmp, stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout.destroy();
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    assert.equal(stderr, '');
+    assert.equal(code, 0);
   });
 
   it('exits 1 when no server answers, saying so and pointing at BERTH_ADDR', async () => {

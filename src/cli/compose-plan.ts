@@ -4,7 +4,7 @@
  * stop. Exit codes as `job plan`: 0 nothing would change, 1 something would, 255 an error.
  */
 import { BerthClient, type JobPlanResponse } from '../api/index.ts';
-import { dependencyOrder, type MappedService } from '../compose/index.ts';
+import { cycleMessage, dependencyOrder, type MappedService } from '../compose/index.ts';
 import { formatDiff } from '../jobspec/index.ts';
 import { PLAN_EXIT, planChanges } from './commands/job-plan.ts';
 import { nodeCount, projectJobs, readProject, serviceOf, type ComposeOptions } from './compose-project.ts';
@@ -45,7 +45,7 @@ export async function composePlan(o: ComposeOptions & { json?: boolean }): Promi
     const client = new BerthClient();
     const { project, jobs } = readProject(o, { nodes: await nodeCount(client) });
     const sorted = dependencyOrder(jobs);
-    if (!sorted.ok) throw new CliError(`depends_on has a cycle: ${sorted.cycle.join(' -> ')}`);
+    if (!sorted.ok) throw new CliError(`Cannot plan project "${project.name}": ${cycleMessage(sorted.cycle)}`);
     order = sorted.batches;
     const byName = new Map(jobs.map((j) => [j.service, j]));
     plans = await Promise.all(order.flat().map(async (name) => {

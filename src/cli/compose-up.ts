@@ -4,7 +4,7 @@
  * an unchanged file registers the same specs, which the server keeps as they are.
  */
 import { BerthClient } from '../api/index.ts';
-import { dependencyOrder, type MappedService } from '../compose/index.ts';
+import { cycleMessage, dependencyOrder, type MappedService } from '../compose/index.ts';
 import { paint } from './colour.ts';
 import { buildServices } from './compose-build.ts';
 import { nodeCount, projectJobs, readProject, serviceOf, type ComposeOptions } from './compose-project.ts';
@@ -55,7 +55,7 @@ export async function composeUp(o: ComposeOptions & UpOptions, names: string[]):
   const { project, jobs: all } = readProject(o, { services: names, nodes: await nodeCount(client) });
   const jobs = withDependencies(all, names);
   const order = dependencyOrder(jobs);
-  if (!order.ok) throw new CliError(`Cannot start project "${project.name}": depends_on has a cycle: ${order.cycle.join(' -> ')}`);
+  if (!order.ok) throw new CliError(`Cannot start project "${project.name}": ${cycleMessage(order.cycle)}`);
   const width = Math.max(...jobs.map((j) => j.service.length));
   await buildServices(client, jobs, { always: o.build === true, say: (service, what) => say(service, width, what) });
   const timeoutMs = (o.waitTimeout ?? 300) * 1000;

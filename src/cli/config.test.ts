@@ -118,4 +118,15 @@ describe('applyConfigFile', () => {
     assert.equal(err.exitCode, 2);
     assert.match(err.message, /setting "reserve-memory".*unknown size unit "M".*512Mi/);
   });
+
+  it('takes --ingress repeated or comma-separated (as BERTH_INGRESS), and refuses an address given twice', async () => {
+    const agent = daemonCommands().find((c) => c.name() === 'agent')!;
+    let got: Record<string, unknown> | undefined;
+    agent.exitOverride().configureOutput({ writeErr: () => {} }).action((opts: Record<string, unknown>) => void (got = opts));
+    await agent.parseAsync(['--ingress', '127.0.0.1:8080, 10.0.0.1:8080', '--ingress', '[::1]:8080'], { from: 'user' });
+    assert.deepEqual(got!.ingress, [{ host: '127.0.0.1', port: 8080 }, { host: '10.0.0.1', port: 8080 }, { host: '::1', port: 8080 }]);
+    const twice = daemonCommands().find((c) => c.name() === 'agent')!.exitOverride().configureOutput({ writeErr: () => {} }).action(() => {});
+    const err = await twice.parseAsync(['--ingress', '127.0.0.1:8080', '--ingress', '127.0.0.1:8080'], { from: 'user' }).catch((e: unknown) => e);
+    assert.match(String((err as Error).message), /127\.0\.0\.1:8080 is given twice; give each address once/);
+  });
 });

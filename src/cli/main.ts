@@ -9,6 +9,13 @@ let running: Command | undefined;
 const dash = process.argv.indexOf('--');
 if (process.argv.slice(0, dash < 0 ? undefined : dash).includes('--no-color')) disableColour();
 
+// A reader that goes away (`berth compose logs -f | head`) is the end of the output, not an error:
+// stop quietly, with no unhandled 'error' event and stack trace.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(0);
+  throw err;
+});
+
 try {
   const program = await buildProgram(process.argv.slice(2));
   program.hook('preAction', (_root, action) => {

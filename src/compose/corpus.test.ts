@@ -34,6 +34,11 @@ describe('the awesome-compose corpus', () => {
           if (network) assert.ok((loaded.project.networks[network] as Record<string, unknown>)[nkey] !== undefined, `warning not naming a key the file has: ${w.path}`);
           continue;
         }
+        const [, volume, vkey] = /^volumes\.([^.]+)\.([a-z_]+)$/.exec(w.path) ?? [];
+        if (volume) {
+          assert.ok((loaded.project.volumes[volume] as Record<string, unknown>)[vkey] !== undefined, `warning not naming a key the file has: ${w.path}`);
+          continue;
+        }
         const [, service, key] = /^services\.([^.]+)\.([a-z_]+)/.exec(w.path) ?? [];
         assert.ok(service && key && (loaded.project.services[service] as Record<string, unknown>)[key] !== undefined, `warning not naming a key the file has: ${w.path}: ${w.message}`);
         assert.ok(w.message.length > 10);

@@ -2,5 +2,5 @@
 export { loadProject, discoverFiles, normalizeProjectName, DEFAULT_FILES, type LoadOptions, type ReadFile } from './load.ts';
 export { mapProject, specsYaml, afterEntries, jobsTakeConditions, type MapOptions, type MapResult, type MappedService, type Dependency } from './map.ts';
 export { interpolateString } from './interpolate.ts';
-export { dependencyOrder } from './order.ts';
+export { cycleMessage, dependencyOrder } from './order.ts';
 export type { ComposeProject, ComposeService, ComposeWarning, ComposeProblem, LoadResult } from './types.ts';

@@ -114,16 +114,26 @@ describe('reading compose projects', () => {
   });
 
   it('keeps x- extensions out of the model, and takes the name from -p, COMPOSE_PROJECT_NAME or name:', () => {
-    const files = { '/p/compose.yaml': 'name: Shop.App\nx-common: &c {image: a}\nx-berth: {priority: 70}\nservices: {web: *c}\n' };
+    const files = { '/p/compose.yaml': 'name: shop_app\nx-common: &c {image: a}\nx-berth: {priority: 70}\nservices: {web: *c}\n' };
     const p = project(files);
-    assert.equal(p.name, 'shopapp');
+    assert.equal(p.name, 'shop_app');
     assert.deepEqual(Object.keys(p.extensions), ['x-common', 'x-berth']);
     assert.equal(project(files, { environment: { COMPOSE_PROJECT_NAME: 'env' } }).name, 'env');
     assert.equal(project(files, { projectName: 'flag', environment: { COMPOSE_PROJECT_NAME: 'env' } }).name, 'flag');
   });
 
+  it('refuses a project name given that is not valid as it is, and makes the directory name valid', () => {
+    const bad = load({ '/p/compose.yaml': 'name: Shop.App\nservices: {web: {image: a}}\n' });
+    assert.deepEqual(!bad.ok ? bad.problems : [], [{ path: 'name', message: 'invalid project name "Shop.App": use only lowercase letters, digits, - and _, starting with a letter or digit (such as "shopapp")' }]);
+    const flag = load({ '/p/compose.yaml': 'services: {web: {image: a}}\n' }, { projectName: 'Bad Name!' });
+    assert.equal(!flag.ok ? flag.problems[0].path : '', '-p');
+    const dir = loadProject({ cwd: '/My.Proj', read: (f) => (f === '/My.Proj/compose.yaml' ? 'services: {web: {image: a}}' : undefined), environment: {} });
+    assert.equal(dir.ok ? dir.project.name : '', 'myproj');
+  });
+
   it('reports a YAML error with its line', () => {
     const r = load({ '/p/compose.yaml': 'services:\n  web: {image: a\n' });
     assert.match(!r.ok ? r.problems[0].path : '', /^\/p\/compose.yaml:\d+:\d+$/);
+    assert.doesNotMatch(!r.ok ? r.problems[0].message : '', /line \d+, column \d+|:$/, 'the place is in the path, once');
   });
 });

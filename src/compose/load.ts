@@ -61,6 +61,21 @@ export function normalizeProjectName(name: string): string {
   return name.toLowerCase().replace(/[^a-z0-9_-]/g, '').replace(/^[^a-z0-9]+/, '');
 }
 
+/**
+ * The project name: one given (-p, COMPOSE_PROJECT_NAME, the top-level `name:`) must be valid as
+ * it is, as Compose has it; the directory's name is made valid.
+ */
+function projectName(o: LoadOptions, env: Record<string, string>, merged: Obj, workingDir: string, problems: ComposeProblem[]): string {
+  const given: [string, string] | undefined = o.projectName !== undefined ? ['-p', o.projectName]
+    : env.COMPOSE_PROJECT_NAME !== undefined ? ['COMPOSE_PROJECT_NAME', env.COMPOSE_PROJECT_NAME]
+    : typeof merged.name === 'string' ? ['name', merged.name] : undefined;
+  const name = normalizeProjectName(given?.[1] ?? path.basename(workingDir));
+  if (given && name !== given[1]) {
+    problems.push({ path: given[0], message: `invalid project name "${given[1]}": use only lowercase letters, digits, - and _, starting with a letter or digit${name ? ` (such as "${name}")` : ''}` });
+  } else if (!name) problems.push({ path: 'name', message: `the directory name "${path.basename(workingDir)}" makes no project name (lowercase letters, digits, - and _); pass one with -p` });
+  return name;
+}
+
 /** The variables of the env files (later ones win), under the shell's. */
 function readEnvironment(o: LoadOptions, projectDir: string, problems: ComposeProblem[]): Record<string, string> {
   const fromFiles: Record<string, string> = {};
@@ -93,7 +108,7 @@ export function readComposeFile(file: string, at: { read: ReadFile; env: Record<
   const doc = parseDocument(text, { customTags: COMPOSE_TAGS, merge: true, uniqueKeys: true, prettyErrors: true });
   if (doc.errors.length > 0) {
     // The first few: one slip in YAML makes the parser report every token after it.
-    for (const e of doc.errors.slice(0, 3)) at.problems.push({ path: `${file}:${e.linePos?.[0].line ?? '?'}:${e.linePos?.[0].col ?? '?'}`, message: e.message.split('\n')[0] });
+    for (const e of doc.errors.slice(0, 3)) at.problems.push({ path: `${file}:${e.linePos?.[0].line ?? '?'}:${e.linePos?.[0].col ?? '?'}`, message: e.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '') });
     return undefined;
   }
   const raw: unknown = doc.toJS({ maxAliasCount: 1000 }) ?? {};
@@ -189,8 +204,7 @@ export function loadProject(o: LoadOptions): LoadResult {
   const services = resolveExtends(isMap(merged.services) ? merged.services : {}, at) as Record<string, ComposeService>;
   const active = new Set([...(o.profiles ?? []), ...(env.COMPOSE_PROFILES ?? '').split(',').filter(Boolean)]);
   const enabled = applyProfiles(services, active, o.services ?? [], problems);
-  const name = normalizeProjectName(o.projectName ?? env.COMPOSE_PROJECT_NAME ?? (typeof merged.name === 'string' ? merged.name : path.basename(workingDir)));
-  if (!name) problems.push({ path: 'name', message: 'the project name is empty once made lowercase letters, digits, - and _; pass one with -p' });
+  const name = projectName(o, env, merged, workingDir, problems);
   for (const s of o.services ?? []) if (!services[s]) problems.push({ path: `services.${s}`, message: `no service "${s}" in the project (services: ${Object.keys(services).join(', ')})` });
   if (problems.length > 0) return { ok: false, problems };
   const extensions = Object.fromEntries(Object.entries(merged).filter(([k]) => k.startsWith('x-')));

@@ -87,8 +87,39 @@ export function taskVolumes(svc: Obj, at: string, ctx: MapContext & { service: s
     else if (v.type === 'volume') out.push(`${volumeName(v.source, target, ctx)}:${target}${ro}`);
     else if (v.type === 'tmpfs') tmpfs.push(tmpfsEntry(target, obj(v.tmpfs), `${at}.volumes[${i}].tmpfs`, ctx));
     else ctx.warnings.push({ path: `${at}.volumes[${i}]`, message: `type ${String(v.type)} is not honoured: berth mounts binds, named volumes and tmpfs` });
+    if (v.type === 'bind' || v.type === 'volume') volumeOptionWarnings(v, `${at}.volumes[${i}]`, ctx);
   }
   return { volumes: out, tmpfs };
+}
+
+/**
+ * The options of a bind or volume mount berth does not pass on, each by name: it mounts source,
+ * target and read_only. A bind's missing host path is created as Docker's binds do, so
+ * `create_host_path: true` (Compose's default) is honoured and only `false` is named.
+ */
+function volumeOptionWarnings(v: Obj, at: string, ctx: MapContext): void {
+  const say = (path: string, message: string): void => void ctx.warnings.push({ path, message });
+  if (typeof v.mode === 'string') say(`${at}`, `mount options "${v.mode}" are not honoured: berth mounts read-write or :ro`);
+  if (v.consistency !== undefined) say(`${at}.consistency`, 'not honoured by berth');
+  for (const kind of ['bind', 'volume', 'image'] as const) {
+    for (const [k, value] of Object.entries(obj(v[kind]) ?? {})) {
+      if (kind === 'bind' && k === 'create_host_path' && value !== false) continue;
+      say(`${at}.${kind}.${k}`, `not honoured: berth mounts ${v.type === 'bind' ? 'the host path' : 'the volume'} at the target with its defaults`);
+    }
+  }
+}
+
+/** Keys of a top-level volume berth honours: the rest (driver, driver_opts, labels) are named, as the node's engine makes the volume with its local driver. */
+const VOLUME_HONOURED = new Set(['name', 'external']);
+
+/** Warnings for the top-level `volumes` keys berth does not pass to the node's engine, each by name. */
+export function volumeWarnings(ctx: MapContext): void {
+  for (const [volume, def] of Object.entries(ctx.project.volumes)) {
+    for (const k of Object.keys(obj(def) ?? {})) {
+      if (VOLUME_HONOURED.has(k) || k.startsWith('x-')) continue;
+      ctx.warnings.push({ path: `volumes.${volume}.${k}`, message: "not honoured: the node's engine creates the volume with its local driver and no options when a task first mounts it" });
+    }
+  }
 }
 
 /** A tmpfs volume's `size` (bytes or a Docker size) and `mode` (octal) as mount options. */
@@ -109,9 +140,12 @@ function volumeName(source: unknown, target: string, ctx: MapContext & { service
   return typeof def?.name === 'string' ? def.name : `${ctx.project.name}_${String(source)}`;
 }
 
-/** Handlebars would read `{{` in a secret as a template: escaped, the content is written as it is. */
+/**
+ * Handlebars would read `{{` in a secret as a template: escaped, the content is written as it is.
+ * An empty file is a Handlebars comment, which renders as nothing (a template's text may not be empty).
+ */
 function literal(text: string): string {
-  return text.replace(/\{\{/g, '\\{{');
+  return text === '' ? '{{!-- empty --}}' : text.replace(/\{\{/g, '\\{{');
 }
 
 /**

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { loadProject } from './load.ts';
 import { afterEntries, jobsTakeConditions, mapProject, type MapResult } from './map.ts';
-import { dependencyOrder } from './order.ts';
+import { cycleMessage, dependencyOrder } from './order.ts';
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- specs read as loose trees in tests
 
@@ -135,6 +135,27 @@ volumes: {data: {}, ext: {external: true}}
     assert.deepEqual(paths(r), ['services.db.volumes[4]']);
   });
 
+  it('names each mount option and top-level volume key it does not pass on', () => {
+    const r = convert(`services:
+  db:
+    image: d
+    volumes:
+      - ./src:/src:z
+      - data:/d:nocopy
+      - {type: volume, source: data, target: /e, volume: {nocopy: true, subpath: sub}}
+      - {type: bind, source: ., target: /y, bind: {propagation: rshared, create_host_path: true}, consistency: cached}
+      - {type: bind, source: ./gone, target: /g, bind: {create_host_path: false}}
+volumes: {data: {driver: nfs, driver_opts: {type: nfs}, labels: {a: b}, name: shop-data}}
+`);
+    assert.deepEqual(r.spec('db').groups[0].tasks[0].config.volumes, ['/p/src:/src', 'shop-data:/d', 'shop-data:/e', '/p:/y', '/p/gone:/g']);
+    assert.deepEqual(paths(r).sort(), [
+      'services.db.volumes[0]', 'services.db.volumes[1]', 'services.db.volumes[2].volume.nocopy', 'services.db.volumes[2].volume.subpath',
+      'services.db.volumes[3].bind.propagation', 'services.db.volumes[3].consistency', 'services.db.volumes[4].bind.create_host_path',
+      'volumes.data.driver', 'volumes.data.driver_opts', 'volumes.data.labels',
+    ]);
+    assert.match(r.warnings.find((w) => w.path === 'services.db.volumes[0]')?.message ?? '', /"z"/);
+  });
+
   it('delivers secrets and configs from a file, the environment or content as templates bound at their Compose paths', () => {
     const r = convert(`services:
   db:
@@ -155,6 +176,12 @@ configs: {conf: {content: "a={{b}}"}, motd: {content: hi}}
     assert.deepEqual(task.config.volumes, ['secrets/pw:/run/secrets/pw:ro', 'secrets/key:/run/secrets/api.key:ro', 'local/conf:/etc/app.conf:ro', 'local/motd:/motd:ro']);
     assert.equal(task.env.PASSWORD_FILE, '/run/secrets/pw');
     assert.deepEqual(paths(r), ['services.db.secrets[1].mode']);
+  });
+
+  it('delivers an empty secret file as an empty file, not an invalid job', () => {
+    const r = convert('services: {db: {image: d, secrets: [pw]}}\nsecrets: {pw: {file: ./pw.txt}}', { files: { '/p/pw.txt': '' } });
+    assert.deepEqual(r.problems, []);
+    assert.deepEqual(r.spec('db').groups[0].tasks[0].templates, [{ data: '{{!-- empty --}}', destination: 'secrets/pw', change_mode: 'restart' }]);
   });
 
   it('names every key it does not honour, and never a key it does', () => {
@@ -218,6 +245,7 @@ services:
     assert.deepEqual(r.jobs.find((j) => j.service === 'api')?.dependsOn, { db: { condition: 'service_healthy', required: true, restart: false } });
     const cyc = convert('services: {a: {image: w, depends_on: [b]}, b: {image: a, depends_on: [a]}}');
     assert.deepEqual(dependencyOrder(cyc.jobs), { ok: false, cycle: ['a', 'b', 'a'] });
+    assert.equal(cycleMessage(['a', 'b', 'a']), 'services.a.depends_on: a dependency cycle a -> b -> a; remove one of these depends_on entries');
   });
 
   it('writes depends_on as after: with conditions when job specs take them', () => {
@@ -225,6 +253,30 @@ services:
     assert.deepEqual(afterEntries('shop', deps, ['db', 'api']), [{ job: 'shop-db', condition: 'healthy', restart: true }]);
     const api = convert('services: {api: {image: a, depends_on: {db: {condition: service_completed_successfully}}}, db: {image: d}}').spec('api');
     assert.deepEqual(api.after, jobsTakeConditions() ? [{ job: 'shop-db', condition: 'completed' }] : undefined);
+  });
+
+  it('refuses a duration, size, CPU count, count or port that is none, each at its path, instead of a default', () => {
+    const files: Record<string, string> = {
+      '/p/compose.yaml': `services:
+  a:
+    image: busybox
+    ports: ["abc", "8080:80", "3000-3001:3000-3001"]
+    healthcheck: {test: [CMD, x], interval: 5 parsecs, retries: -3}
+    deploy: {replicas: 2, resources: {limits: {memory: 12 potatoes, cpus: "0.5"}}, update_config: {delay: soon}}
+    mem_reservation: 64m
+    cpus: many
+`,
+    };
+    const read = (f: string): string | undefined => files[f];
+    const loaded = loadProject({ cwd: '/p', read, environment: {}, projectName: 'shop' });
+    assert.ok(loaded.ok);
+    const r = mapProject(loaded.project, { read });
+    assert.deepEqual(r.problems.map((p) => p.path), [
+      'services.a.healthcheck.interval', 'services.a.healthcheck.retries', 'services.a.deploy.update_config.delay',
+      'services.a.deploy.resources.limits.memory', 'services.a.cpus', 'services.a.ports[0].target', 'services.a.ports[2].target',
+    ]);
+    assert.equal(r.problems[0].message, '"5 parsecs" is not a duration such as 10s, 1m30s or 500ms');
+    assert.match(r.problems[6].message, /one port per entry/);
   });
 
   it('reports a job berth would refuse, with the job spec path', () => {

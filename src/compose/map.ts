@@ -7,11 +7,12 @@ import { stringify } from 'yaml';
 import { parseJobSpec, formatErrors } from '../jobspec/index.ts';
 import type { ReadFile } from './load.ts';
 import { berthName, jobIdOf, obj, type MapContext, type Obj } from './map-context.ts';
-import { fileTemplates, groupPorts, groupServices, healthCheck, taskVolumes } from './map-group.ts';
+import { fileTemplates, groupPorts, groupServices, healthCheck, taskVolumes, volumeWarnings } from './map-group.ts';
 import { lifecycle, placement, updateBlock } from './map-job.ts';
 import { buildOf, killTimeout, taskConfig, taskEnv, taskLogs, taskResources, type BuildSpec } from './map-task.ts';
 import { mergeValue } from './merge.ts';
 import { networkWarnings, serviceScopes } from './map-networks.ts';
+import { checkValues } from './values.ts';
 import type { ComposeProblem, ComposeProject, ComposeWarning } from './types.ts';
 
 /** Service keys the mapping reads (or that reading the project already applied). */
@@ -80,6 +81,7 @@ export function jobsTakeConditions(): boolean {
 export function mapProject(project: ComposeProject, o: MapOptions): MapResult {
   const ctx: MapContext = { project, read: o.read, nodes: o.nodes ?? 1, warnings: [], problems: [] };
   networkWarnings(ctx);
+  volumeWarnings(ctx);
   const jobs = Object.entries(project.services).map(([name, svc]) => mapService(name, svc, ctx));
   if (jobsTakeConditions()) {
     for (const job of jobs) {
@@ -122,6 +124,7 @@ function mapService(name: string, svc: Obj, ctx: MapContext): MappedService {
   const at = `services.${name}`;
   const sctx = { ...ctx, service: name };
   reportUnknown(svc, at, ctx);
+  checkValues(svc, at, ctx);
   const jobId = jobIdOf(ctx.project.name, name);
   const deploy = obj(svc.deploy) ?? {};
   const life = lifecycle(svc, at, ctx);

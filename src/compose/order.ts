@@ -16,6 +16,11 @@ export function dependencyOrder(jobs: readonly MappedService[]): { ok: true; bat
   return { ok: true, batches };
 }
 
+/** A cycle as a message: where it is, the services in it, and the fix. */
+export function cycleMessage(cycle: readonly string[]): string {
+  return `services.${cycle[0]}.depends_on: a dependency cycle ${cycle.join(' -> ')}; remove one of these depends_on entries`;
+}
+
 function findCycle(deps: Map<string, string[]>, done: Set<string>): string[] {
   const start = [...deps.keys()].find((n) => !done.has(n)) ?? '';
   const path = [start];

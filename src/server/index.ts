@@ -9,3 +9,4 @@ export { PlanApplier } from './evals/index.ts';
 export type { EtcdTlsFiles } from './open-state.ts';
 export type { ServerMember } from './cluster/index.ts';
 export type { StateBackend } from '../state/index.ts';
+export { parseAddressRange } from './jobs/index.ts';

@@ -75,6 +75,32 @@ describe('service checks on the agent', () => {
     await until('the task restarted by check_restart', () => runner.taskStates().t.restarts >= 1);
   });
 
+  it('report a passing check again after its task restarts, as the server registers the instance afresh', async (t) => {
+    const server = await fakeServer(t);
+    const listening = net.createServer((c) => c.end());
+    await new Promise<void>((r) => listening.listen(0, '127.0.0.1', r));
+    t.after(() => listening.close());
+    const port = (listening.address() as AddressInfo).port;
+    const job: Job = mockJob({
+      groups: [
+        mockGroup({
+          ports: [{ label: 'http' }],
+          services: [{ name: 'web', portLabel: 'http', tags: [], meta: {}, addressMode: 'auto', checks: [{ type: 'tcp', intervalMs: 30, timeoutMs: 200, successBeforePassing: 0, failuresBeforeCritical: 0 }] }],
+          tasks: [mockTask({ name: 't', config: { command: 'run' }, killTimeoutMs: 20 })],
+        }),
+      ],
+    });
+    const alloc = mockAlloc({ jobId: job.id, ports: [{ label: 'http', value: port, to: port }] });
+    const { runner } = await allocRunner({ job, alloc, drivers: [new MockDriver()], servers: new ServerPool(server.url) });
+    runner.start();
+    t.after(() => runner.stop());
+    await until('a passing report', () => server.updates.some((u) => u.Status === 'passing'));
+    await new Promise((r) => setTimeout(r, 100));
+    assert.deepEqual(server.updates.map((u) => u.Status), ['passing'], 'only transitions while the task runs on');
+    await runner.runnerOf('t')!.restart('restarted by an operator');
+    await until('passing reported again after the restart', () => server.updates.filter((u) => u.Status === 'passing').length >= 2);
+  });
+
   it('docker tasks get berth DNS servers unless they name their own or use the host network', () => {
     const dns = { servers: ['172.17.0.1'], search: [] };
     assert.deepEqual(withDns({ image: 'x' }, 'docker', dns).dnsServers, ['172.17.0.1']);

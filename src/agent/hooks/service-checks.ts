@@ -30,6 +30,8 @@ export interface ServiceChecks {
   stop(): void;
   /** The runners by what they check (id, task, port, spec): a new job version keeps those it did not change. */
   readonly runners: Map<string, CheckRunner>;
+  /** The tasks each runner's check is about, by the same key. */
+  readonly tasks: Map<string, string[]>;
 }
 
 /**
@@ -41,6 +43,7 @@ export function startServiceChecks(runner: CheckedAlloc, deps: ServiceCheckDeps,
   const servers = deps.servers;
   if (!servers) return undefined;
   const runners = new Map<string, CheckRunner>();
+  const taskLists = new Map<string, string[]>();
   for (const svc of allocServices(runner.job, runner.alloc.group)) {
     const id = instanceId(runner.alloc.id, svc);
     const ids = checkIds(id, svc.spec.checks.length);
@@ -53,6 +56,7 @@ export function startServiceChecks(runner: CheckedAlloc, deps: ServiceCheckDeps,
       if (kept !== undefined) {
         previous!.runners.delete(key);
         runners.set(key, kept);
+        taskLists.set(key, tasks);
         return;
       }
       const target: ProbeTarget = {
@@ -70,13 +74,14 @@ export function startServiceChecks(runner: CheckedAlloc, deps: ServiceCheckDeps,
       });
       check.start();
       runners.set(key, check);
+      taskLists.set(key, tasks);
     });
   }
   // What the new version did not keep stops; the previous set is used up.
   previous?.stop();
   previous?.runners.clear();
   if (runners.size === 0) return undefined;
-  return { runners, stop: () => runners.forEach((r) => r.stop()) };
+  return { runners, tasks: taskLists, stop: () => runners.forEach((r) => r.stop()) };
 }
 
 async function report(servers: ServerPool, checkId: string, status: string, output: string): Promise<void> {
@@ -142,6 +147,8 @@ function restartTasks(runner: CheckedAlloc, deps: ServiceCheckDeps, tasks: strin
  */
 export function serviceChecksHook(alloc: HookedAlloc, deps: ServiceCheckDeps): AllocHook {
   let checks: ServiceChecks | undefined;
+  /** The tasks seen running: a fresh start of one of them is a restart. */
+  const started = new Set<string>();
   return {
     name: 'service checks',
     poststart() {
@@ -152,6 +159,14 @@ export function serviceChecksHook(alloc: HookedAlloc, deps: ServiceCheckDeps): A
     },
     stop() {
       checks?.stop();
+    },
+    // A task started again (restart policy, `berth alloc restart`, `compose restart`): the server
+    // registers its instance afresh, checks critical, so each check of it reports its level again.
+    taskStarted(taskName, _handle, fresh) {
+      const again = started.has(taskName);
+      started.add(taskName);
+      if (!fresh || !again || !checks) return;
+      for (const [key, runner] of checks.runners) if (checks.tasks.get(key)?.includes(taskName)) runner.taskRestarted();
     },
     checks() {
       return [...(checks?.runners.values() ?? [])].map((r) => ({ id: r.id, status: r.status }));

@@ -175,9 +175,15 @@ interface AgentOpts extends Omit<RunOpts, 'httpAddr'> {
   ingressIdleTimeout?: number;
 }
 
-/** `--ingress` may be repeated. */
+/** `--ingress` may be repeated, and each value (or BERTH_INGRESS) may list several, comma-separated; each address once. */
 function collectIngress(value: string, previous: HostPort[] | undefined): HostPort[] {
-  return [...(previous ?? []), hostPort(value)];
+  const out = [...(previous ?? [])];
+  for (const one of value.split(',').map((v) => v.trim()).filter(Boolean)) {
+    const address = hostPort(one);
+    if (out.some((a) => a.host === address.host && a.port === address.port)) throw new InvalidArgumentError(`${one} is given twice; give each address once`);
+    out.push(address);
+  }
+  return out;
 }
 
 /** The agent's ingress settings from its flags; none without `--ingress`. */
@@ -447,6 +453,7 @@ async function openState(opts: RunOpts): Promise<StateBackend> {
 }
 
 async function startServer(opts: RunOpts, logger: Logger): Promise<Server> {
+  await checkServiceAddressRange(opts);
   const tls = await listenerTls(opts);
   const peers = await serverPeers(opts);
   const warning = securityWarning({ bindAddress: opts.httpAddr.host, aclEnabled: opts.acl === true, tlsEnabled: tls !== undefined });
@@ -466,6 +473,17 @@ async function startServer(opts: RunOpts, logger: Logger): Promise<Server> {
     const e = err as NodeJS.ErrnoException;
     if (e.code === 'EADDRINUSE') throw new CliError(`Cannot listen on ${opts.httpAddr.host}:${opts.httpAddr.port}: the address is in use (is another berth running? pick another with --http-addr)`);
     throw err;
+  }
+}
+
+/** A --service-address-range the server would refuse is a usage error (exit 2), found before the state is opened. */
+async function checkServiceAddressRange(opts: RunOpts): Promise<void> {
+  if (opts.serviceAddressRange === undefined) return;
+  const { parseAddressRange } = await serverLayer();
+  try {
+    parseAddressRange(opts.serviceAddressRange);
+  } catch (err) {
+    throw new CliError(`${(err as Error).message} (--service-address-range, BERTH_SERVICE_ADDRESS_RANGE)`, EXIT_USAGE);
   }
 }
 

@@ -110,6 +110,15 @@ describe('checks: runner', () => {
     assert.deepEqual(reports, ['passing']);
   });
 
+  it('reports its level again after the task restarted, unchanged as it is', async () => {
+    const { r, reports } = runner(['passing', 'passing', 'passing']);
+    await r.runOnce();
+    await r.runOnce();
+    r.taskRestarted();
+    await r.runOnce();
+    assert.deepEqual(reports, ['passing', 'passing']);
+  });
+
   it('check_restart restarts after limit critical results past the grace period', async () => {
     const restarts: string[] = [];
     const { r } = runner(['critical', 'critical', 'critical', 'passing', 'critical'], { checkRestart: { limit: 2, graceMs: 0 } }, (why) => restarts.push(why));

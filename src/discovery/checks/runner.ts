@@ -66,8 +66,13 @@ export class CheckRunner {
     void this.#loop.stop();
   }
 
-  /** The task (re)started: check_restart counts from scratch after the grace period. */
+  /**
+   * The task (re)started: check_restart counts from scratch after the grace period, and the
+   * catalog registered the instance afresh with its checks critical (catalog/derive.ts), so a
+   * level other than critical is reported again even though it did not change here.
+   */
   taskRestarted(): void {
+    this.#reported = 'critical';
     this.#criticalRun = 0;
     this.#graceUntil = this.#now() + (this.#o.spec.checkRestart?.graceMs ?? 0);
   }
