@@ -236,6 +236,7 @@ try {
   await target.stop();
   // The agent stops with its tasks running (as on an upgrade); this run's are ended here.
   for (const p of markedProcesses(MARK)) process.kill(p.pid, 'SIGKILL');
-  await rm(dir, { recursive: true, force: true });
+  // Their wrappers write exit files as they go: retry the removal meanwhile.
+  await rm(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });
 }
 process.stdout.write(JSON.stringify({ mode, ...result, load_average: round(loadavg()[0]) }) + '\n');
