@@ -38,8 +38,8 @@ const log = (s: string): void => void process.stderr.write(s + '\n');
 /** What a storm needs of the cluster under test. */
 interface Target {
   client: BerthClient;
-  /** Kill a server (the leader, on etcd) with `signal` and start it again; resolves when it answers. */
-  crash(signal: 'SIGKILL' | 'SIGTERM'): Promise<void>;
+  /** Kill a server (the leader, on etcd) with `signal` and start it again; resolves when it answers, with a note. */
+  crash(signal: 'SIGKILL' | 'SIGTERM'): Promise<string>;
   stop(): Promise<void>;
   logs(): string;
 }
@@ -54,6 +54,7 @@ async function sqliteTarget(dir: string): Promise<Target> {
     crash: async (signal) => {
       await (signal === 'SIGKILL' ? server.kill9() : server.stop());
       server = await startServer(dataDir, server.port);
+      return '';
     },
     stop: async () => {
       await agent.stop();
@@ -70,8 +71,12 @@ async function etcdTarget(): Promise<Target> {
     crash: async () => {
       const leader = await cluster.leader(30_000);
       const i = cluster.servers.indexOf(leader);
+      const t = Date.now();
       await cluster.kill9(i);
+      const next = await cluster.leader(30_000);
+      const failover = Date.now() - t;
       await cluster.startServer(i);
+      return `leader ${leader.name} killed, ${next.name} leads after ${failover} ms`;
     },
     stop: () => cluster.stop(),
     logs: () => cluster.agents.map((a: BerthProcess) => a.logs().slice(-3000)).join('\n'),
@@ -155,9 +160,9 @@ async function deployStorm(target: Target): Promise<Record<string, unknown>> {
   for (let k = 0; k < KILLS; k++) {
     await sleep(1000 + Math.random() * 2000);
     const t = Date.now();
-    await target.crash('SIGKILL');
+    const note = await target.crash('SIGKILL');
     restartMs.push(Date.now() - t);
-    log(`  kill ${k + 1}/${KILLS}: back in ${restartMs.at(-1)} ms (${((Date.now() - t0) / 1000).toFixed(0)} s in)`);
+    log(`  kill ${k + 1}/${KILLS}: back in ${restartMs.at(-1)} ms (${((Date.now() - t0) / 1000).toFixed(0)} s in) ${note}`);
   }
   stormOver = true;
   const sent = await updates;
