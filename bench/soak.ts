@@ -24,7 +24,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { BerthClient } from '../src/api/index.ts';
 import { startAgent, startServer } from '../test/harness/cluster.ts';
-import { berthPid, markedProcesses, openFds, rssBytes } from './storm-lib.ts';
+import { berthPid, markedProcesses, openFds, rssBytes } from '../test/harness/storm.ts';
 
 const { values } = parseArgs({ options: { quick: { type: 'boolean' }, minutes: { type: 'string' } } });
 const MINUTES = Number(values.minutes ?? (values.quick ? 3 : 30));

@@ -26,7 +26,7 @@ import { parseArgs } from 'node:util';
 import { BerthClient } from '../src/api/index.ts';
 import { startAgent, startServer, type BerthProcess } from '../test/harness/cluster.ts';
 import { startHaCluster } from '../test/harness/ha.ts';
-import { clean, judge, markedProcesses, type Convergence, type JobView } from './storm-lib.ts';
+import { clean, judge, markedProcesses, type Convergence, type JobView } from '../test/harness/storm.ts';
 
 const { values } = parseArgs({ options: { quick: { type: 'boolean' }, etcd: { type: 'boolean' }, cron: { type: 'boolean' }, kills: { type: 'string' } } });
 const KILLS = Number(values.kills ?? (values.quick ? 5 : 20));

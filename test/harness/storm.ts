@@ -1,10 +1,10 @@
 /**
- * Shared parts of bench/storm.ts and bench/soak.ts: the process tasks a storm or soak leaves on
- * this host (found by a marker in their environment), and how a run's allocations are judged
- * once it has converged.
+ * Shared by test/e2e/server-storm.test.ts, bench/storm.ts and bench/soak.ts: the process tasks
+ * a storm or soak leaves on this host (found by a marker in their environment), and how a run's
+ * allocations are judged once it has converged.
  */
 import { readdirSync, readFileSync } from 'node:fs';
-import type { Allocation } from '../src/model/index.ts';
+import type { Allocation } from '../../src/model/index.ts';
 
 /** A task process of a bench run: its pid and the allocation whose task it is. */
 export interface MarkedProcess {
