@@ -11,7 +11,8 @@
  *   --etcd            the same with 3 `berth server --etcd` on a real 3-member etcd, killing the
  *                     leader each time (and starting it again).
  *   --cron            a periodic job every 10 s across 5 server restarts, SIGTERM and SIGKILL
- *                     alternating: scheduled times run twice, and missed (none may be, with
+ *                     alternating, each aimed at a scheduled time (down across it, or killed
+ *                     150 ms after it): scheduled times run twice, and missed (none may be, with
  *                     epsilon 30 s covering the seconds the server is down).
  * --quick: 5 kills (full: 20); --kills N overrides.
  *
@@ -39,7 +40,7 @@ const log = (s: string): void => void process.stderr.write(s + '\n');
 interface Target {
   client: BerthClient;
   /** Kill a server (the leader, on etcd) with `signal` and start it again; resolves when it answers, with a note. */
-  crash(signal: 'SIGKILL' | 'SIGTERM'): Promise<string>;
+  crash(signal: 'SIGKILL' | 'SIGTERM', downMs?: number): Promise<string>;
   stop(): Promise<void>;
   logs(): string;
 }
@@ -51,8 +52,9 @@ async function sqliteTarget(dir: string): Promise<Target> {
   const client = new BerthClient({ address: server.addr });
   return {
     client,
-    crash: async (signal) => {
+    crash: async (signal, downMs = 0) => {
       await (signal === 'SIGKILL' ? server.kill9() : server.stop());
+      await sleep(downMs);
       server = await startServer(dataDir, server.port);
       return '';
     },
@@ -186,20 +188,26 @@ function cronSpec(): object {
   };
 }
 
-/** The cron storm: restarts every ~12 s, SIGTERM and SIGKILL alternating; runs per scheduled time. */
+/**
+ * The cron storm: each restart aimed at a scheduled time T, SIGTERM and SIGKILL alternating, in
+ * turn the server down across T (stopped 300 ms before, back 2 s after: the run is launched late,
+ * inside epsilon) and killed 150 ms after T (the launch may be in flight). Then runs per scheduled time.
+ */
 async function cronStorm(target: Target, restarts: number): Promise<Record<string, unknown>> {
   const { client } = target;
   await retry(() => client.registerJob(cronSpec(), 'json'));
   const from = Math.ceil((Date.now() + 500) / 10_000) * 10_000;
   const down: number[] = [];
   for (let k = 0; k < restarts; k++) {
-    // Each restart lands at a different phase of the 10 s period, some across a scheduled time.
-    await sleep(9_000 + ((k * 3_700) % 6_000));
+    // Signals alternate; the two aims go in pairs, so each signal meets each aim.
     const signal = k % 2 === 0 ? 'SIGTERM' : 'SIGKILL';
+    const across = Math.floor(k / 2) % 2 === 0;
+    const T = Math.ceil((Date.now() + 5_000) / 10_000) * 10_000;
+    await sleep(T + (across ? -300 : 150) - Date.now());
     const t = Date.now();
-    await target.crash(signal);
+    await target.crash(signal, across ? 2_000 : 0);
     down.push(Date.now() - t);
-    log(`  restart ${k + 1}/${restarts} (${signal}): down ${down.at(-1)} ms`);
+    log(`  restart ${k + 1}/${restarts} (${signal}, ${across ? 'down across' : 'killed just after'} ${new Date(T).toISOString()}): down ${down.at(-1)} ms`);
   }
   await sleep(12_000);
   const to = Math.floor((Date.now() - 11_000) / 10_000) * 10_000;
@@ -214,7 +222,11 @@ async function cronStorm(target: Target, restarts: number): Promise<Record<strin
     if (launched.length === 0) missed++;
     if (at.some((r) => r.outcome === 'skipped')) skipped++;
     doubled += Math.max(0, launched.length - 1);
-    for (const r of launched) if (r.allocIds.length > 1) doubled += r.allocIds.length - 1;
+    // A second launch of the same time would reuse the child's id: count its allocations too.
+    for (const r of launched) {
+      const allocs = (await retry(() => client.jobAllocations(r.childId!))).value.length;
+      doubled += Math.max(0, r.allocIds.length - 1, allocs - 1);
+    }
   }
   const late = runs.filter((r) => r.scheduled >= from && r.scheduled <= to && r.launched !== undefined).map((r) => r.launched! - r.scheduled);
   log(`cron: ${expected} scheduled times across ${restarts} restarts; missed ${missed}, doubled ${doubled}, skipped ${skipped}; launch lag max ${Math.max(0, ...late)} ms`);
