@@ -44,6 +44,9 @@ interface Sample {
   state_rows: number;
   sqlite_mb: number;
   task_processes: number;
+  /** V8 heap in use (after the last GC, as prom-client reads it): says whether RSS growth is the JS heap. */
+  server_heap_mb: number;
+  agent_heap_mb: number;
 }
 
 function spec(j: number, version: number, count: number): object {
@@ -87,11 +90,12 @@ async function kvStep(addr: string): Promise<void> {
   await res.arrayBuffer();
 }
 
-async function stateRows(addr: string): Promise<number> {
-  const text = await (await fetch(`${addr}/v1/metrics`)).text();
+/** The sum of the samples of `metric` (with or without labels) in the metrics page at `url`. */
+async function metric(url: string, name: string): Promise<number> {
+  const text = await (await fetch(url)).text();
   return text
     .split('\n')
-    .filter((l) => l.startsWith('berth_state_rows{'))
+    .filter((l) => l.startsWith(`${name}{`) || l.startsWith(`${name} `))
     .reduce((n, l) => n + Number(l.split(' ').at(-1)), 0);
 }
 
@@ -124,17 +128,27 @@ async function churn(client: BerthClient, addr: string, stop: () => boolean): Pr
   return counts;
 }
 
-async function sample(t0: number, addr: string, pids: { server: number; agent: number }, dataDir: string): Promise<Sample> {
+interface Watched {
+  server: number;
+  agent: number;
+  /** The agent's own endpoint, for its metrics. */
+  agentAddr: string;
+}
+
+async function sample(t0: number, addr: string, pids: Watched, dataDir: string): Promise<Sample> {
   const db = path.join(dataDir, 'state.db');
+  const agentHeap = await metric(`${pids.agentAddr}/v1/metrics`, 'berth_agent_nodejs_heap_size_used_bytes').catch(() => NaN);
   return {
     t_s: Math.round((Date.now() - t0) / 1000),
     server_rss_mb: mb(rssBytes(pids.server)),
     agent_rss_mb: mb(rssBytes(pids.agent)),
     server_fds: openFds(pids.server),
     agent_fds: openFds(pids.agent),
-    state_rows: await stateRows(addr),
+    state_rows: await metric(`${addr}/v1/metrics`, 'berth_state_rows'),
     sqlite_mb: Math.round((fileMb(db) + fileMb(`${db}-wal`)) * 10) / 10,
     task_processes: markedProcesses(MARK).length,
+    server_heap_mb: mb(await metric(`${addr}/v1/metrics`, 'berth_nodejs_heap_size_used_bytes')),
+    agent_heap_mb: mb(agentHeap),
   };
 }
 
@@ -163,8 +177,9 @@ async function main(dir: string): Promise<Record<string, unknown>> {
   const gc = ['--gc-interval', '30s', '--eval-gc-threshold', '1m', '--job-gc-threshold', '1m', '--deployment-gc-threshold', '1m'];
   const server = await startServer(dataDir, undefined, '127.0.0.1', gc);
   const agent = await startAgent({ servers: [server.addr], dataDir: path.join(dir, 'agent'), nodeName: 'soak', driver: 'process' });
-  const pids = { server: berthPid(server.child.pid!), agent: berthPid(agent.child.pid!) };
   const client = new BerthClient({ address: server.addr });
+  const agentAddr = (await client.listNodes()).value[0]?.httpAddr ?? '';
+  const pids = { server: berthPid(server.child.pid!), agent: berthPid(agent.child.pid!), agentAddr: agentAddr.startsWith('http') ? agentAddr : `http://${agentAddr}` };
   try {
     const t0 = Date.now();
     const end = t0 + MINUTES * 60_000;

@@ -110,7 +110,7 @@ export function berthPid(childPid: number): number {
   try {
     const kids = readFileSync(`/proc/${childPid}/task/${childPid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
     for (const k of kids) {
-      if (readFileSync(`/proc/${k}/cmdline`, 'utf8').includes('berth')) return Number(k);
+      if (readFileSync(`/proc/${k}/cmdline`, 'utf8').includes('bin/berth.js')) return Number(k);
     }
   } catch {
     // No children file: the child is the process.
