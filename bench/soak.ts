@@ -13,7 +13,7 @@
  * meant to grow for hours, so a 3- or 30-minute soak would measure only that design.
  * --quick: 3 minutes (full: 30).
  *
- *   npx tsx bench/soak.ts [--quick] [--minutes N]
+ *   npx tsx bench/soak.ts [--quick] [--minutes N] [--warmup SECONDS]
  * The last line printed is JSON with every sample and the verdicts.
  */
 import { statSync } from 'node:fs';
@@ -26,9 +26,9 @@ import { BerthClient } from '../src/api/index.ts';
 import { startAgent, startServer } from '../test/harness/cluster.ts';
 import { berthPid, markedProcesses, openFds, rssBytes } from '../test/harness/storm.ts';
 
-const { values } = parseArgs({ options: { quick: { type: 'boolean' }, minutes: { type: 'string' } } });
+const { values } = parseArgs({ options: { quick: { type: 'boolean' }, minutes: { type: 'string' }, warmup: { type: 'string' } } });
 const MINUTES = Number(values.minutes ?? (values.quick ? 3 : 30));
-const WARMUP_MS = values.quick ? 90_000 : 300_000;
+const WARMUP_MS = values.warmup ? Number(values.warmup) * 1000 : values.quick ? 90_000 : 300_000;
 const SAMPLE_MS = 30_000;
 const MARK = `soak-${process.pid}`;
 const JOB_IDS = 10;
@@ -47,6 +47,9 @@ interface Sample {
   /** V8 heap in use (after the last GC, as prom-client reads it): says whether RSS growth is the JS heap. */
   server_heap_mb: number;
   agent_heap_mb: number;
+  /** The agent's heap reserved, and memory outside it (Buffers): where its RSS goes. */
+  agent_heap_total_mb: number;
+  agent_external_mb: number;
 }
 
 function spec(j: number, version: number, count: number): object {
@@ -137,7 +140,7 @@ interface Watched {
 
 async function sample(t0: number, addr: string, pids: Watched, dataDir: string): Promise<Sample> {
   const db = path.join(dataDir, 'state.db');
-  const agentHeap = await metric(`${pids.agentAddr}/v1/metrics`, 'berth_agent_nodejs_heap_size_used_bytes').catch(() => NaN);
+  const agentMetric = (name: string): Promise<number> => metric(`${pids.agentAddr}/v1/metrics`, `berth_agent_nodejs_${name}`).catch(() => NaN);
   return {
     t_s: Math.round((Date.now() - t0) / 1000),
     server_rss_mb: mb(rssBytes(pids.server)),
@@ -148,7 +151,9 @@ async function sample(t0: number, addr: string, pids: Watched, dataDir: string):
     sqlite_mb: Math.round((fileMb(db) + fileMb(`${db}-wal`)) * 10) / 10,
     task_processes: markedProcesses(MARK).length,
     server_heap_mb: mb(await metric(`${addr}/v1/metrics`, 'berth_nodejs_heap_size_used_bytes')),
-    agent_heap_mb: mb(agentHeap),
+    agent_heap_mb: mb(await agentMetric('heap_size_used_bytes')),
+    agent_heap_total_mb: mb(await agentMetric('heap_size_total_bytes')),
+    agent_external_mb: mb(await agentMetric('external_memory_bytes')),
   };
 }
 
@@ -185,8 +190,8 @@ async function main(dir: string): Promise<Record<string, unknown>> {
     const end = t0 + MINUTES * 60_000;
     const work = churn(client, server.addr, () => Date.now() >= end);
     const samples: Sample[] = [];
-    while (Date.now() + SAMPLE_MS <= end + 1_000) {
-      await sleep(SAMPLE_MS);
+    for (let at = t0 + SAMPLE_MS; at <= end; at += SAMPLE_MS) {
+      await sleep(at - Date.now());
       samples.push(await sample(t0, server.addr, pids, dataDir));
       log(`  ${JSON.stringify(samples.at(-1))}`);
     }
