@@ -10,13 +10,15 @@
  *                     allocation) and running allocations without exactly one process.
  *   --etcd            the same with 3 `berth server --etcd` on a real 3-member etcd, killing the
  *                     leader each time (and starting it again).
+ *   --agent           (SQLite) every other kill takes the agent too (SIGKILL, started again on its
+ *                     data dir): what it reports must match what runs after each restart.
  *   --cron            a periodic job every 10 s across 5 server restarts, SIGTERM and SIGKILL
  *                     alternating, each aimed at a scheduled time (down across it, or killed
  *                     150 ms after it): scheduled times run twice, and missed (none may be, with
  *                     epsilon 30 s covering the seconds the server is down).
  * --quick: 5 kills (full: 20); --kills N overrides.
  *
- *   npx tsx bench/storm.ts [--quick] [--etcd | --cron] [--kills N]
+ *   npx tsx bench/storm.ts [--quick] [--etcd | --cron | --agent] [--kills N]
  * The last line printed is JSON with the figures.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -29,7 +31,7 @@ import { startAgent, startServer, type BerthProcess } from '../test/harness/clus
 import { startHaCluster } from '../test/harness/ha.ts';
 import { clean, judge, markedProcesses, type Convergence, type JobView } from '../test/harness/storm.ts';
 
-const { values } = parseArgs({ options: { quick: { type: 'boolean' }, etcd: { type: 'boolean' }, cron: { type: 'boolean' }, kills: { type: 'string' } } });
+const { values } = parseArgs({ options: { quick: { type: 'boolean' }, etcd: { type: 'boolean' }, cron: { type: 'boolean' }, agent: { type: 'boolean' }, kills: { type: 'string' } } });
 const KILLS = Number(values.kills ?? (values.quick ? 5 : 20));
 const JOBS = 5;
 const COUNT = 4;
@@ -48,15 +50,20 @@ interface Target {
 async function sqliteTarget(dir: string): Promise<Target> {
   const dataDir = path.join(dir, 'server');
   let server = await startServer(dataDir);
-  const agent = await startAgent({ servers: [server.addr], dataDir: path.join(dir, 'agent'), nodeName: 'storm', driver: 'process' });
+  const agentOptions = { servers: [server.addr], dataDir: path.join(dir, 'agent'), nodeName: 'storm', driver: 'process' as const };
+  let agent = await startAgent(agentOptions);
   const client = new BerthClient({ address: server.addr });
+  let crashes = 0;
   return {
     client,
     crash: async (signal, downMs = 0) => {
+      const withAgent = values.agent === true && crashes++ % 2 === 0;
+      if (withAgent) await agent.kill9();
       await (signal === 'SIGKILL' ? server.kill9() : server.stop());
       await sleep(downMs);
       server = await startServer(dataDir, server.port);
-      return '';
+      if (withAgent) agent = await startAgent(agentOptions);
+      return withAgent ? 'and the agent' : '';
     },
     stop: async () => {
       await agent.stop();
@@ -243,7 +250,7 @@ function round(x: number): number {
 }
 
 const dir = await mkdtemp(path.join(tmpdir(), 'berth-storm-'));
-const mode = values.cron ? 'cron' : values.etcd ? 'deploy-etcd' : 'deploy-sqlite';
+const mode = values.cron ? 'cron' : values.etcd ? 'deploy-etcd' : values.agent ? 'deploy-sqlite-agent' : 'deploy-sqlite';
 log(`storm ${mode}: ${values.cron ? `5 restarts of the server` : `${KILLS} SIGKILLs of the ${values.etcd ? 'leader (3 servers on 3-member etcd)' : 'server (SQLite)'}, ${JOBS} jobs x ${COUNT}`}; load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
 const target = values.etcd ? await etcdTarget() : await sqliteTarget(dir);
 let result: Record<string, unknown>;
