@@ -8,6 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { berth, eventually, freePort } from '../harness/berth.ts';
 import { startAgent, startServer, type BerthProcess } from '../harness/cluster.ts';
 import { ip, netnsProblem } from '../harness/netns.ts';
+import { killTasksUnder } from '../harness/observe.ts';
 
 /**
  * The ingress across two hosts (network namespaces, each joined to the root namespace by a veth
@@ -127,6 +128,7 @@ groups:
         }
         ip('netns', 'del', h.ns);
       }
+      killTasksUnder(dir);
       await rm(dir, { recursive: true, force: true });
     });
 

@@ -11,7 +11,7 @@ import path from 'node:path';
 import type { Allocation, Evaluation } from '../../src/model/index.ts';
 import { berth, eventually, type CliResult } from '../harness/berth.ts';
 import { startAgent, startServer, type BerthProcess } from '../harness/cluster.ts';
-import { firstEvent } from '../harness/observe.ts';
+import { firstEvent, killTasksUnder } from '../harness/observe.ts';
 
 let dir = '';
 let server: BerthProcess & { addr: string };
@@ -30,6 +30,7 @@ before(async () => {
 after(async () => {
   await Promise.all(agents.map((a) => a.stop()));
   await server?.stop();
+  killTasksUnder(dir);
   await rm(dir, { recursive: true, force: true });
 });
 

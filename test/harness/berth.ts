@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { freePort, freePorts } from '../../src/testing/index.ts';
+import { killTasksUnder } from './observe.ts';
 
 const root = path.resolve(import.meta.dirname, '../..');
 const bin = path.join(root, 'bin/berth.js');
@@ -81,7 +82,10 @@ export async function startDev(options: { driver: 'docker' | 'process'; dockerHo
     cleanup: async () => {
       if (child.exitCode === null) child.kill('SIGKILL');
       await exited;
-      if (!options.dataDir) await rm(dataDir, { recursive: true, force: true });
+      if (!options.dataDir) {
+        killTasksUnder(dataDir);
+        await rm(dataDir, { recursive: true, force: true });
+      }
     },
   };
   const deadline = Date.now() + 30_000;

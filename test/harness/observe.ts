@@ -47,3 +47,18 @@ export async function firstEvent(res: Response, match: (e: StreamEvent) => boole
     clearTimeout(timer);
   }
 }
+
+/**
+ * SIGKILL every live process whose command line names `dir`: the tasks an agent (or `berth dev`)
+ * started under its data dir. Tasks outlive their agent on purpose, so a test that throws its data
+ * dir away must end them itself, or they run on with nothing to stop them.
+ */
+export function killTasksUnder(dir: string): void {
+  for (const pid of pidsWith(dir)) {
+    try {
+      process.kill(Number(pid), 'SIGKILL');
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+}

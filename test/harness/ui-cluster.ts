@@ -10,6 +10,7 @@ import path from 'node:path';
 import { BerthClient, DiscoveryClient } from '../../src/api/index.ts';
 import { eventually, startDev, type DevProcess } from './berth.ts';
 import { startAgent, type BerthProcess } from './cluster.ts';
+import { killTasksUnder } from './observe.ts';
 
 /** The cluster, and how to take it down. */
 export interface UiCluster {
@@ -106,6 +107,7 @@ export async function startUiCluster(agents = 2): Promise<UiCluster> {
     stop: async () => {
       await Promise.all(procs.map((p) => p.stop()));
       await dev.cleanup();
+      for (const d of dirs) killTasksUnder(d);
       await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
     },
   };
