@@ -29,13 +29,14 @@ import { parseArgs } from 'node:util';
 import { BerthClient } from '../src/api/index.ts';
 import { startAgent, startServer, type BerthProcess } from '../test/harness/cluster.ts';
 import { startHaCluster } from '../test/harness/ha.ts';
-import { clean, judge, markedProcesses, type Convergence, type JobView } from '../test/harness/storm.ts';
+import { clean, judge, markedProcesses, stormJobSpec, whileRestarting, type Convergence, type JobView } from '../test/harness/storm.ts';
 
 const { values } = parseArgs({ options: { quick: { type: 'boolean' }, etcd: { type: 'boolean' }, cron: { type: 'boolean' }, agent: { type: 'boolean' }, kills: { type: 'string' } } });
 const KILLS = Number(values.kills ?? (values.quick ? 5 : 20));
 const JOBS = 5;
 const COUNT = 4;
 const MARK = `storm-${process.pid}`;
+const JOB = { mark: MARK, count: COUNT, killTimeout: '2s', update: { healthy_deadline: '60s', progress_deadline: '120s' } };
 const log = (s: string): void => void process.stderr.write(s + '\n');
 
 /** What a storm needs of the cluster under test. */
@@ -92,41 +93,13 @@ async function etcdTarget(): Promise<Target> {
   };
 }
 
-function serviceSpec(j: number, version: number): object {
-  return {
-    id: `storm-${j}`,
-    type: 'service',
-    update: { max_parallel: 2, health_check: 'task_states', min_healthy_time: '0s', healthy_deadline: '60s', progress_deadline: '120s' },
-    groups: [
-      {
-        name: 'g',
-        count: COUNT,
-        tasks: [{ name: 't', driver: 'process', config: { command: '/bin/sleep', args: ['3600'] }, env: { STORM_MARK: MARK, V: String(version) }, resources: { cpu: '10m', memory: '4Mi' }, kill_timeout: '2s' }],
-      },
-    ],
-  };
-}
-
-/** Call `fn` until it succeeds (the server may be down for a restart), up to 60 s. */
-async function retry<T>(fn: () => Promise<T>): Promise<T> {
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    try {
-      return await fn();
-    } catch (err) {
-      if (Date.now() > deadline) throw err;
-      await sleep(200);
-    }
-  }
-}
-
 /** Register a new version of every job, one after another, until `done()`; returns the updates sent. */
 async function updateStorm(client: BerthClient, versions: number[], done: () => boolean): Promise<number> {
   let sent = 0;
   while (!done()) {
     for (let j = 0; j < JOBS && !done(); j++) {
       versions[j]++;
-      await retry(() => client.registerJob(serviceSpec(j, versions[j]), 'json'));
+      await whileRestarting(() => client.registerJob(stormJobSpec(j, versions[j], JOB), 'json'));
       sent++;
     }
     await sleep(300);
@@ -149,9 +122,9 @@ async function view(client: BerthClient): Promise<JobView[]> {
 async function converge(client: BerthClient, timeoutMs: number): Promise<{ c: Convergence; seconds: number; jobs: JobView[] }> {
   const t0 = Date.now();
   for (;;) {
-    const jobs = await retry(() => view(client));
+    const jobs = await whileRestarting(() => view(client));
     const c = judge(jobs, COUNT, markedProcesses(MARK));
-    const deploying = await retry(async () => (await client.listDeployments()).filter((d) => d.status === 'running').length);
+    const deploying = await whileRestarting(async () => (await client.listDeployments()).filter((d) => d.status === 'running').length);
     if ((clean(c) && deploying === 0) || Date.now() - t0 > timeoutMs) return { c, seconds: (Date.now() - t0) / 1000, jobs };
     await sleep(1000);
   }
@@ -161,7 +134,7 @@ async function converge(client: BerthClient, timeoutMs: number): Promise<{ c: Co
 async function deployStorm(target: Target): Promise<Record<string, unknown>> {
   const { client } = target;
   const versions = Array.from({ length: JOBS }, () => 0);
-  for (let j = 0; j < JOBS; j++) await retry(() => client.registerJob(serviceSpec(j, 0), 'json'));
+  for (let j = 0; j < JOBS; j++) await whileRestarting(() => client.registerJob(stormJobSpec(j, 0, JOB), 'json'));
   let stormOver = false;
   const updates = updateStorm(client, versions, () => stormOver);
   const restartMs: number[] = [];
@@ -202,7 +175,7 @@ function cronSpec(): object {
  */
 async function cronStorm(target: Target, restarts: number): Promise<Record<string, unknown>> {
   const { client } = target;
-  await retry(() => client.registerJob(cronSpec(), 'json'));
+  await whileRestarting(() => client.registerJob(cronSpec(), 'json'));
   const from = Math.ceil((Date.now() + 500) / 10_000) * 10_000;
   const down: number[] = [];
   for (let k = 0; k < restarts; k++) {
@@ -218,7 +191,7 @@ async function cronStorm(target: Target, restarts: number): Promise<Record<strin
   }
   await sleep(12_000);
   const to = Math.floor((Date.now() - 11_000) / 10_000) * 10_000;
-  const { runs } = await retry(() => client.jobRuns('storm-cron', 0));
+  const { runs } = await whileRestarting(() => client.jobRuns('storm-cron', 0));
   let missed = 0;
   let doubled = 0;
   let skipped = 0;
@@ -231,7 +204,7 @@ async function cronStorm(target: Target, restarts: number): Promise<Record<strin
     doubled += Math.max(0, launched.length - 1);
     // A second launch of the same time would reuse the child's id: count its allocations too.
     for (const r of launched) {
-      const allocs = (await retry(() => client.jobAllocations(r.childId!))).value.length;
+      const allocs = (await whileRestarting(() => client.jobAllocations(r.childId!))).value.length;
       doubled += Math.max(0, r.allocIds.length - 1, allocs - 1);
     }
   }

@@ -13,40 +13,13 @@ import { after, before, describe, it } from 'node:test';
 import { BerthClient } from '../../src/api/index.ts';
 import { eventually } from '../harness/berth.ts';
 import { startAgent, startServer, type BerthProcess } from '../harness/cluster.ts';
-import { clean, judge, markedProcesses, type JobView } from '../harness/storm.ts';
+import { clean, judge, markedProcesses, stormJobSpec, whileRestarting, type JobView } from '../harness/storm.ts';
 
 const JOBS = 3;
 const COUNT = 3;
 const KILLS = 4;
 const MARK = `server-storm-${process.pid}`;
-
-function spec(j: number, version: number): object {
-  return {
-    id: `storm-${j}`,
-    type: 'service',
-    update: { max_parallel: 2, health_check: 'task_states', min_healthy_time: '0s' },
-    groups: [
-      {
-        name: 'g',
-        count: COUNT,
-        tasks: [{ name: 't', driver: 'process', config: { command: '/bin/sleep', args: ['3600'] }, env: { STORM_MARK: MARK, V: String(version) }, resources: { cpu: '10m', memory: '4Mi' }, kill_timeout: '1s' }],
-      },
-    ],
-  };
-}
-
-/** `fn`, tried again while the server is away (up to 30 s). */
-async function retry<T>(fn: () => Promise<T>): Promise<T> {
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    try {
-      return await fn();
-    } catch (err) {
-      if (Date.now() > deadline) throw err;
-      await sleep(200);
-    }
-  }
-}
+const JOB = { mark: MARK, count: COUNT, killTimeout: '1s' };
 
 async function view(client: BerthClient): Promise<JobView[]> {
   return Promise.all(
@@ -77,11 +50,11 @@ describe('berth server killed with SIGKILL during a deployment storm', { timeout
   it('loses no job and converges to exactly count allocations, one process each, none orphaned', async () => {
     const client = new BerthClient({ address: server.addr });
     const versions = Array.from({ length: JOBS }, () => 0);
-    for (let j = 0; j < JOBS; j++) await client.registerJob(spec(j, 0), 'json');
+    for (let j = 0; j < JOBS; j++) await client.registerJob(stormJobSpec(j, 0, JOB), 'json');
     let over = false;
     const updates = (async () => {
       while (!over) {
-        for (let j = 0; j < JOBS && !over; j++) await retry(() => client.registerJob(spec(j, ++versions[j]), 'json'));
+        for (let j = 0; j < JOBS && !over; j++) await whileRestarting(() => client.registerJob(stormJobSpec(j, ++versions[j], JOB), 'json'));
         await sleep(300);
       }
     })();

@@ -117,3 +117,40 @@ export function berthPid(childPid: number): number {
   }
   return childPid;
 }
+
+/** What a storm job differs in between the CI test and the benchmark. */
+export interface StormJobOptions {
+  mark: string;
+  count: number;
+  killTimeout: string;
+  /** Extra fields of the update block (deadlines). */
+  update?: Record<string, string | number>;
+}
+
+/**
+ * Storm job `j` at `version`: `count` sleeping processes, each marked with `STORM_MARK` so
+ * `markedProcesses` finds them, rolled two at a time; the version is in the env, so each new one
+ * is a destructive update.
+ */
+export function stormJobSpec(j: number, version: number, o: StormJobOptions): object {
+  const task = { name: 't', driver: 'process', config: { command: '/bin/sleep', args: ['3600'] }, env: { STORM_MARK: o.mark, V: String(version) }, resources: { cpu: '10m', memory: '4Mi' }, kill_timeout: o.killTimeout };
+  return {
+    id: `storm-${j}`,
+    type: 'service',
+    update: { max_parallel: 2, health_check: 'task_states', min_healthy_time: '0s', ...o.update },
+    groups: [{ name: 'g', count: o.count, tasks: [task] }],
+  };
+}
+
+/** `fn`, tried again every 200 ms while the server is away (a restart), up to `timeoutMs` (60 s). */
+export async function whileRestarting<T>(fn: () => Promise<T>, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  }
+}
