@@ -295,7 +295,13 @@ export class DockerDriver implements TaskDriver {
     const result: ExitResult = { exitCode: response.StatusCode, oomKilled: false };
     if (response.Error?.Message) result.error = response.Error.Message;
     try {
-      const info = await container.inspect();
+      let info = await container.inspect();
+      // The engine learns of an OOM kill from its own event, which can come just after the exit:
+      // a SIGKILL exit (137) not yet marked is looked at again for a moment.
+      for (let i = 0; i < 5 && response.StatusCode === 137 && !info.State.OOMKilled; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        info = await container.inspect();
+      }
       result.oomKilled = info.State.OOMKilled;
       if (!result.error && info.State.Error) result.error = info.State.Error;
     } catch {
