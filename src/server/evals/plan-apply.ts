@@ -33,11 +33,16 @@ export class PlanApplier {
   }
 
   /** Check and commit a plan. Plans are checked in the order they are submitted. */
-  apply(plan: Plan, attempt = 0): Promise<PlanResult> {
+  apply(plan: Plan): Promise<PlanResult> {
     this.#deps.metrics?.planQueue.inc();
+    return this.#enqueue(plan, 0).finally(() => this.#deps.metrics?.planQueue.dec());
+  }
+
+  /** Queue a check of `plan` behind those sent before it (a retry too, which the queue gauge already counts). */
+  #enqueue(plan: Plan, attempt: number): Promise<PlanResult> {
     const sent = this.#tail.then(() => this.#send(plan, attempt));
     this.#tail = sent.catch(() => undefined);
-    return sent.then((finish) => finish()).finally(() => this.#deps.metrics?.planQueue.dec());
+    return sent.then((finish) => finish());
   }
 
   /** Check the plan and send its txn; what it returns waits for the outcome. */
@@ -68,7 +73,7 @@ export class PlanApplier {
       }
       // An allocation we stop was changed meanwhile (an agent reported on it): check again.
       if (attempt >= 10) throw new Error(`Cannot apply plan for eval ${plan.evalId}: state kept changing under it`);
-      return this.apply(plan, attempt + 1);
+      return this.#enqueue(plan, attempt + 1);
     };
   }
 
